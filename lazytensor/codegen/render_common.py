@@ -1,0 +1,52 @@
+"""What both renderers need from a lowered kernel: order, names, loop structure."""
+from __future__ import annotations
+
+from .lower import LoweredKernel
+from .uops import U
+
+
+def toposort(root: U) -> list[U]:
+    """Sources before users, iteratively (kernels can be deep)."""
+    order: list[U] = []
+    seen: set[int] = set()
+    stack: list[tuple[U, bool]] = [(root, False)]
+    while stack:
+        n, expanded = stack.pop()
+        if expanded:
+            order.append(n)
+            continue
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        stack.append((n, True))
+        for s in reversed(n.srcs):
+            if id(s) not in seen:
+                stack.append((s, False))
+    return order
+
+
+def var_dependencies(order: list[U]) -> dict[int, frozenset]:
+    """For each node, the loop variables it depends on."""
+    deps: dict[int, frozenset] = {}
+    for n in order:
+        if n.op == "var":
+            deps[id(n)] = frozenset([n])
+        elif n.op == "reduce":
+            deps[id(n)] = deps[id(n.srcs[0])] - frozenset(n.arg[1])
+        else:
+            deps[id(n)] = frozenset().union(*(deps[id(s)] for s in n.srcs)) if n.srcs else frozenset()
+    return deps
+
+
+def kernel_name(kernel: LoweredKernel) -> str:
+    """A readable, deterministic name: kind, main ops, output shape."""
+    order = toposort(kernel.value)
+    reduces = [n.arg[0] for n in order if n.op == "reduce"]
+    skip = {"var", "lit", "arg", "load", "cast", "add", "mul", "idiv", "mod", "and", "lt", "where", "reduce"}
+    ops: list[str] = []
+    for n in order:
+        if n.op not in skip and n.op not in ops:
+            ops.append(n.op)
+    kind = "r" if reduces else "e"
+    parts = [kind] + reduces[:2] + ops[:3] + ["x".join(str(s) for s in kernel.out_shape) or "scalar"]
+    return "_".join(parts)

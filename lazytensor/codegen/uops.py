@@ -1,0 +1,194 @@
+"""The loop IR: a small expression DAG that both renderers read.
+
+A kernel is one store of an expression over loop variables. Expression nodes:
+  var    a loop index (arg = (name, size)); output vars and reduce vars
+  lit    an inline literal (index arithmetic, neutral elements)
+  arg    a scalar kernel argument (arg = slot): data constants never bake into code
+  load   buffer[index] if valid else 0 (srcs = index, valid; arg = buffer slot)
+  cast   to dtype
+  reduce arg = (op, vars), srcs = (body,)
+  and the elementwise ops of ir/ops.py by name.
+Index arithmetic is simplified as it is built (linear forms with bounds), so a
+reshape that only splits or merges axes costs no division in the kernel.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from ..ir.dtype import DType, bool_, int32
+
+INDEX = int32
+_CACHE: "weakref.WeakValueDictionary[tuple, U]" = weakref.WeakValueDictionary()
+_BIG = 2**31 - 1
+
+
+class U:
+    __slots__ = ("op", "dtype", "srcs", "arg", "bounds", "__weakref__")
+
+    def __init__(self, op: str, dtype: DType, srcs: tuple["U", ...], arg: Any):
+        self.op, self.dtype, self.srcs, self.arg = op, dtype, srcs, arg
+        self.bounds = _compute_bounds(self)
+
+    def __repr__(self) -> str:
+        return f"U({self.op}, {self.dtype.name}, {self.arg!r}, {len(self.srcs)} srcs)"
+
+
+def u(op: str, dtype: DType, srcs: tuple[U, ...] = (), arg: Any = None) -> U:
+    key = (op, dtype, srcs, ("f", repr(arg)) if isinstance(arg, float) else arg)
+    found = _CACHE.get(key)
+    if found is None:
+        found = _CACHE[key] = U(op, dtype, srcs, arg)
+    return found
+
+
+def _compute_bounds(n: U) -> tuple[int, int]:
+    if n.dtype != INDEX:
+        return (-_BIG, _BIG)
+    if n.op == "lit":
+        return (n.arg, n.arg)
+    if n.op == "var":
+        return (0, n.arg[1] - 1)
+    if n.op == "add":
+        (a0, a1), (b0, b1) = n.srcs[0].bounds, n.srcs[1].bounds
+        return (a0 + b0, a1 + b1)
+    if n.op == "mul" and n.srcs[1].op == "lit":
+        lo, hi = n.srcs[0].bounds
+        k = n.srcs[1].arg
+        return (min(lo * k, hi * k), max(lo * k, hi * k))
+    if n.op == "idiv" and n.srcs[1].op == "lit" and n.srcs[1].arg > 0:
+        lo, hi = n.srcs[0].bounds
+        return (lo // n.srcs[1].arg, hi // n.srcs[1].arg)
+    if n.op == "mod" and n.srcs[1].op == "lit" and n.srcs[1].arg > 0:
+        lo, hi = n.srcs[0].bounds
+        k = n.srcs[1].arg
+        return (lo, hi) if 0 <= lo and hi < k else (0, k - 1)
+    return (-_BIG, _BIG)
+
+
+# ---- index arithmetic with simplification -------------------------------------------------
+
+def lit(value, dtype: DType = INDEX) -> U:
+    return u("lit", dtype, (), value)
+
+
+def var(name: str, size: int) -> U:
+    return lit(0) if size == 1 else u("var", INDEX, (), (name, size))
+
+
+TRUE = lit(True, bool_)
+FALSE = lit(False, bool_)
+
+
+def linear(n: U) -> tuple[dict[U, int], int]:
+    """Write an index expression as sum(coef * atom) + const."""
+    if n.op == "lit":
+        return {}, n.arg
+    if n.op == "add":
+        ta, ca = linear(n.srcs[0])
+        tb, cb = linear(n.srcs[1])
+        for t, c in tb.items():
+            ta = {**ta, t: ta.get(t, 0) + c}
+        return {t: c for t, c in ta.items() if c != 0}, ca + cb
+    if n.op == "mul" and n.srcs[1].op == "lit":
+        t, c = linear(n.srcs[0])
+        k = n.srcs[1].arg
+        return {a: v * k for a, v in t.items() if v * k != 0}, c * k
+    return {n: 1}, 0
+
+
+def _order(atom: U) -> tuple:
+    return (atom.op != "var", str(atom.arg), id(atom))
+
+
+def from_linear(terms: dict[U, int], c: int) -> U:
+    out: U | None = None
+    for atom in sorted(terms, key=_order):
+        k = terms[atom]
+        term = atom if k == 1 else u("mul", INDEX, (atom, lit(k)))
+        out = term if out is None else u("add", INDEX, (out, term))
+    if out is None:
+        return lit(c)
+    return out if c == 0 else u("add", INDEX, (out, lit(c)))
+
+
+def add(a: U, b: U | int) -> U:
+    b = lit(b) if isinstance(b, int) else b
+    ta, ca = linear(a)
+    tb, cb = linear(b)
+    merged = dict(ta)
+    for t, k in tb.items():
+        merged[t] = merged.get(t, 0) + k
+    return from_linear({t: k for t, k in merged.items() if k != 0}, ca + cb)
+
+
+def mul(a: U, k: int) -> U:
+    terms, c = linear(a)
+    return from_linear({t: v * k for t, v in terms.items() if v * k != 0}, c * k)
+
+
+def _split(a: U, k: int) -> tuple[dict[U, int], dict[U, int], int]:
+    terms, c = linear(a)
+    whole = {t: v // k for t, v in terms.items() if v % k == 0}
+    rest = {t: v for t, v in terms.items() if v % k != 0}
+    return whole, rest, c
+
+
+def floordiv(a: U, k: int) -> U:
+    """a // k for k > 0, floor semantics."""
+    if k == 1:
+        return a
+    whole, rest, c = _split(a, k)
+    whole_c = c // k
+    r = from_linear(rest, c % k)
+    lo, hi = r.bounds
+    if 0 <= lo and hi < k:
+        return from_linear(whole, whole_c)
+    if len(rest) == 1 and c % k == 0:
+        (atom, coef), = rest.items()
+        if coef > 0 and k % coef == 0:
+            return add(from_linear(whole, whole_c), floordiv(atom, k // coef))
+        if atom.op == "idiv" and coef == 1 and atom.srcs[1].op == "lit" and atom.bounds[0] >= 0:
+            return add(from_linear(whole, whole_c), floordiv(atom.srcs[0], atom.srcs[1].arg * k))
+    return add(from_linear(whole, whole_c), u("idiv", INDEX, (r, lit(k))))
+
+
+def mod(a: U, k: int) -> U:
+    """a % k for k > 0, floor semantics."""
+    if k == 1:
+        return lit(0)
+    _, rest, c = _split(a, k)
+    r = from_linear(rest, c % k)
+    lo, hi = r.bounds
+    if 0 <= lo and hi < k:
+        return r
+    if len(rest) == 1 and c % k == 0:
+        (atom, coef), = rest.items()
+        if coef > 0 and k % coef == 0:
+            return mul(mod(atom, k // coef), coef)
+        if atom.op == "mod" and coef == 1 and atom.srcs[1].op == "lit" and atom.srcs[1].arg % k == 0:
+            return mod(atom.srcs[0], k)
+    return u("mod", INDEX, (r, lit(k)))
+
+
+def less_than(a: U, b: int) -> U:
+    """The boolean a < b, decided now when the bounds allow."""
+    lo, hi = a.bounds
+    if hi < b:
+        return TRUE
+    if lo >= b:
+        return FALSE
+    return u("lt", bool_, (a, lit(b)))
+
+
+def both(a: U, b: U) -> U:
+    if a is TRUE or b is FALSE:
+        return b
+    if b is TRUE or a is FALSE:
+        return a
+    return a if a is b else u("and", bool_, (a, b))
+
+
+def in_range(a: U, size: int) -> U:
+    """0 <= a < size."""
+    return both(less_than(mul(a, -1), 1), less_than(a, size))

@@ -1,0 +1,21 @@
+"""Process-wide switches, read from the environment once and settable at run time."""
+from __future__ import annotations
+
+import os
+
+LAZY: bool = os.environ.get("LAZY", "1") != "0"
+DEBUG: int = int(os.environ.get("DEBUG", "0") or 0)
+GRAPH: str | None = os.environ.get("GRAPH") or None
+
+
+def set_lazy(flag: bool) -> bool:
+    """Switch lazy mode (LAZY=0 realises every op at once); returns the previous value."""
+    global LAZY
+    previous, LAZY = LAZY, bool(flag)
+    return previous
+
+
+def set_debug(level: int) -> int:
+    global DEBUG
+    previous, DEBUG = DEBUG, int(level)
+    return previous

@@ -1,0 +1,248 @@
+"""Creating tensors: from data, filled, ranges."""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from .ir import build as B
+from .ir import dtype as D
+from .ir.node import buffer_node, const
+from .runtime.buffer import Buffer, BufferView
+from .runtime.devices import canonical_name, default_device, get_device
+from .runtime.stats import STATS
+from .codegen.lower import contiguous_strides
+from .tensor import FUNCTIONS, Tensor, register
+
+
+def resolve_device(device) -> str:
+    if device is None:
+        return default_device()
+    return canonical_name(getattr(device, "name", device))
+
+
+def resolve_dtype(dtype, fallback: D.DType = D.float32) -> D.DType:
+    return fallback if dtype is None else D.to_dtype(dtype)
+
+
+def check_dtype_on_device(dtype: D.DType, device: str, op: str) -> None:
+    if not get_device(device).supports(dtype):
+        raise RuntimeError(f"{op}: dtype {dtype.name} is not supported on device '{device}' "
+                           f"(the OpenCL device has no cl_khr_fp64); use device='numpy' or float32")
+
+
+def _infer_dtype(data: Any) -> D.DType:
+    if isinstance(data, np.ndarray):
+        return D.from_numpy(data.dtype)
+    if isinstance(data, Tensor):
+        return data.dtype
+    flat = list(_flatten(data))
+    if any(isinstance(v, Tensor) and v.dtype.is_floating_point for v in flat):
+        return D.float32
+    if any(isinstance(v, (float, np.floating)) for v in flat):
+        return D.float32
+    if flat and all(isinstance(v, (bool, np.bool_)) for v in flat):
+        return D.bool_
+    return D.int64 if flat else D.float32
+
+
+def _flatten(data):
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        else:
+            yield x
+
+
+def upload(array: np.ndarray, dtype: D.DType, device: str):
+    """Copy host data to a new device buffer and wrap it in a leaf node."""
+    check_dtype_on_device(dtype, device, "tensor")
+    array = np.ascontiguousarray(array, dtype=dtype.np)
+    dev = get_device(device)
+    buf = Buffer(dev, dtype, array.size)
+    STATS.bytes_allocated += buf.nbytes
+    dev.copyin(buf.raw, array)
+    node = buffer_node(BufferView(buf, array.shape, contiguous_strides(array.shape)), dtype, array.shape, device)
+    return node
+
+
+def _to_array(data: Any, dtype: D.DType) -> np.ndarray:
+    if isinstance(data, Tensor):
+        return data.numpy().astype(dtype.np)
+    if isinstance(data, (list, tuple)):
+        data = [_to_array(x, dtype) if isinstance(x, Tensor) else x for x in data] \
+            if any(isinstance(x, Tensor) for x in data) else data
+    return np.array(data, dtype=dtype.np)
+
+
+def node_from_data(data: Any, dtype=None, device=None):
+    dt = resolve_dtype(dtype, _infer_dtype(data))
+    return upload(_to_array(data, dt), dt, resolve_device(device if device is not None else
+                                                           (data.device if isinstance(data, Tensor) else None)))
+
+
+@register(function=True)
+def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of `data` (nested lists, scalars, NumPy arrays, tensors)."""
+    t = Tensor._from_node(node_from_data(data, dtype, device))
+    t.requires_grad = requires_grad
+    return t
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    return tensor(array)
+
+
+def as_tensor(data: Any, dtype=None, device=None) -> Tensor:
+    if isinstance(data, Tensor) and (dtype is None or D.to_dtype(dtype) == data.dtype) and \
+            (device is None or resolve_device(device) == data.device.name):
+        return data
+    if isinstance(data, Tensor):
+        return data.to(device=device if device is not None else data.device, dtype=dtype)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def parse_size(size: Sequence, op: str) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    if not all(isinstance(s, (int, np.integer)) for s in size):
+        raise TypeError(f"{op}(): size must be ints or a tuple of ints, got {size!r}")
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"{op}(): negative dimension in size {tuple(size)}")
+    return tuple(int(s) for s in size)
+
+
+def _filled(op: str, value, size, dtype, device, requires_grad=False) -> Tensor:
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, D.scalar_dtype(value) if op == "full" else D.float32)
+    check_dtype_on_device(dt, dev, op)
+    t = Tensor._from_node(const(value, dt, parse_size(size, op), dev))
+    t.requires_grad = requires_grad
+    return t
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled("zeros", 0, size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled("ones", 1, size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled("empty", 0, size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled("full", fill_value, (size,) if isinstance(size, int) else (tuple(size),), dtype, device,
+                   requires_grad)
+
+
+def _like(x: Tensor, dtype, device):
+    return (x.dtype if dtype is None else dtype), (x.device if device is None else device)
+
+
+def zeros_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dt, dev = _like(x, dtype, device)
+    return zeros(x.shape, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def ones_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dt, dev = _like(x, dtype, device)
+    return ones(x.shape, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def empty_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return zeros_like(x, dtype, device, requires_grad)
+
+
+def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dt, dev = _like(x, dtype, device)
+    return full(x.shape, fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange(): step must be nonzero")
+    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    start, end, step = values
+    is_float = any(isinstance(v, float) for v in values)
+    dt = resolve_dtype(dtype, D.float32 if is_float else D.int64)
+    n = max(0, math.ceil((end - start) / step))
+    dev = resolve_device(device)
+    check_dtype_on_device(dt, dev, "arange")
+    compute = D.float64 if (dt.is_floating_point and get_device(dev).supports(D.float64)) else dt
+    idx = B.iota((n,), 0, compute if compute.is_floating_point else D.int64, dev)
+    value = B.elementwise("add", B.elementwise("mul", idx, const(step, idx.dtype, (n,), dev)),
+                          const(start, idx.dtype, (n,), dev))
+    t = Tensor._from_node(B.cast(value, dt))
+    t.requires_grad = requires_grad
+    return t
+
+
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dt = resolve_dtype(dtype)
+    dev = resolve_device(device)
+    if steps == 1:
+        return full((1,), start, dtype=dt, device=dev)
+    step = (end - start) / (steps - 1)
+    # as PyTorch: the first half counts up from start, the second half down from end
+    idx = B.iota((steps,), 0, D.float32, dev)
+    up = B.elementwise("add", const(start, D.float32, (steps,), dev),
+                       B.elementwise("mul", idx, const(step, D.float32, (steps,), dev)))
+    down = B.elementwise("sub", const(end, D.float32, (steps,), dev), B.elementwise(
+        "mul", B.elementwise("sub", const(steps - 1, D.float32, (steps,), dev), idx),
+        const(step, D.float32, (steps,), dev)))
+    half = B.elementwise("lt", idx, const(steps // 2, D.float32, (steps,), dev))
+    t = Tensor._from_node(B.cast(B.elementwise("where", half, up, down), dt))
+    t.requires_grad = requires_grad
+    return t
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    m = n if m is None else m
+    dev = resolve_device(device)
+    rows = B.iota((n, m), 0, D.int64, dev)
+    cols = B.iota((n, m), 1, D.int64, dev)
+    t = Tensor._from_node(B.cast(B.elementwise("eq", rows, cols), resolve_dtype(dtype)))
+    t.requires_grad = requires_grad
+    return t
+
+
+for _fn in (from_numpy, as_tensor, zeros, ones, empty, full, zeros_like, ones_like, empty_like,
+            full_like, arange, linspace, eye):
+    FUNCTIONS[_fn.__name__] = _fn
+
+
+@register()
+def new_zeros(self: Tensor, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dt, dev = _like(self, dtype, device)
+    return zeros(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+@register()
+def new_ones(self: Tensor, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dt, dev = _like(self, dtype, device)
+    return ones(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+@register()
+def new_empty(self: Tensor, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+@register()
+def new_full(self: Tensor, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dt, dev = _like(self, dtype, device)
+    return full(size, fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+@register()
+def new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dt, dev = _like(self, dtype, device)
+    return tensor(data, dtype=dt, device=dev, requires_grad=requires_grad)

@@ -1,0 +1,290 @@
+"""Indexing: basic (views), advanced (gathers), boolean masks, scatter, __setitem__."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .ir import build as B
+from .ir import dtype as D
+from .ir.node import const
+from .elementwise import where
+from .tensor import FUNCTIONS, Tensor, register
+
+
+def _as_index_tensor(value, device: str) -> Tensor:
+    from .creation import tensor
+    t = value if isinstance(value, Tensor) else tensor(value, device=device)
+    if t.dtype.is_floating_point:
+        raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {t.dtype.name}")
+    return t
+
+
+def nonzero(x: Tensor, as_tuple: bool = False):
+    """Indices of the non-zero elements (realises x: the result's size depends on its data)."""
+    from .creation import tensor
+    found = np.nonzero(x.numpy())
+    if as_tuple:
+        return tuple(tensor(i.astype(np.int64), device=x.device) for i in found)
+    return tensor(np.stack(found, axis=1).astype(np.int64).reshape(-1, x.ndim), device=x.device)
+
+
+def _expand_index(x: Tensor, index) -> list:
+    """Normalise an index to a list of entries; bool masks become integer index tensors."""
+    entries = list(index) if isinstance(index, tuple) else [index]
+    out = []
+    for e in entries:
+        if isinstance(e, list) or (isinstance(e, np.ndarray)):
+            e = _as_index_tensor(e, x.device.name)
+        if isinstance(e, Tensor) and e.dtype == D.bool_ or isinstance(e, Tensor) and e.dtype == D.uint8:
+            out.extend(nonzero(e, as_tuple=True) if e.ndim else [e])
+        else:
+            out.append(e)
+    consumed = sum(0 if e is None or e is Ellipsis else 1 for e in out)
+    if consumed > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim} (shape {tuple(x.shape)})")
+    if Ellipsis in out:
+        i = out.index(Ellipsis)
+        return out[:i] + [slice(None)] * (x.ndim - consumed) + out[i + 1:]
+    return out + [slice(None)] * (x.ndim - consumed)
+
+
+def _stride_dim(t: Tensor, d: int, step: int) -> Tensor:
+    """Every step-th element along d, as views: pad to a multiple, split, keep the first."""
+    n = t.shape[d]
+    m = math.ceil(n / step)
+    shape = tuple(t.shape)
+    widths = tuple((0, m * step - n) if i == d else (0, 0) for i in range(t.ndim))
+    if m * step != n:
+        t = t._view_of("pad", (widths, 0))
+    t = t.reshape(shape[:d] + (m, step) + shape[d + 1:])
+    bounds = tuple((0, 1) if i == d + 1 else (0, s) for i, s in enumerate(t.shape))
+    t = t._view_of("shrink", bounds)
+    return t.reshape(shape[:d] + (m,) + shape[d + 1:])
+
+
+def getitem(self: Tensor, index) -> Tensor:
+    entries = _expand_index(self, index)
+    out = self
+    dim = 0  # current axis in `out`
+    final_shape: list[int] = []
+    advanced: dict[int, Tensor] = {}
+    for e in entries:
+        if e is None:
+            out = out.unsqueeze(dim)
+            final_shape.append(1)
+            dim += 1
+        elif isinstance(e, (int, np.integer)) and not isinstance(e, bool):
+            n = out.shape[dim]
+            if not -n <= e < n:
+                raise IndexError(f"index {e} is out of bounds for dimension {dim} with size {n} "
+                                 f"(indexing a tensor of shape {tuple(self.shape)})")
+            out = out.select(dim, int(e))
+        elif isinstance(e, slice):
+            start, stop, step = e.indices(out.shape[dim])
+            if step <= 0:
+                raise ValueError(f"step must be greater than zero (indexing shape {tuple(self.shape)} with {e})")
+            stop = max(start, stop)
+            out = out._shrink_dim(dim, start, stop)
+            if step > 1:
+                out = _stride_dim(out, dim, step)
+            dim += 1
+        elif isinstance(e, Tensor):
+            advanced[dim] = e
+            dim += 1
+        else:
+            raise TypeError(f"indexing a tensor of shape {tuple(self.shape)} with {type(e).__name__} is not supported")
+    return _advanced(out, advanced) if advanced else out
+
+
+def _advanced(x: Tensor, indices: dict[int, Tensor]) -> Tensor:
+    """x[..., i1, ..., ik, ...] for integer index tensors at dims `indices` (a gather)."""
+    from .elementwise import broadcast_shapes
+    dims = sorted(indices)
+    shapes = [tuple(indices[d].shape) for d in dims]
+    bshape = broadcast_shapes("index", *shapes)
+    rest_dims = [d for d in range(x.ndim) if d not in dims]
+    sizes = [x.shape[d] for d in dims]
+    lin = None
+    stride = 1
+    for d, n in reversed(list(zip(dims, sizes))):
+        i = indices[d]
+        i = where(i < 0, i + n, i).long()
+        term = i * stride
+        lin = term if lin is None else lin + term
+        stride *= n
+    rest = tuple(x.shape[d] for d in rest_dims)
+    nb = len(bshape)
+    src = x.permute(dims + rest_dims).reshape((1,) * nb + (stride,) + rest).expand(bshape + (stride,) + rest)
+    idx = lin.expand(bshape).reshape(bshape + (1,) * (1 + len(rest))).expand(bshape + (1,) + rest)
+    out = Tensor._from_node(B.gather(src.node, idx.node, nb)).reshape(bshape + rest)
+    adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
+    if adjacent and dims[0] > 0:
+        front = list(range(nb, nb + dims[0]))
+        perm = front + list(range(nb)) + list(range(nb + dims[0], nb + len(rest)))
+        out = out.permute(perm)
+    return out
+
+
+def setitem(self: Tensor, index, value) -> None:
+    from .creation import arange
+    if isinstance(value, Tensor) and value.device != self.device:
+        value = value.to(self.device)
+    entries = index if isinstance(index, tuple) else (index,)
+    is_advanced = any(isinstance(e, (Tensor, list, np.ndarray)) for e in entries)
+    if not is_advanced:
+        view = getitem(self, index)
+        _write(view, value)
+        return
+    positions = arange(self.numel(), device=self.device).reshape(self.shape)
+    selected = getitem(positions, index).reshape(-1)
+    values = value if isinstance(value, Tensor) else Tensor._from_node(
+        const(value, self.dtype, (), self.device.name))
+    values = values.to(self.dtype).expand(getitem(positions, index).shape).reshape(-1)
+    flat = self.reshape(-1)
+    self._assign(scatter(flat, 0, selected, values).reshape(self.shape).node)
+
+
+def _write(view: Tensor, value) -> None:
+    from .elementwise import broadcast_shapes
+    if isinstance(value, Tensor):
+        if broadcast_shapes("__setitem__", view.shape, value.shape) != tuple(view.shape):
+            raise RuntimeError(f"__setitem__: shape mismatch: value tensor of shape {tuple(value.shape)} cannot be "
+                               f"broadcast to indexing result of shape {tuple(view.shape)}")
+        view._assign(value.node)
+    else:
+        view._assign(const(value, view.dtype, (), view.device.name))
+
+
+Tensor.__getitem__ = getitem
+Tensor.__setitem__ = setitem
+
+
+def _check_index_dtype(op: str, index: Tensor) -> None:
+    if index.dtype.is_floating_point or index.dtype == D.bool_:
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype.name} "
+                           f"(index shape {tuple(index.shape)})")
+
+
+@register(function=True)
+def gather(self: Tensor, dim: int, index: Tensor) -> Tensor:
+    d = self._dim(dim, "gather")
+    _check_index_dtype("gather", index)
+    if index.ndim != self.ndim or any(i != d and index.shape[i] > self.shape[i] for i in range(self.ndim)):
+        raise RuntimeError(f"gather(): Size does not match at dimension {d}: index shape {tuple(index.shape)} "
+                           f"vs input shape {tuple(self.shape)}")
+    src = self
+    for i in range(self.ndim):
+        if i != d:
+            src = src._shrink_dim(i, 0, index.shape[i])
+    n = self.shape[d]
+    idx = where(index < 0, index + n, index)
+    return Tensor._from_node(B.gather(src.node, idx.node, d))
+
+
+@register(function=True)
+def take_along_dim(self: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
+    if dim is None:
+        return self.reshape(-1).gather(0, indices.reshape(-1))
+    d = self._dim(dim, "take_along_dim")
+    from .elementwise import broadcast_shapes
+    shape_x = list(self.shape)
+    shape_i = list(indices.shape)
+    shape_x[d] = shape_i[d] = 1
+    common = list(broadcast_shapes("take_along_dim", tuple(shape_x), tuple(shape_i)))
+    x = self.expand(common[:d] + [self.shape[d]] + common[d + 1:])
+    i = indices.expand(common[:d] + [indices.shape[d]] + common[d + 1:])
+    return x.gather(d, i)
+
+
+@register(function=True)
+def index_select(self: Tensor, dim: int, index: Tensor) -> Tensor:
+    d = self._dim(dim, "index_select")
+    _check_index_dtype("index_select", index)
+    return getitem(self, (slice(None),) * d + (index.reshape(-1),))
+
+
+@register(function=True)
+def masked_fill(self: Tensor, mask: Tensor, value) -> Tensor:
+    if mask.dtype != D.bool_:
+        raise RuntimeError(f"masked_fill: expected a bool mask, got {mask.dtype.name} (shape {tuple(mask.shape)})")
+    value = value.item() if isinstance(value, Tensor) and value.ndim == 0 else value
+    return where(mask, value, self).to(self.dtype)
+
+
+@register()
+def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
+    return self._assign(masked_fill(self, mask, value).node)
+
+
+@register(function=True)
+def masked_select(self: Tensor, mask: Tensor) -> Tensor:
+    return getitem(self, mask.expand(self.shape) if mask.shape != self.shape else mask)
+
+
+def _scatter(self: Tensor, dim: int, index: Tensor, src, add: bool, op: str) -> Tensor:
+    d = self._dim(dim, op)
+    _check_index_dtype(op, index)
+    if not isinstance(src, Tensor):
+        src = Tensor._from_node(const(src, self.dtype, tuple(index.shape), self.device.name))
+    src = src.to(self.dtype)
+    for i in range(self.ndim):
+        src = src._shrink_dim(i, 0, index.shape[i])
+    n = self.shape[d]
+    x = self.movedim(d, -1)
+    idx = where(index < 0, index + n, index).movedim(d, -1)
+    val = src.movedim(d, -1)
+    other = tuple(x.shape[:-1])
+    m = idx.shape[-1]
+    widths = tuple((0, o - s) for o, s in zip(other, idx.shape[:-1])) + ((0, 0),)
+    idx_n = B.pad(idx.node, widths, -1)
+    val_n = B.pad(val.node, widths, 0)
+    grid = other + (n, m)  # [..., position p, candidate j]
+    dev = self.device.name
+    spread_idx = B.expand(B.reshape(idx_n, other + (1, m)), grid)
+    hit = B.elementwise("eq", spread_idx, B.iota(grid, len(grid) - 2, D.int64, dev))
+    if add:
+        spread_val = B.expand(B.reshape(val_n, other + (1, m)), grid)
+        summed = B.reduce(B.elementwise("where", hit, spread_val, const(0, self.dtype, grid, dev)), "sum",
+                          (len(grid) - 1,))
+        out = B.elementwise("add", x.node, B.reshape(summed, x.shape))
+    else:  # the last write to a position wins, as a sequential loop would do
+        j = B.iota(grid, len(grid) - 1, D.int64, dev)
+        last = B.reshape(B.reduce(B.elementwise("where", hit, j, const(-1, D.int64, grid, dev)), "max",
+                                  (len(grid) - 1,)), other + (n,))
+        safe = B.elementwise("max", last, const(0, D.int64, last.shape, dev))
+        picked = B.gather(val_n, safe, len(other))
+        written = B.elementwise("le", const(0, D.int64, last.shape, dev), last)
+        out = B.elementwise("where", written, picked, x.node)
+    return Tensor._from_node(out).movedim(-1, d)
+
+
+@register(function=True)
+def scatter(self: Tensor, dim: int, index: Tensor, src=None, value=None, reduce: str | None = None) -> Tensor:
+    src = value if src is None else src
+    return _scatter(self, dim, index, src, add=(reduce == "add"), op="scatter")
+
+
+@register(function=True)
+def scatter_add(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    return _scatter(self, dim, index, src, add=True, op="scatter_add")
+
+
+@register()
+def scatter_(self: Tensor, dim: int, index: Tensor, src=None, value=None, reduce=None) -> Tensor:
+    return self._assign(scatter(self, dim, index, src, value, reduce).node)
+
+
+@register()
+def scatter_add_(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    return self._assign(scatter_add(self, dim, index, src).node)
+
+
+@register()
+def index_put_(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    setitem(self, tuple(indices), values)
+    return self
+
+
+FUNCTIONS.update(nonzero=nonzero)
+Tensor.nonzero = nonzero

@@ -1,0 +1,101 @@
+"""Node builders with each op's shape rule. The tensor layer validates user input
+first (with user-facing messages); these assert the IR's own invariants."""
+from __future__ import annotations
+
+import math
+
+from . import ops as O
+from .dtype import DType, bool_
+from .node import Node, const, make
+
+Shape = tuple[int, ...]
+
+
+def elementwise(op: str, *srcs: Node, dtype: DType | None = None) -> Node:
+    shape = srcs[0].shape
+    assert all(s.shape == shape for s in srcs), (op, [s.shape for s in srcs])
+    if dtype is None:
+        dtype = bool_ if op in O.COMPARISONS else srcs[-1].dtype
+    return make(op, dtype, shape, tuple(srcs), None, srcs[0].device)
+
+
+def cast(x: Node, dtype: DType) -> Node:
+    return make("cast", dtype, x.shape, (x,), None, x.device)
+
+
+def full_like_node(x: Node, value, dtype: DType | None = None) -> Node:
+    return const(value, dtype or x.dtype, x.shape, x.device)
+
+
+def reduce(x: Node, op: str, axes: tuple[int, ...]) -> Node:
+    """Reduce over `axes`, keeping them as size 1."""
+    assert op in O.REDUCE_OPS
+    axes = tuple(sorted(set(axes)))
+    shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+    if not axes or all(x.shape[a] == 1 for a in axes):
+        return x
+    return make("reduce", x.dtype, shape, (x,), (op, axes), x.device)
+
+
+def reshape(x: Node, shape: Shape) -> Node:
+    assert math.prod(shape) == x.numel, (x.shape, shape)
+    return make("reshape", x.dtype, shape, (x,), tuple(shape), x.device)
+
+
+def permute(x: Node, perm: tuple[int, ...]) -> Node:
+    assert sorted(perm) == list(range(len(x.shape)))
+    return make("permute", x.dtype, tuple(x.shape[p] for p in perm), (x,), tuple(perm), x.device)
+
+
+def expand(x: Node, shape: Shape) -> Node:
+    assert len(shape) == len(x.shape) and all(a == b or a == 1 for a, b in zip(x.shape, shape)), (x.shape, shape)
+    return make("expand", x.dtype, tuple(shape), (x,), tuple(shape), x.device)
+
+
+def broadcast_to(x: Node, shape: Shape) -> Node:
+    """Add leading axes, then expand (NumPy broadcasting)."""
+    if x.shape == tuple(shape):
+        return x
+    lead = (1,) * (len(shape) - len(x.shape)) + x.shape
+    return expand(reshape(x, lead), shape)
+
+
+def shrink(x: Node, bounds: tuple[tuple[int, int], ...]) -> Node:
+    assert all(0 <= s <= e <= n for (s, e), n in zip(bounds, x.shape)), (x.shape, bounds)
+    return make("shrink", x.dtype, tuple(e - s for s, e in bounds), (x,), tuple(bounds), x.device)
+
+
+def pad(x: Node, widths: tuple[tuple[int, int], ...], fill=0) -> Node:
+    assert all(b >= 0 and a >= 0 for b, a in widths)
+    shape = tuple(n + b + a for n, (b, a) in zip(x.shape, widths))
+    fill = bool(fill) if x.dtype == bool_ else (float(fill) if x.dtype.is_floating_point else int(fill))
+    return make("pad", x.dtype, shape, (x,), (tuple(widths), fill), x.device)
+
+
+def flip(x: Node, axes: tuple[int, ...]) -> Node:
+    flags = tuple(i in axes for i in range(len(x.shape)))
+    return make("flip", x.dtype, x.shape, (x,), flags, x.device)
+
+
+def iota(shape: Shape, axis: int, dtype: DType, device: str) -> Node:
+    """The index along `axis` at every position of `shape`."""
+    return make("iota", dtype, tuple(shape), (), axis, device)
+
+
+def gather(src: Node, index: Node, axis: int) -> Node:
+    """out[i] = src[i with axis replaced by index[i]]; src and index agree on other axes."""
+    assert len(src.shape) == len(index.shape)
+    assert all(a == b for i, (a, b) in enumerate(zip(src.shape, index.shape)) if i != axis)
+    return make("gather", src.dtype, index.shape, (src, index), axis, src.device)
+
+
+MOVEMENT_BUILDERS = {
+    "reshape": reshape, "permute": permute, "expand": expand,
+    "shrink": shrink, "pad": lambda x, arg: pad(x, arg[0], arg[1]), "flip": lambda x, arg: make(
+        "flip", x.dtype, x.shape, (x,), arg, x.device),
+}
+
+
+def movement(x: Node, op: str, arg) -> Node:
+    """Apply a recorded movement op (op, arg), as view chains store them."""
+    return MOVEMENT_BUILDERS[op](x, arg)

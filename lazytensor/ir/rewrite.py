@@ -1,0 +1,73 @@
+"""Construction-time rewrites: constant folding, algebraic identities, view simplification.
+
+`simplify` is asked before every node is built; it returns an existing node that
+means the same thing, or None to build the node as asked.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops as O
+from .dtype import DType
+from .semantics import ELEMENTWISE
+
+
+def _is_const(n, value=None) -> bool:
+    return n.op == "const" and not n.realized and (value is None or n.arg == value)
+
+
+def _fold_elementwise(op, dtype, shape, srcs, arg, device):
+    from .node import const
+    if not srcs or not all(_is_const(s) for s in srcs):
+        return None
+    vals = [np.array(s.arg, dtype=s.dtype.np) for s in srcs]
+    with np.errstate(all="ignore"):
+        out = vals[0] if op == "cast" else ELEMENTWISE[op](*vals)
+    return const(np.asarray(out).astype(dtype.np).item(), dtype, shape, device)
+
+
+def _fold_movement(op, dtype, shape, srcs, arg, device):
+    from .node import const, make
+    (src,) = srcs
+    if _is_const(src) and (op != "pad" or arg[1] == src.arg):
+        return const(src.arg, dtype, shape, device)
+    if _is_noop(op, shape, src, arg):
+        return src
+    if op == src.op and not src.realized:
+        if op in ("reshape", "expand"):
+            return make(op, dtype, shape, src.srcs, arg, device)
+        if op == "permute":
+            inner = src.arg
+            return make(op, dtype, shape, src.srcs, tuple(inner[i] for i in arg), device)
+    return None
+
+
+def _is_noop(op, shape, src, arg) -> bool:
+    if op == "flip":
+        return not any(arg)
+    if op == "permute":
+        return tuple(arg) == tuple(range(len(arg)))
+    return shape == src.shape  # reshape, expand, shrink, pad that keep the shape change nothing
+
+
+def _algebraic_identity(op, dtype, shape, srcs, arg, device):
+    if op == "cast" and srcs[0].dtype == dtype:
+        return srcs[0]
+    if op not in ("add", "sub", "mul", "div"):
+        return None
+    a, b = srcs
+    neutral = 0 if op in ("add", "sub") else 1
+    if _is_const(b, neutral) and a.dtype == dtype and a.shape == shape:
+        return a
+    if op in ("add", "mul") and _is_const(a, neutral) and b.dtype == dtype and b.shape == shape:
+        return b
+    return None
+
+
+def simplify(op: str, dtype: DType, shape, srcs, arg, device):
+    if op in O.ELEMENTWISE:
+        return _fold_elementwise(op, dtype, shape, srcs, arg, device) or \
+            _algebraic_identity(op, dtype, shape, srcs, arg, device)
+    if op in O.MOVEMENT:
+        return _fold_movement(op, dtype, shape, srcs, arg, device)
+    return None

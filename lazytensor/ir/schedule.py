@@ -1,0 +1,97 @@
+"""Fusion: decide which nodes become kernel outputs (are materialised).
+
+Everything else is inlined into the kernels that read it: elementwise chains
+fuse into their consumer, movement ops become index arithmetic, and a
+reduction fuses the elementwise work before it and after it. A node is
+materialised when it is asked for, or when inlining it would repeat work:
+  - a reduction read by anything but one elementwise op of its own shape;
+  - computed work that an expand would re-evaluate for every broadcast copy;
+  - a node so deep in one kernel that the kernel would grow without bound.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import ops as O
+from .node import Node
+
+MAX_KERNEL_DEPTH = 48
+
+
+@dataclass
+class Schedule:
+    kernels: list[Node]  # kernel outputs, in dependency order
+    views: list[Node]  # requested movement-only results: zero-copy where strides allow
+    materialised: set[int]  # ids of the kernel outputs
+
+
+def toposort(targets: list[Node]) -> list[Node]:
+    """Unrealised nodes under `targets`, sources first (iterative: graphs can be deep)."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(t, False) for t in reversed(targets)]
+    while stack:
+        n, expanded = stack.pop()
+        if expanded:
+            order.append(n)
+            continue
+        if id(n) in seen or n.realized:
+            continue
+        seen.add(id(n))
+        stack.append((n, True))
+        stack.extend((s, False) for s in reversed(n.srcs) if id(s) not in seen)
+    return order
+
+
+def _movement_base(n: Node) -> Node:
+    while n.op in O.MOVEMENT and not n.realized:
+        n = n.srcs[0]
+    return n
+
+
+def _consumers(order: list[Node]) -> dict[int, list[Node]]:
+    users: dict[int, list[Node]] = {}
+    for n in order:
+        for s in n.srcs:
+            users.setdefault(id(s), []).append(n)
+    return users
+
+
+def _must_materialise_reduce(n: Node, users: list[Node]) -> bool:
+    return len(users) != 1 or users[0].op not in O.ELEMENTWISE or users[0].shape != n.shape
+
+
+def _expanded_work(n: Node) -> Node | None:
+    """The computed node an enlarging expand would re-evaluate per copy, if any."""
+    if n.op != "expand" or n.numel <= n.srcs[0].numel:
+        return None
+    base = _movement_base(n.srcs[0])
+    return None if base.realized or base.op in O.LEAVES else base
+
+
+def schedule(targets: list[Node]) -> Schedule:
+    order = toposort(targets)
+    users = _consumers(order)
+    wanted = {id(t) for t in targets}
+    materialised: set[int] = set(wanted)
+    for n in order:
+        if n.op == "reduce" and _must_materialise_reduce(n, users.get(id(n), [])):
+            materialised.add(id(n))
+        work = _expanded_work(n)
+        if work is not None:
+            materialised.add(id(work))
+    _cap_depth(order, materialised)
+    views = [n for n in order if id(n) in wanted and n.op in O.MOVEMENT
+             and (_movement_base(n).realized or id(_movement_base(n)) in materialised)]
+    view_ids = {id(v) for v in views}
+    kernels = [n for n in order if id(n) in materialised and id(n) not in view_ids]
+    return Schedule(kernels, views, materialised - view_ids)
+
+
+def _cap_depth(order: list[Node], materialised: set[int]) -> None:
+    depth: dict[int, int] = {}
+    for n in order:
+        d = 1 + max((depth.get(id(s), 0) for s in n.srcs), default=0)
+        if d > MAX_KERNEL_DEPTH:
+            materialised.add(id(n))
+        depth[id(n)] = 0 if id(n) in materialised else d

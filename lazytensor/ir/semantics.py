@@ -1,0 +1,72 @@
+"""Reference semantics of every elementwise op, as NumPy functions.
+
+One table serves constant folding and the NumPy backend's rendering, so the
+two can never disagree. OpenCL's rendering (codegen/render_opencl.py) must
+match these definitions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _floordiv(a, b):
+    if np.issubdtype(np.asarray(a).dtype, np.integer):
+        safe = np.where(b == 0, 1, b)
+        return np.where(b == 0, 0, np.floor_divide(a, safe))
+    return np.floor_divide(a, b)
+
+
+def _mod(a, b):
+    if np.issubdtype(np.asarray(a).dtype, np.integer):
+        safe = np.where(b == 0, 1, b)
+        return np.where(b == 0, 0, np.remainder(a, safe))
+    return np.remainder(a, b)
+
+
+def _div(a, b):
+    return np.true_divide(a, b).astype(np.result_type(a, b), copy=False)
+
+
+def _shift_amount(b):
+    return np.asarray(b) & 31
+
+
+ELEMENTWISE = {
+    "neg": np.negative,
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "tanh": np.tanh,
+    "recip": np.reciprocal,
+    "abs": np.abs,
+    "floor": np.floor,
+    "ceil": np.ceil,
+    "rint": np.rint,
+    "trunc": np.trunc,
+    "log1p": np.log1p,
+    "expm1": np.expm1,
+    "not": np.logical_not,
+    "bitnot": np.invert,
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": _div,
+    "idiv": _floordiv,
+    "mod": _mod,
+    "max": np.maximum,
+    "min": np.minimum,
+    "pow": np.power,
+    "lt": np.less,
+    "le": np.less_equal,
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "and": np.bitwise_and,
+    "or": np.bitwise_or,
+    "xor": np.bitwise_xor,
+    "shl": lambda a, b: np.left_shift(a, _shift_amount(b).astype(np.asarray(a).dtype)),
+    "shr": lambda a, b: np.right_shift(a, _shift_amount(b).astype(np.asarray(a).dtype)),
+    "where": np.where,
+}

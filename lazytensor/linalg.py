@@ -1,0 +1,149 @@
+"""Matrix products and einsum, as broadcast multiply + sum: one fused reduction kernel."""
+from __future__ import annotations
+
+from .elementwise import broadcast_shapes, common_device, result_dtype
+from .indexing import _stride_dim
+from .tensor import FUNCTIONS, Tensor, register
+
+
+def _shapes_error(op: str, a: Tensor, b: Tensor) -> RuntimeError:
+    sa = "x".join(map(str, a.shape))
+    sb = "x".join(map(str, b.shape))
+    return RuntimeError(f"{op}: mat1 and mat2 shapes cannot be multiplied ({sa} and {sb}); "
+                        f"dtypes {a.dtype.name} and {b.dtype.name}")
+
+
+@register("matmul", "__matmul__", function=True)
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    if not isinstance(b, Tensor):
+        raise TypeError(f"matmul: argument 'other' must be Tensor, not {type(b).__name__}")
+    common_device("matmul", a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes "
+                           f"{tuple(a.shape)} and {tuple(b.shape)}")
+    dt = result_dtype(a, b)
+    a, b = a.to(dt), b.to(dt)
+    if a.ndim == 1 and b.ndim == 1:
+        if a.shape[0] != b.shape[0]:
+            raise RuntimeError(f"matmul: inconsistent tensor size, expected tensor [{a.shape[0]}] and src "
+                               f"[{b.shape[0]}] to have the same number of elements")
+        return (a * b).sum()
+    squeeze_front, squeeze_back = a.ndim == 1, b.ndim == 1
+    a2 = a.unsqueeze(0) if squeeze_front else a
+    b2 = b.unsqueeze(-1) if squeeze_back else b
+    if a2.shape[-1] != b2.shape[-2]:
+        raise _shapes_error("matmul", a, b)
+    batch = broadcast_shapes("matmul", tuple(a2.shape[:-2]), tuple(b2.shape[:-2]))
+    n, k, m = a2.shape[-2], a2.shape[-1], b2.shape[-1]
+    left = a2.unsqueeze(-1).expand(batch + (n, k, m))
+    right = b2.unsqueeze(-3).expand(batch + (n, k, m))
+    out = (left * right).sum(-2)
+    if squeeze_front:
+        out = out.squeeze(-2)
+    if squeeze_back:
+        out = out.squeeze(-1)
+    return out
+
+
+Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+
+
+@register(function=True)
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    return matmul(a, b)
+
+
+@register(function=True)
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"bmm: expected 3-D tensors with equal batch sizes, got shapes "
+                           f"{tuple(a.shape)} and {tuple(b.shape)}")
+    return matmul(a, b)
+
+
+@register(function=True)
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"dot: 1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors "
+                           f"(shapes {tuple(a.shape)} and {tuple(b.shape)})")
+    return matmul(a, b)
+
+
+@register("outer", "ger", function=True)
+def outer(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"outer: 1D tensors expected, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    return a.unsqueeze(1) * b.unsqueeze(0)
+
+
+@register(function=True)
+def diagonal(self: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of dims (dim1, dim2), as a view, moved to the last axis."""
+    d1, d2 = self._dim(dim1, "diagonal"), self._dim(dim2, "diagonal")
+    x = self.movedim((d1, d2), (-2, -1))
+    rows, cols = x.shape[-2], x.shape[-1]
+    if offset >= 0:
+        x = x._shrink_dim(x.ndim - 1, min(offset, cols), cols)
+    else:
+        x = x._shrink_dim(x.ndim - 2, min(-offset, rows), rows)
+    rows, cols = x.shape[-2], x.shape[-1]
+    n = min(rows, cols)
+    x = x._shrink_dim(x.ndim - 2, 0, n)._shrink_dim(x.ndim - 1, 0, n)
+    flat = x.reshape(tuple(x.shape[:-2]) + (n * n,))
+    if n == 0:
+        return flat
+    return _stride_dim(flat, flat.ndim - 1, n + 1)
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation over single-letter subscripts (no ellipsis)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    equation = equation.replace(" ", "")
+    if "..." in equation:
+        raise NotImplementedError("einsum: '...' in the equation is not supported yet")
+    lhs, _, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise RuntimeError(f"einsum(): {len(terms)} operand subscripts for {len(operands)} operands in {equation!r}")
+    if not _:
+        letters = "".join(terms)
+        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    sizes: dict[str, int] = {}
+    prepared = []
+    for term, x in zip(terms, operands):
+        if len(term) != x.ndim:
+            raise RuntimeError(f"einsum(): the subscript {term!r} has {len(term)} letters for an operand of "
+                               f"shape {tuple(x.shape)}")
+        x, term = _take_diagonals(x, term)
+        for c, n in zip(term, x.shape):
+            if sizes.setdefault(c, n) != n and n != 1 and sizes[c] != 1:
+                raise RuntimeError(f"einsum(): subscript {c} has size {n} for an operand of shape "
+                                   f"{tuple(x.shape)}, which does not match the size {sizes[c]} seen before")
+            sizes[c] = max(sizes[c], n)
+        prepared.append((x, term))
+    summed = [c for c in sizes if c not in rhs]
+    order = list(rhs) + summed
+    product = None
+    for x, term in prepared:
+        perm = [term.index(c) for c in order if c in term]
+        aligned = x.permute(perm).reshape(tuple(x.shape[term.index(c)] if c in term else 1 for c in order))
+        product = aligned if product is None else product * aligned
+    if summed:
+        product = product.expand(tuple(sizes[c] for c in order)).sum(tuple(range(len(rhs), len(order))))
+    return product.expand(tuple(sizes[c] for c in rhs)) if product.ndim else product
+
+
+def _take_diagonals(x: Tensor, term: str) -> tuple[Tensor, str]:
+    while len(set(term)) != len(term):
+        c = next(c for c in term if term.count(c) > 1)
+        i = term.index(c)
+        j = term.index(c, i + 1)
+        x = x.diagonal(0, i, j)
+        term = term[:i] + term[i + 1:j] + term[j + 1:] + c
+    return x, term
+
+
+FUNCTIONS.update(einsum=einsum)

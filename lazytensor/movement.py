@@ -1,0 +1,368 @@
+"""Shape operations. Views share storage (no copy, writes go through); flip, roll,
+repeat, cat and stack make new tensors, as in PyTorch."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from .ir import build as B
+from .ir import dtype as D
+from .ir.node import const
+from .elementwise import prepare, result_dtype
+from .tensor import FUNCTIONS, Tensor, register
+
+
+def _sizes(args: tuple, op: str) -> tuple[int, ...]:
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    try:
+        return tuple(int(a) for a in args)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}(): expected a sequence of ints, got {args!r}") from None
+
+
+def infer_shape(x: Tensor, shape: tuple[int, ...], op: str) -> tuple[int, ...]:
+    if shape.count(-1) > 1:
+        raise RuntimeError(f"{op}: only one dimension can be inferred (shape {list(shape)})")
+    known = math.prod(s for s in shape if s != -1)
+    n = x.numel()
+    if -1 in shape:
+        if known == 0 or n % known:
+            raise RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {n} "
+                               f"(input shape {tuple(x.shape)})")
+        shape = tuple(n // known if s == -1 else s for s in shape)
+    if math.prod(shape) != n or any(s < 0 for s in shape):
+        raise RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {n} "
+                           f"(input shape {tuple(x.shape)})")
+    return shape
+
+
+@register("reshape", "view")
+def reshape(self: Tensor, *shape) -> Tensor:
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int)) and shape[0] is not None:
+        if hasattr(shape[0], "np"):  # view(dtype) is not supported
+            raise TypeError("view(dtype) is not supported; use .to(dtype)")
+    shape = infer_shape(self, _sizes(shape, "reshape"), "reshape")
+    return self if shape == tuple(self.shape) else self._view_of("reshape", shape)
+
+
+def reshape_fn(x: Tensor, shape) -> Tensor:
+    return reshape(x, shape)
+
+
+@register()
+def permute(self: Tensor, *dims) -> Tensor:
+    dims = _sizes(dims, "permute")
+    if len(dims) != self.ndim:
+        raise RuntimeError(f"permute: number of dims don't match: tensor of shape {tuple(self.shape)} "
+                           f"has {self.ndim} dims but {len(dims)} were given ({list(dims)})")
+    dims = tuple(self._dim(d, "permute") for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"permute: repeated dim in {list(dims)} for shape {tuple(self.shape)}")
+    return self if dims == tuple(range(self.ndim)) else self._view_of("permute", dims)
+
+
+@register("transpose", "swapaxes", "swapdims", function=True)
+def transpose(self: Tensor, dim0: int, dim1: int) -> Tensor:
+    if self.ndim == 0:
+        return self
+    d0, d1 = self._dim(dim0, "transpose"), self._dim(dim1, "transpose")
+    perm = list(range(self.ndim))
+    perm[d0], perm[d1] = perm[d1], perm[d0]
+    return self.permute(perm)
+
+
+@register(function=True)
+def t(self: Tensor) -> Tensor:
+    if self.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D "
+                           f"(shape {tuple(self.shape)})")
+    return self.transpose(0, 1) if self.ndim == 2 else self
+
+
+Tensor.T = property(lambda self: self.permute(tuple(reversed(range(self.ndim)))))
+Tensor.mT = property(lambda self: self.transpose(-2, -1))
+Tensor.mH = Tensor.mT
+Tensor.H = property(lambda self: self.t())
+
+
+@register()
+def expand(self: Tensor, *sizes) -> Tensor:
+    sizes = _sizes(sizes, "expand")
+    if len(sizes) < self.ndim:
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal "
+                           f"to the number of dimensions in the tensor ({self.ndim}); shape {tuple(self.shape)}")
+    lead = len(sizes) - self.ndim
+    padded = (1,) * lead + tuple(self.shape)
+    target = []
+    for i, (want, have) in enumerate(zip(sizes, padded)):
+        if want == -1:
+            if i < lead:
+                raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension {i}")
+            want = have
+        if have != 1 and want != have:
+            raise RuntimeError(f"expand: the expanded size of the tensor ({want}) must match the existing size "
+                               f"({have}) at non-singleton dimension {i}.  Target sizes: {list(sizes)}.  "
+                               f"Tensor sizes: {list(self.shape)}")
+        target.append(want)
+    out = self._view_of("reshape", padded) if lead else self
+    return out if tuple(target) == padded else out._view_of("expand", tuple(target))
+
+
+@register()
+def expand_as(self: Tensor, other: Tensor) -> Tensor:
+    return self.expand(other.shape)
+
+
+@register()
+def broadcast_to(self: Tensor, shape) -> Tensor:
+    return self.expand(shape)
+
+
+@register(function=True)
+def squeeze(self: Tensor, dim=None) -> Tensor:
+    if dim is None:
+        dims = set(range(self.ndim))
+    else:
+        dims = {self._dim(d, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+    shape = tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1))
+    return self.reshape(shape)
+
+
+@register(function=True)
+def unsqueeze(self: Tensor, dim: int) -> Tensor:
+    d = self._dim(dim, "unsqueeze", self.ndim + 1)
+    shape = list(self.shape)
+    shape.insert(d, 1)
+    return self.reshape(shape)
+
+
+@register(function=True)
+def flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if self.ndim == 0:
+        return self.reshape(1)
+    s, e = self._dim(start_dim, "flatten"), self._dim(end_dim, "flatten")
+    if s > e:
+        raise RuntimeError(f"flatten: start_dim ({start_dim}) cannot come after end_dim ({end_dim})")
+    shape = tuple(self.shape)
+    return self.reshape(shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
+
+
+@register(function=True)
+def unflatten(self: Tensor, dim: int, sizes) -> Tensor:
+    d = self._dim(dim, "unflatten")
+    shape = tuple(self.shape)
+    sizes = tuple(sizes)
+    if -1 in sizes:
+        known = math.prod(s for s in sizes if s != -1)
+        sizes = tuple(shape[d] // known if s == -1 else s for s in sizes)
+    if math.prod(sizes) != shape[d]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim "
+                           f"{dim} ({shape[d]}) in the input tensor of shape {shape}")
+    return self.reshape(shape[:d] + sizes + shape[d + 1:])
+
+
+@register()
+def contiguous(self: Tensor, memory_format=None) -> Tensor:
+    return self if not self._chain else Tensor._from_node(self.node)
+
+
+@register(function=True)
+def movedim(self: Tensor, source, destination) -> Tensor:
+    src = [self._dim(d, "movedim") for d in (source if isinstance(source, (tuple, list)) else (source,))]
+    dst = [self._dim(d, "movedim") for d in (destination if isinstance(destination, (tuple, list)) else (destination,))]
+    rest = [d for d in range(self.ndim) if d not in src]
+    perm = [None] * self.ndim
+    for s, d in zip(src, dst):
+        perm[d] = s
+    it = iter(rest)
+    perm = [p if p is not None else next(it) for p in perm]
+    return self.permute(perm)
+
+
+@register(function=True)
+def narrow(self: Tensor, dim: int, start: int, length: int) -> Tensor:
+    d = self._dim(dim, "narrow")
+    n = self.shape[d]
+    start = start + n if start < 0 else start
+    if not (0 <= start and start + length <= n and length >= 0):
+        raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) "
+                         f"of dim {dim} in shape {tuple(self.shape)}")
+    return self._shrink_dim(d, start, start + length)
+
+
+def _shrink_dim(self: Tensor, d: int, start: int, end: int) -> Tensor:
+    bounds = tuple((start, end) if i == d else (0, n) for i, n in enumerate(self.shape))
+    return self if (start, end) == (0, self.shape[d]) else self._view_of("shrink", bounds)
+
+
+Tensor._shrink_dim = _shrink_dim
+
+
+@register(function=True)
+def select(self: Tensor, dim: int, index: int) -> Tensor:
+    d = self._dim(dim, "select")
+    n = self.shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select: index {index} is out of bounds for dimension {d} with size {n} "
+                         f"(shape {tuple(self.shape)})")
+    index %= n
+    out = self._shrink_dim(d, index, index + 1)
+    return out.reshape(tuple(self.shape[:d]) + tuple(self.shape[d + 1:]))
+
+
+@register(function=True)
+def split(self: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+    d = self._dim(dim, "split")
+    n = self.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise RuntimeError(f"split: split_size must be positive, got {step}")
+        sizes = [min(step, n - s) for s in range(0, n, step)] or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split: split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got split_sizes={sizes}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(self._shrink_dim(d, start, start + s))
+        start += s
+    return tuple(out)
+
+
+@register(function=True)
+def chunk(self: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    d = self._dim(dim, "chunk")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
+    step = max(1, math.ceil(self.shape[d] / chunks))
+    return self.split(step, d)
+
+
+@register(function=True)
+def unbind(self: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    d = self._dim(dim, "unbind")
+    return tuple(self.select(d, i) for i in range(self.shape[d]))
+
+
+@register(function=True)
+def flip(self: Tensor, *dims) -> Tensor:
+    dims = _sizes(dims, "flip")
+    axes = tuple(self._dim(d, "flip") for d in dims)
+    return Tensor._from_node(B.flip(self.node, axes))
+
+
+@register(function=True)
+def roll(self: Tensor, shifts, dims=None) -> Tensor:
+    if dims is None:
+        return roll(self.flatten(), shifts, 0).reshape(self.shape)
+    shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    out = self
+    for s, dim in zip(shifts, dims):
+        d = self._dim(dim, "roll")
+        n = self.shape[d]
+        s = s % n if n else 0
+        if s:
+            out = cat([out._shrink_dim(d, n - s, n), out._shrink_dim(d, 0, n - s)], d)
+    return out if out is not self else self.clone()
+
+
+@register()
+def repeat(self: Tensor, *sizes) -> Tensor:
+    sizes = _sizes(sizes, "repeat")
+    if len(sizes) < self.ndim:
+        raise RuntimeError(f"repeat: Number of dimensions of repeat dims ({len(sizes)}) can not be smaller than "
+                           f"number of dimensions of tensor ({self.ndim}); shape {tuple(self.shape)}")
+    shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+    node = B.reshape(self.node, shape)
+    inter = tuple(v for n in shape for v in (1, n))
+    node = B.reshape(node, inter)
+    node = B.expand(node, tuple(v for r, n in zip(sizes, shape) for v in (r, n)))
+    return Tensor._from_node(B.reshape(node, tuple(r * n for r, n in zip(sizes, shape))))
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    ref = tensors[0]
+    d = ref._dim(dim, "cat")
+    for t in tensors[1:]:
+        if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
+            raise RuntimeError(
+                f"cat: Sizes of tensors must match except in dimension {d}; got shapes "
+                f"{', '.join(str(tuple(x.shape)) for x in tensors)}")
+    dt = result_dtype(*tensors)
+    from .elementwise import common_device
+    common_device("cat", *tensors)
+    total = sum(t.shape[d] for t in tensors)
+    combine = "or" if dt == D.bool_ else "add"
+    out, start = None, 0
+    for t in tensors:
+        n = t.node if t.dtype == dt else B.cast(t.node, dt)
+        widths = tuple((start, total - start - t.shape[d]) if i == d else (0, 0) for i in range(ref.ndim))
+        placed = B.pad(n, widths, 0)
+        out = placed if out is None else B.elementwise(combine, out, placed)
+        start += t.shape[d]
+    return Tensor._from_node(out)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack(): expected a non-empty list of Tensors")
+    for t in tensors[1:]:
+        if tuple(t.shape) != tuple(tensors[0].shape):
+            raise RuntimeError(f"stack: stack expects each tensor to be equal size, but got "
+                               f"{', '.join(str(tuple(x.shape)) for x in tensors)}")
+    d = tensors[0]._dim(dim, "stack", tensors[0].ndim + 1)
+    return cat([t.unsqueeze(d) for t in tensors], d)
+
+
+def _triangle(self: Tensor, diagonal: int, keep_lower: bool, op: str) -> Tensor:
+    if self.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got shape {tuple(self.shape)}")
+    shape = tuple(self.shape)
+    dev = self.device.name
+    rows = B.iota(shape, self.ndim - 2, D.int64, dev)
+    cols = B.iota(shape, self.ndim - 1, D.int64, dev)
+    offset = B.elementwise("sub", cols, rows)
+    k = const(diagonal, D.int64, shape, dev)
+    mask = B.elementwise("le", offset, k) if keep_lower else B.elementwise("le", k, offset)
+    zero = const(0, self.dtype, shape, dev)
+    return Tensor._from_node(B.elementwise("where", mask, self.node, zero))
+
+
+@register(function=True)
+def tril(self: Tensor, diagonal: int = 0) -> Tensor:
+    return _triangle(self, diagonal, True, "tril")
+
+
+@register(function=True)
+def triu(self: Tensor, diagonal: int = 0) -> Tensor:
+    return _triangle(self, diagonal, False, "triu")
+
+
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
+    """torch.nn.functional.pad: (left, right) pairs from the last dim backwards."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise RuntimeError(f"pad: padding length {len(pad)} must be even and at most 2 * ndim for shape "
+                           f"{tuple(x.shape)}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    node = x.node
+    crop = tuple((max(0, -b), n - max(0, -a)) for (b, a), n in zip(widths, node.shape))
+    node = B.shrink(node, crop)
+    node = B.pad(node, tuple((max(0, b), max(0, a)) for b, a in widths), 0 if value is None else value)
+    return Tensor._from_node(node)
+
+
+FUNCTIONS.update(cat=cat, concat=cat, concatenate=cat, stack=stack, reshape=reshape_fn,
+                 permute=lambda x, dims: x.permute(dims), flip=lambda x, dims: x.flip(dims))

@@ -1,0 +1,169 @@
+"""Counter-based random numbers generated inside kernels.
+
+Each value is a hash of (seed, position): a PCG output permutation applied
+twice. The seed and the stream offset reach kernels as arguments, never as
+code, so the numbers are the same on every device and LAZY mode and drawing
+again compiles nothing.
+"""
+from __future__ import annotations
+
+import math
+
+
+
+from .ir import build as B
+from .ir import dtype as D
+from .ir.node import Node, const
+from .creation import parse_size, resolve_device, resolve_dtype
+from .tensor import FUNCTIONS, Tensor, register
+
+_state = {"seed": 0, "offset": 0}
+_U32 = D.uint32
+
+
+def manual_seed(seed: int):
+    """Seed the generator: the same seed gives the same numbers on every device."""
+    _state["seed"] = int(seed) & 0xFFFFFFFFFFFFFFFF
+    _state["offset"] = 0
+    return _state["seed"]
+
+
+def initial_seed() -> int:
+    return _state["seed"]
+
+
+def _pcg(x: Node) -> Node:
+    def c(v):
+        return const(v, _U32, x.shape, x.device)
+    state = B.elementwise("add", B.elementwise("mul", x, c(747796405)), c(2891336453))
+    shift = B.elementwise("add", B.elementwise("shr", state, c(28)), c(4))
+    word = B.elementwise("mul", B.elementwise("xor", B.elementwise("shr", state, shift), state), c(277803737))
+    return B.elementwise("xor", B.elementwise("shr", word, c(22)), word)
+
+
+def random_bits(n: int, device: str) -> Node:
+    """n fresh uint32 words from the global stream (advances it by n)."""
+    offset = _state["offset"]
+    _state["offset"] += n
+    seed = _state["seed"]
+    keys = [(seed ^ (offset >> 32) * 0x9E3779B9) & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF]
+    key_lo = _pcg(const(keys[0], _U32, (n,), device))  # folded to a constant argument
+    key_hi = _pcg(const(keys[1] ^ 0x85EBCA6B, _U32, (n,), device))
+    counter = B.elementwise("add", B.iota((n,), 0, _U32, device), const(offset & 0xFFFFFFFF, _U32, (n,), device))
+    return _pcg(B.elementwise("xor", _pcg(B.elementwise("add", counter, key_lo)), key_hi))
+
+
+def _unit_floats(n: int, device: str) -> Node:
+    """n uniform float32 values in [0, 1): the top 24 bits of each word."""
+    bits = B.elementwise("shr", random_bits(n, device), const(8, _U32, (n,), device))
+    return B.elementwise("mul", B.cast(bits, D.float32), const(2.0 ** -24, D.float32, (n,), device))
+
+
+def _uniform(shape, device: str) -> Node:
+    n = math.prod(shape)
+    return B.reshape(_unit_floats(n, device), shape)
+
+
+def _normal(shape, device: str) -> Node:
+    n = math.prod(shape)
+    pairs = B.reshape(_unit_floats(2 * n, device), (n, 2))
+    u1 = B.reshape(B.shrink(pairs, ((0, n), (0, 1))), (n,))
+    u2 = B.reshape(B.shrink(pairs, ((0, n), (1, 2))), (n,))
+
+    def c(v):
+        return const(v, D.float32, (n,), device)
+    radius = B.elementwise("sqrt", B.elementwise("mul", c(-2.0), B.elementwise("log", B.elementwise("sub", c(1.0), u1))))
+    angle = B.elementwise("cos", B.elementwise("mul", c(2 * math.pi), u2))
+    return B.reshape(B.elementwise("mul", radius, angle), shape)
+
+
+def _finish(node: Node, dtype, requires_grad: bool) -> Tensor:
+    dt = resolve_dtype(dtype)
+    t = Tensor._from_node(B.cast(node, dt) if dt != D.float32 else node)
+    t.requires_grad = requires_grad
+    return t
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    shape = parse_size(size, "rand")
+    return _finish(_uniform(shape, resolve_device(device)), dtype, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    shape = parse_size(size, "randn")
+    return _finish(_normal(shape, resolve_device(device)), dtype, requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, device=None, generator=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint(): missing the required argument 'size'")
+    if high <= low:
+        raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
+    shape = parse_size((size,) if isinstance(size, int) else tuple(size), "randint")
+    dev = resolve_device(device)
+    n = math.prod(shape)
+    span = high - low
+    if span >= 2 ** 32:
+        raise RuntimeError(f"randint: a range of {span} values is larger than supported (2**32)")
+    picked = B.elementwise("mod", random_bits(n, dev), const(span, _U32, (n,), dev))
+    value = B.elementwise("add", B.cast(picked, D.int64), const(low, D.int64, (n,), dev))
+    dt = resolve_dtype(dtype, D.int64)
+    return Tensor._from_node(B.cast(B.reshape(value, shape), dt))
+
+
+def randperm(n: int, dtype=None, device=None, generator=None) -> Tensor:
+    from .sorting import argsort
+    keys = Tensor._from_node(_uniform((n,), resolve_device(device)))
+    out = argsort(keys, stable=True)
+    return out if dtype is None else out.to(dtype)
+
+
+def rand_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return rand(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def randn_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return randn(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def randint_like(x: Tensor, low, high=None, dtype=None, device=None) -> Tensor:
+    return randint(low, high, tuple(x.shape), dtype=dtype or x.dtype, device=device or x.device)
+
+
+def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None) -> Tensor:
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        like = mean if isinstance(mean, Tensor) else std
+        return randn_like(like if like.dtype.is_floating_point else like.float()) * std + mean
+    return randn(*(size or ()), dtype=dtype, device=device) * std + mean
+
+
+@register()
+def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
+    u = Tensor._from_node(_uniform(tuple(self.shape), self.device.name))
+    return self._assign((u * (b - a) + a).node)
+
+
+@register()
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
+    z = Tensor._from_node(_normal(tuple(self.shape), self.device.name))
+    return self._assign((z * std + mean).node)
+
+
+@register()
+def bernoulli_(self: Tensor, p: float = 0.5, generator=None) -> Tensor:
+    u = Tensor._from_node(_uniform(tuple(self.shape), self.device.name))
+    return self._assign((u < p).node)
+
+
+@register(function=True)
+def bernoulli(self: Tensor, generator=None) -> Tensor:
+    u = Tensor._from_node(_uniform(tuple(self.shape), self.device.name))
+    return (u < self).to(self.dtype)
+
+
+for _fn in (manual_seed, initial_seed, rand, randn, randint, randperm, rand_like, randn_like,
+            randint_like, normal):
+    FUNCTIONS[_fn.__name__] = _fn
+

@@ -1,0 +1,225 @@
+"""Reductions with dim (int, tuple, negative, None) and keepdim, as PyTorch."""
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+from .ir import build as B
+from .ir import dtype as D
+from .ir.node import const
+from .elementwise import where
+from .tensor import Tensor, register
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+torch_return_types_max = values_indices
+
+
+def normalize_dims(x: Tensor, dim, op: str) -> tuple[int, ...]:
+    if dim is None:
+        return tuple(range(x.ndim))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    out = tuple(x._dim(d, op) for d in dims)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"{op}: dim {list(dims)} appears multiple times in the list of dims")
+    return out if x.ndim else ()
+
+
+def _finish(x: Tensor, node, dims: tuple[int, ...], keepdim: bool) -> Tensor:
+    out = Tensor._from_node(node)
+    if keepdim or not dims:
+        return out
+    return out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in dims))
+
+
+def _reduce(x: Tensor, op: str, dim, keepdim: bool, name: str, dtype=None) -> Tensor:
+    dims = normalize_dims(x, dim, name)
+    node = x.node
+    if dtype is not None and node.dtype != dtype:
+        node = B.cast(node, dtype)
+    if x.numel() == 0 and op in ("max", "min") and any(x.shape[d] == 0 for d in dims):
+        raise RuntimeError(f"{name}(): Expected reduction dim to have non-zero size (shape {tuple(x.shape)})")
+    return _finish(x, B.reduce(node, op, dims), dims, keepdim)
+
+
+def _accumulate_type(x: Tensor, dtype) -> D.DType:
+    if dtype is not None:
+        return D.to_dtype(dtype)
+    return D.int64 if x.dtype.category < 2 else x.dtype
+
+
+@register(function=True)
+def sum(self: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    return _reduce(self, "sum", dim, keepdim, "sum", _accumulate_type(self, dtype))
+
+
+@register(function=True)
+def prod(self: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    return _reduce(self, "prod", dim, keepdim, "prod", _accumulate_type(self, dtype))
+
+
+@register(function=True)
+def mean(self: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    dt = D.to_dtype(dtype) if dtype is not None else self.dtype
+    if not dt.is_floating_point:
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
+                           f"or complex dtype. Got: {self.dtype.name} (shape {tuple(self.shape)})")
+    dims = normalize_dims(self, dim, "mean")
+    count = math.prod(self.shape[d] for d in dims)
+    total = _reduce(self, "sum", dim, keepdim, "mean", dt)
+    return total * (1.0 / count) if count else total * math.nan
+
+
+@register(function=True)
+def amax(self: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    return _reduce(self, "max", None if dim == () else dim, keepdim, "amax")
+
+
+@register(function=True)
+def amin(self: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    return _reduce(self, "min", None if dim == () else dim, keepdim, "amin")
+
+
+def _arg_extreme(x: Tensor, dim, keepdim: bool, op: str, name: str) -> Tensor:
+    if dim is None:
+        return _arg_extreme(x.reshape(-1), 0, False, op, name) if not keepdim else \
+            _arg_extreme(x.reshape(-1), 0, False, op, name).reshape((1,) * x.ndim)
+    d = x._dim(dim, name)
+    if x.ndim == 0:
+        return Tensor._from_node(const(0, D.int64, (), x.device.name))
+    if x.shape[d] == 0:
+        raise RuntimeError(f"{name}(): Expected reduction dim {d} to have non-zero size (shape {tuple(x.shape)})")
+    best = _reduce(x, op, d, True, name)
+    n = x.shape[d]
+    idx = Tensor._from_node(B.iota(tuple(x.shape), d, D.int64, x.device.name))
+    hit = (x == best) | (x != x) if x.dtype.is_floating_point else (x == best)
+    first = where(hit, idx, n)
+    return _reduce(first, "min", d, keepdim, name)
+
+
+@register(function=True)
+def argmax(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return _arg_extreme(self, dim, keepdim, "max", "argmax")
+
+
+@register(function=True)
+def argmin(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return _arg_extreme(self, dim, keepdim, "min", "argmin")
+
+
+def _extreme(x: Tensor, dim, keepdim, op: str, name: str, other=None):
+    if isinstance(dim, Tensor):  # torch.max(a, b) is maximum
+        other, dim = dim, None
+    if other is not None:
+        from .elementwise import maximum, minimum
+        return (maximum if op == "max" else minimum)(x, other)
+    if dim is None:
+        return _reduce(x, op, None, False, name)
+    values = _reduce(x, op, dim, keepdim, name)
+    return values_indices(values, _arg_extreme(x, dim, keepdim, op, name))
+
+
+@register(function=True)
+def max(self: Tensor, dim=None, keepdim: bool = False, other=None):
+    return _extreme(self, dim, keepdim, "max", "max", other)
+
+
+@register(function=True)
+def min(self: Tensor, dim=None, keepdim: bool = False, other=None):
+    return _extreme(self, dim, keepdim, "min", "min", other)
+
+
+@register("all", function=True)
+def all_(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    truth = self if self.dtype == D.bool_ else self != 0
+    return _reduce(truth, "min", dim, keepdim, "all")
+
+
+@register("any", function=True)
+def any_(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    truth = self if self.dtype == D.bool_ else self != 0
+    return _reduce(truth, "max", dim, keepdim, "any")
+
+
+def _correction(unbiased, correction) -> float:
+    if correction is not None:
+        return float(correction)
+    return 1.0 if unbiased is None or unbiased else 0.0
+
+
+@register(function=True)
+def var(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    if isinstance(dim, bool):  # var(unbiased) positional form
+        unbiased, dim = dim, None
+    dims = normalize_dims(self, dim, "var")
+    n = math.prod(self.shape[d] for d in dims)
+    centered = self - self.mean(dims, keepdim=True)
+    total = (centered * centered).sum(dims, keepdim=keepdim)
+    denom = n - _correction(unbiased, correction)
+    return total * (1.0 / denom) if denom > 0 else total * math.nan
+
+
+@register(function=True)
+def std(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+
+@register(function=True)
+def var_mean(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    return self.var(dim, unbiased, keepdim, correction=correction), self.mean(normalize_dims(self, dim, "var_mean"), keepdim)
+
+
+@register(function=True)
+def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
+    x = self if self.dtype.is_floating_point else self.float()
+    if p in ("fro", 2, 2.0):
+        return (x * x).sum(dim, keepdim=keepdim).sqrt()
+    if p in (float("inf"), "inf"):
+        return x.abs().amax(() if dim is None else dim, keepdim=keepdim)
+    if p == 1:
+        return x.abs().sum(dim, keepdim=keepdim)
+    return (x.abs() ** p).sum(dim, keepdim=keepdim) ** (1.0 / p)
+
+
+@register(function=True)
+def logsumexp(self: Tensor, dim, keepdim: bool = False) -> Tensor:
+    x = self if self.dtype.is_floating_point else self.float()
+    dims = normalize_dims(x, dim, "logsumexp")
+    peak = x.amax(dims, keepdim=True)
+    safe = where(peak.abs() == math.inf, 0.0, peak)
+    out = (x - safe).exp().sum(dims, keepdim=True).log() + safe
+    return out if keepdim else out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in dims))
+
+
+@register(function=True)
+def softmax(self: Tensor, dim: int, dtype=None) -> Tensor:
+    x = self.to(D.to_dtype(dtype)) if dtype is not None else (self if self.dtype.is_floating_point else self.float())
+    d = x._dim(dim, "softmax")
+    e = (x - x.amax(d, keepdim=True)).exp()
+    return e / e.sum(d, keepdim=True)
+
+
+@register(function=True)
+def log_softmax(self: Tensor, dim: int, dtype=None) -> Tensor:
+    x = self.to(D.to_dtype(dtype)) if dtype is not None else (self if self.dtype.is_floating_point else self.float())
+    d = x._dim(dim, "log_softmax")
+    shifted = x - x.amax(d, keepdim=True)
+    return shifted - shifted.exp().sum(d, keepdim=True).log()
+
+
+@register(function=True)
+def cumsum(self: Tensor, dim: int, dtype=None) -> Tensor:
+    """Prefix sums as one fused reduction: out[i] = sum over j <= i (quadratic work, no copies)."""
+    dt = _accumulate_type(self, dtype)
+    d = self._dim(dim, "cumsum")
+    if self.ndim == 0:
+        return self.to(dt)
+    x = self.to(dt).movedim(d, -1)
+    n = x.shape[-1]
+    shape = tuple(x.shape) + (n,)  # [..., i, j]: row i sums the j <= i
+    dev = x.device.name
+    rows = B.iota(shape, len(shape) - 2, D.int64, dev)
+    cols = B.iota(shape, len(shape) - 1, D.int64, dev)
+    spread = B.expand(B.reshape(x.node, tuple(x.shape[:-1]) + (1, n)), shape)
+    masked = B.elementwise("where", B.elementwise("le", cols, rows), spread, const(0, dt, shape, dev))
+    out = Tensor._from_node(B.reshape(B.reduce(masked, "sum", (len(shape) - 1,)), tuple(x.shape)))
+    return out.movedim(-1, d)

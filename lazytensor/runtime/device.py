@@ -1,0 +1,52 @@
+"""What every device provides to the engine."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..codegen.lower import LoweredKernel
+from ..ir.dtype import DType
+from .buffer import BufferView
+
+
+class Device:
+    name: str
+
+    def supports(self, dtype: DType) -> bool:
+        return True
+
+    def alloc(self, dtype: DType, size: int) -> Any:
+        raise NotImplementedError
+
+    def free(self, raw: Any, dtype: DType, size: int) -> None:
+        """Give memory back (devices may pool it)."""
+
+    def copyin(self, raw: Any, array: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def copyout(self, view: BufferView) -> np.ndarray:
+        """The view's elements as a new NumPy array."""
+        raise NotImplementedError
+
+    def render(self, kernel: LoweredKernel) -> tuple[str, str]:
+        """(name, source) of a lowered kernel in this device's language."""
+        raise NotImplementedError
+
+    def compile(self, sources: dict[str, str]) -> dict[str, Any]:
+        """Build kernels named in `sources`; returns name -> runnable (cached by source)."""
+        raise NotImplementedError
+
+    def launch(self, runnable: Any, out: Any, inputs: list[Any], args: list, kernel: LoweredKernel) -> Any:
+        """Start a kernel; returns a handle that `elapsed` can time."""
+        raise NotImplementedError
+
+    def elapsed(self, handle: Any) -> float:
+        """Seconds the launched kernel took (waits for it)."""
+        return float(handle)
+
+    def synchronize(self) -> None:
+        """Wait for queued work."""
+
+    def __str__(self) -> str:
+        return self.name

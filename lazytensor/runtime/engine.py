@@ -1,0 +1,95 @@
+"""Realise nodes: schedule, lower, render, compile (batched, cached), allocate, launch."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from .. import config
+from ..codegen.lower import LoweredKernel, contiguous_strides, lower_kernel, strided_view
+from ..ir.node import Node
+from ..ir.schedule import schedule
+from .buffer import Buffer, BufferView
+from .devices import get_device
+from .stats import STATS
+
+
+def _caller() -> str:
+    """The user's file:line that asked for the value (first frame outside the package)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "?"
+
+
+def _allocate(device, node: Node) -> BufferView:
+    buf = Buffer(device, node.dtype, node.numel)
+    STATS.bytes_allocated += buf.nbytes
+    return BufferView(buf, node.shape, contiguous_strides(node.shape))
+
+
+def _lower_all(nodes: list[Node], materialised: set[int], device) -> list[tuple[Node, LoweredKernel, str, str]]:
+    prepared = []
+    for out in nodes:
+        kernel = lower_kernel(out, lambda n: id(n) in materialised)
+        name, src = device.render(kernel)
+        prepared.append((out, kernel, name, src))
+    return prepared
+
+
+def _run(prepared, device) -> list[tuple[str, tuple, float]]:
+    sources: dict[str, str] = {}
+    for _, _, name, src in prepared:
+        while name in sources and sources[name] != src:
+            name += "_"
+        sources[name] = src
+    by_source = {src: run for run, src in zip(device.compile(sources).values(), sources.values())}
+    if config.DEBUG >= 3:
+        for name, src in sources.items():
+            print(f"[lt] --- {name} ---\n{src}", file=sys.stderr)
+    timings = []
+    for out, kernel, name, src in prepared:
+        view = _allocate(device, out)
+        if kernel.numel:
+            inputs = [n.buffer.buffer.raw for n in kernel.inputs]
+            handle = device.launch(by_source[src], view.buffer.raw, inputs, kernel.args, kernel)
+            STATS.kernels_launched += 1
+            if config.DEBUG >= 2:
+                timings.append((name, out.shape, device.elapsed(handle), view.buffer.nbytes +
+                                sum(n.buffer.buffer.nbytes for n in kernel.inputs)))
+        out.attach(view)
+    return timings
+
+
+def realize(nodes: list[Node], device_name: str) -> None:
+    """Compute every node in `nodes` (and only what they need); attach their buffers."""
+    targets = [n for n in nodes if not n.realized]
+    if not targets:
+        return
+    start = time.perf_counter()
+    compiled_before, hits_before = STATS.kernels_compiled, STATS.cache_hits
+    device = get_device(device_name)
+    sched = schedule(targets)
+    timings = _run(_lower_all(sched.kernels, sched.materialised, device), device)
+    late = []
+    for v in sched.views:
+        found = strided_view(v)
+        if found is None:
+            late.append(v)
+        else:
+            base, strides, offset = found
+            v.attach(BufferView(base.buffer.buffer, v.shape, strides, offset))
+    if late:
+        timings += _run(_lower_all(late, sched.materialised, device), device)
+    STATS.realizations += 1
+    if config.DEBUG >= 1:
+        device.synchronize()
+        elapsed = time.perf_counter() - start
+        STATS.kernel_time_s += elapsed
+        print(f"[lt] realize on {device.name}: {len(sched.kernels) + len(late)} kernel(s), "
+              f"{elapsed * 1e3:.2f} ms, compiled {STATS.kernels_compiled - compiled_before}, "
+              f"cache hits {STATS.cache_hits - hits_before}  <- {_caller()}", file=sys.stderr)
+    for name, shape, seconds, nbytes in timings:
+        gbs = nbytes / seconds / 1e9 if seconds > 0 else float("inf")
+        print(f"[lt]   {name:<40s} {str(shape):<18s} {seconds * 1e6:9.1f} us {gbs:8.2f} GB/s", file=sys.stderr)

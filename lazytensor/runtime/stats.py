@@ -1,0 +1,33 @@
+"""Counters that make laziness and fusion measurable (`lt.stats()`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class Stats:
+    kernels_launched: int = 0
+    kernels_compiled: int = 0
+    cache_hits: int = 0
+    disk_cache_hits: int = 0
+    programs_built: int = 0
+    bytes_allocated: int = 0
+    realizations: int = 0
+    kernel_time_s: float = 0.0
+    compile_time_s: float = 0.0
+
+    def __repr__(self) -> str:
+        return "Stats(" + ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)) + ")"
+
+
+STATS = Stats()
+
+
+def stats() -> Stats:
+    """A snapshot of the counters since the last `reset_stats()`."""
+    return Stats(**{f.name: getattr(STATS, f.name) for f in fields(STATS)})
+
+
+def reset_stats() -> None:
+    for f in fields(STATS):
+        setattr(STATS, f.name, f.default)

@@ -1,0 +1,108 @@
+"""Sorting by rank: each element's rank is a fused count of the elements that go
+before it, then values and indices are placed by rank. Lazy and identical on
+every device; quadratic work along the sorted dim."""
+from __future__ import annotations
+
+from collections import namedtuple
+
+from .ir import build as B
+from .ir import dtype as D
+from .ir.node import const
+from .tensor import FUNCTIONS, Tensor, register
+
+sort_result = namedtuple("sort", ["values", "indices"])
+topk_result = namedtuple("topk", ["values", "indices"])
+
+
+def _ranks(x: Tensor, descending: bool):
+    """x with the sorted dim last: rank[i] = how many elements come before element i."""
+    n = x.shape[-1]
+    lead = tuple(x.shape[:-1])
+    grid = lead + (n, n)  # [..., i, j]: does j come before i?
+    dev = x.device.name
+    xi = B.expand(B.reshape(x.node, lead + (n, 1)), grid)
+    xj = B.expand(B.reshape(x.node, lead + (1, n)), grid)
+    i = B.iota(grid, len(grid) - 2, D.int64, dev)
+    j = B.iota(grid, len(grid) - 1, D.int64, dev)
+    strictly = B.elementwise("lt", xi, xj) if descending else B.elementwise("lt", xj, xi)
+    if x.dtype.is_floating_point:  # NaN sorts as the largest value, as in PyTorch
+        nan_i = B.elementwise("ne", xi, xi)
+        nan_j = B.elementwise("ne", xj, xj)
+        first, second = (nan_j, nan_i) if descending else (nan_i, nan_j)
+        strictly = B.elementwise("or", B.elementwise("and", strictly, B.elementwise("not", second)),
+                                 B.elementwise("and", first, B.elementwise("not", second)))
+        tie = B.elementwise("or", B.elementwise("eq", xi, xj), B.elementwise("and", nan_i, nan_j))
+    else:
+        tie = B.elementwise("eq", xi, xj)
+    before = B.elementwise("or", strictly, B.elementwise("and", tie, B.elementwise("lt", j, i)))
+    return B.reduce(B.cast(before, D.int64), "sum", (len(grid) - 1,)), lead, n
+
+
+def _place(values, ranks, lead, n, dev):
+    """out[k] = the value whose rank is k."""
+    grid = lead + (n, n)  # [..., k, i]
+    r = B.expand(B.reshape(ranks, lead + (1, n)), grid)
+    v = B.expand(B.reshape(values, lead + (1, n)), grid)
+    k = B.iota(grid, len(grid) - 2, D.int64, dev)
+    chosen = B.elementwise("where", B.elementwise("eq", r, k), v, const(0, values.dtype, grid, dev))
+    combine = "max" if values.dtype == D.bool_ else "sum"
+    return B.reshape(B.reduce(chosen, combine, (len(grid) - 1,)), lead + (n,))
+
+
+@register(function=True)
+def sort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    if self.ndim == 0:
+        return sort_result(self.clone(), Tensor._from_node(const(0, D.int64, (), self.device.name)))
+    d = self._dim(dim, "sort")
+    x = self.movedim(d, -1)
+    dev = x.device.name
+    ranks, lead, n = _ranks(x, descending)
+    ranks = B.reshape(ranks, lead + (n,))
+    positions = B.iota(lead + (n,), len(lead), D.int64, dev)
+    values = Tensor._from_node(_place(x.node, ranks, lead, n, dev)).movedim(-1, d)
+    indices = Tensor._from_node(_place(positions, ranks, lead, n, dev)).movedim(-1, d)
+    return sort_result(values, indices)
+
+
+@register(function=True)
+def argsort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    return sort(self, dim, descending, stable).indices
+
+
+@register(function=True)
+def topk(self: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    d = self._dim(dim, "topk")
+    n = self.shape[d] if self.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {n} "
+                           f"(shape {tuple(self.shape)})")
+    values, indices = sort(self, d, descending=largest)
+    return topk_result(values.narrow(d, 0, k), indices.narrow(d, 0, k))
+
+
+@register(function=True)
+def multinomial(self: Tensor, num_samples: int, replacement: bool = False, generator=None) -> Tensor:
+    """Draw category indices with probabilities proportional to the rows of self."""
+    from .random import rand
+    if self.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {tuple(self.shape)}")
+    probs = self if self.ndim == 2 else self.unsqueeze(0)
+    rows, n = probs.shape
+    if not replacement and num_samples > n:
+        raise RuntimeError(f"multinomial: cannot sample n_sample ({num_samples}) > prob_dist.size(-1) ({n}) "
+                           f"samples without replacement")
+    probs = probs.float()
+    if replacement:
+        cdf = probs.cumsum(-1)
+        cdf = cdf / cdf[:, -1:]
+        u = rand(rows, num_samples, device=self.device)
+        count = (cdf.unsqueeze(1) <= u.unsqueeze(2)).long().sum(-1)
+        out = count.clamp(max=n - 1)
+    else:  # Efraimidis-Spirakis: the k largest u ** (1 / p) are a weighted sample without replacement
+        u = rand(rows, n, device=self.device)
+        keys = (u.log() / probs).exp()
+        out = keys.topk(num_samples, dim=-1).indices
+    return out if self.ndim == 2 else out.squeeze(0)
+
+
+FUNCTIONS.update(sort=sort)

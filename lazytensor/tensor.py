@@ -1,0 +1,265 @@
+"""Tensor: the user's object. It validates arguments at the call, records IR nodes,
+and keeps autograd metadata; it never computes or emits code itself."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from . import config
+from .ir import build as B
+from .ir.dtype import DType
+from .ir.node import Node
+from .runtime import engine
+from .runtime.devices import get_device
+from .views import Chain, apply_chain, writable, writeback
+
+
+class device:
+    """A device name, as `torch.device`: str() gives 'cl', 'cl:1' or 'numpy'."""
+
+    def __init__(self, name):
+        from .runtime.devices import canonical_name
+        self.name = canonical_name(name.name if isinstance(name, device) else name)
+
+    @property
+    def type(self) -> str:
+        return self.name.split(":")[0]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.name}')"
+
+    def __eq__(self, other) -> bool:
+        try:
+            return self.name == device(other).name
+        except (RuntimeError, AttributeError):
+            return False
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+class Storage:
+    """The current node of some memory, and how often it was written in place."""
+
+    __slots__ = ("node", "version")
+
+    def __init__(self, node: Node):
+        self.node, self.version = node, 0
+
+
+class Tensor:
+    __slots__ = ("_storage", "_chain", "_view", "requires_grad", "grad", "grad_fn",
+                 "_retains_grad", "_hooks", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
+
+    def __init__(self, data: Any = None, *, dtype=None, device=None, requires_grad: bool = False):
+        from .creation import node_from_data
+        self._setup(Storage(node_from_data([] if data is None else data, dtype, device)), ())
+        self.requires_grad = requires_grad
+
+    def _setup(self, storage: Storage, chain: Chain) -> None:
+        self._storage, self._chain, self._view = storage, chain, None
+        self.requires_grad, self.grad, self.grad_fn = False, None, None
+        self._retains_grad, self._hooks = False, None
+
+    # ---- building --------------------------------------------------------------------------
+    @classmethod
+    def _from_node(cls, node: Node) -> "Tensor":
+        """A tensor owning a new storage that holds `node` (realised at once when LAZY=0)."""
+        t = cls.__new__(cls)
+        t._setup(Storage(node), ())
+        if not config.LAZY:
+            t.realize()
+        return t
+
+    def _view_of(self, op: str, arg) -> "Tensor":
+        """A view sharing this tensor's storage (no copy; writes go through)."""
+        t = Tensor.__new__(Tensor)
+        t._setup(self._storage, self._chain + ((op, arg),))
+        if not config.LAZY:
+            t.realize()
+        return t
+
+    def _chain_view(self, steps: list[tuple[str, Any]]) -> "Tensor":
+        out = self
+        for op, arg in steps:
+            out = out._view_of(op, arg)
+        return out
+
+    @property
+    def node(self) -> Node:
+        """The IR node for this tensor's current value."""
+        if not self._chain:
+            return self._storage.node
+        if self._view is None or self._view[0] != self._storage.version or self._view[1] is not self._storage.node:
+            self._view = (self._storage.version, self._storage.node, apply_chain(self._storage.node, self._chain))
+        return self._view[2]
+
+    def _assign(self, value: Node) -> "Tensor":
+        """Write `value` (this tensor's shape) into this tensor's region of its storage."""
+        if not writable(self._chain):
+            raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
+                               "refers to a single memory location. Please clone() the tensor before "
+                               "performing the operation.")
+        if value.dtype != self.dtype:
+            value = B.cast(value, self.dtype)
+        value = B.broadcast_to(value, self.shape)
+        s = self._storage
+        s.node = writeback(s.node, self._chain, value) if self._chain else value
+        s.version += 1
+        if not config.LAZY:
+            engine.realize([s.node], s.node.device)
+        return self
+
+    # ---- realisation -----------------------------------------------------------------------
+    def realize(self) -> "Tensor":
+        """Compute this tensor's value now (and only what it needs)."""
+        nodes = [self._storage.node] + ([self.node] if self._chain else [])
+        engine.realize(nodes, self._storage.node.device)
+        return self
+
+    def numpy(self) -> np.ndarray:
+        self.realize()
+        view = self.node.buffer
+        return get_device(self.node.device).copyout(view)
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.numpy()
+        return out if dtype is None else out.astype(dtype)
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"item(): a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.numel()} elements is ambiguous")
+        return bool(self.item())
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator["Tensor"]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __repr__(self) -> str:
+        from .printing import tensor_repr
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __reduce_ex__(self, protocol):
+        from .creation import tensor
+        return (tensor, (self.numpy(),), None)
+
+    # ---- attributes ------------------------------------------------------------------------
+    @property
+    def shape(self) -> "Size":
+        return Size(self.node.shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return self.shape
+        return self.shape[self._dim(dim, "size")]
+
+    @property
+    def dtype(self) -> DType:
+        return self._storage.node.dtype
+
+    @property
+    def device(self) -> device:
+        return device(self._storage.node.device)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.node.shape)
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return math.prod(self.node.shape)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def is_floating_point(self) -> Callable[[], bool]:
+        return lambda: self.dtype.is_floating_point
+
+    @property
+    def data(self) -> "Tensor":
+        """A detached alias: same storage, no autograd history."""
+        t = Tensor.__new__(Tensor)
+        t._setup(self._storage, self._chain)
+        return t
+
+    @data.setter
+    def data(self, other: "Tensor") -> None:
+        self._setup(other._storage, other._chain)
+
+    def _dim(self, dim: int, op: str, ndim: int | None = None) -> int:
+        """Wrap a possibly negative dim, raising PyTorch's IndexError when out of range."""
+        ndim = self.ndim if ndim is None else ndim
+        lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+        if not isinstance(dim, (int, np.integer)) or not lo <= dim <= hi:
+            raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{lo}, {hi}], "
+                             f"but got {dim}) for a tensor of shape {tuple(self.shape)}")
+        return int(dim) % max(ndim, 1)
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple that prints as PyTorch's torch.Size."""
+
+    def __repr__(self) -> str:
+        return f"lazytensor.Size({list(self)})"
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+
+def register(*names: str, function: bool = False) -> Callable:
+    """Attach `fn` to Tensor under `names` (its own name by default); optionally export as lt.<name>."""
+    def wrap(fn):
+        for name in names or (fn.__name__,):
+            setattr(Tensor, name, fn)
+            if function:
+                FUNCTIONS[name] = fn
+        return fn
+    return wrap
+
+
+FUNCTIONS: dict[str, Callable] = {}
