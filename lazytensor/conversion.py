@@ -54,8 +54,8 @@ def type_as(self: Tensor, other: Tensor) -> Tensor:
     return self.to(other.dtype)
 
 
-@register()
-def type(self: Tensor, dtype=None):
+@register("type")
+def type_(self: Tensor, dtype=None):
     if dtype is None:
         return f"lazytensor.{self.dtype.name}"
     return self.to(dtype)

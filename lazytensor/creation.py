@@ -60,7 +60,7 @@ def _flatten(data):
 def upload(array: np.ndarray, dtype: D.DType, device: str):
     """Copy host data to a new device buffer and wrap it in a leaf node."""
     check_dtype_on_device(dtype, device, "tensor")
-    array = np.ascontiguousarray(array, dtype=dtype.np)
+    array = np.array(array, dtype=dtype.np, order="C")
     dev = get_device(device)
     buf = Buffer(dev, dtype, array.size)
     STATS.bytes_allocated += buf.nbytes

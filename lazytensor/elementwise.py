@@ -425,7 +425,7 @@ for _fn in _PUBLIC:
     register(_fn.__name__, function=True)(_fn)
 for _alias, _fn in {"multiply": mul, "subtract": sub, "divide": div, "true_divide": div, "negative": neg,
                     "absolute": abs, "greater": gt, "greater_equal": ge, "less": lt, "less_equal": le,
-                    "not_equal": ne}.items():
+                    "not_equal": ne, "clip": clamp, "fix": trunc}.items():
     register(_alias, function=True)(_fn)
 FUNCTIONS["abs"] = abs
 
@@ -446,6 +446,7 @@ _OPERATORS = {
 }
 for _name, _fn in _OPERATORS.items():
     setattr(Tensor, _name, _fn)
+Tensor.where = lambda self, condition, other: where(condition, self, other)
 
 
 def check_inplace_dtype(op: str, self: Tensor, result: Tensor) -> None:

@@ -43,8 +43,9 @@ def _expand_index(x: Tensor, index) -> list:
     consumed = sum(0 if e is None or e is Ellipsis else 1 for e in out)
     if consumed > x.ndim:
         raise IndexError(f"too many indices for tensor of dimension {x.ndim} (shape {tuple(x.shape)})")
-    if Ellipsis in out:
-        i = out.index(Ellipsis)
+    ellipses = [i for i, e in enumerate(out) if e is Ellipsis]
+    if ellipses:
+        i = ellipses[0]
         return out[:i] + [slice(None)] * (x.ndim - consumed) + out[i + 1:]
     return out + [slice(None)] * (x.ndim - consumed)
 
@@ -57,10 +58,10 @@ def _stride_dim(t: Tensor, d: int, step: int) -> Tensor:
     widths = tuple((0, m * step - n) if i == d else (0, 0) for i in range(t.ndim))
     if m * step != n:
         t = t._view_of("pad", (widths, 0))
-    t = t.reshape(shape[:d] + (m, step) + shape[d + 1:])
+    t = t._view_of("reshape", shape[:d] + (m, step) + shape[d + 1:])
     bounds = tuple((0, 1) if i == d + 1 else (0, s) for i, s in enumerate(t.shape))
     t = t._view_of("shrink", bounds)
-    return t.reshape(shape[:d] + (m,) + shape[d + 1:])
+    return t._view_of("reshape", shape[:d] + (m,) + shape[d + 1:])
 
 
 def getitem(self: Tensor, index) -> Tensor:

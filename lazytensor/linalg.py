@@ -9,8 +9,8 @@ from .tensor import FUNCTIONS, Tensor, register
 def _shapes_error(op: str, a: Tensor, b: Tensor) -> RuntimeError:
     sa = "x".join(map(str, a.shape))
     sb = "x".join(map(str, b.shape))
-    return RuntimeError(f"{op}: mat1 and mat2 shapes cannot be multiplied ({sa} and {sb}); "
-                        f"dtypes {a.dtype.name} and {b.dtype.name}")
+    return RuntimeError(f"{op}: mat1 and mat2 shapes cannot be multiplied ({sa} and {sb}): shapes "
+                        f"{tuple(a.shape)} and {tuple(b.shape)}, dtypes {a.dtype.name} and {b.dtype.name}")
 
 
 @register("matmul", "__matmul__", function=True)
@@ -102,15 +102,14 @@ def einsum(equation: str, *operands) -> Tensor:
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     equation = equation.replace(" ", "")
-    if "..." in equation:
-        raise NotImplementedError("einsum: '...' in the equation is not supported yet")
-    lhs, _, rhs = equation.partition("->")
+    lhs, arrow, rhs = equation.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(operands):
         raise RuntimeError(f"einsum(): {len(terms)} operand subscripts for {len(operands)} operands in {equation!r}")
-    if not _:
+    terms, rhs, batch = _expand_ellipsis(terms, rhs, operands, bool(arrow))
+    if not arrow:
         letters = "".join(terms)
-        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        rhs = batch + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in batch))
     sizes: dict[str, int] = {}
     prepared = []
     for term, x in zip(terms, operands):
@@ -134,6 +133,21 @@ def einsum(equation: str, *operands) -> Tensor:
     if summed:
         product = product.expand(tuple(sizes[c] for c in order)).sum(tuple(range(len(rhs), len(order))))
     return product.expand(tuple(sizes[c] for c in rhs)) if product.ndim else product
+
+
+def _expand_ellipsis(terms: list[str], rhs: str, operands, explicit: bool):
+    """Replace '...' by fresh capital letters, one per broadcast batch dim."""
+    used = set("".join(terms) + rhs)
+    free = [c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in used]
+    width = max((x.ndim - len(t.replace("...", "")) for t, x in zip(terms, operands) if "..." in t), default=0)
+    batch = "".join(free[:width][::-1])
+    out = []
+    for t, x in zip(terms, operands):
+        if "..." in t:
+            n = x.ndim - len(t.replace("...", ""))
+            t = t.replace("...", batch[width - n:])
+        out.append(t)
+    return out, rhs.replace("...", batch), batch if not explicit else ""
 
 
 def _take_diagonals(x: Tensor, term: str) -> tuple[Tensor, str]:

@@ -8,8 +8,9 @@ from typing import Sequence
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
-from .elementwise import prepare, result_dtype
+from .elementwise import result_dtype
 from .tensor import FUNCTIONS, Tensor, register
+from .views import strides_of
 
 
 def _sizes(args: tuple, op: str) -> tuple[int, ...]:
@@ -37,13 +38,32 @@ def infer_shape(x: Tensor, shape: tuple[int, ...], op: str) -> tuple[int, ...]:
     return shape
 
 
-@register("reshape", "view")
+def _viewable(x: Tensor, shape: tuple[int, ...]) -> bool:
+    chain = x._chain + (("reshape", shape),)
+    return strides_of(tuple(x._storage.node.shape), chain) is not None
+
+
+@register()
 def reshape(self: Tensor, *shape) -> Tensor:
-    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int)) and shape[0] is not None:
-        if hasattr(shape[0], "np"):  # view(dtype) is not supported
-            raise TypeError("view(dtype) is not supported; use .to(dtype)")
+    """A view when the memory layout allows one, else a copy (as PyTorch)."""
     shape = infer_shape(self, _sizes(shape, "reshape"), "reshape")
-    return self if shape == tuple(self.shape) else self._view_of("reshape", shape)
+    if shape == tuple(self.shape):
+        return self
+    source = self if _viewable(self, shape) else self.contiguous()
+    return source._view_of("reshape", shape)
+
+
+@register()
+def view(self: Tensor, *shape) -> Tensor:
+    """Always a view; raises, as PyTorch, when the layout cannot be viewed so."""
+    shape = infer_shape(self, _sizes(shape, "view"), "view")
+    if shape == tuple(self.shape):
+        return self
+    if not _viewable(self, shape):
+        raise RuntimeError(f"view size is not compatible with input tensor's size and stride (at least one "
+                           f"dimension spans across two contiguous subspaces): shape {tuple(self.shape)} -> "
+                           f"{list(shape)}. Use .reshape(...) instead.")
+    return self._view_of("reshape", shape)
 
 
 def reshape_fn(x: Tensor, shape) -> Tensor:

@@ -130,14 +130,13 @@ def min(self: Tensor, dim=None, keepdim: bool = False, other=None):
 
 @register("all", function=True)
 def all_(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    truth = self if self.dtype == D.bool_ else self != 0
-    return _reduce(truth, "min", dim, keepdim, "all")
+    misses = (self == 0).sum(dim, keepdim=keepdim)  # sums are defined on empty dims too
+    return misses == 0
 
 
 @register("any", function=True)
 def any_(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    truth = self if self.dtype == D.bool_ else self != 0
-    return _reduce(truth, "max", dim, keepdim, "any")
+    return (self != 0).sum(dim, keepdim=keepdim) > 0
 
 
 def _correction(unbiased, correction) -> float:

@@ -7,6 +7,8 @@ storage re-derives from it. Nothing is copied or realised to do this.
 """
 from __future__ import annotations
 
+import math
+
 from .ir import build as B
 from .ir.dtype import bool_
 from .ir.node import Node, const
@@ -50,6 +52,56 @@ UNAPPLY = {
     "pad": _unpad,
     "flip": lambda value, arg, parent: B.movement(value, "flip", arg),
 }
+
+
+def _contiguous(shape) -> list[int]:
+    strides, acc = [], 1
+    for n in reversed(shape):
+        strides.append(acc)
+        acc *= n
+    return strides[::-1]
+
+
+def _reshape_strides(old: tuple, old_strides: list, new: tuple) -> list[int] | None:
+    """Strides that view `old` (with old_strides) as shape `new`, or None (PyTorch's rule)."""
+    if not old or math.prod(old) == 0:
+        return _contiguous(new)
+    new_strides = [0] * len(new)
+    view_d = len(new) - 1
+    base = old_strides[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(old) - 1, -1, -1):
+        tensor_numel *= old[d]
+        if d == 0 or (old[d - 1] != 1 and old_strides[d - 1] != tensor_numel * base):
+            while view_d >= 0 and (view_numel < tensor_numel or new[view_d] == 1):
+                new_strides[view_d] = view_numel * base
+                view_numel *= new[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                base = old_strides[d - 1]
+                tensor_numel = view_numel = 1
+    return new_strides if view_d == -1 else None
+
+
+def strides_of(shape: tuple, chain: Chain) -> list[int] | None:
+    """The element strides of `chain` applied to contiguous memory of `shape`,
+    or None when no strided layout describes it (PyTorch would have copied)."""
+    strides = _contiguous(shape)
+    for op, arg in chain:
+        if op == "reshape":
+            strides = _reshape_strides(tuple(shape), strides, tuple(arg))
+            if strides is None:
+                return None
+        elif op == "permute":
+            strides = [strides[p] for p in arg]
+        elif op == "expand":
+            strides = [0 if a != b else s for s, a, b in zip(strides, shape, arg)]
+        elif op not in ("shrink", "pad"):  # a pad in a chain only rounds a stepped slice up
+            return None
+        shape = B.movement_shape(tuple(shape), op, arg)
+    return strides
 
 
 def writable(chain: Chain) -> bool:

@@ -118,6 +118,8 @@ def _lower_elementwise(L: _Lowerer, node: Node, idxs, valid) -> U:
 def _lower_reduce(L: _Lowerer, node: Node, idxs, valid) -> U:
     redop, axes = node.arg
     (src,) = node.srcs
+    if src.numel == 0:  # nothing to reduce: the identity (empty max/min are refused earlier)
+        return S.lit({"sum": 0, "prod": 1}[redop], compute_dtype(node.dtype))
     src_idxs = list(idxs)
     rvars = []
     for a in axes:
@@ -235,6 +237,8 @@ def strided_view(node: Node) -> tuple[Node, tuple[int, ...], int] | None:
         base = base.srcs[0]
     if not base.realized or base is node:
         return None
+    if node.numel == 0:
+        return base, contiguous_strides(node.shape), 0
     kernel = LoweredKernel(node.shape, node.dtype, (), S.lit(0))
     lowerer = _Lowerer(kernel, lambda n: n is base)
     out_vars = tuple(S.var(f"g{i}", n) for i, n in enumerate(node.shape))

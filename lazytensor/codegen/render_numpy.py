@@ -21,32 +21,30 @@ class _Emitter:
         self.k = kernel
         self.order = toposort(kernel.value)
         self.axis: dict[U, int] = {}
-        for v in kernel.out_vars:
+        for i, v in enumerate(kernel.out_vars):
             if v.op == "var":
-                self.axis[v] = len(self.axis)
+                self.axis[v] = i
         self.rank = len(kernel.out_vars)
         for n in self.order:
             if n.op == "reduce":
                 for v in n.arg[1]:
                     self.axis[v] = self.rank
                     self.rank += 1
-        for v in kernel.out_vars:
-            self.axis.setdefault(v, -1)
         self.names: dict[int, str] = {}
         self.lines: list[str] = []
 
     def name(self, n: U) -> str:
-        return self.names[id(n)]
-
-    def run(self) -> str:
-        for n in self.order:
+        """The variable holding n, emitting it (and what it needs) on first use."""
+        if id(n) not in self.names:
             text = self._expression(n)
             if n.op in ("lit", "arg"):
                 self.names[id(n)] = text
-                continue
-            name = f"t{len(self.lines)}"
-            self.lines.append(f"    {name} = {text}")
-            self.names[id(n)] = name
+            else:
+                self.names[id(n)] = f"t{len(self.lines)}"
+                self.lines.append(f"    t{len(self.lines)} = {text}")
+        return self.names[id(n)]
+
+    def run(self) -> str:
         return self.name(self.k.value)
 
     def _expression(self, n: U) -> str:

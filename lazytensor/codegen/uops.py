@@ -146,7 +146,7 @@ def floordiv(a: U, k: int) -> U:
         return from_linear(whole, whole_c)
     if len(rest) == 1 and c % k == 0:
         (atom, coef), = rest.items()
-        if coef > 0 and k % coef == 0:
+        if coef > 1 and k % coef == 0:
             return add(from_linear(whole, whole_c), floordiv(atom, k // coef))
         if atom.op == "idiv" and coef == 1 and atom.srcs[1].op == "lit" and atom.bounds[0] >= 0:
             return add(from_linear(whole, whole_c), floordiv(atom.srcs[0], atom.srcs[1].arg * k))
@@ -164,7 +164,7 @@ def mod(a: U, k: int) -> U:
         return r
     if len(rest) == 1 and c % k == 0:
         (atom, coef), = rest.items()
-        if coef > 0 and k % coef == 0:
+        if coef > 1 and k % coef == 0:
             return mul(mod(atom, k // coef), coef)
         if atom.op == "mod" and coef == 1 and atom.srcs[1].op == "lit" and atom.srcs[1].arg % k == 0:
             return mod(atom.srcs[0], k)

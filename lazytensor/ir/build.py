@@ -99,3 +99,16 @@ MOVEMENT_BUILDERS = {
 def movement(x: Node, op: str, arg) -> Node:
     """Apply a recorded movement op (op, arg), as view chains store them."""
     return MOVEMENT_BUILDERS[op](x, arg)
+
+
+def movement_shape(shape: Shape, op: str, arg) -> Shape:
+    """The shape a recorded movement op produces from `shape`."""
+    if op in ("reshape", "expand"):
+        return tuple(arg)
+    if op == "permute":
+        return tuple(shape[p] for p in arg)
+    if op == "shrink":
+        return tuple(e - s for s, e in arg)
+    if op == "pad":
+        return tuple(n + b + a for n, (b, a) in zip(shape, arg[0]))
+    return shape

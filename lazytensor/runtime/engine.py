@@ -32,6 +32,9 @@ def _allocate(device, node: Node) -> BufferView:
 def _lower_all(nodes: list[Node], materialised: set[int], device) -> list[tuple[Node, LoweredKernel, str, str]]:
     prepared = []
     for out in nodes:
+        if out.numel == 0:  # nothing to compute: an empty buffer is the whole result
+            out.attach(_allocate(device, out))
+            continue
         kernel = lower_kernel(out, lambda n: id(n) in materialised)
         name, src = device.render(kernel)
         prepared.append((out, kernel, name, src))

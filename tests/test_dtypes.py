@@ -1,0 +1,117 @@
+"""dtypes, conversions and PyTorch type promotion."""
+import operator
+
+import numpy as np
+import pytest
+import torch
+
+import lazytensor as lt
+from helpers import ALL_DTYPES, check, check_cases, lt_dtype, pair, torch_dtype, values
+
+pytestmark = pytest.mark.usefixtures("env")
+
+
+def _tol(*dtypes):
+    return dict(rtol=1e-3, atol=1e-3) if "float16" in dtypes else {}
+
+
+def test_dtype_round_trip():
+    def body(name):
+        t = lt.tensor(values((3, 4), name))
+        assert t.dtype == lt_dtype(name)
+        assert t.numpy().dtype == np.dtype(name)
+    check_cases(["float16", "float32", "float64", "int32", "int64", "bool", "uint8"], body)
+
+
+@pytest.mark.parametrize("op", [operator.add, operator.mul], ids=["add", "mul"])
+def test_promotion_tensor_tensor(op):
+    """Every ordered pair of the supported dtypes, as torch promotes."""
+    def body(dts):
+        (a, ta), (b, tb) = pair(values((3, 4), dts[0], seed=1)), pair(values((3, 4), dts[1], seed=2))
+        check(op(a, b), op(ta, tb))
+    check_cases({f"{l}{'+' if op is operator.add else '*'}{r}": (l, r)
+                 for l in ALL_DTYPES for r in ALL_DTYPES}, body)
+
+
+SCALAR_CASES = [
+    ("int32", 2), ("int32", 2.5), ("int64", 3), ("int64", -1.5), ("float32", 2),
+    ("float32", 0.5), ("float16", 2.5), ("bool", 1), ("bool", 1.5), ("bool", True),
+    ("uint8", 2), ("float64", 3),
+]
+
+
+def test_promotion_python_scalar_both_sides():
+    def body(case):
+        dtype, scalar = case
+        a, ta = pair(values((3, 4), dtype, domain="pos"))
+        for op in (operator.add, operator.mul):
+            check(op(a, scalar), op(ta, scalar), **_tol(dtype))
+            check(op(scalar, a), op(scalar, ta), **_tol(dtype))
+    check_cases({f"{d} with {s!r}": (d, s) for d, s in SCALAR_CASES}, body)
+
+
+ZERO_DIM_CASES = [
+    ("int32", "int64"), ("int32", "float64"), ("float16", "float32"), ("float32", "float64"),
+    ("uint8", "int64"), ("bool", "int32"), ("int64", "bool"), ("float32", "int64"),
+]
+
+
+def test_promotion_zero_dim_tensor():
+    """A 0-d tensor only decides the dtype if it is of a higher category."""
+    def body(case):
+        a, ta = pair(values((3, 4), case[0], domain="pos"))
+        s, ts = pair(values((), case[1], domain="pos", seed=3))
+        check(a + s, ta + ts, **_tol(*case))
+        check(s * a, ts * ta, **_tol(*case))
+    check_cases({f"{d}[3,4] with {z}[]": (d, z) for d, z in ZERO_DIM_CASES}, body)
+
+
+def test_promotion_two_zero_dim_tensors():
+    (a, ta), (b, tb) = pair(np.array(2, np.int32)), pair(np.array(1.5, np.float64))
+    check(a + b, ta + tb)
+
+
+CONVERSION_DATA = np.array([[1.7, -2.3, 0.0, 3.5], [-0.5, 9.9, -7.1, 2.0], [0.2, 1.0, -1.0, 4.4]])
+
+
+@pytest.mark.parametrize("src", ["float32", "int64"])
+def test_conversion_methods(src):
+    a, ta = pair(CONVERSION_DATA.astype(src))
+    check_cases(["float", "half", "double", "int", "long", "bool"], lambda meth: check(
+        getattr(a, meth)(), getattr(ta, meth)(), **_tol("float16" if meth == "half" else "")))
+
+
+def test_to_dtype():
+    a, ta = pair(np.abs(CONVERSION_DATA).astype(np.float32))   # negative float -> uint8 is UB
+
+    def body(target):
+        check(a.to(lt_dtype(target)), ta.to(torch_dtype(target)), **_tol(target))
+        check(a.to(dtype=lt_dtype(target)), ta.to(dtype=torch_dtype(target)), **_tol(target))
+    check_cases(["float32", "float64", "int32", "int64", "bool", "uint8", "float16"], body)
+
+
+def test_to_same_dtype_and_bool_to_float():
+    a, ta = pair(np.array([True, False, True]))
+    check(a.to(lt.float32), ta.to(torch.float32))
+    check(a.to(lt.bool), ta.to(torch.bool))
+
+
+FLOAT16_PROGRAMS = {
+    "add": lambda a, b: a + b,
+    "mul_sub": lambda a, b: a * b - b,
+    "div_exp": lambda a, b: (a / b).exp(),
+    "reductions": lambda a, b: a.sum(dim=1) + b.max(),
+    "scalar": lambda a, b: a * 0.5 + 1,
+}
+
+
+def test_float16_arithmetic():
+    (a, ta), (b, tb) = (pair(values((3, 4), "float16", "unit", seed=s)) for s in (1, 2))
+    b, tb = b + 2, tb + 2
+    check_cases(FLOAT16_PROGRAMS, lambda fn: check(fn(a, b), fn(ta, tb), rtol=1e-2, atol=1e-2))
+
+
+def test_float64_arithmetic_keeps_precision():
+    a, ta = pair(np.array([1.0 + 1e-12, 2.0, 3.0]))
+    check(a - 1.0, ta - 1.0, rtol=1e-9, atol=1e-15)
+    check((a * 3).sum(), (ta * 3).sum(), rtol=1e-12, atol=0)

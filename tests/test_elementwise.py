@@ -1,0 +1,308 @@
+"""Elementwise operations: unary math, arithmetic with scalars on either
+side, clamp, maximum/minimum, pow, lerp, where, nan handling, comparisons,
+bitwise and logical ops - on contiguous, non-contiguous, broadcast, zero-size
+and 0-d inputs."""
+import operator
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import lazytensor as lt
+from helpers import check, check_cases, compare, layout_pair, values
+
+pytestmark = pytest.mark.usefixtures("env")
+
+# family -> {op name -> input domain}; each op is checked as a method and as lt.<name>.
+UNARY = {
+    "exp_log": {"exp": "any", "exp2": "any", "log": "pos", "log2": "pos", "log1p": "pos",
+                "expm1": "any"},
+    "powers": {"sqrt": "pos", "rsqrt": "pos", "reciprocal": "nonzero", "square": "any",
+               "abs": "any", "neg": "any", "sign": "ints"},
+    "trig": {"sin": "any", "cos": "any", "tan": "unit", "tanh": "any", "erf": "any"},
+    "activation": {"sigmoid": "any", "relu": "any"},
+    "rounding": {"floor": "halves", "ceil": "halves", "round": "halves", "trunc": "halves"},
+}
+
+
+@pytest.mark.parametrize("family", UNARY)
+def test_unary(family):
+    def body(name):
+        a = values((3, 4), domain=UNARY[family][name])
+        compare(lambda m, x: getattr(x, name)(), a, atol=1e-5)
+        compare(lambda m, x: getattr(m, name)(x), a, atol=1e-5)
+    check_cases(list(UNARY[family]), body)
+
+
+def test_round_half_to_even():
+    a = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, 0.49999997], np.float32)
+    compare(lambda m, x: x.round(), a)
+
+
+def test_activation_method_and_functional():
+    """gelu/silu/softplus are methods too (beyond torch) and live in lt.nn.functional."""
+    a = values((3, 4))
+
+    def body(name):
+        ref = getattr(TF, name)(torch.from_numpy(a))
+        check(getattr(lt.tensor(a), name)(), ref, atol=1e-5)
+        check(getattr(lt.nn.functional, name)(lt.tensor(a)), ref, atol=1e-5)
+    check_cases(["gelu", "silu", "softplus", "relu", "sigmoid", "tanh"], body)
+
+
+def test_unary_minus():
+    compare(lambda m, x: -x, values((3, 4)))
+    compare(lambda m, x: -x, values((3, 4), "int64"))
+
+
+@pytest.mark.parametrize("layout", ["transposed", "strided", "zero_size", "scalar_0d"])
+def test_unary_chain_layouts(layout):
+    x, tx = layout_pair(layout)
+    fn = lambda t: (t.abs() + 1).log() * t.sigmoid() - t.exp().sqrt()  # noqa: E731
+    check(fn(x), fn(tx), atol=1e-5)
+
+
+# ---------------------------------------------------------------- arithmetic
+ARITH = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "//": operator.floordiv, "%": operator.mod, "**": operator.pow,
+}
+
+
+@pytest.mark.parametrize("op", ARITH)
+def test_arithmetic_tensor_and_scalar_both_sides(op):
+    """x op y, x op scalar, scalar op x, for float32 and int64 operands;
+    `//` and `%` follow torch's (floor) sign rules."""
+    f = ARITH[op]
+    if op == "**":      # positive base, small exponent
+        cases = {"float32": (values((3, 4), domain="pos", seed=1), values((3, 4), domain="unit", seed=2), 2.5),
+                 "int64": (values((3, 4), "int64", seed=1), values((3, 4), "int64", "pos", seed=2) % 3, 2)}
+    else:
+        cases = {dt: (values((3, 4), dt, "nonzero", seed=1), values((3, 4), dt, "nonzero", seed=2), s)
+                 for dt, s in (("float32", 2.5), ("int64", 3))}
+
+    def body(case):
+        a, b, s = case
+        compare(lambda m, x, y: f(x, y), a, b, atol=1e-5)
+        compare(lambda m, x: f(x, s), a, atol=1e-5)
+        compare(lambda m, y: f(s, y), b, atol=1e-5)
+        if op != "**":
+            compare(lambda m, y: f(-s, y), b, atol=1e-5)
+    check_cases(cases, body)
+
+
+def test_floordiv_and_mod_sign_rules():
+    a = np.array([7.0, -7.0, 7.0, -7.0, 5.5, -5.5, 0.0], np.float32)
+    b = np.array([2.0, 2.0, -2.0, -2.0, 2.0, -2.0, 3.0], np.float32)
+    for x, y in ((a, b), (np.trunc(a).astype(np.int64), b.astype(np.int64))):
+        compare(lambda m, p, q: p // q, x, y)
+        compare(lambda m, p, q: p % q, x, y)
+
+
+def test_arithmetic_named_functions():
+    a, b = values((3, 4), seed=1), values((3, 4), domain="nonzero", seed=2)
+
+    def body(name):
+        compare(lambda m, x, y: getattr(m, name)(x, y), a, b, atol=1e-5)
+        compare(lambda m, x, y: getattr(x, name)(y), a, b, atol=1e-5)
+        compare(lambda m, x: getattr(x, name)(3), a, atol=1e-5)
+    check_cases(["add", "sub", "mul", "div"], body)
+
+
+def test_add_alpha_and_int_true_division():
+    compare(lambda m, x, y: m.add(x, y, alpha=2), values((3, 4), seed=1), values((3, 4), seed=2))
+    compare(lambda m, x, y: x / y, values((3, 4), "int64", "nonzero"), values((3, 4), "int32", "nonzero"))
+
+
+BINARY_LAYOUTS = {
+    "broadcast_col_row": ((3, 1), (1, 4)),
+    "broadcast_rank": ((2, 3, 4), (4,)),
+    "zero_size": ((0, 3), (1, 3)),
+    "zero_dim_with_dim": ((), (3, 4)),
+    "zero_dim_both": ((), ()),
+}
+
+
+def test_binary_broadcast_layouts():
+    check_cases(BINARY_LAYOUTS, lambda shapes: compare(
+        lambda m, x, y: x * y + x - y / 2, values(shapes[0], seed=1), values(shapes[1], seed=2)))
+
+
+@pytest.mark.parametrize("layout", ["transposed", "strided"])
+def test_binary_noncontiguous(layout):
+    x, tx = layout_pair(layout, seed=1)
+    y, ty = layout_pair("contiguous", seed=2)
+    check(x * y - x, tx * ty - tx)
+    check(x + x.T.T, tx + tx.T.T)
+    check(x + x.T.T[:1], tx + tx.T.T[:1])
+
+
+# ----------------------------------------------------------- clamp & friends
+CLAMP = {
+    "min_only": lambda m, x, lo, hi: x.clamp(min=-0.5),
+    "max_only": lambda m, x, lo, hi: x.clamp(max=0.5),
+    "both": lambda m, x, lo, hi: m.clamp(x, -0.5, 0.5),
+    "tensor_bounds": lambda m, x, lo, hi: x.clamp(lo, hi),
+    "clip_both": lambda m, x, lo, hi: m.clip(x, min=-1, max=1),
+    "clip_method_tensor_min": lambda m, x, lo, hi: x.clip(min=lo),
+    "int_stays_int": lambda m, x, lo, hi: (x * 3).long().clamp(-2, 3),
+}
+
+
+def test_clamp_and_clip():
+    lo = values((3, 4), seed=2) - 1
+    hi = lo + 2
+    check_cases(CLAMP, lambda fn: compare(fn, values((3, 4)), lo, hi))
+
+
+MAXMIN = {
+    "maximum_broadcast": lambda m, x, y: m.maximum(x[:, :1], y[:1]),
+    "minimum_broadcast": lambda m, x, y: m.minimum(x[:, :1], y[:1]),
+    "maximum_method_ties": lambda m, x, y: x.round().maximum(y.round()),
+    "minimum_method_ties": lambda m, x, y: x.round().minimum(y.round()),
+    "maximum_int": lambda m, x, y: m.maximum(x.long(), y.long()),
+}
+
+
+def test_maximum_minimum():
+    check_cases(MAXMIN, lambda fn: compare(fn, values((3, 4), seed=1), values((3, 4), seed=2)))
+
+
+def test_maximum_minimum_propagate_nan():
+    a = np.array([1.0, np.nan, 3.0], np.float32)
+    b = np.array([np.nan, 2.0, 1.0], np.float32)
+    compare(lambda m, x, y: m.maximum(x, y), a, b)
+    compare(lambda m, x, y: m.minimum(x, y), a, b)
+
+
+POW = {
+    "tensor_tensor": lambda m, x, y: m.pow(x, y),
+    "tensor_int_scalar": lambda m, x, y: x.pow(3),
+    "tensor_half": lambda m, x, y: m.pow(x, 0.5),
+    "scalar_tensor": lambda m, x, y: m.pow(2.0, y),
+    "negative_base_int_exponent": lambda m, x, y: (-x).pow(2),
+    "int_tensor_int_scalar": lambda m, x, y: (x * 10).long().pow(2),
+}
+
+
+def test_pow():
+    check_cases(POW, lambda fn: compare(
+        fn, values((3, 4), domain="pos", seed=1), values((3, 4), domain="unit", seed=2), atol=1e-5))
+
+
+def test_lerp():
+    w = values((3, 4), domain="pos", seed=3) / 3
+    a, b = values((3, 4), seed=1), values((3, 4), seed=2)
+    compare(lambda m, x, y, w: m.lerp(x, y, 0.25), a, b, w, atol=1e-5)
+    compare(lambda m, x, y, w: x.lerp(y, w), a, b, w, atol=1e-5)
+
+
+WHERE = {
+    "tensors": lambda m, c, x, y: m.where(c, x, y),
+    "broadcast": lambda m, c, x, y: m.where(c[:, :1], x, y[:1]),
+    "scalar_other": lambda m, c, x, y: m.where(c, x, 0.0),
+    "scalar_both": lambda m, c, x, y: m.where(c, 1.0, -1.0),
+    "method": lambda m, c, x, y: x.where(c, y),
+    "from_comparison": lambda m, c, x, y: m.where(x > y, x, y),
+    "int_values": lambda m, c, x, y: m.where(c, x.long(), y.long()),
+}
+
+
+def test_where():
+    check_cases(WHERE, lambda fn: compare(
+        fn, values((3, 4), "bool"), values((3, 4), seed=1), values((3, 4), seed=2)))
+
+
+NAN_INF = {
+    "isnan": lambda m, x: x.isnan(),
+    "isinf": lambda m, x: m.isinf(x),
+    "nan_to_num_default": lambda m, x: m.nan_to_num(x),
+    "nan_to_num_args": lambda m, x: x.nan_to_num(nan=0.5, posinf=100.0, neginf=-100.0),
+    "inf_times_zero_is_nan": lambda m, x: (x * 0).isnan(),
+}
+
+
+def test_nan_inf():
+    special = np.array([1.0, np.nan, np.inf, -np.inf, -2.0, 0.0], np.float32)
+    check_cases(NAN_INF, lambda fn: compare(fn, special))
+
+
+# -------------------------------------------------------------- comparisons
+COMPARISONS = {
+    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
+    "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+}
+
+
+@pytest.mark.parametrize("form", ["tensor_tensor", "scalar", "broadcast_mixed_dtype"])
+def test_comparison(form):
+    """Operator, method and function forms of == != < <= > >= (ties
+    included); the result is bool."""
+    a, b = values((3, 4), domain="ints", seed=1), values((3, 4), domain="ints", seed=2)
+
+    def body(name):
+        op = COMPARISONS[name]
+        if form == "tensor_tensor":
+            compare(lambda m, x, y: op(x, y), a, b)
+            compare(lambda m, x, y: getattr(x, name)(y), a, b)
+            compare(lambda m, x, y: getattr(m, name)(x, y), a, b)
+        elif form == "scalar":
+            compare(lambda m, x: op(x, 1.0), a)
+            compare(lambda m, x: op(1, x), a)
+            compare(lambda m, x: getattr(x, name)(0), a)
+        else:
+            compare(lambda m, x, y: op(x[:, :1], y[:1].long()), a, b)
+    check_cases(list(COMPARISONS), body)
+
+
+# --------------------------------------------------------- bitwise & logical
+BITWISE = {"&": operator.and_, "|": operator.or_, "^": operator.xor}
+
+
+@pytest.mark.parametrize("op", BITWISE)
+def test_bitwise(op):
+    f = BITWISE[op]
+
+    def body(dtype):
+        a, b = values((3, 4), dtype, seed=1), values((3, 4), dtype, seed=2)
+        compare(lambda m, x, y: f(x, y), a, b)
+        compare(lambda m, x: f(x, True if dtype == "bool" else 5), a)
+    check_cases(["bool", "int64", "int32", "uint8"], body)
+
+
+def test_invert():
+    check_cases(["bool", "int64", "int32", "uint8"],
+                lambda dt: compare(lambda m, x: ~x, values((3, 4), dt)))
+
+
+LOGICAL = {
+    "and_float_bool": lambda m, x, y: m.logical_and(x, y),
+    "or_float_bool": lambda m, x, y: m.logical_or(x, y),
+    "and_method": lambda m, x, y: y.logical_and(x > 0),
+    "or_method": lambda m, x, y: y.logical_or(x > 0),
+    "not_float": lambda m, x, y: m.logical_not(x),
+    "not_method_bool": lambda m, x, y: y.logical_not(),
+}
+
+
+def test_logical():
+    check_cases(LOGICAL, lambda fn: compare(fn, values((3, 4), domain="ints", seed=1), values((3, 4), "bool", seed=2)))
+
+
+ALL_ANY = {
+    "all": lambda m, x: x.all(),
+    "any": lambda m, x: m.any(x),
+    "all_fn": lambda m, x: m.all(x),
+    "all_dim": lambda m, x: x.all(dim=1),
+    "any_dim_keepdim": lambda m, x: x.any(dim=0, keepdim=True),
+    "all_of_float": lambda m, x: (x.float() + 1).all(),
+    "any_zero_size": lambda m, x: x[:0].any(),
+    "all_zero_size": lambda m, x: x[:0].all(),
+}
+
+
+def test_all_any():
+    a = values((3, 4), "bool")
+    a[0] = True
+    check_cases(ALL_ANY, lambda fn: compare(fn, a))
