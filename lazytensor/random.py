@@ -95,6 +95,8 @@ def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -
 
 
 def randint(low, high=None, size=None, dtype=None, device=None, generator=None) -> Tensor:
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:

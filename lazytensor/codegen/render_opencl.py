@@ -6,7 +6,7 @@ import math
 from ..ir.dtype import DType, bool_, float16
 from .lower import LoweredKernel, contiguous_strides
 from .render_common import kernel_name, toposort, var_dependencies
-from .uops import INDEX, U
+from .uops import U
 
 PRELUDE = """\
 #define LT_MAXF(a,b) (((a) > (b) || isnan(a)) ? (a) : (b))
@@ -46,8 +46,8 @@ OPS = {
     "not": "(!{0})", "bitnot": "(~{0})",
     "abs": _float_or_int("fabs({0})", "({0} < 0 ? -{0} : {0})"),
     "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "div": "({0} / {1})",
-    "idiv": lambda dt, a, b: f"({a} / {b})" if dt == INDEX else f"LT_FLOORDIV({a}, {b})",
-    "mod": lambda dt, a, b: f"({a} % {b})" if dt == INDEX else f"LT_MOD({a}, {b})",
+    "idiv": "LT_FLOORDIV({0}, {1})",
+    "mod": "LT_MOD({0}, {1})",
     "max": _float_or_int("LT_MAXF({0}, {1})", "LT_MAXI({0}, {1})"),
     "min": _float_or_int("LT_MINF({0}, {1})", "LT_MINI({0}, {1})"),
     "pow": lambda dt, a, b: f"pow({a}, {b})" if dt.is_floating_point else f"(({dt.cl})lt_ipow({a}, {b}))",
@@ -141,6 +141,8 @@ class _Emitter:
         if n.op == "cast":
             return f"({ctype(n.dtype)})({self.emit(n.srcs[0])})"
         srcs = [self.emit(s) for s in n.srcs]
+        if n.op in ("idiv", "mod") and n.srcs[0].bounds[0] >= 0 and n.srcs[1].op == "lit":
+            return f"({srcs[0]} {'/' if n.op == 'idiv' else '%'} {srcs[1]})"  # C's division is floor here
         template = OPS[n.op]
         dtype = n.srcs[-1].dtype if n.op in ("lt", "le", "eq", "ne") else n.dtype
         return template(dtype, *srcs) if callable(template) else template.format(*srcs)

@@ -119,7 +119,31 @@ def add(a: U, b: U | int) -> U:
     merged = dict(ta)
     for t, k in tb.items():
         merged[t] = merged.get(t, 0) + k
-    return from_linear({t: k for t, k in merged.items() if k != 0}, ca + cb)
+    merged, extra = _recombine({t: k for t, k in merged.items() if k != 0})
+    return from_linear(merged, ca + cb + extra)
+
+
+def _recombine(terms: dict[U, int]) -> tuple[dict[U, int], int]:
+    """c*(x % m) + c*m*(x // m) == c*x: undo the split a reshape made of one index."""
+    extra = 0
+    changed = True
+    while changed:
+        changed = False
+        for atom, c in list(terms.items()):
+            if atom.op != "mod" or atom not in terms:
+                continue
+            x, m = atom.srcs[0], atom.srcs[1].arg
+            partner = u("idiv", INDEX, (x, lit(m)))
+            if terms.get(partner) == c * m:
+                del terms[atom], terms[partner]
+                tx, cx = linear(x)
+                for t, k in tx.items():
+                    terms[t] = terms.get(t, 0) + k * c
+                terms = {t: k for t, k in terms.items() if k != 0}
+                extra += cx * c
+                changed = True
+                break
+    return terms, extra
 
 
 def mul(a: U, k: int) -> U:
@@ -134,10 +158,26 @@ def _split(a: U, k: int) -> tuple[dict[U, int], dict[U, int], int]:
     return whole, rest, c
 
 
+def _peel(a: U, k: int) -> tuple[int, U, U] | None:
+    """Write a as d*big + small with d | k and 0 <= small < d, if some coefficient d allows."""
+    terms, c = linear(a)
+    for d in sorted({abs(v) for v in terms.values() if v > 1 and k % v == 0}, reverse=True):
+        big = {t: v // d for t, v in terms.items() if v % d == 0}
+        small = from_linear({t: v for t, v in terms.items() if v % d != 0}, c)
+        lo, hi = small.bounds
+        if 0 <= lo and hi < d:
+            return d, from_linear(big, 0), small
+    return None
+
+
 def floordiv(a: U, k: int) -> U:
     """a // k for k > 0, floor semantics."""
     if k == 1:
         return a
+    peeled = _peel(a, k)
+    if peeled is not None:  # (d*big + small) // k == big // (k/d)
+        d, big, _ = peeled
+        return floordiv(big, k // d)
     whole, rest, c = _split(a, k)
     whole_c = c // k
     r = from_linear(rest, c % k)
@@ -157,6 +197,10 @@ def mod(a: U, k: int) -> U:
     """a % k for k > 0, floor semantics."""
     if k == 1:
         return lit(0)
+    peeled = _peel(a, k)
+    if peeled is not None:  # (d*big + small) % k == d*(big % (k/d)) + small
+        d, big, small = peeled
+        return add(mul(mod(big, k // d), d), small)
     _, rest, c = _split(a, k)
     r = from_linear(rest, c % k)
     lo, hi = r.bounds

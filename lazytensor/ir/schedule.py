@@ -6,6 +6,7 @@ reduction fuses the elementwise work before it and after it. A node is
 materialised when it is asked for, or when inlining it would repeat work:
   - a reduction read by anything but one elementwise op of its own shape;
   - computed work that an expand would re-evaluate for every broadcast copy;
+  - a reduction inside another reduction's loop (it runs as its own kernel);
   - a node so deep in one kernel that the kernel would grow without bound.
 """
 from __future__ import annotations
@@ -57,8 +58,20 @@ def _consumers(order: list[Node]) -> dict[int, list[Node]]:
     return users
 
 
-def _must_materialise_reduce(n: Node, users: list[Node]) -> bool:
-    return len(users) != 1 or users[0].op not in O.ELEMENTWISE or users[0].shape != n.shape
+def _only_unit_dims_change(n: Node) -> bool:
+    return n.op == "reshape" and [d for d in n.shape if d != 1] == [d for d in n.srcs[0].shape if d != 1]
+
+
+def _must_materialise_reduce(n: Node, users: dict[int, list[Node]], wanted: set[int]) -> bool:
+    """A reduction fuses into its one elementwise reader (seen through reshapes that only
+    add or drop unit axes); any other reader would repeat the loop, so it gets a buffer."""
+    readers = users.get(id(n), [])
+    while len(readers) == 1 and _only_unit_dims_change(readers[0]):
+        if id(readers[0]) in wanted:
+            return False
+        n = readers[0]
+        readers = users.get(id(n), [])
+    return len(readers) != 1 or readers[0].op not in O.ELEMENTWISE or readers[0].shape != n.shape
 
 
 def _expanded_work(n: Node) -> Node | None:
@@ -75,17 +88,29 @@ def schedule(targets: list[Node]) -> Schedule:
     wanted = {id(t) for t in targets}
     materialised: set[int] = set(wanted)
     for n in order:
-        if n.op == "reduce" and _must_materialise_reduce(n, users.get(id(n), [])):
+        if n.op == "reduce" and _must_materialise_reduce(n, users, wanted):
             materialised.add(id(n))
         work = _expanded_work(n)
         if work is not None:
             materialised.add(id(work))
+    _unnest_reductions(order, materialised)
     _cap_depth(order, materialised)
     views = [n for n in order if id(n) in wanted and n.op in O.MOVEMENT
              and (_movement_base(n).realized or id(_movement_base(n)) in materialised)]
     view_ids = {id(v) for v in views}
     kernels = [n for n in order if id(n) in materialised and id(n) not in view_ids]
     return Schedule(kernels, views, materialised - view_ids)
+
+
+def _unnest_reductions(order: list[Node], materialised: set[int]) -> None:
+    """A reduction inside another reduction's loop body gets its own kernel, so the
+    inner loops run in parallel rather than inside one work-item's outer loop."""
+    inside: set[int] = set()
+    for n in reversed(order):
+        if n.op == "reduce" and id(n) in inside:
+            materialised.add(id(n))
+        if n.op == "reduce" or (id(n) in inside and id(n) not in materialised):
+            inside.update(id(s) for s in n.srcs)
 
 
 def _cap_depth(order: list[Node], materialised: set[int]) -> None:

@@ -29,9 +29,14 @@ class Device:
         """The view's elements as a new NumPy array."""
         raise NotImplementedError
 
+    renderer = None  # a codegen module with render(kernel, name=None) -> (name, source)
+
     def render(self, kernel: LoweredKernel) -> tuple[str, str]:
         """(name, source) of a lowered kernel in this device's language."""
-        raise NotImplementedError
+        return self.renderer.render(kernel)
+
+    def render_named(self, kernel: LoweredKernel, name: str) -> tuple[str, str]:
+        return self.renderer.render(kernel, name)
 
     def compile(self, sources: dict[str, str]) -> dict[str, Any]:
         """Build kernels named in `sources`; returns name -> runnable (cached by source)."""

@@ -30,37 +30,38 @@ def _allocate(device, node: Node) -> BufferView:
 
 
 def _lower_all(nodes: list[Node], materialised: set[int], device) -> list[tuple[Node, LoweredKernel, str, str]]:
-    prepared = []
+    """Lower and render each kernel; names are unique within one batch."""
+    prepared, sources = [], {}
     for out in nodes:
         if out.numel == 0:  # nothing to compute: an empty buffer is the whole result
             out.attach(_allocate(device, out))
             continue
         kernel = lower_kernel(out, lambda n: id(n) in materialised)
         name, src = device.render(kernel)
+        base, k = name, 0
+        while name in sources and sources[name] != src:
+            k += 1
+            name, src = device.render_named(kernel, f"{base}_{k}")
+        sources[name] = src
         prepared.append((out, kernel, name, src))
     return prepared
 
 
-def _run(prepared, device) -> list[tuple[str, tuple, float]]:
-    sources: dict[str, str] = {}
-    for _, _, name, src in prepared:
-        while name in sources and sources[name] != src:
-            name += "_"
-        sources[name] = src
-    by_source = {src: run for run, src in zip(device.compile(sources).values(), sources.values())}
+def _run(prepared, device) -> list[tuple[str, tuple, float, int]]:
+    sources = {name: src for _, _, name, src in prepared}
+    runnables = device.compile(sources)
     if config.DEBUG >= 3:
         for name, src in sources.items():
             print(f"[lt] --- {name} ---\n{src}", file=sys.stderr)
     timings = []
     for out, kernel, name, src in prepared:
         view = _allocate(device, out)
-        if kernel.numel:
-            inputs = [n.buffer.buffer.raw for n in kernel.inputs]
-            handle = device.launch(by_source[src], view.buffer.raw, inputs, kernel.args, kernel)
-            STATS.kernels_launched += 1
-            if config.DEBUG >= 2:
-                timings.append((name, out.shape, device.elapsed(handle), view.buffer.nbytes +
-                                sum(n.buffer.buffer.nbytes for n in kernel.inputs)))
+        inputs = [n.buffer.buffer.raw for n in kernel.inputs]
+        handle = device.launch(runnables[name], view.buffer.raw, inputs, kernel.args, kernel)
+        STATS.kernels_launched += 1
+        if config.DEBUG >= 2:
+            timings.append((name, out.shape, device.elapsed(handle), view.buffer.nbytes +
+                            sum(n.buffer.buffer.nbytes for n in kernel.inputs)))
         out.attach(view)
     return timings
 

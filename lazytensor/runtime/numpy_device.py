@@ -17,6 +17,7 @@ from .stats import STATS
 
 class NumpyDevice(Device):
     name = "numpy"
+    renderer = render_numpy
 
     def __init__(self):
         self.programs: dict[str, object] = {}
@@ -32,9 +33,6 @@ class NumpyDevice(Device):
         item = raw.itemsize
         base = raw[view.offset:] if view.offset else raw
         return as_strided(base, view.shape, tuple(s * item for s in view.strides)).copy()
-
-    def render(self, kernel: LoweredKernel) -> tuple[str, str]:
-        return render_numpy.render(kernel)
 
     def compile(self, sources: dict[str, str]) -> dict[str, object]:
         out = {}

@@ -34,6 +34,8 @@ def opencl_devices() -> list:
 
 
 class OpenCLDevice(Device):
+    renderer = render_opencl
+
     def __init__(self, index: int = 0):
         import pyopencl as cl
         self.cl = cl
@@ -87,9 +89,6 @@ class OpenCLDevice(Device):
         return as_strided(base, view.shape, tuple(s * host.itemsize for s in view.strides)).copy()
 
     # ---- programs ----------------------------------------------------------------------
-    def render(self, kernel: LoweredKernel) -> tuple[str, str]:
-        return render_opencl.render(kernel)
-
     def compile(self, sources: dict[str, str]) -> dict[str, object]:
         missing = {n: s for n, s in sources.items() if s not in self.kernels}
         STATS.cache_hits += len(sources) - len(missing)

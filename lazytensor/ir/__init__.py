@@ -1,0 +1,1 @@
+"""The IR: nodes, rewrites, gradient rules, scheduling."""

@@ -1,0 +1,1 @@
+"""Devices, buffers, program caches, and the engine that runs schedules."""

@@ -1,0 +1,115 @@
+"""Fusion is measurable: pinned kernel counts for known programs, and no recompiles."""
+import numpy as np
+import pytest
+import torch
+
+import lazytensor as lt
+from helpers import check
+
+
+def kernels_for(*tensors) -> int:
+    """Kernels launched to realise `tensors` together."""
+    lt.reset_stats()
+    lt.realize(*tensors)
+    return lt.stats().kernels_launched
+
+
+def realized(shape, seed=0):
+    x = lt.tensor(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
+    return x.realize()
+
+
+def test_elementwise_chain_into_reduction_is_one_kernel(env):
+    x = realized((8, 16))
+    y = ((x * 2 + 1).exp() * x).sum(1)
+    if env.lazy:
+        assert kernels_for(y) == 1
+    t = torch.from_numpy(x.numpy())
+    check(y, ((t * 2 + 1).exp() * t).sum(1), rtol=1e-4)
+
+
+def test_permute_reshape_then_elementwise_is_one_kernel(env):
+    x = realized((8, 16))
+    y = x.permute(1, 0).reshape(4, 32) * 3 + 1
+    if env.lazy:
+        assert kernels_for(y) == 1
+    check(y, torch.from_numpy(x.numpy()).permute(1, 0).reshape(4, 32) * 3 + 1)
+
+
+@pytest.mark.parametrize("view", [
+    lambda x: x.T, lambda x: x[1:, ::2], lambda x: x.reshape(16, 8), lambda x: x.unsqueeze(0).expand(3, 8, 16),
+    lambda x: x.permute(1, 0)[2],
+], ids=["T", "slice", "reshape", "expand", "permute_select"])
+def test_pure_view_costs_no_kernel(env, view):
+    x = realized((8, 16))
+    v = view(x)
+    assert kernels_for(v) == 0
+    ref = view(torch.from_numpy(x.numpy()))
+    lt.reset_stats()
+    check(v, ref)
+    assert lt.stats().kernels_launched == 0
+
+
+def test_softmax_is_three_kernels(env):
+    x = realized((4, 10))
+    y = x.softmax(-1)
+    if env.lazy:
+        assert kernels_for(y) == 3  # max, sum of exp, normalise
+    check(y, torch.from_numpy(x.numpy()).softmax(-1))
+
+
+def test_layernorm_is_a_few_kernels(env):
+    x = realized((4, 10))
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)
+    y = (x - mean) / (var + 1e-5).sqrt()
+    if env.lazy:
+        assert kernels_for(y) == 3  # mean, variance (+eps, sqrt fused), normalise
+    check(y, torch.nn.functional.layer_norm(torch.from_numpy(x.numpy()), (10,)), rtol=1e-4, atol=1e-5)
+
+
+def test_matmul_with_elementwise_epilogue_is_one_kernel(env):
+    a, b = realized((5, 7), 1), realized((7, 3), 2)
+    y = (a @ b).relu() * 2
+    if env.lazy:
+        assert kernels_for(y) == 1
+    check(y, (torch.from_numpy(a.numpy()) @ torch.from_numpy(b.numpy())).relu() * 2, rtol=1e-5, atol=1e-5)
+
+
+def test_shared_intermediate_is_computed_once_per_realize(env):
+    x = realized((6, 6))
+    s = x.sum()  # a reduction used by two outputs is materialised once
+    a, b = x - s, x + s
+    if env.lazy:
+        assert kernels_for(a, b) == 3
+
+
+def test_same_program_on_new_data_compiles_nothing(env):
+    def program(x):
+        return ((x * 0.5).tanh() + x.mean(0)).sum(1)
+    program(realized((6, 5), 1)).realize()
+    lt.reset_stats()
+    y = program(realized((6, 5), 2))
+    y.realize()
+    assert lt.stats().kernels_compiled == 0
+    assert lt.stats().cache_hits >= 1
+
+
+def test_changing_a_python_scalar_compiles_nothing(env):
+    x = realized((4, 4))
+    (x * 0.1 + 0.2).realize()
+    lt.reset_stats()
+    (x * 0.3 + 0.4).realize()
+    assert lt.stats().kernels_compiled == 0
+
+
+def test_eager_mode_runs_each_op_at_once(device):
+    from helpers import using
+    with using(device, lazy=False):
+        x = realized((4, 4))
+        lt.reset_stats()
+        y = x * 2
+        assert lt.stats().kernels_launched == 1
+        y = y + 1
+        assert lt.stats().kernels_launched == 2
+        assert y.node.realized

@@ -1,0 +1,99 @@
+"""Nothing runs before it is needed; realising frees the graph behind; deep graphs work."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+import torch
+
+import lazytensor as lt
+from helpers import check, using
+
+
+@pytest.fixture
+def lazy_env(device):
+    with using(device, lazy=True) as e:
+        yield e
+
+
+def test_building_a_thousand_ops_runs_no_kernel(lazy_env):
+    x = lt.ones(4, 4)
+    lt.reset_stats()
+    y = x
+    for i in range(1000):
+        y = (y * 1.0001 + 0.5).relu() if i % 2 else y.T - 0.25
+    assert lt.stats().kernels_launched == 0
+    assert lt.stats().realizations == 0
+
+
+@pytest.mark.parametrize("leave", [
+    lambda t: print(t), lambda t: t.sum().item(), lambda t: t.numpy(), lambda t: bool(t[0, 0] > -1),
+    lambda t: t.tolist(), lambda t: float(t[0, 0]), lambda t: np.asarray(t),
+], ids=["print", "item", "numpy", "bool", "tolist", "float", "array"])
+def test_leaving_the_graph_realises(lazy_env, leave, capsys):
+    x = lt.arange(16.0).reshape(4, 4)
+    y = x * 2
+    lt.reset_stats()
+    leave(y)
+    assert lt.stats().kernels_launched >= 1
+
+
+def test_realize_runs_only_what_is_needed(lazy_env):
+    x = lt.arange(8.0)
+    wanted = x * 2
+    unused = (x + 1).exp()
+    lt.reset_stats()
+    wanted.realize()
+    assert lt.stats().kernels_launched == 1
+    assert not unused.node.realized
+
+
+def test_intermediates_are_freed_after_realise(lazy_env):
+    x = lt.arange(8.0)
+    y = x * 3
+    z = (y + 1).sqrt()
+    probe = weakref.ref(y.node)
+    del y
+    z.realize()
+    gc.collect()
+    assert probe() is None
+    assert z.node.srcs == ()
+
+
+def test_ten_thousand_op_chain_realises(lazy_env):
+    x = lt.zeros(3)
+    y = x
+    for _ in range(10_000):
+        y = y + 1
+    check(y, torch.full((3,), 10_000.0))
+
+
+def test_deep_chain_compiles_one_kernel_shape(lazy_env):
+    """A long chain is cut into equal pieces that share one compiled kernel."""
+    y = lt.zeros(5).realize()
+    for _ in range(2000):
+        y = y * 0.5 + 1.0
+    lt.reset_stats()
+    y.realize()
+    assert lt.stats().kernels_launched > 1
+    assert lt.stats().kernels_compiled <= 3
+
+
+def test_value_read_before_mutation_keeps_old_value(lazy_env):
+    x = lt.ones(3)
+    before = x * 1
+    x.add_(1)
+    check(before, torch.ones(3))
+    check(x, torch.full((3,), 2.0))
+
+
+def test_live_nodes_stay_flat_over_a_loop(lazy_env):
+    x = lt.ones(16)
+    for _ in range(5):
+        x = (x * 0.5 + 1).realize()
+    gc.collect()
+    start = lt.ir.node.live_node_count()
+    for _ in range(200):
+        x = (x * 0.5 + 1).realize()
+    gc.collect()
+    assert lt.ir.node.live_node_count() <= start + 2

@@ -1,0 +1,110 @@
+"""Devices, the program cache on disk, DEBUG output, and device errors."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import lazytensor as lt
+from helpers import available_devices, using
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_python(code: str, **env) -> str:
+    full_env = {**os.environ, **env, "PYTHONPATH": ROOT}
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                         env=full_env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout + out.stderr
+
+
+@pytest.mark.skipif("cl" not in available_devices(), reason="needs OpenCL")
+def test_second_process_loads_programs_from_disk(tmp_path):
+    code = """
+        import lazytensor as lt
+        x = lt.arange(12.0, device="cl").reshape(3, 4)
+        (x.exp() * 1.5 - x.sum(0)).numpy()
+        s = lt.stats()
+        print("built", s.programs_built, "disk", s.disk_cache_hits)
+    """
+    first = run_python(code, LT_CACHE_DIR=str(tmp_path))
+    second = run_python(code, LT_CACHE_DIR=str(tmp_path))
+    assert "built 0 " not in first
+    assert "built 0 disk" in second and "disk 0" not in second
+
+
+def test_debug_1_names_the_user_line_and_debug_2_each_kernel():
+    out = run_python("""
+        import lazytensor as lt
+        x = lt.arange(6.0, device="numpy")
+        y = (x * 2).sum()
+        y.item()  # the line that realises
+    """, DEBUG="2")
+    assert "realize on numpy: 1 kernel(s)" in out
+    assert "<string>:5" in out
+    assert "r_sum" in out and "GB/s" in out
+
+
+def test_debug_3_prints_kernel_source():
+    out = run_python("""
+        import lazytensor as lt
+        (lt.arange(6.0, device="numpy") + 1).numpy()
+    """, DEBUG="3")
+    assert "def e_" in out and "store(" in out
+
+
+def test_lt_device_env_picks_the_default():
+    out = run_python("import lazytensor as lt; print(lt.get_default_device())", LT_DEVICE="numpy")
+    assert out.strip().endswith("numpy")
+
+
+def test_no_opencl_falls_back_to_numpy_with_a_notice():
+    out = run_python("""
+        import warnings
+        import lazytensor.runtime.opencl as ocl
+        ocl.opencl_devices = lambda: []
+        import lazytensor as lt
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            print(lt.get_default_device())
+        print(caught[0].message)
+        try:
+            lt.zeros(2, device="cl")
+        except RuntimeError as e:
+            print("error:", e)
+    """, LT_DEVICE="")
+    assert "numpy" in out and "no OpenCL platform" in out
+    assert "error:" in out and "OpenCL" in out
+
+
+def test_unknown_device_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="unknown device 'tpu'"):
+        lt.zeros(2, device="tpu")
+
+
+@pytest.mark.skipif("cl" not in available_devices(), reason="needs OpenCL")
+def test_float64_without_device_support_is_a_clear_error(monkeypatch):
+    from lazytensor.runtime.devices import get_device
+    monkeypatch.setattr(get_device("cl"), "fp64", False)
+    with pytest.raises(RuntimeError, match="float64.*not supported"):
+        lt.zeros(2, dtype=lt.float64, device="cl")
+    assert lt.zeros(2, device="cl").sum().item() == 0
+
+
+@pytest.mark.skipif("cl" not in available_devices(), reason="needs OpenCL")
+def test_huge_allocation_fails_cleanly_and_library_stays_usable():
+    with pytest.raises(RuntimeError, match="cannot allocate"):
+        lt.zeros(1 << 40, device="cl").realize()
+    assert lt.ones(3, device="cl").sum().item() == 3
+
+
+def test_to_moves_between_devices(device):
+    with using(device, lazy=True):
+        x = lt.arange(6.0).reshape(2, 3)
+        for target in available_devices():
+            y = x.to(target)
+            assert str(y.device) == target
+            np.testing.assert_array_equal(y.numpy(), x.numpy())
