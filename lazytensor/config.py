@@ -6,6 +6,7 @@ import os
 LAZY: bool = os.environ.get("LAZY", "1") != "0"
 DEBUG: int = int(os.environ.get("DEBUG", "0") or 0)
 GRAPH: str | None = os.environ.get("GRAPH") or None
+GRAD_ENABLED: bool = True  # autograd records ops (lt.no_grad() turns it off)
 
 
 def set_lazy(flag: bool) -> bool:

@@ -84,8 +84,7 @@ def detach(self: Tensor) -> Tensor:
 
 @register()
 def detach_(self: Tensor) -> Tensor:
-    self.grad_fn = None
-    self.requires_grad = False
+    self._chain, self._view = self._chain + (("detach", None),), None
     return self
 
 

@@ -44,17 +44,19 @@ class device:
 
 
 class Storage:
-    """The current node of some memory, and how often it was written in place."""
+    """The current node of some memory, how often it was written in place, and where
+    gradients of its value flow (a leaf's AccumulateGrad or a recorded GradFn)."""
 
-    __slots__ = ("node", "version")
+    __slots__ = ("node", "version", "grad_node", "grad", "__weakref__")
 
     def __init__(self, node: Node):
         self.node, self.version = node, 0
+        self.grad_node = None
+        self.grad = None  # a leaf's accumulated gradient
 
 
 class Tensor:
-    __slots__ = ("_storage", "_chain", "_view", "requires_grad", "grad", "grad_fn",
-                 "_retains_grad", "_hooks", "__weakref__")
+    __slots__ = ("_storage", "_chain", "_view", "_retained_grad", "__weakref__")
     __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
 
     def __init__(self, data: Any = None, *, dtype=None, device=None, requires_grad: bool = False):
@@ -64,8 +66,7 @@ class Tensor:
 
     def _setup(self, storage: Storage, chain: Chain) -> None:
         self._storage, self._chain, self._view = storage, chain, None
-        self.requires_grad, self.grad, self.grad_fn = False, None, None
-        self._retains_grad, self._hooks = False, None
+        self._retained_grad = None
 
     # ---- building --------------------------------------------------------------------------
     @classmethod
@@ -73,6 +74,9 @@ class Tensor:
         """A tensor owning a new storage that holds `node` (realised at once when LAZY=0)."""
         t = cls.__new__(cls)
         t._setup(Storage(node), ())
+        if node.needs_grad and config.GRAD_ENABLED:
+            from .autograd.graph import record
+            t._storage.grad_node = record(node, t._storage)
         if not config.LAZY:
             t.realize()
         return t
@@ -102,6 +106,9 @@ class Tensor:
 
     def _assign(self, value: Node) -> "Tensor":
         """Write `value` (this tensor's shape) into this tensor's region of its storage."""
+        s = self._storage
+        if config.GRAD_ENABLED and self._is_grad_leaf():
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         if not writable(self._chain):
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
                                "refers to a single memory location. Please clone() the tensor before "
@@ -109,9 +116,13 @@ class Tensor:
         if value.dtype != self.dtype:
             value = B.cast(value, self.dtype)
         value = B.broadcast_to(value, self.shape)
-        s = self._storage
         s.node = writeback(s.node, self._chain, value) if self._chain else value
         s.version += 1
+        if s.node.needs_grad and config.GRAD_ENABLED:
+            from .autograd.graph import GradFn, record
+            s.grad_node = record(s.node, s)
+            if isinstance(s.grad_node, GradFn):
+                s.grad_node.storage, s.grad_node.version = s, s.version
         if not config.LAZY:
             engine.realize([s.node], s.node.device)
         return self
@@ -222,14 +233,116 @@ class Tensor:
 
     @property
     def data(self) -> "Tensor":
-        """A detached alias: same storage, no autograd history."""
+        """A detached alias: same storage (writes go through), no autograd history."""
         t = Tensor.__new__(Tensor)
-        t._setup(self._storage, self._chain)
+        t._setup(self._storage, self._chain + (("detach", None),))
         return t
 
     @data.setter
     def data(self, other: "Tensor") -> None:
-        self._setup(other._storage, other._chain)
+        value = other.node
+        if value.needs_grad:
+            value = B.detach(value)
+        if self._chain:
+            raise RuntimeError("setting .data on a view is not supported; assign to the base tensor")
+        from .ir.node import buffer_node
+        s = self._storage
+        if s.node.needs_grad:  # keep this leaf's identity: a fresh leaf node over the new value
+            engine.realize([value], value.device)
+            s.node = buffer_node(value.buffer, value.dtype, value.shape, value.device, needs_grad=True)
+            from .autograd.graph import own
+            own(s.node, s.grad_node)
+        else:
+            s.node = value
+        s.version += 1
+        self._view = None
+
+    # ---- autograd --------------------------------------------------------------------------
+    def _is_grad_leaf(self) -> bool:
+        from .autograd.graph import AccumulateGrad
+        return isinstance(self._storage.grad_node, AccumulateGrad) and self._storage.node.needs_grad
+
+    @property
+    def requires_grad(self) -> bool:
+        return self.node.needs_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        flag = bool(flag)
+        if flag == self.requires_grad:
+            return
+        if not self.is_leaf:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use "
+                               "a computed variable in a subgraph that doesn't require differentiation use "
+                               "var_no_grad = var.detach().")
+        if not self.dtype.is_floating_point:
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients (got {self.dtype.name})")
+        from .autograd.graph import AccumulateGrad, own
+        from .ir.node import buffer_node
+        s = self._storage
+        engine.realize([s.node], s.node.device)
+        s.node = buffer_node(s.node.buffer, s.node.dtype, s.node.shape, s.node.device, needs_grad=flag)
+        s.grad_node = AccumulateGrad(s) if flag else None
+        if flag:
+            own(s.node, s.grad_node)
+        self._view = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.requires_grad or (not self._chain and self._is_grad_leaf())
+
+    @property
+    def grad_fn(self):
+        if self.is_leaf:
+            return None
+        from .autograd.graph import record
+        return record(self.node) if self._chain else self._storage.grad_node
+
+    @property
+    def grad(self) -> "Tensor | None":
+        if self.is_leaf and not self._chain:
+            return self._storage.grad
+        return self._retained_grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        if value is not None and tuple(value.shape) != tuple(self.shape):
+            raise RuntimeError(f"assigned grad has data of a different size: {tuple(value.shape)} vs "
+                               f"{tuple(self.shape)}")
+        if self.is_leaf and not self._chain:
+            self._storage.grad = value
+        else:
+            self._retained_grad = value
+
+    def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's .grad (built lazily as IR)."""
+        from .autograd.api import backward
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook: Callable) -> Callable:
+        """Call hook(grad) when this tensor's gradient is computed; it may return a replacement."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        gn = self._grad_node()
+        gn.hooks.append(hook)
+        return hook
+
+    def retain_grad(self) -> None:
+        if self.is_leaf:
+            return
+        import weakref
+        self._grad_node().retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return not self.is_leaf and self._grad_node().retained is not None
+
+    def _grad_node(self):
+        """The GradNode that gradients of this tensor's value flow into."""
+        from .autograd.graph import record
+        return self._storage.grad_node if not self._chain and self._storage.grad_node is not None \
+            else record(self.node)
 
     def _dim(self, dim: int, op: str, ndim: int | None = None) -> int:
         """Wrap a possibly negative dim, raising PyTorch's IndexError when out of range."""

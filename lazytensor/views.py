@@ -46,6 +46,7 @@ def _unpermute(value: Node, arg, parent: Node) -> Node:
 
 
 UNAPPLY = {
+    "detach": lambda value, arg, parent: value,
     "reshape": lambda value, arg, parent: B.reshape(value, parent.shape),
     "permute": _unpermute,
     "shrink": _unshrink,
@@ -98,7 +99,7 @@ def strides_of(shape: tuple, chain: Chain) -> list[int] | None:
             strides = [strides[p] for p in arg]
         elif op == "expand":
             strides = [0 if a != b else s for s, a, b in zip(strides, shape, arg)]
-        elif op not in ("shrink", "pad"):  # a pad in a chain only rounds a stepped slice up
+        elif op not in ("shrink", "pad", "detach"):  # a pad in a chain only rounds a stepped slice up
             return None
         shape = B.movement_shape(tuple(shape), op, arg)
     return strides

@@ -205,6 +205,7 @@ def _lower_pad(L, node: Node, idxs, valid) -> U:
 
 
 MOVEMENT_LOWERING = {
+    "detach": lambda L, node, idxs, valid: L.lower(node.srcs[0], idxs, valid),
     "reshape": _lower_reshape,
     "permute": _lower_permute,
     "expand": _lower_expand,

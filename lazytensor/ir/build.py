@@ -89,7 +89,13 @@ def gather(src: Node, index: Node, axis: int) -> Node:
     return make("gather", src.dtype, index.shape, (src, index), axis, src.device)
 
 
+def detach(x: Node) -> Node:
+    """The same value, cut from autograd history."""
+    return make("detach", x.dtype, x.shape, (x,), None, x.device) if x.needs_grad else x
+
+
 MOVEMENT_BUILDERS = {
+    "detach": lambda x, arg: detach(x),
     "reshape": reshape, "permute": permute, "expand": expand,
     "shrink": shrink, "pad": lambda x, arg: pad(x, arg[0], arg[1]), "flip": lambda x, arg: make(
         "flip", x.dtype, x.shape, (x,), arg, x.device),

@@ -10,6 +10,7 @@ import math
 import weakref
 from typing import Any
 
+from .. import config
 from . import ops as O
 from .dtype import DType, bool_
 
@@ -28,13 +29,16 @@ def _arg_key(arg: Any) -> Any:
 
 
 class Node:
-    __slots__ = ("op", "dtype", "shape", "srcs", "arg", "device", "buffer", "key", "__weakref__")
+    __slots__ = ("op", "dtype", "shape", "srcs", "arg", "device", "buffer", "key", "needs_grad",
+                 "grad_owner", "__weakref__")
 
     def __init__(self, op: str, dtype: DType, shape: Shape, srcs: tuple["Node", ...], arg: Any,
-                 device: str):
+                 device: str, needs_grad: bool = False):
         self.op, self.dtype, self.shape, self.srcs, self.arg, self.device = op, dtype, shape, srcs, arg, device
         self.buffer = None  # a runtime BufferView once realised
         self.key = None
+        self.needs_grad = needs_grad  # on a path from a tensor that requires grad (autograd keeps it)
+        self.grad_owner = None  # weakref to the autograd record whose value this node is
 
     @property
     def numel(self) -> int:
@@ -64,22 +68,23 @@ def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: 
 
     assert op in O.ALL_OPS, op
     shape = tuple(int(s) for s in shape)
-    folded = simplify(op, dtype, shape, srcs, arg, device)
-    if folded is not None:
+    needs_grad = config.GRAD_ENABLED and op != "detach" and any(s.needs_grad for s in srcs)
+    folded = None if op == "detach" else simplify(op, dtype, shape, srcs, arg, device)
+    if folded is not None and folded.needs_grad == needs_grad:  # never gain or lose autograd history
         return folded
-    key = (op, dtype, shape, tuple(id(s) for s in srcs), _arg_key(arg), device)
+    key = (op, dtype, shape, tuple(id(s) for s in srcs), _arg_key(arg), device, needs_grad)
     found = _CACHE.get(key)
     if found is not None and found.srcs == srcs:
         return found
-    node = Node(op, dtype, shape, srcs, arg, device)
+    node = Node(op, dtype, shape, srcs, arg, device, needs_grad)
     node.key = key
     _CACHE[key] = node
     return node
 
 
-def buffer_node(buffer, dtype: DType, shape: Shape, device: str) -> Node:
+def buffer_node(buffer, dtype: DType, shape: Shape, device: str, needs_grad: bool = False) -> Node:
     """A leaf holding device data (never hash-consed: each buffer is its own value)."""
-    node = Node("buffer", dtype, tuple(shape), (), None, device)
+    node = Node("buffer", dtype, tuple(shape), (), None, device, needs_grad)
     node.buffer = buffer
     return node
 

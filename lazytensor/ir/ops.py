@@ -19,7 +19,8 @@ COMPARISONS = frozenset({"lt", "le", "eq", "ne"})
 ELEMENTWISE = UNARY | BINARY | TERNARY | {"cast"}
 
 REDUCE_OPS = ("sum", "prod", "max", "min")
-MOVEMENT = frozenset({"reshape", "permute", "expand", "pad", "shrink", "flip"})
+# 'detach' is the identity that autograd does not see through.
+MOVEMENT = frozenset({"reshape", "permute", "expand", "pad", "shrink", "flip", "detach"})
 # Leaves: 'buffer' holds device data, 'const' a scalar filled to a shape,
 # 'iota' the index along one axis (arange and masks are built from it).
 LEAVES = frozenset({"buffer", "const", "iota"})

@@ -1,18 +1,676 @@
-"""torch.nn.functional: the functional forms, built from Tensor ops (so they fuse)."""
+"""torch.nn.functional: the functional forms, built from Tensor ops (so they fuse, run on every
+device and are differentiated by the IR's autograd). Nothing here computes with NumPy."""
 from __future__ import annotations
 
+import math
+from typing import Sequence
+
 from ..elementwise import gelu, relu, sigmoid, silu, softplus, tanh  # noqa: F401
-from ..movement import pad  # noqa: F401
-from ..reduce import log_softmax, softmax  # noqa: F401
+from ..movement import pad as _pad
+from ..reduce import log_softmax as _log_softmax
+from ..reduce import softmax as _softmax
 from ..tensor import Tensor
 
+_REDUCTIONS = ("none", "mean", "sum")
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+
+def _reduction(reduction: str, size_average=None, reduce=None) -> str:
+    if size_average is not None or reduce is not None:  # PyTorch's legacy arguments
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = ("mean" if size_average else "sum") if reduce else "none"
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _tuple(v, n: int, name: str) -> tuple[int, ...]:
+    if isinstance(v, (list, tuple)):
+        if len(v) != n:
+            raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {v}")
+        return tuple(int(x) for x in v)
+    return (int(v),) * n
+
+
+# ---- activations ---------------------------------------------------------------------------
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    return _softmax(input, _default_dim(input, dim), dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    return _log_softmax(input, _default_dim(input, dim), dtype=dtype)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    return _softmax(-input, _default_dim(input, dim), dtype=dtype)
+
+
+def _default_dim(input: Tensor, dim):
+    if dim is None:  # PyTorch's implicit-dim rule
+        return 0 if input.ndim in (0, 1, 3) else 1
+    return dim
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     from ..elementwise import where
-    return where(x > 0, x, x * negative_slope)
+    return where(input > 0, input, input * negative_slope)
 
 
-def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    from ..elementwise import where
+    return where(input > 0, input, (input.clamp(max=0).exp() - 1) * alpha)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return input.clamp(0, 6)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    return input.clamp(min_val, max_val)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    return input.clamp(max=0) - (-input.abs()).exp().log1p()
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    return input * softplus(input).tanh()
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
+# ---- one-hot, linear, embedding -------------------------------------------------------------
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     from ..creation import arange
-    n = int(x.max().item()) + 1 if num_classes < 0 else num_classes
-    return (x.unsqueeze(-1) == arange(n, device=x.device)).long()
+    if tensor.dtype.is_floating_point:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    n = int(tensor.max().item()) + 1 if num_classes < 0 else num_classes
+    return (tensor.unsqueeze(-1) == arange(n, device=tensor.device)).long()
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    if input.shape[-1] != weight.shape[-1]:
+        raise RuntimeError(f"linear: mat1 and mat2 shapes cannot be multiplied "
+                           f"({'x'.join(map(str, input.shape))} and {weight.shape[1]}x{weight.shape[0]})")
+    out = input @ weight.t() if weight.ndim == 2 else input @ weight
+    return out + bias if bias is not None else out
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    from ..linalg import einsum
+    out = einsum("...i,oij,...j->...o", input1, weight, input2)
+    return out + bias if bias is not None else out
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm=None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    if input.dtype.is_floating_point:
+        raise RuntimeError(f"embedding: Expected tensor for argument #1 'indices' to have one of the following "
+                           f"scalar types: Long, Int; but got {input.dtype.name} instead")
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+    flat = input.reshape(-1)
+    out = weight.index_select(0, flat).reshape(tuple(input.shape) + (weight.shape[1],))
+    if padding_idx is not None:
+        if padding_idx < 0:
+            padding_idx += weight.shape[0]
+        # rows read at padding_idx carry no gradient back to the weight (PyTorch's rule)
+        from ..elementwise import where
+        out = where((input == padding_idx).unsqueeze(-1), out.detach(), out)
+    return out
+
+
+# ---- dropout ----------------------------------------------------------------------------
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    from ..random import rand
+    keep = rand(*input.shape, device=input.device) >= p
+    out = input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+    if inplace:
+        input.copy_(out)
+        return input
+    return out
+
+
+# ---- normalisation -----------------------------------------------------------------------
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape:
+        raise RuntimeError(f"layer_norm: normalized_shape {list(normalized_shape)} does not match the trailing "
+                           f"dims of the input of shape {tuple(input.shape)}")
+    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    mean = input.mean(dims, keepdim=True)
+    centered = input - mean
+    var = (centered * centered).mean(dims, keepdim=True)
+    out = centered * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    if eps is None:
+        eps = {2: 9.765625e-04, 4: 1.1920928955078125e-07, 8: 2.220446049250313e-16}[input.dtype.itemsize]
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out * weight if weight is not None else out
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float | None = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise over every dim but 1. In training, batch statistics are used and the running
+    buffers are updated in place (unbiased variance), as PyTorch."""
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected at least 2D input (got {input.ndim}D input)")
+    dims = (0,) + tuple(range(2, input.ndim))
+    shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    if training:
+        n = input.numel() // input.shape[1]
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                             f"{list(input.shape)}")
+        mean = input.mean(dims, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(dims, keepdim=True)
+        if running_mean is not None and running_var is not None:
+            m = 0.1 if momentum is None else momentum  # None (cumulative average) is handled by the module
+            from .parameter import grad_mode_off
+            with grad_mode_off():
+                running_mean.mul_(1.0 - m).add_(mean.detach().reshape(running_mean.shape) * m)
+                running_var.mul_(1.0 - m).add_(var.detach().reshape(running_var.shape) * (m * n / (n - 1)))
+        out = centered * (var + eps).rsqrt()
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm: running_mean and running_var are needed in eval mode")
+        out = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups:
+        raise RuntimeError(f"group_norm: {c} channels are not divisible into {num_groups} groups")
+    x = input.reshape(n, num_groups, -1)
+    mean = x.mean(-1, keepdim=True)
+    centered = x - mean
+    var = (centered * centered).mean(-1, keepdim=True)
+    out = (centered * (var + eps).rsqrt()).reshape(input.shape)
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+# ---- padding -------------------------------------------------------------------------------
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
+    """Constant padding as the core's pad; 'reflect', 'replicate' and 'circular' built from slices."""
+    if mode == "constant":
+        return _pad(input, pad, mode, value)
+    from ..movement import cat
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"pad: padding length {len(pad)} must be even and at most 2 * ndim")
+    out = input
+    for i in range(len(pad) // 2):
+        d = input.ndim - 1 - i
+        left, right = int(pad[2 * i]), int(pad[2 * i + 1])
+        n = out.shape[d]
+        parts = []
+        if mode == "reflect":
+            if left >= n or right >= n:
+                raise RuntimeError(f"pad: padding ({left}, {right}) should be less than the dimension size {n}")
+            if left:
+                parts.append(out.narrow(d, 1, left).flip(d))
+            parts.append(out)
+            if right:
+                parts.append(out.narrow(d, n - 1 - right, right).flip(d))
+        elif mode == "replicate":
+            shape = list(out.shape)
+            if left:
+                parts.append(out.narrow(d, 0, 1).expand(*shape[:d], left, *shape[d + 1:]))
+            parts.append(out)
+            if right:
+                parts.append(out.narrow(d, n - 1, 1).expand(*shape[:d], right, *shape[d + 1:]))
+        elif mode == "circular":
+            if left:
+                parts.append(out.narrow(d, n - left, left))
+            parts.append(out)
+            if right:
+                parts.append(out.narrow(d, 0, right))
+        else:
+            raise NotImplementedError(f"pad: mode {mode!r} is not supported")
+        out = cat(parts, d) if len(parts) > 1 else out
+    return out
+
+
+# ---- convolution and pooling ----------------------------------------------------------------
+def _windows(x: Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> Tensor:
+    """All sliding windows of the last len(kernel) dims as a view: shape (..., *out, *kernel).
+
+    No copy and no gather: the input is repeated (an expand), cut into rows of a length that
+    shifts each row by `dilation`, then strided by `stride` (the reshape/shrink trick), so the
+    consumer kernel reads x through index arithmetic."""
+    nd = len(kernel)
+    lead = tuple(x.shape[:-nd])
+    sizes = tuple(x.shape[-nd:])
+    outs = tuple((i - d * (k - 1) - 1) // s + 1 for i, k, s, d in zip(sizes, kernel, stride, dilation))
+    if any(o <= 0 for o in outs):
+        raise RuntimeError(f"Calculated output size {outs} is too small for input spatial size {sizes}, "
+                           f"kernel {kernel}, stride {stride}, dilation {dilation}")
+    nl = len(lead)
+    if all(k <= s for k, s in zip(kernel, stride)) and all(d == 1 for d in dilation):
+        # non-overlapping windows: pad/crop to o*s, split each dim into (o, s), keep the first k
+        bounds = tuple((0, n) for n in lead) + tuple((0, min(i, o * s)) for i, o, s in zip(sizes, outs, stride))
+        y = x[tuple(slice(a, b) for a, b in bounds)]
+        grow = [0] * (2 * nd)
+        for j, (i, o, s) in enumerate(zip(sizes, outs, stride)):
+            grow[2 * (nd - 1 - j) + 1] = max(0, o * s - i)
+        if any(grow):
+            y = _pad(y, grow)
+        y = y.reshape(lead + tuple(v for o, s in zip(outs, stride) for v in (o, s)))
+        y = y[(slice(None),) * nl + tuple(v for k in kernel for v in (slice(None), slice(0, k)))]
+    else:
+        rows = []  # row length L = d + m*i, L >= o*s, so row r starts r*d later in the input
+        for i, o, s, d in zip(sizes, outs, stride, dilation):
+            m = max(1, -(-(o * s - d) // i))
+            rows.append(d + m * i)
+        reps = tuple(-(-(k * L) // i) for k, L, i in zip(kernel, rows, sizes))
+        y = x.repeat(*((1,) * nl + reps))
+        y = y[(slice(None),) * nl + tuple(slice(0, k * L) for k, L in zip(kernel, rows))]
+        y = y.reshape(lead + tuple(v for k, L in zip(kernel, rows) for v in (k, L)))
+        y = y[(slice(None),) * nl + tuple(v for o, s in zip(outs, stride) for v in (slice(None), slice(0, o * s)))]
+        y = y.reshape(lead + tuple(v for k, o, s in zip(kernel, outs, stride) for v in (k, o, s)))
+        y = y[(slice(None),) * nl + tuple(v for _ in kernel for v in (slice(None), slice(None), slice(0, 1)))]
+        y = y.reshape(lead + tuple(v for k, o in zip(kernel, outs) for v in (k, o)))
+        perm = list(range(nl)) + [nl + 2 * j + 1 for j in range(nd)] + [nl + 2 * j for j in range(nd)]
+        return y.permute(perm)
+    perm = list(range(nl)) + [nl + 2 * j for j in range(nd)] + [nl + 2 * j + 1 for j in range(nd)]
+    return y.permute(perm)
+
+
+def _conv_padding(padding, nd: int, kernel, dilation, stride) -> list[int]:
+    """F.pad-style widths (last dim first) for conv padding (int, tuple, 'valid' or 'same')."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [0] * (2 * nd)
+        if padding != "same":
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of 'valid', 'same'")
+        if any(s != 1 for s in stride):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        widths = []
+        for k, d in zip(reversed(kernel), reversed(dilation)):
+            total = d * (k - 1)
+            widths += [total // 2, total - total // 2]
+        return widths
+    p = _tuple(padding, nd, "padding")
+    return [v for q in reversed(p) for v in (q, q)]
+
+
+def _convnd(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups: int, nd: int,
+            name: str) -> Tensor:
+    unbatched = input.ndim == nd + 1
+    if unbatched:
+        input = input.unsqueeze(0)
+    if input.ndim != nd + 2:
+        raise RuntimeError(f"{name}: Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input, but got "
+                           f"input of size: {list(input.shape)}")
+    stride, dilation = _tuple(stride, nd, "stride"), _tuple(dilation, nd, "dilation")
+    kernel = tuple(weight.shape[2:])
+    n, c = input.shape[0], input.shape[1]
+    o, cg = weight.shape[0], weight.shape[1]
+    if c != cg * groups or o % groups:
+        raise RuntimeError(f"{name}: Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {cg * groups} channels, but got {c} channels instead")
+    widths = _conv_padding(padding, nd, kernel, dilation, stride)
+    x = _pad(input, widths) if any(widths) else input
+    win = _windows(x, kernel, stride, dilation)  # (n, c, *out, *k)
+    outs = tuple(win.shape[2:2 + nd])
+    g, og = groups, o // groups
+    # (n, g, 1, cg, *out, *k) * (1, g, og, cg, 1.., *k) summed over cg and k
+    xs = win.reshape((n, g, 1, cg) + outs + kernel)
+    ws = weight.reshape((1, g, og, cg) + (1,) * nd + kernel)
+    red = (3,) + tuple(range(4 + nd, 4 + 2 * nd))
+    out = (xs * ws).sum(red).reshape((n, o) + outs)
+    if bias is not None:
+        out = out + bias.reshape((1, o) + (1,) * nd)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    return _convnd(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    return _convnd(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    return _convnd(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
+def _pool_prepare(input: Tensor, nd: int, kernel_size, stride, padding, dilation, ceil_mode: bool,
+                  fill: float, name: str):
+    kernel = _tuple(kernel_size, nd, "kernel_size")
+    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
+        _tuple(stride, nd, "stride")
+    pad_ = _tuple(padding, nd, "padding")
+    dilation = _tuple(dilation, nd, "dilation")
+    if any(p > k // 2 for p, k in zip(pad_, kernel)):
+        raise RuntimeError(f"{name}: pad should be at most half of effective kernel size, but got pad={pad_}, "
+                           f"kernel_size={kernel}")
+    sizes = tuple(input.shape[-nd:])
+    widths = []
+    for j in reversed(range(nd)):
+        i, k, s, p, d = sizes[j], kernel[j], stride[j], pad_[j], dilation[j]
+        extra = 0
+        if ceil_mode:
+            span = i + 2 * p - d * (k - 1) - 1
+            o = -(-span // s) + 1
+            if (o - 1) * s >= i + p:  # the last window must start inside the input or left padding
+                o -= 1
+            extra = max(0, (o - 1) * s + d * (k - 1) + 1 - (i + 2 * p))
+        widths += [p, p + extra]
+    x = _pad(input, widths, value=fill) if any(widths) else input
+    return x, kernel, stride, pad_, dilation, widths
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor:
+    return _max_poolnd(input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool2d")
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor:
+    return _max_poolnd(input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool1d")
+
+
+def _max_poolnd(input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices, name):
+    if return_indices:
+        raise NotImplementedError(f"{name}: return_indices=True is not supported")
+    x, kernel, stride, _, dilation, _ = _pool_prepare(input, nd, kernel_size, stride, padding, dilation,
+                                                      ceil_mode, -math.inf, name)
+    win = _windows(x, kernel, stride, dilation)
+    return win.amax(tuple(range(win.ndim - nd, win.ndim)))
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    return _avg_poolnd(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+                       "avg_pool2d")
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    return _avg_poolnd(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None, "avg_pool1d")
+
+
+def _avg_poolnd(input, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, name):
+    x, kernel, stride, pad_, dilation, widths = _pool_prepare(input, nd, kernel_size, stride, padding, 1,
+                                                              ceil_mode, 0.0, name)
+    win = _windows(x, kernel, stride, dilation)
+    red = tuple(range(win.ndim - nd, win.ndim))
+    total = win.sum(red)
+    if divisor_override is not None:
+        return total / float(divisor_override)
+    if count_include_pad and not ceil_mode:
+        return total / float(math.prod(kernel))
+    from ..creation import ones
+    # count the cells each window covers: the padded input if count_include_pad, else the input only
+    sizes = tuple(input.shape[-nd:])
+    base = ones(*sizes, device=input.device)
+    if count_include_pad:  # with ceil_mode, cells beyond the padding are not counted
+        base = _pad(base, [p for q in reversed(pad_) for p in (q, q)], value=1.0)
+        rest = [w - q for w, q in zip(widths, [p for q in reversed(pad_) for p in (q, q)])]
+        base = _pad(base, rest, value=0.0) if any(rest) else base
+    else:
+        base = _pad(base, widths, value=0.0)
+    counts = _windows(base, kernel, stride, dilation).sum(red)
+    return total / counts
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    out = _tuple(output_size, 2, "output_size")
+    h, w = input.shape[-2], input.shape[-1]
+    if h % out[0] or w % out[1]:
+        raise NotImplementedError("adaptive_avg_pool2d: only output sizes that divide the input are supported")
+    return avg_pool2d(input, (h // out[0], w // out[1]))
+
+
+# ---- attention ---------------------------------------------------------------------------
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    """softmax(q k^T * scale + mask) v, as PyTorch's reference: a bool mask marks the positions
+    that take part (True) and a float mask is added."""
+    from ..creation import ones
+    from ..elementwise import where
+    L, S = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        rep = query.shape[-3] // key.shape[-3]
+        key = key.repeat_interleave(rep, -3) if hasattr(key, "repeat_interleave") else \
+            key.unsqueeze(-3).expand(*key.shape[:-2], rep, S, key.shape[-1]).flatten(-4, -3)
+        value = value.unsqueeze(-3).expand(*value.shape[:-2], rep, S, value.shape[-1]).flatten(-4, -3)
+    scores = (query @ key.transpose(-2, -1)) * scale
+    if is_causal:
+        if attn_mask is not None:
+            raise RuntimeError("scaled_dot_product_attention: explicit attn_mask should not be set when "
+                               "is_causal=True")
+        allowed = ones(L, S, device=query.device).tril().bool()
+        scores = where(allowed, scores, -math.inf)
+    if attn_mask is not None:
+        if attn_mask.dtype.name == "bool":
+            scores = where(attn_mask, scores, -math.inf)
+        else:
+            scores = scores + attn_mask
+    weights = _softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True)
+    return weights @ value
+
+
+# ---- losses ------------------------------------------------------------------------------
+def _class_mask(target: Tensor, num_classes: int, class_dim: int, ndim: int) -> Tensor:
+    """A bool tensor shaped like the input: True where the class equals the target."""
+    from ..creation import arange
+    classes = arange(num_classes, device=target.device)
+    shape = [1] * ndim
+    shape[class_dim] = num_classes
+    return target.unsqueeze(class_dim) == classes.reshape(shape)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """-input[target] (times weight[target]) for class-index targets; 'mean' divides by the
+    summed weights of the targets that are not ignore_index (PyTorch's rule)."""
+    from ..elementwise import where
+    reduction = _reduction(reduction, size_average, reduce)
+    if input.ndim < 1:
+        raise ValueError("nll_loss: input tensor should be at least 1D")
+    if target.dtype.is_floating_point:
+        raise RuntimeError(f"nll_loss: expected target of an integer dtype, got {target.dtype.name}")
+    class_dim = 0 if input.ndim == 1 else 1
+    c = input.shape[class_dim]
+    expected = tuple(input.shape[:class_dim]) + tuple(input.shape[class_dim + 1:])
+    if tuple(target.shape) != expected:
+        raise ValueError(f"nll_loss: expected target of shape {expected} for input of shape "
+                         f"{tuple(input.shape)}, got {tuple(target.shape)}")
+    hit = _class_mask(target, c, class_dim, input.ndim)
+    picked = where(hit, input, 0.0).sum(class_dim)
+    valid = target != ignore_index
+    if weight is not None:
+        wshape = [1] * input.ndim
+        wshape[class_dim] = c
+        w = where(hit, weight.reshape(wshape), 0.0).sum(class_dim)
+        w = where(valid, w, 0.0)
+    else:
+        w = valid.to(input.dtype)
+    loss = -picked * w
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """log_softmax over the class dim then nll_loss (class-index targets) or the dot with the
+    target probabilities, with PyTorch's label smoothing and weighting rules."""
+    from ..elementwise import where
+    reduction = _reduction(reduction, size_average, reduce)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    class_dim = 0 if input.ndim == 1 else 1
+    c = input.shape[class_dim]
+    logp = _log_softmax(input, class_dim)
+    wshape = [1] * input.ndim
+    wshape[class_dim] = c
+    if target.dtype.is_floating_point:  # class probabilities
+        if tuple(target.shape) != tuple(input.shape):
+            raise RuntimeError(f"cross_entropy: expected target of shape {tuple(input.shape)} (probabilities) "
+                               f"for input of shape {tuple(input.shape)}, got {tuple(target.shape)}")
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / c
+        prod = logp * target
+        if weight is not None:
+            prod = prod * weight.reshape(wshape)
+        loss = -prod.sum(class_dim)
+        if reduction == "mean":
+            return loss.sum() / float(max(input.numel() // c, 1)) if input.numel() else loss.sum() / 0.0
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing <= 0:
+        return nll
+    valid = target != ignore_index
+    smooth = -(logp * weight.reshape(wshape)).sum(class_dim) if weight is not None else -logp.sum(class_dim)
+    smooth = where(valid, smooth, 0.0)
+    if reduction == "mean":
+        if weight is not None:
+            hit = _class_mask(target, c, class_dim, input.ndim)
+            denom = where(valid, where(hit, weight.reshape(wshape), 0.0).sum(class_dim), 0.0).sum()
+        else:
+            denom = valid.to(input.dtype).sum()
+        smooth = smooth.sum() / denom
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+             weight: Tensor | None = None) -> Tensor:
+    d = input - target
+    loss = d * d
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, _reduction(reduction, size_average, reduce))
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+            weight: Tensor | None = None) -> Tensor:
+    loss = (input - target).abs()
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, _reduction(reduction, size_average, reduce))
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    from ..elementwise import where
+    d = (input - target).abs()
+    loss = d if beta == 0 else where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return _reduce(loss, _reduction(reduction, size_average, reduce))
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    from ..elementwise import where
+    d = (input - target).abs()
+    loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, _reduction(reduction))
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                         reduce=None, reduction: str = "mean") -> Tensor:
+    reduction = _reduction(reduction, size_average, reduce)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({tuple(target.shape)}) that is different to the input size "
+                         f"({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
+    log_x = input.log().clamp(min=-100.0)
+    log_1mx = (1 - input).log().clamp(min=-100.0)
+    loss = -(target * log_x + (1 - target) * log_1mx)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average=None, reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    reduction = _reduction(reduction, size_average, reduce)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({tuple(target.shape)}) must be the same as input size "
+                         f"({tuple(input.shape)})")
+    # log(1 + exp(-|x|)) + max(-x, 0) = -logsigmoid(x), stable for large |x|
+    softplus_neg = (-input.abs()).exp().log1p() + (-input).clamp(min=0)
+    if pos_weight is not None:
+        log_weight = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + log_weight * softplus_neg
+    else:
+        loss = (1 - target) * input + softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    from ..elementwise import where
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = where(target > 0, target * (where(target > 0, target, 1.0).log() - input), 0.0)
+    if reduction == "batchmean":
+        return loss.sum() / float(input.shape[0]) if input.ndim else loss.sum()
+    return _reduce(loss, _reduction(reduction, size_average, reduce))
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    n1 = (x1 * x1).sum(dim).sqrt().clamp(min=eps)
+    n2 = (x2 * x2).sum(dim).sqrt().clamp(min=eps)
+    return (x1 * x2).sum(dim) / (n1 * n2)

@@ -1,0 +1,73 @@
+"""User entry points: Tensor.backward and lt.autograd.grad."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..ir import build as B
+from ..ir.node import Node, const
+from .engine import run_backward
+
+
+def _seed(t, gradient, op: str) -> Node:
+    if gradient is None:
+        if t.numel() != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs "
+                               f"({op} was called on a tensor of shape {tuple(t.shape)})")
+        return const(1.0, t.dtype, tuple(t.shape), t.device.name)
+    if tuple(gradient.shape) != tuple(t.shape):
+        raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(gradient.shape)} and output "
+                           f"has a shape of {tuple(t.shape)}")
+    node = gradient.node
+    return node if node.dtype == t.dtype else B.cast(node, t.dtype)
+
+
+def _root(t, op: str):
+    if not t.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn "
+                           f"({op} on a tensor of shape {tuple(t.shape)})")
+    return t._grad_node()
+
+
+def backward(tensor, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+    retain = create_graph if retain_graph is None else retain_graph
+    roots = [(_root(tensor, "backward"), _seed(tensor, gradient, "backward"))]
+    if inputs is None:
+        run_backward(roots, retain, create_graph)
+        return
+    inputs = [inputs] if not isinstance(inputs, (list, tuple)) else list(inputs)
+    found = run_backward(roots, retain, create_graph, [t._grad_node() for t in inputs])
+    from ..tensor import Tensor
+    for t in inputs:
+        g = found.get(id(t._grad_node()))
+        if g is not None:
+            t.grad = Tensor._from_node(g if t.grad is None else B.elementwise("add", t.grad.node, g))
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
+         allow_unused: bool = False, materialize_grads: bool = False) -> tuple:
+    """Gradients of `outputs` with respect to `inputs`, without touching any `.grad`."""
+    from ..tensor import Tensor
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    retain = create_graph if retain_graph is None else retain_graph
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    roots = [(_root(o, "grad"), _seed(o, g, "grad")) for o, g in zip(outputs, grad_outputs)]
+    targets = [t._grad_node() for t in inputs]
+    found = run_backward(roots, retain, create_graph, targets)
+    results = []
+    for t, gn in zip(inputs, targets):
+        g = found.get(id(gn))
+        if g is None:
+            if not (allow_unused or materialize_grads):
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+                                   "Set allow_unused=True if this is the desired behavior.")
+            results.append(Tensor._from_node(const(0.0, t.dtype, tuple(t.shape), t.device.name))
+                           if materialize_grads else None)
+        else:
+            results.append(Tensor._from_node(g))
+    return tuple(results)

@@ -1,0 +1,92 @@
+"""Backward: walk the GradNodes from the roots, build gradient IR, and hand it out.
+
+Everything here builds IR lazily: after backward() no kernel has run; the
+gradients, the rest of the step and the optimizer update fuse when realised.
+All errors are raised before any `.grad` changes, so a failed backward leaves
+nothing half-updated.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from ..ir import build as B
+from ..ir.node import Node
+from .graph import AccumulateGrad, GradFn, GradNode
+from .mode import set_grad_enabled
+
+
+def _topological(roots: Iterable[GradNode]) -> list[GradNode]:
+    """GradNodes reachable from the roots, every consumer before what it reads."""
+    post: list[GradNode] = []
+    seen: set[int] = set()
+    stack: list[tuple[GradNode, bool]] = [(r, False) for r in roots]
+    while stack:
+        gn, expanded = stack.pop()
+        if expanded:
+            post.append(gn)
+            continue
+        if id(gn) in seen:
+            continue
+        seen.add(id(gn))
+        stack.append((gn, True))
+        stack.extend((n, False) for n in gn.next_nodes() if id(n) not in seen)
+    return post[::-1]
+
+
+def _add(a: Optional[Node], b: Node) -> Node:
+    return b if a is None else B.elementwise("add", a, b)
+
+
+def _run_hooks(gn: GradNode, grad: Node) -> Node:
+    from ..tensor import Tensor
+    for hook in gn.hooks:
+        out = hook(Tensor._from_node(grad))
+        if out is not None:
+            grad = out.node
+    return grad
+
+
+def run_backward(roots: list[tuple[GradNode, Node]], retain_graph: bool, create_graph: bool,
+                 targets: Optional[list[GradNode]] = None) -> dict[int, Node]:
+    """Propagate; returns {id(target): grad}. With targets=None, leaf grads are accumulated."""
+    from ..tensor import Tensor
+    order = _topological([gn for gn, _ in roots])
+    for gn in order:
+        if isinstance(gn, GradFn):
+            gn.check_versions()
+    pending: dict[int, dict[int, Node]] = {}
+    for gn, g in roots:
+        slots = pending.setdefault(id(gn), {})
+        slots[0] = _add(slots.get(0), g)
+    wanted = {id(t) for t in targets} if targets is not None else None
+    found: dict[int, Node] = {}
+    leaf_updates: list[tuple[AccumulateGrad, Node]] = []
+    retained: list[tuple[object, Node]] = []
+    with set_grad_enabled(create_graph):
+        for gn in order:
+            slots = pending.pop(id(gn), None)
+            if not slots:
+                continue
+            if gn.hooks and 0 in slots:
+                slots[0] = _run_hooks(gn, slots[0])
+            if wanted is not None and id(gn) in wanted:
+                found[id(gn)] = slots[0]
+            if gn.retained is not None and gn.retained() is not None:
+                retained.append((gn.retained(), slots[0]))
+            if isinstance(gn, AccumulateGrad):
+                if targets is None:
+                    leaf_updates.append((gn, slots[0]))
+                continue
+            for nxt, slot, g in gn.apply(slots):
+                into = pending.setdefault(id(nxt), {})
+                into[slot] = _add(into.get(slot), g)
+        for gn, g in leaf_updates:
+            storage = gn.storage
+            old = storage.grad
+            storage.grad = Tensor._from_node(g if old is None else _add(old.node, g))
+        for tensor, g in retained:
+            tensor._retained_grad = Tensor._from_node(g)
+    if not retain_graph:
+        for gn in order:
+            gn.release()
+    return found

@@ -1,0 +1,119 @@
+"""Custom differentiable functions: class F(lt.autograd.Function) with static forward/backward."""
+from __future__ import annotations
+
+from typing import Any
+
+
+from ..ir.node import Node, const
+from .graph import GradNode, own
+from .mode import no_grad
+
+
+class FunctionCtx:
+    """What forward hands to backward: saved tensors and which inputs need gradients."""
+
+    def __init__(self):
+        self._saved: tuple = ()
+        self._versions: tuple = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.materialize_grads = True
+
+    def save_for_backward(self, *tensors) -> None:
+        self._saved = tensors
+        self._versions = tuple(t._storage.version if t is not None else None for t in tensors)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        for t, v in zip(self._saved, self._versions):
+            if t is not None and t._storage.version != v:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [lazytensor.{t.dtype.name} {list(t.shape)}] is at version {t._storage.version}; "
+                    f"expected version {v} instead.")
+        return self._saved
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        """Accepted for compatibility: such outputs simply get no gradient use."""
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self.materialize_grads = value
+
+
+class _CustomBackward(GradNode):
+    def __init__(self, fn_cls, ctx: FunctionCtx, inputs: list, outputs: list[Node]):
+        super().__init__()
+        self.fn_cls, self.ctx = fn_cls, ctx
+        self.inputs = inputs  # per forward argument: its GradNode, or None
+        self.outputs = outputs
+
+    def name(self) -> str:
+        return f"{self.fn_cls.__name__}Backward"
+
+    def next_nodes(self) -> list[GradNode]:
+        return [gn for gn in self.inputs if gn is not None]
+
+    def apply(self, grads: dict[int, Node]) -> list[tuple[GradNode, int, Node]]:
+        from ..tensor import Tensor
+        if self.ctx is None:
+            from .graph import FREED
+            raise RuntimeError(FREED)
+        grad_tensors = []
+        for i, out in enumerate(self.outputs):
+            g = grads.get(i)
+            if g is None:
+                g = const(0.0, out.dtype, out.shape, out.device) if self.ctx.materialize_grads else None
+            grad_tensors.append(None if g is None else Tensor._from_node(g))
+        result = self.fn_cls.backward(self.ctx, *grad_tensors)
+        result = result if isinstance(result, tuple) else (result,)
+        flows = []
+        for gn, g in zip(self.inputs, result):
+            if gn is not None and g is not None:
+                flows.append((gn, 0, g.node))
+        return flows
+
+    def release(self) -> None:
+        self.ctx = None
+
+
+class Function:
+    """Subclass with static forward(ctx, *args) and backward(ctx, *grads); call F.apply(*args)."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any, **kwargs: Any):
+        raise NotImplementedError("a Function subclass must define forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grads: Any):
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grads)")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any):
+        from .. import config
+        from ..tensor import Tensor
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        with no_grad():
+            out = cls.forward(ctx, *args, **kwargs)
+        if not (config.GRAD_ENABLED and any(ctx.needs_input_grad)):
+            return out
+        outs = out if isinstance(out, tuple) else (out,)
+        inputs = [a._grad_node() if isinstance(a, Tensor) and a.requires_grad else None for a in args]
+        node = _CustomBackward(cls, ctx, inputs, [o.node for o in outs if isinstance(o, Tensor)])
+        wrapped, slot = [], 0
+        for o in outs:
+            if isinstance(o, Tensor) and o.dtype.is_floating_point:
+                value = Node("detach", o.dtype, tuple(o.shape), (o.node,), None, o.node.device, needs_grad=True)
+                own(value, node, slot)
+                t = Tensor.__new__(Tensor)
+                from ..tensor import Storage
+                t._setup(Storage(value), ())
+                t._storage.grad_node = node
+                wrapped.append(t)
+                slot += 1
+            else:
+                wrapped.append(o)
+        node.outputs = [w.node for w in wrapped if isinstance(w, Tensor) and w.requires_grad]
+        return tuple(wrapped) if isinstance(out, tuple) else wrapped[0]
+
+
+

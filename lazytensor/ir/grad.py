@@ -1,0 +1,165 @@
+"""Reverse-mode rules, one per IR op: IR in, IR out.
+
+`RULES[op](node, srcs, grad)` returns one gradient node (or None) per source
+of `node`, given the gradient flowing into it. `srcs` are the sources as they
+were when autograd recorded the op (realising a node forgets its sources). Broadcasting is an expand in
+the IR, so summing it back is the expand rule; every movement op has its inverse.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from . import build as B
+from .node import Node, const
+
+Grads = tuple[Optional[Node], ...]
+
+
+def _c(like: Node, value) -> Node:
+    return const(value, like.dtype, like.shape, like.device)
+
+
+def _e(op: str, *srcs: Node) -> Node:
+    return B.elementwise(op, *srcs)
+
+
+def _sign(x: Node) -> Node:
+    pos = B.cast(_e("lt", _c(x, 0), x), x.dtype)
+    neg = B.cast(_e("lt", x, _c(x, 0)), x.dtype)
+    return _e("sub", pos, neg)
+
+
+def _pick(winner: Node, grad: Node) -> Node:
+    return _e("where", winner, grad, _c(grad, 0))
+
+
+def _max_min(n: Node, s, g: Node) -> Grads:
+    a, b = s
+    better = _e("lt", b, a) if n.op == "max" else _e("lt", a, b)
+    worse = _e("lt", a, b) if n.op == "max" else _e("lt", b, a)
+    tie = _e("eq", a, b)
+    half = _e("mul", g, _c(g, 0.5))
+    ga = _e("where", better, g, _pick(tie, half))
+    gb = _e("where", worse, g, _pick(tie, half))
+    return ga, gb
+
+
+def _pow(n: Node, s, g: Node) -> Grads:
+    a, b = s
+    da = _e("mul", g, _e("mul", b, _e("pow", a, _e("sub", b, _c(b, 1)))))
+    # d/db a**b = a**b * log(a); where a == 0 PyTorch gives 0 (not nan) for b > 0
+    log_a = _e("where", _e("eq", a, _c(a, 0)), _c(a, 0), _e("log", a))
+    db = _e("mul", g, _e("mul", n, log_a))
+    return da, db
+
+
+def _cast(n: Node, s, g: Node) -> Grads:
+    (src,) = s
+    return (B.cast(g, src.dtype) if src.dtype.is_floating_point else None,)
+
+
+ELEMENTWISE_RULES: dict[str, Callable[[Node, tuple, Node], Grads]] = {
+    "add": lambda n, s, g: (g, g),
+    "sub": lambda n, s, g: (g, _e("neg", g)),
+    "mul": lambda n, s, g: (_e("mul", g, s[1]), _e("mul", g, s[0])),
+    "div": lambda n, s, g: (_e("div", g, s[1]),
+                         _e("neg", _e("div", _e("mul", g, n), s[1]))),
+    "neg": lambda n, s, g: (_e("neg", g),),
+    "exp": lambda n, s, g: (_e("mul", g, n),),
+    "log": lambda n, s, g: (_e("div", g, s[0]),),
+    "sqrt": lambda n, s, g: (_e("div", _e("mul", g, _c(g, 0.5)), n),),
+    "sin": lambda n, s, g: (_e("mul", g, _e("cos", s[0])),),
+    "cos": lambda n, s, g: (_e("neg", _e("mul", g, _e("sin", s[0]))),),
+    "tan": lambda n, s, g: (_e("mul", g, _e("add", _c(n, 1), _e("mul", n, n))),),
+    "tanh": lambda n, s, g: (_e("mul", g, _e("sub", _c(n, 1), _e("mul", n, n))),),
+    "recip": lambda n, s, g: (_e("neg", _e("mul", g, _e("mul", n, n))),),
+    "abs": lambda n, s, g: (_e("mul", g, _sign(s[0])),),
+    "log1p": lambda n, s, g: (_e("div", g, _e("add", s[0], _c(n, 1))),),
+    "expm1": lambda n, s, g: (_e("mul", g, _e("add", n, _c(n, 1))),),
+    "floor": lambda n, s, g: (_c(g, 0),),
+    "ceil": lambda n, s, g: (_c(g, 0),),
+    "rint": lambda n, s, g: (_c(g, 0),),
+    "trunc": lambda n, s, g: (_c(g, 0),),
+    "max": _max_min,
+    "min": _max_min,
+    "pow": _pow,
+    "where": lambda n, s, g: (None, _pick(s[0], g), _e("where", s[0], _c(g, 0), g)),
+    "cast": _cast,
+}
+NOT_DIFFERENTIABLE = {"lt", "le", "eq", "ne", "and", "or", "xor", "not", "bitnot", "shl", "shr", "idiv", "mod",
+                      "iota", "const", "buffer"}
+
+
+def _reduce(n: Node, s, g: Node) -> Grads:
+    op, axes = n.arg
+    (src,) = s
+    spread = B.expand(g, src.shape)
+    if op == "sum":
+        return (spread,)
+    out = B.expand(n, src.shape)
+    if op == "prod":
+        return (_e("div", _e("mul", spread, out), src),)
+    hit = B.cast(_e("eq", src, out), src.dtype)  # ties share the gradient evenly, as PyTorch's amax
+    count = B.expand(B.reduce(hit, "sum", axes), src.shape)
+    return (_e("div", _e("mul", spread, hit), count),)
+
+
+def _inverse_permute(perm) -> tuple[int, ...]:
+    inverse = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inverse[p] = i
+    return tuple(inverse)
+
+
+def _expand(n: Node, s, g: Node) -> Grads:
+    src = s[0]
+    axes = tuple(i for i, (a, b) in enumerate(zip(src.shape, n.shape)) if a != b)
+    return (B.reduce(g, "sum", axes),)
+
+
+def _pad(n: Node, s, g: Node) -> Grads:
+    widths, _ = n.arg
+    return (B.shrink(g, tuple((b, b + size) for (b, _), size in zip(widths, s[0].shape))),)
+
+
+def _shrink(n: Node, s, g: Node) -> Grads:
+    return (B.pad(g, tuple((start, size - end) for (start, end), size in zip(n.arg, s[0].shape)), 0),)
+
+
+def _gather(n: Node, s, g: Node) -> Grads:
+    """Scatter-add the gradient back to where each element was read from."""
+    src, index = s
+    axis = n.arg
+    rank = len(src.shape)
+    last = tuple(i for i in range(rank) if i != axis) + (axis,)
+    g_t, idx_t = B.permute(g, last), B.permute(index, last)
+    other, m, size = g_t.shape[:-1], g_t.shape[-1], src.shape[axis]
+    grid = other + (size, m)
+    spread_idx = B.expand(B.reshape(idx_t, other + (1, m)), grid)
+    spread_g = B.expand(B.reshape(g_t, other + (1, m)), grid)
+    at = B.iota(grid, len(grid) - 2, index.dtype, g.device)
+    picked = _e("where", _e("eq", spread_idx, at), spread_g, const(0, g.dtype, grid, g.device))
+    summed = B.reshape(B.reduce(picked, "sum", (len(grid) - 1,)), other + (size,))
+    return (B.permute(summed, _inverse_permute(last)), None)
+
+
+RULES: dict[str, Callable[[Node, tuple, Node], Grads]] = {
+    **ELEMENTWISE_RULES,
+    "reduce": _reduce,
+    "reshape": lambda n, s, g: (B.reshape(g, s[0].shape),),
+    "permute": lambda n, s, g: (B.permute(g, _inverse_permute(n.arg)),),
+    "expand": _expand,
+    "pad": _pad,
+    "shrink": _shrink,
+    "flip": lambda n, s, g: (B.movement(g, "flip", n.arg),),
+    "detach": lambda n, s, g: (None,),
+    "gather": _gather,
+}
+
+# Ops whose gradient reads no forward value: an in-place change of their input is harmless.
+LINEAR = frozenset({"add", "sub", "neg", "cast", "reduce", "reshape", "permute", "expand", "pad", "shrink",
+                    "flip", "detach", "const", "iota", "buffer"})
+
+
+# Ops whose gradient reads their own output value.
+SAVES_OUTPUT = frozenset({"exp", "sqrt", "tan", "tanh", "recip", "expm1", "pow", "div", "reduce"})

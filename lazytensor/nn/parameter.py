@@ -1,0 +1,88 @@
+"""lt.nn.Parameter (a Tensor subclass that a Module registers) and lt.nn.Buffer."""
+from __future__ import annotations
+
+import contextlib
+
+from ..tensor import Tensor
+
+
+def grad_mode_off():
+    """`lt.no_grad()` once autograd exists; a no-op context before that."""
+    import lazytensor as lt
+    no_grad = getattr(lt, "no_grad", None)
+    return no_grad() if no_grad is not None else contextlib.nullcontext()
+
+
+def set_requires_grad(t: Tensor, flag: bool) -> None:
+    if hasattr(t, "requires_grad_"):
+        t.requires_grad_(flag)
+    else:
+        t.requires_grad = flag
+
+
+def keep_leaf_inplace(t: Tensor, update) -> Tensor:
+    """Run `update(t)` (an in-place op) under no_grad; a leaf that required grad still does after."""
+    flag = t.requires_grad
+    with grad_mode_off():
+        update(t)
+    if flag and not t.requires_grad:  # the core drops leaf-ness on a no_grad in-place write
+        set_requires_grad(t, True)
+    return t
+
+
+def _alias(cls, data: Tensor):
+    """A `cls` over the same storage as `data` (writes go through both); detach steps in
+    the view chain are dropped so the alias can carry its own autograd flag."""
+    obj = Tensor.__new__(cls)
+    obj._setup(data._storage, tuple(step for step in data._chain if step[0] != "detach"))
+    return obj
+
+
+class Parameter(Tensor):
+    """A tensor that is a module parameter: shares storage with `data`, requires grad by default."""
+
+    __slots__ = ()
+
+    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
+        if data is None:
+            from ..creation import empty
+            data = empty(0)
+        if not isinstance(data, Tensor):
+            from ..creation import tensor
+            data = tensor(data)
+        obj = _alias(cls, data)
+        if requires_grad:
+            set_requires_grad(obj, True)
+        return obj
+
+    def __init__(self, data=None, requires_grad: bool = True):  # all the work is in __new__
+        pass
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        out = Parameter(self.data.clone(), self.requires_grad)
+        memo[id(self)] = out
+        return out
+
+    def __reduce_ex__(self, protocol):
+        return (Parameter, (Tensor(self.numpy(), device=self.device), self.requires_grad))
+
+
+class Buffer(Tensor):
+    """PyTorch's nn.Buffer marker: assigning one to a Module registers it as a buffer."""
+
+    __slots__ = ("persistent",)
+
+    def __new__(cls, data: Tensor, *, persistent: bool = True):
+        obj = _alias(cls, data)
+        obj.persistent = persistent
+        return obj
+
+    def __init__(self, data=None, *, persistent: bool = True):
+        pass
