@@ -107,7 +107,8 @@ class Tensor:
     def _assign(self, value: Node) -> "Tensor":
         """Write `value` (this tensor's shape) into this tensor's region of its storage."""
         s = self._storage
-        if config.GRAD_ENABLED and self._is_grad_leaf():
+        leaf = self._is_grad_leaf()
+        if config.GRAD_ENABLED and leaf:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         if not writable(self._chain):
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
@@ -118,7 +119,10 @@ class Tensor:
         value = B.broadcast_to(value, self.shape)
         s.node = writeback(s.node, self._chain, value) if self._chain else value
         s.version += 1
-        if s.node.needs_grad and config.GRAD_ENABLED:
+        if leaf:  # an update under no_grad (an optimizer step): still the same leaf
+            from .autograd.graph import leaf_value
+            s.node = leaf_value(s.node, s.grad_node)
+        elif s.node.needs_grad and config.GRAD_ENABLED:
             from .autograd.graph import GradFn, record
             s.grad_node = record(s.node, s)
             if isinstance(s.grad_node, GradFn):

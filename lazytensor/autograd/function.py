@@ -103,7 +103,7 @@ class Function:
         for o in outs:
             if isinstance(o, Tensor) and o.dtype.is_floating_point:
                 value = Node("detach", o.dtype, tuple(o.shape), (o.node,), None, o.node.device, needs_grad=True)
-                own(value, node, slot)
+                own(value, node, slot)  # gradients of this output stop here and enter `node`
                 t = Tensor.__new__(Tensor)
                 from ..tensor import Storage
                 t._setup(Storage(value), ())

@@ -20,20 +20,19 @@ def _outputs(fn, inputs):
 def _numeric_jacobian(fn, inputs, i: int, eps: float) -> np.ndarray:
     """d(all outputs, flattened) / d(inputs[i], flattened) by central differences."""
     from ..creation import tensor
-    from .mode import no_grad
     x = inputs[i]
     base = x.numpy().astype(np.float64)
     columns = []
-    with no_grad():
-        for k in range(base.size):
-            probes = []
-            for step in (eps, -eps):
-                moved = base.copy().reshape(-1)
-                moved[k] += step
-                args = list(inputs)
-                args[i] = tensor(moved.reshape(base.shape), dtype=x.dtype, device=x.device)
-                probes.append(np.concatenate([o.numpy().astype(np.float64).reshape(-1) for o in _outputs(fn, args)]))
-            columns.append((probes[0] - probes[1]) / (2 * eps))
+    for k in range(base.size):
+        probes = []
+        for step in (eps, -eps):
+            moved = base.copy().reshape(-1)
+            moved[k] += step
+            args = list(inputs)
+            args[i] = tensor(moved.reshape(base.shape), dtype=x.dtype, device=x.device,
+                             requires_grad=x.requires_grad)
+            probes.append(np.concatenate([o.numpy().astype(np.float64).reshape(-1) for o in _outputs(fn, args)]))
+        columns.append((probes[0] - probes[1]) / (2 * eps))
     return np.stack(columns, axis=1) if columns else np.zeros((0, 0))
 
 

@@ -150,3 +150,10 @@ def record(out: Node, storage=None) -> GradNode:
     fn = GradFn(out, order, stops, storage)
     own(out, fn)
     return fn
+
+
+def leaf_value(value: Node, leaf: GradNode) -> Node:
+    """`value` as the new content of a leaf: requires grad, and gradients stop here."""
+    node = Node("detach", value.dtype, value.shape, (value,), None, value.device, needs_grad=True)
+    own(node, leaf)
+    return node

@@ -458,7 +458,8 @@ def _avg_poolnd(input, nd, kernel_size, stride, padding, ceil_mode, count_includ
         base = _pad(base, rest, value=0.0) if any(rest) else base
     else:
         base = _pad(base, widths, value=0.0)
-    counts = _windows(base, kernel, stride, dilation).sum(red)
+    cw = _windows(base, kernel, stride, dilation)
+    counts = cw.sum(tuple(range(cw.ndim - nd, cw.ndim)))
     return total / counts
 
 
