@@ -7,7 +7,8 @@ from .ir.dtype import bool_ as bool
 from .ir.dtype import float16, float32, float64, int32, int64, uint8
 from .tensor import FUNCTIONS, Size, Tensor, device
 from . import creation, elementwise, movement, reduce, conversion, indexing, linalg, random, sorting  # noqa: F401  (registers ops)
-from . import autograd, nn  # noqa: F401
+from . import autograd, nn, optim  # noqa: F401
+from .serialization import load, save  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled, inference_mode  # noqa: F401
 from .runtime.devices import default_device, set_default_device
 from .runtime.stats import reset_stats, stats

@@ -215,11 +215,20 @@ MOVEMENT_LOWERING = {
 }
 
 
-def lower_kernel(out: Node, is_input: Callable[[Node], bool]) -> LoweredKernel:
-    """Lower the subgraph under `out`, stopping at nodes for which is_input is true."""
+def lower_kernel(out: Node, is_input: Callable[[Node], bool], inputs: list[Node] | None = None,
+                 args: list | None = None) -> LoweredKernel:
+    """Lower the subgraph under `out`, stopping at nodes for which is_input is true.
+    `inputs` and `args`, when given, fix the order of buffers and scalar arguments."""
     out_vars = tuple(S.var(f"g{i}", n) for i, n in enumerate(out.shape))
     kernel = LoweredKernel(out.shape, out.dtype, out_vars, S.lit(0))
     lowerer = _Lowerer(kernel, lambda n: n is not out and is_input(n))
+    for n in inputs or ():
+        lowerer.slots[id(n)] = len(kernel.inputs) + 1
+        kernel.inputs.append(n)
+        kernel.input_dtypes.append(n.dtype)
+    for value, cd in args or ():
+        lowerer.arg_slots[(repr(value), cd)] = len(kernel.args)
+        kernel.args.append((value, cd))
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20000))
     try:

@@ -1,2 +1,16 @@
-"""Neural-network building blocks (PyTorch's torch.nn)."""
+"""Neural-network building blocks (PyTorch's torch.nn), built on Tensor ops so they fuse."""
 from . import functional  # noqa: F401
+from . import init  # noqa: F401
+from .activation import (ELU, GELU, LeakyReLU, LogSoftmax, MultiheadAttention, ReLU, Sigmoid, SiLU,  # noqa: F401
+                         Softmax, Softplus, Tanh)
+from .conv import Conv1d, Conv2d, Conv3d  # noqa: F401
+from .dropout import Dropout  # noqa: F401
+from .linear import Bilinear, Flatten, Identity, Linear, Unflatten  # noqa: F401
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss,  # noqa: F401
+                   SmoothL1Loss)
+from .module import Module, ModuleDict, ModuleList, ParameterList, Sequential  # noqa: F401
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm, RMSNorm  # noqa: F401
+from .parameter import Buffer, Parameter  # noqa: F401
+from .pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d  # noqa: F401
+from .sparse import Embedding  # noqa: F401
+from .transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: F401

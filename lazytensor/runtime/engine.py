@@ -7,6 +7,7 @@ import time
 
 from .. import config
 from ..codegen.lower import LoweredKernel, contiguous_strides, lower_kernel, strided_view
+from ..codegen.signature import signature
 from ..ir.node import Node
 from ..ir.schedule import schedule
 from .buffer import Buffer, BufferView
@@ -23,6 +24,9 @@ def _caller() -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "?"
 
 
+_RENDERED: dict[tuple, tuple[str, str]] = {}  # (device, kernel signature) -> (name, source)
+
+
 def _allocate(device, node: Node) -> BufferView:
     buf = Buffer(device, node.dtype, node.numel)
     STATS.bytes_allocated += buf.nbytes
@@ -36,11 +40,22 @@ def _lower_all(nodes: list[Node], materialised: set[int], device) -> list[tuple[
         if out.numel == 0:  # nothing to compute: an empty buffer is the whole result
             out.attach(_allocate(device, out))
             continue
-        kernel = lower_kernel(out, lambda n: id(n) in materialised)
-        name, src = device.render(kernel)
+        is_input = (lambda n: id(n) in materialised)
+        sig = signature(out, is_input)
+        cache_key = (device.name, sig.key)
+        if cache_key in _RENDERED:  # same structure as before: skip lowering and rendering
+            name, src = _RENDERED[cache_key]
+            kernel = LoweredKernel(out.shape, out.dtype, (), None, sig.inputs, [n.dtype for n in sig.inputs],
+                                   sig.args)
+        else:
+            kernel = lower_kernel(out, is_input, sig.inputs, sig.args)
+            name, src = device.render(kernel)
+            _RENDERED[cache_key] = (name, src)
         base, k = name, 0
         while name in sources and sources[name] != src:
             k += 1
+            if kernel.value is None:
+                kernel = lower_kernel(out, is_input, sig.inputs, sig.args)
             name, src = device.render_named(kernel, f"{base}_{k}")
         sources[name] = src
         prepared.append((out, kernel, name, src))

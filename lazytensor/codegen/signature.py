@@ -1,0 +1,90 @@
+"""A kernel's structural signature: everything that shapes its code, nothing that doesn't.
+
+Two kernels with equal signatures render to the same source, so the engine can
+skip lowering and rendering on a hit. Constants are numbered, not valued (they
+are kernel arguments); input buffers are described by dtype and layout.
+Inputs and arguments are numbered in one canonical order that lowering reuses.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+
+from ..ir.node import Node, _arg_key
+from .lower import compute_dtype, contiguous_strides
+
+
+class Signature:
+    def __init__(self):
+        self.parts: list[tuple] = []
+        self.inputs: list[Node] = []
+        self.args: list[tuple[object, object]] = []
+        self._input_slots: dict[int, int] = {}
+        self._arg_slots: dict[tuple, int] = {}
+
+    def input_slot(self, n: Node) -> int:
+        if id(n) not in self._input_slots:
+            self._input_slots[id(n)] = len(self.inputs) + 1
+            self.inputs.append(n)
+        return self._input_slots[id(n)]
+
+    def arg_slot(self, value, dtype) -> object:
+        cd = compute_dtype(dtype)
+        if cd.name == "bool":
+            return ("lit", bool(value))
+        key = (repr(value), cd)
+        if key not in self._arg_slots:
+            self._arg_slots[key] = len(self.args)
+            self.args.append((value, cd))
+        return ("arg", self._arg_slots[key])
+
+    @property
+    def key(self) -> tuple:
+        return tuple(self.parts)
+
+
+def _region_postorder(out: Node, is_leaf: Callable[[Node], bool]) -> list[Node]:
+    order, seen = [], set()
+    stack = [(out, False)]
+    while stack:
+        n, expanded = stack.pop()
+        if expanded:
+            order.append(n)
+            continue
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        stack.append((n, True))
+        if not is_leaf(n):
+            stack.extend((s, False) for s in reversed(n.srcs) if id(s) not in seen)
+    return order
+
+
+def signature(out: Node, is_input: Callable[[Node], bool]) -> Signature:
+    sig = Signature()
+
+    def is_leaf(n: Node) -> bool:
+        return n.realized or (n is not out and is_input(n))
+
+    local: dict[int, int] = {}
+    for n in _region_postorder(out, is_leaf):
+        if is_leaf(n):
+            view = n.buffer
+            layout = (view.strides, view.offset) if view is not None else (contiguous_strides(n.shape), 0)
+            part = ("in", sig.input_slot(n), n.dtype, n.shape, layout)
+        elif n.op == "const":
+            part = ("const", n.dtype, n.shape, sig.arg_slot(n.arg, n.dtype))
+        else:
+            extra = None
+            if n.op == "pad":
+                extra = sig.arg_slot(n.arg[1], n.dtype)
+            elif n.op == "gather":
+                extra = sig.arg_slot(0, n.dtype)
+            arg = n.arg[0] if n.op == "pad" else n.arg
+            part = (n.op, n.dtype, n.shape, _arg_key(arg), extra, tuple(local[id(s)] for s in n.srcs))
+        local[id(n)] = len(sig.parts)
+        sig.parts.append(part)
+    return sig
+
+
+

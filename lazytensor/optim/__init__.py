@@ -1,0 +1,5 @@
+"""lt.optim: optimizers whose updates are IR (fused, and never recompiled when lr changes)."""
+from . import lr_scheduler  # noqa: F401
+from .adam import Adam, AdamW  # noqa: F401
+from .optimizer import Optimizer  # noqa: F401
+from .sgd import SGD  # noqa: F401

@@ -1,0 +1,71 @@
+"""Adam and AdamW with PyTorch's exact update (bias correction, eps outside the sqrt, amsgrad)."""
+from __future__ import annotations
+
+import math
+
+from ..creation import zeros_like
+from ..elementwise import maximum
+from ..tensor import Tensor
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    _decoupled = False
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                 amsgrad: bool = False, *, foreach=None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused=None, decoupled_weight_decay: bool = False) -> None:
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay or self._decoupled))
+
+    def _update(self, p: Tensor, grad: Tensor, group: dict, state: dict) -> None:
+        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = (float(b) for b in group["betas"])
+        if group["maximize"]:
+            grad = -grad
+        if not state:
+            state["step"] = 0.0
+            state["exp_avg"] = zeros_like(p).detach()
+            state["exp_avg_sq"] = zeros_like(p).detach()
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = zeros_like(p).detach()
+        state["step"] = step = state["step"] + 1.0  # a Python number: no .item(), no recompile
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p.mul_(1.0 - lr * wd)
+            else:
+                grad = grad + p.detach() * wd
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.mul_(beta1).add_(grad * (1.0 - beta1))
+        exp_avg_sq.mul_(beta2).add_(grad * grad * (1.0 - beta2))
+        bias_correction1 = 1.0 - beta1 ** step
+        bias_correction2 = 1.0 - beta2 ** step
+        step_size = lr / bias_correction1
+        bias_correction2_sqrt = math.sqrt(bias_correction2)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"].copy_(maximum(state["max_exp_avg_sq"], exp_avg_sq))
+            second = state["max_exp_avg_sq"]
+        else:
+            second = exp_avg_sq
+        denom = second.sqrt() / bias_correction2_sqrt + eps
+        p.add_(exp_avg / denom * -step_size)
+
+
+class AdamW(Adam):
+    _decoupled = True
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
+                 amsgrad: bool = False, *, maximize: bool = False, foreach=None, capturable: bool = False,
+                 differentiable: bool = False, fused=None) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

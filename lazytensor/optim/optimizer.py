@@ -1,0 +1,163 @@
+"""lt.optim.Optimizer: param_groups, per-parameter state, zero_grad, state_dict.
+
+Updates are in-place Tensor ops under no_grad, so a step is IR like everything else: the
+new values of all parameters and their state are realised together at the end of step()
+(one schedule: a few fused kernels per parameter, never one per op). Hyper-parameters
+(lr, betas, bias corrections) enter as Python floats, which the compiler passes to kernels
+as arguments: changing the learning rate never recompiles.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from copy import deepcopy
+from typing import Any, Iterable
+
+from ..tensor import Tensor
+from ..nn.parameter import grad_mode_off, set_requires_grad
+
+
+class _RequiredParameter:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class Optimizer:
+    def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: dict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                            f"but got {type(params).__name__}")
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        group = dict(param_group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for p in group["params"]:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
+            group.setdefault(name, default)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def __getstate__(self):
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __repr__(self) -> str:
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        return "\n".join(lines) + "\n)"
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    from ..creation import zeros_like
+                    p.grad = zeros_like(p.grad)
+
+    def _params_with_grad(self, group):
+        return [p for p in group["params"] if p.grad is not None]
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from .. import enable_grad
+            with enable_grad():
+                loss = closure()
+        updated: list[Tensor] = []
+        with grad_mode_off():
+            for group in self.param_groups:
+                for p in self._params_with_grad(group):
+                    self._update(p, p.grad.detach(), group, self.state[p])
+                    updated.append(p)
+        self._finish(updated)
+        return loss
+
+    def _update(self, p: Tensor, grad: Tensor, group: dict, state: dict) -> None:
+        raise NotImplementedError
+
+    def _finish(self, updated: list[Tensor]) -> None:
+        """Realise the new parameters and state together, and keep the parameters leaves."""
+        import lazytensor as lt
+        tensors = list(updated)
+        for p in updated:
+            tensors += [v for v in self.state[p].values() if isinstance(v, Tensor)]
+        if tensors:
+            lt.realize(*tensors)
+        for p in updated:
+            if not p.requires_grad:  # the core drops leaf-ness on a no_grad in-place write
+                set_requires_grad(p, True)
+
+    # ---- state dict ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        for mine, theirs in zip(self.param_groups, groups):
+            if len(mine["params"]) != len(theirs["params"]):
+                raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
+                                 "optimizer's group")
+        by_index = {}
+        for mine, theirs in zip(self.param_groups, groups):
+            for p, i in zip(mine["params"], theirs["params"]):
+                by_index[i] = p
+        self.state = defaultdict(dict)
+        for key, value in state_dict["state"].items():
+            key = int(key)
+            if key not in by_index:
+                continue
+            p = by_index[key]
+            restored = {}
+            for name, v in value.items():
+                if isinstance(v, Tensor) or hasattr(v, "__array__") and not isinstance(v, (int, float)):
+                    from ..nn.module import as_lt_tensor
+                    v = as_lt_tensor(v, like=p)
+                    if name != "step":
+                        v = v.to(p.dtype).clone()
+                    else:
+                        v = float(v.item())
+                restored[name] = v
+            self.state[p] = restored
+        for mine, theirs in zip(self.param_groups, groups):
+            for k, v in theirs.items():
+                if k != "params":
+                    mine[k] = deepcopy(v)
