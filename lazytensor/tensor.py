@@ -101,7 +101,12 @@ class Tensor:
         if not self._chain:
             return self._storage.node
         if self._view is None or self._view[0] != self._storage.version or self._view[1] is not self._storage.node:
-            self._view = (self._storage.version, self._storage.node, apply_chain(self._storage.node, self._chain))
+            node = apply_chain(self._storage.node, self._chain)
+            grad_node = None
+            if node.needs_grad and config.GRAD_ENABLED:
+                from .autograd.graph import record
+                grad_node = record(node)  # a snapshot now: realising the view would forget its sources
+            self._view = (self._storage.version, self._storage.node, node, grad_node)
         return self._view[2]
 
     def _assign(self, value: Node) -> "Tensor":
