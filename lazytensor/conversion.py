@@ -74,7 +74,7 @@ def cuda(self: Tensor, device=None) -> Tensor:
 @register(function=True)
 def clone(self: Tensor, memory_format=None) -> Tensor:
     """A new tensor with its own storage and the same values (copied only when realised)."""
-    return Tensor._from_node(self.node)
+    return self * 1 if self.requires_grad else Tensor._from_node(self.node)
 
 
 @register()

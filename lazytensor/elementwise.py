@@ -315,7 +315,8 @@ def sigmoid(x: Tensor) -> Tensor:
 
 
 def relu(x: Tensor) -> Tensor:
-    return maximum(x, 0) if x.dtype != D.bool_ else x.clone()
+    # where, not maximum: the gradient at 0 is 0 (as PyTorch), and NaN passes through
+    return where(x <= 0, 0, x) if x.dtype != D.bool_ else x.clone()
 
 
 def _float(x: Tensor) -> Tensor:
@@ -358,12 +359,14 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 def clamp(x: Tensor, min=None, max=None) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
-    out = x
+    dt = result_dtype(x, *(v for v in (min, max) if v is not None))
+    out = x.to(dt)
+    # where, not maximum/minimum: at a bound the gradient passes to x (as PyTorch), NaN stays NaN
     if min is not None:
-        out = maximum(out, min)
+        out = where(out < min, min, out)
     if max is not None:
-        out = minimum(out, max)
-    return out.to(result_dtype(x, *(v for v in (min, max) if v is not None)))
+        out = where(out > max, max, out)
+    return out
 
 
 clip = clamp

@@ -114,8 +114,14 @@ def _extreme(x: Tensor, dim, keepdim, op: str, name: str, other=None):
         return (maximum if op == "max" else minimum)(x, other)
     if dim is None:
         return _reduce(x, op, None, False, name)
-    values = _reduce(x, op, dim, keepdim, name)
-    return values_indices(values, _arg_extreme(x, dim, keepdim, op, name))
+    indices = _arg_extreme(x, dim, keepdim, op, name)
+    if not x.requires_grad:
+        return values_indices(_reduce(x, op, dim, keepdim, name), indices)
+    # read the values at the indices, so the gradient goes to that element only (as PyTorch)
+    d = x._dim(dim, name)
+    at = indices if keepdim or x.ndim == 0 else indices.unsqueeze(d)
+    values = x.gather(d, at) if x.ndim else x.clone()
+    return values_indices(values if keepdim or x.ndim == 0 else values.squeeze(d), indices)
 
 
 @register(function=True)

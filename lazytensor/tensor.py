@@ -112,9 +112,10 @@ class Tensor:
     def _assign(self, value: Node) -> "Tensor":
         """Write `value` (this tensor's shape) into this tensor's region of its storage."""
         s = self._storage
-        leaf = self._is_grad_leaf()
-        if config.GRAD_ENABLED and leaf:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        leaf = self._is_grad_leaf()  # the storage is a leaf's: writes must keep it one
+        if config.GRAD_ENABLED and leaf and self.requires_grad:
+            raise RuntimeError(("a view of a " if self._chain else "a ") +
+                               "leaf Variable that requires grad is being used in an in-place operation.")
         if not writable(self._chain):
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
                                "refers to a single memory location. Please clone() the tensor before "
@@ -131,7 +132,7 @@ class Tensor:
             from .autograd.graph import GradFn, record
             s.grad_node = record(s.node, s)
             if isinstance(s.grad_node, GradFn):
-                s.grad_node.storage, s.grad_node.version = s, s.version
+                s.grad_node.rebase(s)
         if not config.LAZY:
             engine.realize([s.node], s.node.device)
         return self
@@ -249,6 +250,8 @@ class Tensor:
 
     @data.setter
     def data(self, other: "Tensor") -> None:
+        if other._storage is self._storage:  # `x.data -= ...` already wrote through the alias
+            return
         value = other.node
         if value.needs_grad:
             value = B.detach(value)
@@ -302,10 +305,7 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        if self.is_leaf:
-            return None
-        from .autograd.graph import record
-        return record(self.node) if self._chain else self._storage.grad_node
+        return None if self.is_leaf else self._grad_node()
 
     @property
     def grad(self) -> "Tensor | None":
@@ -335,7 +335,7 @@ class Tensor:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         gn = self._grad_node()
         gn.hooks.append(hook)
-        return hook
+        return RemovableHandle(gn.hooks, hook)
 
     def retain_grad(self) -> None:
         if self.is_leaf:
@@ -349,9 +349,10 @@ class Tensor:
 
     def _grad_node(self):
         """The GradNode that gradients of this tensor's value flow into."""
-        from .autograd.graph import record
-        return self._storage.grad_node if not self._chain and self._storage.grad_node is not None \
-            else record(self.node)
+        if self._chain:
+            self.node  # noqa: B018  (reading the view records it)
+            return self._view[3]
+        return self._storage.grad_node
 
     def _dim(self, dim: int, op: str, ndim: int | None = None) -> int:
         """Wrap a possibly negative dim, raising PyTorch's IndexError when out of range."""
@@ -361,6 +362,17 @@ class Tensor:
             raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{lo}, {hi}], "
                              f"but got {dim}) for a tensor of shape {tuple(self.shape)}")
         return int(dim) % max(ndim, 1)
+
+
+class RemovableHandle:
+    """Returned by register_hook: `.remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook: Callable):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
 
 
 class Size(tuple):

@@ -8,7 +8,6 @@ Its backward applies the per-op rules of ir/grad.py to that snapshot.
 """
 from __future__ import annotations
 
-import weakref
 from typing import Optional
 
 from ..ir import build as B
@@ -61,7 +60,7 @@ class GradFn(GradNode):
         self.order = order  # (node, srcs at record time), sources first
         self.stops = stops  # id(node) -> (node, GradNode, slot, storage, version)
         self.storage, self.version = storage, (storage.version if storage is not None else 0)
-        self.saves_inputs = any(n.op not in LINEAR for n, _ in order)
+        self.saves_inputs = any(n.op not in LINEAR for n, _ in order if id(n) not in stops)
         self.freed = False
 
     def name(self) -> str:
@@ -72,7 +71,14 @@ class GradFn(GradNode):
         return [gn for _, gn, _, _, _ in self.stops.values()]
 
     def release(self) -> None:
-        self.order, self.freed = [], True
+        self.order, self.stops, self.freed = [], {}, True
+
+    def rebase(self, storage) -> None:
+        """This GradFn wrote `storage` in place: the old value it read is its own input."""
+        self.storage, self.version = storage, storage.version
+        for key, (n, gn, slot, st, _) in list(self.stops.items()):
+            if st is storage:
+                self.stops[key] = (n, gn, slot, st, storage.version)
 
     def check_versions(self) -> None:
         if self.freed:
@@ -80,6 +86,8 @@ class GradFn(GradNode):
         checks = [(st, v) for _, _, _, st, v in self.stops.values() if st is not None] if self.saves_inputs else []
         if self.storage is not None and self.out.op in SAVES_OUTPUT:
             checks.append((self.storage, self.version))
+        # the in-place chain of this GradFn's own storage only ever read values it made itself
+        checks = [(st, v) for st, v in checks if st is not self.storage or self.out.op in SAVES_OUTPUT]
         for storage, version in checks:
             if storage.version != version:
                 n = storage.node
@@ -111,18 +119,19 @@ class GradFn(GradNode):
 
 
 def owner_of(node: Node) -> Optional[tuple[GradNode, int]]:
-    """(GradNode, output slot) that gradients of this value flow into, if any."""
-    return node.grad_owner() if node.grad_owner is not None else None
+    """(GradNode, output slot) that gradients of this value flow into, if any (and not freed)."""
+    owner = node.grad_owner
+    return None if owner is None or getattr(owner[0], "freed", False) else owner
 
 
 def own(node: Node, gradnode: GradNode, slot: int = 0) -> None:
-    ref = weakref.ref(gradnode)
-    node.grad_owner = lambda: (ref(), slot) if ref() is not None else None
+    """Gradients of `node` flow into `gradnode` (the node keeps its history alive, as in PyTorch)."""
+    node.grad_owner = (gradnode, slot)
 
 
 def record(out: Node, storage=None) -> GradNode:
     """The GradNode for value `out`: its owner if it has one, else a new GradFn over the
-    subgraph from `out` down to values that already have owners."""
+    subgraph from `out` down to values that already have (live) owners."""
     existing = owner_of(out)
     if existing is not None:
         return existing[0]
@@ -145,6 +154,8 @@ def record(out: Node, storage=None) -> GradNode:
             stops[id(n)] = (n, gn, slot, st, st.version if st is not None else 0)
             order.append((n, ()))
             continue
+        if n.realized and n.op != "buffer" and n.grad_owner is not None:
+            raise RuntimeError(FREED)  # computed earlier, and backward has freed how
         stack.append((n, True))
         stack.extend((s, False) for s in n.srcs if s.needs_grad and id(s) not in seen)
     fn = GradFn(out, order, stops, storage)

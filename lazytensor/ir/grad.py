@@ -98,10 +98,20 @@ def _reduce(n: Node, s, g: Node) -> Grads:
         return (spread,)
     out = B.expand(n, src.shape)
     if op == "prod":
-        return (_e("div", _e("mul", spread, out), src),)
+        return (_e("mul", spread, _prod_of_others(src, axes)),)
     hit = B.cast(_e("eq", src, out), src.dtype)  # ties share the gradient evenly, as PyTorch's amax
     count = B.expand(B.reduce(hit, "sum", axes), src.shape)
     return (_e("div", _e("mul", spread, hit), count),)
+
+
+def _prod_of_others(src: Node, axes) -> Node:
+    """For each element, the product of the others along `axes`, exact where zeros occur."""
+    zero = _e("eq", src, _c(src, 0))
+    nonzero_prod = B.expand(B.reduce(_e("where", zero, _c(src, 1), src), "prod", axes), src.shape)
+    zeros = B.expand(B.reduce(B.cast(zero, src.dtype), "sum", axes), src.shape)
+    no_zero = _e("div", nonzero_prod, _e("where", zero, _c(src, 1), src))
+    only_this = _e("where", _e("eq", zeros, _c(src, 1)), nonzero_prod, _c(src, 0))
+    return _e("where", zero, only_this, _e("where", _e("eq", zeros, _c(src, 0)), no_zero, _c(src, 0)))
 
 
 def _inverse_permute(perm) -> tuple[int, ...]:

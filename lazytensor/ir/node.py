@@ -38,7 +38,7 @@ class Node:
         self.buffer = None  # a runtime BufferView once realised
         self.key = None
         self.needs_grad = needs_grad  # on a path from a tensor that requires grad (autograd keeps it)
-        self.grad_owner = None  # weakref to the autograd record whose value this node is
+        self.grad_owner = None  # (GradNode, slot) that gradients of this value flow into
 
     @property
     def numel(self) -> int:
@@ -68,9 +68,11 @@ def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: 
 
     assert op in O.ALL_OPS, op
     shape = tuple(int(s) for s in shape)
-    needs_grad = config.GRAD_ENABLED and op != "detach" and any(s.needs_grad for s in srcs)
+    needs_grad = (config.GRAD_ENABLED and dtype.is_floating_point and op != "detach"
+                  and any(s.needs_grad for s in srcs))
     folded = None if op == "detach" else simplify(op, dtype, shape, srcs, arg, device)
-    if folded is not None and folded.needs_grad == needs_grad:  # never gain or lose autograd history
+    # never gain or lose autograd history; and x*1 stays a new value when autograd tracks it
+    if folded is not None and folded.needs_grad == needs_grad and not (needs_grad and folded in srcs):
         return folded
     key = (op, dtype, shape, tuple(id(s) for s in srcs), _arg_key(arg), device, needs_grad)
     found = _CACHE.get(key)

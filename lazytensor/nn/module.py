@@ -385,12 +385,9 @@ class Module:
                 if child is not None:
                     load(child, prefix + name + ".")
         load(self)
+        known = set(self.state_dict().keys())
+        unexpected_keys.extend(key for key in state_dict if key not in known)
         if strict:
-            # keys outside every module's names (e.g. "foo.bar" where no child "foo" exists)
-            known = set(self.state_dict().keys())
-            for key in state_dict:
-                if key not in known and key not in unexpected_keys:
-                    unexpected_keys.append(key)
             if unexpected_keys:
                 error_msgs.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
                     ", ".join(f'"{k}"' for k in unexpected_keys)))
