@@ -32,4 +32,4 @@ def assert_close(got, ref, rtol=RTOL, atol=ATOL, what="value"):
 
 
 def data(shape, seed=0, scale=1.0):
-    return torch.from_numpy((np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32))
+    return torch.from_numpy(np.asarray(np.random.default_rng(seed).standard_normal(shape) * scale, dtype=np.float32))

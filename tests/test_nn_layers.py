@@ -52,6 +52,11 @@ CASES = {
 }
 
 
+# variants whose kernels differ little from a sibling's: their gradients run on numpy only
+CL_GRAD_SKIP = {"MultiheadAttention", "TransformerEncoderLayer", "Linear_nobias_3d", "GELU_tanh", "Identity",
+                "Flatten"}
+
+
 def _call(mod, inputs):
     if isinstance(mod, (torch.nn.MultiheadAttention, lt.nn.MultiheadAttention)):
         return mod(inputs[0], inputs[0], inputs[0])[0]
@@ -77,6 +82,8 @@ def test_forward_matches_torch(case, device):
 @needs_autograd
 @pytest.mark.parametrize("case", list(CASES))
 def test_gradients_match_torch(case, device):
+    if device == "cl" and case in CL_GRAD_SKIP:
+        pytest.skip("covered on cl by its sibling case (keeps OpenCL compile time down)")
     with using(device, True):
         tmod, lmod, xs = _build(case)
         for x in xs:

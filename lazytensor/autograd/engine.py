@@ -11,26 +11,14 @@ from typing import Iterable, Optional
 
 from ..ir import build as B
 from ..ir.node import Node
+from ..ir.traverse import postorder
 from .graph import AccumulateGrad, GradFn, GradNode
 from .mode import set_grad_enabled
 
 
 def _topological(roots: Iterable[GradNode]) -> list[GradNode]:
     """GradNodes reachable from the roots, every consumer before what it reads."""
-    post: list[GradNode] = []
-    seen: set[int] = set()
-    stack: list[tuple[GradNode, bool]] = [(r, False) for r in roots]
-    while stack:
-        gn, expanded = stack.pop()
-        if expanded:
-            post.append(gn)
-            continue
-        if id(gn) in seen:
-            continue
-        seen.add(id(gn))
-        stack.append((gn, True))
-        stack.extend((n, False) for n in gn.next_nodes() if id(n) not in seen)
-    return post[::-1]
+    return postorder(roots, lambda gn: gn.next_nodes())[::-1]
 
 
 def _add(a: Optional[Node], b: Node) -> Node:

@@ -13,6 +13,7 @@ from typing import Optional
 from ..ir import build as B
 from ..ir.grad import LINEAR, RULES, SAVES_OUTPUT
 from ..ir.node import Node
+from ..ir.traverse import postorder
 
 FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
          "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
@@ -135,29 +136,20 @@ def record(out: Node, storage=None) -> GradNode:
     existing = owner_of(out)
     if existing is not None:
         return existing[0]
-    order: list[tuple[Node, tuple]] = []
     stops: dict[int, tuple] = {}
-    seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(out, False)]
-    while stack:
-        n, expanded = stack.pop()
-        if expanded:
-            order.append((n, n.srcs))
-            continue
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
+
+    def sources(n: Node):
         found = owner_of(n) if n is not out else None
         if found is not None:
             gn, slot = found
             st = getattr(gn, "storage", None)
             stops[id(n)] = (n, gn, slot, st, st.version if st is not None else 0)
-            order.append((n, ()))
-            continue
+            return ()
         if n.realized and n.op != "buffer" and n.grad_owner is not None:
             raise RuntimeError(FREED)  # computed earlier, and backward has freed how
-        stack.append((n, True))
-        stack.extend((s, False) for s in n.srcs if s.needs_grad and id(s) not in seen)
+        return [s for s in n.srcs if s.needs_grad]
+
+    order = [(n, () if id(n) in stops else n.srcs) for n in postorder([out], sources)]
     fn = GradFn(out, order, stops, storage)
     own(out, fn)
     return fn

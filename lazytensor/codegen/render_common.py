@@ -1,28 +1,14 @@
 """What both renderers need from a lowered kernel: order, names, loop structure."""
 from __future__ import annotations
 
+from ..ir.traverse import postorder
 from .lower import LoweredKernel
 from .uops import U
 
 
 def toposort(root: U) -> list[U]:
-    """Sources before users, iteratively (kernels can be deep)."""
-    order: list[U] = []
-    seen: set[int] = set()
-    stack: list[tuple[U, bool]] = [(root, False)]
-    while stack:
-        n, expanded = stack.pop()
-        if expanded:
-            order.append(n)
-            continue
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        stack.append((n, True))
-        for s in reversed(n.srcs):
-            if id(s) not in seen:
-                stack.append((s, False))
-    return order
+    """Sources before users."""
+    return postorder([root], lambda n: n.srcs)
 
 
 def var_dependencies(order: list[U]) -> dict[int, frozenset]:

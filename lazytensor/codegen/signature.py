@@ -11,6 +11,7 @@ from typing import Callable
 
 
 from ..ir.node import Node, _arg_key
+from ..ir.traverse import postorder
 from .lower import compute_dtype, contiguous_strides
 
 
@@ -43,23 +44,6 @@ class Signature:
         return tuple(self.parts)
 
 
-def _region_postorder(out: Node, is_leaf: Callable[[Node], bool]) -> list[Node]:
-    order, seen = [], set()
-    stack = [(out, False)]
-    while stack:
-        n, expanded = stack.pop()
-        if expanded:
-            order.append(n)
-            continue
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        stack.append((n, True))
-        if not is_leaf(n):
-            stack.extend((s, False) for s in reversed(n.srcs) if id(s) not in seen)
-    return order
-
-
 def signature(out: Node, is_input: Callable[[Node], bool]) -> Signature:
     sig = Signature()
 
@@ -67,7 +51,7 @@ def signature(out: Node, is_input: Callable[[Node], bool]) -> Signature:
         return n.realized or (n is not out and is_input(n))
 
     local: dict[int, int] = {}
-    for n in _region_postorder(out, is_leaf):
+    for n in postorder([out], lambda n: () if is_leaf(n) else n.srcs):
         if is_leaf(n):
             view = n.buffer
             layout = (view.strides, view.offset) if view is not None else (contiguous_strides(n.shape), 0)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from . import ops as O
 from .node import Node
+from .traverse import postorder
 
 MAX_KERNEL_DEPTH = 48
 
@@ -27,21 +28,8 @@ class Schedule:
 
 
 def toposort(targets: list[Node]) -> list[Node]:
-    """Unrealised nodes under `targets`, sources first (iterative: graphs can be deep)."""
-    order: list[Node] = []
-    seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(t, False) for t in reversed(targets)]
-    while stack:
-        n, expanded = stack.pop()
-        if expanded:
-            order.append(n)
-            continue
-        if id(n) in seen or n.realized:
-            continue
-        seen.add(id(n))
-        stack.append((n, True))
-        stack.extend((s, False) for s in reversed(n.srcs) if id(s) not in seen)
-    return order
+    """Unrealised nodes under `targets`, sources first."""
+    return [n for n in postorder(targets, lambda n: () if n.realized else n.srcs) if not n.realized]
 
 
 def _movement_base(n: Node) -> Node:
@@ -71,7 +59,25 @@ def _must_materialise_reduce(n: Node, users: dict[int, list[Node]], wanted: set[
             return False
         n = readers[0]
         readers = users.get(id(n), [])
-    return len(readers) != 1 or readers[0].op not in O.ELEMENTWISE or readers[0].shape != n.shape
+    if not readers or any(r.op not in O.ELEMENTWISE or r.shape != n.shape for r in readers):
+        return True
+    return len(readers) > 1 and not _rejoin(readers, users)
+
+
+def _rejoin(readers: list[Node], users: dict[int, list[Node]], steps: int = 8) -> bool:
+    """Do the readers' elementwise chains meet in one node (like x <= 0 and where(...) in relu)?
+    Then they all land in one kernel, which computes the reduction once."""
+    paths = []
+    for r in readers:
+        path, n = {id(r)}, r
+        for _ in range(steps):
+            nxt = users.get(id(n), [])
+            if len(nxt) != 1 or nxt[0].op not in O.ELEMENTWISE or nxt[0].shape != n.shape:
+                break
+            n = nxt[0]
+            path.add(id(n))
+        paths.append(path)
+    return bool(set.intersection(*paths))
 
 
 def _expanded_work(n: Node) -> Node | None:

@@ -1,0 +1,120 @@
+"""lt.nn.functional against torch.nn.functional: values and input gradients, every device."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import lazytensor as lt
+import lazytensor.nn.functional as F
+from helpers import using
+from nn_helpers import assert_close, data, needs_autograd, to_lt
+
+LOGITS = (6, 5)
+TARGET = np.array([0, 4, 2, -100, 1, 4])  # one ignored entry
+PROBS = np.random.default_rng(7).dirichlet(np.ones(5), 6).astype(np.float32)
+WEIGHT = np.array([1.0, 2.0, 0.5, 1.5, 1.0], dtype=np.float32)
+
+
+def _ce(m, kw):
+    def fn(F_, x):
+        kw2 = dict(kw)
+        tgt = kw2.pop("target")
+        if "weight" in kw2:
+            kw2["weight"] = m.tensor(WEIGHT)
+        return F_.cross_entropy(x, m.tensor(tgt), **kw2)
+    return fn
+
+
+# name -> (input shape, fn(m, F, x) using module m (torch or lt) for constants, input domain)
+CASES = {
+    "cross_entropy_ignore_index": (LOGITS, lambda m, F_, x: F_.cross_entropy(x, m.tensor(TARGET))),
+    "cross_entropy_label_smoothing_weight": (LOGITS, lambda m, F_, x: F_.cross_entropy(
+        x, m.tensor(TARGET), weight=m.tensor(WEIGHT), label_smoothing=0.2)),
+    "cross_entropy_label_smoothing_sum": (LOGITS, lambda m, F_, x: F_.cross_entropy(
+        x, m.tensor(TARGET), label_smoothing=0.1, reduction="sum")),
+    "cross_entropy_none": (LOGITS, lambda m, F_, x: F_.cross_entropy(x, m.tensor(TARGET), reduction="none")),
+    "cross_entropy_probabilities": (LOGITS, lambda m, F_, x: F_.cross_entropy(x, m.tensor(PROBS),
+                                                                             label_smoothing=0.1)),
+    "cross_entropy_spatial": ((2, 3, 4), lambda m, F_, x: F_.cross_entropy(
+        x, m.tensor(np.array([[0, 1, 2, 1], [2, 2, 0, 1]])))),
+    "nll_loss_weight": (LOGITS, lambda m, F_, x: F_.nll_loss(F_.log_softmax(x, 1), m.tensor(TARGET),
+                                                             weight=m.tensor(WEIGHT))),
+    "mse_loss": ((3, 4), lambda m, F_, x: F_.mse_loss(x, m.tensor(np.linspace(-1, 1, 12, dtype=np.float32)
+                                                                .reshape(3, 4)))),
+    "l1_loss_sum": ((3, 4), lambda m, F_, x: F_.l1_loss(x, m.zeros(3, 4) + 0.3, reduction="sum")),
+    "binary_cross_entropy": ((3, 4), lambda m, F_, x: F_.binary_cross_entropy(
+        x.sigmoid(), m.tensor(PROBS[:3, :4] * 1.2))),
+    "bce_with_logits_pos_weight": ((3, 4), lambda m, F_, x: F_.binary_cross_entropy_with_logits(
+        x * 10, m.tensor(PROBS[:3, :4]), pos_weight=m.tensor(WEIGHT[:4]))),
+    "softmax_log_softmax": ((3, 5), lambda m, F_, x: F_.softmax(x, -1) * 2 + F_.log_softmax(x, 0)),
+    "sdpa_causal": ((2, 4, 3), lambda m, F_, x: F_.scaled_dot_product_attention(x, x * 0.5, x + 1, is_causal=True)),
+    "sdpa_bool_mask": ((2, 4, 3), lambda m, F_, x: F_.scaled_dot_product_attention(
+        x, x.flip(1), x, attn_mask=m.tensor(np.tril(np.ones((4, 4), dtype=bool))[::-1].copy()))),
+    "sdpa_float_mask": ((2, 4, 3), lambda m, F_, x: F_.scaled_dot_product_attention(
+        x, x, x, attn_mask=m.tensor(np.linspace(-2, 0, 16, dtype=np.float32).reshape(4, 4)))),
+    "layer_norm": ((2, 3, 4), lambda m, F_, x: F_.layer_norm(x, (3, 4), m.ones(3, 4) * 2, m.zeros(3, 4) + 1)),
+    "conv2d_same": ((1, 2, 5, 5), lambda m, F_, x: F_.conv2d(x, x[0, :, :3, :3].unsqueeze(0).repeat(3, 1, 1, 1),
+                                                            padding="same")),
+    "max_pool2d_ceil": ((1, 2, 5, 5), lambda m, F_, x: F_.max_pool2d(x, 2, ceil_mode=True)),
+    "avg_pool2d_no_pad_count": ((1, 2, 5, 5), lambda m, F_, x: F_.avg_pool2d(x, 3, 2, 1, count_include_pad=False)),
+    "pad_reflect_replicate": ((1, 2, 4), lambda m, F_, x: F_.pad(x, (2, 1), mode="reflect")
+                              + F_.pad(x, (2, 1), mode="replicate")),
+    "pad_constant": ((2, 3), lambda m, F_, x: F_.pad(x, (1, 2, 0, 1), value=0.5)),
+    "linear": ((3, 4), lambda m, F_, x: F_.linear(x, x[:2] * 0.5, m.ones(2))),
+    "dropout_eval": ((3, 4), lambda m, F_, x: F_.dropout(x, 0.5, training=False)),
+}
+
+
+def _run(case, device, grad):
+    shape, fn = CASES[case]
+    x = data(shape, seed=3)
+    if grad:
+        x.requires_grad_(True)
+    ref = fn(torch, TF, x)
+    with using(device, True):
+        lx = to_lt(x, requires_grad=grad)
+        got = fn(lt, F, lx)
+        assert_close(got, ref, what=f"{case} on {device}")
+        if grad:
+            g = data(tuple(ref.shape), seed=5)
+            (ref * g).sum().backward()
+            (got * to_lt(g)).sum().backward()
+            assert_close(lx.grad, x.grad, what=f"{case} input grad on {device}")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_functional_forward(case, device):
+    _run(case, device, False)
+
+
+@needs_autograd
+@pytest.mark.parametrize("case", list(CASES))
+def test_functional_input_grad(case, device):
+    _run(case, device, True)
+
+
+def test_one_hot(device):
+    with using(device, True):
+        got = F.one_hot(lt.tensor([0, 3, 1]), 5)
+        ref = TF.one_hot(torch.tensor([0, 3, 1]), 5)
+        assert got.dtype == lt.int64
+        np.testing.assert_array_equal(got.numpy(), ref.numpy())
+        np.testing.assert_array_equal(F.one_hot(lt.tensor([2, 0])).numpy(), TF.one_hot(torch.tensor([2, 0])).numpy())
+
+
+def test_cross_entropy_rejects_bad_target_shape():
+    with pytest.raises((ValueError, RuntimeError), match="target"):
+        F.cross_entropy(lt.zeros(4, 3), lt.tensor([0, 1]))
+
+
+def test_conv2d_rejects_channel_mismatch():
+    with pytest.raises(RuntimeError, match="channels"):
+        F.conv2d(lt.zeros(1, 3, 5, 5), lt.zeros(2, 4, 3, 3))
+
+
+def test_conv2d_is_one_reduction_kernel():
+    """Windows are views: the conv's gather/pad/multiply/sum fuse into one kernel."""
+    x, w = lt.randn(1, 2, 6, 6).realize(), lt.randn(3, 2, 3, 3).realize()
+    lt.reset_stats()
+    F.conv2d(x, w, stride=2, padding=1).realize()
+    assert lt.stats().kernels_launched == 1
