@@ -360,6 +360,7 @@ class TestAutogradGrad:
             return w.grad, x.grad
         check(run(lt), run(torch), **TOL)
 
+    @pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
     def test_backward_create_graph_then_differentiate_grad(self):
         def run(m):
             x = leaf(m)
@@ -756,3 +757,22 @@ def test_gradcheck_raise_exception_false_returns_false(numpy_float64):
             return grad
 
     assert lt.autograd.gradcheck(Wrong.apply, (_f64((4,), 3),), raise_exception=False) is False
+
+
+GRADGRADCHECK = {
+    "elementwise": (lambda x, y: (x.sin() * y + x.exp() / (y * y + 1)).tanh(), [(3, 4), (3, 4)]),
+    "broadcast_pow": (lambda x, y: (x.abs() + 1) ** y, [(3, 4), (4,)]),
+    "reduce": (lambda x: x.var(1) + x.logsumexp(0).sum() + x.norm(), [(3, 4)]),
+    "matmul": (lambda x, w: (x @ w).sigmoid(), [(3, 4), (4, 2)]),
+    "softmax": (lambda x: x.softmax(-1) * x.log_softmax(0), [(3, 4)]),
+}
+
+
+def test_gradgradcheck(numpy_float64):
+    from helpers import check_cases
+
+    def body(case):
+        fn, shapes = case
+        inputs = tuple(_f64(s, seed) for seed, s in enumerate(shapes))
+        assert lt.autograd.gradgradcheck(fn, inputs) is True
+    check_cases(GRADGRADCHECK, body)

@@ -110,6 +110,25 @@ def test_sgd_step_of_mlp_runs_few_kernels(lazy_env):
     check(w2, tw2, **TOL)
 
 
+def test_elementwise_backward_is_fused(lazy_env):
+    """A chain of 20 elementwise ops (about 80 with backward) realises its
+    gradient in a few kernels, not one per op (the scheduler may cut a very
+    deep expression into a few equal pieces)."""
+    x = lt.tensor(values((3, 4), seed=57), requires_grad=True).realize()
+    tx = torch.tensor(values((3, 4), seed=57), requires_grad=True)
+    for m, t in ((lt, x), (torch, tx)):
+        y = t
+        for i in range(5):
+            y = (y * 0.9 + 0.1).sin() * (y.sigmoid() + 0.5) - y.tanh() * 0.1
+        y.sum().backward()
+    lt.reset_stats()
+    x.grad.realize()
+    n = lt.stats().kernels_launched
+    print(f"\n20-op elementwise chain backward ({lazy_env.device}): {n} kernels")
+    assert n <= 5
+    check(x.grad, tx.grad, **TOL)
+
+
 def test_sgd_loop_matches_torch(lazy_env):
     x, y, w1, w2 = _lt_mlp()
     tx, ty, tw1, tw2 = (torch.tensor(a, requires_grad=i >= 2) for i, a in enumerate(_mlp_data()))
