@@ -204,7 +204,7 @@ def _configs():
     return [(d, lazy) for d in available_devices() for lazy in (True, False)]
 
 
-@settings(max_examples=30, deadline=None, database=None,
+@settings(max_examples=20, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(programs())
 def test_random_programs_agree_with_numpy(program):

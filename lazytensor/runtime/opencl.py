@@ -50,7 +50,10 @@ class OpenCLDevice(Device):
         self.max_alloc = self.dev.max_mem_alloc_size
         self.kernels: dict[str, object] = {}  # source -> cl.Kernel
         self.pool: dict[int, list] = {}
-        self.identity = f"{self.dev.platform.name}|{self.dev.name}|{self.dev.driver_version}"
+        # Extra build options, e.g. LT_CL_OPTIONS=-cl-opt-disable where compile time matters more
+        # than kernel speed (a test suite that compiles thousands of tiny kernels once each).
+        self.build_options = ["-cl-std=CL1.2"] + os.environ.get("LT_CL_OPTIONS", "").split()
+        self.identity = f"{self.dev.platform.name}|{self.dev.name}|{self.dev.driver_version}|{self.build_options}"
 
     def __repr__(self) -> str:
         return f"<OpenCLDevice {self.name}: {self.dev.name.strip()} ({self.dev.platform.name})>"
@@ -118,7 +121,7 @@ class OpenCLDevice(Device):
                 return program
             except Exception:  # a stale or foreign binary: rebuild from source
                 pass
-        program = cl.Program(self.ctx, src).build(options=["-cl-std=CL1.2"])
+        program = cl.Program(self.ctx, src).build(options=self.build_options)
         STATS.programs_built += 1
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
