@@ -49,7 +49,7 @@ def main() -> None:
     for step in range(5):
         lt.reset_stats()
         h = (x @ w).relu().mean().item()
-    show(f"(x @ w).relu().mean() again: compiles nothing")
+    show("(x @ w).relu().mean() again: compiles nothing")
     print(f"  5 repeats took {(time.perf_counter() - start) * 1e3:.1f} ms, value {h:.5f}")
 
     ref = np.maximum(x.numpy() @ w.numpy(), 0).mean()

@@ -17,7 +17,6 @@ from .runtime import engine as _engine
 half, float, double = float16, float32, float64
 int, long = int32, int64
 globals().update(FUNCTIONS)
-Generator = None
 
 
 def get_default_device() -> device:
@@ -36,7 +35,13 @@ def realize(*tensors: Tensor) -> None:
         _engine.realize(nodes, dev)
 
 
-def is_tensor(obj) -> builtins_bool:  # type: ignore[name-defined]
+def synchronize(device=None) -> None:
+    """Wait until every kernel queued on the device has finished (for timing)."""
+    from .runtime.devices import get_device
+    get_device(str(device) if device is not None else default_device()).synchronize()
+
+
+def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
@@ -53,5 +58,6 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     return promote(a, b)
 
 
-builtins_bool = __builtins__["bool"] if isinstance(__builtins__, dict) else __builtins__.bool
-__all__ = ["Tensor", "tensor", "stats", "realize", "device"]
+__all__ = ["Tensor", "Size", "tensor", "device", "dtype", "config", "stats", "reset_stats", "realize",
+           "synchronize", "set_default_device", "get_default_device", "bool", "uint8", "float16", "float32",
+           "float64", "int32", "int64", *FUNCTIONS]

@@ -234,10 +234,6 @@ class Tensor:
         return self.dtype.itemsize
 
     @property
-    def is_leaf(self) -> bool:
-        return self.grad_fn is None
-
-    @property
     def is_floating_point(self) -> Callable[[], bool]:
         return lambda: self.dtype.is_floating_point
 

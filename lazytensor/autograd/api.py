@@ -1,7 +1,6 @@
 """User entry points: Tensor.backward and lt.autograd.grad."""
 from __future__ import annotations
 
-from typing import Sequence
 
 from ..ir import build as B
 from ..ir.node import Node, const

@@ -7,7 +7,7 @@ their axes, and a reduced product becomes an einsum (BLAS for matmul).
 """
 from __future__ import annotations
 
-from ..ir.dtype import DType, float16
+from ..ir.dtype import float16
 from .lower import LoweredKernel
 from .render_common import kernel_name, toposort
 from .uops import U, linear

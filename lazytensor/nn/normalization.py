@@ -1,7 +1,7 @@
 """BatchNorm1d/2d (running statistics as buffers, train/eval), LayerNorm, RMSNorm, GroupNorm."""
 from __future__ import annotations
 
-from ..creation import empty, ones, tensor, zeros
+from ..creation import ones, tensor, zeros
 from ..ir import dtype as D
 from ..tensor import Tensor
 from . import functional as F
