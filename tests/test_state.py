@@ -6,6 +6,7 @@ from safetensors.torch import load_file as torch_load_file
 from safetensors.torch import save_file as torch_save_file
 
 import lazytensor as lt
+from helpers import check
 
 
 def _pair():
@@ -71,3 +72,31 @@ def test_load_to_device(tmp_path):
     path = tmp_path / "w.safetensors"
     lt.save({"a": lt.arange(3)}, path)
     assert lt.load(path, device="numpy")["a"].device == lt.device("numpy")
+
+
+def test_bert_style_checkpoint_with_hugging_face_names_loads(tmp_path):
+    """A checkpoint saved from PyTorch with BertModel's parameter names loads strictly into the
+    same architecture written with lazytensor, and both compute the same encoding."""
+    import importlib.util
+    import os
+    import sys
+    from safetensors.torch import save_file
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", "bert_encoder.py")
+    spec = importlib.util.spec_from_file_location("bert_encoder", path)
+    bert = importlib.util.module_from_spec(spec)
+    sys.modules["bert_encoder"] = bert  # dataclasses look their module up by name
+    spec.loader.exec_module(bert)
+    config = bert.BertConfig()
+    torch.manual_seed(0)
+    reference = bert.build(torch)(config).eval()
+    names = list(reference.state_dict())
+    assert "encoder.layer.0.attention.self.query.weight" in names
+    assert "embeddings.LayerNorm.weight" in names
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(tmp_path / "bert.safetensors"))
+
+    model = bert.build(lt)(config)
+    model.load_state_dict(lt.load(str(tmp_path / "bert.safetensors")))  # strict: every name matches
+    ids = np.array([[1, 5, 7, 9, 2, 0], [3, 3, 8, 1, 4, 6]])
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(ids))
+    check(model(lt.tensor(ids)), expected, rtol=1e-4, atol=1e-5)
