@@ -33,13 +33,23 @@ def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 @dataclass
 class LoweredKernel:
+    """Outputs of one shape, each stored from its own expression at the same index.
+    Buffer slots: outputs first (0..n_out-1), then the inputs."""
+
     out_shape: tuple[int, ...]
-    out_dtype: DType
+    out_dtypes: list[DType]
     out_vars: tuple[U, ...]
-    value: U
-    inputs: list[Node] = field(default_factory=list)  # buffer slot i+1 holds inputs[i]
+    values: list[U] | None
+    inputs: list[Node] = field(default_factory=list)  # buffer slot n_out+i holds inputs[i]
     input_dtypes: list[DType] = field(default_factory=list)
     args: list[tuple[object, DType]] = field(default_factory=list)  # scalar kernel arguments
+
+    @property
+    def n_out(self) -> int:
+        return len(self.out_dtypes)
+
+    def input_dtype(self, slot: int) -> DType:
+        return self.input_dtypes[slot - self.n_out]
 
     @property
     def numel(self) -> int:
@@ -70,7 +80,7 @@ class _Lowerer:
 
     def _load(self, node: Node, idxs, valid) -> U:
         if id(node) not in self.slots:
-            self.slots[id(node)] = len(self.k.inputs) + 1
+            self.slots[id(node)] = self.k.n_out + len(self.k.inputs)
             self.k.inputs.append(node)
             self.k.input_dtypes.append(node.dtype)
         view = node.buffer
@@ -215,15 +225,16 @@ MOVEMENT_LOWERING = {
 }
 
 
-def lower_kernel(out: Node, is_input: Callable[[Node], bool], inputs: list[Node] | None = None,
+def lower_kernel(outs: tuple[Node, ...], is_input: Callable[[Node], bool], inputs: list[Node] | None = None,
                  args: list | None = None) -> LoweredKernel:
-    """Lower the subgraph under `out`, stopping at nodes for which is_input is true.
-    `inputs` and `args`, when given, fix the order of buffers and scalar arguments."""
-    out_vars = tuple(S.var(f"g{i}", n) for i, n in enumerate(out.shape))
-    kernel = LoweredKernel(out.shape, out.dtype, out_vars, S.lit(0))
-    lowerer = _Lowerer(kernel, lambda n: n is not out and is_input(n))
+    """Lower the subgraphs under `outs` (one shape), stopping at nodes for which is_input is
+    true. `inputs` and `args`, when given, fix the order of buffers and scalar arguments."""
+    shape = outs[0].shape
+    out_vars = tuple(S.var(f"g{i}", n) for i, n in enumerate(shape))
+    kernel = LoweredKernel(shape, [o.dtype for o in outs], out_vars, None)
+    lowerer = _Lowerer(kernel, lambda n: all(n is not o for o in outs) and is_input(n))
     for n in inputs or ():
-        lowerer.slots[id(n)] = len(kernel.inputs) + 1
+        lowerer.slots[id(n)] = kernel.n_out + len(kernel.inputs)
         kernel.inputs.append(n)
         kernel.input_dtypes.append(n.dtype)
     for value, cd in args or ():
@@ -232,8 +243,8 @@ def lower_kernel(out: Node, is_input: Callable[[Node], bool], inputs: list[Node]
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20000))
     try:
-        kernel.value = lowerer._lower(out, out_vars, S.TRUE) if not out.realized else \
-            lowerer._load(out, out_vars, S.TRUE)
+        kernel.values = [lowerer._load(o, out_vars, S.TRUE) if o.realized else lowerer._lower(o, out_vars, S.TRUE)
+                         for o in outs]
     finally:
         sys.setrecursionlimit(limit)
     return kernel
@@ -249,7 +260,7 @@ def strided_view(node: Node) -> tuple[Node, tuple[int, ...], int] | None:
         return None
     if node.numel == 0:
         return base, contiguous_strides(node.shape), 0
-    kernel = LoweredKernel(node.shape, node.dtype, (), S.lit(0))
+    kernel = LoweredKernel(node.shape, [node.dtype], (), None)
     lowerer = _Lowerer(kernel, lambda n: n is base)
     out_vars = tuple(S.var(f"g{i}", n) for i, n in enumerate(node.shape))
     value = lowerer.lower(node, out_vars, S.TRUE)

@@ -6,9 +6,9 @@ from .lower import LoweredKernel
 from .uops import U
 
 
-def toposort(root: U) -> list[U]:
+def toposort(roots: list[U]) -> list[U]:
     """Sources before users."""
-    return postorder([root], lambda n: n.srcs)
+    return postorder(roots, lambda n: n.srcs)
 
 
 def var_dependencies(order: list[U]) -> dict[int, frozenset]:
@@ -26,13 +26,13 @@ def var_dependencies(order: list[U]) -> dict[int, frozenset]:
 
 def kernel_name(kernel: LoweredKernel) -> str:
     """A readable, deterministic name: kind, main ops, output shape."""
-    order = toposort(kernel.value)
+    order = toposort(kernel.values)
     reduces = [n.arg[0] for n in order if n.op == "reduce"]
     skip = {"var", "lit", "arg", "load", "cast", "add", "mul", "idiv", "mod", "and", "lt", "where", "reduce"}
     ops: list[str] = []
     for n in order:
         if n.op not in skip and n.op not in ops:
             ops.append(n.op)
-    kind = "r" if reduces else "e"
+    kind = ("r" if reduces else "e") + (str(kernel.n_out) if kernel.n_out > 1 else "")
     parts = [kind] + reduces[:2] + ops[:3] + ["x".join(str(s) for s in kernel.out_shape) or "scalar"]
     return "_".join(parts)

@@ -19,7 +19,7 @@ def op_name(op: str) -> str:
 class _Emitter:
     def __init__(self, kernel: LoweredKernel):
         self.k = kernel
-        self.order = toposort(kernel.value)
+        self.order = toposort(kernel.values)
         self.axis: dict[U, int] = {}
         for i, v in enumerate(kernel.out_vars):
             if v.op == "var":
@@ -44,8 +44,8 @@ class _Emitter:
                 self.lines.append(f"    t{len(self.lines)} = {text}")
         return self.names[id(n)]
 
-    def run(self) -> str:
-        return self.name(self.k.value)
+    def run(self) -> list[str]:
+        return [self.name(v) for v in self.k.values]
 
     def _expression(self, n: U) -> str:
         if n.op == "lit":
@@ -65,7 +65,7 @@ class _Emitter:
     def _load(self, n: U) -> str:
         index, valid = n.srcs
         buf = f"bufs[{n.arg}]"
-        up = ".astype(float32)" if self.k.input_dtypes[n.arg - 1] == float16 else ""
+        up = ".astype(float32)" if self.k.input_dtype(n.arg) == float16 else ""
         terms, offset = linear(index)
         if valid.op == "lit" and valid.arg and all(a.op == "var" for a in terms):
             dims = tuple((self.axis[a], a.arg[1], k) for a, k in terms.items())
@@ -87,8 +87,9 @@ def render(kernel: LoweredKernel, name: str | None = None) -> tuple[str, str]:
     """(kernel name, Python source defining `name(bufs, args)`)."""
     name = name or kernel_name(kernel)
     em = _Emitter(kernel)
-    result = em.run()
+    results = em.run()
     shape = tuple(kernel.out_shape)
     body = "\n".join(em.lines)
-    src = f"def {name}(bufs, args):\n{body}\n    store(bufs[0], {result}, {shape!r})\n"
+    stores = "".join(f"    store(bufs[{i}], {r}, {shape!r})\n" for i, r in enumerate(results))
+    src = f"def {name}(bufs, args):\n{body}\n{stores}"
     return name, src

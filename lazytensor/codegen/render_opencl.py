@@ -99,7 +99,7 @@ class _Emitter:
         self.scopes: list[dict[int, str]] = [{}]
         self.in_scope: set = set(v for v in kernel.out_vars if v.op == "var")
         self.count = 0
-        self.deps = var_dependencies(toposort(kernel.value))
+        self.deps = var_dependencies(toposort(kernel.values))
         self.indent = 1
 
     def line(self, text: str) -> None:
@@ -148,7 +148,7 @@ class _Emitter:
         return template(dtype, *srcs) if callable(template) else template.format(*srcs)
 
     def _read(self, slot: int, index: str, dtype: DType) -> str:
-        stored = self.k.input_dtypes[slot - 1]
+        stored = self.k.input_dtype(slot)
         if stored == float16:
             return f"vload_half({index}, b{slot})"
         if stored == bool_:
@@ -158,7 +158,7 @@ class _Emitter:
     def _emit_reduce(self, n: U) -> str:
         op, rvars = n.arg
         (body,) = n.srcs
-        for m in toposort(body):  # hoist the loop-invariant work
+        for m in toposort([body]):  # hoist the loop-invariant work
             if m.op not in ("lit", "var", "arg") and self.deps[id(m)] <= self.in_scope:
                 self.emit(m)
         acc = self.fresh()
@@ -181,19 +181,20 @@ class _Emitter:
 def render(kernel: LoweredKernel, name: str | None = None) -> tuple[str, str]:
     """(kernel name, OpenCL C source) for one lowered kernel."""
     name = name or kernel_name(kernel)
-    params = [f"__global {storage_type(kernel.out_dtype)}* restrict b0"]
-    params += [f"__global const {storage_type(d)}* restrict b{i + 1}" for i, d in enumerate(kernel.input_dtypes)]
+    params = [f"__global {storage_type(d)}* restrict b{i}" for i, d in enumerate(kernel.out_dtypes)]
+    params += [f"__global const {storage_type(d)}* restrict b{kernel.n_out + i}"
+               for i, d in enumerate(kernel.input_dtypes)]
     params += [f"const {ctype(d)} a{i}" for i, (_, d) in enumerate(kernel.args)]
     em = _Emitter(kernel)
     em.line("const int gid = get_global_id(0);")
     for v, st, n in zip(kernel.out_vars, contiguous_strides(kernel.out_shape), kernel.out_shape):
         if v.op == "var":
             em.line(f"const int {v.arg[0]} = (gid / {st}) % {n};")
-    value = em.emit(kernel.value)
-    if kernel.out_dtype == float16:
-        em.line(f"vstore_half({value}, gid, b0);")
-    else:
-        em.line(f"b0[gid] = ({storage_type(kernel.out_dtype)})({value});")
+    for slot, (value, dtype) in enumerate(zip([em.emit(v) for v in kernel.values], kernel.out_dtypes)):
+        if dtype == float16:
+            em.line(f"vstore_half({value}, gid, b{slot});")
+        else:
+            em.line(f"b{slot}[gid] = ({storage_type(dtype)})({value});")
     body = "\n".join(em.lines)
     return name, f"__kernel void {name}({', '.join(params)}) {{\n{body}\n}}\n"
 

@@ -25,7 +25,7 @@ class Signature:
 
     def input_slot(self, n: Node) -> int:
         if id(n) not in self._input_slots:
-            self._input_slots[id(n)] = len(self.inputs) + 1
+            self._input_slots[id(n)] = len(self.inputs)
             self.inputs.append(n)
         return self._input_slots[id(n)]
 
@@ -44,14 +44,15 @@ class Signature:
         return tuple(self.parts)
 
 
-def signature(out: Node, is_input: Callable[[Node], bool]) -> Signature:
+def signature(outs: tuple[Node, ...], is_input: Callable[[Node], bool]) -> Signature:
     sig = Signature()
+    out_ids = {id(o) for o in outs}
 
     def is_leaf(n: Node) -> bool:
-        return n.realized or (n is not out and is_input(n))
+        return n.realized or (id(n) not in out_ids and is_input(n))
 
     local: dict[int, int] = {}
-    for n in postorder([out], lambda n: () if is_leaf(n) else n.srcs):
+    for n in postorder(list(outs), lambda n: () if is_leaf(n) else n.srcs):
         if is_leaf(n):
             view = n.buffer
             layout = (view.strides, view.offset) if view is not None else (contiguous_strides(n.shape), 0)
@@ -68,6 +69,7 @@ def signature(out: Node, is_input: Callable[[Node], bool]) -> Signature:
             part = (n.op, n.dtype, n.shape, _arg_key(arg), extra, tuple(local[id(s)] for s in n.srcs))
         local[id(n)] = len(sig.parts)
         sig.parts.append(part)
+    sig.parts.append(("outputs", tuple(local[id(o)] for o in outs)))
     return sig
 
 

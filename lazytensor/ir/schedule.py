@@ -22,7 +22,7 @@ MAX_KERNEL_DEPTH = 48
 
 @dataclass
 class Schedule:
-    kernels: list[Node]  # kernel outputs, in dependency order
+    kernels: list[tuple[Node, ...]]  # each kernel's outputs (one shape), in dependency order
     views: list[Node]  # requested movement-only results: zero-copy where strides allow
     materialised: set[int]  # ids of the kernel outputs
 
@@ -105,7 +105,58 @@ def schedule(targets: list[Node]) -> Schedule:
              and (_movement_base(n).realized or id(_movement_base(n)) in materialised)]
     view_ids = {id(v) for v in views}
     kernels = [n for n in order if id(n) in materialised and id(n) not in view_ids]
-    return Schedule(kernels, views, materialised - view_ids)
+    return Schedule(_group_siblings(kernels, materialised), views, materialised - view_ids)
+
+
+def _reads(out: Node, materialised: set[int]) -> set[int]:
+    """The buffers (realised or materialised nodes) a kernel computing `out` loads."""
+    def loaded(n: Node) -> bool:
+        return n is not out and (n.realized or id(n) in materialised)
+    return {id(n) for n in postorder([out], lambda n: () if loaded(n) or n.realized else n.srcs) if loaded(n)}
+
+
+def _group_siblings(kernels: list[Node], materialised: set[int], max_outputs: int = 8) -> list[tuple[Node, ...]]:
+    """Merge kernels of one shape that read a common buffer into one multi-output kernel
+    (an optimizer's parameter and moment updates; a and b from one x), when everything
+    the later one reads already exists where the group runs."""
+    position = {id(k): i for i, k in enumerate(kernels)}
+    groups: list[tuple[list[Node], set[int], int]] = []
+    for i, k in enumerate(kernels):
+        reads = _reads(k, materialised)
+        for members, group_reads, first in reversed(groups):
+            if members[0].shape != k.shape or len(members) >= max_outputs:
+                continue
+            own = {id(m) for m in members}
+            # a member read at the same index is computed in the shared kernel itself
+            inline = own & reads if own & reads <= _pointwise_reads(k, own, materialised) else None
+            if inline is None or not ((reads - inline) & group_reads or inline):
+                continue
+            if all(position.get(r, -1) < first for r in reads - inline):
+                members.append(k)
+                group_reads |= reads - inline
+                break
+        else:
+            groups.append(([k], reads, i))
+    return [tuple(members) for members, _, _ in groups]
+
+
+def _pointwise_reads(out: Node, candidates: set[int], materialised: set[int]) -> set[int]:
+    """Which `candidates` the kernel for `out` reads only through elementwise ops (same index)."""
+    pointwise, elsewhere = set(), set()
+    stack = [(out, True)]
+    seen: set[tuple[int, bool]] = set()
+    while stack:
+        n, direct = stack.pop()
+        if (id(n), direct) in seen:
+            continue
+        seen.add((id(n), direct))
+        if n is not out and id(n) in candidates:
+            (pointwise if direct else elsewhere).add(id(n))
+            continue
+        if n.realized or (n is not out and id(n) in materialised):
+            continue
+        stack.extend((s, direct and (n.op in O.ELEMENTWISE or n.op == "detach")) for s in n.srcs)
+    return pointwise - elsewhere
 
 
 def _unnest_reductions(order: list[Node], materialised: set[int]) -> None:

@@ -42,7 +42,7 @@ class Device:
         """Build kernels named in `sources`; returns name -> runnable (cached by source)."""
         raise NotImplementedError
 
-    def launch(self, runnable: Any, out: Any, inputs: list[Any], args: list, kernel: LoweredKernel) -> Any:
+    def launch(self, runnable: Any, outs: list[Any], inputs: list[Any], args: list, kernel: LoweredKernel) -> Any:
         """Start a kernel; returns a handle that `elapsed` can time."""
         raise NotImplementedError
 

@@ -33,32 +33,36 @@ def _allocate(device, node: Node) -> BufferView:
     return BufferView(buf, node.shape, contiguous_strides(node.shape))
 
 
-def _lower_all(nodes: list[Node], materialised: set[int], device) -> list[tuple[Node, LoweredKernel, str, str]]:
+Kernel = tuple[Node, ...]  # the outputs one kernel stores (all of one shape)
+
+
+def _lower_all(kernels: list[Kernel], materialised: set[int], device) -> list[tuple[Kernel, LoweredKernel, str, str]]:
     """Lower and render each kernel; names are unique within one batch."""
     prepared, sources = [], {}
-    for out in nodes:
-        if out.numel == 0:  # nothing to compute: an empty buffer is the whole result
-            out.attach(_allocate(device, out))
+    for outs in kernels:
+        if outs[0].numel == 0:  # nothing to compute: empty buffers are the whole result
+            for out in outs:
+                out.attach(_allocate(device, out))
             continue
         is_input = (lambda n: id(n) in materialised)
-        sig = signature(out, is_input)
+        sig = signature(outs, is_input)
         cache_key = (device.name, sig.key)
         if cache_key in _RENDERED:  # same structure as before: skip lowering and rendering
             name, src = _RENDERED[cache_key]
-            kernel = LoweredKernel(out.shape, out.dtype, (), None, sig.inputs, [n.dtype for n in sig.inputs],
-                                   sig.args)
+            kernel = LoweredKernel(outs[0].shape, [o.dtype for o in outs], (), None, sig.inputs,
+                                   [n.dtype for n in sig.inputs], sig.args)
         else:
-            kernel = lower_kernel(out, is_input, sig.inputs, sig.args)
+            kernel = lower_kernel(outs, is_input, sig.inputs, sig.args)
             name, src = device.render(kernel)
             _RENDERED[cache_key] = (name, src)
         base, k = name, 0
         while name in sources and sources[name] != src:
             k += 1
-            if kernel.value is None:
-                kernel = lower_kernel(out, is_input, sig.inputs, sig.args)
+            if kernel.values is None:
+                kernel = lower_kernel(outs, is_input, sig.inputs, sig.args)
             name, src = device.render_named(kernel, f"{base}_{k}")
         sources[name] = src
-        prepared.append((out, kernel, name, src))
+        prepared.append((outs, kernel, name, src))
     return prepared
 
 
@@ -69,15 +73,16 @@ def _run(prepared, device) -> list[tuple[str, tuple, float, int]]:
         for name, src in sources.items():
             print(f"[lt] --- {name} ---\n{src}", file=sys.stderr)
     timings = []
-    for out, kernel, name, src in prepared:
-        view = _allocate(device, out)
+    for outs, kernel, name, src in prepared:
+        views = [_allocate(device, out) for out in outs]
         inputs = [n.buffer.buffer.raw for n in kernel.inputs]
-        handle = device.launch(runnables[name], view.buffer.raw, inputs, kernel.args, kernel)
+        handle = device.launch(runnables[name], [v.buffer.raw for v in views], inputs, kernel.args, kernel)
         STATS.kernels_launched += 1
         if config.DEBUG >= 2:
-            timings.append((name, out.shape, device.elapsed(handle), view.buffer.nbytes +
-                            sum(n.buffer.buffer.nbytes for n in kernel.inputs)))
-        out.attach(view)
+            moved = sum(v.buffer.nbytes for v in views) + sum(n.buffer.buffer.nbytes for n in kernel.inputs)
+            timings.append((name, outs[0].shape, device.elapsed(handle), moved))
+        for out, view in zip(outs, views):
+            out.attach(view)
     return timings
 
 
@@ -100,7 +105,7 @@ def realize(nodes: list[Node], device_name: str) -> None:
             base, strides, offset = found
             v.attach(BufferView(base.buffer.buffer, v.shape, strides, offset))
     if late:
-        timings += _run(_lower_all(late, sched.materialised, device), device)
+        timings += _run(_lower_all([(v,) for v in late], sched.materialised, device), device)
     STATS.realizations += 1
     if config.DEBUG >= 1:
         device.synchronize()

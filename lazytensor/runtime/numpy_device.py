@@ -49,8 +49,8 @@ class NumpyDevice(Device):
             out[name] = self.programs[src]
         return out
 
-    def launch(self, runnable, out, inputs, args, kernel: LoweredKernel):
+    def launch(self, runnable, outs, inputs, args, kernel: LoweredKernel):
         start = time.perf_counter()
         with np.errstate(all="ignore"):
-            runnable([out] + inputs, [d.np(v) for v, d in args])
+            runnable(outs + inputs, [d.np(v) for v, d in args])
         return time.perf_counter() - start

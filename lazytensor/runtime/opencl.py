@@ -132,8 +132,8 @@ class OpenCLDevice(Device):
             pass  # a read-only cache only costs rebuilds
         return program
 
-    def launch(self, runnable, out, inputs, args, kernel: LoweredKernel):
-        params = [out] + inputs + [d.np(v) for v, d in args]
+    def launch(self, runnable, outs, inputs, args, kernel: LoweredKernel):
+        params = outs + inputs + [d.np(v) for v, d in args]
         runnable.set_args(*params)
         return self.cl.enqueue_nd_range_kernel(self.queue, runnable, (kernel.numel,), None)
 
