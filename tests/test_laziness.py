@@ -97,3 +97,19 @@ def test_live_nodes_stay_flat_over_a_loop(lazy_env):
         x = (x * 0.5 + 1).realize()
     gc.collect()
     assert lt.ir.node.live_node_count() <= start + 2
+
+
+def test_lazy_and_eager_elementwise_results_are_bit_identical_on_numpy():
+    """Fused or one op at a time, the numpy device computes the same float32 values."""
+    data = np.random.default_rng(3).standard_normal((5, 7)).astype(np.float32)
+
+    def program():
+        x = lt.tensor(data, device="numpy")
+        y = ((x * 2 + 1).exp() * x).tanh() - x.sigmoid() / (x.abs() + 1)
+        return (y.T[::2] * 3).numpy()
+
+    with using("numpy", lazy=True):
+        fused = program()
+    with using("numpy", lazy=False):
+        eager = program()
+    np.testing.assert_array_equal(fused, eager)

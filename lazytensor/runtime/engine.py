@@ -25,6 +25,7 @@ def _caller() -> str:
 
 
 _RENDERED: dict[tuple, tuple[str, str]] = {}  # (device, kernel signature) -> (name, source)
+_RENDERED_LIMIT = 8192  # forget the oldest entries past this (a long session meets many shapes)
 
 
 def _allocate(device, node: Node) -> BufferView:
@@ -54,6 +55,8 @@ def _lower_all(kernels: list[Kernel], materialised: set[int], device) -> list[tu
         else:
             kernel = lower_kernel(outs, is_input, sig.inputs, sig.args)
             name, src = device.render(kernel)
+            if len(_RENDERED) >= _RENDERED_LIMIT:
+                del _RENDERED[next(iter(_RENDERED))]
             _RENDERED[cache_key] = (name, src)
         base, k = name, 0
         while name in sources and sources[name] != src:
