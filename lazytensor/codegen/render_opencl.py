@@ -1,11 +1,10 @@
-"""Render a lowered kernel as OpenCL C: one work-item per output element."""
+"""Print a linearised kernel as OpenCL C. Every decision was made before: this only prints."""
 from __future__ import annotations
 
 import math
 
 from ..ir.dtype import DType, bool_, float16
-from .lower import LoweredKernel, contiguous_strides
-from .render_common import kernel_name, toposort, var_dependencies
+from .linearize import Linearized
 from .uops import U
 
 PRELUDE = """\
@@ -25,9 +24,11 @@ static inline long lt_ipow(long a, long b) {
 FP64_PRAGMA = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
 
 
-def ctype(dtype: DType) -> str:
-    """The C type a value of `dtype` has inside a kernel."""
-    return "bool" if dtype == bool_ else dtype.cl
+def ctype(dtype: DType, width: int = 1) -> str:
+    """The C type a value of `dtype` has inside a kernel; a vector of bool is an int mask."""
+    if width == 1:
+        return "bool" if dtype == bool_ else dtype.cl
+    return f"{'int' if dtype == bool_ else dtype.cl}{width}"
 
 
 def storage_type(dtype: DType) -> str:
@@ -92,111 +93,198 @@ def literal(value, dtype: DType) -> str:
     return str(int(value)) + ("L" if dtype.name == "int64" else "")
 
 
-class _Emitter:
-    def __init__(self, kernel: LoweredKernel):
-        self.k = kernel
+
+def _ref(name) -> str:
+    return literal(name[1].arg, name[1].dtype) if isinstance(name, tuple) else name
+
+
+def _widen(ref, dtype: DType, width: int) -> str:
+    """A scalar operand of a vector operation, as that vector (a bool becomes a -1/0 mask)."""
+    text, w = _ref(ref[0]), ref[1]
+    if w == width or width == 1:
+        return text
+    if dtype == bool_:
+        return f"(({ctype(dtype, width)})(-(int)({text})))"
+    return f"(({ctype(dtype, width)})({text}))"
+
+
+def _cast(dtype: DType, src_dtype: DType, text: str, width: int) -> str:
+    if width == 1:
+        return f"({ctype(dtype)})({text})"
+    if src_dtype == bool_:  # a mask is -1/0
+        return f"convert_{ctype(dtype, width)}(-({text}))" if dtype != bool_ else text
+    if dtype == bool_:
+        return f"({text} != ({ctype(src_dtype, width)})(0))"
+    return f"convert_{ctype(dtype, width)}({text})"
+
+
+def _expression(node: U, width: int, srcs) -> str:
+    if node.op == "cast":
+        return _cast(node.dtype, node.srcs[0].dtype, _widen(srcs[0], node.srcs[0].dtype, width), width)
+    args = [_widen(r, s.dtype, width) for r, s in zip(srcs, node.srcs)]
+    if node.op in ("idiv", "mod") and node.srcs[0].bounds[0] >= 0 and node.srcs[1].op == "lit":
+        return f"({args[0]} {'/' if node.op == 'idiv' else '%'} {args[1]})"  # C's division is floor here
+    template = OPS[node.op]
+    dtype = node.srcs[-1].dtype if node.op in ("lt", "le", "eq", "ne") else node.dtype
+    return template(dtype, *args) if callable(template) else template.format(*args)
+
+
+class _Printer:
+    def __init__(self, lin: Linearized):
+        self.lin = lin
         self.lines: list[str] = []
-        self.scopes: list[dict[int, str]] = [{}]
-        self.in_scope: set = set(v for v in kernel.out_vars if v.op == "var")
-        self.count = 0
-        self.deps = var_dependencies(toposort(kernel.values))
         self.indent = 1
 
     def line(self, text: str) -> None:
         self.lines.append("  " * self.indent + text)
 
-    def lookup(self, n: U) -> str | None:
-        for scope in reversed(self.scopes):
-            if id(n) in scope:
-                return scope[id(n)]
-        return None
+    def buffer(self, slot: int) -> str:
+        return f"b{slot}"
 
-    def fresh(self) -> str:
-        self.count += 1
-        return f"t{self.count}"
-
-    def emit(self, n: U) -> str:
-        if n.op == "lit":
-            return literal(n.arg, n.dtype)
-        if n.op == "var":
-            return n.arg[0]
-        if n.op == "arg":
-            return f"a{n.arg}"
-        name = self.lookup(n)
-        if name is not None:
-            return name
-        if n.op == "reduce":
-            name = self._emit_reduce(n)
-        else:
-            name = self.fresh()
-            self.line(f"{ctype(n.dtype)} {name} = {self._expression(n)};")
-        self.scopes[-1][id(n)] = name
-        return name
-
-    def _expression(self, n: U) -> str:
-        if n.op == "load":
-            index, valid = (self.emit(s) for s in n.srcs)
-            read = self._read(n.arg, index, n.dtype)
-            return read if n.srcs[1].op == "lit" else f"({valid} ? {read} : 0)"
-        if n.op == "cast":
-            return f"({ctype(n.dtype)})({self.emit(n.srcs[0])})"
-        srcs = [self.emit(s) for s in n.srcs]
-        if n.op in ("idiv", "mod") and n.srcs[0].bounds[0] >= 0 and n.srcs[1].op == "lit":
-            return f"({srcs[0]} {'/' if n.op == 'idiv' else '%'} {srcs[1]})"  # C's division is floor here
-        template = OPS[n.op]
-        dtype = n.srcs[-1].dtype if n.op in ("lt", "le", "eq", "ne") else n.dtype
-        return template(dtype, *srcs) if callable(template) else template.format(*srcs)
-
-    def _read(self, slot: int, index: str, dtype: DType) -> str:
-        stored = self.k.input_dtype(slot)
+    def _read(self, slot: int, index: str, width: int, form: str) -> str:
+        stored = self.lin.slot_dtypes[slot]
+        b = self.buffer(slot)
+        if form == "vector":
+            if stored == float16:
+                return f"vload_half{width}(0, {b} + {index})"
+            if stored == bool_:
+                return f"(convert_int{width}(vload{width}(0, {b} + {index})) != 0)"
+            return f"vload{width}(0, {b} + {index})"
         if stored == float16:
-            return f"vload_half({index}, b{slot})"
+            return f"vload_half({index}, {b})"
         if stored == bool_:
-            return f"(bool)b{slot}[{index}]"
-        return f"b{slot}[{index}]"
+            return f"(bool){b}[{index}]"
+        return f"{b}[{index}]"
 
-    def _emit_reduce(self, n: U) -> str:
-        op, rvars = n.arg
-        (body,) = n.srcs
-        for m in toposort([body]):  # hoist the loop-invariant work
-            if m.op not in ("lit", "var", "arg") and self.deps[id(m)] <= self.in_scope:
-                self.emit(m)
-        acc = self.fresh()
-        self.line(f"{ctype(n.dtype)} {acc} = {reduce_init(op, n.dtype)};")
-        for v in rvars:
-            self.line(f"for (int {v.arg[0]} = 0; {v.arg[0]} < {v.arg[1]}; {v.arg[0]}++) {{")
-            self.indent += 1
-        self.scopes.append({})
-        self.in_scope |= set(rvars)
-        x = self.emit(body)
-        self.line(f"{acc} = {reduce_combine(op, n.dtype, acc, x)};")
-        self.in_scope -= set(rvars)
-        self.scopes.pop()
-        for _ in rvars:
-            self.indent -= 1
-            self.line("}")
-        return acc
+    def load(self, name: str, node: U, width: int, form: str, parts) -> None:
+        (index, _), valid = parts
+        index = _ref(index)
+        ty = ctype(node.dtype, width)
+        if form == "gather":
+            lanes = []
+            for k in range(width):
+                at = f"{index}.s{k:x}" if parts[0][1] > 1 else index
+                read = self._read_scalar(node, at)
+                if valid is not None:
+                    cond = f"{_ref(valid[0])}.s{k:x}" if valid[1] > 1 else _ref(valid[0])
+                    read = f"({cond} ? {read} : 0)"
+                lanes.append(read)
+            self.line(f"{ty} {name} = ({ty})({', '.join(lanes)});")
+            return
+        read = self._read(node.arg, index, width, form)
+        if valid is not None:
+            read = f"({_ref(valid[0])} ? {read} : ({ty})(0))"
+        self.line(f"{ty} {name} = {read};")
 
+    def _read_scalar(self, node: U, index: str) -> str:
+        text = self._read(node.arg, index, 1, "scalar")
+        return f"({ctype(node.dtype)})({text})" if self.lin.slot_dtypes[node.arg] == bool_ else text
 
-def render(kernel: LoweredKernel, name: str | None = None) -> tuple[str, str]:
-    """(kernel name, OpenCL C source) for one lowered kernel."""
-    name = name or kernel_name(kernel)
-    params = [f"__global {storage_type(d)}* restrict b{i}" for i, d in enumerate(kernel.out_dtypes)]
-    params += [f"__global const {storage_type(d)}* restrict b{kernel.n_out + i}"
-               for i, d in enumerate(kernel.input_dtypes)]
-    params += [f"const {ctype(d)} a{i}" for i, (_, d) in enumerate(kernel.args)]
-    em = _Emitter(kernel)
-    em.line("const int gid = get_global_id(0);")
-    for v, st, n in zip(kernel.out_vars, contiguous_strides(kernel.out_shape), kernel.out_shape):
-        if v.op == "var":
-            em.line(f"const int {v.arg[0]} = (gid / {st}) % {n};")
-    for slot, (value, dtype) in enumerate(zip([em.emit(v) for v in kernel.values], kernel.out_dtypes)):
-        if dtype == float16:
-            em.line(f"vstore_half({value}, gid, b{slot});")
+    def store(self, slot: int, base, value, width: int, dtype: DType) -> None:
+        b, base, value = self.buffer(slot), _ref(base[0]), _ref(value[0])
+        if width == 1:
+            if dtype == float16:
+                self.line(f"vstore_half({value}, {base}, {b});")
+            else:
+                self.line(f"{b}[{base}] = ({storage_type(dtype)})({value});")
+        elif dtype == float16:
+            self.line(f"vstore_half{width}({value}, 0, {b} + {base});")
+        elif dtype == bool_:
+            self.line(f"vstore{width}(convert_uchar{width}(-({value})), 0, {b} + {base});")
         else:
-            em.line(f"b{slot}[gid] = ({storage_type(dtype)})({value});")
-    body = "\n".join(em.lines)
-    return name, f"__kernel void {name}({', '.join(params)}) {{\n{body}\n}}\n"
+            self.line(f"vstore{width}({value}, 0, {b} + {base});")
+
+    def update(self, acc: str, op: str, dtype: DType, width: int, parts) -> None:
+        if len(parts) == 2:
+            a, b = (_widen(p, dtype, width) for p in parts)
+            self.line(f"{acc} = fma({a}, {b}, {acc});")
+            return
+        x = _widen(parts[0], dtype, width)
+        self.line(f"{acc} = {reduce_combine(op, dtype, acc, x)};")
+
+    def hreduce(self, name: str, acc: str, op: str, dtype: DType, width: int) -> None:
+        """Halve the vector until one lane is left: a pairwise tree, for accuracy."""
+        current = acc
+        while width > 1:
+            width //= 2
+            half = f"{name}_{width}" if width > 1 else name
+            self.line(f"{ctype(dtype, width)} {half} = "
+                      f"{reduce_combine(op, dtype, current + '.lo', current + '.hi')};")
+            current = half
+
+    def print(self) -> str:
+        for stmt in self.lin.statements:
+            getattr(self, "s_" + stmt[0])(*stmt[1:])
+        return "\n".join(self.lines)
+
+    # one method per statement kind
+    def s_root(self) -> None:
+        pass
+
+    def s_gid(self, name: str, dim: int, decode) -> None:
+        gid = f"(int)get_global_id({dim})"
+        self.line(f"const int {name} = {gid if decode is None else f'({gid} / {decode[0]}) % {decode[1]}'};")
+
+    def s_guard(self, dim: int, size: int) -> None:
+        self.line(f"if (get_global_id({dim}) >= {size}) return;")
+
+    def s_lanes(self, name: str, width: int) -> None:
+        self.line(f"const int{width} {name} = (int{width})({', '.join(map(str, range(width)))});")
+
+    def s_const(self, name: str, value) -> None:
+        self.line(f"const int {name} = {value};")
+
+    def s_def(self, name: str, node: U, width: int, srcs) -> None:
+        self.line(f"{ctype(node.dtype, width)} {name} = {_expression(node, width, srcs)};")
+
+    def s_broadcast(self, name: str, dtype: DType, width: int, src) -> None:
+        self.line(f"{ctype(dtype, width)} {name} = {_widen(src, dtype, width)};")
+
+    def s_load(self, name, node, width, form, parts) -> None:
+        self.load(name, node, width, form, parts)
+
+    def s_acc(self, name: str, op: str, dtype: DType, width: int) -> None:
+        self.line(f"{ctype(dtype, width)} {name} = ({ctype(dtype, width)})({reduce_init(op, dtype)});")
+
+    def s_update(self, acc, op, dtype, width, parts) -> None:
+        self.update(acc, op, dtype, width, parts)
+
+    def s_hreduce(self, name, acc, op, dtype, width) -> None:
+        self.hreduce(name, acc, op, dtype, width)
+
+    def s_store(self, slot, base, value, width, dtype) -> None:
+        self.store(slot, base, value, width, dtype)
+
+    def s_for(self, var: str, start, stop) -> None:
+        self.line(f"for (int {var} = {start}; {var} < {stop}; {var}++) {{")
+        self.indent += 1
+
+    def s_if(self, cond: str) -> None:
+        self.line(f"if ({cond}) {{")
+        self.indent += 1
+
+    def s_else(self) -> None:
+        self.line("else {")
+        self.indent += 1
+
+    def s_block(self) -> None:
+        self.line("{")
+        self.indent += 1
+
+    def s_end(self) -> None:
+        self.indent -= 1
+        self.line("}")
+
+
+def render_linearized(lin: Linearized) -> str:
+    """OpenCL C source of one linearised kernel."""
+    params = []
+    for slot, dtype in enumerate(lin.slot_dtypes):
+        const = "" if slot < lin.n_out else "const "
+        params.append(f"__global {const}{storage_type(dtype)}* restrict b{slot}")
+    params += [f"const {ctype(d)} a{i}" for i, d in enumerate(lin.arg_dtypes)]
+    body = _Printer(lin).print()
+    return f"__kernel void {lin.name}({', '.join(params)}) {{\n{body}\n}}\n"
 
 
 def program_source(kernel_sources: list[str], needs_fp64: bool) -> str:

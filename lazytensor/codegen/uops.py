@@ -236,3 +236,61 @@ def both(a: U, b: U) -> U:
 def in_range(a: U, size: int) -> U:
     """0 <= a < size."""
     return both(less_than(mul(a, -1), 1), less_than(a, size))
+
+
+# ---- substitution: how an axis is split, merged or unrolled ---------------------------------
+
+def _rebuild(n: U, srcs: tuple[U, ...]) -> U:
+    """n with new sources, re-simplifying index arithmetic."""
+    if srcs == n.srcs:
+        return n
+    if n.dtype == INDEX and len(srcs) == 2 and srcs[1].op == "lit":
+        k = srcs[1].arg
+        if n.op == "add":
+            return add(srcs[0], srcs[1])
+        if n.op == "mul":
+            return mul(srcs[0], k)
+        if n.op == "idiv" and k > 0:
+            return floordiv(srcs[0], k)
+        if n.op == "mod" and k > 0:
+            return mod(srcs[0], k)
+    if n.op == "add" and n.dtype == INDEX:
+        return add(srcs[0], srcs[1])
+    if n.op == "lt" and srcs[0].dtype == INDEX and srcs[1].op == "lit":
+        return less_than(srcs[0], srcs[1].arg)
+    if n.op == "and" and n.dtype == bool_:
+        return both(srcs[0], srcs[1])
+    if n.op == "where" and srcs[0].op == "lit":
+        return srcs[1] if srcs[0].arg else srcs[2]
+    if n.op == "load" and srcs[1] is FALSE:
+        return lit(0, n.dtype)
+    return u(n.op, n.dtype, srcs, n.arg)
+
+
+def substitute(roots: list[U], mapping: dict[U, U]) -> list[U]:
+    """`roots` with each key of `mapping` replaced by its value (index arithmetic re-simplified).
+    A reduce whose variable is replaced by an expression keeps the expression's variables."""
+    from ..ir.traverse import postorder
+    memo: dict[int, U] = {}
+    for n in postorder(roots, lambda n: n.srcs):
+        if n in mapping:
+            memo[id(n)] = mapping[n]
+            continue
+        new = _rebuild(n, tuple(memo[id(s)] for s in n.srcs))
+        if new.op == "reduce":
+            op, rvars = new.arg
+            kept: list[U] = []
+            for v in rvars:
+                for w in variables(mapping.get(v, v)):
+                    if w not in kept:
+                        kept.append(w)
+            if tuple(kept) != rvars:
+                new = u("reduce", new.dtype, new.srcs, (op, tuple(kept))) if kept else new.srcs[0]
+        memo[id(n)] = new
+    return [memo[id(r)] for r in roots]
+
+
+def variables(n: U) -> list[U]:
+    """The loop variables an index expression uses, in first-seen order."""
+    from ..ir.traverse import postorder
+    return [m for m in postorder([n], lambda m: m.srcs) if m.op == "var"]

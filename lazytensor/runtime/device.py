@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from ..codegen.lower import LoweredKernel
+from ..codegen.program import RenderedKernel, RenderedProgram, single_kernel
 from ..ir.dtype import DType
 from .buffer import BufferView
 
@@ -31,24 +32,25 @@ class Device:
 
     renderer = None  # a codegen module with render(kernel, name=None) -> (name, source)
 
-    def render(self, kernel: LoweredKernel) -> tuple[str, str]:
-        """(name, source) of a lowered kernel in this device's language."""
-        return self.renderer.render(kernel)
-
-    def render_named(self, kernel: LoweredKernel, name: str) -> tuple[str, str]:
-        return self.renderer.render(kernel, name)
+    def render(self, kernel: LoweredKernel, name: str) -> RenderedProgram:
+        """The kernels that compute a lowered kernel, in this device's language."""
+        name, source = self.renderer.render(kernel, name)
+        return single_kernel(name, source, kernel)
 
     def compile(self, sources: dict[str, str]) -> dict[str, Any]:
         """Build kernels named in `sources`; returns name -> runnable (cached by source)."""
         raise NotImplementedError
 
-    def launch(self, runnable: Any, outs: list[Any], inputs: list[Any], args: list, kernel: LoweredKernel) -> Any:
+    def launch(self, runnable: Any, outs: list[Any], inputs: list[Any], args: list, kernel: RenderedKernel) -> Any:
         """Start a kernel; returns a handle that `elapsed` can time."""
         raise NotImplementedError
 
     def elapsed(self, handle: Any) -> float:
         """Seconds the launched kernel took (waits for it)."""
         return float(handle)
+
+    def after_batch(self) -> None:
+        """Called once the kernels of one realisation are queued."""
 
     def synchronize(self) -> None:
         """Wait for queued work."""

@@ -7,6 +7,8 @@ import time
 
 from .. import config
 from ..codegen.lower import LoweredKernel, contiguous_strides, lower_kernel, strided_view
+from ..codegen.program import RenderedProgram
+from ..codegen.render_common import kernel_name
 from ..codegen.signature import signature
 from ..ir.node import Node
 from ..ir.schedule import schedule
@@ -24,7 +26,7 @@ def _caller() -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "?"
 
 
-_RENDERED: dict[tuple, tuple[str, str]] = {}  # (device, kernel signature) -> (name, source)
+_RENDERED: dict[tuple, RenderedProgram] = {}  # (device, kernel signature) -> its rendered kernels
 _RENDERED_LIMIT = 8192  # forget the oldest entries past this (a long session meets many shapes)
 
 
@@ -37,7 +39,7 @@ def _allocate(device, node: Node) -> BufferView:
 Kernel = tuple[Node, ...]  # the outputs one kernel stores (all of one shape)
 
 
-def _lower_all(kernels: list[Kernel], materialised: set[int], device) -> list[tuple[Kernel, LoweredKernel, str, str]]:
+def _lower_all(kernels: list[Kernel], materialised: set[int], device) -> list[tuple[Kernel, LoweredKernel, RenderedProgram]]:
     """Lower and render each kernel; names are unique within one batch."""
     prepared, sources = [], {}
     for outs in kernels:
@@ -49,43 +51,49 @@ def _lower_all(kernels: list[Kernel], materialised: set[int], device) -> list[tu
         sig = signature(outs, is_input)
         cache_key = (device.name, sig.key)
         if cache_key in _RENDERED:  # same structure as before: skip lowering and rendering
-            name, src = _RENDERED[cache_key]
+            program = _RENDERED[cache_key]
             kernel = LoweredKernel(outs[0].shape, [o.dtype for o in outs], (), None, sig.inputs,
                                    [n.dtype for n in sig.inputs], sig.args)
         else:
             kernel = lower_kernel(outs, is_input, sig.inputs, sig.args)
-            name, src = device.render(kernel)
+            program = device.render(kernel, kernel_name(kernel))
             if len(_RENDERED) >= _RENDERED_LIMIT:
                 del _RENDERED[next(iter(_RENDERED))]
-            _RENDERED[cache_key] = (name, src)
-        base, k = name, 0
-        while name in sources and sources[name] != src:
+            _RENDERED[cache_key] = program
+        base, k = program.name, 0
+        while any(sources.get(name, src) != src for name, src in program.sources.items()):
             k += 1
             if kernel.values is None:
                 kernel = lower_kernel(outs, is_input, sig.inputs, sig.args)
-            name, src = device.render_named(kernel, f"{base}_{k}")
-        sources[name] = src
-        prepared.append((outs, kernel, name, src))
+            program = device.render(kernel, f"{base}_{k}")
+        sources.update(program.sources)
+        prepared.append((outs, kernel, program))
     return prepared
 
 
 def _run(prepared, device) -> list[tuple[str, tuple, float, int]]:
-    sources = {name: src for _, _, name, src in prepared}
+    sources = {name: src for _, _, program in prepared for name, src in program.sources.items()}
     runnables = device.compile(sources)
     if config.DEBUG >= 3:
         for name, src in sources.items():
             print(f"[lt] --- {name} ---\n{src}", file=sys.stderr)
     timings = []
-    for outs, kernel, name, src in prepared:
+    for outs, kernel, program in prepared:
         views = [_allocate(device, out) for out in outs]
-        inputs = [n.buffer.buffer.raw for n in kernel.inputs]
-        handle = device.launch(runnables[name], [v.buffer.raw for v in views], inputs, kernel.args, kernel)
-        STATS.kernels_launched += 1
-        if config.DEBUG >= 2:
-            moved = sum(v.buffer.nbytes for v in views) + sum(n.buffer.buffer.nbytes for n in kernel.inputs)
-            timings.append((name, outs[0].shape, device.elapsed(handle), moved))
+        scratch = [Buffer(device, dtype, size) for dtype, size in program.scratch]
+        buffers = {"out": [v.buffer for v in views], "in": [n.buffer.buffer for n in kernel.inputs],
+                   "scratch": scratch}
+        for rk in program.kernels:
+            bufs = [buffers[kind][i] for kind, i in rk.buffers]
+            raws = [b.raw for b in bufs]
+            handle = device.launch(runnables[rk.name], raws[:rk.n_out], raws[rk.n_out:], kernel.args[:rk.n_args], rk)
+            STATS.kernels_launched += 1
+            if config.DEBUG >= 2:
+                moved = sum(b.nbytes for b in bufs)
+                timings.append((rk.name, outs[0].shape, device.elapsed(handle), moved))
         for out, view in zip(outs, views):
             out.attach(view)
+    device.after_batch()
     return timings
 
 

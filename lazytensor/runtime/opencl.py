@@ -4,13 +4,17 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..codegen import render_opencl
+from ..codegen.caps import DeviceCaps
 from ..codegen.lower import LoweredKernel
+from ..codegen.program import RenderedKernel, RenderedProgram, build_program
 from ..ir.dtype import DType, float64
 from .buffer import BufferView
 from .device import Device
@@ -23,14 +27,65 @@ def cache_dir() -> Path:
     return Path(root) / "opencl"
 
 
-def opencl_devices() -> list:
-    """Every OpenCL device visible, GPUs first; [] when there is no platform."""
+_PROBE = "__kernel void lt_probe(__global float* a) { a[get_global_id(0)] = 2.0f * a[get_global_id(0)]; }"
+
+
+def probe(device) -> str | None:
+    """None when `device` builds and runs a kernel correctly, else why not (one line).
+    An OpenCL implementation can list a device it cannot compile for (an old LLVM inside
+    PoCL that does not know the host CPU), so listing is not enough."""
+    import pyopencl as cl
+    try:
+        ctx = cl.Context([device])
+        queue = cl.CommandQueue(ctx)
+        host = np.arange(16, dtype=np.float32)
+        buf = cl.Buffer(ctx, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR, hostbuf=host)
+        cl.Program(ctx, _PROBE).build().lt_probe(queue, (16,), None, buf)
+        cl.enqueue_copy(queue, host, buf, is_blocking=True)
+    except Exception as e:  # noqa: BLE001 - any failure means the device is unusable
+        lines = [ln.strip() for ln in str(e).splitlines() if "error" in ln.lower()]
+        return (lines[-1] if lines else str(e).splitlines()[0])[:200]
+    return None if np.array_equal(host, 2 * np.arange(16, dtype=np.float32)) else "the probe kernel computed wrong values"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    import re
+    found = re.search(r"(\d+)\.(\d+)", text or "")
+    return tuple(int(g) for g in found.groups()) if found else (0,)
+
+
+@lru_cache(maxsize=None)
+def opencl_devices() -> tuple:
+    """Every usable OpenCL device: GPUs first; then CPUs by newest driver (a newer
+    implementation knows newer processors); devices that fail a probe kernel are left
+    out with a one-line warning. () when there is no platform."""
     try:
         import pyopencl as cl
         devices = [d for p in cl.get_platforms() for d in p.get_devices()]
     except Exception:  # no ICD loader, no platform: OpenCL is simply absent
-        return []
-    return sorted(devices, key=lambda d: 0 if d.type & cl.device_type.GPU else 1)
+        return ()
+    usable = []
+    for d in devices:
+        reason = probe(d)
+        if reason is None:
+            usable.append(d)
+        else:
+            warnings.warn(f"lazytensor: skipping OpenCL device {d.name.strip()!r} ({d.platform.name}, "
+                          f"{d.platform.version}): {reason}", stacklevel=2)
+    return tuple(sorted(usable, key=lambda d: (0 if d.type & cl.device_type.GPU else 1,
+                                               tuple(-v for v in _version(d.driver_version)))))
+
+
+def device_caps(dev) -> DeviceCaps:
+    """What the heuristic may rely on, read from the OpenCL device."""
+    import pyopencl as cl
+    is_cpu = not (dev.type & cl.device_type.GPU)
+    return DeviceCaps(
+        is_cpu=is_cpu, compute_units=dev.max_compute_units, max_work_group_size=dev.max_work_group_size,
+        max_work_item_sizes=tuple(dev.max_work_item_sizes[:3]), local_memory_bytes=dev.local_mem_size,
+        # explicit 16-wide vectors are what a CPU backend widens best; a GPU gets scalar lanes
+        preferred_vector_width=16 if is_cpu else max(1, dev.preferred_vector_width_float),
+        fp64="cl_khr_fp64" in dev.extensions)
 
 
 class OpenCLDevice(Device):
@@ -39,14 +94,16 @@ class OpenCLDevice(Device):
     def __init__(self, index: int = 0):
         import pyopencl as cl
         self.cl = cl
-        devices = opencl_devices()
+        devices = list(opencl_devices())
         if index >= len(devices):
             raise RuntimeError(f"OpenCL device cl:{index} does not exist ({len(devices)} OpenCL device(s) found)")
         self.dev = devices[index]
         self.name = "cl" if index == 0 else f"cl:{index}"
         self.ctx = cl.Context([self.dev])
         self.queue = cl.CommandQueue(self.ctx, properties=cl.command_queue_properties.PROFILING_ENABLE)
-        self.fp64 = "cl_khr_fp64" in self.dev.extensions
+        self.caps = device_caps(self.dev)
+        self.fp64 = self.caps.fp64
+        self.pending_binaries: list[tuple[object, Path]] = []
         self.max_alloc = self.dev.max_mem_alloc_size
         self.kernels: dict[str, object] = {}  # source -> cl.Kernel
         self.pool: dict[int, list] = {}
@@ -57,6 +114,9 @@ class OpenCLDevice(Device):
 
     def __repr__(self) -> str:
         return f"<OpenCLDevice {self.name}: {self.dev.name.strip()} ({self.dev.platform.name})>"
+
+    def render(self, kernel: LoweredKernel, name: str) -> RenderedProgram:
+        return build_program(kernel, self.caps, name)
 
     def supports(self, dtype: DType) -> bool:
         return dtype != float64 or self.fp64
@@ -123,19 +183,29 @@ class OpenCLDevice(Device):
                 pass
         program = cl.Program(self.ctx, src).build(options=self.build_options)
         STATS.programs_built += 1
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(program.get_info(cl.program_info.BINARIES)[0])
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only cache only costs rebuilds
+        # PoCL compiles each kernel again at its first launch; a binary taken after that
+        # launch loads with no further compile, so it is saved once the batch has run.
+        self.pending_binaries.append((program, path))
         return program
 
-    def launch(self, runnable, outs, inputs, args, kernel: LoweredKernel):
-        params = outs + inputs + [d.np(v) for v, d in args]
-        runnable.set_args(*params)
-        return self.cl.enqueue_nd_range_kernel(self.queue, runnable, (kernel.numel,), None)
+    def after_batch(self) -> None:
+        """Save the binaries of programs built for this batch, now that their kernels ran."""
+        if not self.pending_binaries:
+            return
+        self.queue.finish()
+        for program, path in self.pending_binaries:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_bytes(program.get_info(self.cl.program_info.BINARIES)[0])
+                os.replace(tmp, path)
+            except (OSError, self.cl.Error):
+                pass  # a read-only cache only costs rebuilds
+        self.pending_binaries.clear()
+
+    def launch(self, runnable, outs, inputs, args, kernel: RenderedKernel):
+        runnable.set_args(*outs, *inputs, *[d.np(v) for v, d in args])
+        return self.cl.enqueue_nd_range_kernel(self.queue, runnable, kernel.global_size, kernel.local_size)
 
     def elapsed(self, handle) -> float:
         handle.wait()

@@ -1,0 +1,168 @@
+"""Pick a kernel's optimisation choices from the device's declared caps.
+
+The result is a plain list of `Opt`s, the same kind of value a search would
+produce; every candidate is checked by applying it, so a choice that does not
+fit a kernel is skipped, never half-applied. The rules follow measured facts
+(shared PERF_NOTES): on a CPU, explicit 16-wide vectors, one work-item per row
+for row reductions (its loops hoist the row's reductions), register-blocked
+matmul tiles over a packed right-hand operand, and few barriers; on a GPU,
+work-groups of a few hundred work-items.
+"""
+from __future__ import annotations
+
+from ..ir.traverse import postorder
+from . import uops as S
+from .caps import DeviceCaps
+from .lower import LoweredKernel
+from .opt import KernelPlan, Opt, OptError, OptKind, initial_plan, make_plan
+from .uops import U
+
+
+class _Builder:
+    """Accumulates choices that apply; a failing one is dropped."""
+
+    def __init__(self, kernel: LoweredKernel):
+        self.kernel = kernel
+        self.opts: list[Opt] = []
+        self.plan = initial_plan(kernel)
+
+    def try_add(self, *opts: Opt) -> bool:
+        try:
+            plan = make_plan(self.kernel, self.opts + list(opts))
+        except OptError:
+            return False
+        self.opts += opts
+        self.plan = plan
+        return True
+
+
+def _loads(n: U) -> list[U]:
+    return [m for m in postorder([n], lambda m: m.srcs) if m.op == "load"]
+
+
+def _depends_on(n: U, var: U) -> bool:
+    return var in postorder([n], lambda m: m.srcs)
+
+
+def _matmul_operands(plan: KernelPlan):
+    """(reduce, a_load, b_load, m_axis, n_axis) when a reduction is a sum of a product of
+    two loads, one independent of the innermost output axis n, the other of an axis m."""
+    if len(plan.axes) < 2:
+        return None
+    n_axis = len(plan.axes) - 1
+    n_var = plan.axes[n_axis].var
+    for r in postorder(plan.roots, lambda m: m.srcs):
+        if r.op != "reduce" or r.arg[0] != "sum" or r.srcs[0].op != "mul":
+            continue
+        x, y = r.srcs[0].srcs
+        if x.op != "load" or y.op != "load":
+            continue
+        if _depends_on(x, n_var):
+            x, y = y, x
+        if _depends_on(x, n_var) or not _depends_on(y, n_var):
+            continue
+        for m_axis in reversed(range(n_axis)):
+            m_var = plan.axes[m_axis].var
+            if _depends_on(x, m_var) and not _depends_on(y, m_var):
+                return r, x, y, m_axis, n_axis
+    return None
+
+
+def _largest_divisor(n: int, choices: tuple[int, ...]) -> int:
+    return next((c for c in choices if n % c == 0), 1)
+
+
+def _matmul_opts(b: _Builder, caps: DeviceCaps, found) -> bool:
+    r, a_load, b_load, m_axis, n_axis = found
+    m_size, n_size = b.plan.axes[m_axis].size, b.plan.axes[n_axis].size
+    width = next((w for w in caps.vector_widths if n_size % w == 0), None)
+    if width is None or m_size < 4:
+        return False
+    n_copies = _largest_divisor(n_size // width, (4, 3, 2))
+    m_copies = _largest_divisor(m_size, (4, 3, 2))
+    if caps.is_cpu and m_size >= 32:
+        b.try_add(Opt(OptKind.PACK, b_load.arg, width * n_copies))
+    if not b.try_add(Opt(OptKind.UPCAST, n_axis, width)):
+        return False
+    if n_copies > 1:
+        b.try_add(Opt(OptKind.UNROLL, n_axis, n_copies))
+    if m_copies > 1:
+        b.try_add(Opt(OptKind.UNROLL, m_axis, m_copies))
+    b.try_add(Opt(OptKind.GLOBAL_ORDER, 0, 1))
+    return True
+
+
+def _independent_axes(plan: KernelPlan) -> list[int]:
+    """Trailing global axes that no reduction depends on: a work-item that loops over them
+    computes each reduction once per row instead of once per element."""
+    reduces = [n for n in postorder(plan.roots, lambda m: m.srcs) if n.op == "reduce"]
+    out = []
+    for i in reversed(range(len(plan.axes))):
+        var = plan.axes[i].var
+        if any(_depends_on(r, var) for r in reduces):
+            break
+        out.insert(0, i)
+    return out if len(out) < len(plan.axes) else []
+
+
+def _reduce_opts(b: _Builder, caps: DeviceCaps) -> None:
+    for k, var in enumerate(b.plan.reduce_axes):
+        contiguous = any(S.linear(ld.srcs[0])[0].get(var) == 1 for ld in
+                         _loads_under(b.plan.roots, var))
+        if contiguous:
+            for w in caps.vector_widths:
+                if b.try_add(Opt(OptKind.REDUCE_UPCAST, k, w)):
+                    break
+    loops = _independent_axes(b.plan)
+    if loops:
+        for i in loops:
+            b.try_add(Opt(OptKind.LOOP, i))
+    _upcast_innermost(b, caps)
+
+
+def _loads_under(roots: list[U], var: U) -> list[U]:
+    return [n for n in postorder(roots, lambda m: m.srcs) if n.op == "load" and _depends_on(n.srcs[0], var)]
+
+
+def _upcast_innermost(b: _Builder, caps: DeviceCaps) -> None:
+    if not b.plan.axes:
+        return
+    last = len(b.plan.axes) - 1
+    size = b.plan.axes[last].size
+    for w in caps.vector_widths:
+        if w <= size and b.try_add(Opt(OptKind.UPCAST, last, w)):
+            return
+
+
+def _local_opts(b: _Builder, caps: DeviceCaps) -> None:
+    """Enough work-groups to keep every compute unit busy, each with enough work to pay
+    for itself; dimension 0 only (one local size per kernel)."""
+    glob = b.plan.global_axes
+    if not glob:
+        return
+    dim0 = 0 if b.plan.rows_first else len(glob) - 1
+    axis = b.plan.axes.index(glob[dim0])
+    size = glob[dim0].size
+    items = 1
+    for a in glob:
+        items *= a.size
+    target = max(1, min(caps.max_work_group_size, items // (4 * caps.compute_units)))
+    if not caps.is_cpu:
+        target = min(target, 256)
+    local = max((d for d in range(1, min(size, target) + 1) if size % d == 0), default=1)
+    b.try_add(Opt(OptKind.LOCAL, axis, local))
+
+
+def choose_opts(kernel: LoweredKernel, caps: DeviceCaps) -> list[Opt]:
+    """The heuristic's choices for one kernel on one device."""
+    b = _Builder(kernel)
+    has_reduce = any(n.op == "reduce" for n in postorder(b.plan.roots, lambda m: m.srcs))
+    found = _matmul_operands(b.plan) if has_reduce else None
+    if caps.is_cpu:
+        if found is None or not _matmul_opts(b, caps, found):
+            if has_reduce:
+                _reduce_opts(b, caps)
+            else:
+                _upcast_innermost(b, caps)
+    _local_opts(b, caps)
+    return b.opts

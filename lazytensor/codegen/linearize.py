@@ -1,0 +1,346 @@
+"""Turn a kernel plan into straight-line statements for C-like targets.
+
+Decides everything structural: NDRange dimensions and launch sizes, loops,
+where each value is computed (as far out as its variables allow: loop-invariant
+work is hoisted), which reductions share one loop, each value's vector width,
+and whether a load is a vector load, a scalar broadcast or a gather. The
+renderer prints the statements and nothing else.
+
+Statements (tuples, first field the kind):
+  ("gid", name, dim, decode)         decode = None or (divisor, size) of a merged dimension
+  ("guard", name, size)              return when a padded NDRange index is past the end
+  ("lanes", name, width)             the lane numbers 0..width-1 as an int vector
+  ("const", name, value)             int name = value
+  ("def", name, node, width, srcs)   srcs: [(name, width)] of node.srcs
+  ("load", name, node, width, form, parts)   form: scalar | vector | gather
+  ("acc", name, op, dtype, width)
+  ("update", acc, op, dtype, width, parts)   parts: [(name, width)]; two parts = fused multiply-add
+  ("hreduce", name, acc, op, dtype, width)
+  ("for", var, start, stop)          stop is an int or a C expression over names in scope
+  ("for", ...) ("if", cond) ("else",) ("block",) open a block that ("end",) closes
+  ("broadcast", name, dtype, width, (src_name, 1))
+  ("store", slot, base_name, value_name, width, dtype)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..ir.dtype import DType
+from ..ir.traverse import postorder
+from . import uops as S
+from .opt import KernelPlan
+from .uops import U
+
+
+@dataclass
+class Linearized:
+    name: str
+    statements: list[tuple]
+    global_size: tuple[int, ...]
+    local_size: tuple[int, ...] | None
+    slot_dtypes: list[DType]  # outputs, inputs, then pack scratch buffers
+    n_out: int
+    arg_dtypes: list[DType]
+
+
+@dataclass
+class _Scope:
+    vars: set
+    vector: U | None
+    header: tuple
+    items: list = field(default_factory=list)
+    defined: dict = field(default_factory=dict)  # id(node) -> (name, width)
+    is_open: bool = True
+
+
+def _dependencies(roots: list[U], deps: dict[int, frozenset] | None = None) -> dict[int, frozenset]:
+    """For each node, the loop variables it depends on (a reduce hides its own)."""
+    deps = {} if deps is None else deps
+    for n in postorder(roots, lambda n: () if id(n) in deps else n.srcs):
+        if id(n) in deps:
+            continue
+        if n.op == "var":
+            deps[id(n)] = frozenset([n])
+        elif n.op == "reduce":
+            deps[id(n)] = deps[id(n.srcs[0])] - frozenset(n.arg[1])
+        else:
+            deps[id(n)] = frozenset().union(*(deps[id(s)] for s in n.srcs)) if n.srcs else frozenset()
+    return deps
+
+
+class _Linearizer:
+    def __init__(self, plan: KernelPlan):
+        self.plan = plan
+        roots = plan.roots
+        self.deps = _dependencies(roots)
+        self.keep: list[U] = []
+        self.reduces = [n for n in postorder(roots, lambda n: n.srcs) if n.op == "reduce"]
+        self.scopes: list[_Scope] = []
+        self.count = 0
+        self.root = self._open(set(), None, ("root",))
+
+    # ---- scopes: a child scope is a block; statements go before any still-open child -------
+    def _open(self, new_vars: set, vector: U | None, header: tuple = ("block",)) -> _Scope:
+        parent = self.scopes[-1] if self.scopes else None
+        scope = _Scope((parent.vars if parent else set()) | new_vars,
+                       vector if vector is not None else (parent.vector if parent else None), header)
+        if parent is not None:
+            self._insert(parent, [scope])
+        self.scopes.append(scope)
+        return scope
+
+    def _close(self) -> None:
+        self.scopes.pop().is_open = False
+
+    def emit(self, stmt: tuple) -> None:
+        self._insert(self.scopes[-1], [stmt])
+
+    @staticmethod
+    def _insert(scope: _Scope, items: list) -> None:
+        at = next((i for i, it in enumerate(scope.items) if isinstance(it, _Scope) and it.is_open), None)
+        if at is None:
+            scope.items.extend(items)
+        else:
+            scope.items[at:at] = items
+
+    def fresh(self, prefix: str = "t") -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def _lookup(self, n: U):
+        for scope in reversed(self.scopes):
+            if id(n) in scope.defined:
+                return scope.defined[id(n)]
+        return None
+
+    def _home(self, n: U) -> _Scope:
+        """The outermost open scope where every variable n depends on is defined."""
+        need = self.dependencies(n)
+        for scope in self.scopes:
+            if need <= scope.vars:
+                return scope
+        raise AssertionError(f"{n} depends on variables outside every open scope")
+
+    def dependencies(self, n: U) -> frozenset:
+        if id(n) not in self.deps:
+            self.keep.append(n)  # ids stay unique while the node lives
+            _dependencies([n], self.deps)
+        return self.deps[id(n)]
+
+    def _width(self, n: U, scope: _Scope) -> int:
+        v = scope.vector
+        return v.arg[1] if v is not None and v in self.dependencies(n) else 1
+
+    # ---- values ---------------------------------------------------------------------------
+    def value(self, n: U) -> tuple[str, int]:
+        """(name, width) of n, emitting it where it belongs on first use."""
+        if n.op == "lit":
+            return ("lit", n), 1
+        if n.op == "arg":
+            return f"a{n.arg}", 1
+        found = self._lookup(n)
+        if found is not None:
+            return found
+        if n.op == "var":
+            return n.arg[0], (n.arg[1] if self.scopes[-1].vector is n else 1)
+        if n.op == "reduce":
+            return self._reduce(n)
+        home = self._home(n)
+        srcs = [self.value(s) for s in self._operands(n)]
+        width = self._width(n, home)
+        name = self.fresh()
+        if n.op == "load":
+            stmt = self._load(n, name, width, home)
+        else:
+            stmt = ("def", name, n, width, srcs)
+        home.defined[id(n)] = (name, width)
+        self._insert(home, [stmt])
+        return name, width
+
+    def _operands(self, n: U) -> tuple[U, ...]:
+        return () if n.op == "load" else n.srcs
+
+    def _load(self, n: U, name: str, width: int, home: _Scope) -> tuple:
+        index, valid = n.srcs
+        lane = home.vector
+        if width == 1:
+            return ("load", name, n, 1, "scalar", [self.value(index), self._valid(valid)])
+        terms, offset = S.linear(index)
+        rest = {a: c for a, c in terms.items() if a is not lane}
+        contiguous = terms.get(lane) == 1 and all(lane not in self.dependencies(a) for a in rest) \
+            and lane not in self.dependencies(valid)
+        if contiguous:
+            base = S.from_linear(rest, offset)
+            return ("load", name, n, width, "vector", [self.value(base), self._valid(valid)])
+        return ("load", name, n, width, "gather", [self.value(index), self._valid(valid)])
+
+    def _valid(self, valid: U):
+        return None if valid is S.TRUE else self.value(valid)
+
+    # ---- reductions -----------------------------------------------------------------------
+    def _reduce(self, n: U) -> tuple[str, int]:
+        """Emit n, and every other pending reduction over the same loop that can run where n
+        runs, in one loop with one accumulator each (a register-blocked matmul's 16 tiles)."""
+        op, rvars = n.arg
+        home = self._home(n)
+        group = [n] + [r for r in self.reduces if r is not n and r.arg == n.arg and self._lookup(r) is None
+                       and self.dependencies(r) <= home.vars]
+        saved = self.scopes
+        self.scopes = self.scopes[:self.scopes.index(home) + 1]
+        lane = next((v for v in rvars if v in self.plan.vector_vars), None)
+        accs = []
+        for r in group:
+            width = lane.arg[1] if lane is not None else self._width(r.srcs[0], home)
+            accs.append((self.fresh("acc"), width))
+            self.emit(("acc", accs[-1][0], op, r.dtype, width))
+        for v in rvars:
+            if v is not lane:
+                self._open({v}, None, ("for", v.arg[0], 0, v.arg[1]))
+        if lane is not None:
+            self._open({lane}, lane)
+            self.emit(("lanes", lane.arg[0], lane.arg[1]))
+        for r, (acc, width) in zip(group, accs):
+            body = r.srcs[0]
+            fused = op == "sum" and body.op == "mul" and body.dtype.is_floating_point
+            parts = [self.value(s) for s in body.srcs] if fused else [self.value(body)]
+            self.emit(("update", acc, op, r.dtype, width, parts))
+        while len(self.scopes) > saved.index(home) + 1:
+            self._close()
+        for r, (acc, width) in zip(group, accs):
+            result = (acc, width)
+            if lane is not None:
+                result = (self.fresh(), 1)
+                self.emit(("hreduce", result[0], acc, op, r.dtype, width))
+            home.defined[id(r)] = result
+        self.scopes = saved
+        return home.defined[id(n)]
+
+    # ---- stores and structure ------------------------------------------------------------
+    def stores(self) -> None:
+        lane = self.scopes[-1].vector
+        for s in self.plan.stores:
+            value = self.value(s.value)
+            dtype = self.plan.kernel.out_dtypes[s.slot]
+            if lane is None:
+                self.emit(("store", s.slot, self.value(s.index), value, 1, dtype))
+                continue
+            if value[1] == 1:
+                value = self._broadcast(value, s.value, lane.arg[1])
+            terms, offset = S.linear(s.index)
+            base = S.from_linear({a: c for a, c in terms.items() if a is not lane}, offset)
+            self.emit(("store", s.slot, self.value(base), value, lane.arg[1], dtype))
+
+    def _broadcast(self, value, node: U, width: int):
+        name = self.fresh()
+        self.emit(("broadcast", name, node.dtype, width, value))
+        return name, width
+
+    def body(self, loops: list) -> None:
+        """The loop axes, outermost first, around the stores; the vector lanes innermost."""
+        lane = self.plan.lane
+        if loops:
+            axis = loops[0]
+            if lane is not None and axis.var is lane.outer:
+                self._lane_loop(axis, loops[1:])
+                return
+            self._open({axis.var}, None, ("for", axis.var.arg[0], 0, axis.size))
+            self.body(loops[1:])
+            self._close()
+        elif lane is None:
+            self.stores()
+        elif not lane.ragged:
+            self._vector_stores()
+        else:
+            full = lane.size // lane.width
+            outer = _c_name(lane.outer)
+            self._open(set(), None, ("if", f"{outer} < {full}"))
+            self._vector_stores()
+            self._close()
+            self._open(set(), None, ("else",))
+            self._scalar_tail(f"{lane.size} - {outer} * {lane.width}")
+            self._close()
+
+    def _vector_stores(self) -> None:
+        lane = self.plan.lane
+        self._open({lane.var}, lane.var)
+        self.emit(("lanes", lane.var.arg[0], lane.width))
+        self.stores()
+        self._close()
+
+    def _scalar_tail(self, stop) -> None:
+        lane = self.plan.lane
+        self._open({lane.var}, None, ("for", lane.var.arg[0], 0, stop))
+        self.stores()
+        self._close()
+
+    def _lane_loop(self, axis, inner: list) -> None:
+        """A loop over the vector blocks of an axis, then its ragged remainder lane by lane."""
+        lane = self.plan.lane
+        if inner:
+            raise AssertionError("the loop holding vector lanes must be the innermost loop")
+        full = lane.size // lane.width
+        self._open({axis.var}, None, ("for", axis.var.arg[0], 0, full))
+        self._vector_stores()
+        self._close()
+        if lane.ragged:
+            self._open({axis.var}, None)
+            self.emit(("const", axis.var.arg[0], full))
+            self._scalar_tail(lane.size - full * lane.width)
+            self._close()
+
+
+def _c_name(var: U) -> str:
+    """A variable's name, or the literal an axis of size 1 became."""
+    return var.arg[0] if var.op == "var" else str(var.arg)
+
+
+def _ndrange(plan: KernelPlan, lin: _Linearizer) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """Map the global axes to at most three NDRange dimensions (the innermost is dimension 0
+    unless the plan puts rows first); a fourth and further are decoded from dimension 2."""
+    axes = plan.global_axes
+    ordered = list(axes) if plan.rows_first else list(reversed(axes))
+    dims = [[a] for a in ordered[:2]] + ([ordered[2:]] if len(ordered) > 2 else [])
+    global_size, local_size = [], []
+    for d, group in enumerate(dims):
+        lin.root.vars.update(a.var for a in group)
+        local = group[0].local if len(group) == 1 else 1
+        size = math.prod(a.size for a in group)
+        padded = -(-size // local) * local
+        global_size.append(padded)
+        local_size.append(local)
+        if len(group) == 1:
+            lin.emit(("gid", group[0].var.arg[0], d, None))
+        else:
+            stride = 1
+            for a in group:
+                lin.emit(("gid", a.var.arg[0], d, (stride, a.size)))
+                stride *= a.size
+        if padded != size:
+            lin.emit(("guard", d, size))
+    if not global_size:
+        global_size, local_size = [1], [1]
+    has_local = any(a.local > 1 for a in axes)
+    return tuple(global_size), (tuple(local_size) if has_local else None)
+
+
+def linearize(plan: KernelPlan, name: str) -> Linearized:
+    lin = _Linearizer(plan)
+    global_size, local_size = _ndrange(plan, lin)
+    lin.body([a for a in plan.axes if a.kind == "loop"])
+    k = plan.kernel
+    slots = list(k.out_dtypes) + list(k.input_dtypes) + [p.dtype for p in plan.packs]
+    return Linearized(name, _flatten(lin.root), global_size, local_size, slots, k.n_out,
+                      [d for _, d in k.args])
+
+
+def _flatten(scope: _Scope) -> list[tuple]:
+    out: list[tuple] = []
+    for item in scope.items:
+        if isinstance(item, _Scope):
+            out.append(item.header)
+            out.extend(_flatten(item))
+            out.append(("end",))
+        else:
+            out.append(item)
+    return out

@@ -1,0 +1,382 @@
+"""A kernel's iteration space as data, and the optimisation choices that reshape it.
+
+A `KernelPlan` starts as one global axis per output axis and the lowered store
+expressions. Each `Opt` is a small value; `apply_opt` checks it against the
+plan and either rewrites the plan (by substitution on the loop IR, which keeps
+index arithmetic simplified) or raises `OptError`. The renderer never decides
+anything: it prints what the plan says.
+
+Axis kinds:
+  global   one work-item per index (an NDRange dimension)
+  loop     a serial loop inside each work-item (hoists work that does not depend on it)
+  upcast   the lanes of a vector (one per kernel: the innermost output axis)
+  unroll   copies of the body (applied at once: the copies are separate stores)
+Reduce variables split the same way: REDUCE_UPCAST gives a vector accumulator
+(and a scalar remainder loop when the size is ragged).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from ..ir.dtype import DType, bool_, float16, float32, int32
+from ..ir.traverse import postorder
+from . import uops as S
+from .lower import LoweredKernel, contiguous_strides
+from .uops import U, u
+
+
+class OptError(ValueError):
+    """An optimisation choice that does not apply to this kernel."""
+
+
+class OptKind(Enum):
+    UPCAST = "upcast"                # axis -> (outer, vector lanes of `amount`)
+    UNROLL = "unroll"                # axis -> (outer, `amount` copies); amount must divide the size
+    LOOP = "loop"                    # a global axis becomes a loop inside each work-item
+    LOCAL = "local"                  # work-group size `amount` along a global axis
+    REDUCE_UPCAST = "reduce_upcast"  # reduce variable `axis` -> vector accumulator of `amount` lanes
+    PACK = "pack"                    # copy input slot `axis` into panels `amount` wide first
+    GLOBAL_ORDER = "global_order"    # amount=1: the first global axis is NDRange dimension 0
+
+
+@dataclass(frozen=True)
+class Opt:
+    kind: OptKind
+    axis: int
+    amount: int = 0
+
+    def __repr__(self) -> str:
+        return f"Opt({self.kind.name}, {self.axis}, {self.amount})"
+
+
+@dataclass
+class Axis:
+    var: U
+    size: int
+    kind: str = "global"
+    local: int = 1
+
+
+@dataclass
+class Lane:
+    """The output axis held in vector lanes: index = outer * width + lane, for index < size."""
+    var: U
+    width: int
+    outer: U
+    size: int
+
+    @property
+    def ragged(self) -> bool:
+        return self.size % self.width != 0
+
+
+@dataclass
+class Store:
+    slot: int
+    index: U
+    value: U
+
+
+@dataclass
+class Pack:
+    """A copy kernel run first: its output is the scratch buffer that slot `slot` reads."""
+    kernel: LoweredKernel
+    slot: int
+    dtype: DType
+
+
+VECTOR_DTYPES = (float32, int32, bool_)
+VECTOR_UNSAFE_OPS = frozenset({"pow", "shl", "shr", "cast_unsafe"})
+WIDTHS = (2, 4, 8, 16)
+
+
+@dataclass
+class KernelPlan:
+    kernel: LoweredKernel
+    axes: list[Axis]
+    stores: list[Store]
+    lane: Lane | None = None
+    vector_vars: set = field(default_factory=set)  # reduce lanes (always vectors)
+    packs: list[Pack] = field(default_factory=list)
+    rows_first: bool = False  # NDRange dimension 0 is the first global axis, not the last
+    opts: list[Opt] = field(default_factory=list)
+    reduce_axes: list[U] = field(default_factory=list)  # each reduction's innermost variable, as lowered
+    _fresh: int = 0
+
+    def fresh_var(self, prefix: str, size: int) -> U:
+        self._fresh += 1
+        return S.var(f"{prefix}{self._fresh}", size)
+
+    @property
+    def roots(self) -> list[U]:
+        return [s.value for s in self.stores] + [s.index for s in self.stores]
+
+    def reduce_vars(self) -> list[U]:
+        """The innermost variable of each distinct reduction, in program order."""
+        out: list[U] = []
+        for n in postorder(self.roots, lambda n: n.srcs):
+            if n.op == "reduce" and n.arg[1][-1] not in out and n.arg[1][-1] not in self.vector_vars:
+                out.append(n.arg[1][-1])
+        return out
+
+    def substitute(self, mapping: dict[U, U]) -> None:
+        values = S.substitute(self.roots, mapping)
+        k = len(self.stores)
+        self.stores = [replace(s, value=v, index=i) for s, v, i in zip(self.stores, values[:k], values[k:])]
+
+    @property
+    def global_axes(self) -> list[Axis]:
+        return [a for a in self.axes if a.kind == "global"]
+
+
+def initial_plan(kernel: LoweredKernel) -> KernelPlan:
+    """One global axis per output axis, one store per output."""
+    flat = S.lit(0)
+    for v, st in zip(kernel.out_vars, contiguous_strides(kernel.out_shape)):
+        flat = S.add(flat, S.mul(v, st))
+    axes = [Axis(v, v.arg[1]) for v in kernel.out_vars if v.op == "var"]
+    stores = [Store(i, flat, value) for i, value in enumerate(kernel.values)]
+    plan = KernelPlan(kernel, axes, stores)
+    merge_axes(plan)
+    plan.reduce_axes = plan.reduce_vars()
+    return plan
+
+
+def _count_divisions(roots: list[U]) -> int:
+    return sum(1 for n in postorder(roots, lambda n: n.srcs) if n.op in ("idiv", "mod") and n.dtype == S.INDEX)
+
+
+def merge_axes(plan: KernelPlan) -> None:
+    """Merge neighbouring global axes when every access sees them as one (no new division):
+    a (64, 768) elementwise kernel over contiguous buffers is one axis of 49152."""
+    i = 0
+    while i + 1 < len(plan.axes):
+        outer, inner = plan.axes[i], plan.axes[i + 1]
+        merged = S.var(f"{outer.var.arg[0]}_{inner.var.arg[0]}", outer.size * inner.size)
+        mapping = {outer.var: S.floordiv(merged, inner.size), inner.var: S.mod(merged, inner.size)}
+        trial = S.substitute(plan.roots, mapping)
+        if _count_divisions(trial) <= _count_divisions(plan.roots):
+            plan.substitute(mapping)
+            plan.axes[i:i + 2] = [Axis(merged, merged.arg[1])]
+        else:
+            i += 1
+
+
+# ---- the checked application of each choice ------------------------------------------------
+
+def _axis(plan: KernelPlan, opt: Opt, kinds=("global",)) -> Axis:
+    if not 0 <= opt.axis < len(plan.axes):
+        raise OptError(f"{opt}: the kernel has {len(plan.axes)} axes")
+    axis = plan.axes[opt.axis]
+    if axis.kind not in kinds:
+        raise OptError(f"{opt}: axis {opt.axis} is a {axis.kind} axis")
+    return axis
+
+
+def _depends(roots: list[U], var: U) -> list[U]:
+    """Nodes under roots that depend on var."""
+    deps: dict[int, bool] = {}
+    out = []
+    for n in postorder(roots, lambda n: n.srcs):
+        d = n is var or any(deps[id(s)] for s in n.srcs)
+        deps[id(n)] = d
+        if d:
+            out.append(n)
+    return out
+
+
+def _check_vectorisable(plan: KernelPlan, var: U, opt: Opt) -> None:
+    """Every value that depends on the lanes must have a vector form in the renderer."""
+    dtypes = plan.kernel.out_dtypes + plan.kernel.input_dtypes
+    for n in _depends(plan.roots, var):
+        if n.op == "load":
+            stored = dtypes[n.arg] if n.arg < len(dtypes) else float32
+            if stored not in VECTOR_DTYPES + (float16,):
+                raise OptError(f"{opt}: loads {stored.name}, which has no vector form here")
+        if n.dtype not in VECTOR_DTYPES:
+            raise OptError(f"{opt}: computes {n.dtype.name} ({n.op}), which has no vector form here")
+        if n.op in VECTOR_UNSAFE_OPS or (n.op in ("idiv", "mod") and not _plain_index_division(n)):
+            raise OptError(f"{opt}: {n.op} has no vector form here")
+        if n.op == "reduce" and any(v in plan.vector_vars for v in n.arg[1]):
+            raise OptError(f"{opt}: a reduction over vector lanes cannot also vary along them")
+
+
+def _plain_index_division(n: U) -> bool:
+    return n.dtype == S.INDEX and n.srcs[1].op == "lit" and n.srcs[1].arg > 0 and n.srcs[0].bounds[0] >= 0
+
+
+def _apply_upcast(plan: KernelPlan, opt: Opt) -> None:
+    axis = _axis(plan, opt, ("global", "loop"))
+    width = opt.amount
+    if plan.lane is not None:
+        raise OptError(f"{opt}: the kernel already has vector lanes")
+    if width not in WIDTHS or axis.size < width:
+        raise OptError(f"{opt}: width must be one of {WIDTHS} and at most the axis size {axis.size}")
+    outer = plan.fresh_var("o", -(-axis.size // width))
+    lane = plan.fresh_var("l", width)
+    for s in plan.stores:
+        terms, _ = S.linear(s.index)
+        if terms.get(axis.var, 0) != 1:
+            raise OptError(f"{opt}: the stores are not contiguous along axis {opt.axis}")
+    _check_vectorisable(plan, axis.var, opt)
+    plan.substitute({axis.var: S.add(S.mul(outer, width), lane)})
+    plan.lane = Lane(lane, width, outer, axis.size)
+    axis.var, axis.size = outer, outer.arg[1] if outer.op == "var" else 1
+    if outer.op != "var":
+        plan.axes.remove(axis)
+
+
+def _apply_unroll(plan: KernelPlan, opt: Opt) -> None:
+    axis = _axis(plan, opt, ("global", "loop"))
+    n = opt.amount
+    if n < 2 or axis.size % n:
+        raise OptError(f"{opt}: {n} copies must divide the axis size {axis.size}")
+    holds_lanes = plan.lane is not None and plan.lane.outer is axis.var
+    if holds_lanes and plan.lane.ragged:
+        raise OptError(f"{opt}: axis {opt.axis} holds ragged vector lanes")
+    outer = plan.fresh_var("u", axis.size // n)
+    copies = []
+    for j in range(n):
+        at = S.add(S.mul(outer, n), j)
+        values = S.substitute(plan.roots, {axis.var: at})
+        k = len(plan.stores)
+        copies += [replace(s, value=v, index=i) for s, v, i in zip(plan.stores, values[:k], values[k:])]
+    plan.stores = copies
+    if holds_lanes:
+        plan.lane.outer = outer
+    axis.var, axis.size = outer, axis.size // n
+    if axis.size == 1:
+        plan.axes.remove(axis)
+
+
+def _apply_loop(plan: KernelPlan, opt: Opt) -> None:
+    _axis(plan, opt).kind = "loop"
+
+
+def _apply_local(plan: KernelPlan, opt: Opt) -> None:
+    axis = _axis(plan, opt)
+    if opt.amount < 1 or opt.amount > axis.size:
+        raise OptError(f"{opt}: a work-group of {opt.amount} along an axis of {axis.size}")
+    axis.local = opt.amount
+
+
+def _combine(op: str, dtype: DType, a: U, b: U) -> U:
+    return u({"sum": "add", "prod": "mul", "max": "max", "min": "min"}[op], dtype, (a, b))
+
+
+def _apply_reduce_upcast(plan: KernelPlan, opt: Opt) -> None:
+    rvars = plan.reduce_axes
+    if not 0 <= opt.axis < len(rvars):
+        raise OptError(f"{opt}: the kernel has {len(rvars)} reduce variables")
+    var, width = rvars[opt.axis], opt.amount
+    if not _reduces_over(plan, var):
+        raise OptError(f"{opt}: reduce variable {opt.axis} was split already")
+    size = var.arg[1]
+    if width not in WIDTHS or size < width:
+        raise OptError(f"{opt}: width must be one of {WIDTHS} and at most the reduce size {size}")
+    if plan.lane is not None and any(plan.lane.var in S.variables(n) for n in _reduces_over(plan, var)):
+        raise OptError(f"{opt}: this reduction already varies along the output's vector lanes")
+    for n in _reduces_over(plan, var):
+        _check_vectorisable(KernelPlan(plan.kernel, [], [Store(0, S.lit(0), n.srcs[0])]), var, opt)
+    outer, lane = plan.fresh_var("ro", size // width), plan.fresh_var("rl", width)
+    full = size // width * width
+    tail = plan.fresh_var("rt", size - full) if size > full else None
+    mapping = {}
+    for n in _reduces_over(plan, var):
+        vec = S.substitute([n], {var: S.add(S.mul(outer, width), lane)})[0]
+        if tail is not None:
+            rest = S.substitute([n], {var: S.add(tail, full)})[0]
+            vec = _combine(n.arg[0], n.dtype, vec, rest)
+        mapping[n] = vec
+    plan.substitute(mapping)
+    plan.vector_vars.add(lane)
+
+
+def _reduces_over(plan: KernelPlan, var: U) -> list[U]:
+    return [n for n in postorder(plan.roots, lambda n: n.srcs) if n.op == "reduce" and var in n.arg[1]]
+
+
+def _apply_pack(plan: KernelPlan, opt: Opt) -> None:
+    """Re-lay one input as [batch..., n // P, reduce..., P]: the reduction then reads P
+    consecutive values per step, and consecutive steps are consecutive in memory."""
+    k = plan.kernel
+    loads = {n for n in postorder(plan.roots, lambda n: n.srcs) if n.op == "load" and n.arg == opt.axis}
+    if plan.lane is not None or any(p.slot == opt.axis for p in plan.packs):
+        raise OptError(f"{opt}: pack before any other choice, once per input")
+    if len(loads) != 1 or opt.amount not in (16, 32, 48, 64):
+        raise OptError(f"{opt}: needs exactly one load of slot {opt.axis} and a panel of 16..64")
+    load = loads.pop()
+    index, valid = load.srcs
+    terms, offset = S.linear(index)
+    out_vars = [a.var for a in plan.axes]
+    reduce_vars = [v for n in _reduces_containing(plan, load) for v in n.arg[1]]
+    if any(a.op != "var" for a in terms) or not set(S.variables(valid)) <= set(terms):
+        raise OptError(f"{opt}: the load's index is not affine in the loop variables")
+    outs = [v for v in out_vars if v in terms]
+    if not outs or not reduce_vars:
+        raise OptError(f"{opt}: the input is not read along an output axis inside a reduction")
+    panel = outs[-1]
+    batch = outs[:-1]
+    rvars = [v for v in reduce_vars if v in terms]
+    width = opt.amount
+    panels = -(-panel.arg[1] // width)
+    pshape = tuple(v.arg[1] for v in batch) + (panels,) + tuple(v.arg[1] for v in rvars) + (width,)
+    pvars = tuple(S.var(f"g{i}", n) for i, n in enumerate(pshape))
+    at = {v: pv for v, pv in zip(batch, pvars)}
+    at.update({v: pv for v, pv in zip(rvars, pvars[len(batch) + 1:-1])})
+    at[panel] = S.add(S.mul(pvars[len(batch)], width), pvars[-1])
+    inside = S.less_than(at[panel], panel.arg[1])
+    src_index, src_valid = S.substitute([index, valid], at)
+    dtype = k.input_dtype(load.arg)
+    pack_load = u("load", load.dtype, (src_index, S.both(src_valid, inside)), 1)
+    pack = LoweredKernel(pshape, [dtype], pvars, [pack_load], [k.inputs[load.arg - k.n_out]], [dtype], [])
+    slot = k.n_out + len(k.inputs) + len(plan.packs)
+    flat = S.lit(0)
+    strides = contiguous_strides(pshape)
+    for v, st in zip(batch, strides):
+        flat = S.add(flat, S.mul(v, st))
+    flat = S.add(flat, S.mul(S.floordiv(panel, width), strides[len(batch)]))
+    for v, st in zip(rvars, strides[len(batch) + 1:-1]):
+        flat = S.add(flat, S.mul(v, st))
+    flat = S.add(flat, S.mod(panel, width))
+    plan.substitute({load: u("load", load.dtype, (flat, S.TRUE), slot)})
+    plan.packs.append(Pack(pack, slot, dtype))
+
+
+def _reduces_containing(plan: KernelPlan, node: U) -> list[U]:
+    return [n for n in postorder(plan.roots, lambda n: n.srcs)
+            if n.op == "reduce" and node in postorder([n.srcs[0]], lambda m: m.srcs)]
+
+
+def _apply_global_order(plan: KernelPlan, opt: Opt) -> None:
+    plan.rows_first = bool(opt.amount)
+
+
+APPLY = {
+    OptKind.UPCAST: _apply_upcast,
+    OptKind.UNROLL: _apply_unroll,
+    OptKind.LOOP: _apply_loop,
+    OptKind.LOCAL: _apply_local,
+    OptKind.REDUCE_UPCAST: _apply_reduce_upcast,
+    OptKind.PACK: _apply_pack,
+    OptKind.GLOBAL_ORDER: _apply_global_order,
+}
+
+
+def apply_opt(plan: KernelPlan, opt: Opt) -> None:
+    """Apply one choice, or raise OptError naming why it does not fit."""
+    APPLY[opt.kind](plan, opt)
+    plan.opts.append(opt)
+
+
+def make_plan(kernel: LoweredKernel, opts: list[Opt]) -> KernelPlan:
+    plan = initial_plan(kernel)
+    for opt in opts:
+        apply_opt(plan, opt)
+    return plan
+
+
+def numel(plan: KernelPlan) -> int:
+    return math.prod(a.size for a in plan.axes)
