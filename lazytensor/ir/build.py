@@ -34,7 +34,31 @@ def reduce(x: Node, op: str, axes: tuple[int, ...]) -> Node:
     shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
     if not axes or all(x.shape[a] == 1 for a in axes):
         return x
+    if x.numel >= TWO_STAGE_MIN and all(n == 1 for n in shape):
+        return _two_stage_reduce(x, op, shape)
     return make("reduce", x.dtype, shape, (x,), (op, axes), x.device)
+
+
+TWO_STAGE_MIN = 1 << 15
+_COMBINE = {"sum": "add", "prod": "mul", "max": "max", "min": "min"}
+
+
+def _two_stage_reduce(x: Node, op: str, shape: Shape) -> Node:
+    """A full reduction as partial results over P contiguous chunks, then one over those:
+    both stages run in parallel, and P ~ sqrt(n) partial sums keep float32 sums accurate.
+    The n mod P values past the last whole chunk are reduced on their own and combined."""
+    n = x.numel
+    partials = min(4096, max(64, 1 << math.ceil(math.log2(math.sqrt(n)))))
+    chunk = n // partials
+    whole = partials * chunk
+    flat = reshape(x, (n,))
+    main = reshape(shrink(flat, ((0, whole),)), (partials, chunk))
+    first = make("reduce", x.dtype, (partials, 1), (main,), (op, (1,)), x.device)
+    total = make("reduce", x.dtype, (1, 1), (first,), (op, (0, 1)), x.device)
+    if whole < n:
+        rest = make("reduce", x.dtype, (1,), (shrink(flat, ((whole, n),)),), (op, (0,)), x.device)
+        total = elementwise(_COMBINE[op], total, reshape(rest, (1, 1)))
+    return reshape(total, shape)
 
 
 def reshape(x: Node, shape: Shape) -> Node:

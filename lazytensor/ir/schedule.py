@@ -11,6 +11,7 @@ materialised when it is asked for, or when inlining it would repeat work:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from . import ops as O
@@ -88,16 +89,52 @@ def _expanded_work(n: Node) -> Node | None:
     return None if base.realized or base.op in O.LEAVES else base
 
 
-def schedule(targets: list[Node]) -> Schedule:
+def _row_broadcast_chain(n: Node, users: dict[int, list[Node]], min_rows: int = 16) -> list[Node] | None:
+    """If reduction n over trailing axes reaches its readers only through per-row elementwise
+    ops and one expand back to its source's shape (softmax's sum, layernorm's variance), the
+    nodes from n to that expand: the readers' kernel can compute n once per row, looping over
+    the row, instead of storing it."""
+    axes, shape = n.arg[1], n.srcs[0].shape
+    k = len(shape) - len(axes)
+    if axes != tuple(range(k, len(shape))) or math.prod(shape[:k]) < min_rows:
+        return None
+    chain, cur = [n], n
+    while True:
+        readers = users.get(id(cur), [])
+        if len(readers) != 1:
+            return None
+        r = readers[0]
+        if r.op == "expand":
+            break
+        if not ((r.op in O.ELEMENTWISE and r.shape == cur.shape) or _only_unit_dims_change(r)):
+            return None
+        chain.append(r)
+        cur = r
+    expand = readers[0]
+    consumers = users.get(id(expand), [])
+    if expand.shape != shape or not consumers or any(c.op not in O.ELEMENTWISE for c in consumers):
+        return None
+    return chain + [expand]
+
+
+def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule:
+    """Cut the graph under `targets` into kernels. `fuse_row_reductions` (a device choice: a
+    CPU runs one work-item per row well) lets a row reduction fuse into the kernel that
+    broadcasts it back over the row."""
     order = toposort(targets)
     users = _consumers(order)
     wanted = {id(t) for t in targets}
     materialised: set[int] = set(wanted)
+    in_rows: set[int] = set()
     for n in order:
-        if n.op == "reduce" and _must_materialise_reduce(n, users, wanted):
-            materialised.add(id(n))
+        if n.op == "reduce":
+            chain = _row_broadcast_chain(n, users) if fuse_row_reductions else None
+            if chain is not None and not any(id(c) in wanted for c in chain):
+                in_rows.update(id(c) for c in chain)
+            elif _must_materialise_reduce(n, users, wanted):
+                materialised.add(id(n))
         work = _expanded_work(n)
-        if work is not None:
+        if work is not None and id(n) not in in_rows:
             materialised.add(id(work))
     _unnest_reductions(order, materialised)
     _cap_depth(order, materialised)

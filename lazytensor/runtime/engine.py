@@ -105,7 +105,7 @@ def realize(nodes: list[Node], device_name: str) -> None:
     start = time.perf_counter()
     compiled_before, hits_before = STATS.kernels_compiled, STATS.cache_hits
     device = get_device(device_name)
-    sched = schedule(targets)
+    sched = schedule(targets, fuse_row_reductions=getattr(device, "fuse_row_reductions", False))
     timings = _run(_lower_all(sched.kernels, sched.materialised, device), device)
     late = []
     for v in sched.views:

@@ -103,6 +103,7 @@ class OpenCLDevice(Device):
         self.queue = cl.CommandQueue(self.ctx, properties=cl.command_queue_properties.PROFILING_ENABLE)
         self.caps = device_caps(self.dev)
         self.fp64 = self.caps.fp64
+        self.fuse_row_reductions = self.caps.is_cpu  # one work-item per row: see PERF_NOTES
         self.pending_binaries: list[tuple[object, Path]] = []
         self.max_alloc = self.dev.max_mem_alloc_size
         self.kernels: dict[str, object] = {}  # source -> cl.Kernel
