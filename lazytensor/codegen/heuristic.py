@@ -45,18 +45,17 @@ def _depends_on(n: U, var: U) -> bool:
 
 
 def _matmul_operands(plan: KernelPlan):
-    """(reduce, a_load, b_load, m_axis, n_axis) when a reduction is a sum of a product of
-    two loads, one independent of the innermost output axis n, the other of an axis m."""
+    """(reduce variable index, m_axis, n_axis) when a reduction is a sum of a product of two
+    operands, one independent of the innermost output axis n, the other of an axis m."""
     if len(plan.axes) < 2:
         return None
     n_axis = len(plan.axes) - 1
     n_var = plan.axes[n_axis].var
-    for r in postorder(plan.roots, lambda m: m.srcs):
-        if r.op != "reduce" or r.arg[0] != "sum" or r.srcs[0].op != "mul":
+    for k, var in enumerate(plan.reduce_axes):
+        r = next((n for n in postorder(plan.roots, lambda m: m.srcs) if n.op == "reduce" and var in n.arg[1]), None)
+        if r is None or r.arg[0] != "sum" or r.srcs[0].op != "mul":
             continue
         x, y = r.srcs[0].srcs
-        if x.op != "load" or y.op != "load":
-            continue
         if _depends_on(x, n_var):
             x, y = y, x
         if _depends_on(x, n_var) or not _depends_on(y, n_var):
@@ -64,7 +63,7 @@ def _matmul_operands(plan: KernelPlan):
         for m_axis in reversed(range(n_axis)):
             m_var = plan.axes[m_axis].var
             if _depends_on(x, m_var) and not _depends_on(y, m_var):
-                return r, x, y, m_axis, n_axis
+                return k, m_axis, n_axis
     return None
 
 
@@ -73,15 +72,18 @@ def _largest_divisor(n: int, choices: tuple[int, ...]) -> int:
 
 
 def _matmul_opts(b: _Builder, caps: DeviceCaps, found) -> bool:
-    r, a_load, b_load, m_axis, n_axis = found
+    k, m_axis, n_axis = found
     m_size, n_size = b.plan.axes[m_axis].size, b.plan.axes[n_axis].size
     width = next((w for w in caps.vector_widths if n_size % w == 0), None)
     if width is None or m_size < 4:
         return False
     n_copies = _largest_divisor(n_size // width, (4, 3, 2))
     m_copies = _largest_divisor(m_size, (4, 3, 2))
-    if caps.is_cpu and m_size >= 32:
-        b.try_add(Opt(OptKind.PACK, b_load.arg, width * n_copies))
+    # a packed copy costs a launch: it pays when many output rows reuse a large operand
+    big = m_size >= 64 and n_size * b.plan.reduce_axes[k].arg[1] >= 4096
+    if caps.is_cpu and big:  # every product of the kernel (q, k and v of one x) gets packed
+        for j in range(len(b.plan.reduce_axes)):
+            b.try_add(Opt(OptKind.PACK, j, width * n_copies))
     if not b.try_add(Opt(OptKind.UPCAST, n_axis, width)):
         return False
     if n_copies > 1:
@@ -153,8 +155,9 @@ def _local_opts(b: _Builder, caps: DeviceCaps) -> None:
     b.try_add(Opt(OptKind.LOCAL, axis, local))
 
 
-def choose_opts(kernel: LoweredKernel, caps: DeviceCaps) -> list[Opt]:
-    """The heuristic's choices for one kernel on one device."""
+def choose_opts(kernel: LoweredKernel, caps: DeviceCaps, write_once: bool = False) -> list[Opt]:
+    """The heuristic's choices for one kernel on one device. `write_once`: the output is a
+    scratch copy (a packed operand), which non-temporal stores write at half the cost."""
     b = _Builder(kernel)
     has_reduce = any(n.op == "reduce" for n in postorder(b.plan.roots, lambda m: m.srcs))
     found = _matmul_operands(b.plan) if has_reduce else None
@@ -164,5 +167,7 @@ def choose_opts(kernel: LoweredKernel, caps: DeviceCaps) -> list[Opt]:
                 _reduce_opts(b, caps)
             else:
                 _upcast_innermost(b, caps)
+        if write_once:
+            b.try_add(Opt(OptKind.STREAM, 0))
     _local_opts(b, caps)
     return b.opts

@@ -42,6 +42,7 @@ class Linearized:
     slot_dtypes: list[DType]  # outputs, inputs, then pack scratch buffers
     n_out: int
     arg_dtypes: list[DType]
+    streaming: bool = False  # vector stores are non-temporal
 
 
 @dataclass
@@ -331,7 +332,7 @@ def linearize(plan: KernelPlan, name: str) -> Linearized:
     k = plan.kernel
     slots = list(k.out_dtypes) + list(k.input_dtypes) + [p.dtype for p in plan.packs]
     return Linearized(name, _flatten(lin.root), global_size, local_size, slots, k.n_out,
-                      [d for _, d in k.args])
+                      [d for _, d in k.args], plan.streaming)
 
 
 def _flatten(scope: _Scope) -> list[tuple]:

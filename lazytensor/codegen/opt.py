@@ -39,6 +39,7 @@ class OptKind(Enum):
     REDUCE_UPCAST = "reduce_upcast"  # reduce variable `axis` -> vector accumulator of `amount` lanes
     PACK = "pack"                    # copy input slot `axis` into panels `amount` wide first
     GLOBAL_ORDER = "global_order"    # amount=1: the first global axis is NDRange dimension 0
+    STREAM = "stream"                # vector stores bypass the cache (outputs written once, read later)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class KernelPlan:
     vector_vars: set = field(default_factory=set)  # reduce lanes (always vectors)
     packs: list[Pack] = field(default_factory=list)
     rows_first: bool = False  # NDRange dimension 0 is the first global axis, not the last
+    streaming: bool = False  # non-temporal vector stores
     opts: list[Opt] = field(default_factory=list)
     reduce_axes: list[U] = field(default_factory=list)  # each reduction's innermost variable, as lowered
     _fresh: int = 0
@@ -299,50 +301,56 @@ def _reduces_over(plan: KernelPlan, var: U) -> list[U]:
 
 
 def _apply_pack(plan: KernelPlan, opt: Opt) -> None:
-    """Re-lay one input as [batch..., n // P, reduce..., P]: the reduction then reads P
-    consecutive values per step, and consecutive steps are consecutive in memory."""
+    """Evaluate the operand of reduction `axis`'s product that varies along the innermost
+    output axis n into a scratch buffer laid out [batch..., n // P, reduce..., P]: the
+    reduction then reads P consecutive values per step, and consecutive steps are
+    consecutive in memory. Any operand works (a convolution's padded windows): the copy
+    kernel evaluates it once instead of once per output row."""
     k = plan.kernel
-    loads = {n for n in postorder(plan.roots, lambda n: n.srcs) if n.op == "load" and n.arg == opt.axis}
-    if plan.lane is not None or any(p.slot == opt.axis for p in plan.packs):
-        raise OptError(f"{opt}: pack before any other choice, once per input")
-    if len(loads) != 1 or opt.amount not in (16, 32, 48, 64):
-        raise OptError(f"{opt}: needs exactly one load of slot {opt.axis} and a panel of 16..64")
-    load = loads.pop()
-    index, valid = load.srcs
-    terms, offset = S.linear(index)
+    if plan.lane is not None or not plan.axes:
+        raise OptError(f"{opt}: pack before any other choice")
+    if not 0 <= opt.axis < len(plan.reduce_axes) or opt.amount not in range(4, 129):
+        raise OptError(f"{opt}: needs a reduce variable index and a panel of 4..128")
+    reduces = _reduces_over(plan, plan.reduce_axes[opt.axis])
+    if not reduces or reduces[0].srcs[0].op != "mul":
+        raise OptError(f"{opt}: reduction {opt.axis} is not a sum of a product")
+    panel = plan.axes[-1].var
+    operands = [x for x in reduces[0].srcs[0].srcs if panel in S.variables(x)]
+    if len(operands) != 1:
+        raise OptError(f"{opt}: exactly one operand must vary along the innermost axis")
+    operand = operands[0]
+    used = set(S.variables(operand))
     out_vars = [a.var for a in plan.axes]
-    reduce_vars = [v for n in _reduces_containing(plan, load) for v in n.arg[1]]
-    if any(a.op != "var" for a in terms) or not set(S.variables(valid)) <= set(terms):
-        raise OptError(f"{opt}: the load's index is not affine in the loop variables")
-    outs = [v for v in out_vars if v in terms]
-    if not outs or not reduce_vars:
-        raise OptError(f"{opt}: the input is not read along an output axis inside a reduction")
-    panel = outs[-1]
-    batch = outs[:-1]
-    rvars = [v for v in reduce_vars if v in terms]
+    reduce_vars = [v for v in reduces[0].arg[1]]
+    if not used <= set(out_vars) | set(reduce_vars):
+        raise OptError(f"{opt}: the operand depends on variables outside the kernel's axes and reduction")
+    batch = [v for v in out_vars[:-1] if v in used]
+    rvars = [v for v in reduce_vars if v in used]
     width = opt.amount
     panels = -(-panel.arg[1] // width)
     pshape = tuple(v.arg[1] for v in batch) + (panels,) + tuple(v.arg[1] for v in rvars) + (width,)
     pvars = tuple(S.var(f"g{i}", n) for i, n in enumerate(pshape))
-    at = {v: pv for v, pv in zip(batch, pvars)}
+    at: dict[U, U] = {v: pv for v, pv in zip(batch, pvars)}
     at.update({v: pv for v, pv in zip(rvars, pvars[len(batch) + 1:-1])})
     at[panel] = S.add(S.mul(pvars[len(batch)], width), pvars[-1])
+    value = S.substitute([operand], at)[0]
+    slots = {n: u("load", n.dtype, n.srcs, n.arg - k.n_out + 1)  # the copy kernel's buffer slots
+             for n in postorder([value], lambda m: m.srcs) if n.op == "load"}
+    value = S.substitute([value], slots)[0]
     inside = S.less_than(at[panel], panel.arg[1])
-    src_index, src_valid = S.substitute([index, valid], at)
-    dtype = k.input_dtype(load.arg)
-    pack_load = u("load", load.dtype, (src_index, S.both(src_valid, inside)), 1)
-    pack = LoweredKernel(pshape, [dtype], pvars, [pack_load], [k.inputs[load.arg - k.n_out]], [dtype], [])
+    if inside is not S.TRUE:
+        value = u("where", value.dtype, (inside, value, S.lit(0, value.dtype)))
+    pack = LoweredKernel(pshape, [operand.dtype], pvars, [value], list(k.inputs), list(k.input_dtypes), list(k.args))
     slot = k.n_out + len(k.inputs) + len(plan.packs)
-    flat = S.lit(0)
     strides = contiguous_strides(pshape)
+    flat = S.mod(panel, width)
     for v, st in zip(batch, strides):
         flat = S.add(flat, S.mul(v, st))
     flat = S.add(flat, S.mul(S.floordiv(panel, width), strides[len(batch)]))
     for v, st in zip(rvars, strides[len(batch) + 1:-1]):
         flat = S.add(flat, S.mul(v, st))
-    flat = S.add(flat, S.mod(panel, width))
-    plan.substitute({load: u("load", load.dtype, (flat, S.TRUE), slot)})
-    plan.packs.append(Pack(pack, slot, dtype))
+    plan.substitute({operand: u("load", operand.dtype, (flat, S.TRUE), slot)})
+    plan.packs.append(Pack(pack, slot, operand.dtype))
 
 
 def _reduces_containing(plan: KernelPlan, node: U) -> list[U]:
@@ -354,6 +362,17 @@ def _apply_global_order(plan: KernelPlan, opt: Opt) -> None:
     plan.rows_first = bool(opt.amount)
 
 
+def _apply_stream(plan: KernelPlan, opt: Opt) -> None:
+    lane = plan.lane
+    if lane is None or lane.ragged:
+        raise OptError(f"{opt}: streaming stores need whole vector lanes")
+    for s in plan.stores:
+        terms, offset = S.linear(s.index)
+        if offset % lane.width or any(c % lane.width for a, c in terms.items() if a is not lane.var):
+            raise OptError(f"{opt}: a store is not aligned to its vector width")
+    plan.streaming = True
+
+
 APPLY = {
     OptKind.UPCAST: _apply_upcast,
     OptKind.UNROLL: _apply_unroll,
@@ -362,6 +381,7 @@ APPLY = {
     OptKind.REDUCE_UPCAST: _apply_reduce_upcast,
     OptKind.PACK: _apply_pack,
     OptKind.GLOBAL_ORDER: _apply_global_order,
+    OptKind.STREAM: _apply_stream,
 }
 
 

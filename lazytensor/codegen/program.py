@@ -59,11 +59,11 @@ def build_program(kernel: LoweredKernel, caps: DeviceCaps, name: str, opts: list
     kernels, scratch = [], []
     n_in = len(kernel.inputs)
     for j, pack in enumerate(plan.packs):
-        pack_plan = make_plan(pack.kernel, choose_opts(pack.kernel, caps))
-        source_slot = next(i for i, n in enumerate(kernel.inputs) if n is pack.kernel.inputs[0])
+        pack_plan = make_plan(pack.kernel, choose_opts(pack.kernel, caps, write_once=True))
         lin = linearize(pack_plan, f"{name}_pack{j}")
+        refs = (("scratch", j),) + tuple(("in", i) for i in range(n_in))
         kernels.append(RenderedKernel(lin.name, render_linearized(lin), lin.global_size, lin.local_size,
-                                      (("scratch", j), ("in", source_slot)), 1, 0, tuple(pack_plan.opts)))
+                                      refs, 1, len(kernel.args), tuple(pack_plan.opts)))
         scratch.append((pack.dtype, pack.kernel.numel))
     lin = linearize(plan, name)
     buffers = tuple([("out", i) for i in range(kernel.n_out)] + [("in", i) for i in range(n_in)]

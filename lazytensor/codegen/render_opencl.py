@@ -191,6 +191,8 @@ class _Printer:
             self.line(f"vstore_half{width}({value}, 0, {b} + {base});")
         elif dtype == bool_:
             self.line(f"vstore{width}(convert_uchar{width}(-({value})), 0, {b} + {base});")
+        elif self.lin.streaming and dtype.itemsize == 4:
+            self.line(f"__builtin_nontemporal_store({value}, (__global {ctype(dtype, width)}*)({b} + {base}));")
         else:
             self.line(f"vstore{width}({value}, 0, {b} + {base});")
 

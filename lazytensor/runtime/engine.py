@@ -39,6 +39,22 @@ def _allocate(device, node: Node) -> BufferView:
 Kernel = tuple[Node, ...]  # the outputs one kernel stores (all of one shape)
 
 
+def _rendered(device, sig, suffix: int, outs, is_input, kernel: LoweredKernel | None):
+    """The rendered program for a kernel signature (lowering and rendering only on a miss)."""
+    cache_key = (device.name, sig.key, suffix)
+    if cache_key not in _RENDERED:
+        kernel = kernel or lower_kernel(outs, is_input, sig.inputs, sig.args)
+        name = kernel_name(kernel)
+        program = device.render(kernel, name if suffix == 0 else f"{name}_{suffix}")
+        if len(_RENDERED) >= _RENDERED_LIMIT:
+            del _RENDERED[next(iter(_RENDERED))]
+        _RENDERED[cache_key] = program
+    if kernel is None:
+        kernel = LoweredKernel(outs[0].shape, [o.dtype for o in outs], (), None, sig.inputs,
+                               [n.dtype for n in sig.inputs], sig.args)
+    return _RENDERED[cache_key], kernel
+
+
 def _lower_all(kernels: list[Kernel], materialised: set[int], device) -> list[tuple[Kernel, LoweredKernel, RenderedProgram]]:
     """Lower and render each kernel; names are unique within one batch."""
     prepared, sources = [], {}
@@ -49,23 +65,12 @@ def _lower_all(kernels: list[Kernel], materialised: set[int], device) -> list[tu
             continue
         is_input = (lambda n: id(n) in materialised)
         sig = signature(outs, is_input)
-        cache_key = (device.name, sig.key)
-        if cache_key in _RENDERED:  # same structure as before: skip lowering and rendering
-            program = _RENDERED[cache_key]
-            kernel = LoweredKernel(outs[0].shape, [o.dtype for o in outs], (), None, sig.inputs,
-                                   [n.dtype for n in sig.inputs], sig.args)
-        else:
-            kernel = lower_kernel(outs, is_input, sig.inputs, sig.args)
-            program = device.render(kernel, kernel_name(kernel))
-            if len(_RENDERED) >= _RENDERED_LIMIT:
-                del _RENDERED[next(iter(_RENDERED))]
-            _RENDERED[cache_key] = program
-        base, k = program.name, 0
-        while any(sources.get(name, src) != src for name, src in program.sources.items()):
-            k += 1
-            if kernel.values is None:
-                kernel = lower_kernel(outs, is_input, sig.inputs, sig.args)
-            program = device.render(kernel, f"{base}_{k}")
+        suffix, kernel = 0, None
+        while True:  # a name already taken in this batch by another kernel gets a numbered suffix
+            program, kernel = _rendered(device, sig, suffix, outs, is_input, kernel)
+            if all(sources.get(name, src) == src for name, src in program.sources.items()):
+                break
+            suffix += 1
         sources.update(program.sources)
         prepared.append((outs, kernel, program))
     return prepared
