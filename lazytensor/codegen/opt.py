@@ -319,6 +319,9 @@ def _apply_pack(plan: KernelPlan, opt: Opt) -> None:
     if len(operands) != 1:
         raise OptError(f"{opt}: exactly one operand must vary along the innermost axis")
     operand = operands[0]
+    scratch_from = k.n_out + len(k.inputs)
+    if any(n.op == "load" and n.arg >= scratch_from for n in postorder([operand], lambda m: m.srcs)):
+        raise OptError(f"{opt}: reduction {opt.axis} is packed already")
     used = set(S.variables(operand))
     out_vars = [a.var for a in plan.axes]
     reduce_vars = [v for v in reduces[0].arg[1]]

@@ -1,0 +1,221 @@
+"""Layer tests for the code generator: Opt lists, the heuristic, the rendered OpenCL.
+
+Every choice the heuristic may make must preserve results: random kernels on
+odd shapes x random valid Opt lists are compared with the unoptimised kernel
+(and with NumPy). Invalid choices raise OptError. Known kernels render to the
+shapes the heuristic promises (vector loads, a local size, packed matmul tiles).
+"""
+import random
+
+import numpy as np
+import pytest
+
+import lazytensor as lt
+from helpers import cl_unavailable_reason
+from lazytensor.codegen.caps import DeviceCaps
+from lazytensor.codegen.heuristic import choose_opts
+from lazytensor.codegen.lower import lower_kernel
+from lazytensor.codegen.opt import Opt, OptError, OptKind, make_plan
+from lazytensor.codegen.program import build_program
+from lazytensor.codegen.signature import signature
+from lazytensor.ir.schedule import schedule
+from lazytensor.runtime.buffer import Buffer
+from lazytensor.runtime.devices import get_device
+
+pytestmark = pytest.mark.skipif(cl_unavailable_reason() is not None, reason="needs an OpenCL device")
+CPU = DeviceCaps(is_cpu=True, compute_units=2, max_work_group_size=4096)
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def one_kernel(build, *arrays):
+    """The single lowered kernel that computes build(*tensors) from realised inputs."""
+    tensors = [lt.tensor(a, device="cl").realize() for a in arrays]
+    out = build(*tensors)
+    sched = schedule([out.node], fuse_row_reductions=True)
+    assert len(sched.kernels) == 1, "test programs must be one kernel"
+    outs = sched.kernels[0]
+    is_input = lambda n: id(n) in sched.materialised  # noqa: E731
+    sig = signature(outs, is_input)
+    return lower_kernel(outs, is_input, sig.inputs, sig.args), tensors
+
+
+_RUNS = [0]
+
+
+def run(kernel, opts, caps=CPU) -> np.ndarray:
+    """Compile and launch `kernel` with exactly `opts` on the cl device; its first output."""
+    device = get_device("cl")
+    _RUNS[0] += 1
+    program = build_program(kernel, caps, f"t{_RUNS[0]}", opts)
+    runnables = device.compile(program.sources)
+    outs = [Buffer(device, d, kernel.numel) for d in kernel.out_dtypes]
+    bufs = {"out": outs, "in": [n.buffer.buffer for n in kernel.inputs],
+            "scratch": [Buffer(device, d, n) for d, n in program.scratch]}
+    for rk in program.kernels:
+        raws = [bufs[kind][i].raw for kind, i in rk.buffers]
+        device.launch(runnables[rk.name], raws[:rk.n_out], raws[rk.n_out:], kernel.args[:rk.n_args], rk)
+    host = np.empty(kernel.numel, dtype=np.float32)
+    device.cl.enqueue_copy(device.queue, host, outs[0].raw, is_blocking=True)
+    return host.reshape(kernel.out_shape)
+
+
+KERNELS = {
+    "chain_7x1000": (lambda x: ((x * 0.5 + 1).exp() * x - x * x).tanh() + 0.25, [(7, 1000)]),
+    "chain_prime": (lambda x: (x * 3).relu() + x.sin(), [(1021,)]),
+    "transpose_add": (lambda x, y: x.T + y * 2, [(33, 47), (47, 33)]),
+    "broadcast": (lambda x, y: x * y, [(13, 1, 31), (1, 17, 31)]),
+    "row_sum_ragged": (lambda x: (x * x).sum(-1), [(37, 1023)]),
+    "row_max": (lambda x: x.amax(-1), [(29, 100)]),
+    "col_sum": (lambda x: x.sum(0), [(101, 77)]),
+    "row_normalise": (lambda x: x.exp() / x.exp().sum(-1, keepdim=True), [(40, 333)]),
+    "matmul_odd": (lambda a, b: a @ b, [(37, 53), (53, 71)]),
+    "matmul_packed": (lambda a, b: (a @ b + 1).relu(), [(96, 200), (200, 48)]),
+    "batched_matmul": (lambda a, b: a @ b, [(3, 20, 30), (3, 30, 32)]),
+}
+
+
+def _candidates(kernel) -> list[Opt]:
+    plan = make_plan(kernel, [])
+    n_axes, n_red = len(plan.axes), len(plan.reduce_axes)
+    pool = [Opt(OptKind.GLOBAL_ORDER, 0, 1), Opt(OptKind.STREAM, 0)]
+    for a in range(n_axes):
+        pool += [Opt(OptKind.UPCAST, a, w) for w in (2, 4, 8, 16)]
+        pool += [Opt(OptKind.UNROLL, a, n) for n in (2, 3, 4)]
+        pool += [Opt(OptKind.LOOP, a), Opt(OptKind.LOCAL, a, 4), Opt(OptKind.LOCAL, a, 1)]
+    for r in range(n_red):
+        pool += [Opt(OptKind.REDUCE_UPCAST, r, w) for w in (4, 8, 16)]
+        pool += [Opt(OptKind.PACK, r, p) for p in (16, 32, 64)]
+    return pool
+
+
+def _random_valid_opts(kernel, rng: random.Random, length: int) -> list[Opt]:
+    """A random list of choices, each kept only if it applies after the ones before it."""
+    opts: list[Opt] = []
+    pool = _candidates(kernel)
+    for _ in range(length * 4):
+        opt = rng.choice(pool)
+        try:
+            make_plan(kernel, opts + [opt])
+        except OptError:
+            continue
+        opts.append(opt)
+        if len(opts) == length:
+            break
+    return opts
+
+
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_random_opt_lists_preserve_results(name):
+    build, shapes = KERNELS[name]
+    arrays = [rand(*s, seed=i) for i, s in enumerate(shapes)]
+    kernel, tensors = one_kernel(build, *arrays)
+    reference = run(kernel, [])
+    expected = build(*[lt.tensor(a, device="numpy") for a in arrays]).numpy()
+    np.testing.assert_allclose(reference, expected.reshape(reference.shape), rtol=2e-5, atol=2e-5)
+    rng = random.Random(name)
+    for trial in range(3):
+        opts = _random_valid_opts(kernel, rng, length=2 + trial)
+        got = run(kernel, opts)
+        np.testing.assert_allclose(got, reference, rtol=2e-5, atol=2e-5, err_msg=f"{name} with {opts}")
+
+
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_heuristic_choices_preserve_results(name):
+    build, shapes = KERNELS[name]
+    arrays = [rand(*s, seed=i) for i, s in enumerate(shapes)]
+    kernel, _ = one_kernel(build, *arrays)
+    opts = choose_opts(kernel, CPU)
+    np.testing.assert_allclose(run(kernel, opts), run(kernel, []), rtol=2e-5, atol=2e-5, err_msg=str(opts))
+
+
+@pytest.mark.parametrize("opt, why", [
+    (Opt(OptKind.UPCAST, 0, 3), "width must be one of"),
+    (Opt(OptKind.UPCAST, 5, 4), "axes"),
+    (Opt(OptKind.UNROLL, 0, 7), "must divide"),
+    (Opt(OptKind.LOCAL, 0, 10 ** 6), "work-group"),
+    (Opt(OptKind.REDUCE_UPCAST, 0, 4), "reduce variables"),
+    (Opt(OptKind.PACK, 0, 64), "reduce variable"),
+    (Opt(OptKind.STREAM, 0), "whole vector lanes"),
+])
+def test_invalid_opt_raises(opt, why):
+    kernel, _ = one_kernel(lambda x: x * 2 + 1, rand(6, 10))
+    with pytest.raises(OptError, match=why):
+        make_plan(kernel, [opt])
+
+
+def test_upcast_twice_raises():
+    kernel, _ = one_kernel(lambda x: x * 2, rand(64, 64))
+    with pytest.raises(OptError, match="already has vector lanes"):
+        make_plan(kernel, [Opt(OptKind.UPCAST, 0, 4), Opt(OptKind.UPCAST, 0, 4)])
+
+
+def source_for(build, *arrays):
+    kernel, _ = one_kernel(build, *arrays)
+    return build_program(kernel, CPU, "k")
+
+
+def test_elementwise_renders_wide_vectors_and_a_local_size():
+    program = source_for(lambda x: (x * 0.5 + 1).exp() * x, rand(256, 1024))
+    (k,) = program.kernels
+    assert "vload16" in k.source and "vstore16" in k.source
+    assert k.local_size is not None and k.global_size == (256 * 1024 // 16,)
+
+
+def test_ragged_elementwise_has_a_scalar_tail():
+    (k,) = source_for(lambda x: x + 1, rand(1000, 7 * 13)).kernels
+    assert "vload" in k.source and "for (int" in k.source  # vector body, then a remainder loop
+
+
+def test_row_reduction_is_one_work_item_per_row_with_vector_loads():
+    (k,) = source_for(lambda x: x.sum(1), rand(512, 4096)).kernels
+    assert k.global_size == (512,) and "vload16" in k.source and ".lo + " in k.source
+
+
+def test_full_reduction_runs_in_two_stages(env):
+    x = lt.tensor(rand(1 << 20))
+    lt.reset_stats()
+    total = x.sum().item()
+    if env.lazy:
+        assert lt.stats().kernels_launched == 2
+    assert abs(total - rand(1 << 20).astype(np.float64).sum()) < 1e-6 * (1 << 20)
+
+
+def test_float32_sum_is_as_accurate_as_torch():
+    import torch
+    x = np.random.default_rng(3).random(10 ** 6, dtype=np.float32)
+    exact = x.astype(np.float64).sum()
+    ours = lt.tensor(x, device="cl").sum().item()
+    theirs = torch.from_numpy(x).sum().item()
+    assert abs(ours - exact) / exact <= max(abs(theirs - exact) / exact, 1e-7)
+
+
+def test_matmul_uses_a_packed_operand_and_register_tiles():
+    program = source_for(lambda a, b: a @ b, rand(256, 256), rand(256, 256, seed=1))
+    pack, main = program.kernels
+    assert pack.name.endswith("_pack0") and program.scratch
+    assert main.source.count("fma(") == 16 and main.source.count("vload16") == 4
+
+
+def test_matmul_epilogue_fuses_into_the_tile():
+    program = source_for(lambda a, b, c: (a @ b + c).relu(), rand(128, 128), rand(128, 128, seed=1),
+                         rand(128, seed=2))
+    assert len(program.kernels) == 2  # the packed copy and one kernel with bias and relu inside
+    body = program.kernels[-1].source.split("{", 1)[1]
+    assert "b3" in body and "?" in body  # reads the bias (slot 3) and selects for relu
+
+
+@pytest.mark.parametrize("build, kernels", [
+    (lambda x, w, b: x.softmax(-1), 2),
+    (lambda x, w, b: lt.nn.functional.layer_norm(x, (x.shape[-1],)), 2),
+    (lambda x, w, b: lt.nn.functional.gelu(lt.nn.functional.layer_norm(x, (256,)) * b + b, approximate="tanh"), 2),
+    (lambda x, w, b: (x @ w + b).relu(), 2),  # a packed copy of w, then one fused kernel
+], ids=["softmax", "layer_norm", "ln_gelu", "linear_relu"])
+def test_pinned_kernel_counts_on_cl(build, kernels):
+    x, w, b = (lt.tensor(a, device="cl").realize() for a in (rand(128, 256), rand(256, 256, seed=1),
+                                                              rand(256, seed=2)))
+    lt.reset_stats()
+    build(x, w, b).realize()
+    assert lt.stats().kernels_launched == kernels
