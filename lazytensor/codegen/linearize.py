@@ -30,6 +30,7 @@ from ..ir.dtype import DType
 from ..ir.traverse import postorder
 from . import uops as S
 from .opt import KernelPlan
+from .render_common import var_dependencies
 from .uops import U
 
 
@@ -56,18 +57,9 @@ class _Scope:
 
 
 def _dependencies(roots: list[U], deps: dict[int, frozenset] | None = None) -> dict[int, frozenset]:
-    """For each node, the loop variables it depends on (a reduce hides its own)."""
+    """The loop variables each node under `roots` depends on (extending `deps`)."""
     deps = {} if deps is None else deps
-    for n in postorder(roots, lambda n: () if id(n) in deps else n.srcs):
-        if id(n) in deps:
-            continue
-        if n.op == "var":
-            deps[id(n)] = frozenset([n])
-        elif n.op == "reduce":
-            deps[id(n)] = deps[id(n.srcs[0])] - frozenset(n.arg[1])
-        else:
-            deps[id(n)] = frozenset().union(*(deps[id(s)] for s in n.srcs)) if n.srcs else frozenset()
-    return deps
+    return var_dependencies(postorder(roots, lambda n: () if id(n) in deps else n.srcs), deps)
 
 
 class _Linearizer:

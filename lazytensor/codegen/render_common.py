@@ -11,10 +11,13 @@ def toposort(roots: list[U]) -> list[U]:
     return postorder(roots, lambda n: n.srcs)
 
 
-def var_dependencies(order: list[U]) -> dict[int, frozenset]:
-    """For each node, the loop variables it depends on."""
-    deps: dict[int, frozenset] = {}
+def var_dependencies(order: list[U], known: dict[int, frozenset] | None = None) -> dict[int, frozenset]:
+    """For each node (sources before users), the loop variables it depends on; a reduce hides
+    its own. `known` holds nodes already done and is extended in place."""
+    deps: dict[int, frozenset] = {} if known is None else known
     for n in order:
+        if id(n) in deps:
+            continue
         if n.op == "var":
             deps[id(n)] = frozenset([n])
         elif n.op == "reduce":

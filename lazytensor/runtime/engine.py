@@ -123,11 +123,12 @@ def realize(nodes: list[Node], device_name: str) -> None:
     if late:
         timings += _run(_lower_all([(v,) for v in late], sched.materialised, device), device)
     STATS.realizations += 1
+    STATS.device = str(getattr(device, "description", device.name))
     if config.DEBUG >= 1:
         device.synchronize()
         elapsed = time.perf_counter() - start
         STATS.kernel_time_s += elapsed
-        print(f"[lt] realize on {device.name}: {len(sched.kernels) + len(late)} kernel(s), "
+        print(f"[lt] realize on {STATS.device}: {len(sched.kernels) + len(late)} kernel(s), "
               f"{elapsed * 1e3:.2f} ms, compiled {STATS.kernels_compiled - compiled_before}, "
               f"cache hits {STATS.cache_hits - hits_before}  <- {_caller()}", file=sys.stderr)
     for name, shape, seconds, nbytes in timings:

@@ -113,6 +113,10 @@ class OpenCLDevice(Device):
         self.build_options = ["-cl-std=CL1.2"] + os.environ.get("LT_CL_OPTIONS", "").split()
         self.identity = f"{self.dev.platform.name}|{self.dev.name}|{self.dev.driver_version}|{self.build_options}"
 
+    @property
+    def description(self) -> str:
+        return f"{self.name} ({self.dev.name.strip()}, {self.dev.platform.name} {self.dev.driver_version})"
+
     def __repr__(self) -> str:
         return f"<OpenCLDevice {self.name}: {self.dev.name.strip()} ({self.dev.platform.name})>"
 

@@ -15,6 +15,7 @@ class Stats:
     realizations: int = 0
     kernel_time_s: float = 0.0
     compile_time_s: float = 0.0
+    device: str = ""  # the device (and OpenCL platform) the last realisation ran on
 
     def __repr__(self) -> str:
         return "Stats(" + ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)) + ")"
