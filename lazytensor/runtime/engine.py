@@ -43,7 +43,8 @@ def _rendered(device, sig, suffix: int, outs, is_input, kernel: LoweredKernel | 
     """The rendered program for a kernel signature (lowering and rendering only on a miss)."""
     cache_key = (device.name, sig.key, suffix)
     if cache_key not in _RENDERED:
-        kernel = kernel or lower_kernel(outs, is_input, sig.inputs, sig.args)
+        if kernel is None or kernel.values is None:  # a stub from an earlier cache hit
+            kernel = lower_kernel(outs, is_input, sig.inputs, sig.args)
         name = kernel_name(kernel)
         program = device.render(kernel, name if suffix == 0 else f"{name}_{suffix}")
         if len(_RENDERED) >= _RENDERED_LIMIT:
