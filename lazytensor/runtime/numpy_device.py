@@ -7,7 +7,6 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..codegen import render_numpy
-from ..codegen.lower import LoweredKernel
 from ..ir.dtype import DType
 from .buffer import BufferView
 from .device import Device
@@ -18,6 +17,9 @@ from .stats import STATS
 class NumpyDevice(Device):
     name = "numpy"
     renderer = render_numpy
+    # A row reduction fuses into the kernel that broadcasts it back (softmax, layernorm): the
+    # renderer then runs both in the same cache-sized blocks and computes shared work once.
+    fuse_row_reductions = True
 
     def __init__(self):
         self.programs: dict[str, object] = {}
@@ -49,7 +51,7 @@ class NumpyDevice(Device):
             out[name] = self.programs[src]
         return out
 
-    def launch(self, runnable, outs, inputs, args, kernel: LoweredKernel):
+    def launch(self, runnable, outs, inputs, args, kernel):
         start = time.perf_counter()
         with np.errstate(all="ignore"):
             runnable(outs + inputs, [d.np(v) for v, d in args])
