@@ -16,7 +16,6 @@ Reduce variables split the same way: REDUCE_UPCAST gives a vector accumulator
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -89,7 +88,7 @@ class Pack:
 
 
 VECTOR_DTYPES = (float32, int32, bool_)
-VECTOR_UNSAFE_OPS = frozenset({"pow", "shl", "shr", "cast_unsafe"})
+VECTOR_UNSAFE_OPS = frozenset({"pow", "shl", "shr"})
 WIDTHS = (2, 4, 8, 16)
 
 
@@ -400,6 +399,3 @@ def make_plan(kernel: LoweredKernel, opts: list[Opt]) -> KernelPlan:
         apply_opt(plan, opt)
     return plan
 
-
-def numel(plan: KernelPlan) -> int:
-    return math.prod(a.size for a in plan.axes)
