@@ -12,7 +12,7 @@ from .ir.node import buffer_node, const
 from .runtime.buffer import Buffer, BufferView
 from .runtime.devices import canonical_name, default_device, get_device
 from .runtime.stats import STATS
-from .codegen.lower import contiguous_strides
+from .ir.layout import contiguous_strides
 from .tensor import FUNCTIONS, Tensor, register
 
 

@@ -17,7 +17,6 @@ from lazytensor.codegen.heuristic import choose_opts
 from lazytensor.codegen.lower import lower_kernel
 from lazytensor.codegen.opt import Opt, OptError, OptKind, make_plan
 from lazytensor.codegen.program import build_program
-from lazytensor.codegen.signature import signature
 from lazytensor.ir.schedule import schedule
 from lazytensor.runtime.buffer import Buffer
 from lazytensor.runtime.devices import get_device
@@ -36,10 +35,7 @@ def one_kernel(build, *arrays):
     out = build(*tensors)
     sched = schedule([out.node], fuse_row_reductions=True)
     assert len(sched.kernels) == 1, "test programs must be one kernel"
-    outs = sched.kernels[0]
-    is_input = lambda n: id(n) in sched.materialised  # noqa: E731
-    sig = signature(outs, is_input)
-    return lower_kernel(outs, is_input, sig.inputs, sig.args), tensors
+    return lower_kernel(sched.kernels[0]), tensors
 
 
 _RUNS = [0]

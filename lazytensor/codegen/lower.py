@@ -12,23 +12,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..ir import ops as O
-from ..ir.dtype import DType, float16, float32
+from ..ir.dtype import DType, compute_dtype
+from ..ir.kernel import KernelSpec
+from ..ir.layout import contiguous_strides
 from ..ir.node import Node
 from . import uops as S
 from .uops import U, u
-
-
-def compute_dtype(dtype: DType) -> DType:
-    """Kernels compute half precision in float32; only loads and stores see float16."""
-    return float32 if dtype == float16 else dtype
-
-
-def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
-    strides, acc = [], 1
-    for s in reversed(shape):
-        strides.append(acc if s != 1 else 0)
-        acc *= s
-    return tuple(reversed(strides))
 
 
 @dataclass
@@ -225,19 +214,19 @@ MOVEMENT_LOWERING = {
 }
 
 
-def lower_kernel(outs: tuple[Node, ...], is_input: Callable[[Node], bool], inputs: list[Node] | None = None,
-                 args: list | None = None) -> LoweredKernel:
-    """Lower the subgraphs under `outs` (one shape), stopping at nodes for which is_input is
-    true. `inputs` and `args`, when given, fix the order of buffers and scalar arguments."""
+def lower_kernel(spec: KernelSpec) -> LoweredKernel:
+    """Lower the subgraphs under the spec's outputs (one shape) down to the buffers it reads,
+    numbering buffers and scalar arguments in the spec's order."""
+    outs = spec.outputs
     shape = outs[0].shape
     out_vars = tuple(S.var(f"g{i}", n) for i, n in enumerate(shape))
     kernel = LoweredKernel(shape, [o.dtype for o in outs], out_vars, None)
-    lowerer = _Lowerer(kernel, lambda n: all(n is not o for o in outs) and is_input(n))
-    for n in inputs or ():
+    lowerer = _Lowerer(kernel, spec.reads)
+    for n in spec.inputs:
         lowerer.slots[id(n)] = kernel.n_out + len(kernel.inputs)
         kernel.inputs.append(n)
         kernel.input_dtypes.append(n.dtype)
-    for value, cd in args or ():
+    for value, cd in spec.args:
         lowerer.arg_slots[(repr(value), cd)] = len(kernel.args)
         kernel.args.append((value, cd))
     limit = sys.getrecursionlimit()

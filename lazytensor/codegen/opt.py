@@ -22,7 +22,8 @@ from enum import Enum
 from ..ir.dtype import DType, bool_, float16, float32, int32
 from ..ir.traverse import postorder
 from . import uops as S
-from .lower import LoweredKernel, contiguous_strides
+from ..ir.layout import contiguous_strides
+from .lower import LoweredKernel
 from .uops import U, u
 
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import math
+import re
 
 from ..ir.dtype import DType, bool_, float16
+from ..ir.ops import COMPARISONS, REGISTRY, check_op_table
 from .linearize import Linearized
 from .uops import U
 
@@ -57,6 +59,16 @@ OPS = {
     "shl": "({0} << ({1} & 31))", "shr": "({0} >> ({1} & 31))",
     "where": "({0} ? {1} : {2})",
 }
+
+
+def _template_arity(name: str) -> int | None:
+    template = OPS[name]
+    return None if callable(template) else len(set(re.findall(r"\{(\d)\}", template)))
+
+
+check_op_table("OpenCL renderer (codegen/render_opencl.py)", OPS, (name for name in REGISTRY if name != "cast"),
+               _template_arity)
+
 
 _INT_LIMITS = {"int": ("INT_MIN", "INT_MAX"), "long": ("LONG_MIN", "LONG_MAX"),
                "uint": ("0", "UINT_MAX"), "uchar": ("0", "UCHAR_MAX"), "bool": ("0", "1")}
@@ -125,7 +137,7 @@ def _expression(node: U, width: int, srcs) -> str:
     if node.op in ("idiv", "mod") and node.srcs[0].bounds[0] >= 0 and node.srcs[1].op == "lit":
         return f"({args[0]} {'/' if node.op == 'idiv' else '%'} {args[1]})"  # C's division is floor here
     template = OPS[node.op]
-    dtype = node.srcs[-1].dtype if node.op in ("lt", "le", "eq", "ne") else node.dtype
+    dtype = node.srcs[-1].dtype if node.op in COMPARISONS else node.dtype
     return template(dtype, *args) if callable(template) else template.format(*args)
 
 

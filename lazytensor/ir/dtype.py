@@ -119,3 +119,8 @@ def scalar_dtype(value) -> DType:
     if isinstance(value, (int, np.integer)):
         return int64
     return float32
+
+
+def compute_dtype(dtype: DType) -> DType:
+    """Kernels compute half precision in float32; only loads and stores see float16."""
+    return float32 if dtype == float16 else dtype

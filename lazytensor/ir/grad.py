@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from . import build as B
+from . import ops as O
 from .node import Node, const
 
 Grads = tuple[Optional[Node], ...]
@@ -86,8 +87,8 @@ ELEMENTWISE_RULES: dict[str, Callable[[Node, tuple, Node], Grads]] = {
     "where": lambda n, s, g: (None, _pick(s[0], g), _e("where", s[0], _c(g, 0), g)),
     "cast": _cast,
 }
-NOT_DIFFERENTIABLE = {"lt", "le", "eq", "ne", "and", "or", "xor", "not", "bitnot", "shl", "shr", "idiv", "mod",
-                      "iota", "const", "buffer"}
+O.check_op_table("gradient rules (ir/grad.py)", ELEMENTWISE_RULES,
+                 (name for name, op in O.REGISTRY.items() if op.differentiable))
 
 
 def _reduce(n: Node, s, g: Node) -> Grads:

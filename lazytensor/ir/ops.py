@@ -1,22 +1,47 @@
 """The IR's operations, grouped as the scheduler and the lowering see them.
 
-Each elementwise op is defined once here (name, arity, result-dtype rule); its
-rendering lives in one table per backend (codegen/render_*.py) and its gradient
-in ir/grad.py. A table beats a ladder of ifs.
+Each elementwise op is defined once here (`ElementwiseOp`: name, arity, whether
+its result is bool, whether it has a gradient). Every backend keeps one table
+of how it computes the ops (ir/semantics.py for NumPy and constant folding,
+codegen/render_opencl.py for OpenCL C, ir/grad.py for gradients) and checks it
+against this registry when it is imported, so a backend missing an op is an
+error at import, not a surprise at run time.
 """
 from __future__ import annotations
 
-UNARY = frozenset({
-    "neg", "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "recip", "abs",
-    "floor", "ceil", "rint", "trunc", "log1p", "expm1", "not", "bitnot",
-})
-BINARY = frozenset({
-    "add", "sub", "mul", "div", "idiv", "mod", "max", "min", "pow",
-    "lt", "le", "eq", "ne", "and", "or", "xor", "shl", "shr",
-})
-TERNARY = frozenset({"where"})
-COMPARISONS = frozenset({"lt", "le", "eq", "ne"})
-ELEMENTWISE = UNARY | BINARY | TERNARY | {"cast"}
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ElementwiseOp:
+    name: str
+    arity: int
+    returns_bool: bool = False  # comparisons: the operands' dtype goes in, bool comes out
+    differentiable: bool = True
+
+
+def _family(arity: int, names: str, **flags) -> tuple[ElementwiseOp, ...]:
+    return tuple(ElementwiseOp(name, arity, **flags) for name in names.split())
+
+
+_NO_GRAD = {"differentiable": False}
+REGISTRY: Mapping[str, ElementwiseOp] = {op.name: op for op in (
+    *_family(1, "neg exp log sqrt sin cos tan tanh recip abs floor ceil rint trunc log1p expm1"),
+    *_family(1, "not bitnot", **_NO_GRAD),
+    *_family(2, "add sub mul div max min pow"),
+    *_family(2, "idiv mod and or xor shl shr", **_NO_GRAD),
+    *_family(2, "lt le eq ne", returns_bool=True, **_NO_GRAD),
+    *_family(3, "where"),
+    ElementwiseOp("cast", 1),  # its result dtype is the node's own; every backend special-cases it
+)}
+
+UNARY = frozenset(op.name for op in REGISTRY.values() if op.arity == 1 and op.name != "cast")
+BINARY = frozenset(op.name for op in REGISTRY.values() if op.arity == 2)
+TERNARY = frozenset(op.name for op in REGISTRY.values() if op.arity == 3)
+COMPARISONS = frozenset(op.name for op in REGISTRY.values() if op.returns_bool)
+ELEMENTWISE = frozenset(REGISTRY)
+NOT_DIFFERENTIABLE = frozenset(op.name for op in REGISTRY.values() if not op.differentiable)
 
 REDUCE_OPS = ("sum", "prod", "max", "min")
 # 'detach' is the identity that autograd does not see through.
@@ -26,3 +51,25 @@ MOVEMENT = frozenset({"reshape", "permute", "expand", "pad", "shrink", "flip", "
 LEAVES = frozenset({"buffer", "const", "iota"})
 # 'gather' reads its first source at an index held in the data of its second.
 ALL_OPS = ELEMENTWISE | MOVEMENT | LEAVES | {"reduce", "gather"}
+
+
+class OpTableError(RuntimeError):
+    """A backend's table of elementwise ops disagrees with the registry."""
+
+
+def check_op_table(owner: str, table: Iterable[str], expected: Iterable[str],
+                   arity: Callable[[str], int | None] = lambda name: None) -> None:
+    """Raise OpTableError unless `table` names exactly the ops in `expected`, each taking the
+    registry's number of operands (`arity(name)` says how many the backend's entry takes, or
+    None where it cannot tell)."""
+    names, wanted = set(table), set(expected)
+    problems = []
+    if missing := sorted(wanted - names):
+        problems.append(f"no rule for {', '.join(missing)}")
+    if extra := sorted(names - wanted):
+        problems.append(f"rules for ops the registry does not define or excludes: {', '.join(extra)}")
+    for name in sorted(names & wanted):
+        if (n := arity(name)) is not None and n != REGISTRY[name].arity:
+            problems.append(f"'{name}' takes {n} operands, the registry says {REGISTRY[name].arity}")
+    if problems:
+        raise OpTableError(f"{owner}: " + "; ".join(problems))

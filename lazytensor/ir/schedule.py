@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from . import ops as O
+from .kernel import KernelSpec, kernel_spec
 from .node import Node
 from .traverse import postorder
 
@@ -23,7 +24,7 @@ MAX_KERNEL_DEPTH = 48
 
 @dataclass
 class Schedule:
-    kernels: list[tuple[Node, ...]]  # each kernel's outputs (one shape), in dependency order
+    kernels: list[KernelSpec]  # in dependency order
     views: list[Node]  # requested movement-only results: zero-copy where strides allow
     materialised: set[int]  # ids of the kernel outputs
 
@@ -142,25 +143,20 @@ def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule
              and (_movement_base(n).realized or id(_movement_base(n)) in materialised)]
     view_ids = {id(v) for v in views}
     kernels = [n for n in order if id(n) in materialised and id(n) not in view_ids]
-    return Schedule(_group_siblings(kernels, materialised), views, materialised - view_ids)
+    stored = materialised - view_ids
+    return Schedule(_group_siblings(kernels, stored), views, stored)
 
 
-def _reads(out: Node, materialised: set[int]) -> set[int]:
-    """The buffers (realised or materialised nodes) a kernel computing `out` loads."""
-    def loaded(n: Node) -> bool:
-        return n is not out and (n.realized or id(n) in materialised)
-    return {id(n) for n in postorder([out], lambda n: () if loaded(n) or n.realized else n.srcs) if loaded(n)}
-
-
-def _group_siblings(kernels: list[Node], materialised: set[int], max_outputs: int = 8) -> list[tuple[Node, ...]]:
+def _group_siblings(kernels: list[Node], materialised: set[int], max_outputs: int = 8) -> list[KernelSpec]:
     """Merge kernels of one shape that read a common buffer into one multi-output kernel
     (an optimizer's parameter and moment updates; a and b from one x), when everything
     the later one reads already exists where the group runs."""
     position = {id(k): i for i, k in enumerate(kernels)}
-    groups: list[tuple[list[Node], set[int], int]] = []
+    groups: list[tuple[list[Node], set[int], int, KernelSpec]] = []
     for i, k in enumerate(kernels):
-        reads = _reads(k, materialised)
-        for members, group_reads, first in reversed(groups):
+        spec = kernel_spec((k,), materialised)
+        reads = set(spec.input_ids)
+        for members, group_reads, first, _ in reversed(groups):
             if members[0].shape != k.shape or len(members) >= max_outputs:
                 continue
             own = {id(m) for m in members}
@@ -173,8 +169,9 @@ def _group_siblings(kernels: list[Node], materialised: set[int], max_outputs: in
                 group_reads |= reads - inline
                 break
         else:
-            groups.append(([k], reads, i))
-    return [tuple(members) for members, _, _ in groups]
+            groups.append(([k], reads, i, spec))
+    return [spec if len(members) == 1 else kernel_spec(tuple(members), materialised)
+            for members, _, _, spec in groups]
 
 
 def _pointwise_reads(out: Node, candidates: set[int], materialised: set[int]) -> set[int]:

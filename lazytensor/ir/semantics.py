@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .ops import REGISTRY, check_op_table
+
 
 def _floordiv(a, b):
     if np.issubdtype(np.asarray(a).dtype, np.integer):
@@ -70,3 +72,6 @@ ELEMENTWISE = {
     "shr": lambda a, b: np.right_shift(a, _shift_amount(b).astype(np.asarray(a).dtype)),
     "where": np.where,
 }
+
+check_op_table("NumPy semantics (ir/semantics.py)", ELEMENTWISE, (name for name in REGISTRY if name != "cast"),
+               lambda name: getattr(ELEMENTWISE[name], "nin", None))

@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass
 
 from ..ir.dtype import DType
+from ..ir.layout import contiguous_strides
 
 
 class Buffer:
@@ -35,6 +36,5 @@ class BufferView:
 
     @property
     def contiguous(self) -> bool:
-        from ..codegen.lower import contiguous_strides
         return self.offset == 0 and self.strides == contiguous_strides(self.shape) \
             and self.buffer.size == math.prod(self.shape)

@@ -6,10 +6,11 @@ import sys
 import time
 
 from .. import config
-from ..codegen.lower import LoweredKernel, contiguous_strides, lower_kernel, strided_view
+from ..codegen.lower import lower_kernel, strided_view
 from ..codegen.program import RenderedProgram
 from ..codegen.render_common import kernel_name
-from ..codegen.signature import signature
+from ..ir.kernel import KernelSpec, kernel_spec
+from ..ir.layout import contiguous_strides
 from ..ir.node import Node
 from ..ir.schedule import schedule
 from .buffer import Buffer, BufferView
@@ -36,63 +37,56 @@ def _allocate(device, node: Node) -> BufferView:
     return BufferView(buf, node.shape, contiguous_strides(node.shape))
 
 
-Kernel = tuple[Node, ...]  # the outputs one kernel stores (all of one shape)
-
-
-def _rendered(device, sig, suffix: int, outs, is_input, kernel: LoweredKernel | None):
+def _rendered(device, spec: KernelSpec, suffix: int) -> RenderedProgram:
     """The rendered program for a kernel signature (lowering and rendering only on a miss)."""
-    cache_key = (device.name, sig.key, suffix)
+    cache_key = (device.name, spec.key, suffix)
     if cache_key not in _RENDERED:
-        if kernel is None or kernel.values is None:  # a stub from an earlier cache hit
-            kernel = lower_kernel(outs, is_input, sig.inputs, sig.args)
+        kernel = lower_kernel(spec)
         name = kernel_name(kernel)
         program = device.render(kernel, name if suffix == 0 else f"{name}_{suffix}")
         if len(_RENDERED) >= _RENDERED_LIMIT:
             del _RENDERED[next(iter(_RENDERED))]
         _RENDERED[cache_key] = program
-    if kernel is None:
-        kernel = LoweredKernel(outs[0].shape, [o.dtype for o in outs], (), None, sig.inputs,
-                               [n.dtype for n in sig.inputs], sig.args)
-    return _RENDERED[cache_key], kernel
+    return _RENDERED[cache_key]
 
 
-def _lower_all(kernels: list[Kernel], materialised: set[int], device) -> list[tuple[Kernel, LoweredKernel, RenderedProgram]]:
-    """Lower and render each kernel; names are unique within one batch."""
+def _render_all(specs: list[KernelSpec], device) -> list[tuple[KernelSpec, RenderedProgram]]:
+    """Render each kernel (from the cache where its signature was seen); names are unique
+    within one batch."""
     prepared, sources = [], {}
-    for outs in kernels:
-        if outs[0].numel == 0:  # nothing to compute: empty buffers are the whole result
-            for out in outs:
+    for spec in specs:
+        if spec.outputs[0].numel == 0:  # nothing to compute: empty buffers are the whole result
+            for out in spec.outputs:
                 out.attach(_allocate(device, out))
             continue
-        is_input = (lambda n: id(n) in materialised)
-        sig = signature(outs, is_input)
-        suffix, kernel = 0, None
+        suffix = 0
         while True:  # a name already taken in this batch by another kernel gets a numbered suffix
-            program, kernel = _rendered(device, sig, suffix, outs, is_input, kernel)
+            program = _rendered(device, spec, suffix)
             if all(sources.get(name, src) == src for name, src in program.sources.items()):
                 break
             suffix += 1
         sources.update(program.sources)
-        prepared.append((outs, kernel, program))
+        prepared.append((spec, program))
     return prepared
 
 
 def _run(prepared, device) -> list[tuple[str, tuple, float, int]]:
-    sources = {name: src for _, _, program in prepared for name, src in program.sources.items()}
+    sources = {name: src for _, program in prepared for name, src in program.sources.items()}
     runnables = device.compile(sources)
     if config.DEBUG >= 3:
         for name, src in sources.items():
             print(f"[lt] --- {name} ---\n{src}", file=sys.stderr)
     timings = []
-    for outs, kernel, program in prepared:
+    for spec, program in prepared:
+        outs = spec.outputs
         views = [_allocate(device, out) for out in outs]
         scratch = [Buffer(device, dtype, size) for dtype, size in program.scratch]
-        buffers = {"out": [v.buffer for v in views], "in": [n.buffer.buffer for n in kernel.inputs],
+        buffers = {"out": [v.buffer for v in views], "in": [n.buffer.buffer for n in spec.inputs],
                    "scratch": scratch}
         for rk in program.kernels:
             bufs = [buffers[kind][i] for kind, i in rk.buffers]
             raws = [b.raw for b in bufs]
-            handle = device.launch(runnables[rk.name], raws[:rk.n_out], raws[rk.n_out:], kernel.args[:rk.n_args], rk)
+            handle = device.launch(runnables[rk.name], raws[:rk.n_out], raws[rk.n_out:], spec.args[:rk.n_args], rk)
             STATS.kernels_launched += 1
             if config.DEBUG >= 2:
                 moved = sum(b.nbytes for b in bufs)
@@ -112,7 +106,7 @@ def realize(nodes: list[Node], device_name: str) -> None:
     compiled_before, hits_before = STATS.kernels_compiled, STATS.cache_hits
     device = get_device(device_name)
     sched = schedule(targets, fuse_row_reductions=getattr(device, "fuse_row_reductions", False))
-    timings = _run(_lower_all(sched.kernels, sched.materialised, device), device)
+    timings = _run(_render_all(sched.kernels, device), device)
     late = []
     for v in sched.views:
         found = strided_view(v)
@@ -122,7 +116,7 @@ def realize(nodes: list[Node], device_name: str) -> None:
             base, strides, offset = found
             v.attach(BufferView(base.buffer.buffer, v.shape, strides, offset))
     if late:
-        timings += _run(_lower_all([(v,) for v in late], sched.materialised, device), device)
+        timings += _run(_render_all([kernel_spec((v,), sched.materialised) for v in late], device), device)
     STATS.realizations += 1
     STATS.device = str(getattr(device, "description", device.name))
     if config.DEBUG >= 1:

@@ -1,0 +1,91 @@
+"""A kernel as the scheduler hands it on: its outputs, what it reads, its scalar arguments,
+and its structural signature, all found in one walk over its subgraph.
+
+The signature holds everything that shapes the kernel's code and nothing that doesn't:
+two kernels with equal keys render to the same source, so the engine can skip lowering
+and rendering on a hit. Constants are numbered, not valued (they are kernel arguments);
+input buffers are described by dtype and layout. Inputs and arguments are numbered in
+one canonical order that lowering and launching reuse.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .dtype import DType, compute_dtype
+from .layout import contiguous_strides
+from .node import Node, _arg_key
+from .traverse import postorder
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    outputs: tuple[Node, ...]  # all of one shape, stored at the same index
+    inputs: tuple[Node, ...]  # buffer slot len(outputs)+i holds inputs[i]
+    args: tuple[tuple[object, DType], ...]  # scalar kernel arguments: (value, compute dtype)
+    key: tuple  # the structural signature
+
+    @cached_property
+    def input_ids(self) -> frozenset[int]:
+        return frozenset(id(n) for n in self.inputs)
+
+    def reads(self, n: Node) -> bool:
+        """Is `n` one of the buffers this kernel loads (rather than computes)?"""
+        return id(n) in self.input_ids
+
+
+class _Numbering:
+    def __init__(self):
+        self.inputs: list[Node] = []
+        self.args: list[tuple[object, DType]] = []
+        self._input_slots: dict[int, int] = {}
+        self._arg_slots: dict[tuple, int] = {}
+
+    def input_slot(self, n: Node) -> int:
+        if id(n) not in self._input_slots:
+            self._input_slots[id(n)] = len(self.inputs)
+            self.inputs.append(n)
+        return self._input_slots[id(n)]
+
+    def arg_slot(self, value, dtype: DType) -> object:
+        cd = compute_dtype(dtype)
+        if cd.name == "bool":
+            return ("lit", bool(value))
+        key = (repr(value), cd)
+        if key not in self._arg_slots:
+            self._arg_slots[key] = len(self.args)
+            self.args.append((value, cd))
+        return ("arg", self._arg_slots[key])
+
+
+def kernel_spec(outs: tuple[Node, ...], materialised: set[int]) -> KernelSpec:
+    """The spec of the kernel storing `outs`: it loads realised nodes and other kernels' outputs."""
+    out_ids = {id(o) for o in outs}
+
+    def is_leaf(n: Node) -> bool:
+        return n.realized or (id(n) not in out_ids and id(n) in materialised)
+
+    numbering = _Numbering()
+    parts: list[tuple] = []
+    local: dict[int, int] = {}
+    for n in postorder(list(outs), lambda n: () if is_leaf(n) else n.srcs):
+        local[id(n)] = len(parts)
+        parts.append(_part(n, is_leaf(n), numbering, local))
+    parts.append(("outputs", tuple(local[id(o)] for o in outs)))
+    return KernelSpec(tuple(outs), tuple(numbering.inputs), tuple(numbering.args), tuple(parts))
+
+
+def _part(n: Node, leaf: bool, numbering: _Numbering, local: dict[int, int]) -> tuple:
+    if leaf:
+        view = n.buffer
+        layout = (view.strides, view.offset) if view is not None else (contiguous_strides(n.shape), 0)
+        return ("in", numbering.input_slot(n), n.dtype, n.shape, layout)
+    if n.op == "const":
+        return ("const", n.dtype, n.shape, numbering.arg_slot(n.arg, n.dtype))
+    extra = None
+    if n.op == "pad":
+        extra = numbering.arg_slot(n.arg[1], n.dtype)
+    elif n.op == "gather":
+        extra = numbering.arg_slot(0, n.dtype)
+    arg = n.arg[0] if n.op == "pad" else n.arg
+    return (n.op, n.dtype, n.shape, _arg_key(arg), extra, tuple(local[id(s)] for s in n.srcs))
