@@ -6,6 +6,7 @@ import os
 LAZY: bool = os.environ.get("LAZY", "1") != "0"
 DEBUG: int = int(os.environ.get("DEBUG", "0") or 0)
 GRAPH: str | None = os.environ.get("GRAPH") or None
+SEARCH: bool = os.environ.get("LT_SEARCH", "0") not in ("", "0")  # time candidate kernels once (runtime/search.py)
 GRAD_ENABLED: bool = True  # autograd records ops (lt.no_grad() turns it off)
 
 

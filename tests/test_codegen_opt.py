@@ -83,6 +83,7 @@ def _candidates(kernel) -> list[Opt]:
         pool += [Opt(OptKind.LOOP, a), Opt(OptKind.LOCAL, a, 4), Opt(OptKind.LOCAL, a, 1)]
     for r in range(n_red):
         pool += [Opt(OptKind.REDUCE_UPCAST, r, w) for w in (4, 8, 16)]
+        pool += [Opt(OptKind.REDUCE_UNROLL, r, n) for n in (2, 3, 4)]
         pool += [Opt(OptKind.PACK, r, p) for p in (16, 32, 64)]
     return pool
 
@@ -133,6 +134,7 @@ def test_heuristic_choices_preserve_results(name):
     (Opt(OptKind.UNROLL, 0, 7), "must divide"),
     (Opt(OptKind.LOCAL, 0, 10 ** 6), "work-group"),
     (Opt(OptKind.REDUCE_UPCAST, 0, 4), "reduce variables"),
+    (Opt(OptKind.REDUCE_UNROLL, 0, 4), "reduce variables"),
     (Opt(OptKind.PACK, 0, 64), "reduce variable"),
     (Opt(OptKind.STREAM, 0), "whole vector lanes"),
 ])
@@ -140,6 +142,21 @@ def test_invalid_opt_raises(opt, why):
     kernel, _ = one_kernel(lambda x: x * 2 + 1, rand(6, 10))
     with pytest.raises(OptError, match=why):
         make_plan(kernel, [opt])
+
+
+def test_reduce_unroll_needs_enough_steps():
+    kernel, _ = one_kernel(lambda x: x.sum(-1), rand(6, 10))
+    with pytest.raises(OptError, match="need at least 16 steps"):
+        make_plan(kernel, [Opt(OptKind.REDUCE_UNROLL, 0, 8)])
+
+
+@pytest.mark.parametrize("size", [1024, 1023, 1000, 67])
+def test_reduce_unroll_keeps_ragged_sums_exact(size):
+    x = rand(9, size)
+    kernel, _ = one_kernel(lambda t: t.sum(-1), x)
+    for opts in ([Opt(OptKind.REDUCE_UNROLL, 0, 4)],
+                 [Opt(OptKind.REDUCE_UPCAST, 0, 8), Opt(OptKind.REDUCE_UNROLL, 0, 3)]):
+        np.testing.assert_allclose(run(kernel, opts).ravel(), x.sum(-1), rtol=1e-5, err_msg=str(opts))
 
 
 def test_upcast_twice_raises():
@@ -163,6 +180,11 @@ def test_elementwise_renders_wide_vectors_and_a_local_size():
 def test_ragged_elementwise_has_a_scalar_tail():
     (k,) = source_for(lambda x: x + 1, rand(1000, 7 * 13)).kernels
     assert "vload" in k.source and "for (int" in k.source  # vector body, then a remainder loop
+
+
+def test_row_reduction_keeps_several_accumulators():
+    (k,) = source_for(lambda x: x.sum(1), rand(512, 4096)).kernels
+    assert k.source.count("float16 acc") == 4
 
 
 def test_row_reduction_is_one_work_item_per_row_with_vector_loads():

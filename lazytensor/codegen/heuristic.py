@@ -18,6 +18,9 @@ from .opt import KernelPlan, Opt, OptError, OptKind, initial_plan, make_plan
 from .uops import U
 
 
+REDUCE_ACCUMULATORS = 4
+
+
 class _Builder:
     """Accumulates choices that apply; a failing one is dropped."""
 
@@ -115,6 +118,9 @@ def _reduce_opts(b: _Builder, caps: DeviceCaps) -> None:
             for w in caps.vector_widths:
                 if b.try_add(Opt(OptKind.REDUCE_UPCAST, k, w)):
                     break
+        # independent accumulators hide the add's latency: one chain of vector adds runs at
+        # a third of the bandwidth a row sum can reach
+        b.try_add(Opt(OptKind.REDUCE_UNROLL, k, REDUCE_ACCUMULATORS))
     loops = _independent_axes(b.plan)
     if loops:
         for i in loops:

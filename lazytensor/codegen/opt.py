@@ -12,7 +12,8 @@ Axis kinds:
   upcast   the lanes of a vector (one per kernel: the innermost output axis)
   unroll   copies of the body (applied at once: the copies are separate stores)
 Reduce variables split the same way: REDUCE_UPCAST gives a vector accumulator
-(and a scalar remainder loop when the size is ragged).
+(and a scalar remainder loop when the size is ragged), REDUCE_UNROLL several
+independent accumulators in one loop (the adds no longer wait on each other).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class OptKind(Enum):
     LOOP = "loop"                    # a global axis becomes a loop inside each work-item
     LOCAL = "local"                  # work-group size `amount` along a global axis
     REDUCE_UPCAST = "reduce_upcast"  # reduce variable `axis` -> vector accumulator of `amount` lanes
+    REDUCE_UNROLL = "reduce_unroll"  # reduction `axis` -> `amount` accumulators in one loop
     PACK = "pack"                    # copy input slot `axis` into panels `amount` wide first
     GLOBAL_ORDER = "global_order"    # amount=1: the first global axis is NDRange dimension 0
     STREAM = "stream"                # vector stores bypass the cache (outputs written once, read later)
@@ -105,6 +107,7 @@ class KernelPlan:
     streaming: bool = False  # non-temporal vector stores
     opts: list[Opt] = field(default_factory=list)
     reduce_axes: list[U] = field(default_factory=list)  # each reduction's innermost variable, as lowered
+    reduce_loops: dict[int, U] = field(default_factory=dict)  # reduction index -> its serial loop now
     _fresh: int = 0
 
     def fresh_var(self, prefix: str, size: int) -> U:
@@ -294,6 +297,41 @@ def _apply_reduce_upcast(plan: KernelPlan, opt: Opt) -> None:
         mapping[n] = vec
     plan.substitute(mapping)
     plan.vector_vars.add(lane)
+    plan.reduce_loops[opt.axis] = outer
+
+
+def _apply_reduce_unroll(plan: KernelPlan, opt: Opt) -> None:
+    """Split reduction `axis`'s serial loop of s steps into `amount` reductions of s // amount
+    steps (plus one over the remainder), combined pairwise: they share one loop, each with its
+    own accumulator."""
+    rvars = plan.reduce_axes
+    if not 0 <= opt.axis < len(rvars):
+        raise OptError(f"{opt}: the kernel has {len(rvars)} reduce variables")
+    var, copies = plan.reduce_loops.get(opt.axis, rvars[opt.axis]), opt.amount
+    reduces = _reduces_over(plan, var)
+    if not reduces:
+        raise OptError(f"{opt}: reduction {opt.axis} has no serial loop left")
+    size = var.arg[1]
+    if copies < 2 or size < 2 * copies:
+        raise OptError(f"{opt}: {copies} accumulators need at least {2 * copies} steps, the loop has {size}")
+    outer = plan.fresh_var("ru", size // copies)
+    full = size // copies * copies
+    tail = plan.fresh_var("rt", size - full) if size > full else None
+    mapping = {}
+    for n in reduces:
+        parts = [S.substitute([n], {var: S.add(S.mul(outer, copies), j)})[0] for j in range(copies)]
+        if tail is not None:
+            parts.append(S.substitute([n], {var: S.add(tail, full)})[0])
+        mapping[n] = _pairwise(n.arg[0], n.dtype, parts)
+    plan.substitute(mapping)
+    plan.reduce_loops[opt.axis] = outer
+
+
+def _pairwise(op: str, dtype: DType, parts: list[U]) -> U:
+    while len(parts) > 1:
+        parts = [_combine(op, dtype, *parts[i:i + 2]) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return parts[0]
 
 
 def _reduces_over(plan: KernelPlan, var: U) -> list[U]:
@@ -382,6 +420,7 @@ APPLY = {
     OptKind.LOOP: _apply_loop,
     OptKind.LOCAL: _apply_local,
     OptKind.REDUCE_UPCAST: _apply_reduce_upcast,
+    OptKind.REDUCE_UNROLL: _apply_reduce_unroll,
     OptKind.PACK: _apply_pack,
     OptKind.GLOBAL_ORDER: _apply_global_order,
     OptKind.STREAM: _apply_stream,

@@ -32,8 +32,9 @@ class Device:
 
     renderer = None  # a codegen module with render(kernel, name=None) -> (name, source)
 
-    def render(self, kernel: LoweredKernel, name: str) -> RenderedProgram:
-        """The kernels that compute a lowered kernel, in this device's language."""
+    def render(self, kernel: LoweredKernel, name: str, key: tuple | None = None) -> RenderedProgram:
+        """The kernels that compute a lowered kernel, in this device's language (`key`: its
+        signature, for a device that remembers per-kernel choices)."""
         name, source = self.renderer.render(kernel, name)
         return single_kernel(name, source, kernel)
 

@@ -43,7 +43,7 @@ def _rendered(device, spec: KernelSpec, suffix: int) -> RenderedProgram:
     if cache_key not in _RENDERED:
         kernel = lower_kernel(spec)
         name = kernel_name(kernel)
-        program = device.render(kernel, name if suffix == 0 else f"{name}_{suffix}")
+        program = device.render(kernel, name if suffix == 0 else f"{name}_{suffix}", spec.key)
         if len(_RENDERED) >= _RENDERED_LIMIT:
             del _RENDERED[next(iter(_RENDERED))]
         _RENDERED[cache_key] = program

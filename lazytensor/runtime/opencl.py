@@ -16,7 +16,9 @@ from ..codegen.caps import DeviceCaps
 from ..codegen.lower import LoweredKernel
 from ..codegen.program import RenderedKernel, RenderedProgram, build_program
 from ..ir.dtype import DType, float64
+from .. import config
 from .buffer import BufferView
+from .search import searched_opts
 from .device import Device
 from .stats import STATS
 
@@ -120,8 +122,15 @@ class OpenCLDevice(Device):
     def __repr__(self) -> str:
         return f"<OpenCLDevice {self.name}: {self.dev.name.strip()} ({self.dev.platform.name})>"
 
-    def render(self, kernel: LoweredKernel, name: str) -> RenderedProgram:
-        return build_program(kernel, self.caps, name)
+    def render(self, kernel: LoweredKernel, name: str, key: tuple | None = None) -> RenderedProgram:
+        """`key`: the kernel's signature, under which a search (LT_SEARCH=1) keeps its winner."""
+        opts = None
+        if config.SEARCH and key is not None:
+            opts = searched_opts(self, kernel, (self.identity, key))
+        return build_program(kernel, self.caps, name, opts)
+
+    def cache_path(self, *parts: str) -> Path:
+        return cache_dir().parent.joinpath(*parts)
 
     def supports(self, dtype: DType) -> bool:
         return dtype != float64 or self.fp64
