@@ -23,6 +23,7 @@ from lazytensor.runtime.devices import get_device
 
 pytestmark = pytest.mark.skipif(cl_unavailable_reason() is not None, reason="needs an OpenCL device")
 CPU = DeviceCaps(is_cpu=True, compute_units=2, max_work_group_size=4096)
+GPU = DeviceCaps(is_cpu=False, compute_units=64, max_work_group_size=1024, preferred_vector_width=4)
 
 
 def rand(*shape, seed=0):
@@ -84,6 +85,7 @@ def _candidates(kernel) -> list[Opt]:
     for r in range(n_red):
         pool += [Opt(OptKind.REDUCE_UPCAST, r, w) for w in (4, 8, 16)]
         pool += [Opt(OptKind.REDUCE_UNROLL, r, n) for n in (2, 3, 4)]
+        pool += [Opt(OptKind.GROUP, r, n) for n in (16, 32)]
         pool += [Opt(OptKind.PACK, r, p) for p in (16, 32, 64)]
     return pool
 
@@ -119,13 +121,16 @@ def test_random_opt_lists_preserve_results(name):
         np.testing.assert_allclose(got, reference, rtol=2e-5, atol=2e-5, err_msg=f"{name} with {opts}")
 
 
+@pytest.mark.parametrize("caps", [CPU, GPU], ids=["cpu", "gpu"])
 @pytest.mark.parametrize("name", list(KERNELS))
-def test_heuristic_choices_preserve_results(name):
+def test_heuristic_choices_preserve_results(name, caps):
+    """The GPU choices run here too (PoCL runs work-groups, local memory and barriers)."""
     build, shapes = KERNELS[name]
     arrays = [rand(*s, seed=i) for i, s in enumerate(shapes)]
     kernel, _ = one_kernel(build, *arrays)
-    opts = choose_opts(kernel, CPU)
-    np.testing.assert_allclose(run(kernel, opts), run(kernel, []), rtol=2e-5, atol=2e-5, err_msg=str(opts))
+    opts = choose_opts(kernel, caps)
+    np.testing.assert_allclose(run(kernel, opts, caps), run(kernel, [], caps), rtol=2e-5, atol=2e-5,
+                               err_msg=str(opts))
 
 
 @pytest.mark.parametrize("opt, why", [
@@ -157,6 +162,40 @@ def test_reduce_unroll_keeps_ragged_sums_exact(size):
     for opts in ([Opt(OptKind.REDUCE_UNROLL, 0, 4)],
                  [Opt(OptKind.REDUCE_UPCAST, 0, 8), Opt(OptKind.REDUCE_UNROLL, 0, 3)]):
         np.testing.assert_allclose(run(kernel, opts).ravel(), x.sum(-1), rtol=1e-5, err_msg=str(opts))
+
+
+@pytest.mark.parametrize("op, reference", [("sum", np.sum), ("amax", np.max), ("amin", np.min)])
+@pytest.mark.parametrize("group", [16, 64, 256])
+def test_grouped_reduction_matches_numpy(op, reference, group):
+    x = rand(21, 1024)
+    kernel, _ = one_kernel(lambda t: getattr(t, op)(-1), x)
+    got = run(kernel, [Opt(OptKind.GROUP, 0, group)], GPU).ravel()
+    np.testing.assert_allclose(got, reference(x, axis=-1), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("opts, why", [
+    ([Opt(OptKind.GROUP, 0, 48)], "must be one of"),
+    ([Opt(OptKind.GROUP, 0, 64)], "divide the reduce size 1000"),
+    ([Opt(OptKind.GROUP, 0, 16), Opt(OptKind.UPCAST, 0, 4)], "scalar work-items"),
+    ([Opt(OptKind.GROUP, 0, 16), Opt(OptKind.LOCAL, 0, 8)], "grouped reduction's"),
+    ([Opt(OptKind.GLOBAL_ORDER, 0, 1), Opt(OptKind.GROUP, 0, 16)], "global order"),
+])
+def test_invalid_group_raises(opts, why):
+    kernel, _ = one_kernel(lambda x: x.sum(-1), rand(8, 1000 if "1000" in why else 1024))
+    with pytest.raises(OptError, match=why):
+        make_plan(kernel, opts)
+
+
+def test_gpu_row_reduction_is_a_work_group_with_a_local_tree():
+    kernel, _ = one_kernel(lambda x: x.sum(1), rand(512, 4096))
+    (k,) = build_program(kernel, GPU, "k").kernels
+    assert "__local float" in k.source and "barrier(CLK_LOCAL_MEM_FENCE)" in k.source
+    assert k.local_size == (256, 1) and k.global_size == (256, 512)
+
+
+def test_cpu_row_reduction_has_no_barrier():
+    (k,) = source_for(lambda x: x.sum(1), rand(512, 4096)).kernels
+    assert "barrier" not in k.source
 
 
 def test_upcast_twice_raises():
@@ -225,13 +264,14 @@ def test_matmul_epilogue_fuses_into_the_tile():
     assert "b3" in body and "?" in body  # reads the bias (slot 3) and selects for relu
 
 
-@pytest.mark.parametrize("build, kernels", [
-    (lambda x, w, b: x.softmax(-1), 2),
-    (lambda x, w, b: lt.nn.functional.layer_norm(x, (x.shape[-1],)), 2),
-    (lambda x, w, b: lt.nn.functional.gelu(lt.nn.functional.layer_norm(x, (256,)) * b + b, approximate="tanh"), 2),
-    (lambda x, w, b: (x @ w + b).relu(), 2),  # a packed copy of w, then one fused kernel
+@pytest.mark.parametrize("build, on_cpu, on_gpu", [
+    (lambda x, w, b: x.softmax(-1), 2, 3),  # a GPU stores each row reduction: max, sum, then divide
+    (lambda x, w, b: lt.nn.functional.layer_norm(x, (x.shape[-1],)), 2, 3),
+    (lambda x, w, b: lt.nn.functional.gelu(lt.nn.functional.layer_norm(x, (256,)) * b + b, approximate="tanh"), 2, 3),
+    (lambda x, w, b: (x @ w + b).relu(), 2, 1),  # a CPU packs w first; the bias and relu fuse in
 ], ids=["softmax", "layer_norm", "ln_gelu", "linear_relu"])
-def test_pinned_kernel_counts_on_cl(build, kernels):
+def test_pinned_kernel_counts_on_cl(build, on_cpu, on_gpu):
+    kernels = on_cpu if get_device("cl").caps.is_cpu else on_gpu
     x, w, b = (lt.tensor(a, device="cl").realize() for a in (rand(128, 256), rand(256, 256, seed=1),
                                                               rand(256, seed=2)))
     lt.reset_stats()

@@ -6,7 +6,8 @@ fit a kernel is skipped, never half-applied. The rules follow measured facts
 (shared PERF_NOTES): on a CPU, explicit 16-wide vectors, one work-item per row
 for row reductions (its loops hoist the row's reductions), register-blocked
 matmul tiles over a packed right-hand operand, and few barriers; on a GPU,
-work-groups of a few hundred work-items.
+work-groups of a few hundred work-items, and a long reduction shared by one
+work-group through a tree in local memory.
 """
 from __future__ import annotations
 
@@ -128,6 +129,19 @@ def _reduce_opts(b: _Builder, caps: DeviceCaps) -> None:
     _upcast_innermost(b, caps)
 
 
+def _gpu_reduce_opts(b: _Builder, caps: DeviceCaps) -> None:
+    """A long reduction is shared by a work-group (consecutive work-items read consecutive
+    elements, a tree in local memory combines them); a short one stays one work-item's loop."""
+    for k, var in enumerate(b.plan.reduce_axes):
+        size = var.arg[1]
+        for n in GPU_GROUP_SIZES:
+            if n <= caps.max_work_group_size and size >= 4 * n and b.try_add(Opt(OptKind.GROUP, k, n)):
+                return
+
+
+GPU_GROUP_SIZES = (256, 128, 64, 32)
+
+
 def _loads_under(roots: list[U], var: U) -> list[U]:
     return [n for n in postorder(roots, lambda m: m.srcs) if n.op == "load" and _depends_on(n.srcs[0], var)]
 
@@ -175,5 +189,7 @@ def choose_opts(kernel: LoweredKernel, caps: DeviceCaps, write_once: bool = Fals
                 _upcast_innermost(b, caps)
         if write_once:
             b.try_add(Opt(OptKind.STREAM, 0))
+    elif has_reduce and found is None:
+        _gpu_reduce_opts(b, caps)
     _local_opts(b, caps)
     return b.opts

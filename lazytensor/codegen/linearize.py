@@ -16,6 +16,7 @@ Statements (tuples, first field the kind):
   ("acc", name, op, dtype, width)
   ("update", acc, op, dtype, width, parts)   parts: [(name, width)]; two parts = fused multiply-add
   ("hreduce", name, acc, op, dtype, width)
+  ("greduce", name, part, op, dtype, lane, size, buf)   combine one part per work-item in local buf
   ("for", var, start, stop)          stop is an int or a C expression over names in scope
   ("for", ...) ("if", cond) ("else",) ("block",) open a block that ("end",) closes
   ("broadcast", name, dtype, width, (src_name, 1))
@@ -44,6 +45,7 @@ class Linearized:
     n_out: int
     arg_dtypes: list[DType]
     streaming: bool = False  # vector stores are non-temporal
+    local_buffers: list[tuple[str, DType, int]] = field(default_factory=list)  # name, dtype, size
 
 
 @dataclass
@@ -70,6 +72,7 @@ class _Linearizer:
         self.keep: list[U] = []
         self.reduces = [n for n in postorder(roots, lambda n: n.srcs) if n.op == "reduce"]
         self.scopes: list[_Scope] = []
+        self.local_buffers: list[tuple[str, DType, int]] = []
         self.count = 0
         self.root = self._open(set(), None, ("root",))
 
@@ -139,6 +142,8 @@ class _Linearizer:
             return n.arg[0], (n.arg[1] if self.scopes[-1].vector is n else 1)
         if n.op == "reduce":
             return self._reduce(n)
+        if n.op == "greduce":
+            return self._greduce(n)
         home = self._home(n)
         srcs = [self.value(s) for s in self._operands(n)]
         width = self._width(n, home)
@@ -209,8 +214,28 @@ class _Linearizer:
         self.scopes = saved
         return home.defined[id(n)]
 
+    def _greduce(self, n: U) -> tuple[str, int]:
+        """Every work-item of the group reaches this at once (no early return, uniform loops):
+        the tree's barriers need them all."""
+        op, lane = n.arg
+        home = self._home(n)
+        part = self.value(n.srcs[0])
+        name, buf = self.fresh(), self.fresh("lds")
+        self.local_buffers.append((buf, n.dtype, lane.arg[1]))
+        self._insert(home, [("greduce", name, part, op, n.dtype, lane.arg[0], lane.arg[1], buf)])
+        home.defined[id(n)] = (name, 1)
+        return name, 1
+
     # ---- stores and structure ------------------------------------------------------------
     def stores(self) -> None:
+        if self.plan.group is not None:  # one work-item of the group stores the shared result
+            self._open(set(), None, ("if", f"{self.plan.group.arg[0]} == 0"))
+            self._stores()
+            self._close()
+        else:
+            self._stores()
+
+    def _stores(self) -> None:
         lane = self.scopes[-1].vector
         for s in self.plan.stores:
             value = self.value(s.value)
@@ -324,7 +349,7 @@ def linearize(plan: KernelPlan, name: str) -> Linearized:
     k = plan.kernel
     slots = list(k.out_dtypes) + list(k.input_dtypes) + [p.dtype for p in plan.packs]
     return Linearized(name, _flatten(lin.root), global_size, local_size, slots, k.n_out,
-                      [d for _, d in k.args], plan.streaming)
+                      [d for _, d in k.args], plan.streaming, lin.local_buffers)
 
 
 def _flatten(scope: _Scope) -> list[tuple]:

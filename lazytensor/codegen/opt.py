@@ -11,6 +11,8 @@ Axis kinds:
   loop     a serial loop inside each work-item (hoists work that does not depend on it)
   upcast   the lanes of a vector (one per kernel: the innermost output axis)
   unroll   copies of the body (applied at once: the copies are separate stores)
+  group    the work-items of one work-group sharing a reduction (GPUs): each sums a strided
+           part, then a tree in local memory combines the parts and one work-item stores
 Reduce variables split the same way: REDUCE_UPCAST gives a vector accumulator
 (and a scalar remainder loop when the size is ragged), REDUCE_UNROLL several
 independent accumulators in one loop (the adds no longer wait on each other).
@@ -39,6 +41,7 @@ class OptKind(Enum):
     LOCAL = "local"                  # work-group size `amount` along a global axis
     REDUCE_UPCAST = "reduce_upcast"  # reduce variable `axis` -> vector accumulator of `amount` lanes
     REDUCE_UNROLL = "reduce_unroll"  # reduction `axis` -> `amount` accumulators in one loop
+    GROUP = "group"                  # reduction `axis` shared by a work-group of `amount` (a local tree)
     PACK = "pack"                    # copy input slot `axis` into panels `amount` wide first
     GLOBAL_ORDER = "global_order"    # amount=1: the first global axis is NDRange dimension 0
     STREAM = "stream"                # vector stores bypass the cache (outputs written once, read later)
@@ -105,6 +108,7 @@ class KernelPlan:
     packs: list[Pack] = field(default_factory=list)
     rows_first: bool = False  # NDRange dimension 0 is the first global axis, not the last
     streaming: bool = False  # non-temporal vector stores
+    group: U | None = None  # the work-group lane of a grouped reduction
     opts: list[Opt] = field(default_factory=list)
     reduce_axes: list[U] = field(default_factory=list)  # each reduction's innermost variable, as lowered
     reduce_loops: dict[int, U] = field(default_factory=dict)  # reduction index -> its serial loop now
@@ -133,7 +137,7 @@ class KernelPlan:
 
     @property
     def global_axes(self) -> list[Axis]:
-        return [a for a in self.axes if a.kind == "global"]
+        return [a for a in self.axes if a.kind in ("global", "group")]
 
 
 def initial_plan(kernel: LoweredKernel) -> KernelPlan:
@@ -217,6 +221,8 @@ def _apply_upcast(plan: KernelPlan, opt: Opt) -> None:
     width = opt.amount
     if plan.lane is not None:
         raise OptError(f"{opt}: the kernel already has vector lanes")
+    if plan.group is not None:
+        raise OptError(f"{opt}: a grouped reduction keeps scalar work-items")
     if width not in WIDTHS or axis.size < width:
         raise OptError(f"{opt}: width must be one of {WIDTHS} and at most the axis size {axis.size}")
     outer = plan.fresh_var("o", -(-axis.size // width))
@@ -262,6 +268,8 @@ def _apply_loop(plan: KernelPlan, opt: Opt) -> None:
 
 def _apply_local(plan: KernelPlan, opt: Opt) -> None:
     axis = _axis(plan, opt)
+    if plan.group is not None:
+        raise OptError(f"{opt}: the work-group is the grouped reduction's")
     if opt.amount < 1 or opt.amount > axis.size:
         raise OptError(f"{opt}: a work-group of {opt.amount} along an axis of {axis.size}")
     axis.local = opt.amount
@@ -300,18 +308,24 @@ def _apply_reduce_upcast(plan: KernelPlan, opt: Opt) -> None:
     plan.reduce_loops[opt.axis] = outer
 
 
+def _reduction_loop(plan: KernelPlan, opt: Opt) -> tuple[U, list[U]]:
+    """Reduction `opt.axis`'s serial loop variable now, and the reductions over it."""
+    rvars = plan.reduce_axes
+    if not 0 <= opt.axis < len(rvars):
+        raise OptError(f"{opt}: the kernel has {len(rvars)} reduce variables")
+    var = plan.reduce_loops.get(opt.axis, rvars[opt.axis])
+    reduces = _reduces_over(plan, var)
+    if not reduces:
+        raise OptError(f"{opt}: reduction {opt.axis} has no serial loop left")
+    return var, reduces
+
+
 def _apply_reduce_unroll(plan: KernelPlan, opt: Opt) -> None:
     """Split reduction `axis`'s serial loop of s steps into `amount` reductions of s // amount
     steps (plus one over the remainder), combined pairwise: they share one loop, each with its
     own accumulator."""
-    rvars = plan.reduce_axes
-    if not 0 <= opt.axis < len(rvars):
-        raise OptError(f"{opt}: the kernel has {len(rvars)} reduce variables")
-    var, copies = plan.reduce_loops.get(opt.axis, rvars[opt.axis]), opt.amount
-    reduces = _reduces_over(plan, var)
-    if not reduces:
-        raise OptError(f"{opt}: reduction {opt.axis} has no serial loop left")
-    size = var.arg[1]
+    var, reduces = _reduction_loop(plan, opt)
+    copies, size = opt.amount, var.arg[1]
     if copies < 2 or size < 2 * copies:
         raise OptError(f"{opt}: {copies} accumulators need at least {2 * copies} steps, the loop has {size}")
     outer = plan.fresh_var("ru", size // copies)
@@ -325,6 +339,33 @@ def _apply_reduce_unroll(plan: KernelPlan, opt: Opt) -> None:
         mapping[n] = _pairwise(n.arg[0], n.dtype, parts)
     plan.substitute(mapping)
     plan.reduce_loops[opt.axis] = outer
+
+
+def _apply_group(plan: KernelPlan, opt: Opt) -> None:
+    """Reduction `axis` over s steps -> work-item j of a work-group of n sums steps j, j+n, ...
+    (consecutive work-items read consecutive elements), then the group combines its n parts."""
+    if plan.lane is not None or plan.group is not None or plan.rows_first or any(a.local > 1 for a in plan.axes):
+        raise OptError(f"{opt}: group a reduction before vector lanes, the global order or work-group choices")
+    var, reduces = _reduction_loop(plan, opt)
+    n, size = opt.amount, var.arg[1]
+    if n not in GROUP_SIZES or size % n or size == n:
+        raise OptError(f"{opt}: a group of {n} must be one of {GROUP_SIZES} and divide the reduce size {size}")
+    if any(r.dtype == bool_ for r in reduces):
+        raise OptError(f"{opt}: local memory holds no bool")
+    lane, steps = plan.fresh_var("gl", n), plan.fresh_var("gr", size // n)
+    mapping = {}
+    for r in reduces:
+        body = S.substitute([r.srcs[0]], {var: S.add(S.mul(steps, n), lane)})[0]
+        rvars = tuple(steps if v is var else v for v in r.arg[1])  # the lane is not reduced here
+        part = u("reduce", r.dtype, (body,), (r.arg[0], rvars))
+        mapping[r] = u("greduce", r.dtype, (part,), (r.arg[0], lane))
+    plan.substitute(mapping)
+    plan.axes.append(Axis(lane, n, kind="group", local=n))
+    plan.group = lane
+    plan.reduce_loops[opt.axis] = steps
+
+
+GROUP_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 
 
 def _pairwise(op: str, dtype: DType, parts: list[U]) -> U:
@@ -345,7 +386,7 @@ def _apply_pack(plan: KernelPlan, opt: Opt) -> None:
     consecutive in memory. Any operand works (a convolution's padded windows): the copy
     kernel evaluates it once instead of once per output row."""
     k = plan.kernel
-    if plan.lane is not None or not plan.axes:
+    if plan.lane is not None or plan.group is not None or not plan.axes:
         raise OptError(f"{opt}: pack before any other choice")
     if not 0 <= opt.axis < len(plan.reduce_axes) or opt.amount not in range(4, 129):
         raise OptError(f"{opt}: needs a reduce variable index and a panel of 4..128")
@@ -400,6 +441,8 @@ def _reduces_containing(plan: KernelPlan, node: U) -> list[U]:
 
 
 def _apply_global_order(plan: KernelPlan, opt: Opt) -> None:
+    if plan.group is not None:
+        raise OptError(f"{opt}: the grouped reduction's work-items are NDRange dimension 0")
     plan.rows_first = bool(opt.amount)
 
 
@@ -421,6 +464,7 @@ APPLY = {
     OptKind.LOCAL: _apply_local,
     OptKind.REDUCE_UPCAST: _apply_reduce_upcast,
     OptKind.REDUCE_UNROLL: _apply_reduce_unroll,
+    OptKind.GROUP: _apply_group,
     OptKind.PACK: _apply_pack,
     OptKind.GLOBAL_ORDER: _apply_global_order,
     OptKind.STREAM: _apply_stream,

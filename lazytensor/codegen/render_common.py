@@ -22,6 +22,8 @@ def var_dependencies(order: list[U], known: dict[int, frozenset] | None = None) 
             deps[id(n)] = frozenset([n])
         elif n.op == "reduce":
             deps[id(n)] = deps[id(n.srcs[0])] - frozenset(n.arg[1])
+        elif n.op == "greduce":  # the same value in every work-item of the group
+            deps[id(n)] = deps[id(n.srcs[0])] - {n.arg[1]}
         else:
             deps[id(n)] = frozenset().union(*(deps[id(s)] for s in n.srcs)) if n.srcs else frozenset()
     return deps

@@ -266,6 +266,17 @@ class _Printer:
     def s_hreduce(self, name, acc, op, dtype, width) -> None:
         self.hreduce(name, acc, op, dtype, width)
 
+    def s_greduce(self, name, part, op, dtype, lane, size, buf) -> None:
+        combine = reduce_combine(op, dtype, f"{buf}[{lane}]", f"{buf}[{lane} + lt_s]")
+        self.line(f"{buf}[{lane}] = {_ref(part[0])};")
+        self.line("barrier(CLK_LOCAL_MEM_FENCE);")
+        self.line(f"for (int lt_s = {size // 2}; lt_s > 0; lt_s >>= 1) {{")
+        self.line(f"  if ({lane} < lt_s) {buf}[{lane}] = {combine};")
+        self.line("  barrier(CLK_LOCAL_MEM_FENCE);")
+        self.line("}")
+        self.line(f"{ctype(dtype)} {name} = {buf}[0];")
+        self.line("barrier(CLK_LOCAL_MEM_FENCE);  /* buf is reused by the next pass */")
+
     def s_store(self, slot, base, value, width, dtype) -> None:
         self.store(slot, base, value, width, dtype)
 
@@ -298,6 +309,8 @@ def render_linearized(lin: Linearized) -> str:
         params.append(f"__global {const}{storage_type(dtype)}* restrict b{slot}")
     params += [f"const {ctype(d)} a{i}" for i, d in enumerate(lin.arg_dtypes)]
     body = _Printer(lin).print()
+    locals_ = "".join(f"  __local {ctype(dtype)} {name}[{size}];\n" for name, dtype, size in lin.local_buffers)
+    body = locals_ + body
     return f"__kernel void {lin.name}({', '.join(params)}) {{\n{body}\n}}\n"
 
 
