@@ -50,25 +50,50 @@ def _depends_on(n: U, var: U) -> bool:
 
 def _matmul_operands(plan: KernelPlan):
     """(reduce variable index, m_axis, n_axis) when a reduction is a sum of a product of two
-    operands, one independent of the innermost output axis n, the other of an axis m."""
-    if len(plan.axes) < 2:
-        return None
-    n_axis = len(plan.axes) - 1
-    n_var = plan.axes[n_axis].var
+    operands x and y, where y varies along the output axis n and x does not, and x varies
+    along an axis m that y does not. y is read in vector lanes (and packed when large), so n
+    is the axis whose y is smallest (a convolution's weights, not its windows); on a tie the
+    innermost, whose stores are contiguous."""
+    best = None
     for k, var in enumerate(plan.reduce_axes):
         r = next((n for n in postorder(plan.roots, lambda m: m.srcs) if n.op == "reduce" and var in n.arg[1]), None)
         if r is None or r.arg[0] != "sum" or r.srcs[0].op != "mul":
             continue
-        x, y = r.srcs[0].srcs
-        if _depends_on(x, n_var):
-            x, y = y, x
-        if _depends_on(x, n_var) or not _depends_on(y, n_var):
-            continue
-        for m_axis in reversed(range(n_axis)):
-            m_var = plan.axes[m_axis].var
-            if _depends_on(x, m_var) and not _depends_on(y, m_var):
-                return k, m_axis, n_axis
+        for n_axis in reversed(range(len(plan.axes))):
+            n_var = plan.axes[n_axis].var
+            x, y = r.srcs[0].srcs
+            if _depends_on(x, n_var):
+                x, y = y, x
+            if _depends_on(x, n_var) or not _depends_on(y, n_var):
+                continue
+            m_axis = next((m for m in reversed(range(len(plan.axes))) if m != n_axis
+                           and _depends_on(x, plan.axes[m].var) and not _depends_on(y, plan.axes[m].var)), None)
+            if m_axis is None:
+                continue
+            size = _extent(y)
+            if best is None or size < best[0]:
+                best = (size, (k, m_axis, n_axis))
+        if best is not None:
+            return best[1]
     return None
+
+
+def _extent(n: U) -> int:
+    """How many distinct elements an operand spans: the product of its variables' sizes."""
+    size = 1
+    for v in S.variables(n):
+        size *= v.arg[1]
+    return size
+
+
+def _reduce_size(plan: KernelPlan, k: int) -> int:
+    """Steps of reduction k over all its variables (a convolution's channels and window)."""
+    var = plan.reduce_axes[k]
+    r = next(n for n in postorder(plan.roots, lambda m: m.srcs) if n.op == "reduce" and var in n.arg[1])
+    size = 1
+    for v in r.arg[1]:
+        size *= v.arg[1]
+    return size
 
 
 def _largest_divisor(n: int, choices: tuple[int, ...]) -> int:
@@ -84,17 +109,22 @@ def _matmul_opts(b: _Builder, caps: DeviceCaps, found) -> bool:
     n_copies = _largest_divisor(n_size // width, (4, 3, 2))
     m_copies = _largest_divisor(m_size, (4, 3, 2))
     # a packed copy costs a launch: it pays when many output rows reuse a large operand
-    big = m_size >= 64 and n_size * b.plan.reduce_axes[k].arg[1] >= 4096
+    rows = b.kernel.numel // n_size
+    big = rows >= 64 and n_size * _reduce_size(b.plan, k) >= 4096
     if caps.is_cpu and big:  # every product of the kernel (q, k and v of one x) gets packed
         for j in range(len(b.plan.reduce_axes)):
-            b.try_add(Opt(OptKind.PACK, j, width * n_copies))
+            b.try_add(Opt(OptKind.PACK, j, width * n_copies, along=n_axis))
     if not b.try_add(Opt(OptKind.UPCAST, n_axis, width)):
         return False
-    if n_copies > 1:
-        b.try_add(Opt(OptKind.UNROLL, n_axis, n_copies))
     if m_copies > 1:
         b.try_add(Opt(OptKind.UNROLL, m_axis, m_copies))
-    b.try_add(Opt(OptKind.GLOBAL_ORDER, 0, 1))
+    axes_before = len(b.plan.axes)
+    if n_copies > 1:  # last: it may use up axis n (later axes would renumber)
+        b.try_add(Opt(OptKind.UNROLL, n_axis, n_copies))
+    if len(b.plan.axes) < axes_before and n_axis < m_axis:
+        m_axis -= 1
+    # a work-group of rows shares one panel of the vector operand (hot in cache)
+    b.try_add(Opt(OptKind.GLOBAL_ORDER, m_axis, 1))
     return True
 
 
@@ -162,9 +192,9 @@ def _local_opts(b: _Builder, caps: DeviceCaps) -> None:
     glob = b.plan.global_axes
     if not glob:
         return
-    dim0 = 0 if b.plan.rows_first else len(glob) - 1
-    axis = b.plan.axes.index(glob[dim0])
-    size = glob[dim0].size
+    first = next((a for a in glob if a is b.plan.first_axis), glob[-1])
+    axis = b.plan.axes.index(first)
+    size = first.size
     items = 1
     for a in glob:
         items *= a.size

@@ -20,7 +20,8 @@ Statements (tuples, first field the kind):
   ("for", var, start, stop)          stop is an int or a C expression over names in scope
   ("for", ...) ("if", cond) ("else",) ("block",) open a block that ("end",) closes
   ("broadcast", name, dtype, width, (src_name, 1))
-  ("store", slot, base_name, value_name, width, dtype)
+  ("store", slot, base_name, value_name, width, dtype)   width > 1: a vector store at base
+  ("scatter", slot, index_name, value_name, width, dtype)   lane k stores at index.sk
 """
 from __future__ import annotations
 
@@ -246,6 +247,12 @@ class _Linearizer:
             if value[1] == 1:
                 value = self._broadcast(value, s.value, lane.arg[1])
             terms, offset = S.linear(s.index)
+            if terms.get(lane) != 1:
+                index = self.value(s.index)
+                if index[1] == 1:
+                    index = self._broadcast(index, s.index, lane.arg[1])
+                self.emit(("scatter", s.slot, index, value, lane.arg[1], dtype))
+                continue
             base = S.from_linear({a: c for a, c in terms.items() if a is not lane}, offset)
             self.emit(("store", s.slot, self.value(base), value, lane.arg[1], dtype))
 
@@ -315,9 +322,13 @@ def _c_name(var: U) -> str:
 
 def _ndrange(plan: KernelPlan, lin: _Linearizer) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
     """Map the global axes to at most three NDRange dimensions (the innermost is dimension 0
-    unless the plan puts rows first); a fourth and further are decoded from dimension 2."""
+    unless the plan names another); a fourth and further are decoded from dimension 2."""
     axes = plan.global_axes
-    ordered = list(axes) if plan.rows_first else list(reversed(axes))
+    ordered = list(reversed(axes))
+    first = next((a for a in ordered if a is plan.first_axis), None)
+    if first is not None:
+        ordered.remove(first)
+        ordered.insert(0, first)
     dims = [[a] for a in ordered[:2]] + ([ordered[2:]] if len(ordered) > 2 else [])
     global_size, local_size = [], []
     for d, group in enumerate(dims):

@@ -42,8 +42,8 @@ class OptKind(Enum):
     REDUCE_UPCAST = "reduce_upcast"  # reduce variable `axis` -> vector accumulator of `amount` lanes
     REDUCE_UNROLL = "reduce_unroll"  # reduction `axis` -> `amount` accumulators in one loop
     GROUP = "group"                  # reduction `axis` shared by a work-group of `amount` (a local tree)
-    PACK = "pack"                    # copy input slot `axis` into panels `amount` wide first
-    GLOBAL_ORDER = "global_order"    # amount=1: the first global axis is NDRange dimension 0
+    PACK = "pack"                    # reduction `axis`'s operand into panels `amount` wide along axis `along`
+    GLOBAL_ORDER = "global_order"    # global axis `axis` is NDRange dimension 0 (the rest innermost first)
     STREAM = "stream"                # vector stores bypass the cache (outputs written once, read later)
 
 
@@ -52,9 +52,11 @@ class Opt:
     kind: OptKind
     axis: int
     amount: int = 0
+    along: int = -1  # PACK only: the output axis the panels run along (default the innermost)
 
     def __repr__(self) -> str:
-        return f"Opt({self.kind.name}, {self.axis}, {self.amount})"
+        along = "" if self.along == -1 else f", along={self.along}"
+        return f"Opt({self.kind.name}, {self.axis}, {self.amount}{along})"
 
 
 @dataclass
@@ -106,7 +108,7 @@ class KernelPlan:
     lane: Lane | None = None
     vector_vars: set = field(default_factory=set)  # reduce lanes (always vectors)
     packs: list[Pack] = field(default_factory=list)
-    rows_first: bool = False  # NDRange dimension 0 is the first global axis, not the last
+    first_axis: Axis | None = None  # NDRange dimension 0 (default: the innermost global axis)
     streaming: bool = False  # non-temporal vector stores
     group: U | None = None  # the work-group lane of a grouped reduction
     opts: list[Opt] = field(default_factory=list)
@@ -227,11 +229,7 @@ def _apply_upcast(plan: KernelPlan, opt: Opt) -> None:
         raise OptError(f"{opt}: width must be one of {WIDTHS} and at most the axis size {axis.size}")
     outer = plan.fresh_var("o", -(-axis.size // width))
     lane = plan.fresh_var("l", width)
-    for s in plan.stores:
-        terms, _ = S.linear(s.index)
-        if terms.get(axis.var, 0) != 1:
-            raise OptError(f"{opt}: the stores are not contiguous along axis {opt.axis}")
-    _check_vectorisable(plan, axis.var, opt)
+    _check_vectorisable(plan, axis.var, opt)  # stores along a strided axis scatter lane by lane
     plan.substitute({axis.var: S.add(S.mul(outer, width), lane)})
     plan.lane = Lane(lane, width, outer, axis.size)
     axis.var, axis.size = outer, outer.arg[1] if outer.op == "var" else 1
@@ -344,7 +342,7 @@ def _apply_reduce_unroll(plan: KernelPlan, opt: Opt) -> None:
 def _apply_group(plan: KernelPlan, opt: Opt) -> None:
     """Reduction `axis` over s steps -> work-item j of a work-group of n sums steps j, j+n, ...
     (consecutive work-items read consecutive elements), then the group combines its n parts."""
-    if plan.lane is not None or plan.group is not None or plan.rows_first or any(a.local > 1 for a in plan.axes):
+    if plan.lane is not None or plan.group is not None or plan.first_axis is not None or any(a.local > 1 for a in plan.axes):
         raise OptError(f"{opt}: group a reduction before vector lanes, the global order or work-group choices")
     var, reduces = _reduction_loop(plan, opt)
     n, size = opt.amount, var.arg[1]
@@ -393,10 +391,12 @@ def _apply_pack(plan: KernelPlan, opt: Opt) -> None:
     reduces = _reduces_over(plan, plan.reduce_axes[opt.axis])
     if not reduces or reduces[0].srcs[0].op != "mul":
         raise OptError(f"{opt}: reduction {opt.axis} is not a sum of a product")
-    panel = plan.axes[-1].var
+    if not -len(plan.axes) <= opt.along < len(plan.axes):
+        raise OptError(f"{opt}: the kernel has {len(plan.axes)} axes")
+    panel = plan.axes[opt.along].var
     operands = [x for x in reduces[0].srcs[0].srcs if panel in S.variables(x)]
     if len(operands) != 1:
-        raise OptError(f"{opt}: exactly one operand must vary along the innermost axis")
+        raise OptError(f"{opt}: exactly one operand must vary along axis {opt.along}")
     operand = operands[0]
     scratch_from = k.n_out + len(k.inputs)
     if any(n.op == "load" and n.arg >= scratch_from for n in postorder([operand], lambda m: m.srcs)):
@@ -406,7 +406,7 @@ def _apply_pack(plan: KernelPlan, opt: Opt) -> None:
     reduce_vars = [v for v in reduces[0].arg[1]]
     if not used <= set(out_vars) | set(reduce_vars):
         raise OptError(f"{opt}: the operand depends on variables outside the kernel's axes and reduction")
-    batch = [v for v in out_vars[:-1] if v in used]
+    batch = [v for v in out_vars if v in used and v is not panel]
     rvars = [v for v in reduce_vars if v in used]
     width = opt.amount
     panels = -(-panel.arg[1] // width)
@@ -443,7 +443,7 @@ def _reduces_containing(plan: KernelPlan, node: U) -> list[U]:
 def _apply_global_order(plan: KernelPlan, opt: Opt) -> None:
     if plan.group is not None:
         raise OptError(f"{opt}: the grouped reduction's work-items are NDRange dimension 0")
-    plan.rows_first = bool(opt.amount)
+    plan.first_axis = _axis(plan, opt)
 
 
 def _apply_stream(plan: KernelPlan, opt: Opt) -> None:
@@ -452,6 +452,8 @@ def _apply_stream(plan: KernelPlan, opt: Opt) -> None:
         raise OptError(f"{opt}: streaming stores need whole vector lanes")
     for s in plan.stores:
         terms, offset = S.linear(s.index)
+        if terms.get(lane.var) != 1:
+            raise OptError(f"{opt}: a store scatters its lanes")
         if offset % lane.width or any(c % lane.width for a, c in terms.items() if a is not lane.var):
             raise OptError(f"{opt}: a store is not aligned to its vector width")
     plan.streaming = True

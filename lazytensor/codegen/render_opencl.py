@@ -277,6 +277,13 @@ class _Printer:
         self.line(f"{ctype(dtype)} {name} = {buf}[0];")
         self.line("barrier(CLK_LOCAL_MEM_FENCE);  /* buf is reused by the next pass */")
 
+    def s_scatter(self, slot, index, value, width, dtype) -> None:
+        for k in range(width):
+            lane = f"{_ref(value[0])}.s{k:x}"
+            if dtype == bool_:  # a vector of bool is a -1/0 mask
+                lane = f"({lane} != 0)"
+            self.store(slot, (f"{_ref(index[0])}.s{k:x}", 1), (lane, 1), 1, dtype)
+
     def s_store(self, slot, base, value, width, dtype) -> None:
         self.store(slot, base, value, width, dtype)
 

@@ -152,9 +152,16 @@ def mul(a: U, k: int) -> U:
 
 
 def _split(a: U, k: int) -> tuple[dict[U, int], dict[U, int], int]:
+    """a = k * sum(whole) + sum(rest) + c. A coefficient v > k splits as k*(v // k) + v % k:
+    (59*r + w) // 58 is r + (r + w) // 58, whose remainder a sliding window's bounds settle."""
     terms, c = linear(a)
-    whole = {t: v // k for t, v in terms.items() if v % k == 0}
-    rest = {t: v for t, v in terms.items() if v % k != 0}
+    whole, rest = {}, {}
+    for t, v in terms.items():
+        q, remainder = divmod(v, k)
+        if remainder == 0 or v > k:
+            whole[t] = q
+        if remainder:
+            rest[t] = remainder if v > k else v
     return whole, rest, c
 
 

@@ -53,10 +53,11 @@ def _only_unit_dims_change(n: Node) -> bool:
 
 
 def _must_materialise_reduce(n: Node, users: dict[int, list[Node]], wanted: set[int]) -> bool:
-    """A reduction fuses into its one elementwise reader (seen through reshapes that only
-    add or drop unit axes); any other reader would repeat the loop, so it gets a buffer."""
+    """A reduction fuses into its one elementwise reader, seen through reshapes (index
+    arithmetic on the output: a convolution's positions split back into rows and columns);
+    any other reader would repeat the loop, so it gets a buffer."""
     readers = users.get(id(n), [])
-    while len(readers) == 1 and _only_unit_dims_change(readers[0]):
+    while len(readers) == 1 and readers[0].op == "reshape":
         if id(readers[0]) in wanted:
             return False
         n = readers[0]
