@@ -33,7 +33,7 @@ from ..ir.traverse import postorder
 from . import uops as S
 from .opt import KernelPlan
 from .render_common import var_dependencies
-from .uops import U
+from .uops import U, u
 
 
 @dataclass
@@ -353,7 +353,22 @@ def _ndrange(plan: KernelPlan, lin: _Linearizer) -> tuple[tuple[int, ...], tuple
     return tuple(global_size), (tuple(local_size) if has_local else None)
 
 
+def multiply_by_invariant_reciprocals(plan: KernelPlan) -> None:
+    """x / d with d invariant along a variable x varies on (softmax's row sum, layernorm's
+    deviation) becomes x * (1 / d): one division per row instead of one per element, which a
+    CPU's vector divider would make the bottleneck. PyTorch's kernels do the same."""
+    deps = _dependencies(plan.roots)
+    mapping = {}
+    for n in postorder(plan.roots, lambda m: m.srcs):
+        if n.op == "div" and n.dtype.is_floating_point and deps[id(n.srcs[1])] < deps[id(n.srcs[0])]:
+            a, d = n.srcs
+            mapping[n] = u("mul", n.dtype, (a, u("recip", d.dtype, (d,))))
+    if mapping:
+        plan.substitute(mapping)
+
+
 def linearize(plan: KernelPlan, name: str) -> Linearized:
+    multiply_by_invariant_reciprocals(plan)
     lin = _Linearizer(plan)
     global_size, local_size = _ndrange(plan, lin)
     lin.body([a for a in plan.axes if a.kind == "loop"])

@@ -138,7 +138,7 @@ def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule
         work = _expanded_work(n)
         if work is not None and id(n) not in in_rows:
             materialised.add(id(work))
-    _unnest_reductions(order, materialised)
+    _unnest_reductions(order, materialised, in_rows)
     _cap_depth(order, materialised)
     views = [n for n in order if id(n) in wanted and n.op in O.MOVEMENT
              and (_movement_base(n).realized or id(_movement_base(n)) in materialised)]
@@ -194,12 +194,15 @@ def _pointwise_reads(out: Node, candidates: set[int], materialised: set[int]) ->
     return pointwise - elsewhere
 
 
-def _unnest_reductions(order: list[Node], materialised: set[int]) -> None:
+def _unnest_reductions(order: list[Node], materialised: set[int], in_rows: set[int]) -> None:
     """A reduction inside another reduction's loop body gets its own kernel, so the
-    inner loops run in parallel rather than inside one work-item's outer loop."""
+    inner loops run in parallel rather than inside one work-item's outer loop. A row
+    reduction broadcast back over its row is the exception: it does not vary along the
+    outer loop, so the work-item computes it once per row, before that loop (softmax's max
+    before its sum)."""
     inside: set[int] = set()
     for n in reversed(order):
-        if n.op == "reduce" and id(n) in inside:
+        if n.op == "reduce" and id(n) in inside and id(n) not in in_rows:
             materialised.add(id(n))
         if n.op == "reduce" or (id(n) in inside and id(n) not in materialised):
             inside.update(id(s) for s in n.srcs)
