@@ -223,6 +223,12 @@ def test_ragged_elementwise_has_a_scalar_tail():
     assert "vload" in k.source and "for (int" in k.source  # vector body, then a remainder loop
 
 
+def test_softmax_divides_once_per_row():
+    (k,) = source_for(lambda x: x.softmax(-1), rand(64, 1024)).kernels
+    loop = k.source[k.source.rindex("for ("):]
+    assert "(1/" in k.source and "/" not in loop  # the last loop (the row's output) multiplies
+
+
 def test_row_reduction_keeps_several_accumulators():
     (k,) = source_for(lambda x: x.sum(1), rand(512, 4096)).kernels
     assert k.source.count("float16 acc") == 4
