@@ -266,3 +266,33 @@ def test_numpy_echo_read_transposed_is_never_overwritten_in_place():
     namespace[name]([out, x.reshape(-1)], [])
     e = np.exp(x)
     np.testing.assert_array_equal(out.reshape(x.shape), (e + e.transpose(0, 2, 1)) * f32(2))
+
+
+# ---- windows and padding: strided views, no index arrays -------------------------------------
+
+def _np_conv2d(x, w, padding):
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, w.shape[2:], axis=(2, 3))  # n c h w kh kw
+    return np.einsum("nchwij,ocij->nohw", windows, w)
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2])
+def test_numpy_conv2d_reads_its_windows_as_views(capsys, padding):
+    x, w = data(2, 5, 9, 11), data(7, 5, 3, 3)
+    got, source = run(capsys, lambda: F.conv2d(t(x), t(w), padding=padding))
+    assert "gather(" not in source
+    np.testing.assert_allclose(got, _np_conv2d(x, w, padding), rtol=1e-5, atol=1e-5)
+
+
+def test_numpy_constant_pad_selects_its_fill_over_a_view(capsys):
+    x = data(4, 6)
+    got, source = run(capsys, lambda: F.pad(t(x), (2, 1, 1, 3), value=-7.5) * 2)
+    assert "padded_strided(" in source and "gather(" not in source
+    np.testing.assert_array_equal(got, np.pad(x, ((1, 3), (2, 1)), constant_values=-7.5) * 2)
+
+
+def test_numpy_masked_load_read_elsewhere_keeps_its_zeros(capsys):
+    x = data(5, 8)
+    got, source = run(capsys, lambda: F.pad(t(x), (1, 1)).cumsum(-1))
+    expected = np.cumsum(np.pad(x, ((0, 0), (1, 1))), -1)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)

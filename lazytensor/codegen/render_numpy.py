@@ -98,6 +98,10 @@ class _Emitter:
         self.sizes = list(kernel.out_shape)
         self.axis: dict[U, int] = {v: i for i, v in enumerate(kernel.out_vars) if v.op == "var"}
         every = toposort(kernel.values)
+        self.readers: dict[int, list[U]] = {}
+        for n in every:
+            for s in n.srcs:
+                self.readers.setdefault(id(s), []).append(n)
         for n in every:
             if n.op == "reduce":
                 for v in n.arg[1]:
@@ -141,9 +145,19 @@ class _Emitter:
 
     def is_view(self, n: U) -> bool:
         """An affine, always-valid load: a strided view of its buffer, free to make."""
-        if n.op != "load" or not (n.srcs[1].op == "lit" and n.srcs[1].arg):
+        return n.op == "load" and n.srcs[1].op == "lit" and bool(n.srcs[1].arg) and self.is_affine(n)
+
+    def selected_by_own_mask(self, n: U) -> bool:
+        """Is every reader of load n a where(valid, n, fill) on n's own validity (a pad)?"""
+        readers = self.readers.get(id(n), [])
+        if not readers or any(v is n for v in self.k.values):
             return False
-        return all(a.op == "var" for a in linear(n.srcs[0])[0])
+        return all(r.op == "where" and r.srcs[0] is n.srcs[1] and r.srcs[1] is n
+                                     and r.srcs[2] is not n for r in readers)
+
+    @staticmethod
+    def is_affine(n: U) -> bool:
+        return n.op == "load" and all(a.op == "var" for a in linear(n.srcs[0])[0])
 
     def _cast_source(self, n: U) -> U | None:
         """The node a cast merely renames: its source when NumPy already holds that dtype,
@@ -182,6 +196,8 @@ class _Emitter:
         an echo needs only what it echoes)."""
         if n.op in _LEAVES or n.op == "var" or self.is_view(n):
             return ()
+        if self.is_affine(n):  # a masked view: the index is strides, only the mask is computed
+            return () if self.selected_by_own_mask(n) else (n.srcs[1],)
         if id(n) in self.aliases:
             return (self.aliases[id(n)],)
         c = self.contractions.get(id(n))
@@ -482,10 +498,15 @@ class _Expr:
         index, valid = n.srcs
         buf = f"bufs[{n.arg}]"
         up = ".astype(float32)" if self.em.k.input_dtype(n.arg) == float16 else ""
-        if self.em.is_view(n):
+        if self.em.is_affine(n):  # no index array: a view (masked where padding or a window leaves it)
             terms, offset = linear(index)
             dims = tuple((self.em.axis[a], a.arg[1], k) for a, k in terms.items())
-            return f"strided({buf}, {offset}, {dims!r}, {self.em.rank}){up}"
+            if self.em.is_view(n):
+                return f"strided({buf}, {offset}, {dims!r}, {self.em.rank}){up}"
+            lo, hi = index.bounds
+            if self.em.selected_by_own_mask(n):  # where(valid, load, fill) picks the valid lanes
+                return f"padded_strided({buf}, {offset}, {dims!r}, {self.em.rank}, {lo}, {hi}){up}"
+            return f"masked_strided({buf}, {offset}, {dims!r}, {self.em.rank}, {self.w.ref(valid, n)}, {lo}, {hi}){up}"
         return f"gather({buf}, {self.w.ref(index, n)}, {self.w.ref(valid, n)}){up}"
 
     def _reduce(self, n: U, out: str | None) -> tuple[str, list[str]]:

@@ -357,12 +357,12 @@ def _convnd(input: Tensor, weight: Tensor, bias, stride, padding, dilation, grou
     win = _windows(x, kernel, stride, dilation)  # (n, c, *out, *k)
     outs = tuple(win.shape[2:2 + nd])
     g, og = groups, o // groups
-    # (n, g, 1, cg, prod(out), *k) * (1, g, og, cg, 1, *k) summed over cg and k: the output
-    # positions are one axis, so the reduction has the shape of a matmul (weights x windows)
-    # and takes the code generator's matmul path
-    xs = win.reshape((n, g, 1, cg, math.prod(outs)) + kernel)
-    ws = weight.reshape((1, g, og, cg, 1) + kernel)
-    red = (3,) + tuple(range(5, 5 + nd))
+    # (n, g, 1, cg, *out, *k) * (1, g, og, cg, 1.., *k) summed over cg and k: a reduction of
+    # a product (weights x windows) that takes the code generator's matmul path
+    ones = (1,) * nd
+    xs = win.reshape((n, g, 1, cg) + outs + kernel)
+    ws = weight.reshape((1, g, og, cg) + ones + kernel)
+    red = (3,) + tuple(range(4 + nd, 4 + 2 * nd))
     out = (xs * ws).sum(red).reshape((n, o) + outs)
     if bias is not None:
         out = out + bias.reshape((1, o) + (1,) * nd)

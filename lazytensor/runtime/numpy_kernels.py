@@ -28,6 +28,20 @@ def strided(buf: np.ndarray, offset: int, dims: tuple, rank: int) -> np.ndarray:
     return as_strided(buf[offset:] if offset else buf, shape=shape, strides=strides, writeable=False)
 
 
+def padded_strided(buf: np.ndarray, offset: int, dims: tuple, rank: int, lo: int, hi: int) -> np.ndarray:
+    """A strided view of `buf` whose index spans [lo, hi]: where it leaves the buffer (a
+    padded border, a window past the edge) it reads zero margins."""
+    before, after = max(0, -lo), max(0, hi + 1 - buf.size)
+    if before or after:
+        buf = np.concatenate([np.zeros(before, buf.dtype), buf, np.zeros(after, buf.dtype)])
+    return strided(buf, offset + before, dims, rank)
+
+
+def masked_strided(buf: np.ndarray, offset: int, dims: tuple, rank: int, valid, lo: int, hi: int) -> np.ndarray:
+    """An affine load that reads 0 where `valid` does not hold."""
+    return np.where(valid, padded_strided(buf, offset, dims, rank, lo, hi), buf.dtype.type(0))
+
+
 def gather(buf: np.ndarray, index, valid) -> np.ndarray:
     index = np.asarray(index)
     if valid is True or (np.ndim(valid) == 0 and bool(valid)):
@@ -97,7 +111,7 @@ def store(out: np.ndarray, value) -> None:
 
 NAMESPACE = {
     "np": np, "empty": np.empty, "broadcast_to": np.broadcast_to,
-    "iota": iota, "strided": strided, "gather": gather, "cast": cast, "where_into": where_into,
+    "iota": iota, "strided": strided, "masked_strided": masked_strided, "padded_strided": padded_strided, "gather": gather, "cast": cast, "where_into": where_into,
     "matmul": matmul, "store": store,
     **{op_name(op): fn for op, fn in ELEMENTWISE.items()},
     **{t.__name__: t for t in (np.float16, np.float32, np.float64, np.int32, np.int64,
