@@ -1,43 +1,75 @@
 """lazytensor: PyTorch's eager API, a lazy fusing compiler inside (OpenCL and NumPy backends)."""
 from __future__ import annotations
 
+from types import ModuleType as _ModuleType
+
 from . import config
 from .ir.dtype import DType as dtype
 from .ir.dtype import bool_ as bool
-from .ir.dtype import float16, float32, float64, int32, int64, uint8
-from .tensor import FUNCTIONS, Size, Tensor, device
-from . import creation, elementwise, movement, reduce, conversion, indexing, linalg, random, sorting  # noqa: F401  (registers ops)
+from .ir.dtype import float16, float32, float64, int32, int64, promote, uint8
+from .tensor import Size, Tensor, device
+from .tensor_base import realize
+from .creation import (  # noqa: F401
+    tensor, from_numpy, as_tensor, zeros, ones, empty, full, zeros_like, ones_like, empty_like,
+    full_like, arange, linspace, eye,
+)
+from .elementwise import (  # noqa: F401
+    add, sub, mul, div, floor_divide, remainder, fmod, pow, maximum, minimum, bitwise_and,
+    bitwise_or, bitwise_xor, bitwise_not, eq, ne, lt, le, gt, ge, logical_and, logical_or,
+    logical_xor, logical_not, exp, log, sqrt, sin, cos, tan, tanh, log1p, expm1, reciprocal, exp2,
+    log2, log10, rsqrt, neg, abs, square, sign, floor, ceil, round, trunc, sigmoid, relu, erf, gelu,
+    silu, softplus, clamp, lerp, where, isnan, isinf, isfinite, nan_to_num,
+    mul as multiply, sub as subtract, div as divide, div as true_divide, neg as negative, abs as absolute, gt as greater, ge as greater_equal, lt as less, le as less_equal, ne as not_equal,
+    clamp as clip, trunc as fix,
+)
+from .movement import (  # noqa: F401
+    transpose, t, squeeze, unsqueeze, flatten, unflatten, movedim, narrow, select, split, chunk,
+    unbind, roll, tril, triu, cat, stack,
+    transpose as swapaxes, transpose as swapdims, flip_fn as flip, cat as concat, cat as concatenate,
+    reshape_fn as reshape, permute_fn as permute,
+)
+from .reduce import (  # noqa: F401
+    sum, prod, mean, amax, amin, argmax, argmin, max, min, var, std, var_mean, norm, logsumexp,
+    softmax, log_softmax, cumsum,
+    all_ as all, any_ as any,
+)
+from .indexing import (  # noqa: F401
+    gather, take_along_dim, index_select, masked_fill, masked_select, scatter, scatter_add,
+)
+from .data_dependent import (  # noqa: F401
+    nonzero,
+)
+from .linalg import (  # noqa: F401
+    matmul, mm, bmm, dot, outer, diagonal, einsum,
+    outer as ger,
+)
+from .conversion import (  # noqa: F401
+    clone,
+)
+from .random import (  # noqa: F401
+    bernoulli, manual_seed, initial_seed, rand, randn, randint, rand_like, randn_like, randint_like,
+    normal,
+)
+from .sorting import (  # noqa: F401
+    randperm, sort, argsort, topk, multinomial,
+)
 from . import autograd, nn, optim  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled, inference_mode  # noqa: F401
-from .runtime.devices import default_device, set_default_device
+from .elementwise import result_dtype
+from .runtime.devices import default_device, get_device, set_default_device
 from .runtime.stats import reset_stats, stats
-from .runtime import engine as _engine
 
 half, float, double = float16, float32, float64
 int, long = int32, int64
-globals().update(FUNCTIONS)
 
 
 def get_default_device() -> device:
     return device(default_device())
 
 
-def realize(*tensors: Tensor) -> None:
-    """Compute several tensors together (one schedule: shared work runs once)."""
-    by_device: dict[str, list] = {}
-    for t in tensors:
-        nodes = by_device.setdefault(t._storage.node.device, [])
-        nodes.append(t._storage.node)
-        if t._chain:
-            nodes.append(t.node)
-    for dev, nodes in by_device.items():
-        _engine.realize(nodes, dev)
-
-
 def synchronize(device=None) -> None:
     """Wait until every kernel queued on the device has finished (for timing)."""
-    from .runtime.devices import get_device
     get_device(str(device) if device is not None else default_device()).synchronize()
 
 
@@ -50,14 +82,13 @@ def numel(x: Tensor) -> int:
 
 
 def result_type(a, b) -> dtype:
-    return elementwise.result_dtype(a, b)
+    return result_dtype(a, b)
 
 
 def promote_types(a: dtype, b: dtype) -> dtype:
-    from .ir.dtype import promote
     return promote(a, b)
 
 
-__all__ = ["Tensor", "Size", "tensor", "device", "dtype", "config", "stats", "reset_stats", "realize",
-           "synchronize", "set_default_device", "get_default_device", "bool", "uint8", "float16", "float32",
-           "float64", "int32", "int64", *FUNCTIONS]
+# `from lazytensor import *` gives what `from torch import *` would: every public name above
+__all__ = [name for name, value in globals().items()
+           if not name.startswith("_") and (not isinstance(value, _ModuleType) or name in ("nn", "optim", "autograd"))]

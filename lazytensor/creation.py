@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -13,7 +13,10 @@ from .runtime.buffer import Buffer, BufferView
 from .runtime.devices import canonical_name, default_device, get_device
 from .runtime.stats import STATS
 from .ir.layout import contiguous_strides
-from .tensor import FUNCTIONS, Tensor, register
+from .tensor_base import TensorBase, wrap
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 
 def resolve_device(device) -> str:
@@ -35,10 +38,10 @@ def check_dtype_on_device(dtype: D.DType, device: str, op: str) -> None:
 def _infer_dtype(data: Any) -> D.DType:
     if isinstance(data, np.ndarray):
         return D.from_numpy(data.dtype)
-    if isinstance(data, Tensor):
+    if isinstance(data, TensorBase):
         return data.dtype
     flat = list(_flatten(data))
-    if any(isinstance(v, Tensor) and v.dtype.is_floating_point for v in flat):
+    if any(isinstance(v, TensorBase) and v.dtype.is_floating_point for v in flat):
         return D.float32
     if any(isinstance(v, (float, np.floating)) for v in flat):
         return D.float32
@@ -70,24 +73,23 @@ def upload(array: np.ndarray, dtype: D.DType, device: str):
 
 
 def _to_array(data: Any, dtype: D.DType) -> np.ndarray:
-    if isinstance(data, Tensor):
+    if isinstance(data, TensorBase):
         return data.numpy().astype(dtype.np)
     if isinstance(data, (list, tuple)):
-        data = [_to_array(x, dtype) if isinstance(x, Tensor) else x for x in data] \
-            if any(isinstance(x, Tensor) for x in data) else data
+        data = [_to_array(x, dtype) if isinstance(x, TensorBase) else x for x in data] \
+            if any(isinstance(x, TensorBase) for x in data) else data
     return np.array(data, dtype=dtype.np)
 
 
 def node_from_data(data: Any, dtype=None, device=None):
     dt = resolve_dtype(dtype, _infer_dtype(data))
     return upload(_to_array(data, dt), dt, resolve_device(device if device is not None else
-                                                           (data.device if isinstance(data, Tensor) else None)))
+                                                           (data.device if isinstance(data, TensorBase) else None)))
 
 
-@register(function=True)
 def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of `data` (nested lists, scalars, NumPy arrays, tensors)."""
-    t = Tensor._from_node(node_from_data(data, dtype, device))
+    t = wrap(node_from_data(data, dtype, device))
     t.requires_grad = requires_grad
     return t
 
@@ -97,10 +99,10 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def as_tensor(data: Any, dtype=None, device=None) -> Tensor:
-    if isinstance(data, Tensor) and (dtype is None or D.to_dtype(dtype) == data.dtype) and \
+    if isinstance(data, TensorBase) and (dtype is None or D.to_dtype(dtype) == data.dtype) and \
             (device is None or resolve_device(device) == data.device.name):
         return data
-    if isinstance(data, Tensor):
+    if isinstance(data, TensorBase):
         return data.to(device=device if device is not None else data.device, dtype=dtype)
     return tensor(data, dtype=dtype, device=device)
 
@@ -119,7 +121,7 @@ def _filled(op: str, value, size, dtype, device, requires_grad=False) -> Tensor:
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, D.scalar_dtype(value) if op == "full" else D.float32)
     check_dtype_on_device(dt, dev, op)
-    t = Tensor._from_node(const(value, dt, parse_size(size, op), dev))
+    t = wrap(const(value, dt, parse_size(size, op), dev))
     t.requires_grad = requires_grad
     return t
 
@@ -169,7 +171,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         start, end = 0, start
     if step == 0:
         raise RuntimeError("arange(): step must be nonzero")
-    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    values = [v.item() if isinstance(v, TensorBase) else v for v in (start, end, step)]
     start, end, step = values
     is_float = any(isinstance(v, float) for v in values)
     dt = resolve_dtype(dtype, D.float32 if is_float else D.int64)
@@ -180,7 +182,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     idx = B.iota((n,), 0, compute if compute.is_floating_point else D.int64, dev)
     value = B.elementwise("add", B.elementwise("mul", idx, const(step, idx.dtype, (n,), dev)),
                           const(start, idx.dtype, (n,), dev))
-    t = Tensor._from_node(B.cast(value, dt))
+    t = wrap(B.cast(value, dt))
     t.requires_grad = requires_grad
     return t
 
@@ -199,7 +201,7 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad=Fals
         "mul", B.elementwise("sub", const(steps - 1, D.float32, (steps,), dev), idx),
         const(step, D.float32, (steps,), dev)))
     half = B.elementwise("lt", idx, const(steps // 2, D.float32, (steps,), dev))
-    t = Tensor._from_node(B.cast(B.elementwise("where", half, up, down), dt))
+    t = wrap(B.cast(B.elementwise("where", half, up, down), dt))
     t.requires_grad = requires_grad
     return t
 
@@ -209,40 +211,31 @@ def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad=Fal
     dev = resolve_device(device)
     rows = B.iota((n, m), 0, D.int64, dev)
     cols = B.iota((n, m), 1, D.int64, dev)
-    t = Tensor._from_node(B.cast(B.elementwise("eq", rows, cols), resolve_dtype(dtype)))
+    t = wrap(B.cast(B.elementwise("eq", rows, cols), resolve_dtype(dtype)))
     t.requires_grad = requires_grad
     return t
 
 
-for _fn in (from_numpy, as_tensor, zeros, ones, empty, full, zeros_like, ones_like, empty_like,
-            full_like, arange, linspace, eye):
-    FUNCTIONS[_fn.__name__] = _fn
 
-
-@register()
 def new_zeros(self: Tensor, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
     dt, dev = _like(self, dtype, device)
     return zeros(*size, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
-@register()
 def new_ones(self: Tensor, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
     dt, dev = _like(self, dtype, device)
     return ones(*size, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
-@register()
 def new_empty(self: Tensor, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-@register()
 def new_full(self: Tensor, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     dt, dev = _like(self, dtype, device)
     return full(size, fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
-@register()
 def new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad=False) -> Tensor:
     dt, dev = _like(self, dtype, device)
     return tensor(data, dtype=dt, device=dev, requires_grad=requires_grad)

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import Node, const
-from .tensor import FUNCTIONS, Tensor, register
+from .creation import resolve_device
+from .data_dependent import nonzero
+from .tensor_base import TensorBase, wrap
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 Scalar = (int, float, bool, np.number, np.bool_)
 
@@ -17,7 +22,7 @@ Scalar = (int, float, bool, np.number, np.bool_)
 def describe(*xs: Any) -> str:
     parts = []
     for x in xs:
-        parts.append(f"{tuple(x.shape)} {x.dtype.name}" if isinstance(x, Tensor) else f"scalar {x!r}")
+        parts.append(f"{tuple(x.shape)} {x.dtype.name}" if isinstance(x, TensorBase) else f"scalar {x!r}")
     return ", ".join(parts)
 
 
@@ -36,21 +41,20 @@ def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def common_device(op: str, *xs: Any) -> str:
-    devices = {x.device.name for x in xs if isinstance(x, Tensor)}
+    devices = {x.device.name for x in xs if isinstance(x, TensorBase)}
     if len(devices) > 1:
         a, b = sorted(devices)[:2]
         raise RuntimeError(f"{op}: Expected all tensors to be on the same device, but found at least two "
                            f"devices, {a} and {b}!")
     if devices:
         return devices.pop()
-    from .creation import resolve_device
     return resolve_device(None)
 
 
 def result_dtype(*xs: Any) -> D.DType:
     pairs = []
     for x in xs:
-        if isinstance(x, Tensor):
+        if isinstance(x, TensorBase):
             pairs.append((x.dtype, D.ZERO_DIM if x.ndim == 0 else D.DIM))
         else:
             pairs.append((D.scalar_dtype(x), D.SCALAR))
@@ -59,7 +63,7 @@ def result_dtype(*xs: Any) -> D.DType:
 
 def as_node(x: Any, dtype: D.DType, shape: tuple[int, ...], device: str) -> Node:
     """A Tensor or Python scalar as a node of `dtype`, broadcast to `shape`."""
-    if isinstance(x, Tensor):
+    if isinstance(x, TensorBase):
         n = x.node
         return B.broadcast_to(B.cast(n, dtype) if n.dtype != dtype else n, shape)
     return const(x, dtype, shape, device)
@@ -68,16 +72,12 @@ def as_node(x: Any, dtype: D.DType, shape: tuple[int, ...], device: str) -> Node
 def prepare(op: str, *xs: Any, dtype: D.DType | None = None) -> tuple[list[Node], D.DType]:
     """Check devices and shapes, promote dtypes, broadcast: the operand nodes and their dtype."""
     for x in xs:
-        if not isinstance(x, (Tensor,) + Scalar):
-            raise TypeError(f"{op}: unsupported operand type {type(x).__name__} (with {describe(*[t for t in xs if isinstance(t, Tensor)])})")
+        if not isinstance(x, (TensorBase,) + Scalar):
+            raise TypeError(f"{op}: unsupported operand type {type(x).__name__} (with {describe(*[t for t in xs if isinstance(t, TensorBase)])})")
     device = common_device(op, *xs)
-    shape = broadcast_shapes(op, *(x.shape for x in xs if isinstance(x, Tensor)))
+    shape = broadcast_shapes(op, *(x.shape for x in xs if isinstance(x, TensorBase)))
     dtype = dtype or result_dtype(*xs)
     return [as_node(x, dtype, shape, device) for x in xs], dtype
-
-
-def wrap(node: Node) -> Tensor:
-    return Tensor._from_node(node)
 
 
 def _float_type(dtype: D.DType) -> D.DType:
@@ -86,7 +86,7 @@ def _float_type(dtype: D.DType) -> D.DType:
 
 def _require(op: str, ok: Callable[[D.DType], bool], what: str, *xs) -> None:
     for x in xs:
-        if isinstance(x, Tensor) and not ok(x.dtype):
+        if isinstance(x, TensorBase) and not ok(x.dtype):
             raise TypeError(f"{op}: expected {what} tensors, got {describe(*xs)}")
 
 
@@ -150,7 +150,7 @@ def fmod(a, b) -> Tensor:
 
 
 def pow(a, b) -> Tensor:
-    if isinstance(b, Scalar) and not isinstance(b, bool) and isinstance(a, Tensor):
+    if isinstance(b, Scalar) and not isinstance(b, bool) and isinstance(a, TensorBase):
         if b == 2:
             return a * a
         if b == 1:
@@ -204,7 +204,7 @@ ge = _comparison("ge", "le", swap=True)
 
 
 def _truth(x) -> Node:
-    return (x != 0).node if isinstance(x, Tensor) and x.dtype != D.bool_ else x.node
+    return (x != 0).node if isinstance(x, TensorBase) and x.dtype != D.bool_ else x.node
 
 
 def logical_and(a: Tensor, b: Tensor) -> Tensor:
@@ -226,7 +226,7 @@ def logical_not(x: Tensor) -> Tensor:
 # ---- unary math -----------------------------------------------------------------------------
 
 def unary(op: str, x: Tensor, ir_op: str | None = None, float_only: bool = True) -> Tensor:
-    if not isinstance(x, Tensor):
+    if not isinstance(x, TensorBase):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
     node = x.node
     if float_only and not node.dtype.is_floating_point:
@@ -378,13 +378,12 @@ def lerp(start: Tensor, end: Tensor, weight) -> Tensor:
 
 def where(condition: Tensor, input=None, other=None) -> Tensor:
     if input is None and other is None:
-        from .indexing import nonzero
         return nonzero(condition, as_tuple=True)
-    if not isinstance(condition, Tensor):
+    if not isinstance(condition, TensorBase):
         raise TypeError("where(): argument 'condition' must be a bool Tensor")
     dt = result_dtype(*(v for v in (input, other)))
-    (nc, na, nb), _ = prepare("where", condition, input, other, dtype=dt)
-    cond = B.cast(nc, D.bool_) if nc.dtype != D.bool_ else nc
+    (_, na, nb), _ = prepare("where", condition, input, other, dtype=dt)
+    cond = as_node(condition, D.bool_, na.shape, na.device)  # straight to bool, not via dt
     return wrap(B.elementwise("where", cond, na, nb))
 
 
@@ -417,39 +416,27 @@ def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf:
     return where(out == -math.inf, neginf, out)
 
 
-# ---- registration: methods, functions, operators, in-place forms -------------------------------
+# ---- aliases, reflected operators, in-place forms (tensor.py lists them as Tensor methods) -----
 
-_PUBLIC = [add, sub, mul, div, floor_divide, remainder, fmod, pow, maximum, minimum, bitwise_and,
-           bitwise_or, bitwise_xor, bitwise_not, eq, ne, lt, le, gt, ge, logical_and, logical_or,
-           logical_xor, logical_not, exp, log, sqrt, sin, cos, tan, tanh, log1p, expm1, reciprocal,
-           exp2, log2, log10, rsqrt, neg, abs, square, sign, floor, ceil, round, trunc, fix, sigmoid,
-           relu, erf, gelu, silu, softplus, clamp, clip, lerp, where, isnan, isinf, isfinite, nan_to_num]
-for _fn in _PUBLIC:
-    register(_fn.__name__, function=True)(_fn)
-for _alias, _fn in {"multiply": mul, "subtract": sub, "divide": div, "true_divide": div, "negative": neg,
-                    "absolute": abs, "greater": gt, "greater_equal": ge, "less": lt, "less_equal": le,
-                    "not_equal": ne, "clip": clamp, "fix": trunc}.items():
-    register(_alias, function=True)(_fn)
-FUNCTIONS["abs"] = abs
+multiply, subtract, divide, true_divide, negative, absolute = mul, sub, div, div, neg, abs
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
-def _reflected(fn):
-    return lambda self, other: fn(other, self)
+def where_method(self: Tensor, condition: Tensor, other) -> Tensor:
+    """x.where(condition, y): x where condition holds, else y."""
+    return where(condition, self, other)
 
 
-_OPERATORS = {
-    "__add__": add, "__radd__": _reflected(add), "__sub__": sub, "__rsub__": _reflected(sub),
-    "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div, "__rtruediv__": _reflected(div),
-    "__floordiv__": floor_divide, "__rfloordiv__": _reflected(floor_divide),
-    "__mod__": remainder, "__rmod__": _reflected(remainder), "__pow__": pow, "__rpow__": _reflected(pow),
-    "__and__": bitwise_and, "__rand__": _reflected(bitwise_and), "__or__": bitwise_or,
-    "__ror__": _reflected(bitwise_or), "__xor__": bitwise_xor, "__rxor__": _reflected(bitwise_xor),
-    "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
-    "__neg__": neg, "__invert__": bitwise_not, "__abs__": abs, "__pos__": lambda self: self,
-}
-for _name, _fn in _OPERATORS.items():
-    setattr(Tensor, _name, _fn)
-Tensor.where = lambda self, condition, other: where(condition, self, other)
+def reflected(fn: Callable) -> Callable:
+    """The reflected operator (`2 - x` calls x.__rsub__(2))."""
+    def method(self: Tensor, other) -> Tensor:
+        return fn(other, self)
+    method.__name__ = f"r{fn.__name__}"
+    return method
+
+
+def positive(self: Tensor) -> Tensor:
+    return self
 
 
 def check_inplace_dtype(op: str, self: Tensor, result: Tensor) -> None:
@@ -469,20 +456,3 @@ def inplace(name: str, fn: Callable) -> Callable:
         return self._assign(result.node)
     method.__name__ = name + "_"
     return method
-
-
-_INPLACE = {
-    "add": add, "sub": sub, "mul": mul, "div": div, "floor_divide": floor_divide, "remainder": remainder,
-    "pow": pow, "clamp": clamp, "clip": clamp, "neg": neg, "abs": abs, "exp": exp, "log": log,
-    "sqrt": sqrt, "sigmoid": sigmoid, "relu": relu, "tanh": tanh, "floor": floor, "ceil": ceil,
-    "round": round, "trunc": trunc, "sin": sin, "cos": cos, "reciprocal": reciprocal, "square": square,
-    "lerp": lerp, "maximum": maximum, "minimum": minimum, "bitwise_and": bitwise_and,
-    "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "logical_not": logical_not,
-    "nan_to_num": nan_to_num, "sign": sign, "erf": erf, "rsqrt": rsqrt,
-}
-for _name, _fn in _INPLACE.items():
-    setattr(Tensor, _name + "_", inplace(_name, _fn))
-for _dunder, _name in {"__iadd__": "add_", "__isub__": "sub_", "__imul__": "mul_", "__itruediv__": "div_",
-                       "__ifloordiv__": "floor_divide_", "__imod__": "remainder_", "__ipow__": "pow_",
-                       "__iand__": "bitwise_and_", "__ior__": "bitwise_or_", "__ixor__": "bitwise_xor_"}.items():
-    setattr(Tensor, _dunder, getattr(Tensor, _name))

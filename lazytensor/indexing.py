@@ -2,31 +2,27 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
-from .elementwise import where
-from .tensor import FUNCTIONS, Tensor, register
+from .creation import arange, tensor
+from .data_dependent import nonzero
+from .elementwise import broadcast_shapes, where
+from .tensor_base import TensorBase, wrap
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 
 def _as_index_tensor(value, device: str) -> Tensor:
-    from .creation import tensor
-    t = value if isinstance(value, Tensor) else tensor(value, device=device)
+    t = value if isinstance(value, TensorBase) else tensor(value, device=device)
     if t.dtype.is_floating_point:
         raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {t.dtype.name}")
     return t
-
-
-def nonzero(x: Tensor, as_tuple: bool = False):
-    """Indices of the non-zero elements (realises x: the result's size depends on its data)."""
-    from .creation import tensor
-    found = np.nonzero(x.numpy())
-    if as_tuple:
-        return tuple(tensor(i.astype(np.int64), device=x.device) for i in found)
-    return tensor(np.stack(found, axis=1).astype(np.int64).reshape(-1, x.ndim), device=x.device)
 
 
 def _expand_index(x: Tensor, index) -> list:
@@ -36,7 +32,7 @@ def _expand_index(x: Tensor, index) -> list:
     for e in entries:
         if isinstance(e, list) or (isinstance(e, np.ndarray)):
             e = _as_index_tensor(e, x.device.name)
-        if isinstance(e, Tensor) and e.dtype == D.bool_ or isinstance(e, Tensor) and e.dtype == D.uint8:
+        if isinstance(e, TensorBase) and e.dtype == D.bool_ or isinstance(e, TensorBase) and e.dtype == D.uint8:
             out.extend(nonzero(e, as_tuple=True) if e.ndim else [e])
         else:
             out.append(e)
@@ -90,7 +86,7 @@ def getitem(self: Tensor, index) -> Tensor:
             if step > 1:
                 out = _stride_dim(out, dim, step)
             dim += 1
-        elif isinstance(e, Tensor):
+        elif isinstance(e, TensorBase):
             advanced[dim] = e
             dim += 1
         else:
@@ -100,7 +96,6 @@ def getitem(self: Tensor, index) -> Tensor:
 
 def _advanced(x: Tensor, indices: dict[int, Tensor]) -> Tensor:
     """x[..., i1, ..., ik, ...] for integer index tensors at dims `indices` (a gather)."""
-    from .elementwise import broadcast_shapes
     dims = sorted(indices)
     shapes = [tuple(indices[d].shape) for d in dims]
     bshape = broadcast_shapes("index", *shapes)
@@ -118,7 +113,7 @@ def _advanced(x: Tensor, indices: dict[int, Tensor]) -> Tensor:
     nb = len(bshape)
     src = x.permute(dims + rest_dims).reshape((1,) * nb + (stride,) + rest).expand(bshape + (stride,) + rest)
     idx = lin.expand(bshape).reshape(bshape + (1,) * (1 + len(rest))).expand(bshape + (1,) + rest)
-    out = Tensor._from_node(B.gather(src.node, idx.node, nb)).reshape(bshape + rest)
+    out = wrap(B.gather(src.node, idx.node, nb)).reshape(bshape + rest)
     adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
     if adjacent and dims[0] > 0:
         front = list(range(nb, nb + dims[0]))
@@ -128,18 +123,17 @@ def _advanced(x: Tensor, indices: dict[int, Tensor]) -> Tensor:
 
 
 def setitem(self: Tensor, index, value) -> None:
-    from .creation import arange
-    if isinstance(value, Tensor) and value.device != self.device:
+    if isinstance(value, TensorBase) and value.device != self.device:
         value = value.to(self.device)
     entries = index if isinstance(index, tuple) else (index,)
-    is_advanced = any(isinstance(e, (Tensor, list, np.ndarray)) for e in entries)
+    is_advanced = any(isinstance(e, (TensorBase, list, np.ndarray)) for e in entries)
     if not is_advanced:
         view = getitem(self, index)
         _write(view, value)
         return
     positions = arange(self.numel(), device=self.device).reshape(self.shape)
     selected = getitem(positions, index).reshape(-1)
-    values = value if isinstance(value, Tensor) else Tensor._from_node(
+    values = value if isinstance(value, TensorBase) else wrap(
         const(value, self.dtype, (), self.device.name))
     values = values.to(self.dtype).expand(getitem(positions, index).shape).reshape(-1)
     flat = self.reshape(-1)
@@ -147,8 +141,7 @@ def setitem(self: Tensor, index, value) -> None:
 
 
 def _write(view: Tensor, value) -> None:
-    from .elementwise import broadcast_shapes
-    if isinstance(value, Tensor):
+    if isinstance(value, TensorBase):
         if broadcast_shapes("__setitem__", view.shape, value.shape) != tuple(view.shape):
             raise RuntimeError(f"__setitem__: shape mismatch: value tensor of shape {tuple(value.shape)} cannot be "
                                f"broadcast to indexing result of shape {tuple(view.shape)}")
@@ -157,8 +150,6 @@ def _write(view: Tensor, value) -> None:
         view._assign(const(value, view.dtype, (), view.device.name))
 
 
-Tensor.__getitem__ = getitem
-Tensor.__setitem__ = setitem
 
 
 def _check_index_dtype(op: str, index: Tensor) -> None:
@@ -167,7 +158,6 @@ def _check_index_dtype(op: str, index: Tensor) -> None:
                            f"(index shape {tuple(index.shape)})")
 
 
-@register(function=True)
 def gather(self: Tensor, dim: int, index: Tensor) -> Tensor:
     d = self._dim(dim, "gather")
     _check_index_dtype("gather", index)
@@ -180,15 +170,13 @@ def gather(self: Tensor, dim: int, index: Tensor) -> Tensor:
             src = src._shrink_dim(i, 0, index.shape[i])
     n = self.shape[d]
     idx = where(index < 0, index + n, index)
-    return Tensor._from_node(B.gather(src.node, idx.node, d))
+    return wrap(B.gather(src.node, idx.node, d))
 
 
-@register(function=True)
 def take_along_dim(self: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     if dim is None:
         return self.reshape(-1).gather(0, indices.reshape(-1))
     d = self._dim(dim, "take_along_dim")
-    from .elementwise import broadcast_shapes
     shape_x = list(self.shape)
     shape_i = list(indices.shape)
     shape_x[d] = shape_i[d] = 1
@@ -198,27 +186,23 @@ def take_along_dim(self: Tensor, indices: Tensor, dim: int | None = None) -> Ten
     return x.gather(d, i)
 
 
-@register(function=True)
 def index_select(self: Tensor, dim: int, index: Tensor) -> Tensor:
     d = self._dim(dim, "index_select")
     _check_index_dtype("index_select", index)
     return getitem(self, (slice(None),) * d + (index.reshape(-1),))
 
 
-@register(function=True)
 def masked_fill(self: Tensor, mask: Tensor, value) -> Tensor:
     if mask.dtype != D.bool_:
         raise RuntimeError(f"masked_fill: expected a bool mask, got {mask.dtype.name} (shape {tuple(mask.shape)})")
-    value = value.item() if isinstance(value, Tensor) and value.ndim == 0 else value
+    value = value.item() if isinstance(value, TensorBase) and value.ndim == 0 else value
     return where(mask, value, self).to(self.dtype)
 
 
-@register()
 def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
     return self._assign(masked_fill(self, mask, value).node)
 
 
-@register(function=True)
 def masked_select(self: Tensor, mask: Tensor) -> Tensor:
     return getitem(self, mask.expand(self.shape) if mask.shape != self.shape else mask)
 
@@ -226,8 +210,8 @@ def masked_select(self: Tensor, mask: Tensor) -> Tensor:
 def _scatter(self: Tensor, dim: int, index: Tensor, src, add: bool, op: str) -> Tensor:
     d = self._dim(dim, op)
     _check_index_dtype(op, index)
-    if not isinstance(src, Tensor):
-        src = Tensor._from_node(const(src, self.dtype, tuple(index.shape), self.device.name))
+    if not isinstance(src, TensorBase):
+        src = wrap(const(src, self.dtype, tuple(index.shape), self.device.name))
     src = src.to(self.dtype)
     for i in range(self.ndim):
         src = src._shrink_dim(i, 0, index.shape[i])
@@ -257,35 +241,28 @@ def _scatter(self: Tensor, dim: int, index: Tensor, src, add: bool, op: str) -> 
         picked = B.gather(val_n, safe, len(other))
         written = B.elementwise("le", const(0, D.int64, last.shape, dev), last)
         out = B.elementwise("where", written, picked, x.node)
-    return Tensor._from_node(out).movedim(-1, d)
+    return wrap(out).movedim(-1, d)
 
 
-@register(function=True)
 def scatter(self: Tensor, dim: int, index: Tensor, src=None, value=None, reduce: str | None = None) -> Tensor:
     src = value if src is None else src
     return _scatter(self, dim, index, src, add=(reduce == "add"), op="scatter")
 
 
-@register(function=True)
 def scatter_add(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return _scatter(self, dim, index, src, add=True, op="scatter_add")
 
 
-@register()
 def scatter_(self: Tensor, dim: int, index: Tensor, src=None, value=None, reduce=None) -> Tensor:
     return self._assign(scatter(self, dim, index, src, value, reduce).node)
 
 
-@register()
 def scatter_add_(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return self._assign(scatter_add(self, dim, index, src).node)
 
 
-@register()
 def index_put_(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
     setitem(self, tuple(indices), values)
     return self
 
 
-FUNCTIONS.update(nonzero=nonzero)
-Tensor.nonzero = nonzero

@@ -1,9 +1,14 @@
 """Matrix products and einsum, as broadcast multiply + sum: one fused reduction kernel."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .elementwise import broadcast_shapes, common_device, result_dtype
 from .indexing import _stride_dim
-from .tensor import FUNCTIONS, Tensor, register
+from .tensor_base import TensorBase, wrap
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 
 def _shapes_error(op: str, a: Tensor, b: Tensor) -> RuntimeError:
@@ -13,9 +18,8 @@ def _shapes_error(op: str, a: Tensor, b: Tensor) -> RuntimeError:
                         f"{tuple(a.shape)} and {tuple(b.shape)}, dtypes {a.dtype.name} and {b.dtype.name}")
 
 
-@register("matmul", "__matmul__", function=True)
 def matmul(a: Tensor, b: Tensor) -> Tensor:
-    if not isinstance(b, Tensor):
+    if not isinstance(b, TensorBase):
         raise TypeError(f"matmul: argument 'other' must be Tensor, not {type(b).__name__}")
     common_device("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:
@@ -45,17 +49,16 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return out
 
 
-Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+def rmatmul(self: Tensor, other: Tensor) -> Tensor:
+    return matmul(other, self)
 
 
-@register(function=True)
 def mm(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim != 2 or b.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     return matmul(a, b)
 
 
-@register(function=True)
 def bmm(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
         raise RuntimeError(f"bmm: expected 3-D tensors with equal batch sizes, got shapes "
@@ -63,7 +66,6 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
     return matmul(a, b)
 
 
-@register(function=True)
 def dot(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"dot: 1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors "
@@ -71,14 +73,12 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
     return matmul(a, b)
 
 
-@register("outer", "ger", function=True)
 def outer(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"outer: 1D tensors expected, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     return a.unsqueeze(1) * b.unsqueeze(0)
 
 
-@register(function=True)
 def diagonal(self: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal of dims (dim1, dim2), as a view, moved to the last axis."""
     d1, d2 = self._dim(dim1, "diagonal"), self._dim(dim2, "diagonal")
@@ -160,4 +160,3 @@ def _take_diagonals(x: Tensor, term: str) -> tuple[Tensor, str]:
     return x, term
 
 
-FUNCTIONS.update(einsum=einsum)

@@ -3,13 +3,16 @@ repeat, cat and stack make new tensors, as in PyTorch."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
-from .elementwise import result_dtype
-from .tensor import FUNCTIONS, Tensor, register
+from .elementwise import common_device, result_dtype
+from .tensor_base import TensorBase, wrap
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 from .views import strides_of
 
 
@@ -43,7 +46,6 @@ def _viewable(x: Tensor, shape: tuple[int, ...]) -> bool:
     return strides_of(tuple(x._storage.node.shape), chain) is not None
 
 
-@register()
 def reshape(self: Tensor, *shape) -> Tensor:
     """A view when the memory layout allows one, else a copy (as PyTorch)."""
     shape = infer_shape(self, _sizes(shape, "reshape"), "reshape")
@@ -53,7 +55,6 @@ def reshape(self: Tensor, *shape) -> Tensor:
     return source._view_of("reshape", shape)
 
 
-@register()
 def view(self: Tensor, *shape) -> Tensor:
     """Always a view; raises, as PyTorch, when the layout cannot be viewed so."""
     shape = infer_shape(self, _sizes(shape, "view"), "view")
@@ -70,7 +71,6 @@ def reshape_fn(x: Tensor, shape) -> Tensor:
     return reshape(x, shape)
 
 
-@register()
 def permute(self: Tensor, *dims) -> Tensor:
     dims = _sizes(dims, "permute")
     if len(dims) != self.ndim:
@@ -82,7 +82,6 @@ def permute(self: Tensor, *dims) -> Tensor:
     return self if dims == tuple(range(self.ndim)) else self._view_of("permute", dims)
 
 
-@register("transpose", "swapaxes", "swapdims", function=True)
 def transpose(self: Tensor, dim0: int, dim1: int) -> Tensor:
     if self.ndim == 0:
         return self
@@ -92,7 +91,6 @@ def transpose(self: Tensor, dim0: int, dim1: int) -> Tensor:
     return self.permute(perm)
 
 
-@register(function=True)
 def t(self: Tensor) -> Tensor:
     if self.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D "
@@ -100,13 +98,16 @@ def t(self: Tensor) -> Tensor:
     return self.transpose(0, 1) if self.ndim == 2 else self
 
 
-Tensor.T = property(lambda self: self.permute(tuple(reversed(range(self.ndim)))))
-Tensor.mT = property(lambda self: self.transpose(-2, -1))
-Tensor.mH = Tensor.mT
-Tensor.H = property(lambda self: self.t())
+def reversed_axes(self: Tensor) -> Tensor:
+    """x.T: every axis reversed."""
+    return self.permute(tuple(reversed(range(self.ndim))))
 
 
-@register()
+def matrix_transpose(self: Tensor) -> Tensor:
+    """x.mT (and x.mH, real tensors being their own conjugate): the last two axes swapped."""
+    return self.transpose(-2, -1)
+
+
 def expand(self: Tensor, *sizes) -> Tensor:
     sizes = _sizes(sizes, "expand")
     if len(sizes) < self.ndim:
@@ -129,17 +130,14 @@ def expand(self: Tensor, *sizes) -> Tensor:
     return out if tuple(target) == padded else out._view_of("expand", tuple(target))
 
 
-@register()
 def expand_as(self: Tensor, other: Tensor) -> Tensor:
     return self.expand(other.shape)
 
 
-@register()
 def broadcast_to(self: Tensor, shape) -> Tensor:
     return self.expand(shape)
 
 
-@register(function=True)
 def squeeze(self: Tensor, dim=None) -> Tensor:
     if dim is None:
         dims = set(range(self.ndim))
@@ -149,7 +147,6 @@ def squeeze(self: Tensor, dim=None) -> Tensor:
     return self.reshape(shape)
 
 
-@register(function=True)
 def unsqueeze(self: Tensor, dim: int) -> Tensor:
     d = self._dim(dim, "unsqueeze", self.ndim + 1)
     shape = list(self.shape)
@@ -157,7 +154,6 @@ def unsqueeze(self: Tensor, dim: int) -> Tensor:
     return self.reshape(shape)
 
 
-@register(function=True)
 def flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if self.ndim == 0:
         return self.reshape(1)
@@ -168,7 +164,6 @@ def flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return self.reshape(shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
-@register(function=True)
 def unflatten(self: Tensor, dim: int, sizes) -> Tensor:
     d = self._dim(dim, "unflatten")
     shape = tuple(self.shape)
@@ -182,12 +177,10 @@ def unflatten(self: Tensor, dim: int, sizes) -> Tensor:
     return self.reshape(shape[:d] + sizes + shape[d + 1:])
 
 
-@register()
 def contiguous(self: Tensor, memory_format=None) -> Tensor:
-    return self if not self._chain else Tensor._from_node(self.node)
+    return self if not self._chain else wrap(self.node)
 
 
-@register(function=True)
 def movedim(self: Tensor, source, destination) -> Tensor:
     src = [self._dim(d, "movedim") for d in (source if isinstance(source, (tuple, list)) else (source,))]
     dst = [self._dim(d, "movedim") for d in (destination if isinstance(destination, (tuple, list)) else (destination,))]
@@ -200,7 +193,6 @@ def movedim(self: Tensor, source, destination) -> Tensor:
     return self.permute(perm)
 
 
-@register(function=True)
 def narrow(self: Tensor, dim: int, start: int, length: int) -> Tensor:
     d = self._dim(dim, "narrow")
     n = self.shape[d]
@@ -216,10 +208,8 @@ def _shrink_dim(self: Tensor, d: int, start: int, end: int) -> Tensor:
     return self if (start, end) == (0, self.shape[d]) else self._view_of("shrink", bounds)
 
 
-Tensor._shrink_dim = _shrink_dim
 
 
-@register(function=True)
 def select(self: Tensor, dim: int, index: int) -> Tensor:
     d = self._dim(dim, "select")
     n = self.shape[d]
@@ -231,7 +221,6 @@ def select(self: Tensor, dim: int, index: int) -> Tensor:
     return out.reshape(tuple(self.shape[:d]) + tuple(self.shape[d + 1:]))
 
 
-@register(function=True)
 def split(self: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
     d = self._dim(dim, "split")
     n = self.shape[d]
@@ -252,7 +241,6 @@ def split(self: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, .
     return tuple(out)
 
 
-@register(function=True)
 def chunk(self: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     d = self._dim(dim, "chunk")
     if chunks <= 0:
@@ -261,20 +249,17 @@ def chunk(self: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return self.split(step, d)
 
 
-@register(function=True)
 def unbind(self: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     d = self._dim(dim, "unbind")
     return tuple(self.select(d, i) for i in range(self.shape[d]))
 
 
-@register(function=True)
 def flip(self: Tensor, *dims) -> Tensor:
     dims = _sizes(dims, "flip")
     axes = tuple(self._dim(d, "flip") for d in dims)
-    return Tensor._from_node(B.flip(self.node, axes))
+    return wrap(B.flip(self.node, axes))
 
 
-@register(function=True)
 def roll(self: Tensor, shifts, dims=None) -> Tensor:
     if dims is None:
         return roll(self.flatten(), shifts, 0).reshape(self.shape)
@@ -290,7 +275,6 @@ def roll(self: Tensor, shifts, dims=None) -> Tensor:
     return out if out is not self else self.clone()
 
 
-@register()
 def repeat(self: Tensor, *sizes) -> Tensor:
     sizes = _sizes(sizes, "repeat")
     if len(sizes) < self.ndim:
@@ -301,7 +285,7 @@ def repeat(self: Tensor, *sizes) -> Tensor:
     inter = tuple(v for n in shape for v in (1, n))
     node = B.reshape(node, inter)
     node = B.expand(node, tuple(v for r, n in zip(sizes, shape) for v in (r, n)))
-    return Tensor._from_node(B.reshape(node, tuple(r * n for r, n in zip(sizes, shape))))
+    return wrap(B.reshape(node, tuple(r * n for r, n in zip(sizes, shape))))
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -317,7 +301,6 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                 f"cat: Sizes of tensors must match except in dimension {d}; got shapes "
                 f"{', '.join(str(tuple(x.shape)) for x in tensors)}")
     dt = result_dtype(*tensors)
-    from .elementwise import common_device
     common_device("cat", *tensors)
     total = sum(t.shape[d] for t in tensors)
     combine = "or" if dt == D.bool_ else "add"
@@ -328,7 +311,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         placed = B.pad(n, widths, 0)
         out = placed if out is None else B.elementwise(combine, out, placed)
         start += t.shape[d]
-    return Tensor._from_node(out)
+    return wrap(out)
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -354,15 +337,13 @@ def _triangle(self: Tensor, diagonal: int, keep_lower: bool, op: str) -> Tensor:
     k = const(diagonal, D.int64, shape, dev)
     mask = B.elementwise("le", offset, k) if keep_lower else B.elementwise("le", k, offset)
     zero = const(0, self.dtype, shape, dev)
-    return Tensor._from_node(B.elementwise("where", mask, self.node, zero))
+    return wrap(B.elementwise("where", mask, self.node, zero))
 
 
-@register(function=True)
 def tril(self: Tensor, diagonal: int = 0) -> Tensor:
     return _triangle(self, diagonal, True, "tril")
 
 
-@register(function=True)
 def triu(self: Tensor, diagonal: int = 0) -> Tensor:
     return _triangle(self, diagonal, False, "triu")
 
@@ -381,8 +362,17 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float | No
     crop = tuple((max(0, -b), n - max(0, -a)) for (b, a), n in zip(widths, node.shape))
     node = B.shrink(node, crop)
     node = B.pad(node, tuple((max(0, b), max(0, a)) for b, a in widths), 0 if value is None else value)
-    return Tensor._from_node(node)
+    return wrap(node)
 
 
-FUNCTIONS.update(cat=cat, concat=cat, concatenate=cat, stack=stack, reshape=reshape_fn,
-                 permute=lambda x, dims: x.permute(dims), flip=lambda x, dims: x.flip(dims))
+concat = concatenate = cat
+
+
+def permute_fn(x: Tensor, dims) -> Tensor:
+    """lt.permute(x, dims)."""
+    return x.permute(dims)
+
+
+def flip_fn(x: Tensor, dims) -> Tensor:
+    """lt.flip(x, dims)."""
+    return x.flip(dims)

@@ -7,6 +7,8 @@ again compiles nothing.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 
 
@@ -15,7 +17,10 @@ from .ir import build as B
 from .ir import dtype as D
 from .ir.node import Node, const
 from .creation import parse_size, resolve_device, resolve_dtype
-from .tensor import FUNCTIONS, Tensor, register
+from .tensor_base import TensorBase, wrap
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 _state = {"seed": 0, "offset": 0}
 _U32 = D.uint32
@@ -79,7 +84,7 @@ def _normal(shape, device: str) -> Node:
 
 def _finish(node: Node, dtype, requires_grad: bool) -> Tensor:
     dt = resolve_dtype(dtype)
-    t = Tensor._from_node(B.cast(node, dt) if dt != D.float32 else node)
+    t = wrap(B.cast(node, dt) if dt != D.float32 else node)
     t.requires_grad = requires_grad
     return t
 
@@ -112,14 +117,7 @@ def randint(low, high=None, size=None, dtype=None, device=None, generator=None) 
     picked = B.elementwise("mod", random_bits(n, dev), const(span, _U32, (n,), dev))
     value = B.elementwise("add", B.cast(picked, D.int64), const(low, D.int64, (n,), dev))
     dt = resolve_dtype(dtype, D.int64)
-    return Tensor._from_node(B.cast(B.reshape(value, shape), dt))
-
-
-def randperm(n: int, dtype=None, device=None, generator=None) -> Tensor:
-    from .sorting import argsort
-    keys = Tensor._from_node(_uniform((n,), resolve_device(device)))
-    out = argsort(keys, stable=True)
-    return out if dtype is None else out.to(dtype)
+    return wrap(B.cast(B.reshape(value, shape), dt))
 
 
 def rand_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -135,37 +133,29 @@ def randint_like(x: Tensor, low, high=None, dtype=None, device=None) -> Tensor:
 
 
 def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None) -> Tensor:
-    if isinstance(mean, Tensor) or isinstance(std, Tensor):
-        like = mean if isinstance(mean, Tensor) else std
+    if isinstance(mean, TensorBase) or isinstance(std, TensorBase):
+        like = mean if isinstance(mean, TensorBase) else std
         return randn_like(like if like.dtype.is_floating_point else like.float()) * std + mean
     return randn(*(size or ()), dtype=dtype, device=device) * std + mean
 
 
-@register()
 def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
-    u = Tensor._from_node(_uniform(tuple(self.shape), self.device.name))
+    u = wrap(_uniform(tuple(self.shape), self.device.name))
     return self._assign((u * (b - a) + a).node)
 
 
-@register()
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
-    z = Tensor._from_node(_normal(tuple(self.shape), self.device.name))
+    z = wrap(_normal(tuple(self.shape), self.device.name))
     return self._assign((z * std + mean).node)
 
 
-@register()
 def bernoulli_(self: Tensor, p: float = 0.5, generator=None) -> Tensor:
-    u = Tensor._from_node(_uniform(tuple(self.shape), self.device.name))
+    u = wrap(_uniform(tuple(self.shape), self.device.name))
     return self._assign((u < p).node)
 
 
-@register(function=True)
 def bernoulli(self: Tensor, generator=None) -> Tensor:
-    u = Tensor._from_node(_uniform(tuple(self.shape), self.device.name))
+    u = wrap(_uniform(tuple(self.shape), self.device.name))
     return (u < self).to(self.dtype)
 
-
-for _fn in (manual_seed, initial_seed, rand, randn, randint, randperm, rand_like, randn_like,
-            randint_like, normal):
-    FUNCTIONS[_fn.__name__] = _fn
 

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 from collections import namedtuple
 
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
-from .elementwise import where
-from .tensor import Tensor, register
+from .elementwise import maximum, minimum, where
+from .tensor_base import TensorBase, wrap
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 torch_return_types_max = values_indices
@@ -25,7 +29,7 @@ def normalize_dims(x: Tensor, dim, op: str) -> tuple[int, ...]:
 
 
 def _finish(x: Tensor, node, dims: tuple[int, ...], keepdim: bool) -> Tensor:
-    out = Tensor._from_node(node)
+    out = wrap(node)
     if keepdim or not dims:
         return out
     return out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in dims))
@@ -47,17 +51,14 @@ def _accumulate_type(x: Tensor, dtype) -> D.DType:
     return D.int64 if x.dtype.category < 2 else x.dtype
 
 
-@register(function=True)
 def sum(self: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     return _reduce(self, "sum", dim, keepdim, "sum", _accumulate_type(self, dtype))
 
 
-@register(function=True)
 def prod(self: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     return _reduce(self, "prod", dim, keepdim, "prod", _accumulate_type(self, dtype))
 
 
-@register(function=True)
 def mean(self: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     dt = D.to_dtype(dtype) if dtype is not None else self.dtype
     if not dt.is_floating_point:
@@ -69,12 +70,10 @@ def mean(self: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     return total * (1.0 / count) if count else total * math.nan
 
 
-@register(function=True)
 def amax(self: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     return _reduce(self, "max", None if dim == () else dim, keepdim, "amax")
 
 
-@register(function=True)
 def amin(self: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     return _reduce(self, "min", None if dim == () else dim, keepdim, "amin")
 
@@ -85,32 +84,29 @@ def _arg_extreme(x: Tensor, dim, keepdim: bool, op: str, name: str) -> Tensor:
             _arg_extreme(x.reshape(-1), 0, False, op, name).reshape((1,) * x.ndim)
     d = x._dim(dim, name)
     if x.ndim == 0:
-        return Tensor._from_node(const(0, D.int64, (), x.device.name))
+        return wrap(const(0, D.int64, (), x.device.name))
     if x.shape[d] == 0:
         raise RuntimeError(f"{name}(): Expected reduction dim {d} to have non-zero size (shape {tuple(x.shape)})")
     best = _reduce(x, op, d, True, name)
     n = x.shape[d]
-    idx = Tensor._from_node(B.iota(tuple(x.shape), d, D.int64, x.device.name))
+    idx = wrap(B.iota(tuple(x.shape), d, D.int64, x.device.name))
     hit = (x == best) | (x != x) if x.dtype.is_floating_point else (x == best)
     first = where(hit, idx, n)
     return _reduce(first, "min", d, keepdim, name)
 
 
-@register(function=True)
 def argmax(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return _arg_extreme(self, dim, keepdim, "max", "argmax")
 
 
-@register(function=True)
 def argmin(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return _arg_extreme(self, dim, keepdim, "min", "argmin")
 
 
 def _extreme(x: Tensor, dim, keepdim, op: str, name: str, other=None):
-    if isinstance(dim, Tensor):  # torch.max(a, b) is maximum
+    if isinstance(dim, TensorBase):  # torch.max(a, b) is maximum
         other, dim = dim, None
     if other is not None:
-        from .elementwise import maximum, minimum
         return (maximum if op == "max" else minimum)(x, other)
     if dim is None:
         return _reduce(x, op, None, False, name)
@@ -124,23 +120,19 @@ def _extreme(x: Tensor, dim, keepdim, op: str, name: str, other=None):
     return values_indices(values if keepdim or x.ndim == 0 else values.squeeze(d), indices)
 
 
-@register(function=True)
 def max(self: Tensor, dim=None, keepdim: bool = False, other=None):
     return _extreme(self, dim, keepdim, "max", "max", other)
 
 
-@register(function=True)
 def min(self: Tensor, dim=None, keepdim: bool = False, other=None):
     return _extreme(self, dim, keepdim, "min", "min", other)
 
 
-@register("all", function=True)
 def all_(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     misses = (self == 0).sum(dim, keepdim=keepdim)  # sums are defined on empty dims too
     return misses == 0
 
 
-@register("any", function=True)
 def any_(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return (self != 0).sum(dim, keepdim=keepdim) > 0
 
@@ -151,7 +143,6 @@ def _correction(unbiased, correction) -> float:
     return 1.0 if unbiased is None or unbiased else 0.0
 
 
-@register(function=True)
 def var(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     if isinstance(dim, bool):  # var(unbiased) positional form
         unbiased, dim = dim, None
@@ -163,17 +154,14 @@ def var(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correct
     return total * (1.0 / denom) if denom > 0 else total * math.nan
 
 
-@register(function=True)
 def std(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
 
-@register(function=True)
 def var_mean(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     return self.var(dim, unbiased, keepdim, correction=correction), self.mean(normalize_dims(self, dim, "var_mean"), keepdim)
 
 
-@register(function=True)
 def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     x = self if self.dtype.is_floating_point else self.float()
     if p in ("fro", 2, 2.0):
@@ -185,7 +173,6 @@ def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     return (x.abs() ** p).sum(dim, keepdim=keepdim) ** (1.0 / p)
 
 
-@register(function=True)
 def logsumexp(self: Tensor, dim, keepdim: bool = False) -> Tensor:
     x = self if self.dtype.is_floating_point else self.float()
     dims = normalize_dims(x, dim, "logsumexp")
@@ -195,7 +182,6 @@ def logsumexp(self: Tensor, dim, keepdim: bool = False) -> Tensor:
     return out if keepdim else out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in dims))
 
 
-@register(function=True)
 def softmax(self: Tensor, dim: int, dtype=None) -> Tensor:
     x = self.to(D.to_dtype(dtype)) if dtype is not None else (self if self.dtype.is_floating_point else self.float())
     d = x._dim(dim, "softmax")
@@ -203,7 +189,6 @@ def softmax(self: Tensor, dim: int, dtype=None) -> Tensor:
     return e / e.sum(d, keepdim=True)
 
 
-@register(function=True)
 def log_softmax(self: Tensor, dim: int, dtype=None) -> Tensor:
     x = self.to(D.to_dtype(dtype)) if dtype is not None else (self if self.dtype.is_floating_point else self.float())
     d = x._dim(dim, "log_softmax")
@@ -211,7 +196,6 @@ def log_softmax(self: Tensor, dim: int, dtype=None) -> Tensor:
     return shifted - shifted.exp().sum(d, keepdim=True).log()
 
 
-@register(function=True)
 def cumsum(self: Tensor, dim: int, dtype=None) -> Tensor:
     """Prefix sums as one fused reduction: out[i] = sum over j <= i (quadratic work, no copies)."""
     dt = _accumulate_type(self, dtype)
@@ -226,5 +210,5 @@ def cumsum(self: Tensor, dim: int, dtype=None) -> Tensor:
     cols = B.iota(shape, len(shape) - 1, D.int64, dev)
     spread = B.expand(B.reshape(x.node, tuple(x.shape[:-1]) + (1, n)), shape)
     masked = B.elementwise("where", B.elementwise("le", cols, rows), spread, const(0, dt, shape, dev))
-    out = Tensor._from_node(B.reshape(B.reduce(masked, "sum", (len(shape) - 1,)), tuple(x.shape)))
+    out = wrap(B.reshape(B.reduce(masked, "sum", (len(shape) - 1,)), tuple(x.shape)))
     return out.movedim(-1, d)

@@ -3,12 +3,19 @@ before it, then values and indices are placed by rank. Lazy and identical on
 every device; quadratic work along the sorted dim."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections import namedtuple
 
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
-from .tensor import FUNCTIONS, Tensor, register
+from .creation import resolve_device
+from .random import _uniform, rand
+from .tensor_base import TensorBase, wrap
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 sort_result = namedtuple("sort", ["values", "indices"])
 topk_result = namedtuple("topk", ["values", "indices"])
@@ -49,27 +56,24 @@ def _place(values, ranks, lead, n, dev):
     return B.reshape(B.reduce(chosen, combine, (len(grid) - 1,)), lead + (n,))
 
 
-@register(function=True)
 def sort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
     if self.ndim == 0:
-        return sort_result(self.clone(), Tensor._from_node(const(0, D.int64, (), self.device.name)))
+        return sort_result(self.clone(), wrap(const(0, D.int64, (), self.device.name)))
     d = self._dim(dim, "sort")
     x = self.movedim(d, -1)
     dev = x.device.name
     ranks, lead, n = _ranks(x, descending)
     ranks = B.reshape(ranks, lead + (n,))
     positions = B.iota(lead + (n,), len(lead), D.int64, dev)
-    values = Tensor._from_node(_place(x.node, ranks, lead, n, dev)).movedim(-1, d)
-    indices = Tensor._from_node(_place(positions, ranks, lead, n, dev)).movedim(-1, d)
+    values = wrap(_place(x.node, ranks, lead, n, dev)).movedim(-1, d)
+    indices = wrap(_place(positions, ranks, lead, n, dev)).movedim(-1, d)
     return sort_result(values, indices)
 
 
-@register(function=True)
 def argsort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     return sort(self, dim, descending, stable).indices
 
 
-@register(function=True)
 def topk(self: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
     d = self._dim(dim, "topk")
     n = self.shape[d] if self.ndim else 1
@@ -80,10 +84,8 @@ def topk(self: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool
     return topk_result(values.narrow(d, 0, k), indices.narrow(d, 0, k))
 
 
-@register(function=True)
 def multinomial(self: Tensor, num_samples: int, replacement: bool = False, generator=None) -> Tensor:
     """Draw category indices with probabilities proportional to the rows of self."""
-    from .random import rand
     if self.ndim not in (1, 2):
         raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {tuple(self.shape)}")
     probs = self if self.ndim == 2 else self.unsqueeze(0)
@@ -105,4 +107,7 @@ def multinomial(self: Tensor, num_samples: int, replacement: bool = False, gener
     return out if self.ndim == 2 else out.squeeze(0)
 
 
-FUNCTIONS.update(sort=sort)
+def randperm(n: int, dtype=None, device=None, generator=None) -> Tensor:
+    keys = wrap(_uniform((n,), resolve_device(device)))
+    out = argsort(keys, stable=True)
+    return out if dtype is None else out.to(dtype)

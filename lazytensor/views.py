@@ -11,6 +11,7 @@ import math
 
 from .ir import build as B
 from .ir.dtype import bool_
+from .ir.layout import contiguous_strides, inverse_permutation
 from .ir.node import Node, const
 
 Chain = tuple[tuple[str, object], ...]
@@ -38,35 +39,20 @@ def _unpad(value: Node, arg, parent: Node) -> Node:
     return B.shrink(value, tuple((b, b + n) for (b, _), n in zip(widths, parent.shape)))
 
 
-def _unpermute(value: Node, arg, parent: Node) -> Node:
-    inverse = [0] * len(arg)
-    for i, p in enumerate(arg):
-        inverse[p] = i
-    return B.permute(value, tuple(inverse))
-
-
 UNAPPLY = {
     "detach": lambda value, arg, parent: value,
     "reshape": lambda value, arg, parent: B.reshape(value, parent.shape),
-    "permute": _unpermute,
+    "permute": lambda value, arg, parent: B.permute(value, inverse_permutation(arg)),
     "shrink": _unshrink,
     "pad": _unpad,
     "flip": lambda value, arg, parent: B.movement(value, "flip", arg),
 }
 
 
-def _contiguous(shape) -> list[int]:
-    strides, acc = [], 1
-    for n in reversed(shape):
-        strides.append(acc)
-        acc *= n
-    return strides[::-1]
-
-
 def _reshape_strides(old: tuple, old_strides: list, new: tuple) -> list[int] | None:
     """Strides that view `old` (with old_strides) as shape `new`, or None (PyTorch's rule)."""
     if not old or math.prod(old) == 0:
-        return _contiguous(new)
+        return list(contiguous_strides(new))
     new_strides = [0] * len(new)
     view_d = len(new) - 1
     base = old_strides[-1]
@@ -88,8 +74,10 @@ def _reshape_strides(old: tuple, old_strides: list, new: tuple) -> list[int] | N
 
 def strides_of(shape: tuple, chain: Chain) -> list[int] | None:
     """The element strides of `chain` applied to contiguous memory of `shape`,
-    or None when no strided layout describes it (PyTorch would have copied)."""
-    strides = _contiguous(shape)
+    or None when no strided layout describes it (PyTorch would have copied). A size-1 axis
+    addresses one element whatever its stride, and PyTorch's rule never reads such a stride
+    except to skip it, so the layout's strides (0 there) decide exactly as PyTorch's would."""
+    strides = list(contiguous_strides(shape))
     for op, arg in chain:
         if op == "reshape":
             strides = _reshape_strides(tuple(shape), strides, tuple(arg))

@@ -223,6 +223,11 @@ def test_ragged_elementwise_has_a_scalar_tail():
     assert "vload" in k.source and "for (int" in k.source  # vector body, then a remainder loop
 
 
+def test_relu_selects_on_its_comparison_directly():
+    (k,) = source_for(lambda x: x.relu(), rand(64, 64)).kernels
+    assert "convert_" not in k.source and "!=" not in k.source  # no bool -> float -> bool round trip
+
+
 def test_softmax_divides_once_per_row():
     (k,) = source_for(lambda x: x.softmax(-1), rand(64, 1024)).kernels
     loop = k.source[k.source.rindex("for ("):]

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 
+from ..autodiff.backprop import run_backward
+from ..autodiff.grad_mode import set_grad_enabled
 from ..ir import build as B
 from ..ir.node import Node, const
-from .engine import run_backward
+from ..tensor_base import TensorBase, wrap
 
 
 def _seed(t, gradient, op: str) -> Node:
@@ -31,25 +33,24 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph: bool = Fals
     retain = create_graph if retain_graph is None else retain_graph
     roots = [(_root(tensor, "backward"), _seed(tensor, gradient, "backward"))]
     if inputs is None:
-        run_backward(roots, retain, create_graph)
+        run_backward(roots, retain, create_graph, wrap)
         return
     inputs = [inputs] if not isinstance(inputs, (list, tuple)) else list(inputs)
-    found = run_backward(roots, retain, create_graph, [t._grad_node() for t in inputs])
-    from ..tensor import Tensor
-    for t in inputs:
-        g = found.get(id(t._grad_node()))
-        if g is not None:
-            t.grad = Tensor._from_node(g if t.grad is None else B.elementwise("add", t.grad.node, g))
+    found = run_backward(roots, retain, create_graph, wrap, [t._grad_node() for t in inputs])
+    with set_grad_enabled(create_graph):  # gradients have history only under create_graph
+        for t in inputs:
+            g = found.get(id(t._grad_node()))
+            if g is not None:
+                t.grad = wrap(g if t.grad is None else B.elementwise("add", t.grad.node, g))
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
          allow_unused: bool = False, materialize_grads: bool = False) -> tuple:
     """Gradients of `outputs` with respect to `inputs`, without touching any `.grad`."""
-    from ..tensor import Tensor
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    single = isinstance(inputs, Tensor)
+    outputs = [outputs] if isinstance(outputs, TensorBase) else list(outputs)
+    single = isinstance(inputs, TensorBase)
     inputs = [inputs] if single else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+    if grad_outputs is None or isinstance(grad_outputs, TensorBase):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
     retain = create_graph if retain_graph is None else retain_graph
     for t in inputs:
@@ -57,16 +58,17 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     roots = [(_root(o, "grad"), _seed(o, g, "grad")) for o, g in zip(outputs, grad_outputs)]
     targets = [t._grad_node() for t in inputs]
-    found = run_backward(roots, retain, create_graph, targets)
+    found = run_backward(roots, retain, create_graph, wrap, targets)
+    if any(found.get(id(gn)) is None for gn in targets) and not (allow_unused or materialize_grads):
+        raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+                           "Set allow_unused=True if this is the desired behavior.")
     results = []
-    for t, gn in zip(inputs, targets):
-        g = found.get(id(gn))
-        if g is None:
-            if not (allow_unused or materialize_grads):
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
-                                   "Set allow_unused=True if this is the desired behavior.")
-            results.append(Tensor._from_node(const(0.0, t.dtype, tuple(t.shape), t.device.name))
-                           if materialize_grads else None)
-        else:
-            results.append(Tensor._from_node(g))
+    with set_grad_enabled(create_graph):  # gradients have history only under create_graph
+        for t, gn in zip(inputs, targets):
+            g = found.get(id(gn))
+            if g is None:
+                results.append(wrap(const(0.0, t.dtype, tuple(t.shape), t.device.name))
+                               if materialize_grads else None)
+            else:
+                results.append(wrap(g))
     return tuple(results)

@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 
-from ..ir.node import Node, const
-from .graph import GradNode, own
-from .mode import no_grad
+from .. import config
+from ..autodiff.grad_mode import no_grad
+from ..autodiff.graph import FREED, GradNode, own
+from ..ir.node import Node, const, unique
+from ..tensor_base import Storage, TensorBase, wrap, wrap_storage
 
 
 class FunctionCtx:
@@ -40,11 +42,11 @@ class FunctionCtx:
 
 
 class _CustomBackward(GradNode):
-    def __init__(self, fn_cls, ctx: FunctionCtx, inputs: list, outputs: list[Node]):
+    def __init__(self, fn_cls, ctx: FunctionCtx, inputs: list, outputs: list[tuple]):
         super().__init__()
         self.fn_cls, self.ctx = fn_cls, ctx
         self.inputs = inputs  # per forward argument: its GradNode, or None
-        self.outputs = outputs
+        self.outputs = outputs  # (dtype, shape, device) per output: never the outputs' own nodes
 
     def name(self) -> str:
         return f"{self.fn_cls.__name__}Backward"
@@ -53,16 +55,14 @@ class _CustomBackward(GradNode):
         return [gn for gn in self.inputs if gn is not None]
 
     def apply(self, grads: dict[int, Node]) -> list[tuple[GradNode, int, Node]]:
-        from ..tensor import Tensor
         if self.ctx is None:
-            from .graph import FREED
             raise RuntimeError(FREED)
         grad_tensors = []
-        for i, out in enumerate(self.outputs):
+        for i, (dtype, shape, device) in enumerate(self.outputs):
             g = grads.get(i)
             if g is None:
-                g = const(0.0, out.dtype, out.shape, out.device) if self.ctx.materialize_grads else None
-            grad_tensors.append(None if g is None else Tensor._from_node(g))
+                g = const(0.0, dtype, shape, device) if self.ctx.materialize_grads else None
+            grad_tensors.append(None if g is None else wrap(g))
         result = self.fn_cls.backward(self.ctx, *grad_tensors)
         result = result if isinstance(result, tuple) else (result,)
         flows = []
@@ -73,6 +73,10 @@ class _CustomBackward(GradNode):
 
     def release(self) -> None:
         self.ctx = None
+
+
+def _shape_of(node: Node) -> tuple:
+    return (node.dtype, node.shape, node.device)
 
 
 class Function:
@@ -88,31 +92,27 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
-        from .. import config
-        from ..tensor import Tensor
         ctx = FunctionCtx()
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx.needs_input_grad = tuple(isinstance(a, TensorBase) and a.requires_grad for a in args)
         with no_grad():
             out = cls.forward(ctx, *args, **kwargs)
         if not (config.GRAD_ENABLED and any(ctx.needs_input_grad)):
             return out
         outs = out if isinstance(out, tuple) else (out,)
-        inputs = [a._grad_node() if isinstance(a, Tensor) and a.requires_grad else None for a in args]
-        node = _CustomBackward(cls, ctx, inputs, [o.node for o in outs if isinstance(o, Tensor)])
+        inputs = [a._grad_node() if isinstance(a, TensorBase) and a.requires_grad else None for a in args]
+        node = _CustomBackward(cls, ctx, inputs, [_shape_of(o.node) for o in outs if isinstance(o, TensorBase)])
         wrapped, slot = [], 0
         for o in outs:
-            if isinstance(o, Tensor) and o.dtype.is_floating_point:
-                value = Node("detach", o.dtype, tuple(o.shape), (o.node,), None, o.node.device, needs_grad=True)
+            if isinstance(o, TensorBase) and o.dtype.is_floating_point:
+                value = unique("detach", o.node)
                 own(value, node, slot)  # gradients of this output stop here and enter `node`
-                t = Tensor.__new__(Tensor)
-                from ..tensor import Storage
-                t._setup(Storage(value), ())
+                t = wrap_storage(Storage(value))
                 t._storage.grad_node = node
                 wrapped.append(t)
                 slot += 1
             else:
                 wrapped.append(o)
-        node.outputs = [w.node for w in wrapped if isinstance(w, Tensor) and w.requires_grad]
+        node.outputs = [_shape_of(w.node) for w in wrapped if isinstance(w, TensorBase) and w.requires_grad]
         return tuple(wrapped) if isinstance(out, tuple) else wrapped[0]
 
 

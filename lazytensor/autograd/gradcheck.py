@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..creation import tensor, zeros
+from ..tensor_base import TensorBase
+from .api import grad
+
 
 class GradcheckError(RuntimeError):
     pass
@@ -13,13 +17,11 @@ def _as_tuple(x):
 
 
 def _outputs(fn, inputs):
-    from ..tensor import Tensor
-    return [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor)]
+    return [o for o in _as_tuple(fn(*inputs)) if isinstance(o, TensorBase)]
 
 
 def _numeric_jacobian(fn, inputs, i: int, eps: float) -> np.ndarray:
     """d(all outputs, flattened) / d(inputs[i], flattened) by central differences."""
-    from ..creation import tensor
     x = inputs[i]
     base = x.numpy().astype(np.float64)
     columns = []
@@ -37,15 +39,12 @@ def _numeric_jacobian(fn, inputs, i: int, eps: float) -> np.ndarray:
 
 
 def _analytic_jacobian(fn, inputs, i: int) -> np.ndarray:
-    from ..creation import zeros
-    from .api import grad
     outs = _outputs(fn, inputs)
     rows = []
     for o in outs:
         for k in range(o.numel()):
             seed = np.zeros(o.numel())
             seed[k] = 1.0
-            from ..creation import tensor
             g_out = tensor(seed.reshape(tuple(o.shape)), dtype=o.dtype, device=o.device)
             if not o.requires_grad:
                 rows.append(np.zeros(inputs[i].numel()))
@@ -76,17 +75,15 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 def gradgradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
                   raise_exception: bool = True, **_ignored) -> bool:
     """gradcheck of the first derivative (built with create_graph=True)."""
-    from ..tensor import Tensor
-    from .api import grad
     inputs = _as_tuple(inputs)
-    wrt = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    wrt = [x for x in inputs if isinstance(x, TensorBase) and x.requires_grad]
 
     def first_derivative(*args):
         outs = _outputs(fn, args)
         total = outs[0].sum()
         for o in outs[1:]:
             total = total + o.sum()
-        needs = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
+        needs = [a for a in args if isinstance(a, TensorBase) and a.requires_grad]
         return grad([total], needs, create_graph=True, allow_unused=True)
 
     return gradcheck(lambda *a: tuple(g for g in first_derivative(*a) if g is not None), tuple(inputs),

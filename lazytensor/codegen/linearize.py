@@ -27,13 +27,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Generator
 
 from ..ir.dtype import DType
-from ..ir.traverse import postorder
+from ..ir.traverse import evaluate, postorder
 from . import uops as S
 from .opt import KernelPlan
 from .render_common import var_dependencies
 from .uops import U, u
+
+
+Ref = tuple  # (name, width) of a value in scope; a literal's name is ("lit", node)
+# Computing a value yields each operand it needs and is sent back its Ref: evaluate() runs
+# these on an explicit stack, so a kernel deeper than Python's recursion limit linearises.
+Emit = Generator[U, Ref, Ref]
 
 
 @dataclass
@@ -47,6 +54,9 @@ class Linearized:
     arg_dtypes: list[DType]
     streaming: bool = False  # vector stores are non-temporal
     local_buffers: list[tuple[str, DType, int]] = field(default_factory=list)  # name, dtype, size
+    # every element type the kernel holds (buffers, arguments, values): a target may need an
+    # extension for some (OpenCL's float64)
+    dtypes: frozenset[DType] = frozenset()
 
 
 @dataclass
@@ -130,8 +140,11 @@ class _Linearizer:
         return v.arg[1] if v is not None and v in self.dependencies(n) else 1
 
     # ---- values ---------------------------------------------------------------------------
-    def value(self, n: U) -> tuple[str, int]:
+    def value(self, n: U) -> Ref:
         """(name, width) of n, emitting it where it belongs on first use."""
+        return evaluate(self._value(n), self._value)
+
+    def _value(self, n: U) -> Emit:
         if n.op == "lit":
             return ("lit", n), 1
         if n.op == "arg":
@@ -142,15 +155,17 @@ class _Linearizer:
         if n.op == "var":
             return n.arg[0], (n.arg[1] if self.scopes[-1].vector is n else 1)
         if n.op == "reduce":
-            return self._reduce(n)
+            return (yield from self._reduce(n))
         if n.op == "greduce":
-            return self._greduce(n)
+            return (yield from self._greduce(n))
         home = self._home(n)
-        srcs = [self.value(s) for s in self._operands(n)]
+        srcs = []
+        for s in self._operands(n):
+            srcs.append((yield s))
         width = self._width(n, home)
         name = self.fresh()
         if n.op == "load":
-            stmt = self._load(n, name, width, home)
+            stmt = yield from self._load(n, name, width, home)
         else:
             stmt = ("def", name, n, width, srcs)
         home.defined[id(n)] = (name, width)
@@ -160,25 +175,26 @@ class _Linearizer:
     def _operands(self, n: U) -> tuple[U, ...]:
         return () if n.op == "load" else n.srcs
 
-    def _load(self, n: U, name: str, width: int, home: _Scope) -> tuple:
+    def _load(self, n: U, name: str, width: int, home: _Scope) -> Generator[U, Ref, tuple]:
         index, valid = n.srcs
         lane = home.vector
         if width == 1:
-            return ("load", name, n, 1, "scalar", [self.value(index), self._valid(valid)])
+            return ("load", name, n, 1, "scalar", [(yield index), (yield from self._valid(valid))])
         terms, offset = S.linear(index)
         rest = {a: c for a, c in terms.items() if a is not lane}
         contiguous = terms.get(lane) == 1 and all(lane not in self.dependencies(a) for a in rest) \
             and lane not in self.dependencies(valid)
         if contiguous:
             base = S.from_linear(rest, offset)
-            return ("load", name, n, width, "vector", [self.value(base), self._valid(valid)])
-        return ("load", name, n, width, "gather", [self.value(index), self._valid(valid)])
+            return ("load", name, n, width, "vector", [(yield base), (yield from self._valid(valid))])
+        return ("load", name, n, width, "gather", [(yield index), (yield from self._valid(valid))])
 
-    def _valid(self, valid: U):
-        return None if valid is S.TRUE else self.value(valid)
+    @staticmethod
+    def _valid(valid: U) -> Generator[U, Ref, Ref | None]:
+        return None if valid is S.TRUE else (yield valid)
 
     # ---- reductions -----------------------------------------------------------------------
-    def _reduce(self, n: U) -> tuple[str, int]:
+    def _reduce(self, n: U) -> Emit:
         """Emit n, and every other pending reduction over the same loop that can run where n
         runs, in one loop with one accumulator each (a register-blocked matmul's 16 tiles)."""
         op, rvars = n.arg
@@ -202,7 +218,9 @@ class _Linearizer:
         for r, (acc, width) in zip(group, accs):
             body = r.srcs[0]
             fused = op == "sum" and body.op == "mul" and body.dtype.is_floating_point
-            parts = [self.value(s) for s in body.srcs] if fused else [self.value(body)]
+            parts = []
+            for s in (body.srcs if fused else (body,)):
+                parts.append((yield s))
             self.emit(("update", acc, op, r.dtype, width, parts))
         while len(self.scopes) > saved.index(home) + 1:
             self._close()
@@ -215,12 +233,12 @@ class _Linearizer:
         self.scopes = saved
         return home.defined[id(n)]
 
-    def _greduce(self, n: U) -> tuple[str, int]:
+    def _greduce(self, n: U) -> Emit:
         """Every work-item of the group reaches this at once (no early return, uniform loops):
         the tree's barriers need them all."""
         op, lane = n.arg
         home = self._home(n)
-        part = self.value(n.srcs[0])
+        part = yield n.srcs[0]
         name, buf = self.fresh(), self.fresh("lds")
         self.local_buffers.append((buf, n.dtype, lane.arg[1]))
         self._insert(home, [("greduce", name, part, op, n.dtype, lane.arg[0], lane.arg[1], buf)])
@@ -374,8 +392,10 @@ def linearize(plan: KernelPlan, name: str) -> Linearized:
     lin.body([a for a in plan.axes if a.kind == "loop"])
     k = plan.kernel
     slots = list(k.out_dtypes) + list(k.input_dtypes) + [p.dtype for p in plan.packs]
-    return Linearized(name, _flatten(lin.root), global_size, local_size, slots, k.n_out,
-                      [d for _, d in k.args], plan.streaming, lin.local_buffers)
+    args = [d for _, d in k.args]
+    values = {n.dtype for n in postorder(plan.roots, lambda n: n.srcs)}
+    return Linearized(name, _flatten(lin.root), global_size, local_size, slots, k.n_out, args,
+                      plan.streaming, lin.local_buffers, frozenset(values.union(slots, args)))
 
 
 def _flatten(scope: _Scope) -> list[tuple]:

@@ -3,21 +3,28 @@
 The output's index variables walk down the graph: movement ops rewrite the
 index expressions (never copying), pads and gathers add validity conditions,
 reductions open loops, and the materialised inputs become loads.
+
+Each op's rule is a generator: it yields (source, index expressions, validity) for each
+value it needs and is sent that value back, then returns its own. ir/traverse.evaluate
+runs the rules from an explicit stack, so a graph deeper than Python's recursion limit lowers.
 """
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Generator
 
 from ..ir import ops as O
 from ..ir.dtype import DType, compute_dtype
 from ..ir.kernel import KernelSpec
-from ..ir.layout import contiguous_strides
+from ..ir.layout import contiguous_strides, inverse_permutation
 from ..ir.node import Node
+from ..ir.traverse import evaluate
 from . import uops as S
 from .uops import U, u
+
+Request = tuple[Node, tuple[U, ...], U]  # a node's value wanted at these indices, where valid
+Rule = Generator[Request, U, U]
 
 
 @dataclass
@@ -55,17 +62,24 @@ class _Lowerer:
         self.reduce_count = 0
 
     def lower(self, node: Node, idxs: tuple[U, ...], valid: U) -> U:
+        """The value of `node` at `idxs`, read only where `valid`."""
+        return evaluate(self._rule(node, idxs, valid), self._memoised)
+
+    def _memoised(self, request: Request) -> Rule:
+        # a value read at the same indices by several readers is lowered (and named) once
+        node, idxs, valid = request
         key = (id(node), idxs, valid)
         if key not in self.memo:
-            self.memo[key] = self._lower(node, idxs, valid)
+            self.memo[key] = yield from self._rule(node, idxs, valid)
         return self.memo[key]
 
-    def _lower(self, node: Node, idxs, valid) -> U:
+    def _rule(self, node: Node, idxs, valid) -> Rule:
         if node.realized or self.is_input(node):
             return self._load(node, idxs, valid)
-        if node.op in O.MOVEMENT:
-            return MOVEMENT_LOWERING[node.op](self, node, idxs, valid)
-        return LOWERING[node.op](self, node, idxs, valid)
+        if node.op in LEAF_LOWERING:
+            return LEAF_LOWERING[node.op](self, node, idxs, valid)
+        rules = MOVEMENT_LOWERING if node.op in O.MOVEMENT else LOWERING
+        return (yield from rules[node.op](self, node, idxs, valid))
 
     def _load(self, node: Node, idxs, valid) -> U:
         if id(node) not in self.slots:
@@ -106,47 +120,49 @@ def _lower_iota(L: _Lowerer, node: Node, idxs, valid) -> U:
     return u("cast", compute_dtype(node.dtype), (idxs[node.arg],))
 
 
-def _lower_elementwise(L: _Lowerer, node: Node, idxs, valid) -> U:
-    srcs = tuple(L.lower(s, idxs, valid) for s in node.srcs)
+def _lower_elementwise(L: _Lowerer, node: Node, idxs, valid) -> Rule:
+    srcs = []
+    for s in node.srcs:
+        srcs.append((yield s, idxs, valid))
     cd = compute_dtype(node.dtype)
     if node.op == "cast":
-        return srcs[0] if srcs[0].dtype == cd else u("cast", cd, srcs)
-    return u(node.op, cd, srcs)
+        return srcs[0] if srcs[0].dtype == cd else u("cast", cd, tuple(srcs))
+    return u(node.op, cd, tuple(srcs))
 
 
-def _lower_reduce(L: _Lowerer, node: Node, idxs, valid) -> U:
+def _lower_reduce(L: _Lowerer, node: Node, idxs, valid) -> Rule:
     redop, axes = node.arg
     (src,) = node.srcs
-    if src.numel == 0:  # nothing to reduce: the identity (empty max/min are refused earlier)
-        return S.lit({"sum": 0, "prod": 1}[redop], compute_dtype(node.dtype))
+    cd = compute_dtype(node.dtype)
+    if src.numel == 0:  # nothing to reduce (the tensor layer refuses an empty max or min)
+        return S.lit(O.reduce_identity(redop, cd), cd)
     src_idxs = list(idxs)
     rvars = []
     for a in axes:
         src_idxs[a] = L.new_reduce_var(src.shape[a])
         rvars.append(src_idxs[a])
-    body = L.lower(src, tuple(src_idxs), valid)
+    body = yield src, tuple(src_idxs), valid
     rvars = tuple(v for v in rvars if v.op == "var")
     if not rvars:
         return body
-    return u("reduce", compute_dtype(node.dtype), (body,), (redop, rvars))
+    return u("reduce", cd, (body,), (redop, rvars))
 
 
-def _lower_gather(L: _Lowerer, node: Node, idxs, valid) -> U:
+def _lower_gather(L: _Lowerer, node: Node, idxs, valid) -> Rule:
     src, index = node.srcs
     axis = node.arg
-    at = L.lower(index, idxs, valid)
+    at = yield index, idxs, valid
     at = at if at.dtype == S.INDEX else u("cast", S.INDEX, (at,))
     inside = S.both(S.in_range(at, src.shape[axis]), valid)
     src_idxs = list(idxs)
     src_idxs[axis] = at
-    value = L.lower(src, tuple(src_idxs), inside)
+    value = yield src, tuple(src_idxs), inside
     return u("where", value.dtype, (inside, value, L.scalar_arg(0, node.dtype)))
 
 
+LEAF_LOWERING = {"const": _lower_const, "iota": _lower_iota}  # they need no other value
 LOWERING = {
     **{op: _lower_elementwise for op in O.ELEMENTWISE},
-    "const": _lower_const,
-    "iota": _lower_iota,
     "reduce": _lower_reduce,
     "gather": _lower_gather,
 }
@@ -154,7 +170,11 @@ LOWERING = {
 
 # ---- movement ops rewrite the index expressions ------------------------------------------
 
-def _lower_reshape(L, node: Node, idxs, valid) -> U:
+def _lower_detach(L, node: Node, idxs, valid) -> Rule:
+    return (yield node.srcs[0], idxs, valid)
+
+
+def _lower_reshape(L, node: Node, idxs, valid) -> Rule:
     (src,) = node.srcs
     flat = S.lit(0)
     for i, st in zip(idxs, contiguous_strides(node.shape)):
@@ -162,34 +182,32 @@ def _lower_reshape(L, node: Node, idxs, valid) -> U:
     src_idxs = []
     for n, st in zip(src.shape, contiguous_strides(src.shape)):
         src_idxs.append(S.lit(0) if n == 1 else S.mod(S.floordiv(flat, st), n))
-    return L.lower(src, tuple(src_idxs), valid)
+    return (yield src, tuple(src_idxs), valid)
 
 
-def _lower_permute(L, node: Node, idxs, valid) -> U:
-    src_idxs = [None] * len(idxs)
-    for i, p in enumerate(node.arg):
-        src_idxs[p] = idxs[i]
-    return L.lower(node.srcs[0], tuple(src_idxs), valid)
+def _lower_permute(L, node: Node, idxs, valid) -> Rule:
+    src_idxs = tuple(idxs[i] for i in inverse_permutation(node.arg))
+    return (yield node.srcs[0], src_idxs, valid)
 
 
-def _lower_expand(L, node: Node, idxs, valid) -> U:
+def _lower_expand(L, node: Node, idxs, valid) -> Rule:
     src = node.srcs[0]
     src_idxs = tuple(S.lit(0) if n == 1 else i for i, n in zip(idxs, src.shape))
-    return L.lower(src, src_idxs, valid)
+    return (yield src, src_idxs, valid)
 
 
-def _lower_shrink(L, node: Node, idxs, valid) -> U:
+def _lower_shrink(L, node: Node, idxs, valid) -> Rule:
     src_idxs = tuple(S.add(i, start) for i, (start, _) in zip(idxs, node.arg))
-    return L.lower(node.srcs[0], src_idxs, valid)
+    return (yield node.srcs[0], src_idxs, valid)
 
 
-def _lower_flip(L, node: Node, idxs, valid) -> U:
+def _lower_flip(L, node: Node, idxs, valid) -> Rule:
     src_idxs = tuple(S.add(S.mul(i, -1), n - 1) if f else i
                      for i, f, n in zip(idxs, node.arg, node.shape))
-    return L.lower(node.srcs[0], src_idxs, valid)
+    return (yield node.srcs[0], src_idxs, valid)
 
 
-def _lower_pad(L, node: Node, idxs, valid) -> U:
+def _lower_pad(L, node: Node, idxs, valid) -> Rule:
     src = node.srcs[0]
     widths, fill = node.arg
     src_idxs, inside = [], S.TRUE
@@ -197,14 +215,14 @@ def _lower_pad(L, node: Node, idxs, valid) -> U:
         j = S.add(i, -before)
         src_idxs.append(j)
         inside = S.both(inside, S.in_range(j, n))
-    value = L.lower(src, tuple(src_idxs), S.both(valid, inside))
+    value = yield src, tuple(src_idxs), S.both(valid, inside)
     if inside is S.TRUE:
         return value
     return u("where", value.dtype, (inside, value, L.scalar_arg(fill, node.dtype)))
 
 
 MOVEMENT_LOWERING = {
-    "detach": lambda L, node, idxs, valid: L.lower(node.srcs[0], idxs, valid),
+    "detach": _lower_detach,
     "reshape": _lower_reshape,
     "permute": _lower_permute,
     "expand": _lower_expand,
@@ -229,13 +247,7 @@ def lower_kernel(spec: KernelSpec) -> LoweredKernel:
     for value, cd in spec.args:
         lowerer.arg_slots[(repr(value), cd)] = len(kernel.args)
         kernel.args.append((value, cd))
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 20000))
-    try:
-        kernel.values = [lowerer._load(o, out_vars, S.TRUE) if o.realized else lowerer._lower(o, out_vars, S.TRUE)
-                         for o in outs]
-    finally:
-        sys.setrecursionlimit(limit)
+    kernel.values = [lowerer.lower(o, out_vars, S.TRUE) for o in outs]
     return kernel
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from ..ir.dtype import DType, bool_, float16, float32, int32
+from ..ir.ops import REDUCE_COMBINE
 from ..ir.traverse import postorder
 from . import uops as S
 from ..ir.layout import contiguous_strides
@@ -274,7 +275,7 @@ def _apply_local(plan: KernelPlan, opt: Opt) -> None:
 
 
 def _combine(op: str, dtype: DType, a: U, b: U) -> U:
-    return u({"sum": "add", "prod": "mul", "max": "max", "min": "min"}[op], dtype, (a, b))
+    return u(REDUCE_COMBINE[op], dtype, (a, b))
 
 
 def _apply_reduce_upcast(plan: KernelPlan, opt: Opt) -> None:

@@ -34,6 +34,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..ir.dtype import bool_, float16
+from ..ir.layout import inverse_permutation
 from ..ir.semantics import ELEMENTWISE
 from ..ir.traverse import postorder
 from .lower import LoweredKernel
@@ -543,7 +544,7 @@ class _Expr:
         bmkn = (size(c.batch), size(c.m), size(c.k), size(c.n))
         result = c.result_axes + rest(c.result_axes)
         res_shape = tuple(em.sizes[a] for a in c.result_axes) + (1,) * (em.rank - len(c.result_axes))
-        to_layout = tuple(int(i) for i in np.argsort(result))
+        to_layout = inverse_permutation(result)
         return (f"matmul({self.w.ref(c.left, n)}, {self.w.ref(c.right, n)}, {left!r}, {right!r}, "
                 f"{bmkn!r}, {res_shape!r}, {to_layout!r}{out_kw})")
 

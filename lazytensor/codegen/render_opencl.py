@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 import re
 
-from ..ir.dtype import DType, bool_, float16
-from ..ir.ops import COMPARISONS, REGISTRY, check_op_table
+from ..ir.dtype import ALL as ALL_DTYPES, DType, bool_, float16, float64, value_range
+from ..ir.ops import COMPARISONS, REGISTRY, check_op_table, reduce_identity
 from .linearize import Linearized
 from .uops import U
 
@@ -25,16 +25,32 @@ static inline long lt_ipow(long a, long b) {
 """
 FP64_PRAGMA = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
 
+# The C type that holds each element type in a buffer: bool as uchar, float16 as half (which
+# OpenCL C reads and writes only through vload_half and vstore_half).
+STORAGE_TYPES = {"bool": "uchar", "uint8": "uchar", "int32": "int", "uint32": "uint", "int64": "long",
+                 "float16": "half", "float32": "float", "float64": "double"}
+
+
+def _check_covers_dtypes(table_name: str, table) -> None:
+    """A dtype without a C spelling is an error when the renderer is imported, not a KeyError
+    in the middle of printing a kernel."""
+    if missing := sorted({d.name for d in ALL_DTYPES} - set(table)):
+        raise TypeError(f"OpenCL renderer (codegen/render_opencl.py): {table_name} has no entry for "
+                        f"{', '.join(missing)}")
+
+
+_check_covers_dtypes("STORAGE_TYPES", STORAGE_TYPES)
+
 
 def ctype(dtype: DType, width: int = 1) -> str:
     """The C type a value of `dtype` has inside a kernel; a vector of bool is an int mask."""
     if width == 1:
-        return "bool" if dtype == bool_ else dtype.cl
-    return f"{'int' if dtype == bool_ else dtype.cl}{width}"
+        return "bool" if dtype == bool_ else storage_type(dtype)
+    return f"{'int' if dtype == bool_ else storage_type(dtype)}{width}"
 
 
 def storage_type(dtype: DType) -> str:
-    return dtype.cl  # bool is stored as uchar, half as half (read with vload_half)
+    return STORAGE_TYPES[dtype.name]
 
 
 def _float_or_int(float_form: str, int_form: str):
@@ -53,7 +69,7 @@ OPS = {
     "mod": "LT_MOD({0}, {1})",
     "max": _float_or_int("LT_MAXF({0}, {1})", "LT_MAXI({0}, {1})"),
     "min": _float_or_int("LT_MINF({0}, {1})", "LT_MINI({0}, {1})"),
-    "pow": lambda dt, a, b: f"pow({a}, {b})" if dt.is_floating_point else f"(({dt.cl})lt_ipow({a}, {b}))",
+    "pow": lambda dt, a, b: f"pow({a}, {b})" if dt.is_floating_point else f"(({storage_type(dt)})lt_ipow({a}, {b}))",
     "lt": "({0} < {1})", "le": "({0} <= {1})", "eq": "({0} == {1})", "ne": "({0} != {1})",
     "and": "({0} & {1})", "or": "({0} | {1})", "xor": "({0} ^ {1})",
     "shl": "({0} << ({1} & 31))", "shr": "({0} >> ({1} & 31))",
@@ -70,19 +86,19 @@ check_op_table("OpenCL renderer (codegen/render_opencl.py)", OPS, (name for name
                _template_arity)
 
 
-_INT_LIMITS = {"int": ("INT_MIN", "INT_MAX"), "long": ("LONG_MIN", "LONG_MAX"),
-               "uint": ("0", "UINT_MAX"), "uchar": ("0", "UCHAR_MAX"), "bool": ("0", "1")}
+# How C spells each type's lowest and highest values (ir/dtype.value_range), where the
+# accumulators of max and min start.
+_C_EXTREMES = {"bool": ("0", "1"), "uint8": ("0", "UCHAR_MAX"), "int32": ("INT_MIN", "INT_MAX"),
+               "uint32": ("0", "UINT_MAX"), "int64": ("LONG_MIN", "LONG_MAX"),
+               **dict.fromkeys(("float16", "float32", "float64"), ("-INFINITY", "INFINITY"))}
+_check_covers_dtypes("_C_EXTREMES", _C_EXTREMES)
 
 
 def reduce_init(op: str, dtype: DType) -> str:
-    if op == "sum":
-        return "0"
-    if op == "prod":
-        return "1"
-    if dtype.is_floating_point:
-        return "-INFINITY" if op == "max" else "INFINITY"
-    lo, hi = _INT_LIMITS[ctype(dtype)]
-    return lo if op == "max" else hi
+    """An accumulator's first value, as C: the reduction's identity."""
+    value = reduce_identity(op, dtype)
+    spelled = dict(zip(value_range(dtype), _C_EXTREMES[dtype.name]))
+    return spelled[value] if value in spelled else str(int(value))
 
 
 def reduce_combine(op: str, dtype: DType, acc: str, x: str) -> str:
@@ -318,8 +334,10 @@ def render_linearized(lin: Linearized) -> str:
     body = _Printer(lin).print()
     locals_ = "".join(f"  __local {ctype(dtype)} {name}[{size}];\n" for name, dtype, size in lin.local_buffers)
     body = locals_ + body
-    return f"__kernel void {lin.name}({', '.join(params)}) {{\n{body}\n}}\n"
+    # the kernel says which extension its types need, so a program of kernels needs nothing more
+    extension = FP64_PRAGMA if float64 in lin.dtypes else ""
+    return f"{extension}__kernel void {lin.name}({', '.join(params)}) {{\n{body}\n}}\n"
 
 
-def program_source(kernel_sources: list[str], needs_fp64: bool) -> str:
-    return (FP64_PRAGMA if needs_fp64 else "") + PRELUDE + "\n".join(kernel_sources)
+def program_source(kernel_sources: list[str]) -> str:
+    return PRELUDE + "\n".join(kernel_sources)

@@ -40,7 +40,6 @@ def reduce(x: Node, op: str, axes: tuple[int, ...]) -> Node:
 
 
 TWO_STAGE_MIN = 1 << 15
-_COMBINE = {"sum": "add", "prod": "mul", "max": "max", "min": "min"}
 
 
 def _two_stage_reduce(x: Node, op: str, shape: Shape) -> Node:
@@ -57,23 +56,27 @@ def _two_stage_reduce(x: Node, op: str, shape: Shape) -> Node:
     total = make("reduce", x.dtype, (1, 1), (first,), (op, (0, 1)), x.device)
     if whole < n:
         rest = make("reduce", x.dtype, (1,), (shrink(flat, ((whole, n),)),), (op, (0,)), x.device)
-        total = elementwise(_COMBINE[op], total, reshape(rest, (1, 1)))
+        total = elementwise(O.REDUCE_COMBINE[op], total, reshape(rest, (1, 1)))
     return reshape(total, shape)
+
+
+def _movement(x: Node, op: str, arg) -> Node:
+    return make(op, x.dtype, movement_shape(x.shape, op, arg), (x,), arg, x.device)
 
 
 def reshape(x: Node, shape: Shape) -> Node:
     assert math.prod(shape) == x.numel, (x.shape, shape)
-    return make("reshape", x.dtype, shape, (x,), tuple(shape), x.device)
+    return _movement(x, "reshape", tuple(shape))
 
 
 def permute(x: Node, perm: tuple[int, ...]) -> Node:
     assert sorted(perm) == list(range(len(x.shape)))
-    return make("permute", x.dtype, tuple(x.shape[p] for p in perm), (x,), tuple(perm), x.device)
+    return _movement(x, "permute", tuple(perm))
 
 
 def expand(x: Node, shape: Shape) -> Node:
     assert len(shape) == len(x.shape) and all(a == b or a == 1 for a, b in zip(x.shape, shape)), (x.shape, shape)
-    return make("expand", x.dtype, tuple(shape), (x,), tuple(shape), x.device)
+    return _movement(x, "expand", tuple(shape))
 
 
 def broadcast_to(x: Node, shape: Shape) -> Node:
@@ -86,19 +89,17 @@ def broadcast_to(x: Node, shape: Shape) -> Node:
 
 def shrink(x: Node, bounds: tuple[tuple[int, int], ...]) -> Node:
     assert all(0 <= s <= e <= n for (s, e), n in zip(bounds, x.shape)), (x.shape, bounds)
-    return make("shrink", x.dtype, tuple(e - s for s, e in bounds), (x,), tuple(bounds), x.device)
+    return _movement(x, "shrink", tuple(bounds))
 
 
 def pad(x: Node, widths: tuple[tuple[int, int], ...], fill=0) -> Node:
     assert all(b >= 0 and a >= 0 for b, a in widths)
-    shape = tuple(n + b + a for n, (b, a) in zip(x.shape, widths))
     fill = bool(fill) if x.dtype == bool_ else (float(fill) if x.dtype.is_floating_point else int(fill))
-    return make("pad", x.dtype, shape, (x,), (tuple(widths), fill), x.device)
+    return _movement(x, "pad", (tuple(widths), fill))
 
 
 def flip(x: Node, axes: tuple[int, ...]) -> Node:
-    flags = tuple(i in axes for i in range(len(x.shape)))
-    return make("flip", x.dtype, x.shape, (x,), flags, x.device)
+    return _movement(x, "flip", tuple(i in axes for i in range(len(x.shape))))
 
 
 def iota(shape: Shape, axis: int, dtype: DType, device: str) -> Node:
@@ -115,14 +116,14 @@ def gather(src: Node, index: Node, axis: int) -> Node:
 
 def detach(x: Node) -> Node:
     """The same value, cut from autograd history."""
-    return make("detach", x.dtype, x.shape, (x,), None, x.device) if x.needs_grad else x
+    return make("detach", x.dtype, x.shape, (x,), None, x.device)
 
 
 MOVEMENT_BUILDERS = {
     "detach": lambda x, arg: detach(x),
     "reshape": reshape, "permute": permute, "expand": expand,
-    "shrink": shrink, "pad": lambda x, arg: pad(x, arg[0], arg[1]), "flip": lambda x, arg: make(
-        "flip", x.dtype, x.shape, (x,), arg, x.device),
+    "shrink": shrink, "pad": lambda x, arg: pad(x, arg[0], arg[1]),
+    "flip": lambda x, arg: _movement(x, "flip", arg),
 }
 
 

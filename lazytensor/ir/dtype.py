@@ -1,6 +1,7 @@
 """Element types and PyTorch's type-promotion rules."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,11 +9,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class DType:
-    """An element type: its name, NumPy equivalent, OpenCL storage type and category."""
+    """An element type: its name, NumPy equivalent and category. What a backend calls it is
+    the backend's (the OpenCL renderer's table of C types, say)."""
 
     name: str
     np: type
-    cl: str
     category: int  # 0 bool, 1 integer, 2 floating: promotion climbs categories
     rank: int  # order within a category for promotion
 
@@ -32,19 +33,29 @@ class DType:
         return f"lazytensor.{self.name}"
 
 
-bool_ = DType("bool", np.bool_, "uchar", 0, 0)
-uint8 = DType("uint8", np.uint8, "uchar", 1, 0)
-int32 = DType("int32", np.int32, "int", 1, 2)
-uint32 = DType("uint32", np.uint32, "uint", 1, 1)  # internal: random bit generation
-int64 = DType("int64", np.int64, "long", 1, 3)
-float16 = DType("float16", np.float16, "half", 2, 0)
-float32 = DType("float32", np.float32, "float", 2, 1)
-float64 = DType("float64", np.float64, "double", 2, 2)
+bool_ = DType("bool", np.bool_, 0, 0)
+uint8 = DType("uint8", np.uint8, 1, 0)
+int32 = DType("int32", np.int32, 1, 2)
+uint32 = DType("uint32", np.uint32, 1, 1)  # internal: random bit generation
+int64 = DType("int64", np.int64, 1, 3)
+float16 = DType("float16", np.float16, 2, 0)
+float32 = DType("float32", np.float32, 2, 1)
+float64 = DType("float64", np.float64, 2, 2)
 
 ALL = (bool_, uint8, int32, uint32, int64, float16, float32, float64)
 BY_NAME = {d.name: d for d in ALL}
 BY_NUMPY = {np.dtype(d.np): d for d in ALL}
 ALIASES = {"float": float32, "half": float16, "double": float64, "int": int32, "long": int64}
+
+
+def value_range(dtype: DType) -> tuple[bool | int | float, bool | int | float]:
+    """The lowest and highest values of `dtype` (a floating type's are the infinities)."""
+    if dtype.is_floating_point:
+        return -math.inf, math.inf
+    if dtype == bool_:
+        return False, True
+    info = np.iinfo(dtype.np)
+    return int(info.min), int(info.max)
 
 
 def from_numpy(npdtype) -> DType:

@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 from . import build as B
 from . import ops as O
+from .layout import inverse_permutation
 from .node import Node, const
 
 Grads = tuple[Optional[Node], ...]
@@ -115,13 +116,6 @@ def _prod_of_others(src: Node, axes) -> Node:
     return _e("where", zero, only_this, _e("where", _e("eq", zeros, _c(src, 0)), no_zero, _c(src, 0)))
 
 
-def _inverse_permute(perm) -> tuple[int, ...]:
-    inverse = [0] * len(perm)
-    for i, p in enumerate(perm):
-        inverse[p] = i
-    return tuple(inverse)
-
-
 def _expand(n: Node, s, g: Node) -> Grads:
     src = s[0]
     axes = tuple(i for i, (a, b) in enumerate(zip(src.shape, n.shape)) if a != b)
@@ -151,14 +145,14 @@ def _gather(n: Node, s, g: Node) -> Grads:
     at = B.iota(grid, len(grid) - 2, index.dtype, g.device)
     picked = _e("where", _e("eq", spread_idx, at), spread_g, const(0, g.dtype, grid, g.device))
     summed = B.reshape(B.reduce(picked, "sum", (len(grid) - 1,)), other + (size,))
-    return (B.permute(summed, _inverse_permute(last)), None)
+    return (B.permute(summed, inverse_permutation(last)), None)
 
 
 RULES: dict[str, Callable[[Node, tuple, Node], Grads]] = {
     **ELEMENTWISE_RULES,
     "reduce": _reduce,
     "reshape": lambda n, s, g: (B.reshape(g, s[0].shape),),
-    "permute": lambda n, s, g: (B.permute(g, _inverse_permute(n.arg)),),
+    "permute": lambda n, s, g: (B.permute(g, inverse_permutation(n.arg)),),
     "expand": _expand,
     "pad": _pad,
     "shrink": _shrink,

@@ -1,4 +1,4 @@
-"""Memory layout of a dense buffer."""
+"""Memory layout of a dense buffer, and how axes are reordered over it."""
 from __future__ import annotations
 
 
@@ -10,3 +10,11 @@ def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
         strides.append(acc if s != 1 else 0)
         acc *= s
     return tuple(reversed(strides))
+
+
+def inverse_permutation(perm: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes `perm`: permuting by `perm`, then by this, changes nothing."""
+    inverse = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inverse[p] = i
+    return tuple(inverse)

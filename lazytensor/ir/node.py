@@ -10,9 +10,9 @@ import math
 import weakref
 from typing import Any
 
-from .. import config
 from . import ops as O
 from .dtype import DType, bool_
+from .rewrite import simplify
 
 Shape = tuple[int, ...]
 
@@ -29,16 +29,15 @@ def _arg_key(arg: Any) -> Any:
 
 
 class Node:
-    __slots__ = ("op", "dtype", "shape", "srcs", "arg", "device", "buffer", "key", "needs_grad",
-                 "grad_owner", "__weakref__")
+    """A value. What autograd knows about a value is autograd's (lazytensor/autodiff keeps it
+    in tables keyed by the node), so the IR is the same whatever the grad mode."""
 
-    def __init__(self, op: str, dtype: DType, shape: Shape, srcs: tuple["Node", ...], arg: Any,
-                 device: str, needs_grad: bool = False):
+    __slots__ = ("op", "dtype", "shape", "srcs", "arg", "device", "buffer", "key", "__weakref__")
+
+    def __init__(self, op: str, dtype: DType, shape: Shape, srcs: tuple["Node", ...], arg: Any, device: str):
         self.op, self.dtype, self.shape, self.srcs, self.arg, self.device = op, dtype, shape, srcs, arg, device
         self.buffer = None  # a runtime BufferView once realised
         self.key = None
-        self.needs_grad = needs_grad  # on a path from a tensor that requires grad (autograd keeps it)
-        self.grad_owner = None  # (GradNode, slot) that gradients of this value flow into
 
     @property
     def numel(self) -> int:
@@ -64,29 +63,34 @@ class Node:
 def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: Any = None,
          device: str = "numpy") -> Node:
     """Build (or find) a node, after the construction-time rewrites."""
-    from .rewrite import simplify  # rewrite builds nodes with make(): import late
 
     assert op in O.ALL_OPS, op
     shape = tuple(int(s) for s in shape)
-    needs_grad = (config.GRAD_ENABLED and dtype.is_floating_point and op != "detach"
-                  and any(s.needs_grad for s in srcs))
-    folded = None if op == "detach" else simplify(op, dtype, shape, srcs, arg, device)
-    # never gain or lose autograd history; and x*1 stays a new value when autograd tracks it
-    if folded is not None and folded.needs_grad == needs_grad and not (needs_grad and folded in srcs):
+    # detach is never folded away: it is the value autograd does not see through
+    folded = None if op == "detach" else simplify(op, dtype, shape, srcs, arg, device, make)
+    if folded is not None:
         return folded
-    key = (op, dtype, shape, tuple(id(s) for s in srcs), _arg_key(arg), device, needs_grad)
+    key = (op, dtype, shape, tuple(id(s) for s in srcs), _arg_key(arg), device)
     found = _CACHE.get(key)
     if found is not None and found.srcs == srcs:
         return found
-    node = Node(op, dtype, shape, srcs, arg, device, needs_grad)
+    node = Node(op, dtype, shape, srcs, arg, device)
     node.key = key
     _CACHE[key] = node
     return node
 
 
-def buffer_node(buffer, dtype: DType, shape: Shape, device: str, needs_grad: bool = False) -> Node:
+def unique(op: str, src: Node) -> Node:
+    """`op` ('detach', or a same-shape 'reshape') over `src`: the same value as a node of its
+    own, never merged with another (a value that gets its own identity, as a leaf's content
+    or a custom Function's output does for autograd)."""
+    assert op in ("detach", "reshape"), op
+    return Node(op, src.dtype, src.shape, (src,), src.shape if op == "reshape" else None, src.device)
+
+
+def buffer_node(buffer, dtype: DType, shape: Shape, device: str) -> Node:
     """A leaf holding device data (never hash-consed: each buffer is its own value)."""
-    node = Node("buffer", dtype, tuple(shape), (), None, device, needs_grad)
+    node = Node("buffer", dtype, tuple(shape), (), None, device)
     node.buffer = buffer
     return node
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from .dtype import DType, value_range
+
 
 @dataclass(frozen=True)
 class ElementwiseOp:
@@ -44,6 +46,20 @@ ELEMENTWISE = frozenset(REGISTRY)
 NOT_DIFFERENTIABLE = frozenset(op.name for op in REGISTRY.values() if not op.differentiable)
 
 REDUCE_OPS = ("sum", "prod", "max", "min")
+# the elementwise op that merges two partial results of a reduction
+REDUCE_COMBINE: Mapping[str, str] = {"sum": "add", "prod": "mul", "max": "max", "min": "min"}
+
+
+def reduce_identity(op: str, dtype: DType) -> bool | int | float:
+    """The neutral element of reduction `op` over `dtype`: an empty reduction's value, and where
+    an accumulator starts (a max at the lowest value, a min at the highest)."""
+    if op == "sum":
+        return 0
+    if op == "prod":
+        return 1
+    lowest, highest = value_range(dtype)
+    return lowest if op == "max" else highest
+
 # 'detach' is the identity that autograd does not see through.
 MOVEMENT = frozenset({"reshape", "permute", "expand", "pad", "shrink", "flip", "detach"})
 # Leaves: 'buffer' holds device data, 'const' a scalar filled to a shape,

@@ -1,9 +1,12 @@
 """Construction-time rewrites: constant folding, algebraic identities, view simplification.
 
 `simplify` is asked before every node is built; it returns an existing node that
-means the same thing, or None to build the node as asked.
+means the same thing (or one it builds with the `make` it is handed: this module sits
+below ir/node.py, which calls it), or None to build the node as asked.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
@@ -16,21 +19,19 @@ def _is_const(n, value=None) -> bool:
     return n.op == "const" and not n.realized and (value is None or n.arg == value)
 
 
-def _fold_elementwise(op, dtype, shape, srcs, arg, device):
-    from .node import const
+def _fold_elementwise(op, dtype, shape, srcs, arg, device, make):
     if not srcs or not all(_is_const(s) for s in srcs):
         return None
     vals = [np.array(s.arg, dtype=s.dtype.np) for s in srcs]
     with np.errstate(all="ignore"):
         out = vals[0] if op == "cast" else ELEMENTWISE[op](*vals)
-    return const(np.asarray(out).astype(dtype.np).item(), dtype, shape, device)
+    return make("const", dtype, shape, (), np.asarray(out).astype(dtype.np).item(), device)
 
 
-def _fold_movement(op, dtype, shape, srcs, arg, device):
-    from .node import const, make
+def _fold_movement(op, dtype, shape, srcs, arg, device, make):
     (src,) = srcs
     if _is_const(src) and (op != "pad" or arg[1] == src.arg):
-        return const(src.arg, dtype, shape, device)
+        return make("const", dtype, shape, (), src.arg, device)
     if _is_noop(op, shape, src, arg):
         return src
     if op == src.op and not src.realized:
@@ -64,10 +65,10 @@ def _algebraic_identity(op, dtype, shape, srcs, arg, device):
     return None
 
 
-def simplify(op: str, dtype: DType, shape, srcs, arg, device):
+def simplify(op: str, dtype: DType, shape, srcs, arg, device, make: Callable):
     if op in O.ELEMENTWISE:
-        return _fold_elementwise(op, dtype, shape, srcs, arg, device) or \
+        return _fold_elementwise(op, dtype, shape, srcs, arg, device, make) or \
             _algebraic_identity(op, dtype, shape, srcs, arg, device)
     if op in O.MOVEMENT:
-        return _fold_movement(op, dtype, shape, srcs, arg, device)
+        return _fold_movement(op, dtype, shape, srcs, arg, device, make)
     return None

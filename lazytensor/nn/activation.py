@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import math
 
-from ..creation import empty
+from ..creation import empty, ones
 from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .linear import Linear
 from .module import Module
 from .parameter import Parameter
+from ..elementwise import where
 
 
 class ReLU(Module):
@@ -130,8 +131,6 @@ class MultiheadAttention(Module):
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None,
                 need_weights: bool = True, attn_mask: Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False):
-        from ..creation import ones
-        from ..elementwise import where
         unbatched = query.ndim == 2
         if unbatched:
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from ..elementwise import gelu, relu, sigmoid, silu, softplus, tanh  # noqa: F401
-from ..movement import pad as _pad
+from ..autodiff.grad_mode import no_grad
+from ..creation import arange, ones
+from ..elementwise import gelu, relu, sigmoid, silu, softplus, tanh, where  # noqa: F401
+from ..linalg import einsum
+from ..movement import cat, pad as _pad
+from ..random import rand
 from ..reduce import log_softmax as _log_softmax
 from ..reduce import softmax as _softmax
 from ..tensor import Tensor
@@ -60,12 +64,10 @@ def _default_dim(input: Tensor, dim):
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    from ..elementwise import where
     return where(input > 0, input, input * negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    from ..elementwise import where
     return where(input > 0, input, (input.clamp(max=0).exp() - 1) * alpha)
 
 
@@ -96,7 +98,6 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
 
 # ---- one-hot, linear, embedding -------------------------------------------------------------
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
-    from ..creation import arange
     if tensor.dtype.is_floating_point:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     n = int(tensor.max().item()) + 1 if num_classes < 0 else num_classes
@@ -112,7 +113,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    from ..linalg import einsum
     out = einsum("...i,oij,...j->...o", input1, weight, input2)
     return out + bias if bias is not None else out
 
@@ -130,7 +130,6 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         if padding_idx < 0:
             padding_idx += weight.shape[0]
         # rows read at padding_idx carry no gradient back to the weight (PyTorch's rule)
-        from ..elementwise import where
         out = where((input == padding_idx).unsqueeze(-1), out.detach(), out)
     return out
 
@@ -143,7 +142,6 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     if p == 1.0:
         return input * 0.0
-    from ..random import rand
     keep = rand(*input.shape, device=input.device) >= p
     out = input * keep.to(input.dtype) * (1.0 / (1.0 - p))
     if inplace:
@@ -199,8 +197,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         var = (centered * centered).mean(dims, keepdim=True)
         if running_mean is not None and running_var is not None:
             m = 0.1 if momentum is None else momentum  # None (cumulative average) is handled by the module
-            from .parameter import grad_mode_off
-            with grad_mode_off():
+            with no_grad():
                 running_mean.mul_(1.0 - m).add_(mean.detach().reshape(running_mean.shape) * m)
                 running_var.mul_(1.0 - m).add_(var.detach().reshape(running_var.shape) * (m * n / (n - 1)))
         out = centered * (var + eps).rsqrt()
@@ -238,7 +235,6 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     """Constant padding as the core's pad; 'reflect', 'replicate' and 'circular' built from slices."""
     if mode == "constant":
         return _pad(input, pad, mode, value)
-    from ..movement import cat
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise RuntimeError(f"pad: padding length {len(pad)} must be even and at most 2 * ndim")
     out = input
@@ -450,7 +446,6 @@ def _avg_poolnd(input, nd, kernel_size, stride, padding, ceil_mode, count_includ
         return total / float(divisor_override)
     if count_include_pad and not ceil_mode:
         return total / float(math.prod(kernel))
-    from ..creation import ones
     # count the cells each window covers: the padded input if count_include_pad, else the input only
     sizes = tuple(input.shape[-nd:])
     base = ones(*sizes, device=input.device)
@@ -479,8 +474,6 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
                                  enable_gqa: bool = False) -> Tensor:
     """softmax(q k^T * scale + mask) v, as PyTorch's reference: a bool mask marks the positions
     that take part (True) and a float mask is added."""
-    from ..creation import ones
-    from ..elementwise import where
     L, S = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
@@ -509,7 +502,6 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
 # ---- losses ------------------------------------------------------------------------------
 def _class_mask(target: Tensor, num_classes: int, class_dim: int, ndim: int) -> Tensor:
     """A bool tensor shaped like the input: True where the class equals the target."""
-    from ..creation import arange
     classes = arange(num_classes, device=target.device)
     shape = [1] * ndim
     shape[class_dim] = num_classes
@@ -520,7 +512,6 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """-input[target] (times weight[target]) for class-index targets; 'mean' divides by the
     summed weights of the targets that are not ignore_index (PyTorch's rule)."""
-    from ..elementwise import where
     reduction = _reduction(reduction, size_average, reduce)
     if input.ndim < 1:
         raise ValueError("nll_loss: input tensor should be at least 1D")
@@ -553,7 +544,6 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                   label_smoothing: float = 0.0) -> Tensor:
     """log_softmax over the class dim then nll_loss (class-index targets) or the dot with the
     target probabilities, with PyTorch's label smoothing and weighting rules."""
-    from ..elementwise import where
     reduction = _reduction(reduction, size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -612,7 +602,6 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduc
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
-    from ..elementwise import where
     d = (input - target).abs()
     loss = d if beta == 0 else where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
     return _reduce(loss, _reduction(reduction, size_average, reduce))
@@ -620,7 +609,6 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
-    from ..elementwise import where
     d = (input - target).abs()
     loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
     if weight is not None:
@@ -663,7 +651,6 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
            log_target: bool = False) -> Tensor:
-    from ..elementwise import where
     if log_target:
         loss = target.exp() * (target - input)
     else:

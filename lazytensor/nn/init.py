@@ -5,6 +5,8 @@ import math
 
 from ..tensor import Tensor
 from .parameter import keep_leaf_inplace
+from ..random import rand
+from ..creation import eye
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -63,7 +65,6 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     lo, hi = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
 
     def fill(t: Tensor) -> None:
-        from ..random import rand
         u = rand(*t.shape, device=t.device) * (2 * hi - 2 * lo) + (2 * lo - 1)
         # erfinv through a few Newton steps on erf (no erfinv op in the core)
         y = u.clamp(-0.999999, 0.999999)
@@ -89,7 +90,6 @@ def zeros_(tensor: Tensor) -> Tensor:
 def eye_(tensor: Tensor) -> Tensor:
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    from ..creation import eye
     return keep_leaf_inplace(tensor, lambda t: t.copy_(eye(*t.shape, dtype=t.dtype, device=t.device)))
 
 

@@ -8,7 +8,11 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from ..tensor import Tensor
-from .parameter import Buffer, Parameter, grad_mode_off, keep_leaf_inplace, set_requires_grad
+from ..autodiff.grad_mode import no_grad
+from .parameter import Buffer, Parameter, keep_leaf_inplace
+from ..creation import tensor
+from ..conversion import _parse_to
+from ..ir import dtype as D
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -22,7 +26,6 @@ def as_lt_tensor(value, like: Tensor | None = None) -> Tensor:
     if isinstance(value, Tensor):
         out = value
     else:
-        from ..creation import tensor
         if hasattr(value, "detach"):  # a torch tensor
             value = value.detach().cpu().numpy()
         out = tensor(np.asarray(value))
@@ -261,7 +264,7 @@ class Module:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for p in self.parameters():
-            set_requires_grad(p, requires_grad)
+            p.requires_grad = requires_grad
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -271,7 +274,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                with grad_mode_off():
+                with no_grad():
                     p.grad = p.grad.detach().zero_() if p.grad.grad_fn is None else p.grad.detach() * 0
 
     # ---- moving and casting ----------------------------------------------------------------
@@ -296,7 +299,6 @@ class Module:
 
     def to(self, *args, **kwargs) -> "Module":
         """.to(device), .to(dtype) (floating parameters and buffers only, as PyTorch), .to(tensor)."""
-        from ..conversion import _parse_to
         dev, dt = _parse_to(args, kwargs)
 
         def convert(t: Tensor) -> Tensor:
@@ -315,15 +317,12 @@ class Module:
         return self._apply(lambda t: t.to(dst_type))
 
     def float(self) -> "Module":
-        from ..ir import dtype as D
         return self._apply(lambda t: t.to(D.float32) if t.dtype.is_floating_point else t)
 
     def double(self) -> "Module":
-        from ..ir import dtype as D
         return self._apply(lambda t: t.to(D.float64) if t.dtype.is_floating_point else t)
 
     def half(self) -> "Module":
-        from ..ir import dtype as D
         return self._apply(lambda t: t.to(D.float16) if t.dtype.is_floating_point else t)
 
     # ---- state -----------------------------------------------------------------------------

@@ -1,13 +1,15 @@
 """BatchNorm1d/2d (running statistics as buffers, train/eval), LayerNorm, RMSNorm, GroupNorm."""
 from __future__ import annotations
 
+from ..autodiff.grad_mode import no_grad
 from ..creation import ones, tensor, zeros
 from ..ir import dtype as D
 from ..tensor import Tensor
+from ..tensor_base import realize
 from . import functional as F
 from . import init
 from .module import Module
-from .parameter import Parameter, grad_mode_off
+from .parameter import Parameter
 
 
 
@@ -41,7 +43,7 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            with grad_mode_off():
+            with no_grad():
                 self.running_mean.zero_()
                 self.running_var.fill_(1.0)
                 self.num_batches_tracked.zero_()
@@ -65,8 +67,7 @@ class _BatchNorm(Module):
         the buffers does not grow step after step (a few small kernels, never a recompile)."""
         bufs = [b for b in (self.running_mean, self.running_var, self.num_batches_tracked) if b is not None]
         if bufs and any(not b._storage.node.realized for b in bufs):
-            import lazytensor as lt
-            lt.realize(*bufs)
+            realize(*bufs)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim not in self._expected_dims:
@@ -79,7 +80,7 @@ class _BatchNorm(Module):
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self._batches += 1
-            with grad_mode_off():
+            with no_grad():
                 self.num_batches_tracked.add_(1)
             if self.momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(self._batches)

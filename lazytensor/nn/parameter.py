@@ -1,32 +1,19 @@
 """lt.nn.Parameter (a Tensor subclass that a Module registers) and lt.nn.Buffer."""
 from __future__ import annotations
 
-import contextlib
+from typing import Callable
 
+from ..autograd import no_grad
 from ..tensor import Tensor
+from ..creation import empty, tensor
 
-
-def grad_mode_off():
-    """`lt.no_grad()` once autograd exists; a no-op context before that."""
-    import lazytensor as lt
-    no_grad = getattr(lt, "no_grad", None)
-    return no_grad() if no_grad is not None else contextlib.nullcontext()
-
-
-def set_requires_grad(t: Tensor, flag: bool) -> None:
-    if hasattr(t, "requires_grad_"):
-        t.requires_grad_(flag)
-    else:
-        t.requires_grad = flag
-
-
-def keep_leaf_inplace(t: Tensor, update) -> Tensor:
+def keep_leaf_inplace(t: Tensor, update: Callable[[Tensor], object]) -> Tensor:
     """Run `update(t)` (an in-place op) under no_grad; a leaf that required grad still does after."""
     flag = t.requires_grad
-    with grad_mode_off():
+    with no_grad():
         update(t)
     if flag and not t.requires_grad:  # the core drops leaf-ness on a no_grad in-place write
-        set_requires_grad(t, True)
+        t.requires_grad = True
     return t
 
 
@@ -45,14 +32,12 @@ class Parameter(Tensor):
 
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
         if data is None:
-            from ..creation import empty
             data = empty(0)
         if not isinstance(data, Tensor):
-            from ..creation import tensor
             data = tensor(data)
         obj = _alias(cls, data)
         if requires_grad:
-            set_requires_grad(obj, True)
+            obj.requires_grad = True
         return obj
 
     def __init__(self, data=None, requires_grad: bool = True):  # all the work is in __new__

@@ -12,8 +12,11 @@ from collections import defaultdict
 from copy import deepcopy
 from typing import Any, Iterable
 
+from ..autodiff.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
-from ..nn.parameter import grad_mode_off, set_requires_grad
+from ..tensor_base import realize
+from ..creation import zeros_like
+from ..nn.module import as_lt_tensor
 
 
 class _RequiredParameter:
@@ -78,7 +81,6 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    from ..creation import zeros_like
                     p.grad = zeros_like(p.grad)
 
     def _params_with_grad(self, group):
@@ -87,11 +89,10 @@ class Optimizer:
     def step(self, closure=None):
         loss = None
         if closure is not None:
-            from .. import enable_grad
             with enable_grad():
                 loss = closure()
         updated: list[Tensor] = []
-        with grad_mode_off():
+        with no_grad():
             for group in self.param_groups:
                 for p in self._params_with_grad(group):
                     self._update(p, p.grad.detach(), group, self.state[p])
@@ -104,15 +105,14 @@ class Optimizer:
 
     def _finish(self, updated: list[Tensor]) -> None:
         """Realise the new parameters and state together, and keep the parameters leaves."""
-        import lazytensor as lt
         tensors = list(updated)
         for p in updated:
             tensors += [v for v in self.state[p].values() if isinstance(v, Tensor)]
         if tensors:
-            lt.realize(*tensors)
+            realize(*tensors)
         for p in updated:
             if not p.requires_grad:  # the core drops leaf-ness on a no_grad in-place write
-                set_requires_grad(p, True)
+                p.requires_grad = True
 
     # ---- state dict ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -149,7 +149,6 @@ class Optimizer:
             restored = {}
             for name, v in value.items():
                 if isinstance(v, Tensor) or hasattr(v, "__array__") and not isinstance(v, (int, float)):
-                    from ..nn.module import as_lt_tensor
                     v = as_lt_tensor(v, like=p)
                     if name != "step":
                         v = v.to(p.dtype).clone()

@@ -175,8 +175,7 @@ class OpenCLDevice(Device):
         return {n: self.kernels[s] for n, s in sources.items()}
 
     def _build(self, sources: dict[str, str]) -> None:
-        needs_fp64 = any("double" in s for s in sources.values())
-        program_src = render_opencl.program_source(list(sources.values()), needs_fp64)
+        program_src = render_opencl.program_source(list(sources.values()))
         start = time.perf_counter()
         program = self._program(program_src)
         STATS.compile_time_s += time.perf_counter() - start

@@ -7,13 +7,15 @@ nothing half-updated.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from ..ir import build as B
 from ..ir.node import Node
 from ..ir.traverse import postorder
+from .grad_mode import set_grad_enabled
 from .graph import AccumulateGrad, GradFn, GradNode
-from .mode import set_grad_enabled
+
+Wrap = Callable[[Node], object]  # a gradient node as the user's Tensor (for hooks and .grad)
 
 
 def _topological(roots: Iterable[GradNode]) -> list[GradNode]:
@@ -25,19 +27,18 @@ def _add(a: Optional[Node], b: Node) -> Node:
     return b if a is None else B.elementwise("add", a, b)
 
 
-def _run_hooks(gn: GradNode, grad: Node) -> Node:
-    from ..tensor import Tensor
+def _run_hooks(gn: GradNode, grad: Node, wrap: Wrap) -> Node:
     for hook in gn.hooks:
-        out = hook(Tensor._from_node(grad))
+        out = hook(wrap(grad))
         if out is not None:
             grad = out.node
     return grad
 
 
 def run_backward(roots: list[tuple[GradNode, Node]], retain_graph: bool, create_graph: bool,
-                 targets: Optional[list[GradNode]] = None) -> dict[int, Node]:
-    """Propagate; returns {id(target): grad}. With targets=None, leaf grads are accumulated."""
-    from ..tensor import Tensor
+                 wrap: Wrap, targets: Optional[list[GradNode]] = None) -> dict[int, Node]:
+    """Propagate; returns {id(target): grad}. With targets=None, leaf grads are accumulated.
+    `wrap` makes the Tensors that hooks receive and that `.grad` holds."""
     order = _topological([gn for gn, _ in roots])
     for gn in order:
         if isinstance(gn, GradFn):
@@ -56,7 +57,7 @@ def run_backward(roots: list[tuple[GradNode, Node]], retain_graph: bool, create_
             if not slots:
                 continue
             if gn.hooks and 0 in slots:
-                slots[0] = _run_hooks(gn, slots[0])
+                slots[0] = _run_hooks(gn, slots[0], wrap)
             if wanted is not None and id(gn) in wanted:
                 found[id(gn)] = slots[0]
             if gn.retained is not None and gn.retained() is not None:
@@ -70,10 +71,12 @@ def run_backward(roots: list[tuple[GradNode, Node]], retain_graph: bool, create_
                 into[slot] = _add(into.get(slot), g)
         for gn, g in leaf_updates:
             storage = gn.storage
+            if storage is None:  # the leaf is gone: nobody can read its gradient
+                continue
             old = storage.grad
-            storage.grad = Tensor._from_node(g if old is None else _add(old.node, g))
+            storage.grad = wrap(g if old is None else _add(old.node, g))
         for tensor, g in retained:
-            tensor._retained_grad = Tensor._from_node(g)
+            tensor._retained_grad = wrap(g)
     if not retain_graph:
         for gn in order:
             gn.release()

@@ -8,12 +8,26 @@ Its backward applies the per-op rules of ir/grad.py to that snapshot.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Optional
 
+from .. import config
 from ..ir import build as B
 from ..ir.grad import LINEAR, RULES, SAVES_OUTPUT
-from ..ir.node import Node
+from ..ir.node import Node, unique
 from ..ir.traverse import postorder
+
+# What autograd knows of IR values, kept here so the IR stays the same in every grad mode:
+# the values it follows (on a path from a tensor that requires grad), and for the values
+# that tensors hold, the GradNode their gradients flow into. A value keeps its GradNode
+# alive (as in PyTorch); so that the table's entry can die with its value, a GradNode
+# never holds its own value (or the storage holding it) strongly.
+_FOLLOWED: "weakref.WeakSet[Node]" = weakref.WeakSet()
+_OWNERS: "weakref.WeakKeyDictionary[Node, tuple]" = weakref.WeakKeyDictionary()
+# Values that tensors hold (followed or not): an op's result is followed when it reaches a
+# followed value through the op's own intermediate nodes, never through an unfollowed
+# tensor's history (a = x * w under no_grad reads x and w, yet a is a constant).
+_HELD: "weakref.WeakSet[Node]" = weakref.WeakSet()
 
 FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
          "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
@@ -49,7 +63,12 @@ class AccumulateGrad(GradNode):
 
     def __init__(self, storage):
         super().__init__()
-        self.storage = storage
+        self._storage = weakref.ref(storage)
+
+    @property
+    def storage(self):
+        """The leaf's storage (None once the leaf is gone)."""
+        return self._storage()
 
 
 class GradFn(GradNode):
@@ -57,38 +76,49 @@ class GradFn(GradNode):
 
     def __init__(self, out: Node, order: list[tuple[Node, tuple]], stops: dict[int, tuple], storage=None):
         super().__init__()
-        self.out = out
-        self.order = order  # (node, srcs at record time), sources first
-        self.stops = stops  # id(node) -> (node, GradNode, slot, storage, version)
-        self.storage, self.version = storage, (storage.version if storage is not None else 0)
+        (last, self.out_srcs), self.order = order[-1], order[:-1]  # (node, srcs at record time)
+        assert last is out
+        self._out = weakref.ref(out)
+        self.out_op = out.op if out.op != "reduce" else out.arg[0]
+        self.stops = stops  # id(node) -> (node, GradNode, slot, weakref to storage, version)
+        self._storage = weakref.ref(storage) if storage is not None else None
+        self.version = storage.version if storage is not None else 0
         self.saves_inputs = any(n.op not in LINEAR for n, _ in order if id(n) not in stops)
         self.freed = False
 
+    @property
+    def out(self) -> Node:
+        return self._out()
+
+    @property
+    def storage(self):
+        return self._storage() if self._storage is not None else None
+
     def name(self) -> str:
-        top = self.out.op if self.out.op != "reduce" else self.out.arg[0]
-        return f"{top.capitalize()}Backward"
+        return f"{self.out_op.capitalize()}Backward"
 
     def next_nodes(self) -> list[GradNode]:
         return [gn for _, gn, _, _, _ in self.stops.values()]
 
     def release(self) -> None:
-        self.order, self.stops, self.freed = [], {}, True
+        self.order, self.out_srcs, self.stops, self.freed = [], (), {}, True
 
     def rebase(self, storage) -> None:
         """This GradFn wrote `storage` in place: the old value it read is its own input."""
-        self.storage, self.version = storage, storage.version
+        self._storage, self.version = weakref.ref(storage), storage.version
         for key, (n, gn, slot, st, _) in list(self.stops.items()):
-            if st is storage:
+            if st is not None and st() is storage:
                 self.stops[key] = (n, gn, slot, st, storage.version)
 
     def check_versions(self) -> None:
         if self.freed:
             raise RuntimeError(FREED)
-        checks = [(st, v) for _, _, _, st, v in self.stops.values() if st is not None] if self.saves_inputs else []
-        if self.storage is not None and self.out.op in SAVES_OUTPUT:
-            checks.append((self.storage, self.version))
+        checks = [(st(), v) for _, _, _, st, v in self.stops.values() if st is not None] if self.saves_inputs else []
+        own = self.storage
+        if own is not None and self.out_op in SAVES_OUTPUT:
+            checks.append((own, self.version))
         # the in-place chain of this GradFn's own storage only ever read values it made itself
-        checks = [(st, v) for st, v in checks if st is not self.storage or self.out.op in SAVES_OUTPUT]
+        checks = [(st, v) for st, v in checks if st is not None and (st is not own or self.out_op in SAVES_OUTPUT)]
         for storage, version in checks:
             if storage.version != version:
                 n = storage.node
@@ -100,18 +130,19 @@ class GradFn(GradNode):
                     "before modifying it in place.")
 
     def apply(self, grads: dict[int, Node]) -> list[tuple[GradNode, int, Node]]:
-        flowing: dict[int, Node] = {id(self.out): grads[0]}
+        out = self.out
+        flowing: dict[int, Node] = {id(out): grads[0]}
         results = []
-        for n, srcs in reversed(self.order):
+        for n, srcs in reversed(self.order + [(out, self.out_srcs)]):
             g = flowing.pop(id(n), None)
             if g is None:
                 continue
-            if id(n) in self.stops and n is not self.out:
+            if id(n) in self.stops and n is not out:
                 _, gn, slot, _, _ = self.stops[id(n)]
                 results.append((gn, slot, g))
                 continue
             for src, gs in zip(srcs, RULES[n.op](n, srcs, g)):
-                if gs is None or not src.needs_grad or not src.dtype.is_floating_point:
+                if gs is None or src not in _FOLLOWED or not src.dtype.is_floating_point:
                     continue
                 if gs.dtype != src.dtype:
                     gs = B.cast(gs, src.dtype)
@@ -119,15 +150,82 @@ class GradFn(GradNode):
         return results
 
 
+def followed(node: Node) -> bool:
+    """Does autograd follow this value (is it on a path from a tensor that requires grad)?"""
+    return node in _FOLLOWED
+
+
+def follow(node: Node) -> None:
+    _FOLLOWED.add(node)
+
+
+def hold(node: Node) -> None:
+    """`node` is a value a tensor holds."""
+    _HELD.add(node)
+
+
+def follows_new(node: Node) -> bool:
+    """Would autograd follow `node` as an op's result now: grad mode is on, the value is a
+    float, and the op's nodes reach a followed value (they are then followed too, so that
+    backward finds its way through them)."""
+    if not (config.GRAD_ENABLED and node.dtype.is_floating_point and node.op != "detach"):
+        return False
+    return node in _FOLLOWED or _reaches_followed(node)
+
+
+def _stops_walk(n: Node) -> bool:
+    return n in _HELD or n.op == "detach" or n.realized or not n.srcs
+
+
+def _reaches_followed(root: Node) -> bool:
+    """Walk the op's intermediate nodes (not other tensors' values) from `root`; mark and
+    report those on a path to a followed value."""
+    reaches: dict[int, bool] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        n, expanded = stack.pop()
+        if id(n) in reaches:
+            continue
+        if n in _FOLLOWED:
+            reaches[id(n)] = True
+        elif n is not root and _stops_walk(n):
+            reaches[id(n)] = False
+        elif not expanded:
+            stack.append((n, True))
+            stack.extend((s, False) for s in n.srcs if id(s) not in reaches)
+        else:
+            # gradients flow through floats only: (x > 0).float() is a constant
+            reaches[id(n)] = n.dtype.is_floating_point and any(reaches.get(id(s), False) for s in n.srcs)
+            if reaches[id(n)] and n is not root:
+                _FOLLOWED.add(n)
+    return reaches[id(root)]
+
+
 def owner_of(node: Node) -> Optional[tuple[GradNode, int]]:
     """(GradNode, output slot) that gradients of this value flow into, if any (and not freed)."""
-    owner = node.grad_owner
+    owner = _OWNERS.get(node)
     return None if owner is None or getattr(owner[0], "freed", False) else owner
+
+
+def _freed_owner(node: Node) -> bool:
+    owner = _OWNERS.get(node)
+    return owner is not None and getattr(owner[0], "freed", False)
 
 
 def own(node: Node, gradnode: GradNode, slot: int = 0) -> None:
     """Gradients of `node` flow into `gradnode` (the node keeps its history alive, as in PyTorch)."""
-    node.grad_owner = (gradnode, slot)
+    _FOLLOWED.add(node)
+    _OWNERS[node] = (gradnode, slot)
+
+
+def result_value(node: Node) -> Node:
+    """The node a new followed result holds: `node` itself, or, when hash-consing or folding
+    returned a value another tensor already holds (x * 1 is x), a node of its own over it,
+    so that each tensor has its own GradNode (PyTorch's y = x * 1 has a MulBackward)."""
+    if owner_of(node) is not None or _freed_owner(node):
+        node = unique("reshape", node)
+    _FOLLOWED.add(node)
+    return node
 
 
 def record(out: Node, storage=None) -> GradNode:
@@ -143,11 +241,12 @@ def record(out: Node, storage=None) -> GradNode:
         if found is not None:
             gn, slot = found
             st = getattr(gn, "storage", None)
-            stops[id(n)] = (n, gn, slot, st, st.version if st is not None else 0)
+            stops[id(n)] = (n, gn, slot, weakref.ref(st) if st is not None else None,
+                            st.version if st is not None else 0)
             return ()
-        if n.realized and n.op != "buffer" and n.grad_owner is not None:
+        if n.realized and n.op != "buffer" and _freed_owner(n):
             raise RuntimeError(FREED)  # computed earlier, and backward has freed how
-        return [s for s in n.srcs if s.needs_grad]
+        return [s for s in n.srcs if s in _FOLLOWED]
 
     order = [(n, () if id(n) in stops else n.srcs) for n in postorder([out], sources)]
     fn = GradFn(out, order, stops, storage)
@@ -157,6 +256,6 @@ def record(out: Node, storage=None) -> GradNode:
 
 def leaf_value(value: Node, leaf: GradNode) -> Node:
     """`value` as the new content of a leaf: requires grad, and gradients stop here."""
-    node = Node("detach", value.dtype, value.shape, (value,), None, value.device, needs_grad=True)
+    node = unique("detach", value)
     own(node, leaf)
     return node

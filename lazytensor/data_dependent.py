@@ -1,0 +1,20 @@
+"""Ops whose result's size depends on the data: they realise their input, then build the
+result from the host values (as PyTorch synchronises for them)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .creation import tensor
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+def nonzero(x: Tensor, as_tuple: bool = False):
+    """Indices of the non-zero elements."""
+    found = np.nonzero(x.numpy())
+    if as_tuple:
+        return tuple(tensor(i.astype(np.int64), device=x.device) for i in found)
+    return tensor(np.stack(found, axis=1).astype(np.int64).reshape(-1, x.ndim), device=x.device)

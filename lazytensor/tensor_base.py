@@ -1,0 +1,424 @@
+"""The core of the user's Tensor: storage, views, realisation, attributes and autograd
+metadata. The op families (elementwise.py, movement.py, ...) build on this class and make
+their results with `wrap`; tensor.py joins them into `lazytensor.Tensor`, which is the
+class `wrap` instantiates."""
+from __future__ import annotations
+
+import math
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import numpy as np
+
+from . import config
+from .autodiff.graph import (AccumulateGrad, GradFn, follow, followed, follows_new, hold, leaf_value, own,
+                             record, result_value)
+from .ir import build as B
+from .ir.dtype import DType
+from .ir.node import Node, buffer_node
+from .printing import tensor_repr
+from .runtime import engine
+from .runtime.devices import canonical_name, get_device
+from .views import Chain, apply_chain, writable, writeback
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+class device:
+    """A device name, as `torch.device`: str() gives 'cl', 'cl:1' or 'numpy'."""
+
+    def __init__(self, name):
+        self.name = canonical_name(name.name if isinstance(name, device) else name)
+
+    @property
+    def type(self) -> str:
+        return self.name.split(":")[0]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.name}')"
+
+    def __eq__(self, other) -> bool:
+        try:
+            return self.name == device(other).name
+        except (RuntimeError, AttributeError):
+            return False
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+class Storage:
+    """The current node of some memory, how often it was written in place, and where
+    gradients of its value flow (a leaf's AccumulateGrad or a recorded GradFn)."""
+
+    __slots__ = ("_node", "version", "grad_node", "grad", "__weakref__")
+
+    def __init__(self, node: Node):
+        self.node, self.version = node, 0
+        self.grad_node = None
+        self.grad = None  # a leaf's accumulated gradient
+
+    @property
+    def node(self) -> Node:
+        return self._node
+
+    @node.setter
+    def node(self, node: Node) -> None:
+        hold(node)  # autograd tells the values tensors hold from the work between them
+        self._node = node
+
+
+class TensorBase:
+    __slots__ = ("_storage", "_chain", "_view", "_retained_grad", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
+
+    def _setup(self, storage: Storage, chain: Chain) -> None:
+        self._storage, self._chain, self._view = storage, chain, None
+        self._retained_grad = None
+
+    # ---- building --------------------------------------------------------------------------
+    @classmethod
+    def _from_node(cls, node: Node) -> "Tensor":
+        """A tensor owning a new storage that holds `node` (realised at once when LAZY=0)."""
+        t = cls.__new__(cls)
+        if follows_new(node):
+            node = result_value(node)
+            t._setup(Storage(node), ())
+            t._storage.grad_node = record(node, t._storage)
+        else:
+            t._setup(Storage(node), ())
+        if not config.LAZY:
+            t.realize()
+        return t
+
+    def _view_of(self, op: str, arg) -> "Tensor":
+        """A view sharing this tensor's storage (no copy; writes go through)."""
+        t = _RESULT_TYPE.__new__(_RESULT_TYPE)
+        t._setup(self._storage, self._chain + ((op, arg),))
+        if not config.LAZY:
+            t.realize()
+        return t
+
+    def _chain_view(self, steps: list[tuple[str, Any]]) -> "Tensor":
+        out = self
+        for op, arg in steps:
+            out = out._view_of(op, arg)
+        return out
+
+    @property
+    def node(self) -> Node:
+        """The IR node for this tensor's current value."""
+        if not self._chain:
+            return self._value()
+        if self._view is None or self._view[0] != self._storage.version or self._view[1] is not self._storage.node:
+            node = apply_chain(self._value(), self._chain)
+            hold(node)
+            grad_node = None
+            if follows_new(node):
+                follow(node)
+                grad_node = record(node)  # a snapshot now: realising the view would forget its sources
+            self._view = (self._storage.version, self._storage.node, node, grad_node)
+        return self._view[2]
+
+    def _value(self) -> Node:
+        """The storage's value as this tensor's ops read it: a tensor that does not require
+        grad may share its node with one that does (hash-consing ignores grad mode), and then
+        reads it detached, so no gradient flows through it."""
+        s = self._storage
+        if s.grad_node is None and followed(s.node):
+            return B.detach(s.node)
+        return s.node
+
+    def _assign(self, value: Node) -> "Tensor":
+        """Write `value` (this tensor's shape) into this tensor's region of its storage."""
+        s = self._storage
+        leaf = self._is_grad_leaf()  # the storage is a leaf's: writes must keep it one
+        if config.GRAD_ENABLED and leaf and self.requires_grad:
+            raise RuntimeError(("a view of a " if self._chain else "a ") +
+                               "leaf Variable that requires grad is being used in an in-place operation.")
+        if not writable(self._chain):
+            raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
+                               "refers to a single memory location. Please clone() the tensor before "
+                               "performing the operation.")
+        if value.dtype != self.dtype:
+            value = B.cast(value, self.dtype)
+        value = B.broadcast_to(value, self.shape)
+        s.node = writeback(s.node, self._chain, value) if self._chain else value
+        s.version += 1
+        if leaf:  # an update under no_grad (an optimizer step): still the same leaf
+            s.node = leaf_value(s.node, s.grad_node)
+        elif follows_new(s.node):
+            follow(s.node)
+            s.grad_node = record(s.node, s)
+            if isinstance(s.grad_node, GradFn):
+                s.grad_node.rebase(s)
+        if not config.LAZY:
+            engine.realize([s.node], s.node.device)
+        return self
+
+    # ---- realisation -----------------------------------------------------------------------
+    def realize(self) -> "Tensor":
+        """Compute this tensor's value now (and only what it needs)."""
+        self._realized_value()
+        return self
+
+    def _realized_value(self) -> Node:
+        value = self.node  # the storage's node, or a view or detached reading of it
+        nodes = [self._storage.node] + ([value] if value is not self._storage.node else [])
+        engine.realize(nodes, self._storage.node.device)
+        return value
+
+    def numpy(self) -> np.ndarray:
+        value = self._realized_value()
+        return get_device(value.device).copyout(value.buffer)
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.numpy()
+        return out if dtype is None else out.astype(dtype)
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"item(): a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.numel()} elements is ambiguous")
+        return bool(self.item())
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator["Tensor"]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __repr__(self) -> str:
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # ---- attributes ------------------------------------------------------------------------
+    @property
+    def shape(self) -> "Size":
+        return Size(self.node.shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return self.shape
+        return self.shape[self._dim(dim, "size")]
+
+    @property
+    def dtype(self) -> DType:
+        return self._storage.node.dtype
+
+    @property
+    def device(self) -> device:
+        return device(self._storage.node.device)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.node.shape)
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return math.prod(self.node.shape)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    @property
+    def data(self) -> "Tensor":
+        """A detached alias: same storage (writes go through), no autograd history."""
+        t = _RESULT_TYPE.__new__(_RESULT_TYPE)
+        t._setup(self._storage, self._chain + (("detach", None),))
+        return t
+
+    @data.setter
+    def data(self, other: "Tensor") -> None:
+        if other._storage is self._storage:  # `x.data -= ...` already wrote through the alias
+            return
+        value = other.node
+        if followed(value):
+            value = B.detach(value)
+        if self._chain:
+            raise RuntimeError("setting .data on a view is not supported; assign to the base tensor")
+        s = self._storage
+        if followed(s.node):  # keep this leaf's identity: a fresh leaf node over the new value
+            engine.realize([value], value.device)
+            s.node = buffer_node(value.buffer, value.dtype, value.shape, value.device)
+            own(s.node, s.grad_node)
+        else:
+            s.node = value
+        s.version += 1
+        self._view = None
+
+    # ---- autograd --------------------------------------------------------------------------
+    def _is_grad_leaf(self) -> bool:
+        return isinstance(self._storage.grad_node, AccumulateGrad) and followed(self._storage.node)
+
+    @property
+    def requires_grad(self) -> bool:
+        return followed(self.node)
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        flag = bool(flag)
+        if flag == self.requires_grad:
+            return
+        if not self.is_leaf:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use "
+                               "a computed variable in a subgraph that doesn't require differentiation use "
+                               "var_no_grad = var.detach().")
+        if not self.dtype.is_floating_point:
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients (got {self.dtype.name})")
+        s = self._storage
+        engine.realize([s.node], s.node.device)
+        s.node = buffer_node(s.node.buffer, s.node.dtype, s.node.shape, s.node.device)
+        s.grad_node = AccumulateGrad(s) if flag else None
+        if flag:
+            own(s.node, s.grad_node)
+        self._view = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.requires_grad or (not self._chain and self._is_grad_leaf())
+
+    @property
+    def grad_fn(self):
+        return None if self.is_leaf else self._grad_node()
+
+    @property
+    def grad(self) -> "Tensor | None":
+        if self.is_leaf and not self._chain:
+            return self._storage.grad
+        return self._retained_grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        if value is not None and tuple(value.shape) != tuple(self.shape):
+            raise RuntimeError(f"assigned grad has data of a different size: {tuple(value.shape)} vs "
+                               f"{tuple(self.shape)}")
+        if self.is_leaf and not self._chain:
+            self._storage.grad = value
+        else:
+            self._retained_grad = value
+
+    def register_hook(self, hook: Callable) -> Callable:
+        """Call hook(grad) when this tensor's gradient is computed; it may return a replacement."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        gn = self._grad_node()
+        gn.hooks.append(hook)
+        return RemovableHandle(gn.hooks, hook)
+
+    def retain_grad(self) -> None:
+        if self.is_leaf:
+            return
+        self._grad_node().retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return not self.is_leaf and self._grad_node().retained is not None
+
+    def _grad_node(self):
+        """The GradNode that gradients of this tensor's value flow into."""
+        if self._chain:
+            self.node  # noqa: B018  (reading the view records it)
+            return self._view[3]
+        return self._storage.grad_node
+
+    def _dim(self, dim: int, op: str, ndim: int | None = None) -> int:
+        """Wrap a possibly negative dim, raising PyTorch's IndexError when out of range."""
+        ndim = self.ndim if ndim is None else ndim
+        lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+        if not isinstance(dim, (int, np.integer)) or not lo <= dim <= hi:
+            raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{lo}, {hi}], "
+                             f"but got {dim}) for a tensor of shape {tuple(self.shape)}")
+        return int(dim) % max(ndim, 1)
+
+
+def realize(*tensors: TensorBase) -> None:
+    """Compute several tensors together (one schedule: shared work runs once)."""
+    by_device: dict[str, list] = {}
+    for t in tensors:
+        nodes = by_device.setdefault(t._storage.node.device, [])
+        nodes.append(t._storage.node)
+        if t.node is not t._storage.node:
+            nodes.append(t.node)
+    for dev, nodes in by_device.items():
+        engine.realize(nodes, dev)
+
+
+_RESULT_TYPE: type = TensorBase  # the class users hold; tensor.py sets it to lazytensor.Tensor
+
+
+def set_result_type(cls: type) -> None:
+    """Make `wrap` and views build instances of `cls` (lazytensor.Tensor, which joins the
+    op families to this core): the families live below that class and build on this one."""
+    global _RESULT_TYPE
+    _RESULT_TYPE = cls
+
+
+def wrap(node: Node) -> TensorBase:
+    """A new tensor holding `node`, as the user's Tensor class."""
+    return _RESULT_TYPE._from_node(node)
+
+
+def wrap_storage(storage: Storage) -> TensorBase:
+    """A tensor over an existing storage (no autograd recording: the caller set it up)."""
+    t = _RESULT_TYPE.__new__(_RESULT_TYPE)
+    t._setup(storage, ())
+    return t
+
+
+class RemovableHandle:
+    """Returned by register_hook: `.remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook: Callable):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple that prints as PyTorch's torch.Size."""
+
+    def __repr__(self) -> str:
+        return f"lazytensor.Size({list(self)})"
+
+    def numel(self) -> int:
+        return math.prod(self)
