@@ -224,19 +224,12 @@ def _scatter(self: Tensor, dim: int, index: Tensor, src, add: bool, op: str) -> 
     widths = tuple((0, o - s) for o, s in zip(other, idx.shape[:-1])) + ((0, 0),)
     idx_n = B.pad(idx.node, widths, -1)
     val_n = B.pad(val.node, widths, 0)
-    grid = other + (n, m)  # [..., position p, candidate j]
     dev = self.device.name
-    spread_idx = B.expand(B.reshape(idx_n, other + (1, m)), grid)
-    hit = B.elementwise("eq", spread_idx, B.iota(grid, len(grid) - 2, D.int64, dev))
     if add:
-        spread_val = B.expand(B.reshape(val_n, other + (1, m)), grid)
-        summed = B.reduce(B.elementwise("where", hit, spread_val, const(0, self.dtype, grid, dev)), "sum",
-                          (len(grid) - 1,))
-        out = B.elementwise("add", x.node, B.reshape(summed, x.shape))
+        out = B.elementwise("add", x.node, B.select_by_key(idx_n, val_n, n))
     else:  # the last write to a position wins, as a sequential loop would do
-        j = B.iota(grid, len(grid) - 1, D.int64, dev)
-        last = B.reshape(B.reduce(B.elementwise("where", hit, j, const(-1, D.int64, grid, dev)), "max",
-                                  (len(grid) - 1,)), other + (n,))
+        candidate = B.iota(other + (m,), len(other), D.int64, dev)
+        last = B.select_by_key(idx_n, candidate, n, "max", fill=-1)
         safe = B.elementwise("max", last, const(0, D.int64, last.shape, dev))
         picked = B.gather(val_n, safe, len(other))
         written = B.elementwise("le", const(0, D.int64, last.shape, dev), last)

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from .elementwise import broadcast_shapes, common_device, result_dtype
 from .indexing import _stride_dim
-from .tensor_base import TensorBase, wrap
+from .tensor_base import TensorBase
 
 if TYPE_CHECKING:
     from .tensor import Tensor

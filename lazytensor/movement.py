@@ -9,7 +9,7 @@ from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
 from .elementwise import common_device, result_dtype
-from .tensor_base import TensorBase, wrap
+from .tensor_base import wrap
 
 if TYPE_CHECKING:
     from .tensor import Tensor

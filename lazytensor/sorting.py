@@ -12,7 +12,7 @@ from .ir import dtype as D
 from .ir.node import const
 from .creation import resolve_device
 from .random import _uniform, rand
-from .tensor_base import TensorBase, wrap
+from .tensor_base import wrap
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -45,15 +45,9 @@ def _ranks(x: Tensor, descending: bool):
     return B.reduce(B.cast(before, D.int64), "sum", (len(grid) - 1,)), lead, n
 
 
-def _place(values, ranks, lead, n, dev):
+def _place(values, ranks, n: int):
     """out[k] = the value whose rank is k."""
-    grid = lead + (n, n)  # [..., k, i]
-    r = B.expand(B.reshape(ranks, lead + (1, n)), grid)
-    v = B.expand(B.reshape(values, lead + (1, n)), grid)
-    k = B.iota(grid, len(grid) - 2, D.int64, dev)
-    chosen = B.elementwise("where", B.elementwise("eq", r, k), v, const(0, values.dtype, grid, dev))
-    combine = "max" if values.dtype == D.bool_ else "sum"
-    return B.reshape(B.reduce(chosen, combine, (len(grid) - 1,)), lead + (n,))
+    return B.select_by_key(ranks, values, n, "max" if values.dtype == D.bool_ else "sum")
 
 
 def sort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
@@ -65,8 +59,8 @@ def sort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = F
     ranks, lead, n = _ranks(x, descending)
     ranks = B.reshape(ranks, lead + (n,))
     positions = B.iota(lead + (n,), len(lead), D.int64, dev)
-    values = wrap(_place(x.node, ranks, lead, n, dev)).movedim(-1, d)
-    indices = wrap(_place(positions, ranks, lead, n, dev)).movedim(-1, d)
+    values = wrap(_place(x.node, ranks, n)).movedim(-1, d)
+    indices = wrap(_place(positions, ranks, n)).movedim(-1, d)
     return sort_result(values, indices)
 
 

@@ -114,6 +114,20 @@ def gather(src: Node, index: Node, axis: int) -> Node:
     return make("gather", src.dtype, index.shape, (src, index), axis, src.device)
 
 
+def select_by_key(keys: Node, values: Node, size: int, combine: str = "sum", fill=0) -> Node:
+    """out[..., p] = `combine` over j of values[..., j] where keys[..., j] == p (`fill` where no
+    key is p), for p < size: a scatter written as a comparison grid [..., p, j] and one
+    reduction over j, which fuses into a single kernel (scatter_add, sort's placement, the
+    gradient of gather)."""
+    lead, m = keys.shape[:-1], keys.shape[-1]
+    grid = lead + (size, m)
+    spread_keys = expand(reshape(keys, lead + (1, m)), grid)
+    spread_values = expand(reshape(values, lead + (1, m)), grid)
+    hit = elementwise("eq", spread_keys, iota(grid, len(grid) - 2, keys.dtype, keys.device))
+    picked = elementwise("where", hit, spread_values, const(fill, values.dtype, grid, keys.device))
+    return reshape(reduce(picked, combine, (len(grid) - 1,)), lead + (size,))
+
+
 def detach(x: Node) -> Node:
     """The same value, cut from autograd history."""
     return make("detach", x.dtype, x.shape, (x,), None, x.device)

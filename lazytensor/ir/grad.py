@@ -138,13 +138,7 @@ def _gather(n: Node, s, g: Node) -> Grads:
     rank = len(src.shape)
     last = tuple(i for i in range(rank) if i != axis) + (axis,)
     g_t, idx_t = B.permute(g, last), B.permute(index, last)
-    other, m, size = g_t.shape[:-1], g_t.shape[-1], src.shape[axis]
-    grid = other + (size, m)
-    spread_idx = B.expand(B.reshape(idx_t, other + (1, m)), grid)
-    spread_g = B.expand(B.reshape(g_t, other + (1, m)), grid)
-    at = B.iota(grid, len(grid) - 2, index.dtype, g.device)
-    picked = _e("where", _e("eq", spread_idx, at), spread_g, const(0, g.dtype, grid, g.device))
-    summed = B.reshape(B.reduce(picked, "sum", (len(grid) - 1,)), other + (size,))
+    summed = B.select_by_key(idx_t, g_t, src.shape[axis])
     return (B.permute(summed, inverse_permutation(last)), None)
 
 
