@@ -41,7 +41,7 @@ def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def common_device(op: str, *xs: Any) -> str:
-    devices = {x.device.name for x in xs if isinstance(x, TensorBase)}
+    devices = {x._storage.node.device for x in xs if isinstance(x, TensorBase)}  # canonical names
     if len(devices) > 1:
         a, b = sorted(devices)[:2]
         raise RuntimeError(f"{op}: Expected all tensors to be on the same device, but found at least two "
@@ -75,7 +75,8 @@ def prepare(op: str, *xs: Any, dtype: D.DType | None = None) -> tuple[list[Node]
         if not isinstance(x, (TensorBase,) + Scalar):
             raise TypeError(f"{op}: unsupported operand type {type(x).__name__} (with {describe(*[t for t in xs if isinstance(t, TensorBase)])})")
     device = common_device(op, *xs)
-    shape = broadcast_shapes(op, *(x.shape for x in xs if isinstance(x, TensorBase)))
+    shapes = [x.node.shape for x in xs if isinstance(x, TensorBase)]
+    shape = shapes[0] if len(shapes) == 1 else broadcast_shapes(op, *shapes)
     dtype = dtype or result_dtype(*xs)
     return [as_node(x, dtype, shape, device) for x in xs], dtype
 

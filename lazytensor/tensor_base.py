@@ -51,6 +51,9 @@ class device:
         return hash(self.name)
 
 
+_DEVICE_OBJECTS: dict[str, device] = {}  # node device name -> its (immutable) device object
+
+
 class Storage:
     """The current node of some memory, how often it was written in place, and where
     gradients of its value flow (a leaf's AccumulateGrad or a recorded GradFn)."""
@@ -238,7 +241,11 @@ class TensorBase:
 
     @property
     def device(self) -> device:
-        return device(self._storage.node.device)
+        name = self._storage.node.device
+        found = _DEVICE_OBJECTS.get(name)
+        if found is None:
+            found = _DEVICE_OBJECTS[name] = device(name)
+        return found
 
     @property
     def ndim(self) -> int:

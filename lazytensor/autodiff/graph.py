@@ -16,18 +16,19 @@ from ..ir import build as B
 from ..ir.grad import LINEAR, RULES, SAVES_OUTPUT
 from ..ir.node import Node, unique
 from ..ir.traverse import postorder
+from .node_table import NodeSet, NodeTable
 
 # What autograd knows of IR values, kept here so the IR stays the same in every grad mode:
 # the values it follows (on a path from a tensor that requires grad), and for the values
 # that tensors hold, the GradNode their gradients flow into. A value keeps its GradNode
 # alive (as in PyTorch); so that the table's entry can die with its value, a GradNode
 # never holds its own value (or the storage holding it) strongly.
-_FOLLOWED: "weakref.WeakSet[Node]" = weakref.WeakSet()
-_OWNERS: "weakref.WeakKeyDictionary[Node, tuple]" = weakref.WeakKeyDictionary()
+_FOLLOWED = NodeSet()
+_OWNERS: NodeTable[tuple] = NodeTable()
 # Values that tensors hold (followed or not): an op's result is followed when it reaches a
 # followed value through the op's own intermediate nodes, never through an unfollowed
 # tensor's history (a = x * w under no_grad reads x and w, yet a is a constant).
-_HELD: "weakref.WeakSet[Node]" = weakref.WeakSet()
+_HELD = NodeSet()
 
 FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
          "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
@@ -170,7 +171,11 @@ def follows_new(node: Node) -> bool:
     backward finds its way through them)."""
     if not (config.GRAD_ENABLED and node.dtype.is_floating_point and node.op != "detach"):
         return False
-    return node in _FOLLOWED or _reaches_followed(node)
+    if node in _FOLLOWED:
+        return True
+    if all(_stops_walk(s) for s in node.srcs):  # the common case: an op straight on tensors' values
+        return any(s in _FOLLOWED for s in node.srcs)
+    return _reaches_followed(node)
 
 
 def _stops_walk(n: Node) -> bool:
