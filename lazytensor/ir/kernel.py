@@ -24,6 +24,7 @@ class KernelSpec:
     inputs: tuple[Node, ...]  # buffer slot len(outputs)+i holds inputs[i]
     args: tuple[tuple[object, DType], ...]  # scalar kernel arguments: (value, compute dtype)
     key: tuple  # the structural signature
+    arg_sources: tuple[tuple[Node, str], ...] = ()  # per argument: the node it comes from, and how
 
     @cached_property
     def input_ids(self) -> frozenset[int]:
@@ -34,10 +35,16 @@ class KernelSpec:
         return id(n) in self.input_ids
 
 
+def arg_value(node: Node, kind: str):
+    """The scalar argument `node` supplies: a const's value, a pad's fill, a gather's 0."""
+    return node.arg if kind == "const" else node.arg[1] if kind == "pad" else 0
+
+
 class _Numbering:
     def __init__(self):
         self.inputs: list[Node] = []
         self.args: list[tuple[object, DType]] = []
+        self.arg_sources: list[tuple[Node, str]] = []
         self._input_slots: dict[int, int] = {}
         self._arg_slots: dict[tuple, int] = {}
 
@@ -47,7 +54,7 @@ class _Numbering:
             self.inputs.append(n)
         return self._input_slots[id(n)]
 
-    def arg_slot(self, value, dtype: DType) -> object:
+    def arg_slot(self, value, dtype: DType, source: tuple[Node, str]) -> object:
         cd = compute_dtype(dtype)
         if cd.name == "bool":
             return ("lit", bool(value))
@@ -55,6 +62,7 @@ class _Numbering:
         if key not in self._arg_slots:
             self._arg_slots[key] = len(self.args)
             self.args.append((value, cd))
+            self.arg_sources.append(source)
         return ("arg", self._arg_slots[key])
 
 
@@ -72,7 +80,8 @@ def kernel_spec(outs: tuple[Node, ...], materialised: set[int]) -> KernelSpec:
         local[id(n)] = len(parts)
         parts.append(_part(n, is_leaf(n), numbering, local))
     parts.append(("outputs", tuple(local[id(o)] for o in outs)))
-    return KernelSpec(tuple(outs), tuple(numbering.inputs), tuple(numbering.args), tuple(parts))
+    return KernelSpec(tuple(outs), tuple(numbering.inputs), tuple(numbering.args), tuple(parts),
+                      tuple(numbering.arg_sources))
 
 
 def _part(n: Node, leaf: bool, numbering: _Numbering, local: dict[int, int]) -> tuple:
@@ -81,11 +90,11 @@ def _part(n: Node, leaf: bool, numbering: _Numbering, local: dict[int, int]) -> 
         layout = (view.strides, view.offset) if view is not None else (contiguous_strides(n.shape), 0)
         return ("in", numbering.input_slot(n), n.dtype, n.shape, layout)
     if n.op == "const":
-        return ("const", n.dtype, n.shape, numbering.arg_slot(n.arg, n.dtype))
+        return ("const", n.dtype, n.shape, numbering.arg_slot(n.arg, n.dtype, (n, "const")))
     extra = None
     if n.op == "pad":
-        extra = numbering.arg_slot(n.arg[1], n.dtype)
+        extra = numbering.arg_slot(n.arg[1], n.dtype, (n, "pad"))
     elif n.op == "gather":
-        extra = numbering.arg_slot(0, n.dtype)
+        extra = numbering.arg_slot(0, n.dtype, (n, "zero"))
     arg = n.arg[0] if n.op == "pad" else n.arg
     return (n.op, n.dtype, n.shape, _arg_key(arg), extra, tuple(local[id(s)] for s in n.srcs))

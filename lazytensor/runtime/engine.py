@@ -12,7 +12,8 @@ from ..codegen.render_common import kernel_name
 from ..ir.kernel import KernelSpec, kernel_spec
 from ..ir.layout import contiguous_strides
 from ..ir.node import Node
-from ..ir.schedule import schedule
+from ..ir.schedule import Schedule, schedule
+from ..ir.schedule_cache import CachedSchedule, structure
 from .buffer import Buffer, BufferView
 from .devices import get_device
 from .stats import STATS
@@ -97,6 +98,26 @@ def _run(prepared, device) -> list[tuple[str, tuple, float, int]]:
     return timings
 
 
+_SCHEDULES: dict[tuple, CachedSchedule] = {}  # (device, graph structure) -> its schedule
+_SCHEDULES_LIMIT = 1024
+
+
+def _schedule(targets: list[Node], device) -> Schedule:
+    """The schedule for `targets`, reused from an earlier graph of the same structure."""
+    fuse = getattr(device, "fuse_row_reductions", False)
+    shape = structure(targets, (fuse,))
+    cache_key = (device.name, shape.key)
+    cached = _SCHEDULES.get(cache_key)
+    if cached is not None:
+        return cached.instantiate(shape)
+    sched = schedule(targets, fuse_row_reductions=fuse)
+    STATS.schedules_built += 1
+    if len(_SCHEDULES) >= _SCHEDULES_LIMIT:
+        del _SCHEDULES[next(iter(_SCHEDULES))]
+    _SCHEDULES[cache_key] = CachedSchedule.of(sched, shape)
+    return sched
+
+
 def realize(nodes: list[Node], device_name: str) -> None:
     """Compute every node in `nodes` (and only what they need); attach their buffers."""
     targets = [n for n in nodes if not n.realized]
@@ -105,7 +126,7 @@ def realize(nodes: list[Node], device_name: str) -> None:
     start = time.perf_counter()
     compiled_before, hits_before = STATS.kernels_compiled, STATS.cache_hits
     device = get_device(device_name)
-    sched = schedule(targets, fuse_row_reductions=getattr(device, "fuse_row_reductions", False))
+    sched = _schedule(targets, device)
     timings = _run(_render_all(sched.kernels, device), device)
     late = []
     for v in sched.views:

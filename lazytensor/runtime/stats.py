@@ -13,6 +13,7 @@ class Stats:
     programs_built: int = 0
     bytes_allocated: int = 0
     realizations: int = 0
+    schedules_built: int = 0  # realisations whose structure had not been seen (the rest reuse one)
     kernel_time_s: float = 0.0
     compile_time_s: float = 0.0
     device: str = ""  # the device (and OpenCL platform) the last realisation ran on

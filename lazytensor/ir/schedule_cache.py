@@ -1,0 +1,85 @@
+"""Reuse a schedule for a graph of the same structure (new buffers, new scalar values).
+
+A training step builds the same graph every step. Its structure (ops, dtypes, shapes,
+layouts of the realised inputs, which nodes are asked for, and which scalar values are
+equal to which: the kernels number equal scalars as one argument) is one key computed in
+one pass; a hit maps the cached kernels' outputs, inputs and arguments onto the new
+graph's nodes by position, without scheduling or signing anything again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .dtype import compute_dtype
+from .kernel import KernelSpec, arg_value
+from .node import Node, _arg_key
+from .schedule import Schedule, toposort
+
+
+@dataclass(frozen=True)
+class Structure:
+    key: tuple
+    nodes: list[Node]  # position -> node: the unrealised graph, then realised inputs as met
+
+    def positions(self) -> dict[int, int]:
+        return {id(n): i for i, n in enumerate(self.nodes)}
+
+
+def structure(targets: list[Node], flags: tuple = ()) -> Structure:
+    """The structural key of realising `targets` (`flags`: device choices that change the
+    schedule), and the graph's nodes by position."""
+    nodes: list[Node] = []
+    position: dict[int, int] = {}
+    parts: list[tuple] = [flags]
+    scalars: dict[tuple, int] = {}  # (repr, compute dtype) -> which distinct scalar it is
+
+    def scalar(value, dtype) -> object:
+        cd = compute_dtype(dtype)
+        if cd.name == "bool":  # kernels bake bools into their code
+            return ("lit", bool(value))
+        return scalars.setdefault((repr(value), cd), len(scalars))
+
+    def place(n: Node) -> int:
+        if id(n) not in position:  # a realised input: its layout shapes the code
+            position[id(n)] = len(nodes)
+            nodes.append(n)
+            view = n.buffer
+            parts.append(("in", n.dtype, n.shape, view.strides, view.offset))
+        return position[id(n)]
+
+    for n in toposort(targets):
+        srcs = tuple(place(s) for s in n.srcs)
+        position[id(n)] = len(nodes)
+        nodes.append(n)
+        if n.op == "const":
+            parts.append(("const", n.dtype, n.shape, scalar(n.arg, n.dtype)))
+        elif n.op == "pad":
+            parts.append(("pad", n.dtype, n.shape, _arg_key(n.arg[0]), scalar(n.arg[1], n.dtype), srcs))
+        else:
+            parts.append((n.op, n.dtype, n.shape, _arg_key(n.arg), srcs))
+    parts.append(("targets", tuple(position[id(t)] for t in targets)))
+    return Structure(tuple(parts), nodes)
+
+
+@dataclass(frozen=True)
+class CachedSchedule:
+    kernels: tuple[tuple, ...]  # (outputs, inputs, argument sources, signature), by position
+    views: tuple[int, ...]
+    materialised: tuple[int, ...]
+
+    @classmethod
+    def of(cls, sched: Schedule, shape: Structure) -> "CachedSchedule":
+        at = shape.positions()
+        kernels = tuple((tuple(at[id(o)] for o in k.outputs), tuple(at[id(i)] for i in k.inputs),
+                         tuple((at[id(n)], kind, cd) for (n, kind), (_, cd) in zip(k.arg_sources, k.args)),
+                         k.key) for k in sched.kernels)
+        return cls(kernels, tuple(at[id(v)] for v in sched.views),
+                   tuple(at[i] for i in sched.materialised if i in at))
+
+    def instantiate(self, shape: Structure) -> Schedule:
+        nodes = shape.nodes
+        kernels = [KernelSpec(tuple(nodes[i] for i in outs), tuple(nodes[i] for i in ins),
+                              tuple((arg_value(nodes[i], kind), cd) for i, kind, cd in args), key,
+                              tuple((nodes[i], kind) for i, kind, _ in args))
+                   for outs, ins, args, key in self.kernels]
+        return Schedule(kernels, [nodes[i] for i in self.views], {id(nodes[i]) for i in self.materialised})

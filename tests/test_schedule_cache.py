@@ -1,0 +1,67 @@
+"""A realisation whose graph has the structure of an earlier one reuses its schedule."""
+import numpy as np
+import pytest
+
+import lazytensor as lt
+
+from helpers import DEVICES, cl_unavailable_reason
+
+
+def devices():
+    return [d for d in DEVICES if d != "cl" or cl_unavailable_reason() is None]
+
+
+def _data(seed, *shape):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("device", devices())
+def test_the_same_structure_with_new_data_and_scalars_builds_no_schedule(device):
+    results = []
+    for step in range(4):
+        a = _data(step, 6, 7)
+        x = lt.tensor(a, device=device)
+        lt.reset_stats()
+        y = ((x * (step + 10.0) - 0.5).exp() / 3).sum(1)
+        results.append((y.numpy(), np.exp(a * (step + 10.0) - 0.5).sum(1) / 3, lt.stats()))
+    for got, want, _ in results:
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert [s.schedules_built for _, _, s in results] == [1, 0, 0, 0]
+    assert all(s.kernels_compiled == 0 for _, _, s in results[1:])
+
+
+@pytest.mark.parametrize("device", devices())
+def test_scalars_equal_in_one_graph_and_not_in_another_get_their_own_schedules(device):
+    a = _data(0, 5)
+    x = lt.tensor(a, device=device)
+    same = (x * 3.0 + 3.0).numpy()
+    different = (x * 3.0 + 4.0).numpy()
+    np.testing.assert_allclose(same, a * 3 + 3, rtol=1e-6)
+    np.testing.assert_allclose(different, a * 3 + 4, rtol=1e-6)
+
+
+@pytest.mark.parametrize("device", devices())
+def test_an_input_with_another_layout_is_another_structure(device):
+    a = _data(1, 4, 4)
+    lt.reset_stats()
+    plain = (lt.tensor(a, device=device) + 1).numpy()
+    transposed = (lt.tensor(a, device=device).t().contiguous().t() + 1)
+    got = transposed.numpy()
+    np.testing.assert_allclose(plain, a + 1)
+    np.testing.assert_allclose(got, a + 1)
+
+
+def test_a_training_step_reuses_its_schedules():
+    model = lt.nn.Sequential(lt.nn.Linear(8, 16), lt.nn.ReLU(), lt.nn.Linear(16, 3))
+    opt = lt.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, target = lt.randn(32, 8), lt.randint(0, 3, (32,))
+    built = []
+    for _ in range(5):
+        lt.reset_stats()
+        opt.zero_grad()
+        loss = lt.nn.functional.cross_entropy(model(x), target)
+        loss.backward()
+        opt.step()
+        loss.item()
+        built.append(lt.stats().schedules_built)
+    assert built[3:] == [0, 0], built
