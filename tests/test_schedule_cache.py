@@ -4,7 +4,7 @@ import pytest
 
 import lazytensor as lt
 
-from helpers import DEVICES, cl_unavailable_reason
+from helpers import DEVICES, cl_unavailable_reason, using
 
 
 def devices():
@@ -65,3 +65,20 @@ def test_a_training_step_reuses_its_schedules():
         loss.item()
         built.append(lt.stats().schedules_built)
     assert built[3:] == [0, 0], built
+
+
+@pytest.mark.skipif(cl_unavailable_reason() is not None, reason=str(cl_unavailable_reason()))
+def test_a_training_loop_allocates_no_device_buffers_after_warm_up():
+    with using("cl", True):
+        model = lt.nn.Sequential(lt.nn.Linear(8, 16), lt.nn.ReLU(), lt.nn.Linear(16, 3))
+        opt = lt.optim.Adam(model.parameters(), lr=0.01)
+        x, target = lt.randn(32, 8), lt.randint(0, 3, (32,))
+        created = []
+        for _ in range(6):
+            lt.reset_stats()
+            opt.zero_grad()
+            lt.nn.functional.cross_entropy(model(x), target).backward()
+            opt.step()
+            model[0].weight.sum().item()
+            created.append(lt.stats().buffers_created)
+    assert created[3:] == [0, 0, 0], created

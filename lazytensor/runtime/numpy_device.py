@@ -25,6 +25,7 @@ class NumpyDevice(Device):
         self.programs: dict[str, object] = {}
 
     def alloc(self, dtype: DType, size: int) -> np.ndarray:
+        STATS.buffers_created += 1  # NumPy's allocator is the pool here
         return np.empty(size, dtype=dtype.np)
 
     def copyin(self, raw: np.ndarray, array: np.ndarray) -> None:

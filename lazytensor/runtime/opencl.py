@@ -146,6 +146,7 @@ class OpenCLDevice(Device):
         free = self.pool.get(nbytes)
         if free:
             return free.pop()
+        STATS.buffers_created += 1
         try:
             return self.cl.Buffer(self.ctx, self.cl.mem_flags.READ_WRITE, nbytes)
         except self.cl.Error as e:
