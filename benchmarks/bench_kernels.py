@@ -62,6 +62,7 @@ class Workload:
     tol: float = 1e-4           # max |result - torch| / max |torch|
     rate: str = ""              # "GB/s", "GFLOP/s", "tokens/s" or ""
     work: Callable = lambda *arrays: 0.0  # bytes, flops or tokens per call, from the inputs
+    grad: bool = False          # runs with autograd on (a training step); else under no_grad
 
 
 def _f32(rng, *shape, uniform=False):
@@ -150,6 +151,47 @@ def _bert_setup(m, ids, weights, config):
     return ids, model
 
 
+def _chain(x, n: int = 1000):
+    """n chained adds: what recording one small op costs (lazy: nothing runs until the end)."""
+    for _ in range(n):
+        x = x + 1.0
+    return x
+
+
+def _mlp_sizes(quick):
+    return ((64, 32, 32, 10), 16) if quick else ((784, 512, 512, 10), 256)
+
+
+def _mlp(m, sizes):
+    layers = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [m.nn.Linear(a, b), m.nn.ReLU()]
+    return m.nn.Sequential(*layers[:-1])
+
+
+def _mlp_inputs(quick, rng):
+    """A batch, its labels and one set of initial weights (PyTorch's initialisation)."""
+    sizes, batch = _mlp_sizes(quick)
+    torch.manual_seed(0)
+    weights = {k: v.numpy().copy() for k, v in _mlp(torch, sizes).state_dict().items()}
+    return [_f32(rng, batch, sizes[0]), rng.integers(0, sizes[-1], (batch,)), weights, sizes]
+
+
+def _mlp_setup(m, x, labels, weights, sizes):
+    net = _mlp(m, sizes)
+    net.load_state_dict(weights)
+    return x, labels, net, m.optim.SGD(net.parameters(), lr=0.01)
+
+
+def _mlp_step(m, x, labels, net, opt):
+    """One SGD step of a ReLU MLP with cross-entropy; the loss before the update."""
+    opt.zero_grad()
+    loss = m.nn.functional.cross_entropy(net(x), labels)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def workloads() -> dict[str, Workload]:
     return {
         "elementwise": Workload(
@@ -178,6 +220,10 @@ def workloads() -> dict[str, Workload]:
         "conv2d": Workload(
             inputs=_conv_inputs, run=lambda m, x, w, b: _F(m).conv2d(x, w, b, padding=1), numpy=_np_conv2d,
             rate="GFLOP/s", work=_conv_flops),
+        "chain1000": Workload(
+            inputs=lambda q, rng: [_f32(rng, 4, 4)], run=lambda m, x: _chain(x), numpy=_chain),
+        "mlp_step": Workload(
+            inputs=_mlp_inputs, setup=_mlp_setup, run=_mlp_step, numpy=None, grad=True, tol=1e-5),
         "bert": Workload(
             inputs=_bert_inputs, setup=_bert_setup, run=lambda m, ids, model: model(ids), numpy=None,
             tol=1e-3, rate="tokens/s", work=lambda ids, weights, config: float(ids.size)),
@@ -204,7 +250,7 @@ def lt_contestant(wl: Workload, arrays, dev: str) -> Callable:
 
     def call(fetch=False):
         lt.set_default_device(dev)  # modules (BERT's arange) create tensors on the default device
-        with lt.no_grad():
+        with lt.set_grad_enabled(wl.grad):
             out = wl.run(lt, *args).realize()
         lt.synchronize(dev)
         return out.numpy() if fetch else None
@@ -216,9 +262,9 @@ def torch_contestant(wl: Workload, arrays) -> Callable:
         args = wl.setup(torch, *_convert(arrays, torch.from_numpy))
 
     def call(fetch=False):
-        with torch.no_grad():
+        with torch.set_grad_enabled(wl.grad):
             out = wl.run(torch, *args)
-        return out.numpy() if fetch else None
+        return out.detach().numpy() if fetch else None
     return call
 
 
