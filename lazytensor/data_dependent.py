@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .capture import refuse_host_read
 from .creation import tensor
 
 if TYPE_CHECKING:
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
 def nonzero(x: Tensor, as_tuple: bool = False):
     """Indices of the non-zero elements."""
+    refuse_host_read("nonzero() (its result's shape depends on the data)")
     found = np.nonzero(x.numpy())
     if as_tuple:
         return tuple(tensor(i.astype(np.int64), device=x.device) for i in found)

@@ -13,6 +13,7 @@ import numpy as np
 from . import config
 from .autodiff.graph import (AccumulateGrad, GradFn, follow, followed, follows_new, hold, leaf_value, own,
                              record, result_value)
+from .capture import refuse_host_read
 from .ir import build as B
 from .ir.dtype import DType
 from .ir.node import Node, buffer_node
@@ -176,19 +177,23 @@ class TensorBase:
         return value
 
     def numpy(self) -> np.ndarray:
+        refuse_host_read("Tensor.numpy()")
         value = self._realized_value()
         return get_device(value.device).copyout(value.buffer)
 
     def __array__(self, dtype=None, copy=None):
+        refuse_host_read("np.asarray(tensor)")
         out = self.numpy()
         return out if dtype is None else out.astype(dtype)
 
     def item(self):
         if self.numel() != 1:
             raise RuntimeError(f"item(): a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        refuse_host_read("Tensor.item()")
         return self.numpy().reshape(()).item()
 
     def tolist(self):
+        refuse_host_read("Tensor.tolist()")
         return self.numpy().tolist()
 
     def __float__(self) -> float:
@@ -205,6 +210,7 @@ class TensorBase:
     def __bool__(self) -> bool:
         if self.numel() != 1:
             raise RuntimeError(f"Boolean value of Tensor with {self.numel()} elements is ambiguous")
+        refuse_host_read("bool(tensor) (Python control flow on a tensor's value)")
         return bool(self.item())
 
     def __len__(self) -> int:
@@ -218,6 +224,7 @@ class TensorBase:
         return (self[i] for i in range(self.shape[0]))
 
     def __repr__(self) -> str:
+        refuse_host_read("print() or repr() of a tensor")
         return tensor_repr(self)
 
     __str__ = __repr__
