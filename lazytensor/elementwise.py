@@ -69,8 +69,28 @@ def as_node(x: Any, dtype: D.DType, shape: tuple[int, ...], device: str) -> Node
     return const(x, dtype, shape, device)
 
 
+def _same_kind_pair(a: Any, b: Any) -> tuple[list[Node], D.DType] | None:
+    """The operands of the two commonest binary ops, when nothing needs promoting or
+    broadcasting: a float tensor with a Python number, or two tensors of one shape, dtype
+    and device (recording an op is per-op Python work; this skips the general path)."""
+    for t, s, tensor_first in ((a, b, True), (b, a, False)):
+        if isinstance(t, TensorBase) and type(s) in (int, float) and t.dtype.is_floating_point:
+            n = t.node
+            c = const(s, n.dtype, n.shape, n.device)
+            return ([n, c] if tensor_first else [c, n]), n.dtype
+    if isinstance(a, TensorBase) and isinstance(b, TensorBase):
+        na, nb = a.node, b.node
+        if na.shape == nb.shape and na.dtype == nb.dtype and na.device == nb.device:
+            return [na, nb], na.dtype
+    return None
+
+
 def prepare(op: str, *xs: Any, dtype: D.DType | None = None) -> tuple[list[Node], D.DType]:
     """Check devices and shapes, promote dtypes, broadcast: the operand nodes and their dtype."""
+    if dtype is None and len(xs) == 2:
+        fast = _same_kind_pair(*xs)
+        if fast is not None:
+            return fast
     for x in xs:
         if not isinstance(x, (TensorBase,) + Scalar):
             raise TypeError(f"{op}: unsupported operand type {type(x).__name__} (with {describe(*[t for t in xs if isinstance(t, TensorBase)])})")
