@@ -169,7 +169,7 @@ def follows_new(node: Node) -> bool:
     """Would autograd follow `node` as an op's result now: grad mode is on, the value is a
     float, and the op's nodes reach a followed value (they are then followed too, so that
     backward finds its way through them)."""
-    if not (config.GRAD_ENABLED and node.dtype.is_floating_point and node.op != "detach"):
+    if not (config.GRAD_ENABLED and _FOLLOWED and node.dtype.is_floating_point and node.op != "detach"):
         return False
     if node in _FOLLOWED:
         return True

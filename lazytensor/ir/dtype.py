@@ -17,6 +17,9 @@ class DType:
     category: int  # 0 bool, 1 integer, 2 floating: promotion climbs categories
     rank: int  # order within a category for promotion
 
+    def __hash__(self) -> int:  # names are unique; hashing every field costs per node built
+        return hash(self.name)
+
     @property
     def itemsize(self) -> int:
         return np.dtype(self.np).itemsize
