@@ -63,14 +63,13 @@ class Node:
 def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: Any = None,
          device: str = "numpy") -> Node:
     """Build (or find) a node, after the construction-time rewrites."""
-
     assert op in O.ALL_OPS, op
-    shape = tuple(int(s) for s in shape)
+    shape = tuple(map(int, shape))
     # detach is never folded away: it is the value autograd does not see through
     folded = None if op == "detach" else simplify(op, dtype, shape, srcs, arg, device, make)
     if folded is not None:
         return folded
-    key = (op, dtype, shape, tuple(id(s) for s in srcs), _arg_key(arg), device)
+    key = (op, dtype, shape, tuple(map(id, srcs)), _arg_key(arg), device)
     found = _CACHE.get(key)
     if found is not None and found.srcs == srcs:
         return found
