@@ -10,6 +10,7 @@ from .ir.dtype import float16, float32, float64, int32, int64, promote, uint8
 from .tensor import Size, Tensor, device
 from .tensor_base import realize
 from .jit import jit
+from . import viz  # noqa: F401
 from .creation import (  # noqa: F401
     tensor, from_numpy, as_tensor, zeros, ones, empty, full, zeros_like, ones_like, empty_like,
     full_like, arange, linspace, eye,

@@ -14,6 +14,8 @@ from . import config
 from .autodiff.graph import (AccumulateGrad, GradFn, follow, followed, follows_new, hold, leaf_value, own,
                              record, result_value)
 from .capture import refuse_host_read
+from .sites import note as note_site
+from .sites import recording as recording_sites
 from .ir import build as B
 from .ir.dtype import DType
 from .ir.node import Node, buffer_node
@@ -89,6 +91,8 @@ class TensorBase:
     def _from_node(cls, node: Node) -> "Tensor":
         """A tensor owning a new storage that holds `node` (realised at once when LAZY=0)."""
         t = cls.__new__(cls)
+        if recording_sites():
+            note_site(node)
         if follows_new(node):
             node = result_value(node)
             t._setup(Storage(node), ())

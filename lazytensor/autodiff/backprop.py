@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Optional
 from ..ir import build as B
 from ..ir.node import Node
 from ..ir.traverse import postorder
+from ..sites import phase
 from .grad_mode import set_grad_enabled
 from .graph import AccumulateGrad, GradFn, GradNode
 
@@ -51,7 +52,7 @@ def run_backward(roots: list[tuple[GradNode, Node]], retain_graph: bool, create_
     found: dict[int, Node] = {}
     leaf_updates: list[tuple[AccumulateGrad, Node]] = []
     retained: list[tuple[object, Node]] = []
-    with set_grad_enabled(create_graph):
+    with set_grad_enabled(create_graph), phase("backward"):
         for gn in order:
             slots = pending.pop(id(gn), None)
             if not slots:

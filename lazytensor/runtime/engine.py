@@ -1,7 +1,6 @@
 """Realise nodes: schedule, lower, render, compile (batched, cached), allocate, launch."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -15,17 +14,9 @@ from ..ir.node import Node
 from ..ir.schedule import Schedule, schedule
 from ..ir.schedule_cache import CachedSchedule, structure
 from .buffer import Buffer, BufferView
+from ..sites import user_site
 from .devices import get_device
 from .stats import STATS
-
-
-def _caller() -> str:
-    """The user's file:line that asked for the value (first frame outside the package)."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
-        frame = frame.f_back
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "?"
 
 
 _RENDERED: dict[tuple, RenderedProgram] = {}  # (device, kernel signature) -> its rendered kernels
@@ -126,6 +117,9 @@ def realize(nodes: list[Node], device_name: str) -> None:
     start = time.perf_counter()
     compiled_before, hits_before = STATS.kernels_compiled, STATS.cache_hits
     device = get_device(device_name)
+    if config.GRAPH:
+        from ..viz.files import dump_realisation  # the dump reads the IR, the kernels and their names
+        dump_realisation(targets, getattr(device, "fuse_row_reductions", False))
     sched = _schedule(targets, device)
     timings = _run(_render_all(sched.kernels, device), device)
     late = []
@@ -146,7 +140,7 @@ def realize(nodes: list[Node], device_name: str) -> None:
         STATS.kernel_time_s += elapsed
         print(f"[lt] realize on {STATS.device}: {len(sched.kernels) + len(late)} kernel(s), "
               f"{elapsed * 1e3:.2f} ms, compiled {STATS.kernels_compiled - compiled_before}, "
-              f"cache hits {STATS.cache_hits - hits_before}  <- {_caller()}", file=sys.stderr)
+              f"cache hits {STATS.cache_hits - hits_before}  <- {user_site()}", file=sys.stderr)
     for name, shape, seconds, nbytes in timings:
         gbs = nbytes / seconds / 1e9 if seconds > 0 else float("inf")
         print(f"[lt]   {name:<40s} {str(shape):<18s} {seconds * 1e6:9.1f} us {gbs:8.2f} GB/s", file=sys.stderr)

@@ -1,0 +1,59 @@
+"""Where in the user's code a value was made or asked for (file:line), for dumps and DEBUG.
+
+Finding a site walks Python frames, so values record their site only while someone will
+look at it: a graph dump (`lt.viz.dump`, `GRAPH=path`) turns recording on."""
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+from . import config
+from .autodiff.node_table import NodeTable
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_SITES: NodeTable[tuple[str, str]] = NodeTable()  # node -> (file:line, "forward" | "backward")
+_RECORDING: list[bool] = []
+_PHASE: list[str] = ["forward"]
+
+
+def user_site() -> str:
+    """The first frame outside the lazytensor package, as file:line."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "?"
+
+
+def recording() -> bool:
+    return bool(_RECORDING) or config.GRAPH is not None
+
+
+@contextmanager
+def record_sites() -> Iterator[None]:
+    _RECORDING.append(True)
+    try:
+        yield
+    finally:
+        _RECORDING.pop()
+
+
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Values made inside are labelled `name` ("backward" while gradients are built)."""
+    _PHASE.append(name)
+    try:
+        yield
+    finally:
+        _PHASE.pop()
+
+
+def note(node) -> None:
+    """Remember where `node` was made (when recording)."""
+    if recording() and node not in _SITES:
+        _SITES[node] = (user_site(), _PHASE[-1])
+
+
+def site_of(node) -> tuple[str, str] | None:
+    return _SITES.get(node)

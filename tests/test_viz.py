@@ -1,0 +1,77 @@
+"""Graph dumps: the lazy graph with sites, roles and kernel clusters, as networkx, JSON, DOT, SVG."""
+import json
+import shutil
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import lazytensor as lt
+import lazytensor.config as config
+
+
+def mlp_step():
+    lt.manual_seed(0)
+    w1 = lt.randn(8, 16, requires_grad=True).realize()
+    w2 = lt.randn(16, 4, requires_grad=True).realize()
+    x = lt.randn(5, 8).realize()
+    hidden = (x @ w1).relu()          # the site the forward nodes point at
+    loss = (hidden @ w2).pow(2).mean()
+    loss.backward()
+    return [loss, w1.grad, w2.grad]
+
+
+def test_to_networkx_labels_every_node():
+    x = lt.randn(3, 4).realize()
+    y = (x * 2 + 1).sum(1)
+    g = lt.viz.to_networkx(y)
+    ops = sorted(data["op"] for _, data in g.nodes(data=True))
+    assert ops.count("buffer") == 1 and "reduce" in ops and "mul" in ops
+    assert all({"op", "shape", "dtype", "site", "role", "kernel"} <= set(data) for _, data in g.nodes(data=True))
+    buffer = next(n for n, d in g.nodes(data=True) if d["op"] == "buffer")
+    assert g.nodes[buffer]["role"] == "buffer" and g.nodes[buffer]["kernel"] is None
+    assert len({d["kernel"] for _, d in g.nodes(data=True) if d["op"] != "buffer"}) == 1  # one fused kernel
+
+
+def test_a_dump_of_a_training_step_has_forward_backward_sites_and_kernels(tmp_path):
+    written = lt.viz.dump(mlp_step, tmp_path / "step")
+    data = json.loads(written["json"].read_text())
+    nodes = {n["id"]: n for n in data["nodes"]}
+    roles = {n["role"] for n in nodes.values()}
+    assert roles == {"buffer", "forward", "backward"}
+    assert sum(n["op"] == "buffer" for n in nodes.values()) == 3  # x, w1, w2
+    sites = {n["site"].rsplit(":", 1)[0] for n in nodes.values() if n["role"] == "forward"}
+    assert sites == {__file__}
+    forward_matmuls = [n for n in nodes.values() if n["op"] == "reduce" and n["role"] == "forward"]
+    assert forward_matmuls and all(n["kernel"] for n in forward_matmuls)
+    assert len(data["kernels"]) >= 3 and all(members for members in data["kernels"].values())
+    assert all(a in nodes and b in nodes for a, b in data["edges"])
+    dot = written["dot"].read_text()
+    assert dot.count("subgraph cluster_") == len(data["kernels"])
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
+def test_the_svg_is_written_and_parses():
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        written = lt.viz.dump(lambda: (lt.randn(4) * 2).sum(), f"{d}/g.dot")
+        assert written["dot"].name == "g.dot" and written["json"].name == "g.json"
+        assert ET.parse(written["svg"]).getroot().tag.endswith("svg")
+
+
+def test_a_path_without_extension_gets_all_three(tmp_path):
+    written = lt.viz.dump(lt.ones(3) + 1, tmp_path / "plain")
+    assert written["dot"] == tmp_path / "plain.dot" and written["json"] == tmp_path / "plain.json"
+
+
+def test_graph_env_dumps_every_realisation_numbered(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "GRAPH", str(tmp_path / "run.dot"))
+    (lt.randn(3) + 1).realize()
+    (lt.randn(3) * 5).sum().realize()
+    names = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert len(names) >= 2 and names[0].startswith("run-0") and all(n.startswith("run-") for n in names)
+
+
+def test_graph_env_into_a_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "GRAPH", str(tmp_path) + "/")
+    (lt.randn(2) - 1).realize()
+    assert any(p.name.startswith("graph-") for p in tmp_path.glob("*.dot"))
