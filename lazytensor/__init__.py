@@ -4,6 +4,7 @@ from __future__ import annotations
 from types import ModuleType as _ModuleType
 
 from . import config
+from .config import debug
 from .ir.dtype import DType as dtype
 from .ir.dtype import bool_ as bool
 from .ir.dtype import float16, float32, float64, int32, int64, promote, uint8

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 LAZY: bool = os.environ.get("LAZY", "1") != "0"
 DEBUG: int = int(os.environ.get("DEBUG", "0") or 0)
@@ -21,3 +23,13 @@ def set_debug(level: int) -> int:
     global DEBUG
     previous, DEBUG = DEBUG, int(level)
     return previous
+
+
+@contextmanager
+def debug(level: int) -> Iterator[None]:
+    """`with lt.debug(2): ...`: DEBUG at `level` inside, restored after."""
+    previous = set_debug(level)
+    try:
+        yield
+    finally:
+        set_debug(previous)

@@ -75,3 +75,13 @@ def test_graph_env_into_a_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "GRAPH", str(tmp_path) + "/")
     (lt.randn(2) - 1).realize()
     assert any(p.name.startswith("graph-") for p in tmp_path.glob("*.dot"))
+
+
+def test_debug_context_prints_the_graph_at_level_four(capsys):
+    x = lt.randn(3).realize()
+    before = config.DEBUG
+    with lt.debug(4):
+        (x.exp() + 1).realize()
+    err = capsys.readouterr().err
+    assert "[lt] graph of" in err and "= exp" in err and "realize on" in err
+    assert config.DEBUG == before  # restored

@@ -11,7 +11,7 @@ from ..codegen.render_common import kernel_name
 from ..ir.kernel import KernelSpec, kernel_spec
 from ..ir.layout import contiguous_strides
 from ..ir.node import Node
-from ..ir.schedule import Schedule, schedule
+from ..ir.schedule import Schedule, schedule, toposort
 from ..ir.schedule_cache import CachedSchedule, structure
 from .buffer import Buffer, BufferView
 from ..sites import user_site
@@ -109,6 +109,18 @@ def _schedule(targets: list[Node], device) -> Schedule:
     return sched
 
 
+def _print_graph(targets: list[Node]) -> None:
+    """DEBUG=4: the lazy graph being realised (after the construction-time rewrites), one
+    node a line, sources by number."""
+    order = toposort(targets)
+    number = {id(n): i for i, n in enumerate(order)}
+    print(f"[lt] graph of {len(order)} node(s):", file=sys.stderr)
+    for i, n in enumerate(order):
+        srcs = ", ".join(f"%{number[id(s)]}" if id(s) in number else f"buffer{list(s.shape)}" for s in n.srcs)
+        arg = "" if n.arg is None else f" {n.arg!r}"
+        print(f"[lt]   %{i} = {n.op}{arg} ({srcs}) -> {n.dtype.name}{list(n.shape)}", file=sys.stderr)
+
+
 def realize(nodes: list[Node], device_name: str) -> None:
     """Compute every node in `nodes` (and only what they need); attach their buffers."""
     targets = [n for n in nodes if not n.realized]
@@ -120,6 +132,8 @@ def realize(nodes: list[Node], device_name: str) -> None:
     if config.GRAPH:
         from ..viz.files import dump_realisation  # the dump reads the IR, the kernels and their names
         dump_realisation(targets, getattr(device, "fuse_row_reductions", False))
+    if config.DEBUG >= 4:
+        _print_graph(targets)
     sched = _schedule(targets, device)
     timings = _run(_render_all(sched.kernels, device), device)
     late = []
