@@ -85,3 +85,24 @@ def test_debug_context_prints_the_graph_at_level_four(capsys):
     err = capsys.readouterr().err
     assert "[lt] graph of" in err and "= exp" in err and "realize on" in err
     assert config.DEBUG == before  # restored
+
+
+def test_stats_count_realisations_by_the_site_that_forced_them():
+    x = lt.randn(4).realize()
+    lt.reset_stats()
+    for _ in range(3):
+        (x * 2).sum().item()  # this line forces three realisations
+    stats = lt.stats()
+    here = [site for site in stats["realizations_by_site"] if site.startswith(__file__)]
+    assert len(here) == 1 and stats["realizations_by_site"][here[0]] == 3
+    assert stats.as_dict()["realizations"] == 3
+
+
+def test_debug_one_hints_at_a_site_that_realises_in_a_loop(capsys):
+    from lazytensor.runtime import engine
+    x = lt.randn(2).realize()
+    lt.reset_stats()
+    with lt.debug(1):
+        for _ in range(engine.HINT_AT[0]):
+            (x + 1).sum().item()
+    assert "hint:" in capsys.readouterr().err

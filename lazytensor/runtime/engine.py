@@ -89,6 +89,7 @@ def _run(prepared, device) -> list[tuple[str, tuple, float, int]]:
     return timings
 
 
+HINT_AT = (100, 1000, 10000)  # realisations from one site that earn a DEBUG=1 hint
 _SCHEDULES: dict[tuple, CachedSchedule] = {}  # (device, graph structure) -> its schedule
 _SCHEDULES_LIMIT = 1024
 
@@ -148,13 +149,18 @@ def realize(nodes: list[Node], device_name: str) -> None:
         timings += _run(_render_all([kernel_spec((v,), sched.materialised) for v in late], device), device)
     STATS.realizations += 1
     STATS.device = str(getattr(device, "description", device.name))
+    site = user_site()
+    count = STATS.realizations_by_site[site] = STATS.realizations_by_site.get(site, 0) + 1
     if config.DEBUG >= 1:
         device.synchronize()
         elapsed = time.perf_counter() - start
         STATS.kernel_time_s += elapsed
         print(f"[lt] realize on {STATS.device}: {len(sched.kernels) + len(late)} kernel(s), "
               f"{elapsed * 1e3:.2f} ms, compiled {STATS.kernels_compiled - compiled_before}, "
-              f"cache hits {STATS.cache_hits - hits_before}  <- {user_site()}", file=sys.stderr)
+              f"cache hits {STATS.cache_hits - hits_before}  <- {site}", file=sys.stderr)
+        if count in HINT_AT:
+            print(f"[lt] hint: {site} has forced {count} realisations; a value read there in a loop "
+                  f"(.item(), print, bool) makes each step wait for the device", file=sys.stderr)
     for name, shape, seconds, nbytes in timings:
         gbs = nbytes / seconds / 1e9 if seconds > 0 else float("inf")
         print(f"[lt]   {name:<40s} {str(shape):<18s} {seconds * 1e6:9.1f} us {gbs:8.2f} GB/s", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Counters that make laziness and fusion measurable (`lt.stats()`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 
 
 @dataclass
@@ -18,6 +18,14 @@ class Stats:
     kernel_time_s: float = 0.0
     compile_time_s: float = 0.0
     device: str = ""  # the device (and OpenCL platform) the last realisation ran on
+    realizations_by_site: dict = field(default_factory=dict)  # user's file:line -> realisations it forced
+
+    def __getitem__(self, name: str):
+        """`lt.stats()["kernels_launched"]`: the counters as a mapping too."""
+        return getattr(self, name)
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def __repr__(self) -> str:
         return "Stats(" + ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)) + ")"
@@ -28,9 +36,9 @@ STATS = Stats()
 
 def stats() -> Stats:
     """A snapshot of the counters since the last `reset_stats()`."""
-    return Stats(**{f.name: getattr(STATS, f.name) for f in fields(STATS)})
+    return Stats(**{f.name: (dict(v) if isinstance(v := getattr(STATS, f.name), dict) else v) for f in fields(STATS)})
 
 
 def reset_stats() -> None:
     for f in fields(STATS):
-        setattr(STATS, f.name, f.default)
+        setattr(STATS, f.name, f.default_factory() if f.default_factory is not MISSING else f.default)
