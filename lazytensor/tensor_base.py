@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import numpy as np
 
 from . import config
-from .autodiff.graph import (AccumulateGrad, GradFn, follow, followed, follows_new, hold, leaf_value, own,
-                             record, result_value)
+from .autodiff.graph import (AccumulateGrad, GradFn, anything_followed, disown, follow, followed, follows_new,
+                             leaf_value, own, owned_by, record, result_value)
 from .capture import refuse_host_read
 from .sites import note as note_site
 from .sites import recording as recording_sites
@@ -74,7 +74,6 @@ class Storage:
 
     @node.setter
     def node(self, node: Node) -> None:
-        hold(node)  # autograd tells the values tensors hold from the work between them
         self._node = node
 
 
@@ -124,7 +123,6 @@ class TensorBase:
             return self._value()
         if self._view is None or self._view[0] != self._storage.version or self._view[1] is not self._storage.node:
             node = apply_chain(self._value(), self._chain)
-            hold(node)
             grad_node = None
             if follows_new(node):
                 follow(node)
@@ -133,13 +131,18 @@ class TensorBase:
         return self._view[2]
 
     def _value(self) -> Node:
-        """The storage's value as this tensor's ops read it: a tensor that does not require
-        grad may share its node with one that does (hash-consing ignores grad mode), and then
-        reads it detached, so no gradient flows through it."""
+        """The storage's value as this tensor's ops read it. Hash-consing ignores grad mode, so
+        a node may be shared: with a tensor whose gradients it carries (then only that tensor
+        reads it as is), or with the work inside a later op. A value autograd does not follow
+        for this tensor therefore reaches ops detached, so no gradient flows through it and an
+        op's walk never reads through its history; a leaf or realised value has none."""
         s = self._storage
-        if s.grad_node is None and followed(s.node):
-            return B.detach(s.node)
-        return s.node
+        n = s.node
+        if followed(n):
+            return n if owned_by(n, s.grad_node) else B.detach(n)
+        if anything_followed() and n.srcs and not n.realized:
+            return B.detach(n)
+        return n
 
     def _assign(self, value: Node) -> "Tensor":
         """Write `value` (this tensor's shape) into this tensor's region of its storage."""
@@ -293,9 +296,12 @@ class TensorBase:
         if self._chain:
             raise RuntimeError("setting .data on a view is not supported; assign to the base tensor")
         s = self._storage
-        if followed(s.node):  # keep this leaf's identity: a fresh leaf node over the new value
+        if followed(s.node) and s.grad_node is not None:  # keep the tensor's autograd identity
             engine.realize([value], value.device)
-            s.node = buffer_node(value.buffer, value.dtype, value.shape, value.device)
+            old, s.node = s.node, buffer_node(value.buffer, value.dtype, value.shape, value.device)
+            if isinstance(s.grad_node, GradFn):  # a non-leaf: its recorded value now has no holder
+                s.grad_node.keep_out()
+                disown(old)
             own(s.node, s.grad_node)
         else:
             s.node = value

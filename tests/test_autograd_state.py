@@ -56,3 +56,50 @@ def test_dead_leaves_and_their_graphs_are_freed():
         del w
     gc.collect()
     assert live_node_count() <= start + 5
+
+
+def test_an_op_built_on_a_node_an_untracked_view_also_holds_still_tracks():
+    w = lt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    k = lt.tensor([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+    with lt.no_grad():
+        a = w * 2
+        e = a.expand(2, 3)  # an untracked view over the node b will share
+        assert e.shape == (2, 3)
+    b = w * 2
+    c = b * k
+    assert c.requires_grad
+    c.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [6.0, 6.0, 6.0])
+
+
+def test_a_broadcast_reduction_built_under_no_grad_does_not_cut_a_later_graph():
+    w = lt.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    with lt.no_grad():
+        held = w.sum(1, keepdim=True).expand(2, 3)
+        assert held.shape == (2, 3)
+    y = w - w.sum(1, keepdim=True)
+    (y * y).sum().backward()
+    expected = 2 * (w.numpy() - w.numpy().sum(1, keepdims=True))
+    expected = expected - expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-6)
+
+
+def test_setting_data_on_a_non_leaf_keeps_its_gradient_path():
+    x = lt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    y.data = lt.ones(3)
+    (y * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0, 6.0])
+
+
+def test_a_non_leaf_overwritten_under_no_grad_does_not_borrow_another_tensors_gradient():
+    w = lt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = lt.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    y = w * 2
+    with lt.no_grad():
+        y.copy_(x * 3)
+    z = x * 3  # the same node as y's new value
+    assert z.requires_grad
+    (z * 5).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [15.0, 15.0, 15.0])
+    assert w.grad is None

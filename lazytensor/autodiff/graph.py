@@ -25,10 +25,6 @@ from .node_table import NodeSet, NodeTable
 # never holds its own value (or the storage holding it) strongly.
 _FOLLOWED = NodeSet()
 _OWNERS: NodeTable[tuple] = NodeTable()
-# Values that tensors hold (followed or not): an op's result is followed when it reaches a
-# followed value through the op's own intermediate nodes, never through an unfollowed
-# tensor's history (a = x * w under no_grad reads x and w, yet a is a constant).
-_HELD = NodeSet()
 
 FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
          "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
@@ -80,6 +76,7 @@ class GradFn(GradNode):
         (last, self.out_srcs), self.order = order[-1], order[:-1]  # (node, srcs at record time)
         assert last is out
         self._out = weakref.ref(out)
+        self._out_kept = None
         self.out_op = out.op if out.op != "reduce" else out.arg[0]
         self.stops = stops  # id(node) -> (node, GradNode, slot, weakref to storage, version)
         self._storage = weakref.ref(storage) if storage is not None else None
@@ -89,7 +86,12 @@ class GradFn(GradNode):
 
     @property
     def out(self) -> Node:
-        return self._out()
+        return self._out_kept if self._out_kept is not None else self._out()
+
+    def keep_out(self) -> None:
+        """Hold the recorded value strongly: its tensor now holds another value (`.data` set on
+        a non-leaf), which this GradFn owns instead, so nothing else keeps the old one."""
+        self._out_kept = self._out()
 
     @property
     def storage(self):
@@ -160,11 +162,6 @@ def follow(node: Node) -> None:
     _FOLLOWED.add(node)
 
 
-def hold(node: Node) -> None:
-    """`node` is a value a tensor holds."""
-    _HELD.add(node)
-
-
 def follows_new(node: Node) -> bool:
     """Would autograd follow `node` as an op's result now: grad mode is on, the value is a
     float, and the op's nodes reach a followed value (they are then followed too, so that
@@ -179,7 +176,9 @@ def follows_new(node: Node) -> bool:
 
 
 def _stops_walk(n: Node) -> bool:
-    return n in _HELD or n.op == "detach" or n.realized or not n.srcs
+    # a tensor's value that autograd does not follow reaches an op detached (TensorBase._value),
+    # so the walk never reads through another tensor's history
+    return n.op == "detach" or n.realized or not n.srcs
 
 
 def _reaches_followed(root: Node) -> bool:
@@ -204,6 +203,20 @@ def _reaches_followed(root: Node) -> bool:
             if reaches[id(n)] and n is not root:
                 _FOLLOWED.add(n)
     return reaches[id(root)]
+
+
+def anything_followed() -> bool:
+    return bool(_FOLLOWED)
+
+
+def owned_by(node: Node, gradnode: Optional[GradNode]) -> bool:
+    """Do the gradients of `node` flow into `gradnode` (freed or not)?"""
+    owner = _OWNERS.get(node)
+    return gradnode is not None and owner is not None and owner[0] is gradnode
+
+
+def disown(node: Node) -> None:
+    _OWNERS.pop(node)
 
 
 def owner_of(node: Node) -> Optional[tuple[GradNode, int]]:

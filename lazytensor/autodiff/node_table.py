@@ -28,6 +28,9 @@ class NodeTable(Generic[V]):
     def __contains__(self, node: Any) -> bool:
         return id(node) in self._values
 
+    def pop(self, node: Any) -> None:
+        self._values.pop(id(node), None)
+
     def __len__(self) -> int:
         return len(self._values)
 

@@ -57,7 +57,7 @@ def _must_materialise_reduce(n: Node, users: dict[int, list[Node]], wanted: set[
     arithmetic on the output: a convolution's positions split back into rows and columns);
     any other reader would repeat the loop, so it gets a buffer."""
     readers = users.get(id(n), [])
-    while len(readers) == 1 and readers[0].op == "reshape":
+    while len(readers) == 1 and readers[0].op in ("reshape", "detach"):
         if id(readers[0]) in wanted:
             return False
         n = readers[0]
@@ -108,7 +108,7 @@ def _row_broadcast_chain(n: Node, users: dict[int, list[Node]], min_rows: int = 
         r = readers[0]
         if r.op == "expand":
             break
-        if not ((r.op in O.ELEMENTWISE and r.shape == cur.shape) or _only_unit_dims_change(r)):
+        if not ((r.op in O.ELEMENTWISE and r.shape == cur.shape) or _only_unit_dims_change(r) or r.op == "detach"):
             return None
         chain.append(r)
         cur = r

@@ -16,7 +16,7 @@ def to_networkx(tensors) -> nx.DiGraph:
     """`lt.viz.to_networkx(tensors)`: the lazy graph behind `tensors` (one or a list) as a
     networkx.DiGraph; node attributes op, shape, dtype, site, role, kernel."""
     tensors = [tensors] if isinstance(tensors, TensorBase) else list(tensors)
-    nodes = [t.node for t in tensors]
+    nodes = [t.node if t._chain else t._storage.node for t in tensors]  # what each tensor holds
     return graph_of(nodes, _fuses_rows(tensors))
 
 
