@@ -82,3 +82,12 @@ def test_a_training_loop_allocates_no_device_buffers_after_warm_up():
             model[0].weight.sum().item()
             created.append(lt.stats().buffers_created)
     assert created[3:] == [0, 0, 0], created
+
+
+def test_debug_explains_a_new_schedule_by_the_shape_that_changed(capsys):
+    with lt.debug(1):
+        (lt.tensor(_data(0, 3, 5)) * 7.0 + 0.25).exp().realize()
+        capsys.readouterr()
+        (lt.tensor(_data(1, 4, 5)) * 7.0 + 0.25).exp().realize()
+    err = capsys.readouterr().err
+    assert "new schedule" in err and "(4, 5)" in err and "(3, 5)" in err

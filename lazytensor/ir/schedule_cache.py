@@ -83,3 +83,25 @@ class CachedSchedule:
                               tuple((nodes[i], kind) for i, kind, _ in args))
                    for outs, ins, args, key in self.kernels]
         return Schedule(kernels, [nodes[i] for i in self.views], {id(nodes[i]) for i in self.materialised})
+
+
+def explain_difference(new: tuple, known: list[tuple]) -> str | None:
+    """Why `new` missed the cache, in words: the first part where it differs from the most
+    alike known structure (same number of nodes first), or None when nothing is alike."""
+    alike = [k for k in known if len(k) == len(new)]
+    if not alike:
+        return None
+    nearest = max(alike, key=lambda k: sum(a == b for a, b in zip(k, new)))
+    for i, (was, now) in enumerate(zip(nearest, new)):
+        if was != now:
+            return f"part {i}: {_describe(now)} (the cached one has {_describe(was)})"
+    return None
+
+
+def _describe(part) -> str:
+    """A structure part in words: op, dtype name and shape where it has them."""
+    if not isinstance(part, tuple) or len(part) < 3:
+        return repr(part)
+    op, dtype, shape = part[0], part[1], part[2]
+    name = getattr(dtype, "name", dtype)
+    return f"{'input' if op == 'in' else op} of dtype {name} and shape {tuple(shape) if isinstance(shape, tuple) else shape}"

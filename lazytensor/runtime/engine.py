@@ -12,7 +12,7 @@ from ..ir.kernel import KernelSpec, kernel_spec
 from ..ir.layout import contiguous_strides
 from ..ir.node import Node
 from ..ir.schedule import Schedule, schedule, toposort
-from ..ir.schedule_cache import CachedSchedule, structure
+from ..ir.schedule_cache import CachedSchedule, explain_difference, structure
 from .buffer import Buffer, BufferView
 from ..sites import user_site
 from .devices import get_device
@@ -102,12 +102,21 @@ def _schedule(targets: list[Node], device) -> Schedule:
     cached = _SCHEDULES.get(cache_key)
     if cached is not None:
         return cached.instantiate(shape)
+    if config.DEBUG >= 1:
+        _explain_miss(device.name, shape.key)
     sched = schedule(targets, fuse_row_reductions=fuse)
     STATS.schedules_built += 1
     if len(_SCHEDULES) >= _SCHEDULES_LIMIT:
         del _SCHEDULES[next(iter(_SCHEDULES))]
     _SCHEDULES[cache_key] = CachedSchedule.of(sched, shape)
     return sched
+
+
+def _explain_miss(device_name: str, key: tuple) -> None:
+    """DEBUG=1: a new schedule (and, where the kernels differ, new compiles) and why."""
+    why = explain_difference(key, [k for d, k in _SCHEDULES if d == device_name])
+    if why is not None:
+        print(f"[lt] new schedule: {why}", file=sys.stderr)
 
 
 def _print_graph(targets: list[Node]) -> None:
