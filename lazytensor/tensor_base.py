@@ -15,6 +15,7 @@ from .autodiff.graph import (AccumulateGrad, GradFn, anything_followed, disown, 
                              leaf_value, own, owned_by, record, result_value)
 from .capture import refuse_host_read
 from .sites import note as note_site
+from .sites import user_site
 from .sites import recording as recording_sites
 from .ir import build as B
 from .ir.dtype import DType
@@ -98,8 +99,10 @@ class TensorBase:
             t._storage.grad_node = record(node, t._storage)
         else:
             t._setup(Storage(node), ())
-        if not config.LAZY:
+        if not config.LAZY or config.NANCHECK:
             t.realize()
+        if config.NANCHECK:
+            _check_finite(t, node)
         return t
 
     def _view_of(self, op: str, arg) -> "Tensor":
@@ -391,6 +394,18 @@ class TensorBase:
             raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{lo}, {hi}], "
                              f"but got {dim}) for a tensor of shape {tuple(self.shape)}")
         return int(dim) % max(ndim, 1)
+
+
+def _check_finite(t: TensorBase, node: Node) -> None:
+    """NANCHECK=1: raise naming the op and the user's line when `t` holds a NaN or inf."""
+    if not t.dtype.is_floating_point or t.numel() == 0:
+        return
+    values = get_device(node.device).copyout(t._storage.node.buffer)
+    if not np.isfinite(values).all():
+        kind = "NaN" if np.isnan(values).any() else "inf"
+        op = node.op if node.op != "reduce" else f"reduce ({node.arg[0]})"
+        raise FloatingPointError(f"NANCHECK: {op} produced {kind} in a result of shape {tuple(node.shape)} "
+                                 f"and dtype {node.dtype.name}, at {user_site()}")
 
 
 def realize(*tensors: TensorBase) -> None:

@@ -3,6 +3,7 @@ import json
 import shutil
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 import lazytensor as lt
@@ -106,3 +107,12 @@ def test_debug_one_hints_at_a_site_that_realises_in_a_loop(capsys):
         for _ in range(engine.HINT_AT[0]):
             (x + 1).sum().item()
     assert "hint:" in capsys.readouterr().err
+
+
+def test_nancheck_names_the_op_and_line_of_a_planted_nan(monkeypatch):
+    monkeypatch.setattr(config, "NANCHECK", True)
+    x = lt.tensor([1.0, -1.0, 4.0])
+    y = x * 2
+    with pytest.raises(FloatingPointError, match=r"NANCHECK: log produced NaN .*test_viz\.py:\d+"):
+        (y - 1).log()  # log of -3: the planted NaN
+    assert np.isfinite((y + 3).log().numpy()).all()  # finite results pass
