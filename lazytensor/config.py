@@ -8,6 +8,8 @@ from typing import Iterator
 LAZY: bool = os.environ.get("LAZY", "1") != "0"
 DEBUG: int = int(os.environ.get("DEBUG", "0") or 0)
 GRAPH: str | None = os.environ.get("GRAPH") or None
+# VALIDATE=1: every non-numpy kernel is checked against the numpy device (runtime/validate.py)
+VALIDATE: bool = os.environ.get("VALIDATE", "0") not in ("", "0")
 # NANCHECK=1: every op runs at once and the first one whose result holds a NaN or inf raises
 NANCHECK: bool = os.environ.get("NANCHECK", "0") not in ("", "0")
 SEARCH: bool = os.environ.get("LT_SEARCH", "0") not in ("", "0")  # time candidate kernels once (runtime/search.py)

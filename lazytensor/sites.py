@@ -27,7 +27,7 @@ def user_site() -> str:
 
 
 def recording() -> bool:
-    return bool(_RECORDING) or config.GRAPH is not None
+    return bool(_RECORDING) or config.GRAPH is not None or config.VALIDATE
 
 
 @contextmanager

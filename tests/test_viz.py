@@ -9,6 +9,8 @@ import pytest
 import lazytensor as lt
 import lazytensor.config as config
 
+from helpers import cl_unavailable_reason, using
+
 
 def mlp_step():
     lt.manual_seed(0)
@@ -116,3 +118,28 @@ def test_nancheck_names_the_op_and_line_of_a_planted_nan(monkeypatch):
     with pytest.raises(FloatingPointError, match=r"NANCHECK: log produced NaN .*test_viz\.py:\d+"):
         (y - 1).log()  # log of -3: the planted NaN
     assert np.isfinite((y + 3).log().numpy()).all()  # finite results pass
+
+
+needs_cl = pytest.mark.skipif(cl_unavailable_reason() is not None, reason=str(cl_unavailable_reason()))
+
+
+@needs_cl
+def test_validate_agrees_with_numpy_on_a_training_step(monkeypatch):
+    monkeypatch.setattr(config, "VALIDATE", True)
+    with using("cl", True):
+        loss, g1, g2 = mlp_step()
+        assert np.isfinite(loss.item()) and np.isfinite(g1.numpy()).all()
+
+
+@needs_cl
+def test_validate_names_a_broken_kernel_and_its_line(monkeypatch):
+    from lazytensor.codegen import render_opencl
+    from lazytensor.runtime import engine
+    from lazytensor.runtime.validate import ValidationError
+    monkeypatch.setattr(config, "VALIDATE", True)
+    monkeypatch.setitem(render_opencl.OPS, "exp", "(exp({0}) + 1)")  # test-only fault injection
+    monkeypatch.setattr(engine, "_RENDERED", {})
+    with using("cl", True):
+        x = lt.tensor([0.5, 1.5, 2.5]).realize()
+        with pytest.raises(ValidationError, match=r"VALIDATE: kernel e_exp.*test_viz\.py:\d+"):
+            x.exp().realize()  # the broken kernel

@@ -15,6 +15,7 @@ from ..ir.schedule import Schedule, schedule, toposort
 from ..ir.schedule_cache import CachedSchedule, explain_difference, structure
 from .buffer import Buffer, BufferView
 from ..sites import user_site
+from . import validate
 from .devices import get_device
 from .stats import STATS
 
@@ -83,6 +84,8 @@ def _run(prepared, device) -> list[tuple[str, tuple, float, int]]:
             if config.DEBUG >= 2:
                 moved = sum(b.nbytes for b in bufs)
                 timings.append((rk.name, outs[0].shape, device.elapsed(handle), moved))
+        if config.VALIDATE and device.name != "numpy":  # before attaching: the spec still computes them
+            validate.check(spec, program, device, views, lambda dev, s: _rendered(dev, s, 0))
         for out, view in zip(outs, views):
             out.attach(view)
     device.after_batch()
