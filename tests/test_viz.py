@@ -143,3 +143,25 @@ def test_validate_names_a_broken_kernel_and_its_line(monkeypatch):
         x = lt.tensor([0.5, 1.5, 2.5]).realize()
         with pytest.raises(ValidationError, match=r"VALIDATE: kernel e_exp.*test_viz\.py:\d+"):
             x.exp().realize()  # the broken kernel
+
+
+def test_the_report_shows_the_graph_the_kernels_and_their_source(tmp_path):
+    import html.parser
+    import subprocess
+    import sys
+    written = lt.viz.dump(mlp_step, tmp_path / "step")
+    data = json.loads(written["json"].read_text())
+    out = tmp_path / "report.html"
+    subprocess.run([sys.executable, "-m", "viz", str(written["json"]), "-o", str(out)], check=True,
+                   cwd=__file__.rsplit("/tests/", 1)[0])
+    page = out.read_text()
+    html.parser.HTMLParser().feed(page)  # well-formed enough to parse
+    first = next(iter(data["sources"].values()))["kernels"][0]
+    assert first["name"] in page and html_escape(first["source"].splitlines()[0]) in page
+    assert all(name in page for name in data["kernels"])
+    assert ("<svg" in page) == ("svg" in written)
+
+
+def html_escape(text):
+    import html
+    return html.escape(text)

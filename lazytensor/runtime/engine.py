@@ -144,7 +144,7 @@ def realize(nodes: list[Node], device_name: str) -> None:
     device = get_device(device_name)
     if config.GRAPH:
         from ..viz.files import dump_realisation  # the dump reads the IR, the kernels and their names
-        dump_realisation(targets, getattr(device, "fuse_row_reductions", False))
+        dump_realisation(targets, getattr(device, "fuse_row_reductions", False), device.render)
     if config.DEBUG >= 4:
         _print_graph(targets)
     sched = _schedule(targets, device)

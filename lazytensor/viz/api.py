@@ -17,7 +17,8 @@ def to_networkx(tensors) -> nx.DiGraph:
     networkx.DiGraph; node attributes op, shape, dtype, site, role, kernel."""
     tensors = [tensors] if isinstance(tensors, TensorBase) else list(tensors)
     nodes = [t.node if t._chain else t._storage.node for t in tensors]  # what each tensor holds
-    return graph_of(nodes, _fuses_rows(tensors))
+    device = get_device(tensors[0]._storage.node.device) if tensors else None
+    return graph_of(nodes, _fuses_rows(tensors), device.render if device is not None else None)
 
 
 def _fuses_rows(tensors) -> bool:

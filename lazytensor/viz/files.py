@@ -20,7 +20,7 @@ ROLE_STYLE = {  # fill colours: what a node is for
 _REALISATIONS = [0]
 
 
-def dump_realisation(targets: list, fuse_row_reductions: bool) -> dict[str, Path]:
+def dump_realisation(targets: list, fuse_row_reductions: bool, render=None) -> dict[str, Path]:
     """GRAPH=path: the graph of one realisation, numbered after the path's stem
     (graph.dot -> graph-0001.dot), or into the folder GRAPH names."""
     _REALISATIONS[0] += 1
@@ -30,7 +30,7 @@ def dump_realisation(targets: list, fuse_row_reductions: bool) -> dict[str, Path
     else:
         base = stem_of(target)
         stem = base.with_name(f"{base.name}-{_REALISATIONS[0]:04d}")
-    return write(graph_of(targets, fuse_row_reductions), stem)
+    return write(graph_of(targets, fuse_row_reductions, render), stem)
 
 
 def stem_of(path) -> Path:
@@ -63,7 +63,7 @@ def as_json(graph: nx.DiGraph) -> dict:
     return {"nodes": [{"id": n, **{k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}}
                       for n, data in graph.nodes(data=True)],
             "edges": [[a, b] for a, b in graph.edges], "kernels": kernels,
-            "targets": graph.graph.get("targets", [])}
+            "targets": graph.graph.get("targets", []), "sources": graph.graph.get("sources", {})}
 
 
 def as_dot(graph: nx.DiGraph) -> graphviz.Digraph:

@@ -11,13 +11,15 @@ from ..ir.traverse import postorder
 from ..sites import site_of
 
 
-def graph_of(targets: list[Node], fuse_row_reductions: bool = False) -> nx.DiGraph:
+def graph_of(targets: list[Node], fuse_row_reductions: bool = False, render=None) -> nx.DiGraph:
     """Every node under `targets` (realised ones are buffers, where the graph stops), each
     labelled with its op, shape, dtype, the user's file:line that made it, forward or
     backward, and the kernel the scheduler fuses it into; an edge from each source."""
     pending = [t for t in targets if not t.realized]
-    kernels = _kernel_of(pending, fuse_row_reductions) if pending else {}
+    sources: dict[str, dict] = {}
+    kernels = _kernel_of(pending, fuse_row_reductions, render, sources) if pending else {}
     graph = nx.DiGraph()
+    graph.graph["sources"] = sources
     nodes = postorder(targets, lambda n: () if n.realized else n.srcs)
     labels = _inherited_sites(nodes)
     for n in nodes:
@@ -31,12 +33,21 @@ def graph_of(targets: list[Node], fuse_row_reductions: bool = False) -> nx.DiGra
     return graph
 
 
-def _kernel_of(targets: list[Node], fuse: bool) -> dict[int, str]:
+def _kernel_of(targets: list[Node], fuse: bool, render, sources: dict) -> dict[int, str]:
     """Node id -> the name of the kernel it is computed in (the first, when it is inlined
-    into several)."""
+    into several); `render(kernel, name)`, when given, fills `sources` with each kernel's
+    generated code, launch sizes and optimisation choices."""
     out: dict[int, str] = {}
     for spec in schedule(targets, fuse_row_reductions=fuse).kernels:
-        name = kernel_name(lower_kernel(spec))
+        kernel = lower_kernel(spec)
+        name = kernel_name(kernel)
+        if render is not None:
+            program = render(kernel, name)
+            sources[name] = {"kernels": [{"name": k.name, "source": k.source, "opts": [repr(o) for o in k.opts],
+                                          "global_size": list(k.global_size), "local_size": k.local_size}
+                                         for k in program.kernels],
+                             "outputs": [[list(o.shape), o.dtype.name] for o in spec.outputs],
+                             "inputs": [[list(i.shape), i.dtype.name] for i in spec.inputs]}
         inputs = spec.input_ids
         for n in postorder(list(spec.outputs), lambda m: () if id(m) in inputs or m.realized else m.srcs):
             if id(n) not in inputs and not n.realized:
