@@ -62,20 +62,12 @@ class Storage:
     """The current node of some memory, how often it was written in place, and where
     gradients of its value flow (a leaf's AccumulateGrad or a recorded GradFn)."""
 
-    __slots__ = ("_node", "version", "grad_node", "grad", "__weakref__")
+    __slots__ = ("node", "version", "grad_node", "grad", "__weakref__")
 
     def __init__(self, node: Node):
         self.node, self.version = node, 0
         self.grad_node = None
         self.grad = None  # a leaf's accumulated gradient
-
-    @property
-    def node(self) -> Node:
-        return self._node
-
-    @node.setter
-    def node(self, node: Node) -> None:
-        self._node = node
 
 
 class TensorBase:

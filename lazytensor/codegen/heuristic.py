@@ -15,7 +15,7 @@ from ..ir.traverse import postorder
 from . import uops as S
 from .caps import DeviceCaps
 from .lower import LoweredKernel
-from .opt import KernelPlan, Opt, OptError, OptKind, initial_plan, make_plan
+from .opt import KernelPlan, Opt, OptError, OptKind, initial_plan, make_plan, reduces_over
 from .uops import U
 
 
@@ -56,7 +56,7 @@ def _matmul_operands(plan: KernelPlan):
     innermost, whose stores are contiguous."""
     best = None
     for k, var in enumerate(plan.reduce_axes):
-        r = next((n for n in postorder(plan.roots, lambda m: m.srcs) if n.op == "reduce" and var in n.arg[1]), None)
+        r = next(iter(reduces_over(plan, var)), None)
         if r is None or r.arg[0] != "sum" or r.srcs[0].op != "mul":
             continue
         for n_axis in reversed(range(len(plan.axes))):
@@ -89,7 +89,7 @@ def _extent(n: U) -> int:
 def _reduce_size(plan: KernelPlan, k: int) -> int:
     """Steps of reduction k over all its variables (a convolution's channels and window)."""
     var = plan.reduce_axes[k]
-    r = next(n for n in postorder(plan.roots, lambda m: m.srcs) if n.op == "reduce" and var in n.arg[1])
+    r = reduces_over(plan, var)[0]
     size = 1
     for v in r.arg[1]:
         size *= v.arg[1]

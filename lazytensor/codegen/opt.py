@@ -283,20 +283,20 @@ def _apply_reduce_upcast(plan: KernelPlan, opt: Opt) -> None:
     if not 0 <= opt.axis < len(rvars):
         raise OptError(f"{opt}: the kernel has {len(rvars)} reduce variables")
     var, width = rvars[opt.axis], opt.amount
-    if not _reduces_over(plan, var):
+    if not reduces_over(plan, var):
         raise OptError(f"{opt}: reduce variable {opt.axis} was split already")
     size = var.arg[1]
     if width not in WIDTHS or size < width:
         raise OptError(f"{opt}: width must be one of {WIDTHS} and at most the reduce size {size}")
-    if plan.lane is not None and any(plan.lane.var in S.variables(n) for n in _reduces_over(plan, var)):
+    if plan.lane is not None and any(plan.lane.var in S.variables(n) for n in reduces_over(plan, var)):
         raise OptError(f"{opt}: this reduction already varies along the output's vector lanes")
-    for n in _reduces_over(plan, var):
+    for n in reduces_over(plan, var):
         _check_vectorisable(KernelPlan(plan.kernel, [], [Store(0, S.lit(0), n.srcs[0])]), var, opt)
     outer, lane = plan.fresh_var("ro", size // width), plan.fresh_var("rl", width)
     full = size // width * width
     tail = plan.fresh_var("rt", size - full) if size > full else None
     mapping = {}
-    for n in _reduces_over(plan, var):
+    for n in reduces_over(plan, var):
         vec = S.substitute([n], {var: S.add(S.mul(outer, width), lane)})[0]
         if tail is not None:
             rest = S.substitute([n], {var: S.add(tail, full)})[0]
@@ -313,7 +313,7 @@ def _reduction_loop(plan: KernelPlan, opt: Opt) -> tuple[U, list[U]]:
     if not 0 <= opt.axis < len(rvars):
         raise OptError(f"{opt}: the kernel has {len(rvars)} reduce variables")
     var = plan.reduce_loops.get(opt.axis, rvars[opt.axis])
-    reduces = _reduces_over(plan, var)
+    reduces = reduces_over(plan, var)
     if not reduces:
         raise OptError(f"{opt}: reduction {opt.axis} has no serial loop left")
     return var, reduces
@@ -374,7 +374,8 @@ def _pairwise(op: str, dtype: DType, parts: list[U]) -> U:
     return parts[0]
 
 
-def _reduces_over(plan: KernelPlan, var: U) -> list[U]:
+def reduces_over(plan: KernelPlan, var: U) -> list[U]:
+    """The reductions of the plan whose loop variables include `var`."""
     return [n for n in postorder(plan.roots, lambda n: n.srcs) if n.op == "reduce" and var in n.arg[1]]
 
 
@@ -389,7 +390,7 @@ def _apply_pack(plan: KernelPlan, opt: Opt) -> None:
         raise OptError(f"{opt}: pack before any other choice")
     if not 0 <= opt.axis < len(plan.reduce_axes) or opt.amount not in range(4, 129):
         raise OptError(f"{opt}: needs a reduce variable index and a panel of 4..128")
-    reduces = _reduces_over(plan, plan.reduce_axes[opt.axis])
+    reduces = reduces_over(plan, plan.reduce_axes[opt.axis])
     if not reduces or reduces[0].srcs[0].op != "mul":
         raise OptError(f"{opt}: reduction {opt.axis} is not a sum of a product")
     if not -len(plan.axes) <= opt.along < len(plan.axes):
