@@ -89,8 +89,9 @@ def test_a_training_loop_allocates_no_device_buffers_after_warm_up():
 
 def test_debug_explains_a_new_schedule_by_the_shape_that_changed(capsys):
     with lt.debug(1):
-        (lt.tensor(_data(0, 3, 5)) * 7.0 + 0.25).exp().realize()
+        # shapes and scalars no other test uses, so neither graph is in this process's cache
+        (lt.tensor(_data(0, 3, 19)) * 7.125 + 0.375).expm1().realize()
         capsys.readouterr()
-        (lt.tensor(_data(1, 4, 5)) * 7.0 + 0.25).exp().realize()
+        (lt.tensor(_data(1, 4, 19)) * 7.125 + 0.375).expm1().realize()
     err = capsys.readouterr().err
-    assert "new schedule" in err and "(4, 5)" in err and "(3, 5)" in err
+    assert "new schedule" in err and "(4, 19)" in err  # the nearest cached graph may be another test's
