@@ -7,12 +7,10 @@ again compiles nothing.
 """
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
-import math
-
-
-
+from . import capture
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import Node, const
@@ -48,6 +46,7 @@ def _pcg(x: Node) -> Node:
 
 def random_bits(n: int, device: str) -> Node:
     """n fresh uint32 words from the global stream (advances it by n)."""
+    capture.unreplayable("it draws random numbers, which a replay would repeat")
     offset = _state["offset"]
     _state["offset"] += n
     seed = _state["seed"]

@@ -13,7 +13,8 @@ import numpy as np
 from . import config
 from .autodiff.graph import (AccumulateGrad, GradFn, anything_followed, disown, follow, followed, follows_new,
                              leaf_value, own, owned_by, record, result_value)
-from .capture import refuse_host_read
+from . import capture
+from .capture import Touched, refuse_host_read
 from .sites import note as note_site
 from .sites import user_site
 from .sites import recording as recording_sites
@@ -68,6 +69,29 @@ class Storage:
         self.node, self.version = node, 0
         self.grad_node = None
         self.grad = None  # a leaf's accumulated gradient
+        if capture.ACTIVE is not None:
+            capture.ACTIVE.created.add(self)
+
+
+def touch(s: Storage) -> None:
+    """Report `s` to the capture recording, if one is on and `s` is older than the call: its
+    value pending from before the call is realised first, outside the recording."""
+    rec = capture.ACTIVE
+    if rec is None or rec.paused or id(s) in rec.touched or s in rec.created:
+        return
+    if not s.node.realized:
+        with capture.paused():
+            engine.realize([s.node], s.node.device)
+    grad = None if s.grad is None else s.grad._storage
+    rec.touched[id(s)] = Touched(s, s.node.buffer, followed(s.node), type(s.grad_node), grad)
+
+
+def set_grad(s: Storage, value: "TensorBase | None") -> None:
+    """A leaf's new accumulated gradient (reported to the capture recording)."""
+    if capture.ACTIVE is not None:
+        touch(s)
+    capture.grad_written(s)
+    s.grad = value
 
 
 class TensorBase:
@@ -116,6 +140,8 @@ class TensorBase:
         """The IR node for this tensor's current value."""
         if not self._chain:
             return self._value()
+        if capture.ACTIVE is not None:
+            touch(self._storage)
         if self._view is None or self._view[0] != self._storage.version or self._view[1] is not self._storage.node:
             node = apply_chain(self._value(), self._chain)
             grad_node = None
@@ -132,6 +158,8 @@ class TensorBase:
         for this tensor therefore reaches ops detached, so no gradient flows through it and an
         op's walk never reads through its history; a leaf or realised value has none."""
         s = self._storage
+        if capture.ACTIVE is not None:
+            touch(s)
         n = s.node
         if followed(n):
             return n if owned_by(n, s.grad_node) else B.detach(n)
@@ -142,6 +170,8 @@ class TensorBase:
     def _assign(self, value: Node) -> "Tensor":
         """Write `value` (this tensor's shape) into this tensor's region of its storage."""
         s = self._storage
+        if capture.ACTIVE is not None:
+            touch(s)
         leaf = self._is_grad_leaf()  # the storage is a leaf's: writes must keep it one
         if config.GRAD_ENABLED and leaf and self.requires_grad:
             raise RuntimeError(("a view of a " if self._chain else "a ") +
@@ -291,6 +321,7 @@ class TensorBase:
         if self._chain:
             raise RuntimeError("setting .data on a view is not supported; assign to the base tensor")
         s = self._storage
+        touch(s)
         if followed(s.node) and s.grad_node is not None:  # keep the tensor's autograd identity
             engine.realize([value], value.device)
             old, s.node = s.node, buffer_node(value.buffer, value.dtype, value.shape, value.device)
@@ -323,6 +354,7 @@ class TensorBase:
         if not self.dtype.is_floating_point:
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients (got {self.dtype.name})")
         s = self._storage
+        touch(s)
         engine.realize([s.node], s.node.device)
         s.node = buffer_node(s.node.buffer, s.node.dtype, s.node.shape, s.node.device)
         s.grad_node = AccumulateGrad(s) if flag else None
@@ -350,7 +382,7 @@ class TensorBase:
             raise RuntimeError(f"assigned grad has data of a different size: {tuple(value.shape)} vs "
                                f"{tuple(self.shape)}")
         if self.is_leaf and not self._chain:
-            self._storage.grad = value
+            set_grad(self._storage, value)
         else:
             self._retained_grad = value
 
@@ -427,10 +459,11 @@ def wrap(node: Node) -> TensorBase:
     return _RESULT_TYPE._from_node(node)
 
 
-def wrap_storage(storage: Storage) -> TensorBase:
-    """A tensor over an existing storage (no autograd recording: the caller set it up)."""
+def wrap_storage(storage: Storage, chain: Chain = ()) -> TensorBase:
+    """A tensor over an existing storage, through the views in `chain` (no autograd
+    recording: the caller set it up)."""
     t = _RESULT_TYPE.__new__(_RESULT_TYPE)
-    t._setup(storage, ())
+    t._setup(storage, chain)
     return t
 
 

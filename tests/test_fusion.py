@@ -50,6 +50,14 @@ def test_pure_view_costs_no_kernel(env, view):
     assert lt.stats().kernels_launched == 0
 
 
+def test_an_alias_realised_with_its_computed_source_is_a_view_of_it_not_a_copy(env):
+    weight = lt.ones(8, 16, requires_grad=True)  # autograd follows something: values reach ops detached
+    state = lt.zeros(8, 16).detach()  # as optimizers keep their state
+    state.mul_(0.5).add_(realized((8, 16)) * weight.detach())
+    assert kernels_for(state) == (1 if env.lazy else 0)
+    assert state.node.buffer.buffer is state._storage.node.buffer.buffer
+
+
 def test_softmax_is_three_kernels(env):
     x = realized((4, 10))
     y = x.softmax(-1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
+from .. import capture
 from ..ir import build as B
 from ..ir.node import Node
 from ..ir.traverse import postorder
@@ -75,6 +76,7 @@ def run_backward(roots: list[tuple[GradNode, Node]], retain_graph: bool, create_
             if storage is None:  # the leaf is gone: nobody can read its gradient
                 continue
             old = storage.grad
+            capture.grad_written(storage)
             storage.grad = wrap(g if old is None else _add(old.node, g))
         for tensor, g in retained:
             tensor._retained_grad = wrap(g)

@@ -34,10 +34,19 @@ def toposort(targets: list[Node]) -> list[Node]:
     return [n for n in postorder(targets, lambda n: () if n.realized else n.srcs) if not n.realized]
 
 
-def _movement_base(n: Node) -> Node:
+def _movement_base(n: Node, stored: set[int] = frozenset()) -> Node:
+    """The node `n`'s movement ops read: the first realised, stored or computed one below it."""
     while n.op in O.MOVEMENT and not n.realized:
         n = n.srcs[0]
+        if id(n) in stored:
+            break
     return n
+
+
+def _over_stored(n: Node, stored: set[int]) -> bool:
+    """Are `n`'s movement ops over a realised or stored node (so `n` may be a view of it)?"""
+    base = _movement_base(n, stored)
+    return base.realized or id(base) in stored
 
 
 def _consumers(order: list[Node]) -> dict[int, list[Node]]:
@@ -140,8 +149,7 @@ def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule
             materialised.add(id(work))
     _unnest_reductions(order, materialised, in_rows)
     _cap_depth(order, materialised)
-    views = [n for n in order if id(n) in wanted and n.op in O.MOVEMENT
-             and (_movement_base(n).realized or id(_movement_base(n)) in materialised)]
+    views = [n for n in order if id(n) in wanted and n.op in O.MOVEMENT and _over_stored(n, materialised)]
     view_ids = {id(v) for v in views}
     kernels = [n for n in order if id(n) in materialised and id(n) not in view_ids]
     stored = materialised - view_ids

@@ -1,9 +1,16 @@
-"""Adam and AdamW with PyTorch's exact update (bias correction, eps outside the sqrt, amsgrad)."""
+"""Adam and AdamW with PyTorch's exact update (bias correction, eps outside the sqrt, amsgrad).
+
+As in PyTorch, `capturable=True` keeps each parameter's step count on the device and
+computes the bias corrections there, so that lt.jit can replay a step; with the default
+the count is a Python number, and a jitted step runs its Python every call.
+"""
 from __future__ import annotations
 
 import math
 
-from ..creation import zeros_like
+from .. import capture
+from ..creation import zeros, zeros_like
+from ..ir import dtype as D
 from ..elementwise import maximum
 from ..tensor import Tensor
 from .optimizer import Optimizer
@@ -26,7 +33,7 @@ class Adam(Optimizer):
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize,
+                                      amsgrad=amsgrad, maximize=maximize, capturable=capturable,
                                       decoupled_weight_decay=decoupled_weight_decay or self._decoupled))
 
     def _update(self, p: Tensor, grad: Tensor, group: dict, state: dict) -> None:
@@ -40,7 +47,7 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = zeros_like(p).detach()
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = zeros_like(p).detach()
-        state["step"] = step = state["step"] + 1.0  # a Python number: no .item(), no recompile
+        step = self._count_step(p, group, state)
         if wd != 0:
             if group["decoupled_weight_decay"]:
                 p.mul_(1.0 - lr * wd)
@@ -52,7 +59,7 @@ class Adam(Optimizer):
         bias_correction1 = 1.0 - beta1 ** step
         bias_correction2 = 1.0 - beta2 ** step
         step_size = lr / bias_correction1
-        bias_correction2_sqrt = math.sqrt(bias_correction2)
+        bias_correction2_sqrt = bias_correction2.sqrt() if group["capturable"] else math.sqrt(bias_correction2)
         if group["amsgrad"]:
             state["max_exp_avg_sq"].copy_(maximum(state["max_exp_avg_sq"], exp_avg_sq))
             second = state["max_exp_avg_sq"]
@@ -62,10 +69,25 @@ class Adam(Optimizer):
         p.add_(exp_avg / denom * -step_size)
 
 
+    @staticmethod
+    def _count_step(p: Tensor, group: dict, state: dict):
+        """The new step count: a 0-d device tensor when capturable, else a Python number (no
+        .item(), no recompile, but fixed in a captured step)."""
+        step = state["step"]
+        if group["capturable"]:
+            if not isinstance(step, Tensor):
+                step = state["step"] = zeros((), dtype=D.float32, device=p.device) + float(step)
+            return step.add_(1.0)
+        capture.unreplayable("Adam(capturable=False) counts its steps in Python; pass capturable=True to "
+                             "replay a jitted step")
+        state["step"] = step = (float(step.item()) if isinstance(step, Tensor) else step) + 1.0
+        return step
+
+
 class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
                  amsgrad: bool = False, *, maximize: bool = False, foreach=None, capturable: bool = False,
                  differentiable: bool = False, fused=None) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, capturable=capturable)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from copy import deepcopy
 from typing import Any, Iterable
 
+from .. import capture
 from ..autodiff.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 from ..tensor_base import realize
@@ -92,6 +93,9 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         updated: list[Tensor] = []
+        for i, group in enumerate(self.param_groups):
+            capture.guard(f"the hyper-parameters of param group {i} (a learning rate)",
+                          lambda group=group: {k: v for k, v in group.items() if k != "params"})
         with no_grad():
             for group in self.param_groups:
                 for p in self._params_with_grad(group):
@@ -106,8 +110,8 @@ class Optimizer:
     def _finish(self, updated: list[Tensor]) -> None:
         """Realise the new parameters and state together, and keep the parameters leaves."""
         tensors = list(updated)
-        for p in updated:
-            tensors += [v for v in self.state[p].values() if isinstance(v, Tensor)]
+        for p in updated:  # with the gradients, which a later read (or a replay) needs as values
+            tensors += [v for v in self.state[p].values() if isinstance(v, Tensor)] + [p.grad]
         if tensors:
             realize(*tensors)
         for p in updated:

@@ -1,6 +1,7 @@
 """Device memory as the IR sees it: a flat buffer and a strided view of it."""
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -8,11 +9,16 @@ from ..ir.dtype import DType
 from ..ir.layout import contiguous_strides
 
 
+_SERIALS = itertools.count()
+
+
 class Buffer:
-    """Flat storage of `size` elements of `dtype` on one device."""
+    """Flat storage of `size` elements of `dtype` on one device; `serial` orders buffers by
+    when they were made."""
 
     def __init__(self, device, dtype: DType, size: int):
         self.device, self.dtype, self.size = device, dtype, size
+        self.serial = next(_SERIALS)
         self.raw = device.alloc(dtype, size)
 
     @property
@@ -23,6 +29,14 @@ class Buffer:
         raw = getattr(self, "raw", None)
         if raw is not None:
             self.device.free(raw, self.dtype, self.size)
+
+
+def next_serial() -> int:
+    """The serial the next buffer made will have."""
+    global _SERIALS
+    upcoming = next(_SERIALS)
+    _SERIALS = itertools.count(upcoming)
+    return upcoming
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .. import config
+from .. import capture, config
 from ..codegen.lower import lower_kernel, strided_view
 from ..codegen.program import RenderedProgram
 from ..codegen.render_common import kernel_name
@@ -27,6 +27,7 @@ _RENDERED_LIMIT = 8192  # forget the oldest entries past this (a long session me
 def _allocate(device, node: Node) -> BufferView:
     buf = Buffer(device, node.dtype, node.numel)
     STATS.bytes_allocated += buf.nbytes
+    capture.record_allocation(buf)
     return BufferView(buf, node.shape, contiguous_strides(node.shape))
 
 
@@ -74,12 +75,15 @@ def _run(prepared, device) -> list[tuple[str, tuple, float, int]]:
         outs = spec.outputs
         views = [_allocate(device, out) for out in outs]
         scratch = [Buffer(device, dtype, size) for dtype, size in program.scratch]
+        for buf in scratch:
+            capture.record_allocation(buf)
         buffers = {"out": [v.buffer for v in views], "in": [n.buffer.buffer for n in spec.inputs],
                    "scratch": scratch}
         for rk in program.kernels:
             bufs = [buffers[kind][i] for kind, i in rk.buffers]
             raws = [b.raw for b in bufs]
             handle = device.launch(runnables[rk.name], raws[:rk.n_out], raws[rk.n_out:], spec.args[:rk.n_args], rk)
+            capture.record_launch(device, runnables[rk.name], rk, bufs, spec.args[:rk.n_args])
             STATS.kernels_launched += 1
             if config.DEBUG >= 2:
                 moved = sum(b.nbytes for b in bufs)
