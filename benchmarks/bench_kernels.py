@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.join(ROOT, "examples"))
 import bert_encoder  # noqa: E402  (the encoder written once for lazytensor and torch)
 
 LT_DEVICES = ("cl", "numpy")
-CONTESTANTS = ("lt:cl", "lt:numpy", "numpy", "torch")
+CONTESTANTS = ("lt:cl", "lt:cl jit", "lt:numpy", "numpy", "torch")
 
 
 # ---- workloads --------------------------------------------------------------------------------
@@ -63,6 +63,8 @@ class Workload:
     rate: str = ""              # "GB/s", "GFLOP/s", "tokens/s" or ""
     work: Callable = lambda *arrays: 0.0  # bytes, flops or tokens per call, from the inputs
     grad: bool = False          # runs with autograd on (a training step); else under no_grad
+    jit: bool = False           # also run as lt.jit(run) ("lt:cl jit": replays of its captured kernels)
+    restart: Callable | None = None  # restart(m, *args, arrays): back to the first step's state, in place
 
 
 def _f32(rng, *shape, uniform=False):
@@ -183,6 +185,70 @@ def _mlp_setup(m, x, labels, weights, sizes):
     return x, labels, net, m.optim.SGD(net.parameters(), lr=0.01)
 
 
+def _restart_training(m, *args_and_arrays):
+    """Put a training workload's weights back and zero its optimizer state, in place (the
+    jitted step keeps replaying on the same tensors)."""
+    *args, arrays = args_and_arrays
+    net, opt, weights = args[-2], args[-1], arrays[2]
+    net.load_state_dict({k: _convert(v, lambda a: m.tensor(a)) for k, v in weights.items()})
+    with m.no_grad():
+        for state in opt.state.values():
+            for value in state.values():
+                if isinstance(value, m.Tensor):
+                    value.zero_()
+                elif isinstance(value, float):
+                    raise TypeError("a step count kept in Python cannot be restarted in place")
+
+
+def _char_sizes(quick):
+    """vocab, context, d_model, heads, layers, batch (the issue's character transformer)."""
+    return (16, 8, 32, 4, 1, 2) if quick else (65, 64, 128, 4, 2, 16)
+
+
+def _char_model(m, vocab, context, d_model, heads, layers):
+    layer = m.nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout=0.0, batch_first=True,
+                                         norm_first=True, activation="gelu")
+
+    class CharTransformer(m.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok, self.pos = m.nn.Embedding(vocab, d_model), m.nn.Embedding(context, d_model)
+            self.blocks = m.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+            self.norm, self.head = m.nn.LayerNorm(d_model), m.nn.Linear(d_model, vocab)
+
+        def forward(self, idx):
+            x = self.tok(idx) + self.pos(m.arange(idx.shape[1], device=idx.device))
+            t = idx.shape[1]
+            causal = m.triu(m.full((t, t), float("-inf"), device=idx.device), diagonal=1)
+            return self.head(self.norm(self.blocks(x, mask=causal, is_causal=True)))
+    return CharTransformer()
+
+
+def _char_inputs(quick, rng):
+    vocab, context, *_, batch = sizes = _char_sizes(quick)
+    torch.manual_seed(0)
+    weights = {k: v.numpy().copy() for k, v in _char_model(torch, *sizes[:5]).state_dict().items()}
+    ids = rng.integers(0, vocab, (batch, context + 1))
+    return [ids[:, :-1].copy(), ids[:, 1:].copy(), weights, sizes]
+
+
+def _char_setup(m, x, y, weights, sizes, capturable=False):
+    net = _char_model(m, *sizes[:5])
+    net.load_state_dict(weights)
+    extra = {"capturable": True} if capturable else {}
+    return x, y, net, m.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=0.01, **extra)
+
+
+def _char_step(m, x, y, net, opt):
+    """One AdamW step of the character transformer; the loss before the update."""
+    opt.zero_grad()
+    logits = net(x)
+    loss = m.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def _mlp_step(m, x, labels, net, opt):
     """One SGD step of a ReLU MLP with cross-entropy; the loss before the update."""
     opt.zero_grad()
@@ -221,12 +287,16 @@ def workloads() -> dict[str, Workload]:
             inputs=_conv_inputs, run=lambda m, x, w, b: _F(m).conv2d(x, w, b, padding=1), numpy=_np_conv2d,
             rate="GFLOP/s", work=_conv_flops),
         "chain1000": Workload(
-            inputs=lambda q, rng: [_f32(rng, 4, 4)], run=lambda m, x: _chain(x), numpy=_chain),
+            inputs=lambda q, rng: [_f32(rng, 4, 4)], run=lambda m, x: _chain(x), numpy=_chain, jit=True),
         "mlp_step": Workload(
-            inputs=_mlp_inputs, setup=_mlp_setup, run=_mlp_step, numpy=None, grad=True, tol=1e-5),
+            inputs=_mlp_inputs, setup=_mlp_setup, run=_mlp_step, numpy=None, grad=True, tol=1e-5,
+            jit=True, restart=_restart_training),
+        "char_step": Workload(
+            inputs=_char_inputs, setup=_char_setup, run=_char_step, numpy=None, grad=True, tol=1e-4,
+            jit=True, restart=_restart_training),
         "bert": Workload(
             inputs=_bert_inputs, setup=_bert_setup, run=lambda m, ids, model: model(ids), numpy=None,
-            tol=1e-3, rate="tokens/s", work=lambda ids, weights, config: float(ids.size)),
+            tol=1e-3, rate="tokens/s", work=lambda ids, weights, config: float(ids.size), jit=True),
     }
 
 
@@ -257,6 +327,33 @@ def lt_contestant(wl: Workload, arrays, dev: str) -> Callable:
     return call
 
 
+def lt_jit_contestant(wl: Workload, arrays, dev: str) -> Callable:
+    """lt.jit(run) on `dev`, called until it replays (and, for a training step, restarted in
+    place so that the checked call is a replay of the first step)."""
+    lt.set_default_device(dev)
+    with lt.no_grad():
+        tensors = _convert(arrays, lambda a: lt.tensor(a, device=dev).realize())
+        args = wl.setup(lt, *tensors, **({"capturable": True} if wl.setup is _char_setup else {}))
+    step = lt.jit(lambda *a: wl.run(lt, *a))
+    warming = [True]
+
+    def call(fetch=False):
+        lt.set_default_device(dev)
+        replays = step.replays
+        with lt.set_grad_enabled(wl.grad):
+            out = step(*args)
+        lt.synchronize(dev)
+        if step.replays == replays and not warming[0]:
+            raise RuntimeError("lt.jit ran the step instead of replaying it (DEBUG=1 says why)")
+        return out.numpy() if fetch else None
+    for _ in range(2):  # a plain call, then the capture
+        call()
+    warming[0] = False
+    if wl.restart is not None:
+        wl.restart(lt, *args, arrays)
+    return call
+
+
 def torch_contestant(wl: Workload, arrays) -> Callable:
     with torch.no_grad():
         args = wl.setup(torch, *_convert(arrays, torch.from_numpy))
@@ -278,6 +375,8 @@ def numpy_contestant(wl: Workload, arrays) -> Callable:
 def contestants(wl: Workload, arrays, devices) -> dict[str, Callable | Exception]:
     """name -> callable (or the exception raised while setting it up)."""
     makers = {f"lt:{d}": (lambda d=d: lt_contestant(wl, arrays, d)) for d in devices}
+    if wl.jit and "cl" in devices:
+        makers["lt:cl jit"] = lambda: lt_jit_contestant(wl, arrays, "cl")
     if wl.numpy is not None:
         makers["numpy"] = lambda: numpy_contestant(wl, arrays)
     makers["torch"] = lambda: torch_contestant(wl, arrays)
@@ -413,7 +512,8 @@ def table_row(name: str, wl: Workload, work: float, times: dict, bad: list[str],
     lt_rate = _rate(wl, work, t_lt) + (f" ({dev})" if dev != devices[0] and wl.rate else "")
     pct = f"{100 * work / t_lt / 1e9 / read_bw:.0f}%" if wl.rate == "GB/s" and isinstance(t_lt, float) else "-"
     return [name, *(cell(c) for c in CONTESTANTS),
-            _ratio(times.get("lt:cl"), t_torch), _ratio(times.get("lt:numpy"), times.get("numpy")),
+            _ratio(times.get("lt:cl"), t_torch), _ratio(times.get("lt:cl jit"), t_torch),
+            _ratio(times.get("lt:numpy"), times.get("numpy")),
             _ratio(times.get("lt:cl"), times.get("numpy")),
             wl.rate or "-", lt_rate, _rate(wl, work, t_torch), pct,
             "MISMATCH " + " ".join(bad) if bad else "ok"]
@@ -474,7 +574,7 @@ def main(argv=None) -> int:
           f"OPENBLAS_THREAD_TIMEOUT={os.environ['OPENBLAS_THREAD_TIMEOUT']} (idle thread pools sleep)")
     print(f"rounds: {args.rounds}, times in ms (median), ratios = time / time; lt rate and % read bw use lt:{devices[0]}\n")
 
-    header = ["workload", *(f"{c} ms" for c in CONTESTANTS), "cl/torch", "ltnp/numpy", "cl/numpy",
+    header = ["workload", *(f"{c} ms" for c in CONTESTANTS), "cl/torch", "jit/torch", "ltnp/numpy", "cl/numpy",
               "unit", "lt rate", "torch rate", "% read bw", "check"]
     rows, errors, failed = [], Errors(), False
     for name in names:

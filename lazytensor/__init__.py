@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from types import ModuleType as _ModuleType
 
+from . import checks as _checks
 from . import config
 from .config import debug
 from .ir.dtype import DType as dtype
@@ -72,8 +73,10 @@ def get_default_device() -> device:
 
 
 def synchronize(device=None) -> None:
-    """Wait until every kernel queued on the device has finished (for timing)."""
+    """Wait until every kernel queued on the device has finished (for timing); an index held
+    in tensor data found out of range by then raises IndexError here."""
     get_device(str(device) if device is not None else default_device()).synchronize()
+    _checks.raise_if_any()
 
 
 def is_tensor(obj):

@@ -71,6 +71,7 @@ class Recording:
     created: "weakref.WeakSet" = field(default_factory=weakref.WeakSet)  # storages made in the call
     guards: list[tuple[str, Callable[[], Any], Any]] = field(default_factory=list)
     unreplayable: list[str] = field(default_factory=list)  # why a replay cannot reproduce the call
+    checks: list[tuple[Any, str]] = field(default_factory=list)  # (BufferView, message): index checks computed
     paused: int = 0  # > 0 while the core realises a touched storage's earlier pending value
 
     def launch(self, device, runnable, kernel, buffers: list, args: list) -> None:
@@ -95,6 +96,12 @@ def record_allocation(buffer) -> None:
 def grad_written(storage) -> None:
     if ACTIVE is not None and not ACTIVE.paused:
         ACTIVE.grads_written.setdefault(id(storage), storage)
+
+
+def checked(view, message: str) -> None:
+    """An index check computed by the recorded kernels (a replay reports its new value)."""
+    if ACTIVE is not None and not ACTIVE.paused:
+        ACTIVE.checks.append((view, message))
 
 
 def guard(description: str, read: Callable[[], Any]) -> None:

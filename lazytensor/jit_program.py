@@ -14,6 +14,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from . import checks
 from .autodiff.graph import AccumulateGrad, followed, own
 from .capture import Recording
 from .ir.node import buffer_node
@@ -101,6 +102,8 @@ class Program:
         self.writes = self._find_writes()
         self.grads = self._find_grads(rec)
         self.template = self._template(out)
+        self.checks = [(Result(None, self._ref(view.buffer), (*_layout(view), None)), message)
+                       for view, message in rec.checks]
         self._check_survivors(rec)
         self._plan_lifetimes()
 
@@ -215,7 +218,8 @@ class Program:
     def _plan_lifetimes(self) -> None:
         """Each fresh buffer is made just before its first launch and dropped after its last,
         unless a result keeps it; the pool then serves later launches from it."""
-        kept = {r.ref[1] for r in self.results + [w.result for w in self.writes] if r.ref and r.ref[0] == "fresh"}
+        kept = {r.ref[1] for r in self.results + [w.result for w in self.writes] + [c for c, _ in self.checks]
+                if r.ref and r.ref[0] == "fresh"}
         first, last = {}, {}
         for k, step in enumerate(self.steps):
             for kind, j in step.refs:
@@ -294,6 +298,9 @@ class Program:
                 own(s.node, s.grad_node)
         for slot, result in self.grads:
             storages[slot].grad = None if result is None else wrap_storage(results[result])
+        for check, message in self.checks:
+            _, shape, strides, offset, _ = check.layout
+            checks.add_done(BufferView(buffer(check.ref), shape, strides, offset), message)
         return _build(self.template, results)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from . import config
 from .autodiff.graph import (AccumulateGrad, GradFn, anything_followed, disown, follow, followed, follows_new,
                              leaf_value, own, owned_by, record, result_value)
-from . import capture
+from . import capture, checks
 from .capture import Touched, refuse_host_read
 from .sites import note as note_site
 from .sites import user_site
@@ -211,6 +211,7 @@ class TensorBase:
     def numpy(self) -> np.ndarray:
         refuse_host_read("Tensor.numpy()")
         value = self._realized_value()
+        checks.raise_if_any()
         return get_device(value.device).copyout(value.buffer)
 
     def __array__(self, dtype=None, copy=None):

@@ -269,6 +269,15 @@ def test_matmul_uses_a_packed_operand_and_register_tiles():
     assert main.source.count("fma(") == 16 and main.source.count("vload16") == 4
 
 
+def test_a_small_transposed_operand_is_packed_rather_than_gathered_lane_by_lane():
+    """Attention's q @ k^T: k is not contiguous along the output axis, so its lanes would be
+    gathered one element at a time; a panel copy pays even for a small product."""
+    program = source_for(lambda q, k: q @ k.transpose(-2, -1), rand(8, 64, 32), rand(8, 64, 32, seed=1))
+    assert program.kernels[0].name.endswith("_pack0")
+    main = program.kernels[-1].source
+    assert "vload16" in main and ".s0]" not in main  # no lane-by-lane gather
+
+
 def test_conv2d_packs_its_weights_and_scatters_channels():
     """Lanes along the output channels: the small weights are packed, not the large windows."""
     program = source_for(lambda x, w: lt.nn.functional.conv2d(x, w, padding=1),

@@ -2,6 +2,7 @@
 outputs per call), replay of the captured kernels with no graph work, results equal to the
 plain function's over a training loop, and every case where it must capture again or run
 the function instead of replaying."""
+import gc
 import re
 
 import numpy as np
@@ -105,6 +106,26 @@ def test_a_training_loop_replayed_allocates_no_new_device_memory():
     for _ in range(20):
         jitted(model, opt, x, y)
     assert lt.stats().buffers_created == 0
+
+
+def _live(kind) -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is kind)
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["plain", "jit"])
+def test_a_training_loop_holds_no_more_buffers_or_nodes_after_its_first_steps(jitted):
+    from lazytensor.ir.node import Node
+    from lazytensor.runtime.buffer import Buffer
+    model, opt = _model_and_optimizer(6, "adamw_capturable")
+    x, y = lt.randn(16, 6).realize(), lt.randint(0, 3, (16,)).realize()
+    step = lt.jit(_step) if jitted else _step
+    for _ in range(10):
+        step(model, opt, x, y)
+    held = (_live(Buffer), _live(Node))
+    for _ in range(40):
+        step(model, opt, x, y)
+    assert (_live(Buffer), _live(Node)) == held
 
 
 def test_new_arguments_are_read_at_every_replay():

@@ -49,7 +49,7 @@ def _depends_on(n: U, var: U) -> bool:
 
 
 def _matmul_operands(plan: KernelPlan):
-    """(reduce variable index, m_axis, n_axis) when a reduction is a sum of a product of two
+    """(reduce variable index, m_axis, n_axis, y gathered along n) when a reduction is a sum of a product of two
     operands x and y, where y varies along the output axis n and x does not, and x varies
     along an axis m that y does not. y is read in vector lanes (and packed when large), so n
     is the axis whose y is smallest (a convolution's weights, not its windows); on a tie the
@@ -72,7 +72,7 @@ def _matmul_operands(plan: KernelPlan):
                 continue
             size = _extent(y)
             if best is None or size < best[0]:
-                best = (size, (k, m_axis, n_axis))
+                best = (size, (k, m_axis, n_axis, _gathered_along(y, n_var)))
         if best is not None:
             return best[1]
     return None
@@ -84,6 +84,16 @@ def _extent(n: U) -> int:
     for v in S.variables(n):
         size *= v.arg[1]
     return size
+
+
+def _gathered_along(y: U, var: U) -> bool:
+    """Would vector lanes along `var` gather y's elements one by one (y is not contiguous
+    along `var`)? Then packing y into panels pays whatever its size."""
+    for load in _loads(y):
+        terms, _ = S.linear(load.srcs[0])
+        if terms.get(var, 0) not in (0, 1) or any(a is not var and _depends_on(a, var) for a in terms):
+            return True
+    return False
 
 
 def _reduce_size(plan: KernelPlan, k: int) -> int:
@@ -101,7 +111,7 @@ def _largest_divisor(n: int, choices: tuple[int, ...]) -> int:
 
 
 def _matmul_opts(b: _Builder, caps: DeviceCaps, found) -> bool:
-    k, m_axis, n_axis = found
+    k, m_axis, n_axis, gathered = found
     m_size, n_size = b.plan.axes[m_axis].size, b.plan.axes[n_axis].size
     width = next((w for w in caps.vector_widths if n_size % w == 0), None)
     if width is None or m_size < 4:
@@ -110,7 +120,7 @@ def _matmul_opts(b: _Builder, caps: DeviceCaps, found) -> bool:
     m_copies = _largest_divisor(m_size, (4, 3, 2))
     # a packed copy costs a launch: it pays when many output rows reuse a large operand
     rows = b.kernel.numel // n_size
-    big = rows >= 64 and n_size * _reduce_size(b.plan, k) >= 4096
+    big = rows >= 64 and (gathered or n_size * _reduce_size(b.plan, k) >= 4096)
     if caps.is_cpu and big:  # every product of the kernel (q, k and v of one x) gets packed
         for j in range(len(b.plan.reduce_axes)):
             b.try_add(Opt(OptKind.PACK, j, width * n_copies, along=n_axis))

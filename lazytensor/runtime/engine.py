@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .. import capture, config
+from .. import capture, checks, config
 from ..codegen.lower import lower_kernel, strided_view
 from ..codegen.program import RenderedProgram
 from ..codegen.render_common import kernel_name
@@ -143,6 +143,7 @@ def realize(nodes: list[Node], device_name: str) -> None:
     targets = [n for n in nodes if not n.realized]
     if not targets:
         return
+    targets += checks.pending_on(device_name)  # index checks ride along (lazytensor/checks.py)
     start = time.perf_counter()
     compiled_before, hits_before = STATS.kernels_compiled, STATS.cache_hits
     device = get_device(device_name)
@@ -163,6 +164,7 @@ def realize(nodes: list[Node], device_name: str) -> None:
             v.attach(BufferView(base.buffer.buffer, v.shape, strides, offset))
     if late:
         timings += _run(_render_all([kernel_spec((v,), sched.materialised) for v in late], device), device)
+    checks.realised()
     STATS.realizations += 1
     STATS.device = str(getattr(device, "description", device.name))
     site = user_site()

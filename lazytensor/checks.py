@@ -1,0 +1,93 @@
+"""Index checks on values the host has not seen: an index held in tensor data.
+
+An op that gathers or scatters by a tensor of indices asks for a check: a lazy reduction
+to one offending index (or a sentinel when every index is in range). Checks pending on a
+device are realised with that device's next realisation, fused into its kernels, so a
+training step waits for nothing; their results are read when a value next leaves the
+device (`.numpy()`, `.item()`, `print`, `lt.synchronize()`), and the first offending one
+raises IndexError naming the op, the index, the size and the user's line. With LAZY=0
+the check is realised with the op and read at once: the op itself raises.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import capture, config
+from .ir import build as B
+from .ir import dtype as D
+from .ir.node import Node, const
+from .sites import user_site
+
+NO_OFFENDER = -(2 ** 63)  # the check's value when every index is in range
+
+
+@dataclass
+class IndexCheck:
+    value: Node  # int64 scalar: an out-of-range index, or NO_OFFENDER
+    message: str  # "{index}" stands for the offending value
+
+
+_PENDING: list[IndexCheck] = []  # not realised yet
+_DONE: list[tuple[Any, str]] = []  # (realised BufferView, message), not read yet
+
+
+def bounds(op: str, index: Node, size: int, dim: int, allowed: int | None = None, negative: bool = True) -> None:
+    """Ask that every entry of `index` lie in [-size, size) (or [0, size) when not
+    `negative`), `allowed` excepted (an ignore_index)."""
+    if index.numel == 0:
+        return
+    dev = index.device
+    idx = B.cast(index, D.int64) if index.dtype != D.int64 else index
+
+    def c(v: int) -> Node:
+        return const(v, D.int64, idx.shape, dev)
+    low = -size if negative else 0
+    bad = B.elementwise("or", B.elementwise("lt", idx, c(low)), B.elementwise("le", c(size), idx))
+    if allowed is not None:
+        bad = B.elementwise("and", bad, B.elementwise("ne", idx, c(allowed)))
+    offender = B.reduce(B.elementwise("where", bad, idx, c(NO_OFFENDER)), "max", tuple(range(idx.ndim)))
+    message = (f"{op}: index {{index}} is out of bounds for dimension {dim} with size {size} "
+               f"(raised where the indices were read; the op was called at {user_site()})")
+    _PENDING.append(IndexCheck(B.reshape(offender, ()), message))
+
+
+def pending_on(device: str) -> list[Node]:
+    """The values of the checks waiting for a realisation on `device` (the engine adds them)."""
+    return [c.value for c in _PENDING if c.value.device == device and not c.value.realized]
+
+
+def realised() -> None:
+    """After a realisation: checks whose values now hold a buffer are ready to be read (at
+    once with LAZY=0, so that the op raises)."""
+    still = []
+    for c in _PENDING:
+        if c.value.realized:
+            _DONE.append((c.value.buffer, c.message))
+            capture.checked(c.value.buffer, c.message)
+        else:
+            still.append(c)
+    _PENDING[:] = still
+    if not config.LAZY:
+        raise_if_any()
+
+
+def add_done(view: Any, message: str) -> None:
+    """A check computed by a replayed kernel (lt.jit), to be read like the others."""
+    _DONE.append((view, message))
+
+
+def raise_if_any() -> None:
+    """Read the realised checks; raise IndexError for the first offending index."""
+    if not _DONE:
+        return
+    done = list(_DONE)
+    _DONE.clear()
+    for view, message in done:
+        _raise_if_bad(view, message)
+
+
+def _raise_if_bad(view: Any, message: str) -> None:
+    value = int(view.buffer.device.copyout(view).reshape(()))
+    if value != NO_OFFENDER:
+        raise IndexError(message.format(index=value))
