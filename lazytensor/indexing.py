@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import checks
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
@@ -25,12 +26,18 @@ def _as_index_tensor(value, device: str) -> Tensor:
     return t
 
 
-def _expand_index(x: Tensor, index) -> list:
-    """Normalise an index to a list of entries; bool masks become integer index tensors."""
+def _expand_index(x: Tensor, index, known: dict[int, np.ndarray]) -> list:
+    """Normalise an index to a list of entries; bool masks become integer index tensors.
+    Integer indices given as Python lists or arrays go into `known` (by tensor id): they
+    are checked at the call."""
     entries = list(index) if isinstance(index, tuple) else [index]
     out = []
     for e in entries:
         if isinstance(e, list) or (isinstance(e, np.ndarray)):
+            values = np.asarray(e)
+            e = _as_index_tensor(e, x.device.name)
+            known[id(e)] = values
+        elif isinstance(e, TensorBase):
             e = _as_index_tensor(e, x.device.name)
         if isinstance(e, TensorBase) and e.dtype == D.bool_ or isinstance(e, TensorBase) and e.dtype == D.uint8:
             out.extend(nonzero(e, as_tuple=True) if e.ndim else [e])
@@ -60,8 +67,21 @@ def _stride_dim(t: Tensor, d: int, step: int) -> Tensor:
     return t._view_of("reshape", shape[:d] + (m,) + shape[d + 1:])
 
 
+def _check_index(op: str, index: Tensor, size: int, dim: int, known: dict[int, np.ndarray]) -> None:
+    """Every entry of `index` in [-size, size): at once when the host knows the values, else
+    where the kernel reads them (lazytensor/checks.py)."""
+    values = known.get(id(index))
+    if values is None:
+        checks.bounds(op, index.node, size, dim)
+        return
+    bad = values[(values < -size) | (values >= size)]
+    if bad.size:
+        raise IndexError(f"{op}: index {int(bad.flat[0])} is out of bounds for dimension {dim} with size {size}")
+
+
 def getitem(self: Tensor, index) -> Tensor:
-    entries = _expand_index(self, index)
+    known: dict[int, np.ndarray] = {}
+    entries = _expand_index(self, index, known)
     out = self
     dim = 0  # current axis in `out`
     final_shape: list[int] = []
@@ -87,6 +107,7 @@ def getitem(self: Tensor, index) -> Tensor:
                 out = _stride_dim(out, dim, step)
             dim += 1
         elif isinstance(e, TensorBase):
+            _check_index("index", e, out.shape[dim], dim, known)
             advanced[dim] = e
             dim += 1
         else:
@@ -169,6 +190,7 @@ def gather(self: Tensor, dim: int, index: Tensor) -> Tensor:
         if i != d:
             src = src._shrink_dim(i, 0, index.shape[i])
     n = self.shape[d]
+    checks.bounds("gather", index.node, n, d)
     idx = where(index < 0, index + n, index)
     return wrap(B.gather(src.node, idx.node, d))
 
@@ -216,6 +238,7 @@ def _scatter(self: Tensor, dim: int, index: Tensor, src, add: bool, op: str) -> 
     for i in range(self.ndim):
         src = src._shrink_dim(i, 0, index.shape[i])
     n = self.shape[d]
+    checks.bounds(op, index.node, n, d)
     x = self.movedim(d, -1)
     idx = where(index < 0, index + n, index).movedim(d, -1)
     val = src.movedim(d, -1)

@@ -141,3 +141,68 @@ def test_getitem_index_out_of_range_in_tensor_data_may_raise_late():
     except Exception:
         pass          # raising at realisation is allowed by the API
     check(x + 1, torch.from_numpy(X) + 1)   # the library stays usable
+
+
+# ---- out-of-range indices raise, never read 0 ------------------------------------------------
+def _read(t):
+    """Force `t` and read it back: where an index held in tensor data is checked."""
+    return t.numpy()
+
+
+def test_a_python_list_index_out_of_range_raises_at_the_call():
+    x = lt.arange(6.0).reshape(3, 2)
+    with pytest.raises(IndexError, match=r"index 5 is out of bounds for dimension 0 with size 3"):
+        x[[0, 5]]
+    with pytest.raises(IndexError, match=r"index -4 is out of bounds for dimension 1 with size 2"):
+        x[:, [-4]]
+
+
+def test_an_index_tensor_holding_an_out_of_range_value_raises_when_read(env):
+    x = lt.arange(6.0).reshape(3, 2)
+    idx = lt.tensor([0, 5])
+    with pytest.raises(IndexError, match=r"index: index 5 is out of bounds for dimension 0 with size 3"):
+        _read(x[idx])
+
+
+def test_the_index_error_names_the_users_line(env):
+    x = lt.arange(3.0)
+    with pytest.raises(IndexError, match=r"test_indexing\.py:\d+"):
+        _read(x[lt.tensor([3])])
+
+
+def test_gather_out_of_range_raises(env):
+    x = lt.arange(6.0).reshape(2, 3)
+    with pytest.raises(IndexError, match=r"gather: index 7 is out of bounds for dimension 1 with size 3"):
+        _read(x.gather(1, lt.tensor([[0, 7]])))
+
+
+def test_scatter_out_of_range_raises(env):
+    with pytest.raises(IndexError, match=r"scatter_add: index 4 is out of bounds for dimension 0 with size 4"):
+        _read(lt.zeros(4).scatter_add(0, lt.tensor([1, 4]), lt.ones(2)))
+
+
+def test_an_out_of_range_class_target_raises_and_ignore_index_does_not(env):
+    logits = lt.zeros(2, 3)
+    with pytest.raises(IndexError, match=r"nll_loss \(target\): index 3 is out of bounds"):
+        _read(lt.nn.functional.cross_entropy(logits, lt.tensor([0, 3])))
+    loss = lt.nn.functional.cross_entropy(logits, lt.tensor([1, -100]))
+    np.testing.assert_allclose(_read(loss), np.log(3.0), rtol=1e-6)
+
+
+def test_negative_indices_in_range_still_count_from_the_end(env):
+    x = lt.arange(4.0)
+    assert x[lt.tensor([-1, -4])].tolist() == [3.0, 0.0]
+    assert x.gather(0, lt.tensor([-2])).tolist() == [2.0]
+
+
+def test_a_float_tensor_as_an_index_is_refused():
+    with pytest.raises(IndexError, match="tensors used as indices must be long, int, byte or bool tensors"):
+        lt.arange(3.0)[lt.tensor([0.0, 1.0])]
+
+
+def test_after_an_index_error_the_library_goes_on(env):
+    x = lt.arange(3.0)
+    with pytest.raises(IndexError):
+        _read(x[lt.tensor([9])])
+    assert x[lt.tensor([2])].tolist() == [2.0]
+    assert (x + 1).tolist() == [1.0, 2.0, 3.0]

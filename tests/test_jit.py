@@ -279,3 +279,13 @@ def test_outputs_of_two_calls_are_distinct():
 def test_outputs_are_realised_when_the_call_returns():
     out = lt.jit(lambda x: x.exp() + 1)(lt.zeros(3))
     assert out._storage.node.realized
+
+
+def test_a_replayed_gather_with_an_out_of_range_index_raises_when_read():
+    table = lt.arange(4.0)
+    fn = _replaying(lambda i: table[i] * 2, lt.tensor([0, 1]))
+    assert fn(lt.tensor([3, 2])).tolist() == [6.0, 4.0]
+    out = fn(lt.tensor([1, 7]))
+    assert fn.replays == 2
+    with pytest.raises(IndexError, match="index 7 is out of bounds for dimension 0 with size 4"):
+        out.numpy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from .. import checks
 from ..autodiff.grad_mode import no_grad
 from ..creation import arange, ones
 from ..elementwise import gelu, relu, sigmoid, silu, softplus, tanh, where  # noqa: F401
@@ -523,6 +524,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     if tuple(target.shape) != expected:
         raise ValueError(f"nll_loss: expected target of shape {expected} for input of shape "
                          f"{tuple(input.shape)}, got {tuple(target.shape)}")
+    checks.bounds("nll_loss (target)", target.node, c, class_dim, allowed=ignore_index, negative=False)
     hit = _class_mask(target, c, class_dim, input.ndim)
     picked = where(hit, input, 0.0).sum(class_dim)
     valid = target != ignore_index
