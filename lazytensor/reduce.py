@@ -173,10 +173,19 @@ def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     return (x.abs() ** p).sum(dim, keepdim=keepdim) ** (1.0 / p)
 
 
+def _row_peak(x: Tensor, dims) -> Tensor:
+    """The max over `dims` (kept), which softmax-like ops subtract for stability; over an
+    empty dim there is nothing to shift, and max itself would refuse."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if any(x.shape[d] == 0 for d in dims):
+        return wrap(const(0, x.dtype, tuple(1 if i in dims else n for i, n in enumerate(x.shape)), x.device.name))
+    return x.amax(dims, keepdim=True)
+
+
 def logsumexp(self: Tensor, dim, keepdim: bool = False) -> Tensor:
     x = self if self.dtype.is_floating_point else self.float()
     dims = normalize_dims(x, dim, "logsumexp")
-    peak = x.amax(dims, keepdim=True)
+    peak = _row_peak(x, dims)
     safe = where(peak.abs() == math.inf, 0.0, peak)
     out = (x - safe).exp().sum(dims, keepdim=True).log() + safe
     return out if keepdim else out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in dims))
@@ -185,14 +194,14 @@ def logsumexp(self: Tensor, dim, keepdim: bool = False) -> Tensor:
 def softmax(self: Tensor, dim: int, dtype=None) -> Tensor:
     x = self.to(D.to_dtype(dtype)) if dtype is not None else (self if self.dtype.is_floating_point else self.float())
     d = x._dim(dim, "softmax")
-    e = (x - x.amax(d, keepdim=True)).exp()
+    e = (x - _row_peak(x, d)).exp()
     return e / e.sum(d, keepdim=True)
 
 
 def log_softmax(self: Tensor, dim: int, dtype=None) -> Tensor:
     x = self.to(D.to_dtype(dtype)) if dtype is not None else (self if self.dtype.is_floating_point else self.float())
     d = x._dim(dim, "log_softmax")
-    shifted = x - x.amax(d, keepdim=True)
+    shifted = x - _row_peak(x, d)
     return shifted - shifted.exp().sum(d, keepdim=True).log()
 
 
