@@ -22,11 +22,14 @@ _META_KEY = "lazytensor.structure"
 
 
 def _to_numpy(value) -> np.ndarray:
+    """C-ordered, keeping 0-d arrays 0-d (np.ascontiguousarray would make them (1,))."""
     if isinstance(value, Tensor):
-        return np.ascontiguousarray(value.detach().numpy())
-    if hasattr(value, "detach"):  # a torch tensor
-        return np.ascontiguousarray(value.detach().cpu().numpy())
-    return np.ascontiguousarray(np.asarray(value))
+        array = value.detach().numpy()
+    elif hasattr(value, "detach"):  # a torch tensor
+        array = value.detach().cpu().numpy()
+    else:
+        array = np.asarray(value)
+    return np.require(array, requirements="C")
 
 
 def _is_tensor_like(value) -> bool:
@@ -111,6 +114,15 @@ def _read_bf16_aware(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return out, meta
 
 
+def _refuse_pickle(path: str) -> None:
+    """A torch.save file (a zip of pickles) is not safetensors: say so, and how to convert."""
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic.startswith(b"PK") or magic[:1] == b"\x80":
+        raise ValueError(f"lt.load: {path} is a torch.save (pickle) file; lazytensor reads safetensors files "
+                         f"(convert it with safetensors.torch.save_file(torch.load(path), 'model.safetensors'))")
+
+
 def _rebuild(skeleton, tensors: dict[str, Tensor]):
     if isinstance(skeleton, dict):
         if "__tensor__" in skeleton:
@@ -141,6 +153,7 @@ def load(f, map_location=None, weights_only: bool = True, device=None) -> Any:
                 meta = fh.metadata() or {}
                 arrays = {k: fh.get_tensor(k) for k in fh.keys()}
         except (TypeError, ValueError, Exception) as e:  # noqa: BLE001 - e.g. BF16 in the NumPy framework
+            _refuse_pickle(path)
             if "safetensors" in type(e).__module__ and "header" in str(e).lower():
                 raise
             arrays, meta = _read_bf16_aware(path)

@@ -100,3 +100,40 @@ def test_bert_style_checkpoint_with_hugging_face_names_loads(tmp_path):
     with torch.no_grad():
         expected = reference(torch.from_numpy(ids))
     check(model(lt.tensor(ids)), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_zero_dim_tensors_keep_their_shape_through_save_and_load(tmp_path):
+    path = tmp_path / "scalars.safetensors"
+    lt.save({"loss": lt.tensor(0.5), "count": lt.tensor(7, dtype=lt.int64)}, path)
+    back = lt.load(path)
+    assert {k: tuple(v.shape) for k, v in back.items()} == {"loss": (), "count": ()}
+    assert {k: tuple(v.shape) for k, v in torch_load_file(str(path)).items()} == {"loss": (), "count": ()}
+    assert back["count"].item() == 7
+
+
+def test_batchnorm_num_batches_tracked_stays_0d_for_torch(tmp_path):
+    _, lm = _pair()
+    lm(lt.randn(4, 3))
+    path = tmp_path / "bn.safetensors"
+    lt.save(lm.state_dict(), path)
+    tracked = torch_load_file(str(path))["1.num_batches_tracked"]
+    assert tracked.shape == () and tracked.item() == 1
+
+
+def test_optimizer_state_keeps_a_0d_step_through_save_and_load(tmp_path):
+    model = lt.nn.Linear(2, 2)
+    opt = lt.optim.Adam(model.parameters(), capturable=True)
+    model(lt.ones(1, 2)).sum().backward()
+    opt.step()
+    path = tmp_path / "opt.safetensors"
+    lt.save(opt.state_dict(), path)
+    state = lt.load(path)["state"][0]
+    assert tuple(state["step"].shape) == () and state["step"].item() == 1.0
+    assert tuple(state["exp_avg"].shape) == (2, 2)
+
+
+def test_a_torch_pickle_checkpoint_is_refused_saying_how_to_convert(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), path)
+    with pytest.raises(ValueError, match="torch.save \\(pickle\\) file.*safetensors.torch.save_file"):
+        lt.load(path)
