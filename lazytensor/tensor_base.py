@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
@@ -116,9 +117,12 @@ class TensorBase:
         else:
             t._setup(Storage(node), ())
         if not config.LAZY or config.NANCHECK:
-            t.realize()
-        if config.NANCHECK:
-            _check_finite(t, node)
+            if _TOGETHER:
+                _TOGETHER[-1].append((t, node))
+            else:
+                t.realize()
+                if config.NANCHECK:
+                    _check_finite(t, node)
         return t
 
     def _view_of(self, op: str, arg) -> "Tensor":
@@ -453,6 +457,25 @@ def set_result_type(cls: type) -> None:
     op families to this core): the families live below that class and build on this one."""
     global _RESULT_TYPE
     _RESULT_TYPE = cls
+
+
+_TOGETHER: list[list[tuple[TensorBase, Node]]] = []  # results made inside realised_together()
+
+
+@contextmanager
+def realised_together() -> Iterator[None]:
+    """With LAZY=0 (or NANCHECK): the results made inside are realised together when the
+    block ends, not one by one. Backward wraps several gradients whose graphs share nodes;
+    realising one first would forget the nodes a later one's autograd record walks."""
+    _TOGETHER.append([])
+    try:
+        yield
+    finally:
+        made = _TOGETHER.pop()
+    realize(*(t for t, _ in made))
+    if config.NANCHECK:
+        for t, node in made:
+            _check_finite(t, node)
 
 
 def wrap(node: Node) -> TensorBase:

@@ -361,6 +361,20 @@ class TestAutogradGrad:
         check(run(lt), run(torch), **TOL)
 
     @pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+    def test_a_second_backward_through_both_graphs(self):
+        """The loss mixes the first graph (y) and the gradient's graph (gx): one backward
+        walks both (the case LAZY=0 once broke)."""
+        def run(m):
+            x, w = leaf(m), leaf(m, W)
+            y = (x @ w).tanh().sum()
+            y.backward(create_graph=True)
+            gx = x.grad
+            x.grad, w.grad = None, None
+            ((gx ** 2).sum() + y * 0.5).backward()
+            return x.grad, w.grad
+        check(run(lt), run(torch), **TOL)
+
+    @pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
     def test_backward_create_graph_then_differentiate_grad(self):
         def run(m):
             x = leaf(m)
@@ -612,6 +626,34 @@ class TestCustomFunction:
             (y * m.tensor(X)).sum().backward()
             return y.detach(), x.grad
         check(run(lt), run(torch), **TOL)
+
+    @staticmethod
+    def _add_with_grads(m, grads_of):
+        class Add(m.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, b):
+                return x + b
+
+            @staticmethod
+            def backward(ctx, g):
+                return grads_of(m, g)
+        return Add
+
+    def test_a_gradient_of_the_broadcast_shape_is_summed_to_the_input(self):
+        def run(m):
+            x, b = m.ones(2, 3, requires_grad=True), m.ones(3, requires_grad=True)
+            add = self._add_with_grads(m, lambda m, g: (g * 2, g * m.tensor(X[:2, :3])))
+            add.apply(x, b).sum().backward()
+            return x.grad, b.grad
+        check(run(lt), run(torch), **TOL)
+
+    def test_a_gradient_of_an_incompatible_shape_is_refused_and_grads_stay(self):
+        x, b = lt.ones(2, 3, requires_grad=True), lt.ones(3, requires_grad=True)
+        add = self._add_with_grads(lt, lambda m, g: (g, m.ones(4)))
+        with pytest.raises(RuntimeError, match=r"Function AddBackward returned an invalid gradient at index 1 - "
+                                               r"got \[4\] but expected shape compatible with \[3\]"):
+            add.apply(x, b).sum().backward()
+        assert x.grad is None and b.grad is None
 
     def test_tutorial_two_layer_net(self):
         x, y = values((16, 20), seed=41), values((16, 5), seed=42)

@@ -278,6 +278,15 @@ def test_a_small_transposed_operand_is_packed_rather_than_gathered_lane_by_lane(
     assert "vload16" in main and ".s0]" not in main  # no lane-by-lane gather
 
 
+def test_a_bool_mask_gathered_lane_by_lane_selects_like_numpy():
+    """Vector selects read a lane's mask from its top bit: gathered bools must be -1/0."""
+    mask = np.random.default_rng(5).random((32, 16)) > 0.5
+    a, b = rand(16, 32), rand(16, 32, seed=1)
+    kernel, (m, x, y) = one_kernel(lambda m, x, y: lt.where(m.t(), x, y), mask, a, b)
+    assert any(o.kind == OptKind.UPCAST for o in choose_opts(kernel, CPU))
+    np.testing.assert_array_equal(run(kernel, choose_opts(kernel, CPU)), np.where(mask.T, a, b))
+
+
 def test_conv2d_packs_its_weights_and_scatters_channels():
     """Lanes along the output channels: the small weights are packed, not the large windows."""
     program = source_for(lambda x, w: lt.nn.functional.conv2d(x, w, padding=1),

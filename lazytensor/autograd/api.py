@@ -1,12 +1,11 @@
 """User entry points: Tensor.backward and lt.autograd.grad."""
 from __future__ import annotations
 
-
 from ..autodiff.backprop import run_backward
 from ..autodiff.grad_mode import set_grad_enabled
 from ..ir import build as B
 from ..ir.node import Node, const
-from ..tensor_base import TensorBase, wrap
+from ..tensor_base import TensorBase, realised_together, wrap
 
 
 def _seed(t, gradient, op: str) -> Node:
@@ -30,6 +29,11 @@ def _root(t, op: str):
 
 
 def backward(tensor, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+    with realised_together():  # LAZY=0: the gradients' records first, then their realisation
+        _backward(tensor, gradient, retain_graph, create_graph, inputs)
+
+
+def _backward(tensor, gradient, retain_graph, create_graph: bool, inputs) -> None:
     retain = create_graph if retain_graph is None else retain_graph
     roots = [(_root(tensor, "backward"), _seed(tensor, gradient, "backward"))]
     if inputs is None:
@@ -47,6 +51,12 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph: bool = Fals
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
          allow_unused: bool = False, materialize_grads: bool = False) -> tuple:
     """Gradients of `outputs` with respect to `inputs`, without touching any `.grad`."""
+    with realised_together():  # LAZY=0: the gradients' records first, then their realisation
+        return _grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads)
+
+
+def _grad(outputs, inputs, grad_outputs, retain_graph, create_graph: bool, allow_unused: bool,
+          materialize_grads: bool) -> tuple:
     outputs = [outputs] if isinstance(outputs, TensorBase) else list(outputs)
     single = isinstance(inputs, TensorBase)
     inputs = [inputs] if single else list(inputs)

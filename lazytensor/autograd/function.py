@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from .. import config
 from ..autodiff.grad_mode import no_grad
 from ..autodiff.graph import FREED, GradNode, own
+from ..ir import build as B
 from ..ir.node import Node, const, unique
 from ..tensor_base import Storage, TensorBase, wrap, wrap_storage
 
@@ -42,10 +42,11 @@ class FunctionCtx:
 
 
 class _CustomBackward(GradNode):
-    def __init__(self, fn_cls, ctx: FunctionCtx, inputs: list, outputs: list[tuple]):
+    def __init__(self, fn_cls, ctx: FunctionCtx, inputs: list, outputs: list[tuple], input_shapes: list):
         super().__init__()
         self.fn_cls, self.ctx = fn_cls, ctx
         self.inputs = inputs  # per forward argument: its GradNode, or None
+        self.input_shapes = input_shapes  # per forward argument: its shape, if a tensor
         self.outputs = outputs  # (dtype, shape, device) per output: never the outputs' own nodes
 
     def name(self) -> str:
@@ -66,10 +67,23 @@ class _CustomBackward(GradNode):
         result = self.fn_cls.backward(self.ctx, *grad_tensors)
         result = result if isinstance(result, tuple) else (result,)
         flows = []
-        for gn, g in zip(self.inputs, result):
+        for i, (gn, g, shape) in enumerate(zip(self.inputs, result, self.input_shapes)):
             if gn is not None and g is not None:
-                flows.append((gn, 0, g.node))
+                flows.append((gn, 0, self._to_input_shape(i, g, shape)))
         return flows
+
+    def _to_input_shape(self, i: int, g: TensorBase, shape: tuple) -> Node:
+        """A gradient of the input's shape, or of a shape it broadcasts to (summed back, as
+        PyTorch does); anything else is refused with PyTorch's message."""
+        got = tuple(g.shape)
+        if got == shape:
+            return g.node
+        padded = (1,) * (len(got) - len(shape)) + shape
+        if len(got) < len(shape) or any(p not in (1, n) for p, n in zip(padded, got)):
+            raise RuntimeError(f"Function {self.name()} returned an invalid gradient at index {i} - got "
+                               f"{list(got)} but expected shape compatible with {list(shape)}")
+        axes = tuple(d for d, (p, n) in enumerate(zip(padded, got)) if p != n)
+        return B.reshape(B.reduce(g.node, "sum", axes), shape)
 
     def release(self) -> None:
         self.ctx = None
@@ -100,7 +114,9 @@ class Function:
             return out
         outs = out if isinstance(out, tuple) else (out,)
         inputs = [a._grad_node() if isinstance(a, TensorBase) and a.requires_grad else None for a in args]
-        node = _CustomBackward(cls, ctx, inputs, [_shape_of(o.node) for o in outs if isinstance(o, TensorBase)])
+        shapes = [tuple(a.shape) if isinstance(a, TensorBase) else None for a in args]
+        node = _CustomBackward(cls, ctx, inputs, [_shape_of(o.node) for o in outs if isinstance(o, TensorBase)],
+                               shapes)
         wrapped, slot = [], 0
         for o in outs:
             if isinstance(o, TensorBase) and o.dtype.is_floating_point:

@@ -196,7 +196,8 @@ class _Printer:
                 if valid is not None:
                     cond = f"{_ref(valid[0])}.s{k:x}" if valid[1] > 1 else _ref(valid[0])
                     read = f"({cond} ? {read} : 0)"
-                lanes.append(read)
+                # a vector of bool is a -1/0 mask: a 1 lane would read as false in a vector select
+                lanes.append(f"-({read})" if node.dtype == bool_ else read)
             self.line(f"{ty} {name} = ({ty})({', '.join(lanes)});")
             return
         read = self._read(node.arg, index, width, form)
