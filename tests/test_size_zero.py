@@ -40,7 +40,20 @@ PROGRAMS = {
     "linear": lambda m: m.nn.functional.linear(m.zeros(0, 4), m.ones(3, 4), m.ones(3)),
     "gather_nothing": lambda m: m.ones(2, 3).gather(1, m.zeros(2, 0, dtype=m.int64)),
     "index_with_no_indices": lambda m: m.ones(3, 2)[m.tensor([], dtype=m.int64)],
+    "pad_of_empty_then_strided_writes": lambda m: _strided_writes(
+        m, m.nn.functional.pad(m.zeros(2, 0, requires_grad=True), (1, 2))).detach(),
 }
+
+
+def _strided_writes(m, v):
+    """Found by the fuzzer: a fused kernel gathers from an empty buffer."""
+    v = (-v).clone()
+    v[::2] *= 3
+    root = (v * v + 1).sqrt()
+    v = root.clone()
+    v[::2] *= 3
+    both = m.cat([v, v], -1)
+    return (both * m.linspace(0.5, 1.5, both.numel()).reshape(both.shape)).sum() + root.sum()
 
 
 @pytest.mark.parametrize("name", list(PROGRAMS))

@@ -181,7 +181,8 @@ def _lower_reshape(L, node: Node, idxs, valid) -> Rule:
         flat = S.add(flat, S.mul(i, st))
     src_idxs = []
     for n, st in zip(src.shape, contiguous_strides(src.shape)):
-        src_idxs.append(S.lit(0) if n == 1 else S.mod(S.floordiv(flat, st), n))
+        # an empty source is only read inside a loop of no steps: any index will do
+        src_idxs.append(S.lit(0) if n <= 1 or src.numel == 0 else S.mod(S.floordiv(flat, st), n))
     return (yield src, tuple(src_idxs), valid)
 
 

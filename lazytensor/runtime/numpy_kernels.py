@@ -46,6 +46,8 @@ def gather(buf: np.ndarray, index, valid) -> np.ndarray:
     index = np.asarray(index)
     if valid is True or (np.ndim(valid) == 0 and bool(valid)):
         return buf[index]
+    if buf.size == 0:  # nothing to read: every index is out of bounds, so every lane reads 0
+        return np.zeros(np.broadcast(index, valid).shape, buf.dtype)
     safe = np.where(valid, index, 0)
     return np.where(valid, buf[safe], buf.dtype.type(0))
 
