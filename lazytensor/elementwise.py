@@ -402,6 +402,9 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
         return nonzero(condition, as_tuple=True)
     if not isinstance(condition, TensorBase):
         raise TypeError("where(): argument 'condition' must be a bool Tensor")
+    if condition.dtype != D.bool_:
+        raise RuntimeError(f"where: expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{condition.dtype.name} (shape {tuple(condition.shape)})")
     dt = result_dtype(*(v for v in (input, other)))
     (_, na, nb), _ = prepare("where", condition, input, other, dtype=dt)
     cond = as_node(condition, D.bool_, na.shape, na.device)  # straight to bool, not via dt

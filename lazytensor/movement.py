@@ -360,6 +360,9 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float | No
         widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
     node = x.node
     crop = tuple((max(0, -b), n - max(0, -a)) for (b, a), n in zip(widths, node.shape))
+    if any(hi < lo for lo, hi in crop):
+        raise RuntimeError(f"pad: negative padding {tuple(pad)} removes more than the size of the dimension "
+                           f"(input shape {tuple(x.shape)})")
     node = B.shrink(node, crop)
     node = B.pad(node, tuple((max(0, b), max(0, a)) for b, a in widths), 0 if value is None else value)
     return wrap(node)

@@ -1,0 +1,125 @@
+"""Bad input, op family by op family: wrong shapes, dims, dtypes, devices and indices raise at
+the call, with a message naming the op and the shapes or dtypes, and leave every tensor
+involved as it was (a failed in-place op does not write; a failed backward keeps .grad)."""
+import numpy as np
+import pytest
+
+import lazytensor as lt
+import lazytensor.nn.functional as F
+
+pytestmark = pytest.mark.usefixtures("env")
+
+
+def _t(*shape, dtype=None):
+    return lt.arange(float(np.prod(shape))).reshape(shape) if dtype is None else lt.zeros(*shape, dtype=dtype)
+
+
+# name -> (the call, given fresh tensors a (2, 3), b (4, 5), v (3,); exception; what the message names)
+CASES = {
+    "add: shapes": (lambda a, b, v: a + b, RuntimeError, r"add: shapes \(2, 3\) and \(4, 5\)"),
+    "add_: broadcast into a smaller target": (lambda a, b, v: a.add_(lt.ones(4, 2, 3)), RuntimeError,
+                                              r"add_: output with shape \(2, 3\).*\(4, 2, 3\)"),
+    "mul_: result type": (lambda a, b, v: lt.zeros(3, dtype=lt.int64).mul_(v * 0.5), RuntimeError,
+                          r"mul_: result type float32 can't be cast to.*int64"),
+    "sub: two bools": (lambda a, b, v: (a > 0) - (a > 0), TypeError, r"sub: .*bool"),
+    "pow: a string": (lambda a, b, v: a.pow("x"), TypeError, r"pow: .*str.*\(2, 3\) float32"),
+    "where: float condition": (lambda a, b, v: lt.where(a, a, b), RuntimeError,
+                               r"where: .*boolean.*float32 \(shape \(2, 3\)\)"),
+    "matmul: inner sizes": (lambda a, b, v: a @ b, RuntimeError, r"matmul: .*\(2x3 and 4x5\)"),
+    "matmul: vectors": (lambda a, b, v: v @ lt.ones(4), RuntimeError, r"matmul: .*\[3\].*\[4\]"),
+    "bmm: batch sizes": (lambda a, b, v: lt.bmm(lt.ones(2, 2, 3), lt.ones(3, 3, 4)), RuntimeError,
+                         r"bmm: .*\(2, 2, 3\) and \(3, 3, 4\)"),
+    "einsum: sizes": (lambda a, b, v: lt.einsum("ij,jk->ik", a, a), RuntimeError, r"einsum\(\): .*\(2, 3\)"),
+    "sum: dim": (lambda a, b, v: a.sum(5), IndexError, r"sum: Dimension out of range.*\(2, 3\)"),
+    "max: dim": (lambda a, b, v: a.max(3), IndexError, r"max: Dimension out of range.*\(2, 3\)"),
+    "softmax: dim": (lambda a, b, v: a.softmax(2), IndexError, r"softmax: Dimension out of range.*\(2, 3\)"),
+    "topk: k": (lambda a, b, v: v.topk(5), RuntimeError, r"topk: k \(5\).*\(3,\)"),
+    "reshape: size": (lambda a, b, v: a.reshape(4, 2), RuntimeError, r"reshape: shape '\[4, 2\]'.*\(2, 3\)"),
+    "view: strides": (lambda a, b, v: a.t().view(6), RuntimeError, r"view size is not compatible.*\(3, 2\)"),
+    "permute: repeated dim": (lambda a, b, v: a.permute(0, 0), RuntimeError, r"permute: repeated dim.*\(2, 3\)"),
+    "transpose: dim": (lambda a, b, v: a.transpose(0, 3), IndexError, r"transpose: .*\(2, 3\)"),
+    "expand: size": (lambda a, b, v: a.expand(3, 3), RuntimeError, r"expand: .*Tensor sizes: \[2, 3\]"),
+    "squeeze: dim": (lambda a, b, v: a.squeeze(4), IndexError, r"squeeze: .*\(2, 3\)"),
+    "unsqueeze: dim": (lambda a, b, v: a.unsqueeze(5), IndexError, r"unsqueeze: .*\(2, 3\)"),
+    "flip: dim": (lambda a, b, v: a.flip(3), IndexError, r"flip: .*\(2, 3\)"),
+    "repeat: too few dims": (lambda a, b, v: a.repeat(2), RuntimeError, r"repeat: .*\(2, 3\)"),
+    "cat: shapes": (lambda a, b, v: lt.cat([a, b]), RuntimeError, r"cat: .*\(2, 3\), \(4, 5\)"),
+    "cat: dim": (lambda a, b, v: lt.cat([a, a], 4), IndexError, r"cat: .*\(2, 3\)"),
+    "stack: shapes": (lambda a, b, v: lt.stack([a, b]), RuntimeError, r"stack: .*\(2, 3\), \(4, 5\)"),
+    "split: size 0": (lambda a, b, v: a.split(0, 1), RuntimeError, r"split: split_size must be positive"),
+    "pad: crop past the size": (lambda a, b, v: F.pad(a, (-4, 0)), RuntimeError,
+                                r"pad: negative padding \(-4, 0\).*\(2, 3\)"),
+    "pad: odd length": (lambda a, b, v: F.pad(a, (1,)), RuntimeError, r"pad: padding length 1.*\(2, 3\)"),
+    "index: int out of range": (lambda a, b, v: a[5], IndexError, r"index 5 is out of bounds.*size 2"),
+    "index: list out of range": (lambda a, b, v: a[[0, 2]], IndexError, r"index 2 is out of bounds.*size 2"),
+    "index: too many": (lambda a, b, v: a[0, 0, 0], IndexError, r"too many indices.*\(2, 3\)"),
+    "index: float tensor": (lambda a, b, v: a[lt.tensor([0.0])], IndexError, r"long, int, byte or bool.*float32"),
+    "gather: float index": (lambda a, b, v: a.gather(1, lt.ones(2, 3)), RuntimeError,
+                            r"gather\(\): Expected dtype int64.*float32.*\(2, 3\)"),
+    "gather: index rank": (lambda a, b, v: a.gather(1, lt.zeros(2, dtype=lt.int64)), RuntimeError,
+                           r"gather\(\): .*\(2,\) vs input shape \(2, 3\)"),
+    "scatter: float index": (lambda a, b, v: v.scatter(0, lt.ones(2), 1.0), RuntimeError,
+                             r"scatter\(\): Expected dtype int64.*float32"),
+    "masked_fill: float mask": (lambda a, b, v: a.masked_fill(a, 0.0), RuntimeError,
+                                r"masked_fill: .*bool mask.*float32.*\(2, 3\)"),
+    "masked_fill_: float mask": (lambda a, b, v: a.masked_fill_(a, 0.0), RuntimeError,
+                                 r"masked_fill: .*bool mask.*float32.*\(2, 3\)"),
+    "setitem: value shape": (lambda a, b, v: a.__setitem__(slice(None), lt.ones(4)), RuntimeError,
+                             r"__setitem__: shapes \(2, 3\) and \(4,\)"),
+    "linear: sizes": (lambda a, b, v: F.linear(a, lt.ones(4, 4)), RuntimeError, r"linear: .*\(2x3 and 4x4\)"),
+    "conv2d: channels": (lambda a, b, v: F.conv2d(lt.ones(1, 3, 5, 5), lt.ones(2, 4, 3, 3)), RuntimeError,
+                         r"conv2d: .*\[2, 4, 3, 3\].*\[1, 3, 5, 5\]"),
+    "embedding: float indices": (lambda a, b, v: F.embedding(v, b), RuntimeError, r"embedding: .*float32"),
+    "layer_norm: shape": (lambda a, b, v: F.layer_norm(a, (4,)), RuntimeError, r"layer_norm: .*\[4\].*\(2, 3\)"),
+    "cross_entropy: target shape": (lambda a, b, v: F.cross_entropy(a, lt.tensor([0, 1, 2])), ValueError,
+                                    r"nll_loss: .*\(2,\).*\(2, 3\).*\(3,\)"),
+    "mse_loss: shapes": (lambda a, b, v: F.mse_loss(a, b), RuntimeError, r"\(2, 3\) and \(4, 5\)"),
+    "item: many elements": (lambda a, b, v: a.item(), RuntimeError, r"item\(\): a Tensor with 6 elements"),
+    "arange: step 0": (lambda a, b, v: lt.arange(0, 5, 0), RuntimeError, r"arange\(\): step must be nonzero"),
+    "randn: negative size": (lambda a, b, v: lt.randn(-1, 2), RuntimeError, r"randn\(\): negative dimension"),
+    "zeros: size type": (lambda a, b, v: lt.zeros("a"), TypeError, r"zeros\(\): size must be ints"),
+    "to: unknown": (lambda a, b, v: a.to("float99"), RuntimeError, r"unknown device 'float99'"),
+    "clamp: no bounds": (lambda a, b, v: a.clamp(), RuntimeError, r"clamp: At least one of 'min' or 'max'"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_raises_at_the_call_and_changes_nothing(name):
+    call, error, message = CASES[name]
+    a, b, v = _t(2, 3), _t(4, 5), _t(3)
+    before = [(t.numpy().copy(), t._storage.version) for t in (a, b, v)]
+    with pytest.raises(error, match=message):
+        out = call(a, b, v)
+        if isinstance(out, lt.Tensor):  # never reached when the call raises, as it must
+            out.numpy()
+    for t, (values, version) in zip((a, b, v), before):
+        np.testing.assert_array_equal(t.numpy(), values)
+        assert t._storage.version == version
+        np.testing.assert_array_equal((t * 2).numpy(), values * 2)  # still usable
+
+
+def test_tensors_on_two_devices_raise_naming_both(device):
+    from helpers import cl_unavailable_reason
+    if cl_unavailable_reason() is not None:
+        pytest.skip("needs both devices")
+    other = "numpy" if device == "cl" else "cl"
+    a = lt.ones(2, 3, device=device)
+    with pytest.raises(RuntimeError, match=r"add: Expected all tensors to be on the same device.*cl.*numpy|"
+                                           r"add: Expected all tensors to be on the same device.*numpy.*cl"):
+        a + lt.ones(2, 3, device=other)
+    assert a.tolist() == [[1.0] * 3] * 2
+
+
+def test_a_failed_backward_keeps_the_gradients_as_they_were():
+    x = lt.ones(2, requires_grad=True)
+    (x * 2).sum().backward()
+    with pytest.raises(RuntimeError, match=r"grad can be implicitly created only for scalar outputs.*\(2,\)"):
+        (x * 3).backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_a_leaf_written_in_place_raises_and_keeps_its_value():
+    x = lt.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
+        x.add_(1)
+    assert x.tolist() == [1.0, 1.0] and x.requires_grad and x.is_leaf
