@@ -238,11 +238,13 @@ def main(argv=None) -> int:
         print(generate(args.seed).source())
         return 0
     failures = 0
-    for seed in range(args.seed, args.seed + args.programs):
+    for n, seed in enumerate(range(args.seed, args.seed + args.programs), 1):
         report = check(seed)
         if report:
             failures += 1
             print(report, flush=True)
+        if n % 500 == 0:
+            print(f"... {n} programs, {failures} failing", file=sys.stderr, flush=True)
     print(f"{args.programs} programs x {len(MODES)} modes: {failures} failing")
     return 1 if failures else 0
 

@@ -80,6 +80,35 @@ def test_no_opencl_falls_back_to_numpy_with_a_notice():
     assert "error:" in out and "OpenCL" in out
 
 
+def test_without_pyopencl_the_library_runs_on_numpy_and_cl_names_opencl():
+    out = run_python("""
+        import sys
+        sys.modules["pyopencl"] = None  # as if it were not installed
+        import lazytensor as lt
+        print("sum:", (lt.ones(3) * 2).sum().item())
+        try:
+            lt.zeros(2, device="cl")
+        except RuntimeError as e:
+            print("error:", e)
+    """, LT_DEVICE="")
+    assert "sum: 6.0" in out and "no OpenCL platform" in out
+    assert "error: device 'cl' needs OpenCL" in out
+
+
+@pytest.mark.skipif("cl" not in available_devices(), reason="needs OpenCL")
+def test_a_kernel_that_fails_to_build_shows_its_source_and_the_users_line(monkeypatch):
+    import lazytensor.codegen.render_opencl as render
+    from lazytensor.runtime.opencl import KernelBuildError
+    good = render.program_source
+    monkeypatch.setattr(render, "program_source", lambda sources: good(sources) + "\nnot_a_type broken;\n")
+    x = lt.ones(3, device="cl") * 7.25 + 1.5
+    with pytest.raises(KernelBuildError, match=r"(?s)realisation at .*test_runtime\.py:\d+.*error.*not_a_type"
+                                              r".*the generated source.*__kernel void"):
+        x.realize()
+    monkeypatch.setattr(render, "program_source", good)
+    assert x.tolist() == [8.75] * 3  # nothing half-done: the same tensor realises once the build works
+
+
 def test_unknown_device_is_a_clear_error():
     with pytest.raises(RuntimeError, match="unknown device 'tpu'"):
         lt.zeros(2, device="tpu")
@@ -96,8 +125,10 @@ def test_float64_without_device_support_is_a_clear_error(monkeypatch):
 
 @pytest.mark.skipif("cl" not in available_devices(), reason="needs OpenCL")
 def test_huge_allocation_fails_cleanly_and_library_stays_usable():
+    before = (lt.arange(4.0, device="cl") * 2).realize()
     with pytest.raises(RuntimeError, match="cannot allocate"):
         lt.zeros(1 << 40, device="cl").realize()
+    assert before.tolist() == [0.0, 2.0, 4.0, 6.0]
     assert lt.ones(3, device="cl").sum().item() == 3
 
 

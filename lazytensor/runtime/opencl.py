@@ -17,10 +17,23 @@ from ..codegen.lower import LoweredKernel
 from ..codegen.program import RenderedKernel, RenderedProgram, build_program
 from ..ir.dtype import DType, float64
 from .. import config
+from ..sites import user_site
 from .buffer import BufferView
 from .search import searched_opts
 from .device import Device
 from .stats import STATS
+
+
+class KernelBuildError(RuntimeError):
+    """The OpenCL compiler refused a generated program (a lazytensor bug, or a device limit)."""
+
+
+def _build_failure(src: str, log: str) -> str:
+    """What a failed build says: the compiler's errors, the user's line, and the source."""
+    errors = [ln.strip() for ln in log.splitlines() if "error" in ln.lower() and "clBuildProgram" not in ln]
+    numbered = "\n".join(f"{i + 1:4d}  {line}" for i, line in enumerate(src.splitlines()))
+    return (f"OpenCL could not build the kernels of the realisation at {user_site()}:\n  "
+            + "\n  ".join(errors[:10] or [log.strip()[:2000]]) + f"\n--- the generated source ---\n{numbered}")
 
 
 def cache_dir() -> Path:
@@ -196,7 +209,10 @@ class OpenCLDevice(Device):
                 return program
             except Exception:  # a stale or foreign binary: rebuild from source
                 pass
-        program = cl.Program(self.ctx, src).build(options=self.build_options)
+        try:
+            program = cl.Program(self.ctx, src).build(options=self.build_options)
+        except cl.Error as e:
+            raise KernelBuildError(_build_failure(src, str(e))) from None
         STATS.programs_built += 1
         # PoCL compiles each kernel again at its first launch; a binary taken after that
         # launch loads with no further compile, so it is saved once the batch has run.
