@@ -287,6 +287,20 @@ def test_a_bool_mask_gathered_lane_by_lane_selects_like_numpy():
     np.testing.assert_array_equal(run(kernel, choose_opts(kernel, CPU)), np.where(mask.T, a, b))
 
 
+def test_only_flat_kernels_without_work_groups_may_share_a_launch():
+    from lazytensor.codegen.horizontal import can_join, join
+    from lazytensor.codegen.program import RenderedKernel
+    flat = RenderedKernel("k", "__kernel void k(__global float* restrict b0) {\n  b0[get_global_id(0)] = 1;\n}\n",
+                          (8,), None, (("out", 0),))
+    assert can_join(flat)
+    assert not can_join(RenderedKernel("k", flat.source, (8, 2), None, flat.buffers))
+    assert not can_join(RenderedKernel("k", flat.source.replace("b0[", "__local float s[4]; b0["), (8,), None,
+                                       flat.buffers))
+    joined = join([flat, flat], "both")
+    assert joined.global_size == (16,) and joined.source.count("void k_part(") == 1  # one definition
+    assert "if (lt_g < 8) k_part(lt_g - 0, m0_b0);" in joined.source and "k_part(lt_g - 8, m1_b0)" in joined.source
+
+
 def test_conv2d_packs_its_weights_and_scatters_channels():
     """Lanes along the output channels: the small weights are packed, not the large windows."""
     program = source_for(lambda x, w: lt.nn.functional.conv2d(x, w, padding=1),

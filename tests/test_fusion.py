@@ -58,6 +58,20 @@ def test_an_alias_realised_with_its_computed_source_is_a_view_of_it_not_a_copy(e
     assert state.node.buffer.buffer is state._storage.node.buffer.buffer
 
 
+@pytest.mark.parametrize("device", ["cl"])
+def test_independent_results_of_different_shapes_share_one_launch_on_cl(device):
+    from helpers import cl_unavailable_reason, using
+    if cl_unavailable_reason() is not None:
+        pytest.skip("needs OpenCL")
+    with using(device, True):
+        a, b, c = realized((7, 5)), realized((3,), seed=1), realized((4, 4, 4), seed=2)
+        outs = [(a * 2 + 1).exp(), b.tanh() - 3, c * c]
+        assert kernels_for(*outs) == 1
+        for out, x, fn in zip(outs, (a, b, c), (lambda t: (t * 2 + 1).exp(), lambda t: t.tanh() - 3,
+                                                lambda t: t * t)):
+            check(out, fn(torch.from_numpy(x.numpy())), rtol=1e-5)
+
+
 def test_softmax_is_three_kernels(env):
     x = realized((4, 10))
     y = x.softmax(-1)

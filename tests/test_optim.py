@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import lazytensor as lt
-from helpers import using
+from helpers import cl_unavailable_reason, using
 from nn_helpers import assert_close, copy_weights, data, needs_autograd, to_lt
 
 OPTIMIZERS = {
@@ -79,6 +79,37 @@ def test_step_is_a_few_fused_kernels_and_lr_change_compiles_nothing():
         # multi-output kernel per parameter tensor
         assert all(launched == n_params for launched, _ in counts), counts
         assert all(compiled == 0 for _, compiled in counts[2:]), counts  # steps >= 3: nothing new
+
+
+@needs_autograd
+@pytest.mark.skipif(cl_unavailable_reason() is not None, reason="needs OpenCL")
+def test_an_adam_step_over_many_parameters_is_a_few_launches_on_cl():
+    """The per-parameter update kernels are independent: they share one launch (a multi-tensor
+    update), and the result equals torch's."""
+    with using("cl", True):
+        torch.manual_seed(0)
+        tm = torch.nn.Sequential(*[torch.nn.Linear(8, 8) for _ in range(10)])
+        lm = lt.nn.Sequential(*[lt.nn.Linear(8, 8) for _ in range(10)])
+        copy_weights(tm, lm)
+        topt = torch.optim.Adam(tm.parameters(), lr=0.01)
+        lopt = lt.optim.Adam(lm.parameters(), lr=0.01, capturable=True)
+        x = data((4, 8), seed=3)
+        counts = []
+        for _ in range(3):
+            topt.zero_grad()
+            tm(x).pow(2).mean().backward()
+            topt.step()
+            lopt.zero_grad()
+            lm(to_lt(x)).pow(2).mean().backward()
+            for p in lm.parameters():
+                p.grad.realize()
+            lt.reset_stats()
+            lopt.step()
+            counts.append(lt.stats().kernels_launched)
+        assert len(list(lm.parameters())) == 20 and max(counts) <= 3, counts
+        tparams = dict(tm.named_parameters())
+        for n, p in lm.named_parameters():
+            assert_close(p, tparams[n], rtol=1e-4, atol=1e-5, what=n)
 
 
 @needs_autograd

@@ -96,9 +96,13 @@ def test_without_pyopencl_the_library_runs_on_numpy_and_cl_names_opencl():
 
 
 @pytest.mark.skipif("cl" not in available_devices(), reason="needs OpenCL")
-def test_a_kernel_that_fails_to_build_shows_its_source_and_the_users_line(monkeypatch):
+def test_a_kernel_that_fails_to_build_shows_its_source_and_the_users_line(monkeypatch, tmp_path):
     import lazytensor.codegen.render_opencl as render
-    from lazytensor.runtime.opencl import KernelBuildError
+    import lazytensor.runtime.opencl as ocl
+    from lazytensor.runtime.devices import get_device
+    monkeypatch.setattr(get_device("cl"), "kernels", {})  # no kernel built earlier, in memory or on disk
+    monkeypatch.setattr(ocl, "cache_dir", lambda: tmp_path)
+    KernelBuildError = ocl.KernelBuildError
     good = render.program_source
     monkeypatch.setattr(render, "program_source", lambda sources: good(sources) + "\nnot_a_type broken;\n")
     x = lt.ones(3, device="cl") * 7.25 + 1.5

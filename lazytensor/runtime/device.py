@@ -13,6 +13,7 @@ from .buffer import BufferView
 
 class Device:
     name: str
+    joins_kernels: bool = False  # may independent kernels share one launch (codegen/horizontal.py)?
 
     def supports(self, dtype: DType) -> bool:
         return True

@@ -6,7 +6,8 @@ import time
 
 from .. import capture, checks, config
 from ..codegen.lower import lower_kernel, strided_view
-from ..codegen.program import RenderedProgram
+from ..codegen.horizontal import can_join, join
+from ..codegen.program import RenderedKernel, RenderedProgram
 from ..codegen.render_common import kernel_name
 from ..ir.kernel import KernelSpec, kernel_spec
 from ..ir.layout import contiguous_strides
@@ -70,30 +71,97 @@ def _run(prepared, device) -> list[tuple[str, tuple, float, int]]:
     if config.DEBUG >= 3:
         for name, src in sources.items():
             print(f"[lt] --- {name} ---\n{src}", file=sys.stderr)
-    timings = []
-    for spec, program in prepared:
-        outs = spec.outputs
-        views = [_allocate(device, out) for out in outs]
-        scratch = [Buffer(device, dtype, size) for dtype, size in program.scratch]
-        for buf in scratch:
-            capture.record_allocation(buf)
-        buffers = {"out": [v.buffer for v in views], "in": [n.buffer.buffer for n in spec.inputs],
-                   "scratch": scratch}
-        for rk in program.kernels:
-            bufs = [buffers[kind][i] for kind, i in rk.buffers]
-            raws = [b.raw for b in bufs]
-            handle = device.launch(runnables[rk.name], raws[:rk.n_out], raws[rk.n_out:], spec.args[:rk.n_args], rk)
-            capture.record_launch(device, runnables[rk.name], rk, bufs, spec.args[:rk.n_args])
-            STATS.kernels_launched += 1
-            if config.DEBUG >= 2:
-                moved = sum(b.nbytes for b in bufs)
-                timings.append((rk.name, outs[0].shape, device.elapsed(handle), moved))
-        if config.VALIDATE and device.name != "numpy":  # before attaching: the spec still computes them
-            validate.check(spec, program, device, views, lambda dev, s: _rendered(dev, s, 0))
-        for out, view in zip(outs, views):
-            out.attach(view)
+    timings: list = []
+    for batch in _launch_batches(prepared, device):
+        if len(batch) == 1:
+            _run_program(*batch[0], runnables, device, timings)
+        else:
+            _run_joined(batch, device, timings)
     device.after_batch()
     return timings
+
+
+JOIN_LIMIT = 64  # kernels one joined launch may take
+
+
+def _launch_batches(prepared, device) -> list[list]:
+    """Consecutive one-kernel programs that can share a launch (codegen/horizontal.py) and do
+    not read each other's outputs; every other program launches alone."""
+    batches: list[list] = []
+    current: list = []
+    made: set[int] = set()  # outputs of the current batch
+    for spec, program in prepared:
+        joinable = (device.joins_kernels and len(program.kernels) == 1 and not program.scratch
+                    and can_join(program.kernels[0]))
+        if joinable and current and len(current) < JOIN_LIMIT and not any(id(n) in made for n in spec.inputs):
+            current.append((spec, program))
+            made.update(id(o) for o in spec.outputs)
+            continue
+        if current:
+            batches.append(current)
+        current = [(spec, program)] if joinable else []
+        made = {id(o) for o in spec.outputs} if joinable else set()
+        if not joinable:
+            batches.append([(spec, program)])
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _run_program(spec: KernelSpec, program: RenderedProgram, runnables, device, timings: list) -> None:
+    outs = spec.outputs
+    views = [_allocate(device, out) for out in outs]
+    scratch = [Buffer(device, dtype, size) for dtype, size in program.scratch]
+    for buf in scratch:
+        capture.record_allocation(buf)
+    buffers = {"out": [v.buffer for v in views], "in": [n.buffer.buffer for n in spec.inputs], "scratch": scratch}
+    for rk in program.kernels:
+        bufs = [buffers[kind][i] for kind, i in rk.buffers]
+        _launch(device, runnables[rk.name], rk, bufs, spec.args[:rk.n_args], outs[0].shape, timings)
+    _finish(spec, program, device, views)
+
+
+_JOINED: dict[tuple[str, ...], RenderedKernel] = {}  # member sources -> their joined kernel
+_JOINED_LIMIT = 1024
+
+
+def _run_joined(batch, device, timings: list) -> None:
+    """One launch for the kernels of `batch` (each program has one kernel and no scratch)."""
+    members = [program.kernels[0] for _, program in batch]
+    key = tuple(m.source for m in members)
+    if key not in _JOINED:
+        if len(_JOINED) >= _JOINED_LIMIT:
+            del _JOINED[next(iter(_JOINED))]
+        _JOINED[key] = join(members, f"joined{len(members)}_{members[0].name}")
+    joined = _JOINED[key]
+    runnable = device.compile({joined.name: joined.source})[joined.name]
+    views, bufs, args = [], [], []
+    for (spec, _), rk in zip(batch, members):
+        vs = [_allocate(device, out) for out in spec.outputs]
+        views.append(vs)
+        buffers = {"out": [v.buffer for v in vs], "in": [n.buffer.buffer for n in spec.inputs]}
+        bufs += [buffers[kind][i] for kind, i in rk.buffers]
+        args += list(spec.args[:rk.n_args])
+    _launch(device, runnable, joined, bufs, args, batch[0][0].outputs[0].shape, timings)
+    for (spec, program), vs in zip(batch, views):
+        _finish(spec, program, device, vs)
+
+
+def _launch(device, runnable, rk: RenderedKernel, bufs: list, args, shape: tuple, timings: list) -> None:
+    raws = [b.raw for b in bufs]
+    handle = device.launch(runnable, raws[:rk.n_out], raws[rk.n_out:], args, rk)
+    capture.record_launch(device, runnable, rk, bufs, args)
+    STATS.kernels_launched += 1
+    if config.DEBUG >= 2:
+        timings.append((rk.name, shape, device.elapsed(handle), sum(b.nbytes for b in bufs)))
+
+
+def _finish(spec: KernelSpec, program: RenderedProgram, device, views: list) -> None:
+    """Check (VALIDATE=1) and attach a kernel's results, once it is launched."""
+    if config.VALIDATE and device.name != "numpy":  # before attaching: the spec still computes them
+        validate.check(spec, program, device, views, lambda dev, s: _rendered(dev, s, 0))
+    for out, view in zip(spec.outputs, views):
+        out.attach(view)
 
 
 HINT_AT = (100, 1000, 10000)  # realisations from one site that earn a DEBUG=1 hint

@@ -106,6 +106,7 @@ def device_caps(dev) -> DeviceCaps:
 
 class OpenCLDevice(Device):
     renderer = render_opencl
+    joins_kernels = True  # independent one-dimensional kernels may share a launch (codegen/horizontal.py)
 
     def __init__(self, index: int = 0):
         import pyopencl as cl
