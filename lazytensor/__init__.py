@@ -1,6 +1,7 @@
 """lazytensor: PyTorch's eager API, a lazy fusing compiler inside (OpenCL and NumPy backends)."""
 from __future__ import annotations
 
+import os as _os
 from types import ModuleType as _ModuleType
 
 from . import checks as _checks
@@ -51,13 +52,14 @@ from .conversion import (  # noqa: F401
     clone,
 )
 from .random import (  # noqa: F401
-    bernoulli, manual_seed, initial_seed, rand, randn, randint, rand_like, randn_like, randint_like,
+    Generator, bernoulli, manual_seed, initial_seed, rand, randn, randint, rand_like, randn_like, randint_like,
     normal,
 )
 from .sorting import (  # noqa: F401
     randperm, sort, argsort, topk, multinomial,
 )
 from . import autograd, nn, optim  # noqa: F401
+from . import backends, cuda, utils  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled, inference_mode  # noqa: F401
 from .elementwise import result_dtype
@@ -95,6 +97,51 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     return promote(a, b)
 
 
+def equal(a: Tensor, b: Tensor) -> bool:
+    """Same shape and the same values."""
+    return tuple(a.shape) == tuple(b.shape) and (a == b).all().item()
+
+
+def isclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    close = (a - b).abs() <= atol + rtol * (b.abs() if isinstance(b, Tensor) else abs(b))
+    if equal_nan:
+        close = close | ((a != a) & (b != b))
+    return close
+
+
+def allclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    return isclose(a, b, rtol, atol, equal_nan).all().item()
+
+
+def get_num_threads() -> int:
+    """The host threads lazytensor's devices use (the OpenCL runtime's pool: one per core)."""
+    return _os.cpu_count() or 1
+
+
+def set_num_threads(n: int) -> None:
+    """Accepted for scripts that call it; the OpenCL runtime sizes its own thread pool."""
+
+
+def compile(model=None, **options):
+    """torch.compile: a function is wrapped by lt.jit (replayed kernels); a Module is returned
+    as it is (its ops fuse anyway); the options are accepted and ignored."""
+    if model is None:
+        return lambda m: compile(m, **options)
+    from .nn.module import Module
+    return model if isinstance(model, Module) else jit(model)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("lazytensor")
+    except PackageNotFoundError:  # a source tree that was not installed
+        return "0.0.0+unknown"
+
+
+__version__ = _version()
+
 # `from lazytensor import *` gives what `from torch import *` would: every public name above
 __all__ = [name for name, value in globals().items()
-           if not name.startswith("_") and (not isinstance(value, _ModuleType) or name in ("nn", "optim", "autograd"))]
+           if not name.startswith("_") and (not isinstance(value, _ModuleType)
+                                            or name in ("nn", "optim", "autograd", "cuda", "backends", "utils"))]

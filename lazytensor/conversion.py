@@ -68,8 +68,10 @@ def cpu(self: Tensor) -> Tensor:
     return self.to("numpy")
 
 
-def cuda(self: Tensor, device=None) -> Tensor:
-    return self.to("cl")
+def cuda(self: Tensor, device=None, non_blocking: bool = False) -> Tensor:
+    """There is no CUDA device: raise as PyTorch does without one (the GPU path is 'cl')."""
+    from .cuda import NO_CUDA
+    raise RuntimeError(NO_CUDA)
 
 
 def clone(self: Tensor, memory_format=None) -> Tensor:

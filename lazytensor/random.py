@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import capture
 from .ir import build as B
 from .ir import dtype as D
@@ -28,7 +30,40 @@ def manual_seed(seed: int):
     """Seed the generator: the same seed gives the same numbers on every device."""
     _state["seed"] = int(seed) & 0xFFFFFFFFFFFFFFFF
     _state["offset"] = 0
+    _state["host_draws"] = 0
     return _state["seed"]
+
+
+def host_rng() -> np.random.Generator:
+    """A NumPy generator for host-side choices (a DataLoader's order), drawn from the global
+    seed: reproducible after lt.manual_seed, and different at each draw."""
+    draws = _state.get("host_draws", 0)
+    _state["host_draws"] = draws + 1
+    return np.random.default_rng([_state["seed"], draws])
+
+
+class Generator:
+    """torch.Generator for host-side draws (DataLoader shuffling, random_split): a seed and
+    a count of draws. Device-side random ops use the global generator (lt.manual_seed)."""
+
+    def __init__(self, device="cpu") -> None:
+        self.device = device
+        self._seed, self._draws = 67280421310721, 0
+
+    def manual_seed(self, seed: int) -> "Generator":
+        self._seed, self._draws = int(seed) & 0xFFFFFFFFFFFFFFFF, 0
+        return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def seed(self) -> int:
+        self._seed, self._draws = int(np.random.SeedSequence().entropy) & 0xFFFFFFFFFFFFFFFF, 0
+        return self._seed
+
+    def host_rng(self) -> np.random.Generator:
+        draws, self._draws = self._draws, self._draws + 1
+        return np.random.default_rng([self._seed, draws])
 
 
 def initial_seed() -> int:

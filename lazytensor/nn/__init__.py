@@ -1,6 +1,7 @@
 """Neural-network building blocks (PyTorch's torch.nn), built on Tensor ops so they fuse."""
 from . import functional  # noqa: F401
 from . import init  # noqa: F401
+from . import utils  # noqa: F401
 from .activation import (ELU, GELU, LeakyReLU, LogSoftmax, MultiheadAttention, ReLU, Sigmoid, SiLU,  # noqa: F401
                          Softmax, Softplus, Tanh)
 from .conv import Conv1d, Conv2d, Conv3d  # noqa: F401

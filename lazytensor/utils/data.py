@@ -1,0 +1,246 @@
+"""torch.utils.data for lazytensor: datasets, samplers, random_split and DataLoader.
+
+Loading runs in the calling process (`num_workers` above 0 is accepted and runs the same
+way). Shuffling draws its orders on the host from a NumPy generator: seeded by the
+`generator` given (an `lt.Generator`), else by lazytensor's global seed, so that
+`lt.manual_seed` makes an epoch's order reproducible.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..random import Generator, host_rng
+from ..tensor_base import TensorBase
+
+
+class Dataset:
+    """A map-style dataset: `__getitem__(i)` and `__len__`."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError
+
+    def __add__(self, other: "Dataset") -> "ConcatDataset":
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A dataset read by iterating it (`__iter__`)."""
+
+    def __iter__(self):
+        raise NotImplementedError
+
+
+class TensorDataset(Dataset):
+    """Row i of every tensor, as a tuple."""
+
+    def __init__(self, *tensors: TensorBase):
+        if any(t.shape[0] != tensors[0].shape[0] for t in tensors):
+            raise ValueError(f"TensorDataset: size mismatch between tensors: {[tuple(t.shape) for t in tensors]}")
+        self.tensors = tensors
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+
+class ConcatDataset(Dataset):
+    def __init__(self, datasets: Sequence[Dataset]):
+        self.datasets = list(datasets)
+        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
+
+    def __len__(self) -> int:
+        return int(self.cumulative_sizes[-1]) if self.cumulative_sizes else 0
+
+    def __getitem__(self, index: int):
+        if index < 0:
+            index += len(self)
+        which = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
+        start = 0 if which == 0 else int(self.cumulative_sizes[which - 1])
+        return self.datasets[which][index - start]
+
+
+class Subset(Dataset):
+    def __init__(self, dataset: Dataset, indices: Sequence[int]):
+        self.dataset, self.indices = dataset, list(indices)
+
+    def __getitem__(self, index):
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _rng(generator: Generator | None) -> np.random.Generator:
+    return generator.host_rng() if generator is not None else host_rng()
+
+
+def random_split(dataset: Dataset, lengths: Sequence[float], generator: Generator | None = None) -> list[Subset]:
+    """Disjoint random subsets of the given lengths (or fractions summing to 1)."""
+    n = len(dataset)
+    if all(0 <= x <= 1 for x in lengths) and math.isclose(sum(lengths), 1) and sum(lengths) != n:
+        sizes = [int(math.floor(n * f)) for f in lengths]
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+    else:
+        sizes = [int(x) for x in lengths]
+    if sum(sizes) != n:
+        raise ValueError(f"random_split: sum of input lengths {sizes} does not equal the length of the dataset ({n})")
+    order = _rng(generator).permutation(n).tolist()
+    out, start = [], 0
+    for size in sizes:
+        out.append(Subset(dataset, order[start:start + size]))
+        start += size
+    return out
+
+
+class Sampler:
+    def __iter__(self) -> Iterator[int]:
+        raise NotImplementedError
+
+
+class SequentialSampler(Sampler):
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self.data_source)))
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """A new random order every epoch (or `num_samples` draws with replacement)."""
+
+    def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None,
+                 generator: Generator | None = None):
+        self.data_source, self.replacement, self.generator = data_source, replacement, generator
+        self._num_samples = num_samples
+        self._rng: np.random.Generator | None = None
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        if self._rng is None:  # drawn once: each epoch continues the stream, as PyTorch's does
+            self._rng = _rng(self.generator)
+        n = len(self.data_source)
+        if self.replacement:
+            return iter(self._rng.integers(0, n, self.num_samples).tolist())
+        return iter(self._rng.permutation(n).tolist()[:self.num_samples])
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class BatchSampler(Sampler):
+    def __init__(self, sampler, batch_size: int, drop_last: bool):
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batch: list[int] = []
+        for i in self.sampler:
+            batch.append(i)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+
+def default_collate(batch: list) -> Any:
+    """Stack tensors, make tensors of numbers, and recurse into tuples, lists and dicts."""
+    from ..creation import tensor
+    from ..movement import stack
+    first = batch[0]
+    if isinstance(first, TensorBase):
+        return stack(list(batch))
+    if isinstance(first, np.ndarray):
+        return tensor(np.stack(batch))
+    if isinstance(first, (bool, int, float, np.number)):
+        return tensor(list(batch))
+    if isinstance(first, (str, bytes)):
+        return list(batch)
+    if isinstance(first, dict):
+        return {k: default_collate([b[k] for b in batch]) for k in first}
+    if isinstance(first, tuple) and hasattr(first, "_fields"):
+        return type(first)(*(default_collate(list(s)) for s in zip(*batch)))
+    if isinstance(first, (tuple, list)):
+        if any(len(b) != len(first) for b in batch):
+            raise RuntimeError("each element in list of batch should be of equal size")
+        return [default_collate(list(s)) for s in zip(*batch)]
+    raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
+                    f"found {type(first).__name__}")
+
+
+class DataLoader:
+    """Batches of a dataset, as torch.utils.data.DataLoader (loading in this process)."""
+
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False, sampler=None,
+                 batch_sampler=None, num_workers: int = 0, collate_fn: Callable | None = None,
+                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
+                 worker_init_fn=None, generator: Generator | None = None, *, prefetch_factor=None,
+                 persistent_workers: bool = False, pin_memory_device: str = "") -> None:
+        self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
+        self.num_workers, self.generator = num_workers, generator
+        self.collate_fn = collate_fn or default_collate
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:
+            if shuffle or sampler is not None or batch_sampler is not None:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified shuffle, sampler and "
+                                 "batch_sampler options")
+            self.sampler = self.batch_sampler = None
+            return
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if sampler is None:
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        self.sampler = sampler
+        if batch_sampler is None and batch_size is not None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.batch_sampler = batch_sampler
+
+    def __iter__(self) -> Iterator:
+        if self._iterable:
+            yield from self._iterate_stream()
+            return
+        if self.batch_sampler is None:  # batch_size=None: single items, collated as they are
+            for i in self.sampler:
+                yield self.dataset[i]
+            return
+        for indices in self.batch_sampler:
+            yield self.collate_fn([self.dataset[i] for i in indices])
+
+    def _iterate_stream(self) -> Iterator:
+        if self.batch_size is None:
+            yield from self.dataset
+            return
+        batch = []
+        for item in self.dataset:
+            batch.append(item)
+            if len(batch) == self.batch_size:
+                yield self.collate_fn(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield self.collate_fn(batch)
+
+    def __len__(self) -> int:
+        if self._iterable:
+            raise TypeError("an IterableDataset's DataLoader has no len()")
+        return len(self.batch_sampler) if self.batch_sampler is not None else len(self.sampler)
+
+
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "Subset", "random_split", "Sampler",
+           "SequentialSampler", "RandomSampler", "BatchSampler", "DataLoader", "default_collate"]

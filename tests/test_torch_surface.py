@@ -1,0 +1,156 @@
+"""The modules and names training scripts reach for first: torch.utils.data, torch.cuda and
+torch.backends on a machine without CUDA, nn.utils, and the small top-level helpers,
+compared with PyTorch where it defines the values."""
+import numpy as np
+import pytest
+import torch
+
+import lazytensor as lt
+from lazytensor.utils.data import (BatchSampler, DataLoader, IterableDataset, RandomSampler, SequentialSampler,
+                                   TensorDataset, random_split)
+
+
+def _dataset():
+    return TensorDataset(lt.arange(20.0).reshape(10, 2), lt.arange(10))
+
+
+def test_a_dataloader_batches_in_order_and_keeps_the_last_partial_batch():
+    batches = [(x.tolist(), y.tolist()) for x, y in DataLoader(_dataset(), batch_size=4)]
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    assert batches[0] == ([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0]], [0, 1, 2, 3])
+    assert len(DataLoader(_dataset(), batch_size=4)) == 3
+
+
+def test_drop_last_drops_the_partial_batch():
+    loader = DataLoader(_dataset(), batch_size=4, drop_last=True)
+    assert [len(y) for _, y in loader] == [4, 4] and len(loader) == 2
+
+
+def test_shuffling_covers_every_item_once_and_a_seeded_generator_repeats_it():
+    def order(seed):
+        g = lt.Generator().manual_seed(seed)
+        return [i for _, y in DataLoader(_dataset(), batch_size=3, shuffle=True, generator=g) for i in y.tolist()]
+    assert sorted(order(0)) == list(range(10))
+    assert order(0) == order(0) and order(0) != list(range(10))
+    lt.manual_seed(5)
+    first = [y.tolist() for _, y in DataLoader(_dataset(), batch_size=10, shuffle=True)]
+    lt.manual_seed(5)
+    assert [y.tolist() for _, y in DataLoader(_dataset(), batch_size=10, shuffle=True)] == first
+
+
+def test_epochs_of_one_shuffling_loader_differ():
+    loader = DataLoader(_dataset(), batch_size=10, shuffle=True, generator=lt.Generator().manual_seed(1))
+    assert next(iter(loader))[1].tolist() != next(iter(loader))[1].tolist()
+
+
+def test_collate_stacks_tensors_and_numbers_inside_dicts_and_tuples():
+    class Pairs:
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return {"x": lt.full((2,), float(i)), "label": i, "meta": (i * 0.5, np.array([i, i]))}
+
+    batch = next(iter(DataLoader(Pairs(), batch_size=3)))
+    assert batch["x"].tolist() == [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]
+    assert batch["label"].tolist() == [0, 1, 2] and batch["label"].dtype == lt.int64
+    assert batch["meta"][0].tolist() == [0.0, 0.5, 1.0] and batch["meta"][1].tolist() == [[0, 0], [1, 1], [2, 2]]
+
+
+def test_an_iterable_dataset_is_batched_as_it_streams():
+    class Count(IterableDataset):
+        def __iter__(self):
+            return iter(range(5))
+
+    assert [b.tolist() for b in DataLoader(Count(), batch_size=2)] == [[0, 1], [2, 3], [4]]
+    with pytest.raises(ValueError, match="IterableDataset"):
+        DataLoader(Count(), shuffle=True)
+
+
+def test_random_split_makes_disjoint_subsets_of_the_asked_sizes():
+    parts = random_split(_dataset(), [0.7, 0.3], generator=lt.Generator().manual_seed(0))
+    assert [len(p) for p in parts] == [7, 3]
+    seen = sorted(int(p[i][1].item()) for p in parts for i in range(len(p)))
+    assert seen == list(range(10))
+    with pytest.raises(ValueError, match="sum of input lengths"):
+        random_split(_dataset(), [4, 4])
+
+
+def test_samplers():
+    assert list(SequentialSampler(range(4))) == [0, 1, 2, 3]
+    drawn = list(RandomSampler(range(6), replacement=True, num_samples=20, generator=lt.Generator().manual_seed(2)))
+    assert len(drawn) == 20 and set(drawn) <= set(range(6))
+    assert list(BatchSampler(SequentialSampler(range(5)), 2, drop_last=False)) == [[0, 1], [2, 3], [4]]
+
+
+def test_cuda_is_absent_and_says_where_the_gpu_path_is():
+    assert lt.cuda.is_available() is False and lt.cuda.device_count() == 0
+    lt.cuda.manual_seed_all(3)
+    assert lt.initial_seed() == 3
+    lt.cuda.synchronize()
+    with pytest.raises(RuntimeError, match="not compiled with CUDA.*OpenCL"):
+        lt.ones(2).cuda()
+
+
+def test_backend_flags_that_scripts_set_are_accepted():
+    lt.backends.cuda.matmul.allow_tf32 = True
+    lt.backends.cudnn.allow_tf32 = True
+    lt.backends.cudnn.benchmark = True
+    assert lt.backends.mps.is_available() is False
+
+
+def test_equal_allclose_and_isclose_match_torch():
+    a, b = np.array([1.0, 2.0, np.nan], np.float32), np.array([1.0, 2.0 + 1e-6, np.nan], np.float32)
+    for kw in ({}, {"equal_nan": True}, {"rtol": 0.0, "atol": 0.0}):
+        assert lt.allclose(lt.tensor(a), lt.tensor(b), **kw) == torch.allclose(torch.tensor(a), torch.tensor(b), **kw)
+        np.testing.assert_array_equal(lt.isclose(lt.tensor(a), lt.tensor(b), **kw).numpy(),
+                                      torch.isclose(torch.tensor(a), torch.tensor(b), **kw).numpy())
+    assert lt.equal(lt.ones(2), lt.ones(2)) and not lt.equal(lt.ones(2), lt.ones(3))
+
+
+def test_compile_wraps_a_function_with_jit_and_keeps_a_module():
+    fn = lt.compile(lambda x: x * 2 + 1)
+    assert isinstance(fn, lt.jit) and fn(lt.ones(2)).tolist() == [3.0, 3.0]
+    model = lt.nn.Linear(2, 2)
+    assert lt.compile(model) is model
+    assert lt.compile(mode="max-autotune")(model) is model
+
+
+def test_version_and_threads():
+    assert lt.__version__.count(".") >= 2
+    lt.set_num_threads(1)
+    assert lt.get_num_threads() >= 1
+
+
+def _grads_after(m, clip):
+    m.manual_seed(0)
+    lin = m.nn.Linear(3, 2)
+    with m.no_grad():
+        lin.weight.copy_(m.tensor([[1.0, -2.0, 3.0], [0.5, 0.1, -1.0]]))
+        lin.bias.copy_(m.tensor([0.2, -0.3]))
+    (lin(m.tensor([[1.0, 2.0, 3.0]])) ** 2).sum().backward()
+    out = clip(m, lin.parameters())
+    return [p.grad.numpy() if m is lt else p.grad.detach().numpy() for p in lin.parameters()], out
+
+
+@pytest.mark.parametrize("clip", [
+    lambda m, ps: float(m.nn.utils.clip_grad_norm_(ps, 1.0)),
+    lambda m, ps: float(m.nn.utils.clip_grad_norm_(ps, 5.0, norm_type=float("inf"))),
+    lambda m, ps: m.nn.utils.clip_grad_value_(ps, 0.1),
+], ids=["norm", "inf_norm", "value"])
+def test_gradient_clipping_matches_torch(clip):
+    (lg, lout), (tg, tout) = _grads_after(lt, clip), _grads_after(torch, clip)
+    for a, b in zip(lg, tg):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert lout == pytest.approx(tout, rel=1e-6) if tout is not None else lout is None
+
+
+def test_parameters_to_vector_and_back():
+    lin = lt.nn.Linear(3, 2)
+    vec = lt.nn.utils.parameters_to_vector(lin.parameters())
+    assert tuple(vec.shape) == (8,)
+    lt.nn.utils.vector_to_parameters(lt.arange(8.0), lin.parameters())
+    assert lin.weight.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]] and lin.bias.tolist() == [6.0, 7.0]
+    assert lin.weight.requires_grad and lin.weight.is_leaf
+    with pytest.raises(RuntimeError, match="8 elements.*the vector has 3|the vector has 3 elements"):
+        lt.nn.utils.vector_to_parameters(lt.ones(3), lin.parameters())
