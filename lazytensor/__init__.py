@@ -59,7 +59,8 @@ from .sorting import (  # noqa: F401
     randperm, sort, argsort, topk, multinomial,
 )
 from . import autograd, nn, optim  # noqa: F401
-from . import backends, cuda, utils  # noqa: F401
+from . import amp, backends, cuda, utils  # noqa: F401
+from .amp import autocast  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled, inference_mode  # noqa: F401
 from .elementwise import result_dtype
@@ -144,4 +145,4 @@ __version__ = _version()
 # `from lazytensor import *` gives what `from torch import *` would: every public name above
 __all__ = [name for name, value in globals().items()
            if not name.startswith("_") and (not isinstance(value, _ModuleType)
-                                            or name in ("nn", "optim", "autograd", "cuda", "backends", "utils"))]
+                                            or name in ("nn", "optim", "autograd", "amp", "cuda", "backends", "utils"))]

@@ -266,6 +266,17 @@ class TensorBase:
 
     __str__ = __repr__
 
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.3f}" formats a 0-d tensor's value, as PyTorch does; other tensors take
+        no format spec."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
     def __hash__(self) -> int:
         return id(self)
 

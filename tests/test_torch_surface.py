@@ -116,6 +116,15 @@ def test_compile_wraps_a_function_with_jit_and_keeps_a_module():
     assert lt.compile(mode="max-autotune")(model) is model
 
 
+def test_a_0d_tensor_takes_a_format_spec_and_others_do_not():
+    assert f"{lt.tensor(1.23456):.3f}" == f"{torch.tensor(1.23456):.3f}" == "1.235"
+    assert f"{lt.tensor(7):d}" == "7"
+    with pytest.raises(TypeError):
+        f"{lt.ones(2):.1f}"
+    assert f"{lt.ones(2)}" == repr(lt.ones(2))
+    assert lt.ones(2).is_cuda is False
+
+
 def test_version_and_threads():
     assert lt.__version__.count(".") >= 2
     lt.set_num_threads(1)
@@ -154,3 +163,40 @@ def test_parameters_to_vector_and_back():
     assert lin.weight.requires_grad and lin.weight.is_leaf
     with pytest.raises(RuntimeError, match="8 elements.*the vector has 3|the vector has 3 elements"):
         lt.nn.utils.vector_to_parameters(lt.ones(3), lin.parameters())
+
+
+def _scaled_training(m, steps=4, overflow_at=2):
+    m.manual_seed(0)
+    model = m.nn.Linear(3, 1)
+    with m.no_grad():
+        model.weight.copy_(m.tensor([[0.5, -1.0, 2.0]]))
+        model.bias.zero_()
+    opt = m.optim.SGD(model.parameters(), lr=0.1)
+    scaler = m.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=2)
+    x, y = m.tensor([[1.0, 2.0, 3.0], [0.5, 0.0, -1.0]]), m.tensor([[1.0], [0.0]])
+    scales = []
+    for i in range(steps):
+        opt.zero_grad()
+        with m.autocast(device_type="cpu", dtype=m.float16 if m is lt else m.bfloat16, enabled=False):
+            loss = ((model(x) - y) ** 2).mean()
+        scaler.scale(loss * (float("inf") if i == overflow_at else 1.0)).backward()
+        scaler.step(opt)
+        scaler.update()
+        scales.append(scaler.get_scale())
+    return model.weight.detach().numpy(), scales
+
+
+def test_grad_scaler_scales_skips_an_overflowing_step_and_adapts_like_torch():
+    (lw, lscales), (tw, tscales) = _scaled_training(lt), _scaled_training(torch)
+    np.testing.assert_allclose(lw, tw, rtol=1e-6)
+    assert lscales == tscales  # grows after 2 good steps, halves at the overflow
+
+
+def test_a_disabled_grad_scaler_passes_everything_through():
+    scaler = lt.amp.GradScaler(enabled=False)
+    loss = lt.tensor(2.0)
+    assert scaler.scale(loss) is loss and scaler.get_scale() == 1.0
+    from lazytensor.cuda.amp import GradScaler, autocast
+    assert GradScaler is lt.amp.GradScaler
+    with autocast():
+        pass

@@ -3,7 +3,8 @@
 branch; seeding goes to lazytensor's generator."""
 from __future__ import annotations
 
-from .random import manual_seed as _manual_seed
+from ..random import manual_seed as _manual_seed
+from . import amp  # noqa: F401
 
 
 def is_available() -> bool:
