@@ -61,6 +61,10 @@ from .sorting import (  # noqa: F401
 from . import autograd, nn, optim  # noqa: F401
 from . import amp, backends, cuda, utils  # noqa: F401
 from .amp import autocast  # noqa: F401
+from .legacy import (  # noqa: F401
+    BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, get_default_dtype,
+    set_default_dtype,
+)
 from .serialization import load, save  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled, inference_mode  # noqa: F401
 from .elementwise import result_dtype

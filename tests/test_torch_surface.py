@@ -125,6 +125,20 @@ def test_a_0d_tensor_takes_a_format_spec_and_others_do_not():
     assert lt.ones(2).is_cuda is False
 
 
+def test_legacy_tensor_types_construct_and_check_by_dtype():
+    assert lt.FloatTensor([1, 2]).dtype == lt.float32 and lt.LongTensor([1, 2]).dtype == lt.int64
+    assert tuple(lt.FloatTensor(2, 3).shape) == (2, 3)
+    assert isinstance(lt.ones(2), lt.FloatTensor) and not isinstance(lt.ones(2), lt.LongTensor)
+    assert isinstance(lt.arange(3), lt.LongTensor)
+
+
+def test_the_default_dtype_is_float32_and_only_float32_can_be_set():
+    assert lt.get_default_dtype() == lt.float32
+    lt.set_default_dtype(lt.float32)
+    with pytest.raises(NotImplementedError, match="set_default_dtype: .*float64"):
+        lt.set_default_dtype(lt.float64)
+
+
 def test_version_and_threads():
     assert lt.__version__.count(".") >= 2
     lt.set_num_threads(1)
