@@ -5,6 +5,7 @@ import os as _os
 from types import ModuleType as _ModuleType
 
 from . import checks as _checks
+from .torch_keywords import adapt_namespace as _adapt_torch_keywords
 from . import config
 from .config import debug
 from .ir.dtype import DType as dtype
@@ -34,7 +35,7 @@ from .movement import (  # noqa: F401
     reshape_fn as reshape, permute_fn as permute,
 )
 from .reduce import (  # noqa: F401
-    sum, prod, mean, amax, amin, argmax, argmin, max, min, var, std, var_mean, norm, logsumexp,
+    sum, prod, mean, amax, amin, argmax, argmin, max, min, var, std, var_mean, std_mean, norm, logsumexp,
     softmax, log_softmax, cumsum,
     all_ as all, any_ as any,
 )
@@ -145,6 +146,8 @@ def _version() -> str:
 
 
 __version__ = _version()
+
+_adapt_torch_keywords(globals())  # torch.matmul(input=a, other=b) spells arguments as PyTorch does
 
 # `from lazytensor import *` gives what `from torch import *` would: every public name above
 __all__ = [name for name, value in globals().items()

@@ -162,6 +162,11 @@ def var_mean(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, co
     return self.var(dim, unbiased, keepdim, correction=correction), self.mean(normalize_dims(self, dim, "var_mean"), keepdim)
 
 
+def std_mean(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    variance, mean = var_mean(self, dim, unbiased, keepdim, correction=correction)
+    return variance.sqrt(), mean
+
+
 def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     x = self if self.dtype.is_floating_point else self.float()
     if p in ("fro", 2, 2.0):

@@ -214,3 +214,27 @@ def test_a_disabled_grad_scaler_passes_everything_through():
     assert GradScaler is lt.amp.GradScaler
     with autocast():
         pass
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.matmul(input=m.ones(2, 2), other=m.ones(2, 2)),
+    lambda m: m.add(input=m.ones(2), other=m.ones(2), alpha=2),
+    lambda m: m.mul(input=m.ones(2), other=3),
+    lambda m: m.sum(input=m.ones(2, 2), dim=1),
+    lambda m: m.max(input=m.ones(2, 2), dim=1).values,
+    lambda m: m.transpose(input=m.ones(2, 3), dim0=0, dim1=1),
+    lambda m: m.reshape(input=m.arange(4.0), shape=(2, 2)),
+    lambda m: m.flatten(input=m.ones(2, 2), start_dim=0),
+    lambda m: m.exp(input=m.zeros(2)),
+    lambda m: m.bmm(input=m.ones(1, 2, 2), mat2=m.ones(1, 2, 2)),
+    lambda m: m.mm(input=m.ones(2, 2), mat2=m.ones(2, 2)),
+    lambda m: m.topk(input=m.arange(3.0), k=2).values,
+    lambda m: m.gather(input=m.ones(2, 2), dim=1, index=m.zeros(2, 1, dtype=m.int64)),
+    lambda m: m.zeros_like(input=m.ones(2)),
+    lambda m: m.where(condition=m.arange(3) > 0, input=m.ones(3), other=m.zeros(3)),
+    lambda m: m.std_mean(m.arange(6.0).reshape(3, 2), dim=0)[0],
+], ids=["matmul", "add", "mul", "sum", "max", "transpose", "reshape", "flatten", "exp", "bmm", "mm", "topk",
+        "gather", "zeros_like", "where", "std_mean"])
+def test_functions_take_pytorchs_keyword_names(call):
+    ours, theirs = call(lt), call(torch)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
