@@ -22,6 +22,7 @@ OPTIMIZERS = {
     "adam": lambda params: lt.optim.Adam(params, lr=0.05),
     "adamw_capturable": lambda params: lt.optim.AdamW(params, lr=0.05, capturable=True),
     "sgd_momentum": lambda params: lt.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=0.01),
+    "rmsprop_centered": lambda params: lt.optim.RMSprop(params, lr=0.01, momentum=0.5, centered=True),
 }
 
 

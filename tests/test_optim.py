@@ -17,6 +17,12 @@ OPTIMIZERS = {
     "adam": (torch.optim.Adam, lt.optim.Adam, dict(lr=0.01)),
     "adam_wd_amsgrad": (torch.optim.Adam, lt.optim.Adam, dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
     "adamw": (torch.optim.AdamW, lt.optim.AdamW, dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1)),
+    "rmsprop": (torch.optim.RMSprop, lt.optim.RMSprop, dict(lr=0.01)),
+    "rmsprop_centered_momentum_wd": (torch.optim.RMSprop, lt.optim.RMSprop,
+                                     dict(lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.01)),
+    "adagrad": (torch.optim.Adagrad, lt.optim.Adagrad, dict(lr=0.1)),
+    "adagrad_decay_init": (torch.optim.Adagrad, lt.optim.Adagrad,
+                           dict(lr=0.1, lr_decay=0.05, initial_accumulator_value=0.1, weight_decay=0.01)),
 }
 
 
@@ -154,19 +160,42 @@ def test_state_dict_round_trip_continues_identically():
         np.testing.assert_allclose(pa.numpy(), pb.numpy(), rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("kind", ["step", "cosine"])
+SCHEDULERS = {
+    "step": lambda m, opt: m.optim.lr_scheduler.StepLR(opt, 3, 0.5),
+    "cosine": lambda m, opt: m.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=5, eta_min=0.01),
+    "linear": lambda m, opt: m.optim.lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=4),
+    "lambda": lambda m, opt: m.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.9 ** e),
+    "sequential": lambda m, opt: m.optim.lr_scheduler.SequentialLR(
+        opt, [m.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=3),
+              m.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=6)], milestones=[3]),
+    "one_cycle": lambda m, opt: m.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=13),
+    "one_cycle_linear_three_phase": lambda m, opt: m.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=0.5, total_steps=13, anneal_strategy="linear", three_phase=True),
+}
+
+
+@pytest.mark.parametrize("kind", list(SCHEDULERS))
 def test_schedulers_match_torch(kind):
-    tp = [torch.nn.Parameter(torch.zeros(1))]
-    topt = torch.optim.SGD(tp, lr=0.1)
-    lopt = lt.optim.SGD([lt.nn.Parameter(lt.zeros(1))], lr=0.1)
-    if kind == "step":
-        ts, ls = torch.optim.lr_scheduler.StepLR(topt, 3, 0.5), lt.optim.lr_scheduler.StepLR(lopt, 3, 0.5)
-    else:
-        ts = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=5, eta_min=0.01)
-        ls = lt.optim.lr_scheduler.CosineAnnealingLR(lopt, T_max=5, eta_min=0.01)
+    def make(m):
+        opt = m.optim.SGD([m.nn.Parameter(m.zeros(1))], lr=0.1, momentum=0.9)
+        return opt, SCHEDULERS[kind](m, opt)
+    (topt, ts), (lopt, ls) = make(torch), make(lt)
+    assert math.isclose(ls.get_last_lr()[0], ts.get_last_lr()[0], rel_tol=1e-12, abs_tol=1e-15)
     for _ in range(12):
         topt.step()
         lopt.step()
         ts.step()
         ls.step()
         assert math.isclose(ls.get_last_lr()[0], ts.get_last_lr()[0], rel_tol=1e-12, abs_tol=1e-15)
+        assert math.isclose(lopt.param_groups[0]["momentum"], topt.param_groups[0]["momentum"], rel_tol=1e-12)
+
+
+def test_reduce_on_plateau_matches_torch():
+    def make(m):
+        opt = m.optim.SGD([m.nn.Parameter(m.zeros(1))], lr=1.0)
+        return opt, m.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1, cooldown=1, min_lr=0.1)
+    (topt, ts), (lopt, ls) = make(torch), make(lt)
+    for metric in [1.0, 0.9, 0.95, 0.97, 0.99, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]:
+        ts.step(metric)
+        ls.step(lt.tensor(metric))
+        assert lopt.param_groups[0]["lr"] == topt.param_groups[0]["lr"]
