@@ -65,7 +65,8 @@ def type_(self: Tensor, dtype=None):
 
 
 def cpu(self: Tensor) -> Tensor:
-    return self.to("numpy")
+    """The tensor on the host's device ('cpu': see runtime/devices.host_device)."""
+    return self.to("cpu")
 
 
 def cuda(self: Tensor, device=None, non_blocking: bool = False) -> Tensor:

@@ -144,8 +144,6 @@ def load(f, map_location=None, weights_only: bool = True, device=None) -> Any:
     from .creation import tensor
 
     device = device if device is not None else map_location
-    if isinstance(device, str) and device.startswith("cpu"):
-        device = "numpy"
     if isinstance(f, (str, os.PathLike)):
         path = os.fspath(f)
         try:

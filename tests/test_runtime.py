@@ -113,6 +113,18 @@ def test_a_kernel_that_fails_to_build_shows_its_source_and_the_users_line(monkey
     assert x.tolist() == [8.75] * 3  # nothing half-done: the same tensor realises once the build works
 
 
+def test_cpu_names_the_device_that_computes_on_the_host():
+    from lazytensor.runtime.devices import get_device
+    default = lt.get_default_device().name
+    host = default if default == "numpy" or get_device(default).caps.is_cpu else "numpy"
+    assert lt.device("cpu") == host and lt.ones(2).cpu().device == host
+    model = lt.nn.Linear(2, 2)  # on the default device: inputs moved .to("cpu") still meet it on a CPU machine
+    if host == default:
+        assert model(lt.ones(1, 2).to("cpu")).shape == (1, 2)
+    with using("numpy", True):
+        assert lt.device("cpu") == "numpy"
+
+
 def test_unknown_device_is_a_clear_error():
     with pytest.raises(RuntimeError, match="unknown device 'tpu'"):
         lt.zeros(2, device="tpu")

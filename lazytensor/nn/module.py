@@ -311,7 +311,7 @@ class Module:
         return self._apply(convert)
 
     def cpu(self) -> "Module":
-        return self.to("numpy")
+        return self.to("cpu")
 
     def type(self, dst_type) -> "Module":
         return self._apply(lambda t: t.to(dst_type))

@@ -12,9 +12,12 @@ _default: str | None = None
 
 
 def canonical_name(name) -> str:
-    """'cl', 'cl:1', 'numpy' (also 'cpu' for numpy, 'cl:0' for cl); raises on anything else."""
+    """'cl', 'cl:1', 'numpy' ('cl:0' is cl; 'cpu' is the host's device, see host_device);
+    raises on anything else."""
     name = str(name).strip().lower()
-    if name in ("numpy", "cpu"):
+    if name == "cpu":
+        return host_device()
+    if name == "numpy":
         return "numpy"
     if name in ("cl", "cl:0", "opencl"):
         return "cl"
@@ -23,9 +26,22 @@ def canonical_name(name) -> str:
     raise RuntimeError(f"unknown device {name!r}: expected 'cl', 'cl:N' (OpenCL) or 'numpy'")
 
 
+def host_device() -> str:
+    """What 'cpu' names: the default device when it computes on the host CPU (OpenCL through
+    PoCL, or numpy), else numpy. A script's .to('cpu') then stays on the device its model
+    uses on a CPU machine, and leaves a GPU for host memory, as in PyTorch."""
+    name = default_device()
+    if name != "numpy" and get_device(name).caps.is_cpu:
+        return name
+    return "numpy"
+
+
+def get_device(name) -> Device:
+    return _device(canonical_name(name))
+
+
 @lru_cache(maxsize=None)
-def get_device(name: str) -> Device:
-    name = canonical_name(name)
+def _device(name: str) -> Device:
     if name == "numpy":
         return NumpyDevice()
     from .opencl import OpenCLDevice, opencl_devices
@@ -40,7 +56,7 @@ def default_device() -> str:
     if _default is None:
         wanted = os.environ.get("LT_DEVICE")
         if wanted:
-            _default = canonical_name(wanted)
+            _default = "numpy" if wanted.strip().lower() == "cpu" else canonical_name(wanted)
         else:
             from .opencl import opencl_devices
             if opencl_devices():
