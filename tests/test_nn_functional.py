@@ -118,3 +118,20 @@ def test_conv2d_is_one_reduction_kernel():
     lt.reset_stats()
     F.conv2d(x, w, stride=2, padding=1).realize()
     assert lt.stats().kernels_launched == 1
+
+
+@needs_autograd
+@pytest.mark.parametrize("device", ["numpy", "cl"])
+def test_max_pool_gives_a_tied_maximums_gradient_to_its_first_element_as_torch(device):
+    from helpers import cl_unavailable_reason
+    if device == "cl" and cl_unavailable_reason() is not None:
+        pytest.skip("needs OpenCL")
+    x = np.round(np.random.default_rng(0).standard_normal((2, 3, 7, 7)) * 2).astype(np.float32)  # many ties
+    grads = []
+    with using(device, True):
+        for m, fn in ((torch, TF), (lt, F)):
+            t = m.tensor(x, requires_grad=True)
+            y = fn.max_pool2d(t, 3, stride=2, padding=1)
+            (y * m.arange(float(y.numel())).reshape(y.shape)).sum().backward()
+            grads.append(t.grad)
+    assert_close(grads[1], grads[0], rtol=0, atol=0, what="max_pool2d gradient with ties")

@@ -423,7 +423,10 @@ def _max_poolnd(input, nd, kernel_size, stride, padding, dilation, ceil_mode, re
     x, kernel, stride, _, dilation, _ = _pool_prepare(input, nd, kernel_size, stride, padding, dilation,
                                                       ceil_mode, -math.inf, name)
     win = _windows(x, kernel, stride, dilation)
-    return win.amax(tuple(range(win.ndim - nd, win.ndim)))
+    # max over the flattened window, not amax: a tie's gradient goes to its first element,
+    # as PyTorch's pooling gives it (amax would share it)
+    flat = win.reshape(tuple(win.shape[:win.ndim - nd]) + (-1,))
+    return flat.max(-1).values
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
