@@ -10,6 +10,10 @@ it still fails) and printed as a script that reproduces it.
 
     python tests/fuzzing.py --programs 10000      # the long run
     python tests/fuzzing.py --seed 17 --show      # one program's source
+
+The long run starts a fresh process every --chunk programs: each program compiles new
+kernels, and PoCL keeps every kernel it built mapped, so one process that builds tens of
+thousands of distinct kernels runs out of memory mappings.
 """
 from __future__ import annotations
 
@@ -233,10 +237,13 @@ def main(argv=None) -> int:
     p.add_argument("--programs", type=int, default=300)
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--show", action="store_true", help="print the program of --seed and stop")
+    p.add_argument("--chunk", type=int, default=250, help="programs per process (0: all in this one)")
     args = p.parse_args(argv)
     if args.show:
         print(generate(args.seed).source())
         return 0
+    if args.chunk and args.programs > args.chunk:
+        return _run_in_chunks(args.seed, args.programs, args.chunk)
     failures = 0
     for n, seed in enumerate(range(args.seed, args.seed + args.programs), 1):
         report = check(seed)
@@ -247,6 +254,29 @@ def main(argv=None) -> int:
             print(f"... {n} programs, {failures} failing", file=sys.stderr, flush=True)
     print(f"{args.programs} programs x {len(MODES)} modes: {failures} failing")
     return 1 if failures else 0
+
+
+def _run_in_chunks(first: int, programs: int, chunk: int) -> int:
+    """Each chunk of seeds in its own process: its reports, and one total."""
+    import re
+    import subprocess
+    failing = 0
+    for start in range(first, first + programs, chunk):
+        count = min(chunk, first + programs - start)
+        out = subprocess.run([sys.executable, __file__, "--seed", str(start), "--programs", str(count), "--chunk", "0"],
+                             capture_output=True, text=True)
+        total = re.search(r"(\d+) failing\s*$", out.stdout)
+        if out.returncode not in (0, 1) or total is None:  # the process itself failed
+            failing += 1
+            print(f"seeds {start}..{start + count - 1}: the process failed ({out.returncode}): {out.stderr[-2000:]}")
+        else:
+            failing += int(total.group(1))
+            reports = out.stdout.rstrip("\n").split("\n")[:-1]  # all but the child's total
+            if reports:
+                print("\n".join(reports), flush=True)
+        print(f"... {start + count - first} programs, {failing} failing", file=sys.stderr, flush=True)
+    print(f"{programs} programs x {len(MODES)} modes: {failing} failing")
+    return 1 if failing else 0
 
 
 if __name__ == "__main__":
