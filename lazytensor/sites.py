@@ -13,6 +13,7 @@ from . import config
 from .autodiff.node_table import NodeTable
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_STDLIB = os.path.dirname(os.path.abspath(os.__file__))  # contextlib, functools: never the user's line
 _SITES: NodeTable[tuple[str, str]] = NodeTable()  # node -> (file:line, "forward" | "backward")
 _RECORDING: list[bool] = []
 _PHASE: list[str] = ["forward"]
@@ -21,9 +22,13 @@ _PHASE: list[str] = ["forward"]
 def user_site() -> str:
     """The first frame outside the lazytensor package, as file:line."""
     frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+    while frame is not None and _not_users(os.path.abspath(frame.f_code.co_filename)):
         frame = frame.f_back
     return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "?"
+
+
+def _not_users(path: str) -> bool:
+    return path.startswith(_PACKAGE) or (path.startswith(_STDLIB) and "site-packages" not in path)
 
 
 def recording() -> bool:

@@ -288,8 +288,10 @@ def _apply_reduce_upcast(plan: KernelPlan, opt: Opt) -> None:
     size = var.arg[1]
     if width not in WIDTHS or size < width:
         raise OptError(f"{opt}: width must be one of {WIDTHS} and at most the reduce size {size}")
-    if plan.lane is not None and any(plan.lane.var in S.variables(n) for n in reduces_over(plan, var)):
-        raise OptError(f"{opt}: this reduction already varies along the output's vector lanes")
+    lanes = set(plan.vector_vars) | ({plan.lane.var} if plan.lane is not None else set())
+    if any(lanes & set(S.variables(n)) for n in reduces_over(plan, var)):
+        # one vector lane per value: an accumulator nested in another vectorised loop stays scalar
+        raise OptError(f"{opt}: this reduction already varies along another vector lane")
     for n in reduces_over(plan, var):
         _check_vectorisable(KernelPlan(plan.kernel, [], [Store(0, S.lit(0), n.srcs[0])]), var, opt)
     outer, lane = plan.fresh_var("ro", size // width), plan.fresh_var("rl", width)
