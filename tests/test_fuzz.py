@@ -34,6 +34,15 @@ def test_programs_the_long_runs_found_stay_fixed(seed):
     assert report is None, report
 
 
+@pytest.mark.xfail(strict=True, reason="open: amin's gradient over exact ties (softmax of padded zeros) differs "
+                                      "on cl with LAZY=1; the tie test likely meets a recomputed, last-bit different min")
+def test_seed_4894_amin_gradient_over_exact_ties_on_cl():
+    if cl_unavailable_reason() is not None:
+        pytest.fail("needs OpenCL")  # an xfail that cannot run is not a pass
+    report = fuzzing.check(4894, [("cl", True)])
+    assert report is None, report
+
+
 def test_every_program_torch_accepts_runs_its_steps():
     program = fuzzing.generate(11)
     assert len(program.lines) >= 4 and "def program(m" in program.source()
