@@ -278,6 +278,19 @@ def _combine(op: str, dtype: DType, a: U, b: U) -> U:
     return u(REDUCE_COMBINE[op], dtype, (a, b))
 
 
+def _outside_reductions(n: U) -> set:
+    """The variables `n` reads, not counting those inside the reductions it holds (a lane a
+    nested reduction binds is its own: softmax's sum may read a vectorised max)."""
+    return {m for m in postorder([n], lambda m: () if m.op == "reduce" else m.srcs) if m.op == "var"}
+
+
+def _vectorised_inside(n: U, var: U, lanes: set) -> bool:
+    """Does a vectorised reduction nested in `n` read `var` (which would then give it a
+    second vector lane)?"""
+    nested = [m for m in postorder([n.srcs[0]], lambda m: m.srcs) if m.op == "reduce"]
+    return any(var in S.variables(m) and lanes & set(S.variables(m)) for m in nested)
+
+
 def _apply_reduce_upcast(plan: KernelPlan, opt: Opt) -> None:
     rvars = plan.reduce_axes
     if not 0 <= opt.axis < len(rvars):
@@ -289,7 +302,8 @@ def _apply_reduce_upcast(plan: KernelPlan, opt: Opt) -> None:
     if width not in WIDTHS or size < width:
         raise OptError(f"{opt}: width must be one of {WIDTHS} and at most the reduce size {size}")
     lanes = set(plan.vector_vars) | ({plan.lane.var} if plan.lane is not None else set())
-    if any(lanes & set(S.variables(n)) for n in reduces_over(plan, var)):
+    if any(lanes & _outside_reductions(n.srcs[0]) or _vectorised_inside(n, var, lanes)
+           for n in reduces_over(plan, var)):
         # one vector lane per value: an accumulator nested in another vectorised loop stays scalar
         raise OptError(f"{opt}: this reduction already varies along another vector lane")
     for n in reduces_over(plan, var):
