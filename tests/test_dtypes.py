@@ -115,3 +115,14 @@ def test_float64_arithmetic_keeps_precision():
     a, ta = pair(np.array([1.0 + 1e-12, 2.0, 3.0]))
     check(a - 1.0, ta - 1.0, rtol=1e-9, atol=1e-15)
     check((a * 3).sum(), (ta * 3).sum(), rtol=1e-12, atol=0)
+
+
+def test_a_dtype_is_one_object_through_pickle_and_copy():
+    """dtypes compare by identity (it is what every node built hashes), so every way of getting
+    one back gives the very object."""
+    import copy
+    import pickle
+    for dt in (lt.float32, lt.int64, lt.bool):
+        assert pickle.loads(pickle.dumps(dt)) is dt
+        assert copy.deepcopy(dt) is dt
+        assert copy.copy(dt) is dt

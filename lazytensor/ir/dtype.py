@@ -7,18 +7,21 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DType:
     """An element type: its name, NumPy equivalent and category. What a backend calls it is
-    the backend's (the OpenCL renderer's table of C types, say)."""
+    the backend's (the OpenCL renderer's table of C types, say).
+
+    Each dtype exists once (unpickling and copying return the same object), so equality and
+    hashing are identity's: every node built hashes and compares its dtype."""
 
     name: str
     np: type
     category: int  # 0 bool, 1 integer, 2 floating: promotion climbs categories
     rank: int  # order within a category for promotion
 
-    def __hash__(self) -> int:  # names are unique; hashing every field costs per node built
-        return hash(self.name)
+    def __reduce__(self):
+        return (_by_name, (self.name,))
 
     @property
     def itemsize(self) -> int:
@@ -47,6 +50,11 @@ float64 = DType("float64", np.float64, 2, 2)
 
 ALL = (bool_, uint8, int32, uint32, int64, float16, float32, float64)
 BY_NAME = {d.name: d for d in ALL}
+
+
+def _by_name(name: str) -> DType:
+    return BY_NAME[name]
+
 BY_NUMPY = {np.dtype(d.np): d for d in ALL}
 ALIASES = {"float": float32, "half": float16, "double": float64, "int": int32, "long": int64}
 

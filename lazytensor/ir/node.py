@@ -16,7 +16,21 @@ from .rewrite import simplify
 
 Shape = tuple[int, ...]
 
-_CACHE: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+
+
+class _Entry(weakref.ref):
+    """The hash-consing table's weak reference to a node, knowing its own key."""
+    __slots__ = ("key",)
+
+
+def _forget(entry: _Entry) -> None:
+    if _CACHE.get(entry.key) is entry:
+        del _CACHE[entry.key]
+
+
+# key -> weak reference: a plain dict with the references made here is a few times faster
+# than weakref.WeakValueDictionary, and every op asks it once or twice.
+_CACHE: dict[tuple, _Entry] = {}
 
 
 def _arg_key(arg: Any) -> Any:
@@ -51,7 +65,8 @@ class Node:
         """Realise: hold the buffer, forget the graph behind (so it can be freed)."""
         self.buffer = buffer
         self.srcs = ()
-        if self.key is not None and _CACHE.get(self.key) is self:
+        entry = _CACHE.get(self.key) if self.key is not None else None
+        if entry is not None and entry() is self:
             del _CACHE[self.key]
         self.key = None
 
@@ -65,17 +80,20 @@ def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: 
     """Build (or find) a node, after the construction-time rewrites."""
     assert op in O.ALL_OPS, op
     shape = tuple(map(int, shape))
-    # detach is never folded away: it is the value autograd does not see through
-    folded = None if op == "detach" else simplify(op, dtype, shape, srcs, arg, device, make)
-    if folded is not None:
-        return folded
-    key = (op, dtype, shape, tuple(map(id, srcs)), _arg_key(arg), device)
-    found = _CACHE.get(key)
+    if op != "detach":  # detach is never folded away: it is the value autograd does not see through
+        folded = simplify(op, dtype, shape, srcs, arg, device, make)
+        if folded is not None:
+            return folded
+    key = (op, dtype, shape, tuple(map(id, srcs)), arg if arg is None else _arg_key(arg), device)
+    entry = _CACHE.get(key)
+    found = entry() if entry is not None else None
     if found is not None and found.srcs == srcs:
         return found
     node = Node(op, dtype, shape, srcs, arg, device)
     node.key = key
-    _CACHE[key] = node
+    entry = _Entry(node, _forget)
+    entry.key = key
+    _CACHE[key] = entry
     return node
 
 
@@ -101,4 +119,4 @@ def const(value, dtype: DType, shape: Shape, device: str) -> Node:
 
 def live_node_count() -> int:
     """How many hash-consed nodes are alive (a memory-flatness probe for tests)."""
-    return len(_CACHE)
+    return len(_CACHE)  # a dead node's entry leaves with it (its reference's callback)

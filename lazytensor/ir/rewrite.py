@@ -19,9 +19,19 @@ def _is_const(n, value=None) -> bool:
     return n.op == "const" and not n.realized and (value is None or n.arg == value)
 
 
+def _reads_const(srcs) -> bool:
+    for s in srcs:
+        if s.op == "const":
+            return True
+    return False
+
+
 def _fold_elementwise(op, dtype, shape, srcs, arg, device, make):
-    if not srcs or not all(_is_const(s) for s in srcs):
+    if not srcs:
         return None
+    for s in srcs:  # a loop, not all(): this runs for every elementwise node built
+        if s.op != "const" or s.realized:
+            return None
     vals = [np.array(s.arg, dtype=s.dtype.np) for s in srcs]
     with np.errstate(all="ignore"):
         out = vals[0] if op == "cast" else ELEMENTWISE[op](*vals)
@@ -67,6 +77,8 @@ def _algebraic_identity(op, dtype, shape, srcs, arg, device):
 
 def simplify(op: str, dtype: DType, shape, srcs, arg, device, make: Callable):
     if op in O.ELEMENTWISE:
+        if op != "cast" and not _reads_const(srcs):  # the common case, asked per node built
+            return None
         return _fold_elementwise(op, dtype, shape, srcs, arg, device, make) or \
             _algebraic_identity(op, dtype, shape, srcs, arg, device)
     if op in O.MOVEMENT:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .dtype import compute_dtype
 from .kernel import KernelSpec, arg_value
 from .node import Node, _arg_key
-from .schedule import Schedule, toposort
+from .schedule import Schedule
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,10 @@ class Structure:
 
 def structure(targets: list[Node], flags: tuple = ()) -> Structure:
     """The structural key of realising `targets` (`flags`: device choices that change the
-    schedule), and the graph's nodes by position."""
+    schedule), and the graph's nodes by position.
+
+    One walk does it all (the order is the unrealised nodes' post-order, each realised input
+    placed where it is first read): this runs on every realisation, cache hit or not."""
     nodes: list[Node] = []
     position: dict[int, int] = {}
     parts: list[tuple] = [flags]
@@ -39,24 +42,33 @@ def structure(targets: list[Node], flags: tuple = ()) -> Structure:
             return ("lit", bool(value))
         return scalars.setdefault((repr(value), cd), len(scalars))
 
-    def place(n: Node) -> int:
-        if id(n) not in position:  # a realised input: its layout shapes the code
-            position[id(n)] = len(nodes)
-            nodes.append(n)
-            view = n.buffer
-            parts.append(("in", n.dtype, n.shape, view.strides, view.offset))
-        return position[id(n)]
+    def place_input(n: Node) -> int:  # a realised input: its layout shapes the code
+        at = position[id(n)] = len(nodes)
+        nodes.append(n)
+        view = n.buffer
+        parts.append(("in", n.dtype, n.shape, view.strides, view.offset))
+        return at
 
-    for n in toposort(targets):
-        srcs = tuple(place(s) for s in n.srcs)
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(t, False) for t in reversed(targets) if not t.realized]
+    while stack:
+        n, expanded = stack.pop()
+        if not expanded:
+            if id(n) not in seen:
+                seen.add(id(n))
+                stack.append((n, True))
+                stack.extend([(s, False) for s in reversed(n.srcs) if not s.realized and id(s) not in seen])
+            continue
+        srcs = tuple([position[id(s)] if id(s) in position else place_input(s) for s in n.srcs])
         position[id(n)] = len(nodes)
         nodes.append(n)
-        if n.op == "const":
+        op = n.op
+        if op == "const":
             parts.append(("const", n.dtype, n.shape, scalar(n.arg, n.dtype)))
-        elif n.op == "pad":
+        elif op == "pad":
             parts.append(("pad", n.dtype, n.shape, _arg_key(n.arg[0]), scalar(n.arg[1], n.dtype), srcs))
         else:
-            parts.append((n.op, n.dtype, n.shape, _arg_key(n.arg), srcs))
+            parts.append((op, n.dtype, n.shape, n.arg if n.arg is None else _arg_key(n.arg), srcs))
     parts.append(("targets", tuple(position[id(t)] for t in targets)))
     return Structure(tuple(parts), nodes)
 
