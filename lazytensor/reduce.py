@@ -180,11 +180,12 @@ def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
 
 def _row_peak(x: Tensor, dims) -> Tensor:
     """The max over `dims` (kept), which softmax-like ops subtract for stability; over an
-    empty dim there is nothing to shift, and max itself would refuse."""
+    empty dim there is nothing to shift, and max itself would refuse. No gradient flows
+    through it (the shift cancels), as in PyTorch's softmax."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if any(x.shape[d] == 0 for d in dims):
         return wrap(const(0, x.dtype, tuple(1 if i in dims else n for i, n in enumerate(x.shape)), x.device.name))
-    return x.amax(dims, keepdim=True)
+    return x.detach().amax(dims, keepdim=True)  # the result does not depend on the shift
 
 
 def logsumexp(self: Tensor, dim, keepdim: bool = False) -> Tensor:

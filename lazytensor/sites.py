@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from . import config
-from .autodiff.node_table import NodeTable
+from .ir.node_table import NodeTable
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _STDLIB = os.path.dirname(os.path.abspath(os.__file__))  # contextlib, functools: never the user's line

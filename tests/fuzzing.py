@@ -36,6 +36,11 @@ UNARY = ("x.tanh()", "x.sigmoid()", "x.sin()", "x.abs()", "-x", "x.relu()", "(x 
          "m.nn.functional.gelu(x)", "x.clamp(-0.5, 0.7)", "(x.abs() + 1).log()")
 BINARY = ("x + y", "x - y", "x * y", "x / (y.abs() + 1)", "m.maximum(x, y)", "m.minimum(x, y)",
           "m.where(x > y, x, y * 2)", "x * (y > 0)", "x + 2.5", "3 - x", "x * -1.5")
+# integer tensors made inside a step, mixed with floats: PyTorch's type promotion (int with
+# float, int32 with int64, with float64), integer division and remainder, int masks
+INTEGER = ("x + (y * 4).long()", "(x * 4).int() * 0.5", "((x * 4).long() // 3) * y", "(x * 4).long().float() / 3",
+           "m.where(x > y, (x * 3).int(), y)", "x * (y > 0).int()", "((x * 5).long() % 3) + y",
+           "(x * 4).to(m.int32) - y.to(m.float64)", "((x * 4).int() + (y * 4).long()) * 0.25", "x * 2 ** (y > 0).long()")
 REDUCE = ("x.sum({d}, keepdim={k})", "x.mean({d}, keepdim={k})", "x.amax({d}, keepdim={k})",
           "x.amin({d}, keepdim={k})", "x.softmax({d})", "x.log_softmax({d})", "x.cumsum({d})")
 
@@ -70,9 +75,12 @@ def _shape(rng: random.Random) -> tuple[int, ...]:
     return tuple(rng.choice(SIZES) for _ in range(rng.choice((0, 1, 2, 2, 3))))
 
 
-def _step(rng: random.Random, names: list[str], shapes: dict[str, tuple], out: str) -> list[str]:
+def _step(rng: random.Random, names: list[str], shapes: dict[str, tuple], out: str,
+          integers: random.Random | None = None) -> list[str]:
     """Lines that compute one new value named `out` from the earlier ones (mostly from the
-    latest, so that the steps build on each other)."""
+    latest, so that the steps build on each other). `integers` (its own generator, so that
+    the other draws stay those of a program without them) turns some binary steps into
+    steps through integer tensors."""
     x = names[-1] if rng.random() < 0.6 else rng.choice(names)
     shape = shapes[x]
     nd = len(shape)
@@ -81,7 +89,10 @@ def _step(rng: random.Random, names: list[str], shapes: dict[str, tuple], out: s
     if kind == "unary":
         expr = rng.choice(UNARY).replace("x", x)
     elif kind == "binary":
-        expr = rng.choice(BINARY).replace("x", x).replace("y", rng.choice(names))
+        template, y = rng.choice(BINARY), rng.choice(names)
+        if integers is not None and integers.random() < 0.4:
+            template = integers.choice(INTEGER)
+        expr = template.replace("x", x).replace("y", y)
     elif kind == "reduce" and nd:
         expr = rng.choice(REDUCE).format(d=d, k=rng.choice((True, False))).replace("x", x, 1)
     elif kind == "move":
@@ -118,9 +129,12 @@ def _movement(rng: random.Random, x: str, shape: tuple) -> str:
     return rng.choice(options)
 
 
-def generate(seed: int, steps: int = 6) -> Program:
-    """A program torch accepts, its shapes found by running each step on torch."""
+def generate(seed: int, steps: int = 6, integers: bool = True) -> Program:
+    """A program torch accepts, its shapes found by running each step on torch (`integers`:
+    with steps through integer tensors; without, a seed gives the program it gave before
+    they were added)."""
     rng = random.Random(seed)
+    int_rng = random.Random(f"integers {seed}") if integers else None
     program = Program([_shape(rng) for _ in range(rng.choice((1, 2, 2, 3)))], backward=rng.random() < 0.7)
     env = {f"x{i}": torch.tensor(a) for i, a in enumerate(inputs(program.inputs, seed))}
     names = list(env)
@@ -128,7 +142,7 @@ def generate(seed: int, steps: int = 6) -> Program:
         if len(program.lines) >= steps:
             break
         out = f"v{i}"
-        lines = _step(rng, names, {n: tuple(v.shape) for n, v in env.items()}, out)
+        lines = _step(rng, names, {n: tuple(v.shape) for n, v in env.items()}, out, int_rng)
         trial = dict(env)
         try:
             with warnings_off():
@@ -220,9 +234,9 @@ def shrink(program: Program, seed: int, device: str, lazy: bool) -> Program:
 MODES = [("numpy", True), ("numpy", False), ("cl", True), ("cl", False)]
 
 
-def check(seed: int, modes=MODES) -> str | None:
+def check(seed: int, modes=MODES, integers: bool = True) -> str | None:
     """None, or a report with the shrunk program as a runnable script."""
-    program = generate(seed)
+    program = generate(seed, integers=integers)
     for device, lazy in modes:
         why = mismatch(program, seed, device, lazy)
         if why is not None:

@@ -16,7 +16,8 @@ from ..ir import build as B
 from ..ir.grad import LINEAR, RULES, SAVES_OUTPUT
 from ..ir.node import Node, unique
 from ..ir.traverse import postorder
-from .node_table import NodeSet, NodeTable
+from ..ir.node_table import NodeSet, NodeTable
+from ..ir.schedule import ties_compared_later
 
 # What autograd knows of IR values, kept here so the IR stays the same in every grad mode:
 # the values it follows (on a path from a tensor that requires grad), and for the values
@@ -267,6 +268,9 @@ def record(out: Node, storage=None) -> GradNode:
         return [s for s in n.srcs if s in _FOLLOWED]
 
     order = [(n, () if id(n) in stops else n.srcs) for n in postorder([out], sources)]
+    for n, _ in order:
+        if n.op == "reduce" and n.arg[0] in ("max", "min"):
+            ties_compared_later(n)  # its gradient compares its source with it
     fn = GradFn(out, order, stops, storage)
     own(out, fn)
     return fn

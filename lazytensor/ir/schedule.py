@@ -7,7 +7,8 @@ materialised when it is asked for, or when inlining it would repeat work:
   - a reduction read by anything but one elementwise op of its own shape;
   - computed work that an expand would re-evaluate for every broadcast copy;
   - a reduction inside another reduction's loop (it runs as its own kernel);
-  - a node so deep in one kernel that the kernel would grow without bound.
+  - a node so deep in one kernel that the kernel would grow without bound;
+  - computed values compared with their own max or min (below).
 """
 from __future__ import annotations
 
@@ -17,9 +18,51 @@ from dataclasses import dataclass
 from . import ops as O
 from .kernel import KernelSpec, kernel_spec
 from .node import Node
+from .node_table import NodeSet
 from .traverse import postorder
 
 MAX_KERNEL_DEPTH = 48
+
+# Max/min reductions whose ties a later realisation finds by comparing the source with the
+# result (autograd's gradient rule). Recomputed in another kernel a value can differ in its
+# last bit (a vector exp is not the scalar one) and miss its own maximum, so the computed
+# source of such a reduction is stored, and the reduction and the comparison read one copy.
+TIES_COMPARED = NodeSet()
+
+
+def ties_compared_later(n: Node) -> None:
+    """Mark max/min reduction `n` as one whose source a later realisation compares with it."""
+    TIES_COMPARED.add(n)
+
+
+def _extreme_source(n: Node) -> Node | None:
+    """The computed values (below movement ops) a max/min reduction `n` reads, if any."""
+    if n.op != "reduce" or n.realized or n.arg[0] not in ("max", "min"):
+        return None
+    base = _movement_base(n.srcs[0])
+    return None if base.realized or base.op in O.LEAVES else base
+
+
+def _compared_with_own_extreme(a: Node, b: Node) -> Node | None:
+    """The computed values that one side is, when the other side is their max or min."""
+    for values, peak in ((a, b), (b, a)):
+        if _extreme_source(peak) is values:
+            return values
+    return None
+
+
+def _store_compared_extremes(order: list[Node], materialised: set[int]) -> None:
+    """Store the computed source of a max/min reduction that is compared with it: marked
+    for a later realisation, or compared in this graph (x == x.amax(1, keepdim=True))."""
+    for n in order:
+        if n.op == "reduce" and n in TIES_COMPARED:
+            source = _extreme_source(n)
+        elif n.op in O.COMPARISONS:
+            source = _compared_with_own_extreme(*(_movement_base(s) for s in n.srcs))
+        else:
+            continue
+        if source is not None:
+            materialised.add(id(source))
 
 
 @dataclass
@@ -147,6 +190,7 @@ def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule
         work = _expanded_work(n)
         if work is not None and id(n) not in in_rows:
             materialised.add(id(work))
+    _store_compared_extremes(order, materialised)
     _unnest_reductions(order, materialised, in_rows)
     _cap_depth(order, materialised)
     views = [n for n in order if id(n) in wanted and n.op in O.MOVEMENT and _over_stored(n, materialised)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .dtype import compute_dtype
 from .kernel import KernelSpec, arg_value
 from .node import Node, _arg_key
-from .schedule import Schedule
+from .schedule import TIES_COMPARED, Schedule
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ def structure(targets: list[Node], flags: tuple = ()) -> Structure:
             parts.append(("const", n.dtype, n.shape, scalar(n.arg, n.dtype)))
         elif op == "pad":
             parts.append(("pad", n.dtype, n.shape, _arg_key(n.arg[0]), scalar(n.arg[1], n.dtype), srcs))
+        elif op == "reduce":  # whether its ties are compared later changes what is stored
+            parts.append((op, n.dtype, n.shape, _arg_key(n.arg), srcs, n in TIES_COMPARED))
         else:
             parts.append((op, n.dtype, n.shape, n.arg if n.arg is None else _arg_key(n.arg), srcs))
     parts.append(("targets", tuple(position[id(t)] for t in targets)))
