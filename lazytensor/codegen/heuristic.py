@@ -25,14 +25,15 @@ REDUCE_ACCUMULATORS = 4
 class _Builder:
     """Accumulates choices that apply; a failing one is dropped."""
 
-    def __init__(self, kernel: LoweredKernel):
+    def __init__(self, kernel: LoweredKernel, varying: frozenset[str] = frozenset()):
         self.kernel = kernel
+        self.varying = varying
         self.opts: list[Opt] = []
-        self.plan = initial_plan(kernel)
+        self.plan = initial_plan(kernel, varying)
 
     def try_add(self, *opts: Opt) -> bool:
         try:
-            plan = make_plan(self.kernel, self.opts + list(opts))
+            plan = make_plan(self.kernel, self.opts + list(opts), self.varying)
         except OptError:
             return False
         self.opts += opts
@@ -215,10 +216,12 @@ def _local_opts(b: _Builder, caps: DeviceCaps) -> None:
     b.try_add(Opt(OptKind.LOCAL, axis, local))
 
 
-def choose_opts(kernel: LoweredKernel, caps: DeviceCaps, write_once: bool = False) -> list[Opt]:
+def choose_opts(kernel: LoweredKernel, caps: DeviceCaps, write_once: bool = False,
+                varying: frozenset[str] = frozenset()) -> list[Opt]:
     """The heuristic's choices for one kernel on one device. `write_once`: the output is a
-    scratch copy (a packed operand), which non-temporal stores write at half the cost."""
-    b = _Builder(kernel)
+    scratch copy (a packed operand), which non-temporal stores write at half the cost.
+    `varying`: variables whose size varies between launches (no choice cuts them)."""
+    b = _Builder(kernel, varying)
     has_reduce = any(n.op == "reduce" for n in postorder(b.plan.roots, lambda m: m.srcs))
     found = _matmul_operands(b.plan) if has_reduce else None
     if caps.is_cpu:

@@ -20,8 +20,9 @@ _HEADER = re.compile(r"__kernel void (\w+)\((.*?)\) \{", re.S)
 
 
 def can_join(kernel: RenderedKernel) -> bool:
-    """Does this kernel only use its global id along one dimension?"""
-    return (len(kernel.global_size) == 1 and kernel.local_size is None
+    """Does this kernel only use its global id along one dimension (and take no sizes as
+    arguments: a generic kernel's vary per launch)?"""
+    return (len(kernel.global_size) == 1 and kernel.local_size is None and not kernel.literals
             and not any(f in kernel.source for f in _WORK_GROUP_FEATURES))
 
 

@@ -115,6 +115,7 @@ class KernelPlan:
     opts: list[Opt] = field(default_factory=list)
     reduce_axes: list[U] = field(default_factory=list)  # each reduction's innermost variable, as lowered
     reduce_loops: dict[int, U] = field(default_factory=dict)  # reduction index -> its serial loop now
+    varying: frozenset[str] = frozenset()  # names of the variables whose size varies between launches
     _fresh: int = 0
 
     def fresh_var(self, prefix: str, size: int) -> U:
@@ -143,14 +144,15 @@ class KernelPlan:
         return [a for a in self.axes if a.kind in ("global", "group")]
 
 
-def initial_plan(kernel: LoweredKernel) -> KernelPlan:
-    """One global axis per output axis, one store per output."""
+def initial_plan(kernel: LoweredKernel, varying: frozenset[str] = frozenset()) -> KernelPlan:
+    """One global axis per output axis, one store per output. `varying`: the variables whose
+    size differs between kernels that share one generic program (codegen/hoist.py)."""
     flat = S.lit(0)
     for v, st in zip(kernel.out_vars, contiguous_strides(kernel.out_shape)):
         flat = S.add(flat, S.mul(v, st))
     axes = [Axis(v, v.arg[1]) for v in kernel.out_vars if v.op == "var"]
     stores = [Store(i, flat, value) for i, value in enumerate(kernel.values)]
-    plan = KernelPlan(kernel, axes, stores)
+    plan = KernelPlan(kernel, axes, stores, varying=varying)
     merge_axes(plan)
     plan.reduce_axes = plan.reduce_vars()
     return plan
@@ -491,14 +493,35 @@ APPLY = {
 }
 
 
+# Choices that cut a variable by an amount: the code they make depends on its size (a vector
+# tail, a divisor), so a variable whose size varies refuses them and stays a plain axis.
+_CUTS_GLOBAL = {OptKind.UPCAST, OptKind.UNROLL, OptKind.LOCAL}
+_CUTS_REDUCE = {OptKind.REDUCE_UPCAST, OptKind.REDUCE_UNROLL, OptKind.GROUP, OptKind.PACK}
+
+
+def _cut_variables(plan: KernelPlan, opt: Opt) -> list[U]:
+    """The variables `opt` would cut (PACK also lays out the output axis it runs along)."""
+    cut = []
+    if opt.kind in _CUTS_GLOBAL and 0 <= opt.axis < len(plan.axes):
+        cut.append(plan.axes[opt.axis].var)
+    if opt.kind in _CUTS_REDUCE and 0 <= opt.axis < len(plan.reduce_axes):
+        cut.append(plan.reduce_axes[opt.axis])
+    if opt.kind == OptKind.PACK and plan.axes:
+        cut.append(plan.axes[opt.along].var if -len(plan.axes) <= opt.along < len(plan.axes) else plan.axes[-1].var)
+    return cut
+
+
 def apply_opt(plan: KernelPlan, opt: Opt) -> None:
     """Apply one choice, or raise OptError naming why it does not fit."""
+    for var in _cut_variables(plan, opt):
+        if var.op == "var" and var.arg[0] in plan.varying:
+            raise OptError(f"{opt}: the size of {var.arg[0]} varies between launches")
     APPLY[opt.kind](plan, opt)
     plan.opts.append(opt)
 
 
-def make_plan(kernel: LoweredKernel, opts: list[Opt]) -> KernelPlan:
-    plan = initial_plan(kernel)
+def make_plan(kernel: LoweredKernel, opts: list[Opt], varying: frozenset[str] = frozenset()) -> KernelPlan:
+    plan = initial_plan(kernel, varying)
     for opt in opts:
         apply_opt(plan, opt)
     return plan

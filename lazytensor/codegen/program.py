@@ -29,6 +29,7 @@ class RenderedKernel:
     n_out: int = 1
     n_args: int = 0
     opts: tuple[Opt, ...] = ()
+    literals: tuple[int, ...] = ()  # a generic kernel's sizes, passed after the scalar arguments (codegen/hoist.py)
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,12 @@ def single_kernel(name: str, source: str, kernel: LoweredKernel) -> RenderedProg
     return RenderedProgram((RenderedKernel(name, source, (), None, buffers, kernel.n_out, len(kernel.args)),))
 
 
-def build_program(kernel: LoweredKernel, caps: DeviceCaps, name: str, opts: list[Opt] | None = None) -> RenderedProgram:
-    """Render `kernel` with the heuristic's choices (or with `opts`, e.g. from a search or a test)."""
-    opts = choose_opts(kernel, caps) if opts is None else opts
-    plan = make_plan(kernel, opts)
+def build_program(kernel: LoweredKernel, caps: DeviceCaps, name: str, opts: list[Opt] | None = None,
+                  varying: frozenset[str] = frozenset()) -> RenderedProgram:
+    """Render `kernel` with the heuristic's choices (or with `opts`, e.g. from a search or a test);
+    `varying`: variables whose size varies between launches of one generic program."""
+    opts = choose_opts(kernel, caps, varying=varying) if opts is None else opts
+    plan = make_plan(kernel, opts, varying)
     kernels, scratch = [], []
     n_in = len(kernel.inputs)
     for j, pack in enumerate(plan.packs):

@@ -98,3 +98,33 @@ def _part(n: Node, leaf: bool, numbering: _Numbering, local: dict[int, int]) -> 
         extra = numbering.arg_slot(0, n.dtype, (n, "zero"))
     arg = n.arg[0] if n.op == "pad" else n.arg
     return (n.op, n.dtype, n.shape, _arg_key(arg), extra, tuple(local[id(s)] for s in n.srcs))
+
+
+SIZE_ARGS = frozenset({"reshape", "expand", "shrink", "pad"})  # ops whose argument is made of sizes
+
+
+def size_free(key: tuple) -> tuple:
+    """A kernel signature with its sizes left out (shapes, strides, offsets, the sizes in
+    movement ops' arguments; which strides are zero stays): the kernels of one program
+    at different lengths share it."""
+    out = []
+    for part in key:
+        tag = part[0]
+        if tag == "in":
+            _, slot, dtype, shape, (strides, _offset) = part
+            out.append(("in", slot, dtype, len(shape), tuple(st == 0 for st in strides)))
+        elif tag == "const":
+            out.append(("const", part[1], len(part[2]), part[3]))
+        elif tag == "outputs":
+            out.append(part)
+        else:
+            op, dtype, shape, arg, extra, srcs = part
+            out.append((op, dtype, len(shape), without_ints(arg) if op in SIZE_ARGS else arg, extra, srcs))
+    return tuple(out)
+
+
+def without_ints(arg):
+    """`arg` with every int in it replaced by None."""
+    if isinstance(arg, tuple):
+        return tuple(without_ints(a) for a in arg)
+    return None if isinstance(arg, int) else arg

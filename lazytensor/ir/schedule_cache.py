@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .dtype import compute_dtype
-from .kernel import KernelSpec, arg_value
+from .kernel import SIZE_ARGS, KernelSpec, arg_value, without_ints
 from .node import Node, _arg_key
 from .schedule import TIES_COMPARED, Schedule
 
@@ -97,6 +97,22 @@ class CachedSchedule:
                               tuple((nodes[i], kind) for i, kind, _ in args))
                    for outs, ins, args, key in self.kernels]
         return Schedule(kernels, [nodes[i] for i in self.views], {id(nodes[i]) for i in self.materialised})
+
+
+def size_free_structure(key: tuple) -> tuple:
+    """A structural key with its sizes left out (shapes, strides, offsets, movement ops'
+    sizes): the same step at another length (a longer text, a shorter batch) shares it."""
+    return tuple(_size_free_part(part) for part in key)
+
+
+def _size_free_part(part) -> object:
+    if not isinstance(part, tuple) or not part or not isinstance(part[0], str) or part[0] == "targets":
+        return part  # the device flags, and which nodes are asked for
+    op = part[0]
+    if op == "in":
+        return ("in", part[1], len(part[2]), tuple(st == 0 for st in part[3]))
+    sized = without_ints(part[3]) if op in SIZE_ARGS else part[3]
+    return (op, part[1], len(part[2]), sized) + part[4:]
 
 
 def explain_difference(new: tuple, known: list[tuple]) -> str | None:

@@ -33,9 +33,10 @@ class Device:
 
     renderer = None  # a codegen module with render(kernel, name=None) -> (name, source)
 
-    def render(self, kernel: LoweredKernel, name: str, key: tuple | None = None) -> RenderedProgram:
+    def render(self, kernel: LoweredKernel, name: str, key: tuple | None = None, resized: bool = False) -> RenderedProgram:
         """The kernels that compute a lowered kernel, in this device's language (`key`: its
-        signature, for a device that remembers per-kernel choices)."""
+        signature, for a device that remembers per-kernel choices; `resized`: its realisation
+        repeats an earlier one at other sizes, for a device whose programs take sizes as arguments)."""
         name, source = self.renderer.render(kernel, name)
         return single_kernel(name, source, kernel)
 

@@ -13,7 +13,7 @@ from ..ir.kernel import KernelSpec, kernel_spec
 from ..ir.layout import contiguous_strides
 from ..ir.node import Node
 from ..ir.schedule import Schedule, schedule, toposort
-from ..ir.schedule_cache import CachedSchedule, explain_difference, structure
+from ..ir.schedule_cache import CachedSchedule, explain_difference, size_free_structure, structure
 from .buffer import Buffer, BufferView
 from ..sites import user_site
 from . import validate
@@ -32,20 +32,23 @@ def _allocate(device, node: Node) -> BufferView:
     return BufferView(buf, node.shape, contiguous_strides(node.shape))
 
 
-def _rendered(device, spec: KernelSpec, suffix: int) -> RenderedProgram:
-    """The rendered program for a kernel signature (lowering and rendering only on a miss)."""
+def _rendered(device, spec: KernelSpec, suffix: int, resized: bool = False) -> RenderedProgram:
+    """The rendered program for a kernel signature (lowering and rendering only on a miss).
+    `resized`: its realisation repeats an earlier one at other sizes (codegen/hoist.py)."""
     cache_key = (device.name, spec.key, suffix)
     if cache_key not in _RENDERED:
         kernel = lower_kernel(spec)
         name = kernel_name(kernel)
-        program = device.render(kernel, name if suffix == 0 else f"{name}_{suffix}", spec.key)
+        # a renamed kernel is rendered as it is: a generic kernel (codegen/hoist.py) keeps its own name
+        program = device.render(kernel, name, spec.key, resized) if suffix == 0 else \
+            device.render(kernel, f"{name}_{suffix}")
         if len(_RENDERED) >= _RENDERED_LIMIT:
             del _RENDERED[next(iter(_RENDERED))]
         _RENDERED[cache_key] = program
     return _RENDERED[cache_key]
 
 
-def _render_all(specs: list[KernelSpec], device) -> list[tuple[KernelSpec, RenderedProgram]]:
+def _render_all(specs: list[KernelSpec], device, resized: bool = False) -> list[tuple[KernelSpec, RenderedProgram]]:
     """Render each kernel (from the cache where its signature was seen); names are unique
     within one batch."""
     prepared, sources = [], {}
@@ -56,7 +59,7 @@ def _render_all(specs: list[KernelSpec], device) -> list[tuple[KernelSpec, Rende
             continue
         suffix = 0
         while True:  # a name already taken in this batch by another kernel gets a numbered suffix
-            program = _rendered(device, spec, suffix)
+            program = _rendered(device, spec, suffix, resized)
             if all(sources.get(name, src) == src for name, src in program.sources.items()):
                 break
             suffix += 1
@@ -121,14 +124,16 @@ def _run_program(spec: KernelSpec, program: RenderedProgram, runnables, device, 
     _finish(spec, program, device, views)
 
 
-_JOINED: dict[tuple[str, ...], RenderedKernel] = {}  # member sources -> their joined kernel
+# (member source, its work size) per member -> their joined kernel: one source can run at
+# several sizes (codegen/hoist.py), and the joined kernel spells out each member's range
+_JOINED: dict[tuple, RenderedKernel] = {}
 _JOINED_LIMIT = 1024
 
 
 def _run_joined(batch, device, timings: list) -> None:
     """One launch for the kernels of `batch` (each program has one kernel and no scratch)."""
     members = [program.kernels[0] for _, program in batch]
-    key = tuple(m.source for m in members)
+    key = tuple((m.source, m.global_size) for m in members)
     if key not in _JOINED:
         if len(_JOINED) >= _JOINED_LIMIT:
             del _JOINED[next(iter(_JOINED))]
@@ -167,16 +172,19 @@ def _finish(spec: KernelSpec, program: RenderedProgram, device, views: list) -> 
 HINT_AT = (100, 1000, 10000)  # realisations from one site that earn a DEBUG=1 hint
 _SCHEDULES: dict[tuple, CachedSchedule] = {}  # (device, graph structure) -> its schedule
 _SCHEDULES_LIMIT = 1024
+_SIZES_SEEN: dict[tuple, tuple] = {}  # (device, structure without sizes) -> the first structure of it
 
 
-def _schedule(targets: list[Node], device) -> Schedule:
-    """The schedule for `targets`, reused from an earlier graph of the same structure."""
+def _schedule(targets: list[Node], device) -> tuple[Schedule, bool]:
+    """The schedule for `targets`, reused from an earlier graph of the same structure, and
+    whether the graph repeats an earlier one at other sizes (the next token, another batch
+    length): then its kernels become generic in their sizes (codegen/hoist.py)."""
     fuse = getattr(device, "fuse_row_reductions", False)
     shape = structure(targets, (fuse,))
     cache_key = (device.name, shape.key)
     cached = _SCHEDULES.get(cache_key)
     if cached is not None:
-        return cached.instantiate(shape)
+        return cached.instantiate(shape), False
     if config.DEBUG >= 1:
         _explain_miss(device.name, shape.key)
     sched = schedule(targets, fuse_row_reductions=fuse)
@@ -184,7 +192,11 @@ def _schedule(targets: list[Node], device) -> Schedule:
     if len(_SCHEDULES) >= _SCHEDULES_LIMIT:
         del _SCHEDULES[next(iter(_SCHEDULES))]
     _SCHEDULES[cache_key] = CachedSchedule.of(sched, shape)
-    return sched
+    sizeless = (device.name, size_free_structure(shape.key))
+    resized = _SIZES_SEEN.setdefault(sizeless, shape.key) != shape.key
+    if len(_SIZES_SEEN) > _SCHEDULES_LIMIT:
+        del _SIZES_SEEN[next(iter(_SIZES_SEEN))]
+    return sched, resized
 
 
 def _explain_miss(device_name: str, key: tuple) -> None:
@@ -220,8 +232,8 @@ def realize(nodes: list[Node], device_name: str) -> None:
         dump_realisation(targets, getattr(device, "fuse_row_reductions", False), device.render)
     if config.DEBUG >= 4:
         _print_graph(targets)
-    sched = _schedule(targets, device)
-    timings = _run(_render_all(sched.kernels, device), device)
+    sched, resized = _schedule(targets, device)
+    timings = _run(_render_all(sched.kernels, device, resized), device)
     late = []
     for v in sched.views:
         found = strided_view(v)

@@ -13,6 +13,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..codegen import render_opencl
 from ..codegen.caps import DeviceCaps
+from ..codegen.hoist import Hoister
 from ..codegen.lower import LoweredKernel
 from ..codegen.program import RenderedKernel, RenderedProgram, build_program
 from ..ir.dtype import DType, float64
@@ -125,6 +126,7 @@ class OpenCLDevice(Device):
         self.max_alloc = self.dev.max_mem_alloc_size
         self.kernels: dict[str, object] = {}  # source -> cl.Kernel
         self.pool: dict[int, list] = {}
+        self.hoister = Hoister()  # sizes that vary become kernel arguments (codegen/hoist.py)
         # Extra build options, e.g. LT_CL_OPTIONS=-cl-opt-disable where compile time matters more
         # than kernel speed (a test suite that compiles thousands of tiny kernels once each).
         self.build_options = ["-cl-std=CL1.2"] + os.environ.get("LT_CL_OPTIONS", "").split()
@@ -137,12 +139,15 @@ class OpenCLDevice(Device):
     def __repr__(self) -> str:
         return f"<OpenCLDevice {self.name}: {self.dev.name.strip()} ({self.dev.platform.name})>"
 
-    def render(self, kernel: LoweredKernel, name: str, key: tuple | None = None) -> RenderedProgram:
-        """`key`: the kernel's signature, under which a search (LT_SEARCH=1) keeps its winner."""
-        opts = None
+    def render(self, kernel: LoweredKernel, name: str, key: tuple | None = None, resized: bool = False) -> RenderedProgram:
+        """`key`: the kernel's signature, under which a search (LT_SEARCH=1) keeps its winner;
+        `resized`: the realisation repeats an earlier one at other sizes (codegen/hoist.py)."""
         if config.SEARCH and key is not None:
-            opts = searched_opts(self, kernel, (self.identity, key))
-        return build_program(kernel, self.caps, name, opts)
+            return build_program(kernel, self.caps, name, searched_opts(self, kernel, (self.identity, key)))
+        if key is None:
+            return build_program(kernel, self.caps, name)
+        return self.hoister.render(kernel, name, key, STATS.realizations, resized,
+                                   lambda k, n, varying: build_program(k, self.caps, n, None, varying))
 
     def cache_path(self, *parts: str) -> Path:
         return cache_dir().parent.joinpath(*parts)
@@ -236,7 +241,7 @@ class OpenCLDevice(Device):
         self.pending_binaries.clear()
 
     def launch(self, runnable, outs, inputs, args, kernel: RenderedKernel):
-        runnable.set_args(*outs, *inputs, *[d.np(v) for v, d in args])
+        runnable.set_args(*outs, *inputs, *[d.np(v) for v, d in args], *map(np.int32, kernel.literals))
         return self.cl.enqueue_nd_range_kernel(self.queue, runnable, kernel.global_size, kernel.local_size)
 
     def elapsed(self, handle) -> float:

@@ -1,0 +1,186 @@
+"""Sizes that vary become kernel arguments: one compiled program serves every length.
+
+Generating text grows the sequence by one token per step, and a data loader's batches
+vary in length; every new length is a new graph, whose kernels render to the same source
+but for a few integer literals (sizes, strides, offsets, loop bounds). Compiling each
+costs far more than the step. So a rendered kernel is split into its skeleton (the source
+with every integer literal left out) and its literals. The first kernel of a skeleton
+compiles as it is; when a kernel of the same skeleton differs from it in some literals,
+those become `const int` parameters of one generic kernel, and every later kernel whose
+other literals agree runs that program with its own values.
+
+This is exact, not a guess: the generic kernel given a kernel's literals as arguments is
+that kernel's own source with some constants read from arguments, which C evaluates the
+same way. Literals C needs at compile time (the sizes of local arrays) stay in the
+skeleton. The renderer's choices may differ by size (a ragged vector tail, say); those
+kernels have another skeleton and their own generic program, so the number of programs
+depends on the kinds of sizes met, not on how many.
+
+Sizes also steer the optimiser (a vector width that divides an axis, an unroll by a
+divisor), which would give every length its own code. So kernels whose signatures agree
+but for sizes (ir/kernel.size_free) are one family: once a realisation after the family's
+first brings a variable at another size, that variable varies, and no choice cuts it
+(codegen/opt.py); kernels of one realisation (two layers of different widths) keep their
+own choices. The
+family's first kernel is then planned again in that way, without compiling it, so that
+the second kernel already knows which of its literals vary: one length's program, and
+one generic program for all the others.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from ..ir.kernel import size_free
+from .lower import LoweredKernel
+from .opt import initial_plan
+from .program import RenderedKernel, RenderedProgram
+
+Build = Callable[[LoweredKernel, str, frozenset], RenderedProgram]  # (kernel, name, varying) -> program
+
+# an integer literal: digits that are not part of a name (t14, float4, .s3) or of a float
+_LITERAL = re.compile(r"(?<![\w.])\d+(?![\w.])")
+_HEADER = re.compile(r"__kernel void (\w+)\((.*?)\) \{", re.S)
+_FIXED = re.compile(r"__local [^;]*;")  # local array sizes must be constants
+
+
+@dataclass(frozen=True)
+class Split:
+    """A kernel source as its skeleton (literals as holes, its name left out) and literals."""
+    skeleton: tuple[str, ...]  # the text between hoistable literals
+    literals: tuple[int, ...]
+
+
+@dataclass
+class _Family:
+    """The kernels of one skeleton seen so far: the first one and its literals, and the
+    generic kernels made (which literal positions each takes as arguments)."""
+    first: RenderedKernel
+    literals: tuple[int, ...]
+    generic: list[tuple[frozenset[int], RenderedKernel]] = field(default_factory=list)
+
+
+def split(source: str, name: str) -> Split:
+    """`source`'s skeleton and hoistable literals (literals inside fixed spans stay text)."""
+    source = source.replace(name, "\0")
+    fixed = [m.span() for m in _FIXED.finditer(source)]
+    pieces, literals, last = [], [], 0
+    for m in _LITERAL.finditer(source):
+        if any(a <= m.start() < b for a, b in fixed):
+            continue
+        pieces.append(source[last:m.start()])
+        literals.append(int(m.group()))
+        last = m.end()
+    pieces.append(source[last:])
+    return Split(tuple(pieces), tuple(literals))
+
+
+def generic_kernel(kernel: RenderedKernel, parts: Split, hoisted: frozenset[int], name: str) -> RenderedKernel:
+    """`kernel` with the literals at positions `hoisted` read from int parameters lt_n0.. ."""
+    text = [parts.skeleton[0]]
+    order = sorted(hoisted)
+    for i, (value, piece) in enumerate(zip(parts.literals, parts.skeleton[1:])):
+        text.append(f"lt_n{order.index(i)}" if i in hoisted else str(value))
+        text.append(piece)
+    source = "".join(text).replace("\0", name)
+    header = _HEADER.search(source)
+    assert header is not None and header.group(1) == name, f"kernel {name}: unexpected source header"
+    params = "".join(f", const int lt_n{j}" for j in range(len(order)))
+    source = source[:header.end(2)] + params + source[header.end(2):]
+    return replace(kernel, name=name, source=source, literals=tuple(parts.literals[i] for i in order))
+
+
+def _remember(table: dict, key, value, limit: int) -> None:
+    if len(table) >= limit:
+        del table[next(iter(table))]
+    table[key] = value
+
+
+def _launched_as(program: RenderedKernel, kernel: RenderedKernel, literals: tuple[int, ...]) -> RenderedKernel:
+    """`program`'s code, launched as `kernel` is (its sizes and buffers) with `literals`."""
+    return replace(program, global_size=kernel.global_size, local_size=kernel.local_size,
+                   buffers=kernel.buffers, literals=literals)
+
+
+@dataclass
+class _SizeFamily:
+    """Kernels whose signatures agree but for sizes: the first one (its buffers left out)
+    and its variables' sizes, the realisation each size was last met in, and the variables
+    seen to vary."""
+    first: LoweredKernel
+    sizes: dict[str, int]
+    met: dict[tuple, int] = field(default_factory=dict)
+    varying: frozenset[str] = frozenset()
+
+    def met_often(self, times: int = 3) -> bool:
+        """Has the family met `times` sizes, each in a realisation of its own?"""
+        return len(self.met) >= times and len(set(self.met.values())) >= times
+
+
+def variable_sizes(kernel: LoweredKernel) -> dict[str, int]:
+    """The size of each output and reduction variable of the kernel's initial plan."""
+    plan = initial_plan(kernel)
+    return {v.arg[0]: v.arg[1] for v in [a.var for a in plan.axes] + plan.reduce_axes if v.op == "var"}
+
+
+class Hoister:
+    """Turns rendered kernels into generic ones once their sizes are seen to vary."""
+
+    def __init__(self, limit: int = 4096):
+        self.families: dict[tuple[str, ...], _Family] = {}
+        self.size_families: dict[tuple, _SizeFamily] = {}
+        self.limit = limit  # families kept (the oldest are forgotten: a long session meets many)
+
+    def render(self, kernel: LoweredKernel, name: str, key: tuple, now: int, resized: bool,
+               build: Build) -> RenderedProgram:
+        """`kernel` rendered by `build`, planned and made generic once its family varies:
+        its realisation repeats an earlier one at other sizes (`resized`: the next token,
+        another batch length), or the family has met several sizes in as many realisations
+        (`now` numbers them: a loop whose graphs differ a little from step to step). Kernels
+        that merely share a structure (two layers of different widths) keep their own
+        constants and choices."""
+        family_key = size_free(key)
+        sizes = variable_sizes(kernel)
+        family = self.size_families.get(family_key)
+        if family is None:
+            first = replace(kernel, inputs=[None] * len(kernel.inputs))  # its buffers are not needed to plan it
+            family = _SizeFamily(first, sizes)
+            _remember(self.size_families, family_key, family, self.limit)
+        family.met[tuple(sorted(sizes.items()))] = now
+        if not (resized or family.varying or family.met_often()):
+            return self.program(build(kernel, name, frozenset()), False)
+        varying = family.varying | {v for v in sizes.keys() | family.sizes.keys()
+                                    if sizes.get(v) != family.sizes.get(v)}
+        if varying != family.varying:
+            family.varying = frozenset(varying)
+            self.program(build(family.first, name, family.varying), False)  # the reference: what varies in the code
+        return self.program(build(kernel, name, family.varying), bool(family.varying))
+
+    def program(self, program: RenderedProgram, generic: bool = True) -> RenderedProgram:
+        """`program` with each kernel made generic where its family allows (`generic`), or
+        only noted as a member of its family."""
+        kernels = tuple(self.kernel(k, generic) for k in program.kernels)
+        return program if kernels == program.kernels else replace(program, kernels=kernels)
+
+    def kernel(self, kernel: RenderedKernel, generic: bool = True) -> RenderedKernel:
+        parts = split(kernel.source, kernel.name)
+        family = self.families.get(parts.skeleton)
+        if family is None:
+            _remember(self.families, parts.skeleton, _Family(kernel, parts.literals), self.limit)
+            return kernel
+        if parts.literals == family.literals:  # the same code under another name (sizes only in the launch)
+            return _launched_as(family.first, kernel, ())
+        if not generic:
+            return kernel
+        differs = frozenset(i for i, (a, b) in enumerate(zip(parts.literals, family.literals)) if a != b)
+        for hoisted, generic in family.generic:
+            if differs <= hoisted:
+                return _launched_as(generic, kernel, tuple(parts.literals[i] for i in sorted(hoisted)))
+        hoisted = differs.union(*(h for h, _ in family.generic))  # what varied in any of them
+        digest = hashlib.sha1(repr((parts.skeleton, sorted(hoisted))).encode()).hexdigest()[:10]
+        stem = re.sub(r"(_\d+(x\d+)*)+$", "", kernel.name)
+        generic = generic_kernel(kernel, parts, hoisted, f"{stem}_n{digest}")
+        family.generic.append((hoisted, generic))
+        return generic

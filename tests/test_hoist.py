@@ -1,0 +1,183 @@
+"""Sizes that vary become kernel arguments: the number of programs stops growing with the
+number of lengths (codegen/hoist.py), and every length computes what it would alone."""
+import numpy as np
+import pytest
+import torch
+
+import lazytensor as lt
+from helpers import cl_unavailable_reason, using
+from lazytensor.codegen.hoist import Hoister, split
+from lazytensor.codegen.opt import Opt, OptError, OptKind, make_plan
+from lazytensor.codegen.program import RenderedKernel
+from lazytensor.runtime.stats import STATS
+
+
+def _source(rows: int, step: int = 16, name: str = "k") -> str:
+    return f"""__kernel void {name}(__global float* restrict b0, const float a0) {{
+  __local float part[64];
+  const int g0 = (int)get_global_id(0);
+  int t3 = (g0 * {step});
+  float4 t4 = vload4(0, b0 + t3);
+  for (int r1 = 0; r1 < {rows}; r1++) {{ b0[t3 + r1] = t4.s3 * 1.5f + a0; }}
+}}
+"""
+
+
+def _kernel(rows: int, step: int = 16, name: str = "k_x") -> RenderedKernel:
+    return RenderedKernel(name, _source(rows, step, name), (rows,), None, (("out", 0),), 1, 1)
+
+
+# ---- the codegen layer ---------------------------------------------------------------------
+def test_integer_literals_are_split_out_but_not_names_floats_lanes_or_local_sizes():
+    parts = split(_source(3, name="k_3x16"), "k_3x16")
+    assert parts.literals == (0, 16, 0, 0, 3)  # get_global_id(0), * 16, vload4(0, .., r1 = 0, < 3
+    assert any("part[64]" in piece for piece in parts.skeleton)
+    assert not any("3x16" in piece for piece in parts.skeleton)  # the kernel's name is left out
+
+
+def test_the_first_kernel_of_a_skeleton_is_kept_as_it_is():
+    first = _kernel(3)
+    assert Hoister().kernel(first) is first
+
+
+def test_a_kernel_that_differs_in_a_size_runs_a_generic_kernel_with_the_size_as_argument():
+    hoister = Hoister()
+    hoister.kernel(_kernel(3))
+    generic = hoister.kernel(_kernel(5))
+    assert "const int lt_n0" in generic.source and "r1 < lt_n0" in generic.source
+    assert "g0 * 16" in generic.source  # what did not vary stays a constant
+    assert generic.literals == (5,) and generic.global_size == (5,)
+
+
+def test_later_sizes_share_the_generic_kernel_with_their_own_values():
+    hoister = Hoister()
+    hoister.kernel(_kernel(3))
+    five, seven = hoister.kernel(_kernel(5)), hoister.kernel(_kernel(7))
+    assert seven.source == five.source and seven.name == five.name
+    assert seven.literals == (7,) and seven.global_size == (7,)
+
+
+def test_a_kernel_varying_in_another_literal_gets_a_generic_kernel_taking_both():
+    hoister = Hoister()
+    hoister.kernel(_kernel(3))
+    hoister.kernel(_kernel(5))
+    both = hoister.kernel(_kernel(5, step=32))
+    assert "g0 * lt_n0" in both.source and "r1 < lt_n1" in both.source
+    assert both.literals == (32, 5)
+
+
+def test_the_same_code_under_another_name_is_the_first_kernel():
+    hoister = Hoister()
+    first = hoister.kernel(_kernel(3, name="k_a"))
+    again = hoister.kernel(_kernel(3, name="k_b"))
+    assert again.source == first.source and again.literals == ()
+
+
+def test_a_plan_refuses_to_cut_a_variable_whose_size_varies():
+    from lazytensor.codegen.hoist import variable_sizes
+    from lazytensor.codegen.lower import lower_kernel
+    from lazytensor.ir.schedule import schedule
+    with using("numpy", True):
+        x = lt.tensor(np.ones((8, 16), np.float32)) * 2 + 1
+    (spec,) = schedule([x.node]).kernels
+    kernel = lower_kernel(spec)
+    make_plan(kernel, [Opt(OptKind.UPCAST, 0, 4)])
+    with pytest.raises(OptError, match="varies"):
+        make_plan(kernel, [Opt(OptKind.UPCAST, 0, 4)], varying=frozenset(variable_sizes(kernel)))
+
+
+# ---- through the engine, on OpenCL ---------------------------------------------------------
+needs_cl = pytest.mark.skipif(cl_unavailable_reason() is not None, reason="needs OpenCL")
+WIDTH = 19  # a hidden size no other test uses (these kernels compile here first), and no length
+
+
+def _attention(m, x, w):
+    """Causal self-attention of one sequence (length T): the sizes vary in every axis."""
+    t = x.shape[1]
+    h = (x @ w).relu()
+    scores = (h @ h.transpose(1, 2)) / 4
+    scores = scores.masked_fill(m.ones(t, t).tril() == 0, float("-inf"))
+    return scores.softmax(-1) @ h
+
+
+@needs_cl
+def test_lengths_after_the_first_two_compile_nothing_and_each_is_right():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((WIDTH, WIDTH)).astype(np.float32)
+    compiled = []
+    with using("cl", True):
+        for t in range(2, 14):
+            x = rng.standard_normal((1, t, WIDTH)).astype(np.float32)
+            before = STATS.kernels_compiled
+            got = _attention(lt, lt.tensor(x), lt.tensor(w)).numpy()
+            compiled.append(STATS.kernels_compiled - before)
+            want = _attention(torch, torch.tensor(x), torch.tensor(w)).numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert sum(compiled[2:]) == 0, compiled
+
+
+def _train(m, lengths, seed: int = 1, width: int = WIDTH + 2, vocab: int = 50) -> list[float]:
+    """SGD on an embedding and a linear head over batches of the given lengths: the losses."""
+    rng = np.random.default_rng(seed)
+    emb = m.tensor(rng.standard_normal((vocab, width)).astype(np.float32), requires_grad=True)
+    head = m.tensor((rng.standard_normal((vocab, width)) / 4).astype(np.float32), requires_grad=True)
+    losses = []
+    for length in lengths:
+        tokens = m.tensor(rng.integers(0, vocab, (4, length)))
+        hidden = m.nn.functional.embedding(tokens, emb).cumsum(1) / length
+        logits = m.nn.functional.linear(hidden, head)
+        loss = m.nn.functional.cross_entropy(logits.reshape(-1, vocab), tokens.reshape(-1))
+        loss.backward()
+        with m.no_grad():
+            for p in (emb, head):
+                p -= 0.5 * p.grad
+                p.grad = None
+        losses.append(loss.item())
+    emb.detach().numpy(), head.detach().numpy()  # the last update runs too
+    return losses
+
+
+@needs_cl
+def test_training_over_many_lengths_stops_compiling_and_stays_right():
+    """A steady loop at one length (three steps: the first step's graph is its own), then
+    twenty lengths, then thirty more: the lengths add a bounded number of kernels (the
+    kinds of sizes met, 2.1x one length's here), and the thirty later ones next to none
+    (one kernel each, without generic kernels)."""
+    with using("cl", True):
+        before = STATS.kernels_compiled
+        _train(lt, [7, 7, 7])
+        one_length = STATS.kernels_compiled - before
+        losses = _train(lt, list(range(7, 27)))
+        twenty = STATS.kernels_compiled - before
+        _train(lt, list(range(27, 57)))
+        fifty = STATS.kernels_compiled - before
+    assert 0 < one_length and twenty <= 2.5 * one_length, (one_length, twenty)
+    assert fifty - twenty <= 3, (twenty, fifty)
+    np.testing.assert_allclose(losses, _train(torch, list(range(7, 27))), rtol=1e-4)
+
+
+@needs_cl
+def test_a_jitted_function_replays_generic_kernels_at_each_length():
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((WIDTH, WIDTH)).astype(np.float32)
+    with using("cl", True):
+        fn = lt.jit(lambda x, w: _attention(lt, x, w))
+        wt = lt.tensor(w)
+        for t in (3, 4, 5, 4, 5, 6, 6, 6):
+            x = rng.standard_normal((1, t, WIDTH)).astype(np.float32)
+            want = _attention(torch, torch.tensor(x), torch.tensor(w)).numpy()
+            np.testing.assert_allclose(fn(lt.tensor(x), wt).numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+@needs_cl
+def test_kernels_that_share_a_launch_at_one_size_share_it_correctly_at_another():
+    """One source can run at several sizes, so a joined launch is made per size too."""
+    rng = np.random.default_rng(3)
+    with using("cl", True):
+        for n in (64, 128, 48, 1024, 96):
+            xs = [rng.standard_normal(n).astype(np.float32) for _ in range(3)]
+            a, b, c = (lt.tensor(x) for x in xs)
+            outs = [a * 2 + 1, b * 3 - 1, c.exp()]
+            lt.realize(*outs)
+            for got, want in zip(outs, [xs[0] * 2 + 1, xs[1] * 3 - 1, np.exp(xs[2])]):
+                np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
