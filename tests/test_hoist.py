@@ -66,11 +66,13 @@ def test_a_kernel_varying_in_another_literal_gets_a_generic_kernel_taking_both()
     assert both.literals == (32, 5)
 
 
-def test_the_same_code_under_another_name_is_the_first_kernel():
+def test_the_same_code_under_other_names_is_one_program():
+    """Sizes only in the launch: the kernels' names differ (they carry shapes), their code not."""
     hoister = Hoister()
-    first = hoister.kernel(_kernel(3, name="k_a"))
-    again = hoister.kernel(_kernel(3, name="k_b"))
-    assert again.source == first.source and again.literals == ()
+    hoister.kernel(_kernel(3, name="k_3"))
+    b, c = hoister.kernel(_kernel(3, name="k_4")), hoister.kernel(_kernel(3, name="k_5"))
+    assert b.source == c.source and b.name == c.name and b.literals == ()
+    assert b.sized_at_launch and b.name.startswith("k_n")  # a name no other code has
 
 
 def test_a_plan_refuses_to_cut_a_variable_whose_size_varies():
@@ -181,3 +183,17 @@ def test_kernels_that_share_a_launch_at_one_size_share_it_correctly_at_another()
             lt.realize(*outs)
             for got, want in zip(outs, [xs[0] * 2 + 1, xs[1] * 3 - 1, np.exp(xs[2])]):
                 np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+
+
+@needs_cl
+def test_a_read_at_an_offset_that_moves_with_the_length_compiles_once():
+    """The last row's argmax, as greedy generation reads it: only the offset varies."""
+    rng = np.random.default_rng(4)
+    compiled = []
+    with using("cl", True):
+        for t in range(2, 12):
+            x = rng.standard_normal((1, t, WIDTH + 4)).astype(np.float32)
+            before = STATS.kernels_compiled
+            assert int(lt.tensor(x)[0, -1].argmax()) == int(x[0, -1].argmax())
+            compiled.append(STATS.kernels_compiled - before)
+    assert sum(compiled[3:]) == 0, compiled

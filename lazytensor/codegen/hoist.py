@@ -60,6 +60,14 @@ class _Family:
     first: RenderedKernel
     literals: tuple[int, ...]
     generic: list[tuple[frozenset[int], RenderedKernel]] = field(default_factory=list)
+    shared: RenderedKernel | None = None  # the first one's code under a name of its own, for the others
+
+
+def _name(name: str, skeleton: tuple[str, ...], hoisted) -> str:
+    """A kernel name that no other code shares: the kernel's name without its shape, and a
+    digest of its skeleton and of which literals it takes as arguments."""
+    digest = hashlib.sha1(repr((skeleton, list(hoisted))).encode()).hexdigest()[:10]
+    return f"{re.sub(r'(_[0-9]+(x[0-9]+)*)+$', '', name)}_n{digest}"
 
 
 def split(source: str, name: str) -> Split:
@@ -89,7 +97,8 @@ def generic_kernel(kernel: RenderedKernel, parts: Split, hoisted: frozenset[int]
     assert header is not None and header.group(1) == name, f"kernel {name}: unexpected source header"
     params = "".join(f", const int lt_n{j}" for j in range(len(order)))
     source = source[:header.end(2)] + params + source[header.end(2):]
-    return replace(kernel, name=name, source=source, literals=tuple(parts.literals[i] for i in order))
+    return replace(kernel, name=name, source=source, literals=tuple(parts.literals[i] for i in order),
+                   sized_at_launch=True)
 
 
 def _remember(table: dict, key, value, limit: int) -> None:
@@ -101,7 +110,7 @@ def _remember(table: dict, key, value, limit: int) -> None:
 def _launched_as(program: RenderedKernel, kernel: RenderedKernel, literals: tuple[int, ...]) -> RenderedKernel:
     """`program`'s code, launched as `kernel` is (its sizes and buffers) with `literals`."""
     return replace(program, global_size=kernel.global_size, local_size=kernel.local_size,
-                   buffers=kernel.buffers, literals=literals)
+                   buffers=kernel.buffers, literals=literals, sized_at_launch=True)
 
 
 @dataclass
@@ -156,7 +165,7 @@ class Hoister:
         if varying != family.varying:
             family.varying = frozenset(varying)
             self.program(build(family.first, name, family.varying), False)  # the reference: what varies in the code
-        return self.program(build(kernel, name, family.varying), bool(family.varying))
+        return self.program(build(kernel, name, family.varying))
 
     def program(self, program: RenderedProgram, generic: bool = True) -> RenderedProgram:
         """`program` with each kernel made generic where its family allows (`generic`), or
@@ -170,8 +179,10 @@ class Hoister:
         if family is None:
             _remember(self.families, parts.skeleton, _Family(kernel, parts.literals), self.limit)
             return kernel
-        if parts.literals == family.literals:  # the same code under another name (sizes only in the launch)
-            return _launched_as(family.first, kernel, ())
+        if parts.literals == family.literals:  # the same code (sizes only in the launch), one name for it
+            if family.shared is None:
+                family.shared = generic_kernel(kernel, parts, frozenset(), _name(kernel.name, parts.skeleton, ()))
+            return _launched_as(family.shared, kernel, ())
         if not generic:
             return kernel
         differs = frozenset(i for i, (a, b) in enumerate(zip(parts.literals, family.literals)) if a != b)
@@ -179,8 +190,6 @@ class Hoister:
             if differs <= hoisted:
                 return _launched_as(generic, kernel, tuple(parts.literals[i] for i in sorted(hoisted)))
         hoisted = differs.union(*(h for h, _ in family.generic))  # what varied in any of them
-        digest = hashlib.sha1(repr((parts.skeleton, sorted(hoisted))).encode()).hexdigest()[:10]
-        stem = re.sub(r"(_\d+(x\d+)*)+$", "", kernel.name)
-        generic = generic_kernel(kernel, parts, hoisted, f"{stem}_n{digest}")
+        generic = generic_kernel(kernel, parts, hoisted, _name(kernel.name, parts.skeleton, sorted(hoisted)))
         family.generic.append((hoisted, generic))
         return generic

@@ -20,9 +20,10 @@ _HEADER = re.compile(r"__kernel void (\w+)\((.*?)\) \{", re.S)
 
 
 def can_join(kernel: RenderedKernel) -> bool:
-    """Does this kernel only use its global id along one dimension (and take no sizes as
-    arguments: a generic kernel's vary per launch)?"""
-    return (len(kernel.global_size) == 1 and kernel.local_size is None and not kernel.literals
+    """Does this kernel only use its global id along one dimension (and is its code for one
+    size only: a joined kernel spells out each member's range, which a generic kernel's
+    launches vary)?"""
+    return (len(kernel.global_size) == 1 and kernel.local_size is None and not kernel.sized_at_launch
             and not any(f in kernel.source for f in _WORK_GROUP_FEATURES))
 
 

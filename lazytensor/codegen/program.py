@@ -30,6 +30,7 @@ class RenderedKernel:
     n_args: int = 0
     opts: tuple[Opt, ...] = ()
     literals: tuple[int, ...] = ()  # a generic kernel's sizes, passed after the scalar arguments (codegen/hoist.py)
+    sized_at_launch: bool = False  # its code serves several sizes (codegen/hoist.py): the launch gives them
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,7 @@ def _rendered(device, spec: KernelSpec, suffix: int, resized: bool = False) -> R
     if cache_key not in _RENDERED:
         kernel = lower_kernel(spec)
         name = kernel_name(kernel)
-        # a renamed kernel is rendered as it is: a generic kernel (codegen/hoist.py) keeps its own name
-        program = device.render(kernel, name, spec.key, resized) if suffix == 0 else \
-            device.render(kernel, f"{name}_{suffix}")
+        program = device.render(kernel, name if suffix == 0 else f"{name}_{suffix}", spec.key, resized)
         if len(_RENDERED) >= _RENDERED_LIMIT:
             del _RENDERED[next(iter(_RENDERED))]
         _RENDERED[cache_key] = program
