@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .elementwise import broadcast_shapes, common_device, result_dtype
+from .elementwise import broadcast_shapes, common_device
 from .indexing import _stride_dim
 from .tensor_base import TensorBase
 
@@ -25,8 +25,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes "
                            f"{tuple(a.shape)} and {tuple(b.shape)}")
-    dt = result_dtype(a, b)
-    a, b = a.to(dt), b.to(dt)
+    if a.dtype != b.dtype:  # PyTorch's matmul promotes nothing
+        raise RuntimeError(f"matmul: expected m1 and m2 to have the same dtype, but got: {a.dtype.name} != "
+                           f"{b.dtype.name} (shapes {tuple(a.shape)} and {tuple(b.shape)})")
     if a.ndim == 1 and b.ndim == 1:
         if a.shape[0] != b.shape[0]:
             raise RuntimeError(f"matmul: inconsistent tensor size, expected tensor [{a.shape[0]}] and src "

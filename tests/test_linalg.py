@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+import torch
+
 import lazytensor as lt
 from helpers import check_cases, compare, values
 
@@ -81,3 +83,13 @@ def test_einsum():
 
 def test_einsum_operands_as_list():
     compare(lambda m, a, b: m.einsum("ij,jk->ik", [a, b]), values((3, 4)), values((4, 2), seed=2), **TOL)
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("int64", "float32")])
+def test_matmul_of_two_dtypes_raises_as_torch_does(dtypes):
+    """PyTorch's matmul promotes nothing: mixed operands are refused, not converted."""
+    for m in (torch, lt):
+        a = m.ones(2, 3, dtype=getattr(m, dtypes[0]))
+        b = m.ones(3, 2, dtype=getattr(m, dtypes[1]))
+        with pytest.raises(RuntimeError, match="same dtype"):
+            a @ b
