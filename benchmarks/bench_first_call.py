@@ -32,10 +32,10 @@ TOKENS = 64
 
 def _mlp_first_step(m) -> dict:
     import numpy as np
-    from bench_kernels import _mlp_inputs, _mlp_setup, _mlp_step
+    from bench_kernels import _convert, _mlp_inputs, _mlp_setup, _mlp_step
     arrays = _mlp_inputs(False, np.random.default_rng(0))
     start = time.perf_counter()
-    args = _mlp_setup(m, *[m.tensor(a) for a in arrays])
+    args = _mlp_setup(m, *_convert(arrays, m.tensor))
     float(_mlp_step(m, *args))
     return {"seconds": time.perf_counter() - start}
 
@@ -87,7 +87,8 @@ def child(row: str, lib: str) -> dict:
 
 
 def _run_child(row: str, lib: str, cache: str) -> dict:
-    env = dict(os.environ, LT_CACHE_DIR=cache)
+    # an empty machine: lazytensor's cache and PoCL's own kernel cache both start empty
+    env = dict(os.environ, LT_CACHE_DIR=cache, POCL_CACHE_DIR=os.path.join(cache, "pocl"))
     done = subprocess.run([sys.executable, __file__, "--child", row, lib], env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{row} on {lib} failed:\n{done.stderr[-3000:]}")
