@@ -8,7 +8,7 @@ device and LAZY mode and is compared with torch float32: the result, every input
 gradient, and whether it raises at all. A failing program is shrunk (steps removed while
 it still fails) and printed as a script that reproduces it.
 
-    python tests/fuzzing.py --programs 10000      # the long run
+    python tests/fuzzing.py --long               # the long run (10,000 programs)
     python tests/fuzzing.py --seed 17 --show      # one program's source
 
 The long run starts a fresh process every --chunk programs: each program compiles new
@@ -252,7 +252,10 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--show", action="store_true", help="print the program of --seed and stop")
     p.add_argument("--chunk", type=int, default=250, help="programs per process (0: all in this one)")
+    p.add_argument("--long", action="store_true", help="the long run: 10,000 programs")
     args = p.parse_args(argv)
+    if args.long:
+        args.programs = 10000
     if args.show:
         print(generate(args.seed).source())
         return 0

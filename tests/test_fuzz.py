@@ -2,7 +2,7 @@
 every device and LAZY mode against torch, and proof that it catches and shrinks a bug.
 
 LT_FUZZ_PROGRAMS sets how many programs run (default 240; `python tests/fuzzing.py
---programs 10000` is the long run)."""
+--long` is the long run of 10,000)."""
 import os
 
 import pytest
