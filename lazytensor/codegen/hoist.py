@@ -55,9 +55,8 @@ class Split:
 
 @dataclass
 class _Family:
-    """The kernels of one skeleton seen so far: the first one and its literals, and the
-    generic kernels made (which literal positions each takes as arguments)."""
-    first: RenderedKernel
+    """The kernels of one skeleton seen so far: the first one's literals, and the generic
+    kernels made (which literal positions each takes as arguments)."""
     literals: tuple[int, ...]
     generic: list[tuple[frozenset[int], RenderedKernel]] = field(default_factory=list)
     shared: RenderedKernel | None = None  # the first one's code under a name of its own, for the others
@@ -177,7 +176,7 @@ class Hoister:
         parts = split(kernel.source, kernel.name)
         family = self.families.get(parts.skeleton)
         if family is None:
-            _remember(self.families, parts.skeleton, _Family(kernel, parts.literals), self.limit)
+            _remember(self.families, parts.skeleton, _Family(parts.literals), self.limit)
             return kernel
         if parts.literals == family.literals:  # the same code (sizes only in the launch), one name for it
             if family.shared is None:
