@@ -199,3 +199,72 @@ def test_a_read_at_an_offset_that_moves_with_the_length_compiles_once():
             assert int(lt.tensor(x)[0, -1].argmax()) == int(x[0, -1].argmax())
             compiled.append(STATS.kernels_compiled - before)
     assert sum(compiled[3:]) == 0, compiled
+
+
+def _tiny_gpt(m, vocab: int = 23, context: int = 32, width: int = 20):
+    """One pre-norm encoder layer under a causal mask and a head: a GPT as `generate` runs it."""
+    m.manual_seed(0)
+    layer = m.nn.TransformerEncoderLayer(width, 2, 2 * width, dropout=0.0, batch_first=True, norm_first=True)
+
+    class Gpt(m.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok, self.pos = m.nn.Embedding(vocab, width), m.nn.Embedding(context, width)
+            self.block, self.head = layer, m.nn.Linear(width, vocab)
+
+        def forward(self, idx):
+            t = idx.shape[1]
+            x = self.tok(idx) + self.pos(m.arange(t))
+            return self.head(self.block(x, src_mask=m.triu(m.full((t, t), float("-inf")), diagonal=1)))
+    return Gpt().eval()
+
+
+def _generate(m, net, tokens: int) -> tuple[list[int], list[int]]:
+    """Greedy tokens from [[1]], and the kernels each token compiled."""
+    idx, out, compiled = m.tensor([[1]]), [], []
+    with m.no_grad():
+        for _ in range(tokens):
+            before = STATS.kernels_compiled
+            nxt = int(net(idx)[0, -1].argmax())
+            compiled.append(STATS.kernels_compiled - before)
+            out.append(nxt)
+            idx = m.cat([idx, m.tensor([[nxt]])], 1)
+    return out, compiled
+
+
+@needs_cl
+def test_greedy_generation_stops_compiling_after_its_first_tokens():
+    """The sequence is stored once a step (not rebuilt from its first token), and each family
+    of kernels keeps the choices of its first size."""
+    ref = _tiny_gpt(torch)
+    with using("cl", True):
+        net = _tiny_gpt(lt)
+        net.load_state_dict({k: lt.tensor(v.numpy()) for k, v in ref.state_dict().items()})
+        tokens, compiled = _generate(lt, net, 18)
+    assert tokens == _generate(torch, ref, 18)[0]
+    later = compiled[8:]  # lengths 9..18: only a length equal to a model size (10, the head's)
+    # or at a fusion threshold (16 rows: layer norm fuses into its readers) meets new code
+    assert sum(later) <= 8 and later.count(0) >= len(later) // 2, compiled
+
+
+def test_a_kernel_whose_size_varies_names_its_work_groups():
+    """PoCL compiles a kernel again for each local size, and picks one per global size when
+    none is given: a generic kernel gives one, and guards an axis padded to it."""
+    from lazytensor.codegen.caps import DeviceCaps
+    from lazytensor.codegen.hoist import variable_sizes
+    from lazytensor.codegen.lower import lower_kernel
+    from lazytensor.codegen.program import build_program
+    from lazytensor.ir.schedule import schedule
+    with using("numpy", True):
+        x = lt.tensor(np.ones((8, 16), np.float32)) * 2 + 1
+    (spec,) = schedule([x.node]).kernels
+    kernel = lower_kernel(spec)
+    caps = DeviceCaps(is_cpu=True, compute_units=2)
+    varying = frozenset(variable_sizes(kernel))
+    fixed = build_program(kernel, caps, "k").kernels[-1]
+    grouped = build_program(kernel, caps, "k", [Opt(OptKind.LOCAL, 0, 4)]).kernels[-1]
+    generic = build_program(kernel, caps, "k", [Opt(OptKind.LOCAL, 0, 4)], varying).kernels[-1]
+    assert fixed.local_size is None and build_program(kernel, caps, "k", [], varying).kernels[-1].local_size
+    guard = "if (get_global_id(0) >= "
+    assert guard not in grouped.source  # the size is a multiple of 4 here; at other sizes it may not be
+    assert guard in generic.source

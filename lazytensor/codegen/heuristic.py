@@ -212,7 +212,10 @@ def _local_opts(b: _Builder, caps: DeviceCaps) -> None:
     target = max(1, min(caps.max_work_group_size, items // (4 * caps.compute_units)))
     if not caps.is_cpu:
         target = min(target, 256)
-    local = max((d for d in range(1, min(size, target) + 1) if size % d == 0), default=1)
+    if first.var.op == "var" and first.var.arg[0] in b.varying:
+        local = min(size, target)  # padded and guarded at any length (one code for every size)
+    else:
+        local = max((d for d in range(1, min(size, target) + 1) if size % d == 0), default=1)
     b.try_add(Opt(OptKind.LOCAL, axis, local))
 
 

@@ -35,10 +35,11 @@ from typing import Callable
 
 from ..ir.kernel import size_free
 from .lower import LoweredKernel
-from .opt import initial_plan
+from .opt import Opt, OptError, initial_plan
 from .program import RenderedKernel, RenderedProgram
 
-Build = Callable[[LoweredKernel, str, frozenset], RenderedProgram]  # (kernel, name, varying) -> program
+# (kernel, name, varying, choices or None for the heuristic's) -> program
+Build = Callable[[LoweredKernel, str, frozenset, "list[Opt] | None"], RenderedProgram]
 
 # an integer literal: digits that are not part of a name (t14, float4, .s3) or of a float
 _LITERAL = re.compile(r"(?<![\w.])\d+(?![\w.])")
@@ -115,12 +116,14 @@ def _launched_as(program: RenderedKernel, kernel: RenderedKernel, literals: tupl
 @dataclass
 class _SizeFamily:
     """Kernels whose signatures agree but for sizes: the first one (its buffers left out)
-    and its variables' sizes, the realisation each size was last met in, and the variables
-    seen to vary."""
+    and its variables' sizes, the realisation each size was last met in, the variables
+    seen to vary, and the choices made for the first one with them varying (every member
+    takes them: one code, and no heuristic run per size)."""
     first: LoweredKernel
     sizes: dict[str, int]
     met: dict[tuple, int] = field(default_factory=dict)
     varying: frozenset[str] = frozenset()
+    opts: list[Opt] | None = None
 
     def met_often(self, times: int = 3) -> bool:
         """Has the family met `times` sizes, each in a realisation of its own?"""
@@ -158,13 +161,18 @@ class Hoister:
             _remember(self.size_families, family_key, family, self.limit)
         family.met[tuple(sorted(sizes.items()))] = now
         if not (resized or family.varying or family.met_often()):
-            return self.program(build(kernel, name, frozenset()), False)
+            return self.program(build(kernel, name, frozenset(), None), False)
         varying = family.varying | {v for v in sizes.keys() | family.sizes.keys()
                                     if sizes.get(v) != family.sizes.get(v)}
         if varying != family.varying:
             family.varying = frozenset(varying)
-            self.program(build(family.first, name, family.varying), False)  # the reference: what varies in the code
-        return self.program(build(kernel, name, family.varying))
+            reference = build(family.first, name, family.varying, None)  # what varies in the code
+            family.opts = list(reference.kernels[-1].opts)
+            self.program(reference, False)
+        try:
+            return self.program(build(kernel, name, family.varying, family.opts))
+        except OptError:  # a choice that does not fit this member: the heuristic's own for it
+            return self.program(build(kernel, name, family.varying, None))
 
     def program(self, program: RenderedProgram, generic: bool = True) -> RenderedProgram:
         """`program` with each kernel made generic where its family allows (`generic`), or

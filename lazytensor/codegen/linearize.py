@@ -349,11 +349,13 @@ def _ndrange(plan: KernelPlan, lin: _Linearizer) -> tuple[tuple[int, ...], tuple
         ordered.insert(0, first)
     dims = [[a] for a in ordered[:2]] + ([ordered[2:]] if len(ordered) > 2 else [])
     global_size, local_size = [], []
+    varies = [a for a in axes if a.var.op == "var" and a.var.arg[0] in plan.varying]
     for d, group in enumerate(dims):
         lin.root.vars.update(a.var for a in group)
         local = group[0].local if len(group) == 1 else 1
         size = math.prod(a.size for a in group)
         padded = -(-size // local) * local
+        guarded = padded != size or (local > 1 and group[0] in varies)  # the same code at every length
         global_size.append(padded)
         local_size.append(local)
         if len(group) == 1:
@@ -363,11 +365,13 @@ def _ndrange(plan: KernelPlan, lin: _Linearizer) -> tuple[tuple[int, ...], tuple
             for a in group:
                 lin.emit(("gid", a.var.arg[0], d, (stride, a.size)))
                 stride *= a.size
-        if padded != size:
+        if guarded:
             lin.emit(("guard", d, size))
     if not global_size:
         global_size, local_size = [1], [1]
-    has_local = any(a.local > 1 for a in axes)
+    # a size that varies is launched with its work-groups named: PoCL compiles a kernel again
+    # for every local size, and picks its own for each global size when none is given
+    has_local = any(a.local > 1 for a in axes) or bool(varies)
     return tuple(global_size), (tuple(local_size) if has_local else None)
 
 

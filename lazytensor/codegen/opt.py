@@ -495,7 +495,8 @@ APPLY = {
 
 # Choices that cut a variable by an amount: the code they make depends on its size (a vector
 # tail, a divisor), so a variable whose size varies refuses them and stays a plain axis.
-_CUTS_GLOBAL = {OptKind.UPCAST, OptKind.UNROLL, OptKind.LOCAL}
+# (A work-group along it is fine: the launch pads the axis, and its code always guards it.)
+_CUTS_GLOBAL = {OptKind.UPCAST, OptKind.UNROLL}
 _CUTS_REDUCE = {OptKind.REDUCE_UPCAST, OptKind.REDUCE_UNROLL, OptKind.GROUP, OptKind.PACK}
 
 

@@ -42,16 +42,24 @@ def _arg_key(arg: Any) -> Any:
     return arg
 
 
+class Epoch:
+    """Counts realisations, so that a node knows which realisations ran before it was built
+    (ir/schedule_cache.py: a value that a later realisation computes again is stored)."""
+    now = 0
+
+
 class Node:
     """A value. What autograd knows about a value is autograd's (lazytensor/autodiff keeps it
     in tables keyed by the node), so the IR is the same whatever the grad mode."""
 
-    __slots__ = ("op", "dtype", "shape", "srcs", "arg", "device", "buffer", "key", "__weakref__")
+    __slots__ = ("op", "dtype", "shape", "srcs", "arg", "device", "buffer", "key", "born", "seen", "__weakref__")
 
     def __init__(self, op: str, dtype: DType, shape: Shape, srcs: tuple["Node", ...], arg: Any, device: str):
         self.op, self.dtype, self.shape, self.srcs, self.arg, self.device = op, dtype, shape, srcs, arg, device
         self.buffer = None  # a runtime BufferView once realised
         self.key = None
+        self.born = Epoch.now  # realisations begun before this node was built
+        self.seen = -1  # the last realisation that computed it without storing it
 
     @property
     def numel(self) -> int:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from .dtype import compute_dtype
 from .kernel import SIZE_ARGS, KernelSpec, arg_value, without_ints
 from .node import Node, _arg_key
+from .ops import MOVEMENT
+from .traverse import postorder
 from .schedule import TIES_COMPARED, Schedule
 
 
@@ -20,14 +22,17 @@ from .schedule import TIES_COMPARED, Schedule
 class Structure:
     key: tuple
     nodes: list[Node]  # position -> node: the unrealised graph, then realised inputs as met
+    recomputed: list[Node]  # values an earlier realisation computed, that newer nodes read
 
     def positions(self) -> dict[int, int]:
         return {id(n): i for i, n in enumerate(self.nodes)}
 
 
-def structure(targets: list[Node], flags: tuple = ()) -> Structure:
+def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Structure:
     """The structural key of realising `targets` (`flags`: device choices that change the
-    schedule), and the graph's nodes by position.
+    schedule), the graph's nodes by position, and the unrealised values that realisation
+    `epoch` computes again for nodes built since an earlier one computed them (a sequence
+    grown by one token a step would otherwise be rebuilt from its first token every step).
 
     One walk does it all (the order is the unrealised nodes' post-order, each realised input
     placed where it is first read): this runs on every realisation, cache hit or not."""
@@ -50,15 +55,24 @@ def structure(targets: list[Node], flags: tuple = ()) -> Structure:
         return at
 
     seen: set[int] = set()
+    earlier: dict[int, int] = {}  # node -> the realisation that computed it before this one
+    recomputed: dict[int, Node] = {}
     stack: list[tuple[Node, bool]] = [(t, False) for t in reversed(targets) if not t.realized]
     while stack:
         n, expanded = stack.pop()
         if not expanded:
             if id(n) not in seen:
                 seen.add(id(n))
+                if n.seen >= 0:
+                    earlier[id(n)] = n.seen
+                n.seen = epoch
                 stack.append((n, True))
                 stack.extend([(s, False) for s in reversed(n.srcs) if not s.realized and id(s) not in seen])
             continue
+        if earlier:
+            for s in n.srcs:
+                if n.born > earlier.get(id(s), n.born):
+                    recomputed[id(s)] = s
         srcs = tuple([position[id(s)] if id(s) in position else place_input(s) for s in n.srcs])
         position[id(n)] = len(nodes)
         nodes.append(n)
@@ -72,7 +86,18 @@ def structure(targets: list[Node], flags: tuple = ()) -> Structure:
         else:
             parts.append((op, n.dtype, n.shape, n.arg if n.arg is None else _arg_key(n.arg), srcs))
     parts.append(("targets", tuple(position[id(t)] for t in targets)))
-    return Structure(tuple(parts), nodes)
+    return Structure(tuple(parts), nodes, list(recomputed.values()))
+
+
+def worth_storing(node: Node) -> bool:
+    """Whether a value computed again is better stored than computed each time: it computes
+    something from device data (views of a buffer cost nothing to redo, and values built from
+    constants alone cost less to compute than to read)."""
+    computes = reads = False
+    for n in postorder([node], lambda m: [s for s in m.srcs if not s.realized]):
+        computes = computes or n.op not in MOVEMENT
+        reads = reads or any(s.realized for s in n.srcs)
+    return computes and reads
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from ..codegen.program import RenderedKernel, RenderedProgram
 from ..codegen.render_common import kernel_name
 from ..ir.kernel import KernelSpec, kernel_spec
 from ..ir.layout import contiguous_strides
-from ..ir.node import Node
+from ..ir.node import Epoch, Node
 from ..ir.schedule import Schedule, schedule, toposort
-from ..ir.schedule_cache import CachedSchedule, explain_difference, size_free_structure, structure
+from ..ir.schedule_cache import CachedSchedule, explain_difference, size_free_structure, structure, worth_storing
 from .buffer import Buffer, BufferView
 from ..sites import user_site
 from . import validate
@@ -178,7 +178,12 @@ def _schedule(targets: list[Node], device) -> tuple[Schedule, bool]:
     whether the graph repeats an earlier one at other sizes (the next token, another batch
     length): then its kernels become generic in their sizes (codegen/hoist.py)."""
     fuse = getattr(device, "fuse_row_reductions", False)
-    shape = structure(targets, (fuse,))
+    epoch, Epoch.now = Epoch.now, Epoch.now + 1
+    shape = structure(targets, (fuse,), epoch)
+    stored = [n for n in shape.recomputed if worth_storing(n)]
+    if stored:  # computed once already and built upon since: computed a last time, and kept
+        targets = targets + stored
+        shape = structure(targets, (fuse,), epoch)
     cache_key = (device.name, shape.key)
     cached = _SCHEDULES.get(cache_key)
     if cached is not None:

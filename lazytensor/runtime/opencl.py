@@ -147,7 +147,7 @@ class OpenCLDevice(Device):
         if key is None:
             return build_program(kernel, self.caps, name)
         return self.hoister.render(kernel, name, key, STATS.realizations, resized,
-                                   lambda k, n, varying: build_program(k, self.caps, n, None, varying))
+                                   lambda k, n, varying, opts: build_program(k, self.caps, n, opts, varying))
 
     def cache_path(self, *parts: str) -> Path:
         return cache_dir().parent.joinpath(*parts)
