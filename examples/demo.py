@@ -1,11 +1,12 @@
 """A tour of lazytensor: PyTorch's API, a lazy fusing compiler inside.
 
-Run: python examples/demo.py [--device cl|numpy]
+Run: python examples/demo.py [--device cl|numpy] [--report DIR]
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +22,7 @@ def show(title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default=None, help="cl or numpy (default: cl when OpenCL exists)")
+    parser.add_argument("--report", default="lazytensor-report", help="where the training step's report goes")
     args = parser.parse_args()
     if args.device:
         lt.set_default_device(args.device)
@@ -55,6 +57,25 @@ def main() -> None:
     ref = np.maximum(x.numpy() @ w.numpy(), 0).mean()
     print(f"  NumPy agrees: {abs(h - ref) < 1e-4 * max(1.0, abs(ref))}")
     print(f"  printing realises too: {lt.tensor([[1.0, 2.5], [3.0, 4.0]]) * 2}")
+    print(f"  the report of one training step: {write_step_report(Path(args.report))}")
+
+
+def write_step_report(folder: Path) -> Path:
+    """Dump one SGD step of a small MLP (forward, backward and update) and write its report."""
+    from viz.report import write_report
+    lt.manual_seed(0)
+    model = lt.nn.Sequential(lt.nn.Linear(64, 32), lt.nn.ReLU(), lt.nn.Linear(32, 10))
+    opt = lt.optim.SGD(model.parameters(), lr=0.1)
+    x, y = lt.randn(16, 64).realize(), lt.randint(0, 10, (16,)).realize()
+
+    def step():
+        opt.zero_grad()
+        loss = lt.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return [loss, *model.parameters()]
+    written = lt.viz.dump(step, folder / "training-step")
+    return write_report(written["json"], folder / "report.html").resolve()
 
 
 if __name__ == "__main__":

@@ -48,3 +48,12 @@ def test_custom_function_loss_falls():
     losses = [float(v) for v in re.findall(r"step\s+\d+\s+loss\s+([0-9.]+)", out)]
     assert len(losses) == 2 and losses[1] < losses[0], out
     assert "Result: y =" in out
+
+
+@needs_autograd
+@pytest.mark.parametrize("device", available_devices())
+def test_the_demo_writes_the_report_of_a_training_step(device, tmp_path):
+    out = _run("demo.py", "--device", device, "--report", str(tmp_path / "report"))
+    path = re.search(r"the report of one training step: (\S+)", out).group(1)
+    page = open(path).read()
+    assert path.startswith(str(tmp_path)) and "training-step" in page and "stored because" in page

@@ -165,3 +165,84 @@ def test_the_report_shows_the_graph_the_kernels_and_their_source(tmp_path):
 def html_escape(text):
     import html
     return html.escape(text)
+
+
+# ---- what the report says about each kernel ------------------------------------------------
+def test_a_dump_times_each_kernel_and_tells_built_from_cached(tmp_path):
+    first = json.loads(lt.viz.dump(mlp_step, tmp_path / "a")["json"].read_text())["sources"]
+    again = json.loads(lt.viz.dump(mlp_step, tmp_path / "b")["json"].read_text())["sources"]
+    assert first and all(k["seconds"] > 0 and k["bytes"] > 0 for k in first.values())
+    assert all(k["flops"] > 0 for k in first.values())
+    assert not any(k["built"] for k in again.values())  # the same program: every kernel found compiled
+
+
+def test_a_dump_without_running_has_no_times_and_leaves_the_tensors_lazy(tmp_path):
+    y = lt.randn(4, 4).realize() * 3
+    sources = json.loads(lt.viz.dump(y, tmp_path / "lazy", run=False)["json"].read_text())["sources"]
+    assert sources and not any("seconds" in k for k in sources.values())
+    assert not y.node.realized
+
+
+def test_the_graph_env_dump_carries_the_realisation_s_times(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "GRAPH", str(tmp_path) + "/")
+    x = lt.randn(6, 5).realize()
+    x.softmax(1).realize()
+    (dump,) = [p for p in tmp_path.glob("*.json") if "softmax" in p.read_text() or "exp" in p.read_text()]
+    assert all(k["seconds"] > 0 for k in json.loads(dump.read_text())["sources"].values())
+
+
+def test_each_stored_node_says_why_in_words():
+    x = lt.randn(4, 6).realize()
+    deep = x
+    for _ in range(60):
+        deep = deep * 1.01 + 0.5
+    g = lt.viz.to_networkx([x.softmax(1), deep])
+    why = [d["why"] for _, d in g.nodes(data=True) if d["why"]]
+    assert any(w.startswith("asked for") for w in why)
+    assert any(w.startswith("depth cap") for w in why)
+    assert any(w.startswith("reduction boundary") or w.startswith("broadcast") for w in why)
+    inlined = [d for _, d in g.nodes(data=True) if d["op"] == "mul" and d["why"] is None]
+    assert inlined  # computed inside a kernel, never stored
+
+
+def test_the_report_tells_fusion_decisions_and_links_each_cluster_to_its_source(tmp_path):
+    written = lt.viz.dump(mlp_step, tmp_path / "step")
+    out = _report(written["json"], tmp_path / "report.html")
+    page = out.read_text()
+    assert "stored: reduction boundary" in page and "fused inside:" in page
+    assert "time (us)" in page and "GFLOP/s" in page and (">built<" in page or ">cached<" in page)
+    kernel = next(iter(json.loads(written["json"].read_text())["kernels"]))
+    assert f"id='step-{kernel}'" in page
+    if "svg" in written:
+        assert f'href="#step-{kernel}"' in page  # a click on the cluster shows the source
+
+
+def _report(dump, out):
+    import subprocess
+    import sys
+    subprocess.run([sys.executable, "-m", "viz", str(dump), "-o", str(out)], check=True,
+                   cwd=__file__.rsplit("/tests/", 1)[0])
+    return out
+
+
+def _chromium():
+    return next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+@pytest.mark.skipif(_chromium() is None or shutil.which("dot") is None,
+                    reason="needs a headless Chromium and graphviz (.ci/run installs both)")
+def test_the_report_renders_in_a_real_browser(tmp_path):
+    """Headless Chromium loads the page: the SVG graph and a kernel's source are in the
+    rendered DOM, and a screenshot is saved."""
+    import html
+    import subprocess
+    written = lt.viz.dump(mlp_step, tmp_path / "step")
+    out = _report(written["json"], tmp_path / "report.html")
+    browser = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"]
+    dom = subprocess.run(browser + ["--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert "<svg" in dom and "class=\"graph\"" in dom
+    first = next(iter(json.loads(written["json"].read_text())["sources"].values()))["kernels"][0]
+    assert html.escape(first["source"].splitlines()[0], quote=False) in dom
+    shot = tmp_path / "report.png"
+    subprocess.run(browser + [f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000

@@ -23,6 +23,27 @@ from .traverse import postorder
 
 MAX_KERNEL_DEPTH = 48
 
+# Why a node was stored, in words (graph dumps and the viz/ report show them).
+WHY_ASKED = "asked for: a value this realisation returns"
+WHY_REDUCTION = "reduction boundary: read by {readers}, not by one elementwise op of its shape"
+WHY_BROADCAST = "broadcast: an expand would compute it again for every copy"
+WHY_TIES = "compared with its own max or min: one stored copy keeps the ties exact"
+WHY_NESTED = "a reduction inside another reduction's loop: a kernel of its own, run in parallel"
+WHY_DEPTH = f"depth cap: more than {MAX_KERNEL_DEPTH} ops deep in one kernel"
+
+
+class Stored(set):
+    """Ids of the nodes stored so far, and the first reason each one was."""
+
+    def __init__(self, ids=(), why: str = ""):
+        super().__init__(ids)
+        self.why = dict.fromkeys(ids, why)
+
+    def store(self, node_id: int, why: str) -> None:
+        if node_id not in self:
+            self.add(node_id)
+            self.why[node_id] = why
+
 # Max/min reductions whose ties a later realisation finds by comparing the source with the
 # result (autograd's gradient rule). Recomputed in another kernel a value can differ in its
 # last bit (a vector exp is not the scalar one) and miss its own maximum, so the computed
@@ -51,7 +72,7 @@ def _compared_with_own_extreme(a: Node, b: Node) -> Node | None:
     return None
 
 
-def _store_compared_extremes(order: list[Node], materialised: set[int]) -> None:
+def _store_compared_extremes(order: list[Node], materialised: Stored) -> None:
     """Store the computed source of a max/min reduction that is compared with it: marked
     for a later realisation, or compared in this graph (x == x.amax(1, keepdim=True))."""
     for n in order:
@@ -62,7 +83,7 @@ def _store_compared_extremes(order: list[Node], materialised: set[int]) -> None:
         else:
             continue
         if source is not None:
-            materialised.add(id(source))
+            materialised.store(id(source), WHY_TIES)
 
 
 @dataclass
@@ -70,6 +91,7 @@ class Schedule:
     kernels: list[KernelSpec]  # in dependency order
     views: list[Node]  # requested movement-only results: zero-copy where strides allow
     materialised: set[int]  # ids of the kernel outputs
+    reasons: dict[int, str] | None = None  # id of a kernel output -> why it is stored (when known)
 
 
 def toposort(targets: list[Node]) -> list[Node]:
@@ -178,7 +200,7 @@ def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule
     order = toposort(targets)
     users = _consumers(order)
     wanted = {id(t) for t in targets}
-    materialised: set[int] = set(wanted)
+    materialised = Stored(wanted, WHY_ASKED)
     in_rows: set[int] = set()
     for n in order:
         if n.op == "reduce":
@@ -186,18 +208,25 @@ def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule
             if chain is not None and not any(id(c) in wanted for c in chain):
                 in_rows.update(id(c) for c in chain)
             elif _must_materialise_reduce(n, users, wanted):
-                materialised.add(id(n))
+                materialised.store(id(n), WHY_REDUCTION.format(readers=_readers_in_words(users.get(id(n), []))))
         work = _expanded_work(n)
         if work is not None and id(n) not in in_rows:
-            materialised.add(id(work))
+            materialised.store(id(work), WHY_BROADCAST)
     _store_compared_extremes(order, materialised)
     _unnest_reductions(order, materialised, in_rows)
     _cap_depth(order, materialised)
     views = [n for n in order if id(n) in wanted and n.op in O.MOVEMENT and _over_stored(n, materialised)]
     view_ids = {id(v) for v in views}
     kernels = [n for n in order if id(n) in materialised and id(n) not in view_ids]
-    stored = materialised - view_ids
-    return Schedule(_group_siblings(kernels, stored), views, stored)
+    stored = set(materialised) - view_ids
+    return Schedule(_group_siblings(kernels, stored), views, stored, materialised.why)
+
+
+def _readers_in_words(readers: list[Node]) -> str:
+    """'3 ops (expand, reshape)', 'the realisation only'."""
+    if not readers:
+        return "the realisation only"
+    return f"{len(readers)} op{'s' if len(readers) > 1 else ''} ({', '.join(sorted({r.op for r in readers}))})"
 
 
 def _group_siblings(kernels: list[Node], materialised: set[int], max_outputs: int = 8) -> list[KernelSpec]:
@@ -246,7 +275,7 @@ def _pointwise_reads(out: Node, candidates: set[int], materialised: set[int]) ->
     return pointwise - elsewhere
 
 
-def _unnest_reductions(order: list[Node], materialised: set[int], in_rows: set[int]) -> None:
+def _unnest_reductions(order: list[Node], materialised: Stored, in_rows: set[int]) -> None:
     """A reduction inside another reduction's loop body gets its own kernel, so the
     inner loops run in parallel rather than inside one work-item's outer loop. A row
     reduction broadcast back over its row is the exception: it does not vary along the
@@ -255,15 +284,15 @@ def _unnest_reductions(order: list[Node], materialised: set[int], in_rows: set[i
     inside: set[int] = set()
     for n in reversed(order):
         if n.op == "reduce" and id(n) in inside and id(n) not in in_rows:
-            materialised.add(id(n))
+            materialised.store(id(n), WHY_NESTED)
         if n.op == "reduce" or (id(n) in inside and id(n) not in materialised):
             inside.update(id(s) for s in n.srcs)
 
 
-def _cap_depth(order: list[Node], materialised: set[int]) -> None:
+def _cap_depth(order: list[Node], materialised: Stored) -> None:
     depth: dict[int, int] = {}
     for n in order:
         d = 1 + max((depth.get(id(s), 0) for s in n.srcs), default=0)
         if d > MAX_KERNEL_DEPTH:
-            materialised.add(id(n))
+            materialised.store(id(n), WHY_DEPTH)
         depth[id(n)] = 0 if id(n) in materialised else d

@@ -16,7 +16,8 @@ from ..ir.schedule import Schedule, schedule, toposort
 from ..ir.schedule_cache import CachedSchedule, explain_difference, size_free_structure, structure, worth_storing
 from .buffer import Buffer, BufferView
 from ..sites import user_site
-from . import validate
+from . import profile, validate
+from .profile import KernelTiming
 from .devices import get_device
 from .stats import STATS
 
@@ -66,13 +67,14 @@ def _render_all(specs: list[KernelSpec], device, resized: bool = False) -> list[
     return prepared
 
 
-def _run(prepared, device) -> list[tuple[str, tuple, float, int]]:
+def _run(prepared, device) -> list[KernelTiming]:
     sources = {name: src for _, program in prepared for name, src in program.sources.items()}
+    built = {name for name, src in sources.items() if not device.has_built(src)} if profile.timing() else set()
     runnables = device.compile(sources)
     if config.DEBUG >= 3:
         for name, src in sources.items():
             print(f"[lt] --- {name} ---\n{src}", file=sys.stderr)
-    timings: list = []
+    timings = _Timings(built)
     for batch in _launch_batches(prepared, device):
         if len(batch) == 1:
             _run_program(*batch[0], runnables, device, timings)
@@ -109,7 +111,7 @@ def _launch_batches(prepared, device) -> list[list]:
     return batches
 
 
-def _run_program(spec: KernelSpec, program: RenderedProgram, runnables, device, timings: list) -> None:
+def _run_program(spec: KernelSpec, program: RenderedProgram, runnables, device, timings: "_Timings") -> None:
     outs = spec.outputs
     views = [_allocate(device, out) for out in outs]
     scratch = [Buffer(device, dtype, size) for dtype, size in program.scratch]
@@ -118,7 +120,7 @@ def _run_program(spec: KernelSpec, program: RenderedProgram, runnables, device, 
     buffers = {"out": [v.buffer for v in views], "in": [n.buffer.buffer for n in spec.inputs], "scratch": scratch}
     for rk in program.kernels:
         bufs = [buffers[kind][i] for kind, i in rk.buffers]
-        _launch(device, runnables[rk.name], rk, bufs, spec.args[:rk.n_args], outs[0].shape, timings)
+        _launch(device, runnables[rk.name], rk, bufs, spec.args[:rk.n_args], outs, timings)
     _finish(spec, program, device, views)
 
 
@@ -128,7 +130,7 @@ _JOINED: dict[tuple, RenderedKernel] = {}
 _JOINED_LIMIT = 1024
 
 
-def _run_joined(batch, device, timings: list) -> None:
+def _run_joined(batch, device, timings: "_Timings") -> None:
     """One launch for the kernels of `batch` (each program has one kernel and no scratch)."""
     members = [program.kernels[0] for _, program in batch]
     key = tuple((m.source, m.global_size) for m in members)
@@ -137,6 +139,8 @@ def _run_joined(batch, device, timings: list) -> None:
             del _JOINED[next(iter(_JOINED))]
         _JOINED[key] = join(members, f"joined{len(members)}_{members[0].name}")
     joined = _JOINED[key]
+    if profile.timing() and not device.has_built(joined.source):
+        timings.built.add(joined.name)
     runnable = device.compile({joined.name: joined.source})[joined.name]
     views, bufs, args = [], [], []
     for (spec, _), rk in zip(batch, members):
@@ -145,18 +149,29 @@ def _run_joined(batch, device, timings: list) -> None:
         buffers = {"out": [v.buffer for v in vs], "in": [n.buffer.buffer for n in spec.inputs]}
         bufs += [buffers[kind][i] for kind, i in rk.buffers]
         args += list(spec.args[:rk.n_args])
-    _launch(device, runnable, joined, bufs, args, batch[0][0].outputs[0].shape, timings)
+    outputs = tuple(out for spec, _ in batch for out in spec.outputs)
+    _launch(device, runnable, joined, bufs, args, outputs, timings, len(batch))
     for (spec, program), vs in zip(batch, views):
         _finish(spec, program, device, vs)
 
 
-def _launch(device, runnable, rk: RenderedKernel, bufs: list, args, shape: tuple, timings: list) -> None:
+class _Timings(list):
+    """The timings of one batch of launches, and which of its kernels were built for it."""
+
+    def __init__(self, built: set[str]):
+        super().__init__()
+        self.built = built
+
+
+def _launch(device, runnable, rk: RenderedKernel, bufs: list, args, outputs: tuple, timings: _Timings,
+            members: int = 1) -> None:
     raws = [b.raw for b in bufs]
     handle = device.launch(runnable, raws[:rk.n_out], raws[rk.n_out:], args, rk)
     capture.record_launch(device, runnable, rk, bufs, args)
     STATS.kernels_launched += 1
-    if config.DEBUG >= 2:
-        timings.append((rk.name, shape, device.elapsed(handle), sum(b.nbytes for b in bufs)))
+    if profile.timing():
+        timings.append(KernelTiming(rk.name, outputs[0].shape, device.elapsed(handle), sum(b.nbytes for b in bufs),
+                                    tuple(map(id, outputs)), rk.name in timings.built, members))
 
 
 def _finish(spec: KernelSpec, program: RenderedProgram, device, views: list) -> None:
@@ -231,8 +246,8 @@ def realize(nodes: list[Node], device_name: str) -> None:
     compiled_before, hits_before = STATS.kernels_compiled, STATS.cache_hits
     device = get_device(device_name)
     if config.GRAPH:
-        from ..viz.files import dump_realisation  # the dump reads the IR, the kernels and their names
-        dump_realisation(targets, getattr(device, "fuse_row_reductions", False), device.render)
+        from ..viz.graph import graph_of  # the dump reads the IR, the kernels and their names
+        graph = graph_of(targets, getattr(device, "fuse_row_reductions", False), device.render)
     if config.DEBUG >= 4:
         _print_graph(targets)
     sched, resized = _schedule(targets, device)
@@ -248,6 +263,10 @@ def realize(nodes: list[Node], device_name: str) -> None:
     if late:
         timings += _run(_render_all([kernel_spec((v,), sched.materialised) for v in late], device), device)
     checks.realised()
+    profile.record(timings)
+    if config.GRAPH:
+        from ..viz.files import dump_realisation
+        dump_realisation(graph, timings)
     STATS.realizations += 1
     STATS.device = str(getattr(device, "description", device.name))
     site = user_site()
@@ -262,6 +281,6 @@ def realize(nodes: list[Node], device_name: str) -> None:
         if count in HINT_AT:
             print(f"[lt] hint: {site} has forced {count} realisations; a value read there in a loop "
                   f"(.item(), print, bool) makes each step wait for the device", file=sys.stderr)
-    for name, shape, seconds, nbytes in timings:
-        gbs = nbytes / seconds / 1e9 if seconds > 0 else float("inf")
-        print(f"[lt]   {name:<40s} {str(shape):<18s} {seconds * 1e6:9.1f} us {gbs:8.2f} GB/s", file=sys.stderr)
+    for t in timings if config.DEBUG >= 2 else ():
+        gbs = t.nbytes / t.seconds / 1e9 if t.seconds > 0 else float("inf")
+        print(f"[lt]   {t.name:<40s} {str(t.shape):<18s} {t.seconds * 1e6:9.1f} us {gbs:8.2f} GB/s", file=sys.stderr)

@@ -37,6 +37,9 @@ class NumpyDevice(Device):
         base = raw[view.offset:] if view.offset else raw
         return as_strided(base, view.shape, tuple(s * item for s in view.strides)).copy()
 
+    def has_built(self, source: str) -> bool:
+        return source in self.programs
+
     def compile(self, sources: dict[str, str]) -> dict[str, object]:
         out = {}
         for name, src in sources.items():

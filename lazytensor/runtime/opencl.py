@@ -187,6 +187,9 @@ class OpenCLDevice(Device):
         return as_strided(base, view.shape, tuple(s * host.itemsize for s in view.strides)).copy()
 
     # ---- programs ----------------------------------------------------------------------
+    def has_built(self, source: str) -> bool:
+        return source in self.kernels
+
     def compile(self, sources: dict[str, str]) -> dict[str, object]:
         missing = {n: s for n, s in sources.items() if s not in self.kernels}
         STATS.cache_hits += len(sources) - len(missing)

@@ -6,8 +6,9 @@ from pathlib import Path
 import networkx as nx
 
 from ..runtime.devices import get_device
+from ..runtime.profile import profiled
 from ..sites import record_sites
-from ..tensor_base import TensorBase
+from ..tensor_base import TensorBase, realize
 from .files import write
 from .graph import graph_of
 
@@ -25,18 +26,25 @@ def _fuses_rows(tensors) -> bool:
     return bool(tensors) and getattr(get_device(tensors[0]._storage.node.device), "fuse_row_reductions", False)
 
 
-def dump(tensors_or_fn, path) -> dict[str, Path]:
+def dump(tensors_or_fn, path, run: bool = True) -> dict[str, Path]:
     """Write the graph behind `tensors_or_fn` (tensors, or a function called with site
     recording on, whose returned tensors are dumped): `path` ending in .dot gets the SVG and
     JSON beside it under the same stem; a path without an extension gets .dot/.svg/.json
-    added. Returns the paths written (no SVG where graphviz's `dot` is missing)."""
+    added. `run`: realise the tensors too, timing each kernel (the report's times; their
+    values are computed now rather than when first read). Returns the paths written (no
+    SVG where graphviz's `dot` is missing)."""
     if callable(tensors_or_fn) and not isinstance(tensors_or_fn, TensorBase):
         with record_sites():
             result = tensors_or_fn()
         tensors = _tensors(result)
     else:
         tensors = _tensors(tensors_or_fn)
-    return write(to_networkx(tensors), path)
+    graph = to_networkx(tensors)
+    timings: list = []
+    if run and tensors:
+        with profiled() as timings:
+            realize(*tensors)
+    return write(graph, path, timings)
 
 
 def _tensors(value) -> list[TensorBase]:

@@ -10,7 +10,8 @@ import graphviz
 import networkx as nx
 
 from .. import config
-from .graph import graph_of
+from ..runtime.profile import KernelTiming
+from .graph import add_timings
 
 ROLE_STYLE = {  # fill colours: what a node is for
     "buffer": "#dddddd", "forward": "#cfe3ff", "backward": "#ffd9c2",
@@ -20,9 +21,9 @@ ROLE_STYLE = {  # fill colours: what a node is for
 _REALISATIONS = [0]
 
 
-def dump_realisation(targets: list, fuse_row_reductions: bool, render=None) -> dict[str, Path]:
-    """GRAPH=path: the graph of one realisation, numbered after the path's stem
-    (graph.dot -> graph-0001.dot), or into the folder GRAPH names."""
+def dump_realisation(graph: nx.DiGraph, timings: list[KernelTiming]) -> dict[str, Path]:
+    """GRAPH=path: the graph of one realisation and its kernels' times, numbered after the
+    path's stem (graph.dot -> graph-0001.dot), or into the folder GRAPH names."""
     _REALISATIONS[0] += 1
     target = Path(config.GRAPH)
     if target.is_dir() or config.GRAPH.endswith("/"):
@@ -30,7 +31,7 @@ def dump_realisation(targets: list, fuse_row_reductions: bool, render=None) -> d
     else:
         base = stem_of(target)
         stem = base.with_name(f"{base.name}-{_REALISATIONS[0]:04d}")
-    return write(graph_of(targets, fuse_row_reductions, render), stem)
+    return write(graph, stem, timings)
 
 
 def stem_of(path) -> Path:
@@ -38,12 +39,14 @@ def stem_of(path) -> Path:
     return path.with_suffix("") if path.suffix == ".dot" else path
 
 
-def write(graph: nx.DiGraph, path) -> dict[str, Path]:
+def write(graph: nx.DiGraph, path, timings: list[KernelTiming] = ()) -> dict[str, Path]:
+    """The graph as JSON, DOT and (where graphviz's `dot` exists) SVG, with `timings`."""
+    add_timings(graph, list(timings))
     stem = stem_of(path)
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = {"json": stem.with_name(stem.name + ".json"), "dot": stem.with_name(stem.name + ".dot")}
     written["json"].write_text(json.dumps(as_json(graph), indent=1))
-    dot = as_dot(graph)
+    dot = as_dot(graph, stem.name)
     written["dot"].write_text(dot.source)
     if shutil.which("dot"):
         svg = stem.with_name(stem.name + ".svg")
@@ -66,20 +69,25 @@ def as_json(graph: nx.DiGraph) -> dict:
             "targets": graph.graph.get("targets", []), "sources": graph.graph.get("sources", {})}
 
 
-def as_dot(graph: nx.DiGraph) -> graphviz.Digraph:
+def as_dot(graph: nx.DiGraph, anchor: str = "") -> graphviz.Digraph:
+    """The graph for graphviz: a cluster per kernel; a node or cluster links to
+    `#<anchor>-<kernel>`, where the report shows that kernel's source."""
     dot = graphviz.Digraph("lazytensor", graph_attr={"rankdir": "TB"},
                            node_attr={"shape": "box", "style": "filled,rounded", "fontname": "Helvetica"})
     clusters: dict[str, graphviz.Digraph] = {}
     for n, data in graph.nodes(data=True):
         label = f"{data['op']} {list(data['shape'])} {data['dtype']}\\n{_short(data['site'])}"
-        attrs = {"label": label, "fillcolor": ROLE_STYLE[data["role"]], "tooltip": data["site"]}
         kernel = data["kernel"]
+        tooltip = data["site"] + (f" | stored: {data['why']}" if data.get("why") else "")
+        attrs = {"label": label, "fillcolor": ROLE_STYLE[data["role"]], "tooltip": tooltip}
+        if kernel is not None:
+            attrs["href"] = f"#{anchor}-{kernel}"
         if kernel is None:
             dot.node(str(n), **attrs)
         else:
             if kernel not in clusters:
-                clusters[kernel] = graphviz.Digraph(f"cluster_{len(clusters)}",
-                                                    graph_attr={"label": kernel, "style": "dashed"})
+                clusters[kernel] = graphviz.Digraph(f"cluster_{len(clusters)}", graph_attr={
+                    "label": kernel, "style": "dashed", "href": f"#{anchor}-{kernel}", "tooltip": kernel})
             clusters[kernel].node(str(n), **attrs)
     for cluster in clusters.values():
         dot.subgraph(cluster)
