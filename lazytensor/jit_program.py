@@ -232,6 +232,7 @@ class Program:
             if j not in kept:
                 self.steps[k].drops.append(j)
         self._unlaunched = [j for j in kept if j not in first]  # empty tensors: no kernel writes them
+        self._bytes_moved: int | None = None  # by one replay's launches, once one has run
         del self._storages, self._before, self._slot_buffers, self._fresh_of
 
     # ---- replaying ------------------------------------------------------------------------
@@ -273,15 +274,22 @@ class Program:
             kind, where = ref
             return slot_buffers[where] if kind == "slot" else fresh[where] if kind == "fresh" else where
 
+        count_bytes = self._bytes_moved is None  # the same every replay: counted on the first
+        moved = 0
         for step in self.steps:
             for j in step.makes:
                 fresh[j] = Buffer(*self.fresh[j])
+            if count_bytes:
+                moved += sum(buffer(ref).nbytes for ref in step.refs)
             raws = [buffer(ref).raw for ref in step.refs]
             n_out = step.kernel.n_out
             step.device.launch(step.runnable, raws[:n_out], raws[n_out:], step.args, step.kernel)
             for j in step.drops:
                 fresh[j] = None
         STATS.kernels_launched += len(self.steps)
+        if count_bytes:
+            self._bytes_moved = moved
+        STATS.bytes_moved += self._bytes_moved
         for j in self._unlaunched:
             fresh[j] = Buffer(*self.fresh[j])
         return self._apply(storages, buffer)

@@ -246,3 +246,14 @@ def test_the_report_renders_in_a_real_browser(tmp_path):
     shot = tmp_path / "report.png"
     subprocess.run(browser + [f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["plain", "jit"])
+def test_stats_count_the_bytes_kernels_move(jitted):
+    x = lt.randn(1000).realize()
+    fn = lt.jit(lambda t: (t * 2 + 1).exp()) if jitted else (lambda t: (t * 2 + 1).exp())
+    for _ in range(3):
+        lt.reset_stats()
+        fn(x).realize()
+    moved = lt.stats()["bytes_moved"]
+    assert moved == 2 * 1000 * 4  # one fused kernel: reads x, writes the result

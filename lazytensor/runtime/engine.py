@@ -169,6 +169,7 @@ def _launch(device, runnable, rk: RenderedKernel, bufs: list, args, outputs: tup
     handle = device.launch(runnable, raws[:rk.n_out], raws[rk.n_out:], args, rk)
     capture.record_launch(device, runnable, rk, bufs, args)
     STATS.kernels_launched += 1
+    STATS.bytes_moved += sum(b.nbytes for b in bufs)
     if profile.timing():
         timings.append(KernelTiming(rk.name, outputs[0].shape, device.elapsed(handle), sum(b.nbytes for b in bufs),
                                     tuple(map(id, outputs)), rk.name in timings.built, members))

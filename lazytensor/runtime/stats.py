@@ -12,6 +12,7 @@ class Stats:
     disk_cache_hits: int = 0
     programs_built: int = 0
     bytes_allocated: int = 0
+    bytes_moved: int = 0  # bytes of the buffers each launched kernel reads and writes
     buffers_created: int = 0  # device allocations the memory pool could not serve
     realizations: int = 0
     schedules_built: int = 0  # realisations whose structure had not been seen (the rest reuse one)
