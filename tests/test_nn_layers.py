@@ -38,6 +38,13 @@ CASES = {
     "Softmax": _act("Softmax", dim=1),
     "Flatten": _act("Flatten", shape=(2, 3, 4)),
     "Identity": _act("Identity"),
+    "TransformerDecoderLayer": lambda: (
+        torch.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0),
+        lt.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0), [(4, 2, 8), (5, 2, 8)]),
+    "TransformerDecoderLayer_norm_first_gelu_batch_first": lambda: (
+        torch.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, activation="gelu", norm_first=True, batch_first=True),
+        lt.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, activation="gelu", norm_first=True, batch_first=True),
+        [(2, 4, 8), (2, 5, 8)]),
     "MultiheadAttention": lambda: (torch.nn.MultiheadAttention(8, 2), lt.nn.MultiheadAttention(8, 2),
                                    [(5, 2, 8)]),
     "MultiheadAttention_batch_first": lambda: (torch.nn.MultiheadAttention(8, 2, batch_first=True),
