@@ -60,7 +60,7 @@ from .sorting import (  # noqa: F401
     randperm, sort, argsort, topk, multinomial,
 )
 from . import autograd, nn, optim  # noqa: F401
-from . import amp, backends, cuda, utils  # noqa: F401
+from . import accelerator, amp, backends, cuda, utils  # noqa: F401
 from .amp import autocast  # noqa: F401
 from .legacy import (  # noqa: F401
     BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, get_default_dtype,

@@ -148,3 +148,28 @@ def test_eager_mode_runs_each_op_at_once(device):
         y = y + 1
         assert lt.stats().kernels_launched == 2
         assert y.node.realized
+
+
+def test_a_deep_chain_of_matrix_vector_products_is_not_nested_in_one_kernel():
+    """The backward pass of ten stacked linear layers: each weight's gradient kernel nests
+    at most three row reductions (not all ten: each would repeat the inner loops)."""
+    from lazytensor.codegen.lower import lower_kernel
+    from lazytensor.codegen.render_common import toposort
+    from lazytensor.ir.schedule import MAX_ROW_NESTING, schedule
+    lt.manual_seed(0)
+    net = lt.nn.Sequential(*[lt.nn.Linear(8, 8) for _ in range(10)])
+    net(lt.randn(4, 8)).pow(2).mean().backward()
+    first = net[0].weight.grad._storage.node
+    for spec in schedule([first], fuse_row_reductions=True).kernels:
+        order = toposort(lower_kernel(spec).values)
+        assert sum(n.op == "reduce" for n in order) <= MAX_ROW_NESTING
+
+
+def test_a_reduction_several_kernels_would_compute_is_stored_once():
+    from lazytensor.ir.schedule import schedule
+    x = lt.randn(6, 5).realize()
+    rows = x.sum(1).exp()  # a reduction fused into its elementwise reader, which two kernels read
+    a, b = rows * 2, rows.reshape(2, 3) + 1  # two elementwise kernels (results of two shapes)
+    sched = schedule([a.node, b.node])
+    assert any(why.startswith("a reduction 2 kernels would each compute") for why in sched.reasons.values())
+    np.testing.assert_allclose(b.numpy(), np.exp(x.numpy().sum(1)).reshape(2, 3) + 1, rtol=1e-5)

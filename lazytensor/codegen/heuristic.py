@@ -15,7 +15,7 @@ from ..ir.traverse import postorder
 from . import uops as S
 from .caps import DeviceCaps
 from .lower import LoweredKernel
-from .opt import KernelPlan, Opt, OptError, OptKind, initial_plan, make_plan, reduces_over
+from .opt import KernelPlan, Opt, OptError, OptKind, apply_opt, initial_plan, reduces_over
 from .uops import U
 
 
@@ -32,8 +32,12 @@ class _Builder:
         self.plan = initial_plan(kernel, varying)
 
     def try_add(self, *opts: Opt) -> bool:
+        """Apply `opts` to a copy of the plan so far (not a plan made again from the start:
+        a kernel of many small reductions takes a choice for each)."""
+        plan = self.plan.copy()
         try:
-            plan = make_plan(self.kernel, self.opts + list(opts), self.varying)
+            for opt in opts:
+                apply_opt(plan, opt)
         except OptError:
             return False
         self.opts += opts
@@ -152,7 +156,16 @@ def _independent_axes(plan: KernelPlan) -> list[int]:
     return out if len(out) < len(plan.axes) else []
 
 
+# A kernel of more reductions than this (a recurrent net's steps, fused) keeps them plain
+# loops: they are short chains one after another, where vector accumulators buy nothing, and
+# planning a choice for each costs a walk of the whole kernel.
+MANY_REDUCTIONS = 16
+
+
 def _reduce_opts(b: _Builder, caps: DeviceCaps) -> None:
+    if len(b.plan.reduce_axes) > MANY_REDUCTIONS:
+        _upcast_innermost(b, caps)
+        return
     for k, var in enumerate(b.plan.reduce_axes):
         contiguous = any(S.linear(ld.srcs[0])[0].get(var) == 1 for ld in
                          _loads_under(b.plan.roots, var))
@@ -226,7 +239,7 @@ def choose_opts(kernel: LoweredKernel, caps: DeviceCaps, write_once: bool = Fals
     `varying`: variables whose size varies between launches (no choice cuts them)."""
     b = _Builder(kernel, varying)
     has_reduce = any(n.op == "reduce" for n in postorder(b.plan.roots, lambda m: m.srcs))
-    found = _matmul_operands(b.plan) if has_reduce else None
+    found = _matmul_operands(b.plan) if has_reduce and len(b.plan.reduce_axes) <= MANY_REDUCTIONS else None
     if caps.is_cpu:
         if found is None or not _matmul_opts(b, caps, found):
             if has_reduce:

@@ -118,6 +118,15 @@ class KernelPlan:
     varying: frozenset[str] = frozenset()  # names of the variables whose size varies between launches
     _fresh: int = 0
 
+    def copy(self) -> "KernelPlan":
+        """A plan that choices can be applied to without changing this one (the loop IR is
+        immutable and shared; the axes, lanes and lists are the copy's own)."""
+        axes = [replace(a) for a in self.axes]
+        first = None if self.first_axis is None else axes[self.axes.index(self.first_axis)]
+        return replace(self, axes=axes, stores=list(self.stores), lane=None if self.lane is None else replace(self.lane),
+                       vector_vars=set(self.vector_vars), packs=list(self.packs), first_axis=first,
+                       opts=list(self.opts), reduce_axes=list(self.reduce_axes), reduce_loops=dict(self.reduce_loops))
+
     def fresh_var(self, prefix: str, size: int) -> U:
         self._fresh += 1
         return S.var(f"{prefix}{self._fresh}", size)

@@ -103,13 +103,9 @@ class _Emitter:
         for n in every:
             for s in n.srcs:
                 self.readers.setdefault(id(s), []).append(n)
-        for n in every:
-            if n.op == "reduce":
-                for v in n.arg[1]:
-                    self.axis[v] = len(self.sizes)
-                    self.sizes.append(v.arg[1])
-        self.rank = len(self.sizes)
         deps = var_dependencies(every)
+        self._place_reduced_vars(every, deps)
+        self.rank = len(self.sizes)
         self.axes = {id(n): frozenset(self.axis[v] for v in deps[id(n)]) for n in every}
         self.dt: dict[int, np.dtype] = {}
         for n in every:
@@ -125,6 +121,26 @@ class _Emitter:
         self.order = [n for n in order if not self.in_loop(n)] + [n for n in order if self.in_loop(n)]
         self.direct = self._direct_outputs()
         self.scratch, self.buffer_shapes = self._assign_buffers()
+
+    def _place_reduced_vars(self, every: list[U], deps: dict[int, frozenset]) -> None:
+        """Give each reduction variable an axis after the output's. Variables of one size
+        that no node depends on together share one: a graph of many small reductions (a
+        recurrent net's steps) would otherwise need an axis each, past NumPy's 64."""
+        reduced = list(dict.fromkeys(v for n in every if n.op == "reduce" for v in n.arg[1]))
+        together: dict[U, set[U]] = {v: set() for v in reduced}
+        for found in {deps[id(n)] & frozenset(together) for n in every}:
+            for v in found:
+                together[v] |= found - {v}
+        holders: dict[int, list[U]] = {}  # axis -> the variables placed on it
+        for v in reduced:
+            axis = next((a for a, vs in holders.items()
+                         if self.sizes[a] == v.arg[1] and not together[v].intersection(vs)), None)
+            if axis is None:
+                axis = len(self.sizes)
+                self.sizes.append(v.arg[1])
+                holders[axis] = []
+            holders[axis].append(v)
+            self.axis[v] = axis
 
     # ---- static facts --------------------------------------------------------------------
 

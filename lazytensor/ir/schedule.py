@@ -7,6 +7,7 @@ materialised when it is asked for, or when inlining it would repeat work:
   - a reduction read by anything but one elementwise op of its own shape;
   - computed work that an expand would re-evaluate for every broadcast copy;
   - a reduction inside another reduction's loop (it runs as its own kernel);
+  - a reduction that several kernels would each compute inside themselves;
   - a node so deep in one kernel that the kernel would grow without bound;
   - computed values compared with their own max or min (below).
 """
@@ -30,6 +31,7 @@ WHY_BROADCAST = "broadcast: an expand would compute it again for every copy"
 WHY_TIES = "compared with its own max or min: one stored copy keeps the ties exact"
 WHY_NESTED = "a reduction inside another reduction's loop: a kernel of its own, run in parallel"
 WHY_DEPTH = f"depth cap: more than {MAX_KERNEL_DEPTH} ops deep in one kernel"
+WHY_SHARED = "a reduction {count} kernels would each compute: stored once"
 
 
 class Stored(set):
@@ -214,6 +216,7 @@ def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule
             materialised.store(id(work), WHY_BROADCAST)
     _store_compared_extremes(order, materialised)
     _unnest_reductions(order, materialised, in_rows)
+    _store_shared_reductions(order, materialised, in_rows)
     _cap_depth(order, materialised)
     views = [n for n in order if id(n) in wanted and n.op in O.MOVEMENT and _over_stored(n, materialised)]
     view_ids = {id(v) for v in views}
@@ -275,18 +278,54 @@ def _pointwise_reads(out: Node, candidates: set[int], materialised: set[int]) ->
     return pointwise - elsewhere
 
 
+# Row reductions computed inside the loops of others, at most: softmax's max inside its sum
+# inside attention's product with the values. A chain of matrix-vector products (a deep
+# net's backward pass) is not such a pattern, and nesting it would repeat each inner loop
+# for every step of the outer ones.
+MAX_ROW_NESTING = 3
+
+
 def _unnest_reductions(order: list[Node], materialised: Stored, in_rows: set[int]) -> None:
     """A reduction inside another reduction's loop body gets its own kernel, so the
     inner loops run in parallel rather than inside one work-item's outer loop. A row
     reduction broadcast back over its row is the exception: it does not vary along the
     outer loop, so the work-item computes it once per row, before that loop (softmax's max
-    before its sum)."""
-    inside: set[int] = set()
+    before its sum), up to MAX_ROW_NESTING loops deep."""
+    enclosing: dict[int, int] = {}  # node -> how many reductions' loops it is computed inside
     for n in reversed(order):
-        if n.op == "reduce" and id(n) in inside and id(n) not in in_rows:
-            materialised.store(id(n), WHY_NESTED)
-        if n.op == "reduce" or (id(n) in inside and id(n) not in materialised):
-            inside.update(id(s) for s in n.srcs)
+        depth = 0 if id(n) in materialised and n.op != "reduce" else enclosing.get(id(n), 0)
+        if n.op == "reduce":
+            if depth and (id(n) not in in_rows or depth >= MAX_ROW_NESTING):
+                materialised.store(id(n), WHY_NESTED)
+                depth = 0
+            depth += 1
+        if depth:
+            for s in n.srcs:
+                enclosing[id(s)] = max(enclosing.get(id(s), 0), depth)
+
+
+def _store_shared_reductions(order: list[Node], materialised: Stored, in_rows: set[int]) -> None:
+    """A reduction that several kernels would compute inside themselves runs its loop once,
+    into a buffer they read (an unrolled recurrent net: every later step's kernels read the
+    earlier steps' matrix products). Row reductions fused into their row's kernel stay."""
+    while True:
+        reached: dict[int, int] = {}
+        for root in [n for n in order if id(n) in materialised]:
+            seen: set[int] = set()
+            stack = list(root.srcs)
+            while stack:
+                n = stack.pop()
+                if id(n) in seen or n.realized or id(n) in materialised:
+                    continue
+                seen.add(id(n))
+                if n.op == "reduce" and id(n) not in in_rows:
+                    reached[id(n)] = reached.get(id(n), 0) + 1
+                stack.extend(n.srcs)
+        shared = [i for i, count in reached.items() if count > 1]
+        if not shared:
+            return
+        for i in shared:
+            materialised.store(i, WHY_SHARED.format(count=reached[i]))
 
 
 def _cap_depth(order: list[Node], materialised: Stored) -> None:

@@ -669,3 +669,6 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     n1 = (x1 * x1).sum(dim).sqrt().clamp(min=eps)
     n2 = (x2 * x2).sum(dim).sqrt().clamp(min=eps)
     return (x1 * x2).sum(dim) / (n1 * n2)
+
+
+from .resampling import interpolate, pixel_shuffle, pixel_unshuffle, upsample  # noqa: E402,F401  (nn/resampling.py)

@@ -1,0 +1,250 @@
+"""Recurrent layers: RNN, LSTM, GRU (stacked, bidirectional, batch_first) and their cells,
+with PyTorch's parameter names, gate orders and initialisation.
+
+A sequence unrolls into one lazy graph: the input projections of every step are one matmul
+per layer and direction, and each step adds only the hidden projection and the gates."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from ..creation import empty, zeros
+from ..movement import cat, stack
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+def _tanh_cell(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh, state) -> tuple[Tensor, None]:
+    return (gi + F.linear(h, w_hh, b_hh)).tanh(), None
+
+
+def _relu_cell(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh, state) -> tuple[Tensor, None]:
+    return (gi + F.linear(h, w_hh, b_hh)).relu(), None
+
+
+def _lstm_cell(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh, c: Tensor) -> tuple[Tensor, Tensor]:
+    """Gates in PyTorch's order: input, forget, cell, output."""
+    i, f, g, o = (gi + F.linear(h, w_hh, b_hh)).chunk(4, -1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
+
+
+def _gru_cell(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh, state) -> tuple[Tensor, None]:
+    """Gates in PyTorch's order: reset, update, new; the reset gate scales the hidden
+    projection (bias included) before it joins the input's."""
+    ir, iz, i_n = gi.chunk(3, -1)
+    hr, hz, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
+    r, z = (ir + hr).sigmoid(), (iz + hz).sigmoid()
+    n = (i_n + r * h_n).tanh()
+    return n + z * (h - n), None
+
+
+# mode -> (gates per hidden unit, the step)
+_MODES: dict[str, tuple[int, Callable]] = {
+    "RNN_TANH": (1, _tanh_cell), "RNN_RELU": (1, _relu_cell), "LSTM": (4, _lstm_cell), "GRU": (3, _gru_cell),
+}
+
+
+class RNNBase(Module):
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        if not 0 <= dropout <= 1:
+            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
+        if hidden_size <= 0 or num_layers <= 0:
+            raise ValueError(f"{type(self).__name__}: hidden_size and num_layers must be positive, "
+                             f"got {hidden_size} and {num_layers}")
+        self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, float(dropout), bidirectional
+        gates = _MODES[mode][0] * hidden_size
+        directions = 2 if bidirectional else 1
+        for layer in range(num_layers):
+            width = input_size if layer == 0 else hidden_size * directions
+            for suffix in ["", "_reverse"][:directions]:
+                self._add(f"weight_ih_l{layer}{suffix}", (gates, width), device, dtype)
+                self._add(f"weight_hh_l{layer}{suffix}", (gates, hidden_size), device, dtype)
+                if bias:
+                    self._add(f"bias_ih_l{layer}{suffix}", (gates,), device, dtype)
+                    self._add(f"bias_hh_l{layer}{suffix}", (gates,), device, dtype)
+        self.reset_parameters()
+
+    def _add(self, name: str, shape: tuple, device, dtype) -> None:
+        self.register_parameter(name, Parameter(empty(shape, device=device, dtype=dtype)))
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _weights(self, layer: int, suffix: str) -> tuple:
+        get = lambda kind: getattr(self, f"{kind}_l{layer}{suffix}") if self.bias or kind.startswith("w") else None  # noqa: E731
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+    def forward(self, input: Tensor, hx=None):
+        """input (L, N, H_in) ((N, L, H_in) with batch_first, or (L, H_in) unbatched):
+        the last layer's outputs and the final state (h_n, or (h_n, c_n) for an LSTM)."""
+        name = type(self).__name__
+        if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected input of shape (L, N, {self.input_size}) or (L, {self.input_size}), "
+                             f"got {tuple(input.shape)}")
+        unbatched = input.dim() == 2
+        x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
+        h0, c0 = self._initial_state(x, hx, unbatched)
+        step = _MODES[self.mode][1]
+        finals_h, finals_c = [], []
+        directions = ["", "_reverse"] if self.bidirectional else [""]
+        for layer in range(self.num_layers):
+            outs = []
+            for d, suffix in enumerate(directions):
+                k = layer * len(directions) + d
+                seq, h, c = self._run(x, step, self._weights(layer, suffix), h0[k], None if c0 is None else c0[k],
+                                      reverse=d == 1)
+                outs.append(seq)
+                finals_h.append(h)
+                finals_c.append(c)
+            x = outs[0] if len(outs) == 1 else cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        out = x.squeeze(1) if unbatched else (x.transpose(0, 1) if self.batch_first else x)
+        h_n = stack(finals_h)
+        h_n = h_n.squeeze(1) if unbatched else h_n
+        if self.mode != "LSTM":
+            return out, h_n
+        c_n = stack(finals_c)
+        return out, (h_n, c_n.squeeze(1) if unbatched else c_n)
+
+    def _initial_state(self, x: Tensor, hx, unbatched: bool) -> tuple:
+        shape = ((2 if self.bidirectional else 1) * self.num_layers, x.shape[1], self.hidden_size)
+        if hx is None:
+            zero = zeros(shape, dtype=x.dtype, device=x.device)
+            return zero, (zero if self.mode == "LSTM" else None)
+        states = hx if self.mode == "LSTM" else (hx, None)
+        if self.mode == "LSTM" and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise ValueError(f"{type(self).__name__}: hx must be a tuple (h_0, c_0)")
+        fixed = []
+        for s in states:
+            if s is None:
+                fixed.append(None)
+                continue
+            s = s.unsqueeze(1) if unbatched else s
+            if tuple(s.shape) != shape:
+                raise ValueError(f"{type(self).__name__}: expected hidden state of shape {shape}, got {tuple(s.shape)}")
+            fixed.append(s)
+        return fixed[0], fixed[1]
+
+    @staticmethod
+    def _run(x: Tensor, step: Callable, weights: tuple, h: Tensor, c, reverse: bool) -> tuple:
+        w_ih, w_hh, b_ih, b_hh = weights
+        projected = F.linear(x, w_ih, b_ih)  # every step's input projection in one matmul
+        outputs = [None] * x.shape[0]
+        for t in (reversed(range(x.shape[0])) if reverse else range(x.shape[0])):
+            h, c = step(projected[t], h, w_hh, b_hh, c)
+            outputs[t] = h
+        return stack(outputs), h, c
+
+    def extra_repr(self) -> str:
+        extra = "".join(f", {k}={getattr(self, k)}" for k, default in
+                        (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                         ("bidirectional", False)) if getattr(self, k) != default)
+        return f"{self.input_size}, {self.hidden_size}{extra}"
+
+
+class RNN(RNNBase):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: unknown nonlinearity '{nonlinearity}' (tanh or relu)")
+        super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, device, dtype)
+        self.nonlinearity = nonlinearity
+
+
+class LSTM(RNNBase):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, device=None, dtype=None) -> None:
+        if proj_size:
+            raise NotImplementedError("LSTM: proj_size is not supported yet")
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
+
+
+class GRU(RNNBase):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None) -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
+
+
+class RNNCellBase(Module):
+    mode = "RNN_TANH"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None,
+                 mode: str | None = None) -> None:
+        super().__init__()
+        self.mode = mode or type(self).mode
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        gates = _MODES[self.mode][0] * hidden_size
+        self.weight_ih = Parameter(empty((gates, input_size), device=device, dtype=dtype))
+        self.weight_hh = Parameter(empty((gates, hidden_size), device=device, dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(empty(gates, device=device, dtype=dtype))
+            self.bias_hh = Parameter(empty(gates, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        bound = 1 / math.sqrt(hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _step(self, input: Tensor, h, c):
+        name = type(self).__name__
+        if input.dim() not in (1, 2) or input.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected input of shape (N, {self.input_size}) or ({self.input_size},), "
+                             f"got {tuple(input.shape)}")
+        unbatched = input.dim() == 1
+        x = input.unsqueeze(0) if unbatched else input
+        shape = (x.shape[0], self.hidden_size)
+        h = zeros(shape, dtype=x.dtype, device=x.device) if h is None else (h.unsqueeze(0) if unbatched else h)
+        if c is None and self.mode == "LSTM":
+            c = zeros(shape, dtype=x.dtype, device=x.device)
+        elif c is not None and unbatched:
+            c = c.unsqueeze(0)
+        h, c = _MODES[self.mode][1](F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh, c)
+        return (h.squeeze(0), None if c is None else c.squeeze(0)) if unbatched else (h, c)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class RNNCell(RNNCellBase):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 device=None, dtype=None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: unknown nonlinearity '{nonlinearity}' (tanh or relu)")
+        super().__init__(input_size, hidden_size, bias, device, dtype, mode=f"RNN_{nonlinearity.upper()}")
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._step(input, hx, None)[0]
+
+
+class LSTMCell(RNNCellBase):
+    mode = "LSTM"
+
+    def forward(self, input: Tensor, hx=None) -> tuple[Tensor, Tensor]:
+        h, c = (None, None) if hx is None else hx
+        return self._step(input, h, c)
+
+
+class GRUCell(RNNCellBase):
+    mode = "GRU"
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._step(input, hx, None)[0]
