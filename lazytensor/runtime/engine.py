@@ -69,12 +69,13 @@ def _render_all(specs: list[KernelSpec], device, resized: bool = False) -> list[
 
 def _run(prepared, device) -> list[KernelTiming]:
     sources = {name: src for _, program in prepared for name, src in program.sources.items()}
-    built = {name for name, src in sources.items() if not device.has_built(src)} if profile.timing() else set()
+    timed = profile.timing()
+    built = {name for name, src in sources.items() if not device.has_built(src)} if timed else set()
     runnables = device.compile(sources)
     if config.DEBUG >= 3:
         for name, src in sources.items():
             print(f"[lt] --- {name} ---\n{src}", file=sys.stderr)
-    timings = _Timings(built)
+    timings = _Timings(timed, built)
     for batch in _launch_batches(prepared, device):
         if len(batch) == 1:
             _run_program(*batch[0], runnables, device, timings)
@@ -139,7 +140,7 @@ def _run_joined(batch, device, timings: "_Timings") -> None:
             del _JOINED[next(iter(_JOINED))]
         _JOINED[key] = join(members, f"joined{len(members)}_{members[0].name}")
     joined = _JOINED[key]
-    if profile.timing() and not device.has_built(joined.source):
+    if timings.timed and not device.has_built(joined.source):
         timings.built.add(joined.name)
     runnable = device.compile({joined.name: joined.source})[joined.name]
     views, bufs, args = [], [], []
@@ -156,11 +157,12 @@ def _run_joined(batch, device, timings: "_Timings") -> None:
 
 
 class _Timings(list):
-    """The timings of one batch of launches, and which of its kernels were built for it."""
+    """The timings of one batch of launches (when `timed`), and which of its kernels were
+    built for it."""
 
-    def __init__(self, built: set[str]):
+    def __init__(self, timed: bool, built: set[str]):
         super().__init__()
-        self.built = built
+        self.timed, self.built = timed, built
 
 
 def _launch(device, runnable, rk: RenderedKernel, bufs: list, args, outputs: tuple, timings: _Timings,
@@ -169,9 +171,10 @@ def _launch(device, runnable, rk: RenderedKernel, bufs: list, args, outputs: tup
     handle = device.launch(runnable, raws[:rk.n_out], raws[rk.n_out:], args, rk)
     capture.record_launch(device, runnable, rk, bufs, args)
     STATS.kernels_launched += 1
-    STATS.bytes_moved += sum(b.nbytes for b in bufs)
-    if profile.timing():
-        timings.append(KernelTiming(rk.name, outputs[0].shape, device.elapsed(handle), sum(b.nbytes for b in bufs),
+    nbytes = sum(b.nbytes for b in bufs)
+    STATS.bytes_moved += nbytes
+    if timings.timed:
+        timings.append(KernelTiming(rk.name, outputs[0].shape, device.elapsed(handle), nbytes,
                                     tuple(map(id, outputs)), rk.name in timings.built, members))
 
 
