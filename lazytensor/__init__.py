@@ -10,7 +10,8 @@ from . import config
 from .config import debug
 from .ir.dtype import DType as dtype
 from .ir.dtype import bool_ as bool
-from .ir.dtype import float16, float32, float64, int32, int64, promote, uint8
+from .ir.dtype import bfloat16, float16, float32, float64, int32, int64, promote, uint8
+from .type_info import finfo, iinfo
 from .tensor import Size, Tensor, device
 from .tensor_base import realize
 from .jit import jit
@@ -31,7 +32,7 @@ from .elementwise import (  # noqa: F401
 from .movement import (  # noqa: F401
     transpose, t, squeeze, unsqueeze, flatten, unflatten, movedim, narrow, select, split, chunk,
     unbind, roll, tril, triu, cat, stack,
-    transpose as swapaxes, transpose as swapdims, flip_fn as flip, cat as concat, cat as concatenate,
+    swapaxes, transpose as swapdims, flip_fn as flip, cat as concat, concatenate,
     reshape_fn as reshape, permute_fn as permute,
 )
 from .reduce import (  # noqa: F401
@@ -63,7 +64,7 @@ from . import autograd, nn, optim  # noqa: F401
 from . import accelerator, amp, backends, cuda, utils  # noqa: F401
 from .amp import autocast  # noqa: F401
 from .legacy import (  # noqa: F401
-    BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, get_default_dtype,
+    BFloat16Tensor, BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, get_default_dtype,
     set_default_dtype,
 )
 from .serialization import load, save  # noqa: F401

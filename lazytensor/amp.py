@@ -1,8 +1,9 @@
 """Mixed precision as scripts spell it: autocast and GradScaler.
 
 lazytensor does not lower the precision of ops inside `autocast` (kernels compute float16
-in float32 already, and there is no bfloat16 yet): the context accepts PyTorch's
-arguments and changes nothing, so scripts written for mixed precision run in float32.
+and bfloat16 in float32 anyway, so casting inputs down would only round them): the context
+accepts PyTorch's arguments and changes nothing, so scripts written for mixed precision run
+in float32. Tensors made float16 or bfloat16 explicitly are stored so.
 GradScaler works as PyTorch's: it scales the loss, unscales the gradients, skips a step
 whose gradients are not finite (reading one flag on the host) and adapts the scale.
 """

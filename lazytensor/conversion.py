@@ -50,6 +50,7 @@ def _caster(name: str, dtype: DType):
 
 
 float_, half, double = _caster("float", D.float32), _caster("half", D.float16), _caster("double", D.float64)
+bfloat16 = _caster("bfloat16", D.bfloat16)
 int_, long, bool_ = _caster("int", D.int32), _caster("long", D.int64), _caster("bool", D.bool_)
 byte = _caster("byte", D.uint8)
 

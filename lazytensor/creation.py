@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .ir import build as B
+from . import host_sharing
 from .ir import dtype as D
 from .ir.node import buffer_node, const
 from .runtime.buffer import Buffer, BufferView
@@ -63,7 +64,7 @@ def _flatten(data):
 def upload(array: np.ndarray, dtype: D.DType, device: str):
     """Copy host data to a new device buffer and wrap it in a leaf node."""
     check_dtype_on_device(dtype, device, "tensor")
-    array = np.array(array, dtype=dtype.np, order="C")
+    array = np.require(D.to_storage(array, dtype), requirements="C")
     dev = get_device(device)
     buf = Buffer(dev, dtype, array.size)
     STATS.bytes_allocated += buf.nbytes
@@ -74,14 +75,25 @@ def upload(array: np.ndarray, dtype: D.DType, device: str):
 
 def _to_array(data: Any, dtype: D.DType) -> np.ndarray:
     if isinstance(data, TensorBase):
-        return data.numpy().astype(dtype.np)
+        return data.numpy().astype(D.host_type(dtype))
     if isinstance(data, (list, tuple)):
         data = [_to_array(x, dtype) if isinstance(x, TensorBase) else x for x in data] \
             if any(isinstance(x, TensorBase) for x in data) else data
-    return np.array(data, dtype=dtype.np)
+    return np.array(data, dtype=D.host_type(dtype))
+
+
+def _as_host_array(data: Any) -> Any:
+    """Another library's array (a torch tensor, anything with __array__) as a NumPy array, so
+    its dtype is read rather than guessed from its elements."""
+    if isinstance(data, (np.ndarray, TensorBase, list, tuple)) or not hasattr(data, "__array__"):
+        return data
+    if hasattr(data, "detach"):  # a torch tensor that requires grad refuses __array__
+        data = data.detach().cpu()
+    return np.asarray(data)
 
 
 def node_from_data(data: Any, dtype=None, device=None):
+    data = _as_host_array(data)
     dt = resolve_dtype(dtype, _infer_dtype(data))
     return upload(_to_array(data, dt), dt, resolve_device(device if device is not None else
                                                            (data.device if isinstance(data, TensorBase) else None)))
@@ -95,6 +107,16 @@ def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False) -> T
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that is `array`'s memory on the numpy device (writes either way show in the
+    other, as in PyTorch); a copy where it cannot be (host_sharing.can_share says when)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
+    if any(s < 0 for s in array.strides):
+        raise ValueError(f"from_numpy: at least one stride in the given numpy array is negative (strides "
+                         f"{array.strides}); pass array.copy() instead")
+    device = resolve_device(None)
+    if host_sharing.can_share(array, device):
+        return wrap(host_sharing.sharing_node(array, device))
     return tensor(array)
 
 
@@ -121,7 +143,8 @@ def _filled(op: str, value, size, dtype, device, requires_grad=False) -> Tensor:
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, D.scalar_dtype(value) if op == "full" else D.float32)
     check_dtype_on_device(dt, dev, op)
-    t = wrap(const(value, dt, parse_size(size, op), dev))
+    # a filled tensor holds values of its dtype (a Python scalar operand of an op does not)
+    t = wrap(const(D.round_to(value, dt), dt, parse_size(size, op), dev))
     t.requires_grad = requires_grad
     return t
 

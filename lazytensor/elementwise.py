@@ -12,6 +12,7 @@ from .ir.node import Node, const
 from .creation import resolve_device
 from .data_dependent import nonzero
 from .tensor_base import TensorBase, wrap
+from .type_info import finfo
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -432,7 +433,7 @@ def zeros_bool(x: Tensor) -> Tensor:
 def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
     if not x.dtype.is_floating_point:
         return x.clone()
-    info = np.finfo(x.dtype.np)
+    info = finfo(x.dtype)
     posinf = float(info.max) if posinf is None else posinf
     neginf = float(info.min) if neginf is None else neginf
     out = where(isnan(x), nan, x)

@@ -179,7 +179,8 @@ def _check_index_dtype(op: str, index: Tensor) -> None:
                            f"(index shape {tuple(index.shape)})")
 
 
-def gather(self: Tensor, dim: int, index: Tensor) -> Tensor:
+def gather(self: Tensor, dim: int, index: Tensor, sparse_grad: bool = False) -> Tensor:
+    """`sparse_grad` is accepted; the gradient is dense either way."""
     d = self._dim(dim, "gather")
     _check_index_dtype("gather", index)
     if index.ndim != self.ndim or any(i != d and index.shape[i] > self.shape[i] for i in range(self.ndim)):

@@ -25,6 +25,7 @@ def _typed(name: str, dtype: D.DType) -> type:
 FloatTensor = _typed("FloatTensor", D.float32)
 DoubleTensor = _typed("DoubleTensor", D.float64)
 HalfTensor = _typed("HalfTensor", D.float16)
+BFloat16Tensor = _typed("BFloat16Tensor", D.bfloat16)
 LongTensor = _typed("LongTensor", D.int64)
 IntTensor = _typed("IntTensor", D.int32)
 BoolTensor = _typed("BoolTensor", D.bool_)

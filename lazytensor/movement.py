@@ -368,7 +368,17 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float | No
     return wrap(node)
 
 
-concat = concatenate = cat
+concat = cat
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    """NumPy's spelling of cat, as torch.concatenate."""
+    return cat(tensors, axis)
+
+
+def swapaxes(self: Tensor, axis0: int, axis1: int) -> Tensor:
+    """NumPy's spelling of transpose, as torch.swapaxes."""
+    return transpose(self, axis0, axis1)
 
 
 def permute_fn(x: Tensor, dims) -> Tensor:

@@ -43,23 +43,37 @@ def host_rng() -> np.random.Generator:
 
 
 class Generator:
-    """torch.Generator for host-side draws (DataLoader shuffling, random_split): a seed and
-    a count of draws. Device-side random ops use the global generator (lt.manual_seed)."""
+    """torch.Generator: a seed with its own device stream (`randn(..., generator=g)`) and a
+    count of host-side draws (DataLoader shuffling, random_split). Ops given no generator
+    draw from the global one (lt.manual_seed)."""
 
     def __init__(self, device="cpu") -> None:
         self.device = device
-        self._seed, self._draws = 67280421310721, 0
+        self._reset(67280421310721)
+
+    def _reset(self, seed: int) -> None:
+        self._seed, self._draws = int(seed) & 0xFFFFFFFFFFFFFFFF, 0
+        self.stream = {"seed": self._seed, "offset": 0}
 
     def manual_seed(self, seed: int) -> "Generator":
-        self._seed, self._draws = int(seed) & 0xFFFFFFFFFFFFFFFF, 0
+        self._reset(seed)
         return self
 
     def initial_seed(self) -> int:
         return self._seed
 
     def seed(self) -> int:
-        self._seed, self._draws = int(np.random.SeedSequence().entropy) & 0xFFFFFFFFFFFFFFFF, 0
+        self._reset(int(np.random.SeedSequence().entropy))
         return self._seed
+
+    def get_state(self) -> tuple[int, int, int]:
+        return self._seed, self._draws, self.stream["offset"]
+
+    def set_state(self, state: tuple[int, int, int]) -> "Generator":
+        seed, draws, offset = state
+        self._reset(seed)
+        self._draws, self.stream["offset"] = draws, offset
+        return self
 
     def host_rng(self) -> np.random.Generator:
         draws, self._draws = self._draws, self._draws + 1
@@ -79,12 +93,13 @@ def _pcg(x: Node) -> Node:
     return B.elementwise("xor", B.elementwise("shr", word, c(22)), word)
 
 
-def random_bits(n: int, device: str) -> Node:
-    """n fresh uint32 words from the global stream (advances it by n)."""
+def random_bits(n: int, device: str, generator: Generator | None = None) -> Node:
+    """n fresh uint32 words from the generator's stream, the global one by default (advances it by n)."""
     capture.unreplayable("it draws random numbers, which a replay would repeat")
-    offset = _state["offset"]
-    _state["offset"] += n
-    seed = _state["seed"]
+    state = _state if generator is None else generator.stream
+    offset = state["offset"]
+    state["offset"] += n
+    seed = state["seed"]
     keys = [(seed ^ (offset >> 32) * 0x9E3779B9) & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF]
     key_lo = _pcg(const(keys[0], _U32, (n,), device))  # folded to a constant argument
     key_hi = _pcg(const(keys[1] ^ 0x85EBCA6B, _U32, (n,), device))
@@ -92,20 +107,20 @@ def random_bits(n: int, device: str) -> Node:
     return _pcg(B.elementwise("xor", _pcg(B.elementwise("add", counter, key_lo)), key_hi))
 
 
-def _unit_floats(n: int, device: str) -> Node:
+def _unit_floats(n: int, device: str, generator: Generator | None = None) -> Node:
     """n uniform float32 values in [0, 1): the top 24 bits of each word."""
-    bits = B.elementwise("shr", random_bits(n, device), const(8, _U32, (n,), device))
+    bits = B.elementwise("shr", random_bits(n, device, generator), const(8, _U32, (n,), device))
     return B.elementwise("mul", B.cast(bits, D.float32), const(2.0 ** -24, D.float32, (n,), device))
 
 
-def _uniform(shape, device: str) -> Node:
+def _uniform(shape, device: str, generator: Generator | None = None) -> Node:
     n = math.prod(shape)
-    return B.reshape(_unit_floats(n, device), shape)
+    return B.reshape(_unit_floats(n, device, generator), shape)
 
 
-def _normal(shape, device: str) -> Node:
+def _normal(shape, device: str, generator: Generator | None = None) -> Node:
     n = math.prod(shape)
-    pairs = B.reshape(_unit_floats(2 * n, device), (n, 2))
+    pairs = B.reshape(_unit_floats(2 * n, device, generator), (n, 2))
     u1 = B.reshape(B.shrink(pairs, ((0, n), (0, 1))), (n,))
     u2 = B.reshape(B.shrink(pairs, ((0, n), (1, 2))), (n,))
 
@@ -125,15 +140,15 @@ def _finish(node: Node, dtype, requires_grad: bool) -> Tensor:
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     shape = parse_size(size, "rand")
-    return _finish(_uniform(shape, resolve_device(device)), dtype, requires_grad)
+    return _finish(_uniform(shape, resolve_device(device), generator), dtype, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     shape = parse_size(size, "randn")
-    return _finish(_normal(shape, resolve_device(device)), dtype, requires_grad)
+    return _finish(_normal(shape, resolve_device(device), generator), dtype, requires_grad)
 
 
-def randint(low, high=None, size=None, dtype=None, device=None, generator=None) -> Tensor:
+def randint(low, high=None, size=None, dtype=None, device=None, generator=None, requires_grad=False) -> Tensor:
     if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
         low, high, size = 0, low, high
     if high is None:
@@ -148,48 +163,54 @@ def randint(low, high=None, size=None, dtype=None, device=None, generator=None) 
     span = high - low
     if span >= 2 ** 32:
         raise RuntimeError(f"randint: a range of {span} values is larger than supported (2**32)")
-    picked = B.elementwise("mod", random_bits(n, dev), const(span, _U32, (n,), dev))
+    picked = B.elementwise("mod", random_bits(n, dev, generator), const(span, _U32, (n,), dev))
     value = B.elementwise("add", B.cast(picked, D.int64), const(low, D.int64, (n,), dev))
     dt = resolve_dtype(dtype, D.int64)
-    return wrap(B.cast(B.reshape(value, shape), dt))
+    out = wrap(B.cast(B.reshape(value, shape), dt))
+    out.requires_grad = requires_grad  # refused by the setter, as in PyTorch, for integer dtypes
+    return out
 
 
-def rand_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return rand(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+def rand_like(x: Tensor, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    return rand(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad,
+                generator=generator)
 
 
-def randn_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return randn(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+def randn_like(x: Tensor, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    return randn(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad,
+                 generator=generator)
 
 
-def randint_like(x: Tensor, low, high=None, dtype=None, device=None) -> Tensor:
-    return randint(low, high, tuple(x.shape), dtype=dtype or x.dtype, device=device or x.device)
+def randint_like(x: Tensor, low, high=None, dtype=None, device=None, generator=None,
+                 requires_grad=False) -> Tensor:
+    return randint(low, high, tuple(x.shape), dtype=dtype or x.dtype, device=device or x.device,
+                   generator=generator, requires_grad=requires_grad)
 
 
-def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None) -> Tensor:
+def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None, generator=None) -> Tensor:
     if isinstance(mean, TensorBase) or isinstance(std, TensorBase):
         like = mean if isinstance(mean, TensorBase) else std
-        return randn_like(like if like.dtype.is_floating_point else like.float()) * std + mean
-    return randn(*(size or ()), dtype=dtype, device=device) * std + mean
+        return randn_like(like if like.dtype.is_floating_point else like.float(), generator=generator) * std + mean
+    return randn(*(size or ()), dtype=dtype, device=device, generator=generator) * std + mean
 
 
 def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
-    u = wrap(_uniform(tuple(self.shape), self.device.name))
+    u = wrap(_uniform(tuple(self.shape), self.device.name, generator))
     return self._assign((u * (b - a) + a).node)
 
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
-    z = wrap(_normal(tuple(self.shape), self.device.name))
+    z = wrap(_normal(tuple(self.shape), self.device.name, generator))
     return self._assign((z * std + mean).node)
 
 
 def bernoulli_(self: Tensor, p: float = 0.5, generator=None) -> Tensor:
-    u = wrap(_uniform(tuple(self.shape), self.device.name))
+    u = wrap(_uniform(tuple(self.shape), self.device.name, generator))
     return self._assign((u < p).node)
 
 
 def bernoulli(self: Tensor, generator=None) -> Tensor:
-    u = wrap(_uniform(tuple(self.shape), self.device.name))
+    u = wrap(_uniform(tuple(self.shape), self.device.name, generator))
     return (u < self).to(self.dtype)
 
 

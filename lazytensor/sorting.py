@@ -91,17 +91,19 @@ def multinomial(self: Tensor, num_samples: int, replacement: bool = False, gener
     if replacement:
         cdf = probs.cumsum(-1)
         cdf = cdf / cdf[:, -1:]
-        u = rand(rows, num_samples, device=self.device)
+        u = rand(rows, num_samples, device=self.device, generator=generator)
         count = (cdf.unsqueeze(1) <= u.unsqueeze(2)).long().sum(-1)
         out = count.clamp(max=n - 1)
     else:  # Efraimidis-Spirakis: the k largest u ** (1 / p) are a weighted sample without replacement
-        u = rand(rows, n, device=self.device)
+        u = rand(rows, n, device=self.device, generator=generator)
         keys = (u.log() / probs).exp()
         out = keys.topk(num_samples, dim=-1).indices
     return out if self.ndim == 2 else out.squeeze(0)
 
 
-def randperm(n: int, dtype=None, device=None, generator=None) -> Tensor:
-    keys = wrap(_uniform((n,), resolve_device(device)))
+def randperm(n: int, dtype=None, device=None, generator=None, requires_grad=False) -> Tensor:
+    keys = wrap(_uniform((n,), resolve_device(device), generator))
     out = argsort(keys, stable=True)
-    return out if dtype is None else out.to(dtype)
+    out = out if dtype is None else out.to(dtype)
+    out.requires_grad = requires_grad  # refused by the setter, as in PyTorch, for integer dtypes
+    return out

@@ -187,7 +187,7 @@ class Tensor(TensorBase):
     view = movement.view
     permute = movement.permute
     transpose = movement.transpose
-    swapaxes = movement.transpose
+    swapaxes = movement.swapaxes
     swapdims = movement.transpose
     t = movement.t
     T = property(movement.reversed_axes)
@@ -267,6 +267,7 @@ class Tensor(TensorBase):
     to = conversion.to
     float = conversion.float_
     half = conversion.half
+    bfloat16 = conversion.bfloat16
     double = conversion.double
     int = conversion.int_
     long = conversion.long

@@ -14,12 +14,13 @@ import numpy as np
 from . import config
 from .autodiff.graph import (AccumulateGrad, GradFn, anything_followed, disown, follow, followed, follows_new,
                              leaf_value, own, owned_by, record, result_value)
-from . import capture, checks
+from . import capture, checks, host_sharing
 from .capture import Touched, refuse_host_read
 from .sites import note as note_site
 from .sites import user_site
 from .sites import recording as recording_sites
 from .ir import build as B
+from .ir import dtype as D
 from .ir.dtype import DType
 from .ir.node import Node, buffer_node
 from .printing import tensor_repr
@@ -187,8 +188,11 @@ class TensorBase:
         if value.dtype != self.dtype:
             value = B.cast(value, self.dtype)
         value = B.broadcast_to(value, self.shape)
+        reading = host_sharing.shared_reading(s.node)  # the caller's NumPy array (from_numpy)
         s.node = writeback(s.node, self._chain, value) if self._chain else value
         s.version += 1
+        if reading is not None and (leaf or not follows_new(s.node)):
+            s.node = host_sharing.write_through(s.node, reading)
         if leaf:  # an update under no_grad (an optimizer step): still the same leaf
             s.node = leaf_value(s.node, s.grad_node)
         elif follows_new(s.node):
@@ -213,10 +217,13 @@ class TensorBase:
         return value
 
     def numpy(self) -> np.ndarray:
+        """The values as a NumPy array: the very memory of a from_numpy tensor, else a copy."""
         refuse_host_read("Tensor.numpy()")
         value = self._realized_value()
         checks.raise_if_any()
-        return get_device(value.device).copyout(value.buffer)
+        if host_sharing.shared_reading(value) is not None:
+            return host_sharing.host_array(value.buffer)
+        return D.from_storage(get_device(value.device).copyout(value.buffer), value.dtype)
 
     def __array__(self, dtype=None, copy=None):
         refuse_host_read("np.asarray(tensor)")

@@ -10,8 +10,10 @@ import functools
 import inspect
 from typing import Callable
 
-_FIRST = ("input",)
-_SECOND = ("other", "mat2")
+# what PyTorch's functions call their first and second tensor arguments (`torch.pow(input,
+# exponent)`, `torch.outer(input, vec2)`, `torch.true_divide(dividend, divisor)`)
+_FIRST = ("input", "dividend", "ndarray", "type1", "tensor1")
+_SECOND = ("other", "mat2", "exponent", "tensor", "vec2", "divisor", "type2", "tensor2")
 
 
 def accepting_torch_keywords(fn: Callable) -> Callable:
@@ -29,6 +31,7 @@ def accepting_torch_keywords(fn: Callable) -> Callable:
         slots.append((_SECOND, 1))
     if not slots:
         return fn
+    accepted = frozenset(k for keys, _ in slots for k in keys if k not in names)
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
@@ -37,6 +40,7 @@ def accepting_torch_keywords(fn: Callable) -> Callable:
             if key is not None and len(args) == position:
                 args = args + (kwargs.pop(key),)
         return fn(*args, **kwargs)
+    call.torch_keywords = accepted  # for the audit against PyTorch's signatures (tests)
     return call
 
 

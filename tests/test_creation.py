@@ -32,6 +32,19 @@ def test_tensor_from_numpy_keeps_dtype():
     check_cases(dtypes, lambda dt: check(lt.tensor(values((3, 4), dt)), torch.tensor(values((3, 4), dt))))
 
 
+@pytest.mark.parametrize("source", [
+    lambda: torch.randn(2, 3, generator=torch.Generator().manual_seed(0)),
+    lambda: torch.randn(4, generator=torch.Generator().manual_seed(1), requires_grad=True),
+    lambda: torch.arange(5, dtype=torch.int32),
+    lambda: torch.ones(2, 2, dtype=torch.float64).t(),
+], ids=["float32", "requires_grad", "int32", "float64_transposed"])
+def test_tensor_from_a_torch_tensor_keeps_its_values_and_dtype(source):
+    t = source()
+    ours = lt.tensor(t)
+    assert ours.dtype == lt_dtype(str(t.dtype).replace("torch.", ""))
+    np.testing.assert_array_equal(ours.numpy(), t.detach().numpy())
+
+
 def test_tensor_from_numpy_0d_and_zero_size():
     check(lt.tensor(np.array(3.5, dtype=np.float32)), torch.tensor(np.array(3.5, dtype=np.float32)))
     check(lt.tensor(np.zeros((0, 3), np.float32)), torch.zeros(0, 3))

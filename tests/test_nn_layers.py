@@ -23,6 +23,18 @@ CASES = {
                                      lt.nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2), [(2, 4, 7, 7)]),
     "Conv2d_dilation": lambda: (torch.nn.Conv2d(3, 4, (3, 2), padding=2, dilation=2, bias=False),
                                 lt.nn.Conv2d(3, 4, (3, 2), padding=2, dilation=2, bias=False), [(2, 3, 6, 5)]),
+    "ConvTranspose2d_stride_output_padding": lambda: (
+        torch.nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1),
+        lt.nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), [(2, 4, 5, 6)]),
+    "ConvTranspose2d_groups_dilation": lambda: (
+        torch.nn.ConvTranspose2d(4, 6, (3, 2), stride=(2, 3), padding=(0, 1), groups=2, dilation=(1, 2)),
+        lt.nn.ConvTranspose2d(4, 6, (3, 2), stride=(2, 3), padding=(0, 1), groups=2, dilation=(1, 2)),
+        [(2, 4, 5, 4)]),
+    "ConvTranspose1d_unbatched": lambda: (torch.nn.ConvTranspose1d(3, 5, 4, stride=3, padding=2, bias=False),
+                                          lt.nn.ConvTranspose1d(3, 5, 4, stride=3, padding=2, bias=False),
+                                          [(3, 7)]),
+    "ConvTranspose3d": lambda: (torch.nn.ConvTranspose3d(2, 3, 2, stride=2), lt.nn.ConvTranspose3d(2, 3, 2, stride=2),
+                                [(1, 2, 3, 2, 3)]),
     "MaxPool2d": lambda: (torch.nn.MaxPool2d(3, 2, padding=1), lt.nn.MaxPool2d(3, 2, padding=1), [(2, 3, 7, 7)]),
     "AvgPool2d": lambda: (torch.nn.AvgPool2d(2), lt.nn.AvgPool2d(2), [(2, 3, 6, 6)]),
     "BatchNorm1d": lambda: (torch.nn.BatchNorm1d(4), lt.nn.BatchNorm1d(4), [(6, 4)]),
@@ -61,7 +73,7 @@ CASES = {
 
 # variants whose kernels differ little from a sibling's: their gradients run on numpy only
 CL_GRAD_SKIP = {"MultiheadAttention", "TransformerEncoderLayer", "Linear_nobias_3d", "GELU_tanh", "Identity",
-                "Flatten"}
+                "Flatten", "ConvTranspose3d", "ConvTranspose1d_unbatched"}
 
 
 def _call(mod, inputs):
@@ -206,3 +218,19 @@ def test_default_init_matches_torch_distribution():
     assert np.all(mha.in_proj_bias.numpy() == 0) and np.all(mha.out_proj.bias.numpy() == 0)
     ln = lt.nn.LayerNorm(5)
     assert np.all(ln.weight.numpy() == 1) and np.all(ln.bias.numpy() == 0)
+
+
+def test_conv_transpose_output_size_picks_the_output_padding():
+    torch.manual_seed(0)
+    tmod, lmod = torch.nn.ConvTranspose2d(2, 3, 3, stride=3), lt.nn.ConvTranspose2d(2, 3, 3, stride=3)
+    copy_weights(tmod, lmod)
+    x = data((1, 2, 4, 4))
+    expected = tmod(torch.tensor(x), output_size=[13, 14])
+    assert_close(lmod(lt.tensor(x), output_size=[13, 14]), expected)
+    with pytest.raises(ValueError, match="valid sizes for dimension 0 range from 12 to 14"):
+        lmod(lt.tensor(x), output_size=(15, 14))
+
+
+def test_conv_transpose_refuses_an_output_padding_as_large_as_the_stride():
+    with pytest.raises(RuntimeError, match=r"conv_transpose2d: output padding \(2, 2\) must be smaller"):
+        lt.nn.functional.conv_transpose2d(lt.ones(1, 2, 3, 3), lt.ones(2, 1, 3, 3), stride=2, output_padding=2)

@@ -121,3 +121,36 @@ def test_random_dtypes_and_shapes(device):
         assert tuple(lt.rand_like(lt.ones(0, 3)).shape) == (0, 3)
         assert lt.randn_like(lt.ones(2, 2, dtype=lt.float64)).dtype == lt.float64
         assert lt.randint(0, 3, (2,), dtype=lt.int32).dtype == lt.int32
+
+
+@pytest.mark.parametrize("draw", [
+    lambda g: lt.rand(6, generator=g),
+    lambda g: lt.randn(6, generator=g),
+    lambda g: lt.randint(0, 100, (6,), generator=g),
+    lambda g: lt.randperm(6, generator=g),
+    lambda g: lt.empty(6).uniform_(generator=g),
+    lambda g: lt.nn.init.normal_(lt.empty(6), generator=g),
+    lambda g: lt.ones(2, 3).multinomial(2, generator=g),
+], ids=["rand", "randn", "randint", "randperm", "uniform_", "init.normal_", "multinomial"])
+def test_a_seeded_generator_gives_its_own_numbers_and_leaves_the_global_stream(device, draw):
+    with using(device, True):
+        lt.manual_seed(0)
+        first = draw(lt.Generator().manual_seed(7)).numpy()
+        after_own = lt.rand(4).numpy()
+        lt.manual_seed(0)
+        global_draw = lt.rand(4).numpy()
+        lt.manual_seed(123)  # the global seed does not change a seeded generator's numbers
+        again = draw(lt.Generator().manual_seed(7)).numpy()
+        other = draw(lt.Generator().manual_seed(8)).numpy()
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(after_own, global_draw)
+    assert not np.array_equal(first, other) or first.size <= 2
+
+
+def test_a_generator_state_round_trips():
+    g = lt.Generator().manual_seed(5)
+    lt.rand(3, generator=g)
+    state = g.get_state()
+    a = lt.rand(3, generator=g).numpy()
+    b = lt.rand(3, generator=g.set_state(state)).numpy()
+    np.testing.assert_array_equal(a, b)

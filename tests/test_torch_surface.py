@@ -1,6 +1,9 @@
 """The modules and names training scripts reach for first: torch.utils.data, torch.cuda and
 torch.backends on a machine without CUDA, nn.utils, and the small top-level helpers,
 compared with PyTorch where it defines the values."""
+import inspect
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -238,3 +241,60 @@ def test_a_disabled_grad_scaler_passes_everything_through():
 def test_functions_take_pytorchs_keyword_names(call):
     ours, theirs = call(lt), call(torch)
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+# keywords lazytensor does not take: out= (results are new tensors), memory layout and pinning
+_NOT_TAKEN = {"out", "layout", "pin_memory", "memory_format", "names"}
+
+
+def _split_outside_brackets(text: str) -> list[str]:
+    """Split at commas that are not inside [...]: `dim: Optional[Union[int, List[int]]]` is one."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
+
+
+def _torch_keywords(fn) -> list[str] | None:
+    """The parameter names in the signature line of a torch function's docstring."""
+    lines = (getattr(fn, "__doc__", None) or "").strip().splitlines()
+    match = re.match(r"\w+\((.*?)\)\s*->", lines[0]) if lines else None
+    if match is None:
+        return None
+    names = (p.split("=")[0].split(":")[0].strip() for p in _split_outside_brackets(match.group(1)))
+    return [n for n in names if n and not n.startswith(("*", "\\*")) and n not in _NOT_TAKEN]
+
+
+def _our_keywords(fn) -> set[str] | None:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None  # takes anything: its own checks name what it refuses
+    return {p.name for p in params} | set(getattr(fn, "torch_keywords", ()))
+
+
+def test_every_function_takes_the_keywords_of_its_torch_signature():
+    """An audit of every top-level function torch also has, against torch's own signatures."""
+    missing, audited = {}, 0
+    for name in sorted(n for n in dir(lt) if not n.startswith("_")):
+        ours, theirs = getattr(lt, name), getattr(torch, name, None)
+        if not inspect.isfunction(ours) or theirs is None:
+            continue
+        wanted, accepted = _torch_keywords(theirs), _our_keywords(ours)
+        if wanted is None or accepted is None:
+            continue
+        audited += 1
+        if lacking := [k for k in wanted if k not in accepted]:
+            missing[name] = lacking
+    assert audited > 100
+    assert not missing, f"functions lacking torch's keyword names: {missing}"
+
+
+def test_tensorboard_is_absent_with_an_import_error_naming_it():
+    with pytest.raises(ImportError, match="lazytensor.utils.tensorboard does not exist.*tensorboardX"):
+        import lazytensor.utils.tensorboard  # noqa: F401

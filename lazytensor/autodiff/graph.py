@@ -13,6 +13,7 @@ from typing import Optional
 
 from .. import config
 from ..ir import build as B
+from ..ir import ops as O
 from ..ir.grad import LINEAR, RULES, SAVES_OUTPUT
 from ..ir.node import Node, unique
 from ..ir.traverse import postorder
@@ -53,7 +54,7 @@ class GradNode:
         return type(self).__name__
 
     def __repr__(self) -> str:
-        return f"<{self.name()}>"
+        return f"<{self.name()} object at {id(self):#x}>"
 
 
 class AccumulateGrad(GradNode):
@@ -69,6 +70,26 @@ class AccumulateGrad(GradNode):
         return self._storage()
 
 
+# IR ops whose PyTorch backward node has another name than the op's own
+TORCH_GRAD_NAMES = {
+    "reshape": "ViewBackward0", "cast": "ToCopyBackward0", "shrink": "SliceBackward0",
+    "pad": "ConstantPadNdBackward0", "recip": "ReciprocalBackward0", "max": "MaxBackward1",
+    "min": "MinBackward1", "sum": "SumBackward1", "prod": "ProdBackward1", "gather": "IndexBackward0",
+    "expm1": "Expm1Backward0", "log1p": "Log1PBackward0",
+}
+
+
+def _op_name(n: Node) -> str:
+    return n.op if n.op != "reduce" else n.arg[0]
+
+
+def _named_op(out: Node, order: list[tuple[Node, tuple]]) -> str:
+    """The op a user called: the last one recorded that is not a reshape or other view
+    (sum(dim) ends in a reshape), or a view when only views were recorded."""
+    views_and_leaves = O.MOVEMENT | O.LEAVES
+    return _op_name(next((n for n, _ in reversed(order) if n.op not in views_and_leaves), out))
+
+
 class GradFn(GradNode):
     """Recorded ops: a snapshot of the IR from `out` down to the values it read."""
 
@@ -78,7 +99,8 @@ class GradFn(GradNode):
         assert last is out
         self._out = weakref.ref(out)
         self._out_kept = None
-        self.out_op = out.op if out.op != "reduce" else out.arg[0]
+        self.out_op = _op_name(out)
+        self.named_op = _named_op(out, order)
         self.stops = stops  # id(node) -> (node, GradNode, slot, weakref to storage, version)
         self._storage = weakref.ref(storage) if storage is not None else None
         self.version = storage.version if storage is not None else 0
@@ -99,7 +121,8 @@ class GradFn(GradNode):
         return self._storage() if self._storage is not None else None
 
     def name(self) -> str:
-        return f"{self.out_op.capitalize()}Backward"
+        """PyTorch's name for the op that made the value (`MulBackward0`), from its last IR op."""
+        return TORCH_GRAD_NAMES.get(self.named_op) or f"{self.named_op.capitalize()}Backward0"
 
     def next_nodes(self) -> list[GradNode]:
         return [gn for _, gn, _, _, _ in self.stops.values()]

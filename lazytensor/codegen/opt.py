@@ -224,6 +224,10 @@ def _check_vectorisable(plan: KernelPlan, var: U, opt: Opt) -> None:
             raise OptError(f"{opt}: {n.op} has no vector form here")
         if n.op == "reduce" and any(v in plan.vector_vars for v in n.arg[1]):
             raise OptError(f"{opt}: a reduction over vector lanes cannot also vary along them")
+    for store in plan.stores:
+        stored = plan.kernel.out_dtypes[store.slot]
+        if stored not in VECTOR_DTYPES + (float16,) and _depends([store.index, store.value], var):
+            raise OptError(f"{opt}: stores {stored.name}, which has no vector form here")
 
 
 def _plain_index_division(n: U) -> bool:

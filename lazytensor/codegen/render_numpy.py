@@ -33,7 +33,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..ir.dtype import bool_, float16
+from ..ir.dtype import bfloat16, bool_, float16
 from ..ir.layout import inverse_permutation
 from ..ir.semantics import ELEMENTWISE
 from ..ir.traverse import postorder
@@ -47,6 +47,9 @@ _LEAVES = ("lit", "arg")  # inline text, never a statement
 _FLOAT_UFUNCS = {"div": "true_divide", "idiv": "floor_divide", "mod": "remainder"}  # same values on floats
 _REDUCE_UFUNCS = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
 _NEVER = float("inf")
+# 16-bit floats compute in float32: how a load of each widens, and what stores its result
+WIDENED_LOADS = {float16: "{}.astype(float32)", bfloat16: "bfloat16_values({})"}
+STORE_FUNCTIONS = {bfloat16: "store_bfloat16"}
 
 
 def op_name(op: str) -> str:
@@ -453,7 +456,8 @@ class _Writer:
             if self.em.direct.get(id(v)) == slot or self.em.in_loop(v) != loop:
                 continue
             dst = self.rows(f"o{slot}", "lo:hi") if loop else f"o{slot}"
-            lines.append(f"store({dst}, {self.names[id(v)]})")
+            store = STORE_FUNCTIONS.get(self.em.k.out_dtypes[slot], "store")
+            lines.append(f"{store}({dst}, {self.names[id(v)]})")
         return lines
 
     def statement(self, n: U) -> list[str]:
@@ -514,17 +518,20 @@ class _Expr:
     def _load(self, n: U) -> str:
         index, valid = n.srcs
         buf = f"bufs[{n.arg}]"
-        up = ".astype(float32)" if self.em.k.input_dtype(n.arg) == float16 else ""
+        widen = WIDENED_LOADS.get(self.em.k.input_dtype(n.arg), "{}")
+        return widen.format(self._read(n, index, valid, buf))
+
+    def _read(self, n: U, index: U, valid: U, buf: str) -> str:
         if self.em.is_affine(n):  # no index array: a view (masked where padding or a window leaves it)
             terms, offset = linear(index)
             dims = tuple((self.em.axis[a], a.arg[1], k) for a, k in terms.items())
             if self.em.is_view(n):
-                return f"strided({buf}, {offset}, {dims!r}, {self.em.rank}){up}"
+                return f"strided({buf}, {offset}, {dims!r}, {self.em.rank})"
             lo, hi = index.bounds
             if self.em.selected_by_own_mask(n):  # where(valid, load, fill) picks the valid lanes
-                return f"padded_strided({buf}, {offset}, {dims!r}, {self.em.rank}, {lo}, {hi}){up}"
-            return f"masked_strided({buf}, {offset}, {dims!r}, {self.em.rank}, {self.w.ref(valid, n)}, {lo}, {hi}){up}"
-        return f"gather({buf}, {self.w.ref(index, n)}, {self.w.ref(valid, n)}){up}"
+                return f"padded_strided({buf}, {offset}, {dims!r}, {self.em.rank}, {lo}, {hi})"
+            return f"masked_strided({buf}, {offset}, {dims!r}, {self.em.rank}, {self.w.ref(valid, n)}, {lo}, {hi})"
+        return f"gather({buf}, {self.w.ref(index, n)}, {self.w.ref(valid, n)})"
 
     def _reduce(self, n: U, out: str | None) -> tuple[str, list[str]]:
         """A ufunc reduce over the axes the body has; an axis it lacks scales a sum,

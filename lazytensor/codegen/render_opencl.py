@@ -22,13 +22,24 @@ static inline long lt_ipow(long a, long b) {
   while (b) { if (b & 1) r *= a; a *= a; b >>= 1; }
   return r;
 }
+static inline float lt_bf16_load(ushort b) { return as_float((uint)b << 16); }
+static inline ushort lt_bf16_store(float f) {  /* round to nearest even; NaN stays NaN */
+  uint u = as_uint(f);
+  return isnan(f) ? (ushort)((u >> 16) | 0x40u) : (ushort)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
 """
 FP64_PRAGMA = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
 
 # The C type that holds each element type in a buffer: bool as uchar, float16 as half (which
-# OpenCL C reads and writes only through vload_half and vstore_half).
+# OpenCL C reads and writes only through vload_half and vstore_half), bfloat16 as the top
+# half of a float's bits.
 STORAGE_TYPES = {"bool": "uchar", "uint8": "uchar", "int32": "int", "uint32": "uint", "int64": "long",
-                 "float16": "half", "float32": "float", "float64": "double"}
+                 "float16": "half", "bfloat16": "ushort", "float32": "float", "float64": "double"}
+
+# How one element is read from ({b}[{i}]) and written to a buffer, where a plain subscript
+# does not do: types that kernels compute in another type.
+SCALAR_READS = {"float16": "vload_half({i}, {b})", "bfloat16": "lt_bf16_load({b}[{i}])", "bool": "(bool){b}[{i}]"}
+SCALAR_WRITES = {"float16": "vstore_half({v}, {i}, {b});", "bfloat16": "{b}[{i}] = lt_bf16_store({v});"}
 
 
 def _check_covers_dtypes(table_name: str, table) -> None:
@@ -90,7 +101,7 @@ check_op_table("OpenCL renderer (codegen/render_opencl.py)", OPS, (name for name
 # accumulators of max and min start.
 _C_EXTREMES = {"bool": ("0", "1"), "uint8": ("0", "UCHAR_MAX"), "int32": ("INT_MIN", "INT_MAX"),
                "uint32": ("0", "UINT_MAX"), "int64": ("LONG_MIN", "LONG_MAX"),
-               **dict.fromkeys(("float16", "float32", "float64"), ("-INFINITY", "INFINITY"))}
+               **dict.fromkeys(("float16", "bfloat16", "float32", "float64"), ("-INFINITY", "INFINITY"))}
 _check_covers_dtypes("_C_EXTREMES", _C_EXTREMES)
 
 
@@ -178,11 +189,7 @@ class _Printer:
             if stored == bool_:
                 return f"(convert_int{width}(vload{width}(0, {b} + {index})) != 0)"
             return f"vload{width}(0, {b} + {index})"
-        if stored == float16:
-            return f"vload_half({index}, {b})"
-        if stored == bool_:
-            return f"(bool){b}[{index}]"
-        return f"{b}[{index}]"
+        return SCALAR_READS.get(stored.name, "{b}[{i}]").format(b=b, i=index)
 
     def load(self, name: str, node: U, width: int, form: str, parts) -> None:
         (index, _), valid = parts
@@ -212,10 +219,8 @@ class _Printer:
     def store(self, slot: int, base, value, width: int, dtype: DType) -> None:
         b, base, value = self.buffer(slot), _ref(base[0]), _ref(value[0])
         if width == 1:
-            if dtype == float16:
-                self.line(f"vstore_half({value}, {base}, {b});")
-            else:
-                self.line(f"{b}[{base}] = ({storage_type(dtype)})({value});")
+            plain = f"{{b}}[{{i}}] = ({storage_type(dtype)})({{v}});"
+            self.line(SCALAR_WRITES.get(dtype.name, plain).format(b=b, i=base, v=value))
         elif dtype == float16:
             self.line(f"vstore_half{width}({value}, 0, {b} + {base});")
         elif dtype == bool_:

@@ -45,18 +45,59 @@ int32 = DType("int32", np.int32, 1, 2)
 uint32 = DType("uint32", np.uint32, 1, 1)  # internal: random bit generation
 int64 = DType("int64", np.int64, 1, 3)
 float16 = DType("float16", np.float16, 2, 0)
+# NumPy has no bfloat16: its buffers hold the top 16 bits of each float32 (see `to_storage`)
+bfloat16 = DType("bfloat16", np.uint16, 2, 0)
 float32 = DType("float32", np.float32, 2, 1)
 float64 = DType("float64", np.float64, 2, 2)
 
-ALL = (bool_, uint8, int32, uint32, int64, float16, float32, float64)
+ALL = (bool_, uint8, int32, uint32, int64, float16, bfloat16, float32, float64)
 BY_NAME = {d.name: d for d in ALL}
+# the NumPy type a dtype's values have on the host, where it differs from its storage type
+HOST_TYPES = {bfloat16: np.float32}
 
 
 def _by_name(name: str) -> DType:
     return BY_NAME[name]
 
-BY_NUMPY = {np.dtype(d.np): d for d in ALL}
+BY_NUMPY = {np.dtype(d.np): d for d in ALL if d not in HOST_TYPES}
 ALIASES = {"float": float32, "half": float16, "double": float64, "int": int32, "long": int64}
+
+
+def host_type(dtype: DType) -> type:
+    """The NumPy type of `dtype`'s values as users see them (float32 for bfloat16)."""
+    return HOST_TYPES.get(dtype, dtype.np)
+
+
+def _bfloat16_bits(values: np.ndarray) -> np.ndarray:
+    """float32 -> bfloat16 bits, rounding to nearest even as PyTorch does; NaN stays NaN."""
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    rounded = (bits + (0x7FFF + ((bits >> 16) & 1))) >> 16
+    nan = (bits & 0x7FFFFFFF) > 0x7F800000
+    return np.where(nan, (bits >> 16) | 0x40, rounded).astype(np.uint16)
+
+
+def _bfloat16_values(bits: np.ndarray) -> np.ndarray:
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+# dtype -> (host values -> storage, storage -> host values), for dtypes NumPy cannot hold
+CODECS = {bfloat16: (_bfloat16_bits, _bfloat16_values)}
+
+
+def to_storage(values, dtype: DType) -> np.ndarray:
+    """Host values as `dtype`'s buffer contents (rounded, for a narrow type)."""
+    array = np.asarray(values, dtype=host_type(dtype))
+    return CODECS[dtype][0](array).reshape(array.shape) if dtype in CODECS else array
+
+
+def from_storage(array: np.ndarray, dtype: DType) -> np.ndarray:
+    """A buffer's contents as host values."""
+    return CODECS[dtype][1](array).reshape(array.shape) if dtype in CODECS else array
+
+
+def round_to(value, dtype: DType):
+    """A Python scalar as the nearest value `dtype` holds (what storing it would keep)."""
+    return from_storage(to_storage(value, dtype), dtype).item() if dtype.is_floating_point else value
 
 
 def value_range(dtype: DType) -> tuple[bool | int | float, bool | int | float]:
@@ -104,6 +145,8 @@ def to_dtype(d) -> DType:
 def _promote_pair(a: DType, b: DType) -> DType:
     if a == b:
         return a
+    if a.category == b.category == 2 and a.rank == b.rank:  # float16 with bfloat16, as PyTorch
+        return float32
     return max(a, b, key=lambda d: (d.category, d.rank))
 
 
@@ -143,6 +186,9 @@ def scalar_dtype(value) -> DType:
     return float32
 
 
+NARROW_FLOATS = (float16, bfloat16)
+
+
 def compute_dtype(dtype: DType) -> DType:
-    """Kernels compute half precision in float32; only loads and stores see float16."""
-    return float32 if dtype == float16 else dtype
+    """Kernels compute 16-bit floats in float32; only loads and stores see float16 or bfloat16."""
+    return float32 if dtype in NARROW_FLOATS else dtype

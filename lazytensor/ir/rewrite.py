@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from . import ops as O
-from .dtype import DType
+from .dtype import DType, from_storage, host_type, round_to, to_storage
 from .semantics import ELEMENTWISE
 
 
@@ -32,10 +32,10 @@ def _fold_elementwise(op, dtype, shape, srcs, arg, device, make):
     for s in srcs:  # a loop, not all(): this runs for every elementwise node built
         if s.op != "const" or s.realized:
             return None
-    vals = [np.array(s.arg, dtype=s.dtype.np) for s in srcs]
+    vals = [from_storage(to_storage(s.arg, s.dtype), s.dtype) for s in srcs]  # rounded to their dtypes
     with np.errstate(all="ignore"):
         out = vals[0] if op == "cast" else ELEMENTWISE[op](*vals)
-    return make("const", dtype, shape, (), np.asarray(out).astype(dtype.np).item(), device)
+    return make("const", dtype, shape, (), round_to(np.asarray(out).astype(host_type(dtype)).item(), dtype), device)
 
 
 def _fold_movement(op, dtype, shape, srcs, arg, device, make):

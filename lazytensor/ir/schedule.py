@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 from . import ops as O
+from .dtype import NARROW_FLOATS
 from .kernel import KernelSpec, kernel_spec
 from .node import Node
 from .node_table import NodeSet
@@ -32,6 +33,7 @@ WHY_TIES = "compared with its own max or min: one stored copy keeps the ties exa
 WHY_NESTED = "a reduction inside another reduction's loop: a kernel of its own, run in parallel"
 WHY_DEPTH = f"depth cap: more than {MAX_KERNEL_DEPTH} ops deep in one kernel"
 WHY_SHARED = "a reduction {count} kernels would each compute: stored once"
+WHY_ROUNDS = "{dtype} converted: kernels compute it in float32, so it is stored to round it as PyTorch does"
 
 
 class Stored(set):
@@ -215,6 +217,7 @@ def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule
         if work is not None and id(n) not in in_rows:
             materialised.store(id(work), WHY_BROADCAST)
     _store_compared_extremes(order, materialised)
+    rounded = _store_rounding_points(order, users, materialised)
     _unnest_reductions(order, materialised, in_rows)
     _store_shared_reductions(order, materialised, in_rows)
     _cap_depth(order, materialised)
@@ -222,7 +225,21 @@ def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule
     view_ids = {id(v) for v in views}
     kernels = [n for n in order if id(n) in materialised and id(n) not in view_ids]
     stored = set(materialised) - view_ids
-    return Schedule(_group_siblings(kernels, stored), views, stored, materialised.why)
+    return Schedule(_group_siblings(kernels, stored, rounded), views, stored, materialised.why)
+
+
+def _store_rounding_points(order: list[Node], users: dict[int, list[Node]], materialised: Stored) -> set[int]:
+    """A 16-bit float value that is converted (a cast to it, or a cast of it to another type)
+    and read on is stored, since only a store rounds it; the ids of those values."""
+    rounded = set()
+    for n in order:
+        if n.dtype not in NARROW_FLOATS or n.realized or not users.get(id(n)):
+            continue
+        cast_to = n.op == "cast" and n.srcs[0].dtype != n.dtype
+        if cast_to or any(u.op == "cast" and u.dtype != n.dtype for u in users[id(n)]):
+            materialised.store(id(n), WHY_ROUNDS.format(dtype=n.dtype.name))
+            rounded.add(id(n))
+    return rounded
 
 
 def _readers_in_words(readers: list[Node]) -> str:
@@ -232,10 +249,12 @@ def _readers_in_words(readers: list[Node]) -> str:
     return f"{len(readers)} op{'s' if len(readers) > 1 else ''} ({', '.join(sorted({r.op for r in readers}))})"
 
 
-def _group_siblings(kernels: list[Node], materialised: set[int], max_outputs: int = 8) -> list[KernelSpec]:
+def _group_siblings(kernels: list[Node], materialised: set[int], rounded: set[int] = frozenset(),
+                    max_outputs: int = 8) -> list[KernelSpec]:
     """Merge kernels of one shape that read a common buffer into one multi-output kernel
     (an optimizer's parameter and moment updates; a and b from one x), when everything
-    the later one reads already exists where the group runs."""
+    the later one reads already exists where the group runs. A `rounded` member is never
+    read inside the group: only its store rounds it."""
     position = {id(k): i for i, k in enumerate(kernels)}
     groups: list[tuple[list[Node], set[int], int, KernelSpec]] = []
     for i, k in enumerate(kernels):
@@ -244,7 +263,7 @@ def _group_siblings(kernels: list[Node], materialised: set[int], max_outputs: in
         for members, group_reads, first, _ in reversed(groups):
             if members[0].shape != k.shape or len(members) >= max_outputs:
                 continue
-            own = {id(m) for m in members}
+            own = {id(m) for m in members if id(m) not in rounded}
             # a member read at the same index is computed in the shared kernel itself
             inline = own & reads if own & reads <= _pointwise_reads(k, own, materialised) else None
             if inline is None or not ((reads - inline) & group_reads or inline):

@@ -334,14 +334,20 @@ def _conv_padding(padding, nd: int, kernel, dilation, stride) -> list[int]:
     return [v for q in reversed(p) for v in (q, q)]
 
 
-def _convnd(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups: int, nd: int,
-            name: str) -> Tensor:
+def _batched(input: Tensor, nd: int, name: str) -> tuple[Tensor, bool]:
+    """A convolution's input with its batch dim (added when it has none), and whether it was added."""
     unbatched = input.ndim == nd + 1
     if unbatched:
         input = input.unsqueeze(0)
     if input.ndim != nd + 2:
         raise RuntimeError(f"{name}: Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input, but got "
                            f"input of size: {list(input.shape)}")
+    return input, unbatched
+
+
+def _convnd(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups: int, nd: int,
+            name: str) -> Tensor:
+    input, unbatched = _batched(input, nd, name)
     stride, dilation = _tuple(stride, nd, "stride"), _tuple(dilation, nd, "dilation")
     kernel = tuple(weight.shape[2:])
     n, c = input.shape[0], input.shape[1]
@@ -379,6 +385,62 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> Tensor:
     return _convnd(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
+def _dilate(x: Tensor, stride: tuple[int, ...]) -> Tensor:
+    """Insert stride-1 zeros between neighbours along each of the last len(stride) dims."""
+    nd = len(stride)
+    for j, s in enumerate(stride):
+        if s == 1:
+            continue
+        dim = x.ndim - nd + j
+        size = x.shape[dim]
+        spread = _pad(x.unsqueeze(dim + 1), [0, 0] * (x.ndim - dim - 1) + [0, s - 1])  # (.., size, s, ..)
+        x = spread.flatten(dim, dim + 1).narrow(dim, 0, (size - 1) * s + 1)
+    return x
+
+
+def _conv_transposend(input: Tensor, weight: Tensor, bias, stride, padding, output_padding, groups: int,
+                      dilation, nd: int, name: str) -> Tensor:
+    """The gradient of a convolution with respect to its input, as a convolution: the input
+    spread out by the stride, padded by what the kernel overhangs, read by the flipped kernel."""
+    input, unbatched = _batched(input, nd, name)
+    stride, dilation = _tuple(stride, nd, "stride"), _tuple(dilation, nd, "dilation")
+    pad_, extra = _tuple(padding, nd, "padding"), _tuple(output_padding, nd, "output_padding")
+    if any(e >= max(s, d) for e, s, d in zip(extra, stride, dilation)):
+        raise RuntimeError(f"{name}: output padding {extra} must be smaller than either stride {stride} or "
+                           f"dilation {dilation}")
+    c_in, og = weight.shape[0], weight.shape[1]
+    if input.shape[1] != c_in or c_in % groups:
+        raise RuntimeError(f"{name}: Given transposed=1, weight of size {list(weight.shape)}, expected input "
+                           f"{list(input.shape)} to have {c_in} channels, but got {input.shape[1]} channels instead")
+    kernel = tuple(weight.shape[2:])
+    overhang = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    widths = [v for h, p, e in reversed(list(zip(overhang, pad_, extra))) for v in (h - p, h - p + e)]
+    x = _pad(_dilate(input, stride), widths)
+    # (c_in, og, *k) as a convolution's (groups * og, c_in / groups, *k), flipped in space
+    w = weight.reshape((groups, c_in // groups, og) + kernel).transpose(1, 2)
+    w = w.reshape((groups * og, c_in // groups) + kernel).flip(tuple(range(2, 2 + nd)))
+    out = _convnd(x, w, bias, 1, 0, dilation, groups, nd, name)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    return _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                             "conv_transpose1d")
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    return _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                             "conv_transpose2d")
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    return _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
+                             "conv_transpose3d")
 
 
 def _pool_prepare(input: Tensor, nd: int, kernel_size, stride, padding, dilation, ceil_mode: bool,

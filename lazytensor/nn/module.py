@@ -325,6 +325,9 @@ class Module:
     def half(self) -> "Module":
         return self._apply(lambda t: t.to(D.float16) if t.dtype.is_floating_point else t)
 
+    def bfloat16(self) -> "Module":
+        return self._apply(lambda t: t.to(D.bfloat16) if t.dtype.is_floating_point else t)
+
     # ---- state -----------------------------------------------------------------------------
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         for name, p in self._parameters.items():

@@ -16,10 +16,20 @@ class Buffer:
     """Flat storage of `size` elements of `dtype` on one device; `serial` orders buffers by
     when they were made."""
 
+    host_array = None  # the caller's NumPy array this buffer is (lt.from_numpy), if any
+
     def __init__(self, device, dtype: DType, size: int):
         self.device, self.dtype, self.size = device, dtype, size
         self.serial = next(_SERIALS)
         self.raw = device.alloc(dtype, size)
+
+    @classmethod
+    def over(cls, device, dtype: DType, raw) -> "Buffer":
+        """A buffer that is memory the caller owns (a flat NumPy array on the numpy device)."""
+        buf = cls.__new__(cls)
+        buf.device, buf.dtype, buf.size = device, dtype, raw.size
+        buf.serial, buf.raw, buf.host_array = next(_SERIALS), raw, raw
+        return buf
 
     @property
     def nbytes(self) -> int:
@@ -27,7 +37,7 @@ class Buffer:
 
     def __del__(self):
         raw = getattr(self, "raw", None)
-        if raw is not None:
+        if raw is not None and self.host_array is None:  # the caller's memory is never pooled
             self.device.free(raw, self.dtype, self.size)
 
 

@@ -10,6 +10,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..codegen.render_numpy import op_name
 from ..ir.semantics import ELEMENTWISE
+from ..ir.dtype import bfloat16, from_storage, to_storage
 
 
 def iota(start: int, stop: int, axis: int, rank: int) -> np.ndarray:
@@ -111,10 +112,19 @@ def store(out: np.ndarray, value) -> None:
     np.copyto(out, value, casting="unsafe")
 
 
+def bfloat16_values(bits: np.ndarray) -> np.ndarray:
+    return from_storage(bits, bfloat16)
+
+
+def store_bfloat16(out: np.ndarray, value) -> None:
+    """Store float32 values as bfloat16 bits, rounding to nearest even."""
+    np.copyto(out, to_storage(np.broadcast_to(value, out.shape), bfloat16))
+
+
 NAMESPACE = {
     "np": np, "empty": np.empty, "broadcast_to": np.broadcast_to,
     "iota": iota, "strided": strided, "masked_strided": masked_strided, "padded_strided": padded_strided, "gather": gather, "cast": cast, "where_into": where_into,
-    "matmul": matmul, "store": store,
+    "matmul": matmul, "store": store, "bfloat16_values": bfloat16_values, "store_bfloat16": store_bfloat16,
     **{op_name(op): fn for op, fn in ELEMENTWISE.items()},
     **{t.__name__: t for t in (np.float16, np.float32, np.float64, np.int32, np.int64,
                                 np.uint8, np.uint32, np.bool_)},
