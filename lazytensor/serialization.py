@@ -1,4 +1,7 @@
-"""lt.save / lt.load: state dicts stored as safetensors (the `safetensors` package's NumPy API).
+"""lt.save / lt.load: safetensors files (the `safetensors` package's NumPy API), and PyTorch's
+zip checkpoints (`.pt`; see torch_checkpoint.py).
+
+lt.load tells the formats apart by content; lt.save picks by the file's suffix (`format=` overrides).
 
 A flat dict of tensors (a Module's state_dict) is written exactly as PyTorch's
 `safetensors.torch.save_file` would write it, so either framework reads the other's files.
@@ -8,6 +11,7 @@ by their path, everything else is kept as JSON in the file's metadata. Files in 
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import struct
@@ -16,9 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from . import torch_checkpoint
+from .ir import dtype as D
 from .tensor import Tensor
 
 _META_KEY = "lazytensor.structure"
+# suffixes torch.save files usually have (Hugging Face's pytorch_model.bin, Lightning's .ckpt)
+_TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 
 
 def _to_numpy(value) -> np.ndarray:
@@ -71,8 +79,26 @@ def _is_flat_state_dict(obj) -> bool:
         all(_is_tensor_like(v) for v in obj.values())
 
 
-def save(obj: Any, f, metadata: dict[str, str] | None = None) -> None:
-    """Write `obj` (a state dict, or a nested dict/list of tensors and plain values) to `f`."""
+def _format_for(f) -> str:
+    """'torch' for a path (or named file object) with a torch.save suffix, else 'safetensors'."""
+    name = os.fspath(f) if isinstance(f, (str, os.PathLike)) else getattr(f, "name", "")
+    return "torch" if isinstance(name, str) and name.lower().endswith(_TORCH_SUFFIXES) else "safetensors"
+
+
+def save(obj: Any, f, metadata: dict[str, str] | None = None, format: str | None = None) -> None:
+    """Write `obj` (a state dict, or a nested dict/list of tensors and plain values) to `f`: as
+    a torch.save checkpoint for a .pt/.pth/.bin/.ckpt path or format="torch", else as safetensors."""
+    format = format or _format_for(f)
+    if format not in ("torch", "safetensors"):
+        raise ValueError(f"lt.save: format must be 'torch' or 'safetensors', got {format!r}")
+    if format == "torch":
+        if metadata:
+            raise ValueError("lt.save: metadata is stored only in safetensors files, not torch checkpoints")
+        return torch_checkpoint.save(obj, f)
+    _save_safetensors(obj, f, metadata)
+
+
+def _save_safetensors(obj: Any, f, metadata: dict[str, str] | None) -> None:
     from safetensors.numpy import save, save_file
     tensors: dict[str, np.ndarray] = {}
     meta = {"format": "pt"}
@@ -86,6 +112,15 @@ def save(obj: Any, f, metadata: dict[str, str] | None = None) -> None:
         save_file(tensors, os.fspath(f), metadata=meta)
     else:
         f.write(save(tensors, metadata=meta))
+
+
+class BFloat16Values(np.ndarray):
+    """float32 values read from bfloat16 data: they load as an lt.bfloat16 tensor."""
+
+
+def _as_tensor(values: np.ndarray, device) -> Tensor:
+    from .creation import tensor
+    return tensor(values, dtype=D.bfloat16 if isinstance(values, BFloat16Values) else None, device=device)
 
 
 def _read_bf16_aware(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -105,8 +140,8 @@ def _read_bf16_aware(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         raw = data[base + start:base + end]
         shape = tuple(info["shape"])
         if info["dtype"] == "BF16":
-            bits = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
-            out[name] = bits.view(np.float32).reshape(shape)
+            values = D.from_storage(np.frombuffer(raw, dtype=np.uint16), D.bfloat16)
+            out[name] = values.reshape(shape).view(BFloat16Values)
         elif info["dtype"] in kinds:
             out[name] = np.frombuffer(raw, dtype=kinds[info["dtype"]]).reshape(shape).copy()
         else:
@@ -114,13 +149,14 @@ def _read_bf16_aware(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return out, meta
 
 
-def _refuse_pickle(path: str) -> None:
-    """A torch.save file (a zip of pickles) is not safetensors: say so, and how to convert."""
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if magic.startswith(b"PK") or magic[:1] == b"\x80":
-        raise ValueError(f"lt.load: {path} is a torch.save (pickle) file; lazytensor reads safetensors files "
-                         f"(convert it with safetensors.torch.save_file(torch.load(path), 'model.safetensors'))")
+def _refuse_pickle(head: bytes, name: str) -> None:
+    """A bare pickle (legacy torch.save, pickle.dump) could run code when read: refuse it, saying
+    how to convert. Called only once the content failed to parse as safetensors."""
+    if head[:1] == b"\x80":  # pickle's PROTO opcode
+        raise ValueError(f"lt.load: {name} is a legacy torch.save (pickle) file or a plain pickle, which "
+                         "lazytensor does not unpickle; it reads torch's zip checkpoints (torch.save's "
+                         "format since torch 1.6) and safetensors files (re-save it with a recent torch, or "
+                         "convert it with safetensors.torch.save_file(torch.load(path), 'model.safetensors'))")
 
 
 def _rebuild(skeleton, tensors: dict[str, Tensor]):
@@ -136,31 +172,47 @@ def _rebuild(skeleton, tensors: dict[str, Tensor]):
     return skeleton
 
 
-def load(f, map_location=None, weights_only: bool = True, device=None) -> Any:
-    """Read a file written by lt.save, or any safetensors file (PyTorch's, Hugging Face's):
-    a dict name -> lt.Tensor on `device` (or map_location; the default device if neither)."""
+def _read_safetensors_path(path: str, head: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     from safetensors import safe_open
-    from safetensors.numpy import load as load_bytes
-    from .creation import tensor
+    try:
+        with safe_open(path, framework="numpy") as fh:
+            return {k: fh.get_tensor(k) for k in fh.keys()}, fh.metadata() or {}
+    except (TypeError, ValueError, Exception) as e:  # noqa: BLE001 - e.g. BF16 in the NumPy framework
+        _refuse_pickle(head, path)
+        if "safetensors" in type(e).__module__ and "header" in str(e).lower():
+            raise
+        return _read_bf16_aware(path)
 
+
+def _read_safetensors_bytes(raw: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    from safetensors.numpy import load as load_bytes
+    try:
+        arrays = load_bytes(raw)
+    except Exception:  # noqa: BLE001 - safetensors raises its own error types
+        _refuse_pickle(raw[:1], "the file object")
+        raise
+    (n,) = struct.unpack("<Q", raw[:8])
+    return arrays, json.loads(raw[8:8 + n]).get("__metadata__", {}) or {}
+
+
+def load(f, map_location=None, weights_only: bool = True, device=None) -> Any:
+    """Read a file written by lt.save, a torch.save zip checkpoint, or any safetensors file
+    (PyTorch's, Hugging Face's), putting its tensors on `device` (or map_location; the default
+    device if neither). Pickled code never runs: weights_only=False reads the same things."""
     device = device if device is not None else map_location
     if isinstance(f, (str, os.PathLike)):
         path = os.fspath(f)
-        try:
-            with safe_open(path, framework="numpy") as fh:
-                meta = fh.metadata() or {}
-                arrays = {k: fh.get_tensor(k) for k in fh.keys()}
-        except (TypeError, ValueError, Exception) as e:  # noqa: BLE001 - e.g. BF16 in the NumPy framework
-            _refuse_pickle(path)
-            if "safetensors" in type(e).__module__ and "header" in str(e).lower():
-                raise
-            arrays, meta = _read_bf16_aware(path)
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if torch_checkpoint.is_checkpoint(head):
+            return torch_checkpoint.load(path, device)
+        arrays, meta = _read_safetensors_path(path, head)
     else:
         raw = f.read()
-        arrays = load_bytes(raw)
-        (n,) = struct.unpack("<Q", raw[:8])
-        meta = json.loads(raw[8:8 + n]).get("__metadata__", {}) or {}
-    tensors = {k: tensor(v, device=device) for k, v in arrays.items()}
+        if torch_checkpoint.is_checkpoint(raw[:4]):
+            return torch_checkpoint.load(io.BytesIO(raw), device)
+        arrays, meta = _read_safetensors_bytes(raw)
+    tensors = {k: _as_tensor(v, device) for k, v in arrays.items()}
     if _META_KEY in meta:
         return _rebuild(json.loads(meta[_META_KEY]), tensors)
     return OrderedDict((k, tensors[k]) for k in arrays)
