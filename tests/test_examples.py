@@ -57,3 +57,15 @@ def test_the_demo_writes_the_report_of_a_training_step(device, tmp_path):
     path = re.search(r"the report of one training step: (\S+)", out).group(1)
     page = open(path).read()
     assert path.startswith(str(tmp_path)) and "training-step" in page and "stored because" in page
+
+
+@needs_autograd
+def test_digits_cnn_learns_from_its_data_loader():
+    pytest.importorskip("sklearn")
+    out = _run("digits_cnn.py", "--quick")
+    losses = [float(v) for v in re.findall(r"epoch\s+\d+\s+loss\s+([0-9.]+)", out)]
+    accuracy = float(re.search(r"test accuracy: ([0-9.]+)%", out).group(1)) / 100
+    assert len(losses) == 2 and losses[1] < losses[0], out
+    # 20 steps reach about 75%; an untrained net scores about 10% (chance) on 10 classes.
+    assert accuracy > 0.5, out
+    assert "kernels compiled" in out and "time per step" in out
