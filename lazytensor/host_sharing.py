@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import capture
 from .ir import dtype as D
 from .ir.layout import contiguous_strides
 from .ir.node import Node, buffer_node
@@ -64,6 +65,7 @@ def write_through(new: Node, reading: tuple[Node, BufferView]) -> Node:
     there; what read the old contents gets a copy of them. A node over the memory, now
     holding `new`'s values."""
     holder, view = reading
+    capture.unreplayable("it writes in place into a from_numpy tensor, whose array a replay would not update")
     engine.realize([new], new.device)
     memory = host_array(view)
     values = get_device(new.device).copyout(new.buffer)

@@ -99,3 +99,17 @@ def test_an_opencl_tensor_copies_its_array(device):
         t.add_(1)
         assert not np.shares_memory(t.numpy(), a)
     np.testing.assert_array_equal(a, 0)
+
+
+def test_a_jit_function_writing_a_shared_tensor_runs_every_call(on_numpy):
+    a = np.zeros(3, np.float32)
+    t = lt.from_numpy(a)
+
+    @lt.jit
+    def step(x):
+        t.add_(x)
+        return t * 2
+
+    outs = [step(lt.ones(3)).numpy() for _ in range(4)]
+    np.testing.assert_array_equal(a, [4, 4, 4])
+    np.testing.assert_array_equal(np.stack(outs)[:, 0], [2, 4, 6, 8])
