@@ -127,6 +127,15 @@ def test_numpy_long_chain_runs_in_cache_sized_blocks(capsys):
     np.testing.assert_array_equal(got, chain(np, x))
 
 
+def test_numpy_blocked_kernel_reads_a_padded_buffer_one_block_at_a_time(capsys):
+    """A cat of a large computed value and a small buffer: the buffer is read padded to the
+    whole output (no index array), which the block loop must slice like any view."""
+    x, y = data(300, 700), data(5)
+    got, src = run(capsys, lambda: lt.cat([(t(x) * 2 + 1).reshape(-1), t(y)]))
+    assert "for lo in range(0, 210005, " in src and "padded_strided" in src, src
+    np.testing.assert_array_equal(got, np.concatenate([(x * 2 + 1).reshape(-1), y]))
+
+
 def test_numpy_short_kernels_are_not_blocked(capsys):
     x = data(1021, 1000)
     _, src = run(capsys, lambda: t(x) * 2)

@@ -296,11 +296,13 @@ class _Emitter:
 
     def _hoisted(self, order: list[U], axis: int | None) -> set[int]:
         """Nodes computed once, before the block loop: those that do not vary along the
-        blocked axis, views, matrix products, and everything they need."""
+        blocked axis, views and the other loads without an index array (they read the
+        whole range, not a block), matrix products, and everything they need."""
         if axis is None:
             return {id(n) for n in order}
         roots = [n for n in order
-                 if axis not in self.axes[id(n)] or self.is_view(n) or id(n) in self.contractions]
+                 if axis not in self.axes[id(n)] or self.is_view(n) or id(n) in self.contractions
+                 or (n.op == "load" and self.is_affine(n))]
         return {id(n) for n in postorder(roots, self._deps)}
 
     def in_loop(self, n: U) -> bool:
