@@ -18,6 +18,17 @@ from .grad_mode import set_grad_enabled
 from .graph import AccumulateGrad, GradFn, GradNode
 
 Wrap = Callable[[Node], object]  # a gradient node as the user's Tensor (for hooks and .grad)
+_QUEUED: list[list[Callable[[], None]]] = []  # callbacks of each backward in progress (hooks may nest one)
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Run `callback()` once the backward in progress has updated every `.grad` (PyTorch's
+    `Variable._execution_engine.queue_callback`; DistributedDataParallel syncs gradients there).
+    Queued once per backward, however many hooks ask."""
+    if not _QUEUED:
+        raise RuntimeError("queue_callback can only be called during backward (from a tensor hook)")
+    if callback not in _QUEUED[-1]:
+        _QUEUED[-1].append(callback)
 
 
 def _topological(roots: Iterable[GradNode]) -> list[GradNode]:
@@ -40,7 +51,20 @@ def _run_hooks(gn: GradNode, grad: Node, wrap: Wrap) -> Node:
 def run_backward(roots: list[tuple[GradNode, Node]], retain_graph: bool, create_graph: bool,
                  wrap: Wrap, targets: Optional[list[GradNode]] = None) -> dict[int, Node]:
     """Propagate; returns {id(target): grad}. With targets=None, leaf grads are accumulated.
-    `wrap` makes the Tensors that hooks receive and that `.grad` holds."""
+    `wrap` makes the Tensors that hooks receive and that `.grad` holds. Callbacks queued by
+    hooks run at the end, after the `.grad` updates."""
+    _QUEUED.append([])
+    try:
+        found = _propagate(roots, retain_graph, create_graph, wrap, targets)
+    finally:
+        callbacks = _QUEUED.pop()
+    for callback in callbacks:
+        callback()
+    return found
+
+
+def _propagate(roots: list[tuple[GradNode, Node]], retain_graph: bool, create_graph: bool,
+               wrap: Wrap, targets: Optional[list[GradNode]]) -> dict[int, Node]:
     order = _topological([gn for gn, _ in roots])
     for gn in order:
         if isinstance(gn, GradFn):

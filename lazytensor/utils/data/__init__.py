@@ -12,8 +12,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..random import Generator, host_rng
-from ..tensor_base import TensorBase
+from ...random import Generator, host_rng
+from ...tensor_base import TensorBase
+from .sampler import Sampler
 
 
 class Dataset:
@@ -46,6 +47,13 @@ class TensorDataset(Dataset):
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
+
+    def collated(self, indices: Sequence[int]) -> list:
+        """What default_collate makes of these rows, read as one gather per tensor: stacking
+        single rows would put each row's offset in the graph, a new kernel every batch."""
+        from ...creation import tensor
+        rows = tensor(list(indices))
+        return [t[rows.to(t.device)] for t in self.tensors]
 
 
 class ConcatDataset(Dataset):
@@ -96,11 +104,6 @@ def random_split(dataset: Dataset, lengths: Sequence[float], generator: Generato
         out.append(Subset(dataset, order[start:start + size]))
         start += size
     return out
-
-
-class Sampler:
-    def __iter__(self) -> Iterator[int]:
-        raise NotImplementedError
 
 
 class SequentialSampler(Sampler):
@@ -162,8 +165,8 @@ class BatchSampler(Sampler):
 
 def default_collate(batch: list) -> Any:
     """Stack tensors, make tensors of numbers, and recurse into tuples, lists and dicts."""
-    from ..creation import tensor
-    from ..movement import stack
+    from ...creation import tensor
+    from ...movement import stack
     first = batch[0]
     if isinstance(first, TensorBase):
         return stack(list(batch))
@@ -220,8 +223,9 @@ class DataLoader:
             for i in self.sampler:
                 yield self.dataset[i]
             return
+        gathers = self.collate_fn is default_collate and isinstance(self.dataset, TensorDataset)
         for indices in self.batch_sampler:
-            yield self.collate_fn([self.dataset[i] for i in indices])
+            yield self.dataset.collated(indices) if gathers else self.collate_fn([self.dataset[i] for i in indices])
 
     def _iterate_stream(self) -> Iterator:
         if self.batch_size is None:
@@ -242,5 +246,9 @@ class DataLoader:
         return len(self.batch_sampler) if self.batch_sampler is not None else len(self.sampler)
 
 
+from . import distributed  # noqa: E402  (torch.utils.data.distributed)
+from .distributed import DistributedSampler  # noqa: E402
+
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "Subset", "random_split", "Sampler",
-           "SequentialSampler", "RandomSampler", "BatchSampler", "DataLoader", "default_collate"]
+           "SequentialSampler", "RandomSampler", "BatchSampler", "DataLoader", "default_collate",
+           "DistributedSampler"]

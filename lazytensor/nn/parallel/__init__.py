@@ -1,0 +1,2 @@
+"""lt.nn.parallel, as torch.nn.parallel: DistributedDataParallel (over lt.distributed)."""
+from .distributed import DistributedDataParallel  # noqa: F401
