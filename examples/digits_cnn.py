@@ -17,7 +17,7 @@ import numpy as np
 import lazytensor as torch
 import lazytensor.nn as nn
 import lazytensor.nn.functional as F
-from lazytensor.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+from lazytensor.utils.data import DataLoader, TensorDataset
 
 
 def load_data(seed: int = 0, train_fraction: float = 1.0):
@@ -47,15 +47,9 @@ class CNN(nn.Module):
 
 
 def make_loader(dataset: TensorDataset, batch_size: int, seed: int) -> DataLoader:
-    """Shuffled batches of ``batch_size`` rows (whole batches only: one shape, one compile).
-
-    This is DataLoader(dataset, batch_size, shuffle=True, drop_last=True, generator=...) with
-    the batching moved into the sampler, so each batch is read as dataset[list of rows]: one
-    gather whose rows are data.  Collating 64 single rows instead builds a graph with the row
-    offsets in it, which compiles anew for every batch.
-    """
-    sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
-    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=True), batch_size=None)
+    """Shuffled batches of ``batch_size`` rows (whole batches only: one shape, one compile)."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
+                      generator=torch.Generator().manual_seed(seed))
 
 
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:

@@ -10,7 +10,7 @@ import torch
 
 import lazytensor as lt
 from lazytensor.utils.data import (BatchSampler, DataLoader, IterableDataset, RandomSampler, SequentialSampler,
-                                   TensorDataset, random_split)
+                                   TensorDataset, default_collate, random_split)
 
 
 def _dataset():
@@ -22,6 +22,18 @@ def test_a_dataloader_batches_in_order_and_keeps_the_last_partial_batch():
     assert [len(y) for _, y in batches] == [4, 4, 2]
     assert batches[0] == ([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0]], [0, 1, 2, 3])
     assert len(DataLoader(_dataset(), batch_size=4)) == 3
+
+
+def test_shuffled_batches_of_a_tensor_dataset_compile_once_and_equal_collated_rows():
+    data = TensorDataset(lt.tensor(np.random.default_rng(0).random((200, 8), dtype=np.float32)), lt.arange(200))
+    loader = DataLoader(data, batch_size=16, shuffle=True, drop_last=True, generator=lt.Generator().manual_seed(1))
+    compiled = []
+    for x, y in loader:
+        lt.reset_stats()
+        got, rows = x.numpy(), y.tolist()
+        compiled.append(lt.stats().kernels_compiled)
+        np.testing.assert_array_equal(got, default_collate([data[i] for i in rows])[0].numpy())
+    assert compiled[1:] == [0] * (len(compiled) - 1)
 
 
 def test_drop_last_drops_the_partial_batch():
