@@ -144,6 +144,18 @@ class TestGrad:
             return x.grad, y.grad, z.grad
         check(run(lt), run(torch), **TOL)
 
+    def test_retain_grad_after_the_tensor_was_viewed(self):
+        def run(m):
+            x = leaf(m)
+            y = x * 2
+            view = y.view(-1)[1:]  # read through a view made before retain_grad
+            y.retain_grad()
+            (view * 3).sum().backward()
+            return x.grad, y.grad
+        ours, theirs = run(lt), run(torch)
+        assert ours[1] is not None
+        check(ours, theirs, **TOL)
+
     def test_non_leaf_grad_not_retained_by_default(self):
         x = leaf(lt)
         y = x * 2
