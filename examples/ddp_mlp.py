@@ -81,8 +81,7 @@ def main(argv=None) -> dict:
     say(f"lazytensor DDP digits MLP: world size {world}, device '{lt.get_default_device()}'")
 
     x_train, x_test, y_train, y_test = load_data(args.seed)
-    # rows as NumPy arrays: a batch becomes one lt.tensor (rows of a lazy tensor would each be a
-    # view, and their stack a new kernel for every new set of indices)
+    # rows as NumPy arrays: the loader gathers a batch on the host and uploads it as one tensor
     train = TensorDataset(x_train, y_train)
     sampler = DistributedSampler(train, shuffle=True, seed=args.seed)
     # whole batches only: one shape, one compile

@@ -19,8 +19,9 @@ def _shapes_error(op: str, a: Tensor, b: Tensor) -> RuntimeError:
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
-    if not isinstance(b, TensorBase):
-        raise TypeError(f"matmul: argument 'other' must be Tensor, not {type(b).__name__}")
+    for name, x in (("input", a), ("other", b)):  # an ndarray @ tensor comes here as rmatmul
+        if not isinstance(x, TensorBase):
+            raise TypeError(f"matmul: argument '{name}' must be Tensor, not {type(x).__module__}.{type(x).__name__}")
     common_device("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes "

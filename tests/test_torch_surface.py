@@ -36,6 +36,20 @@ def test_shuffled_batches_of_a_tensor_dataset_compile_once_and_equal_collated_ro
     assert compiled[1:] == [0] * (len(compiled) - 1)
 
 
+def test_a_tensor_dataset_of_numpy_arrays_batches_into_tensors():
+    x, y = np.arange(20.0, dtype=np.float32).reshape(10, 2), np.arange(10)
+    batches = list(DataLoader(TensorDataset(x, y), batch_size=4, shuffle=True, generator=lt.Generator().manual_seed(0)))
+    assert all(isinstance(t, lt.Tensor) for b in batches for t in b)
+    rows = np.concatenate([b[1].numpy() for b in batches])
+    assert sorted(rows.tolist()) == list(range(10))
+    np.testing.assert_array_equal(np.concatenate([b[0].numpy() for b in batches]), x[rows])
+
+
+def test_matmul_of_a_numpy_array_and_a_tensor_is_a_type_error():
+    with pytest.raises(TypeError, match="matmul: argument 'input' must be Tensor, not numpy.ndarray"):
+        np.ones((2, 2), np.float32) @ lt.ones(2, 2)
+
+
 def test_drop_last_drops_the_partial_batch():
     loader = DataLoader(_dataset(), batch_size=4, drop_last=True)
     assert [len(y) for _, y in loader] == [4, 4] and len(loader) == 2

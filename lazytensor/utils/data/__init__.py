@@ -50,10 +50,16 @@ class TensorDataset(Dataset):
 
     def collated(self, indices: Sequence[int]) -> list:
         """What default_collate makes of these rows, read as one gather per tensor: stacking
-        single rows would put each row's offset in the graph, a new kernel every batch."""
+        single rows would put each row's offset in the graph, a new kernel every batch.
+        (Rows of a NumPy array are gathered on the host and uploaded as one tensor.)"""
         from ...creation import tensor
         rows = tensor(list(indices))
-        return [t[rows.to(t.device)] for t in self.tensors]
+        return [t[rows.to(t.device)] if isinstance(t, TensorBase) else tensor(np.asarray(t)[np.asarray(indices)])
+                for t in self.tensors]
+
+    def gathers_rows(self) -> bool:
+        """Whether every member is a tensor or NumPy array (what `collated` reads)."""
+        return all(isinstance(t, (TensorBase, np.ndarray)) for t in self.tensors)
 
 
 class ConcatDataset(Dataset):
@@ -223,7 +229,8 @@ class DataLoader:
             for i in self.sampler:
                 yield self.dataset[i]
             return
-        gathers = self.collate_fn is default_collate and isinstance(self.dataset, TensorDataset)
+        gathers = (self.collate_fn is default_collate and isinstance(self.dataset, TensorDataset)
+                   and self.dataset.gathers_rows())
         for indices in self.batch_sampler:
             yield self.dataset.collated(indices) if gathers else self.collate_fn([self.dataset[i] for i in indices])
 
