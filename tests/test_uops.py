@@ -42,3 +42,24 @@ def test_division_and_modulo_keep_their_values(coef, k):
         env = {r: vr, w: vw}
         value = coef * vr + vw + 40
         assert evaluate(div, env) == value // k and evaluate(mod, env) == value % k
+
+
+_ORDER_PROBE = """
+import sys
+from lazytensor.codegen import uops as S
+r = S.var("r1", 4096)
+atoms = {op: S.u(op, S.INDEX, (r, S.lit(32))) for op in sys.argv[1].split(",")}
+expr = S.from_linear({atoms["idiv"]: 2048, atoms["mod"]: 1}, 0)
+show = lambda n: n.op if not n.srcs else n.op + "(" + ",".join(show(s) for s in n.srcs) + ")"
+print(show(expr))
+"""
+
+
+def test_a_sum_of_index_terms_is_ordered_the_same_whatever_was_built_first():
+    """Kernel text (and so the disk cache's key) must not depend on where objects live: each
+    process builds the two atoms in another order."""
+    import subprocess
+    import sys
+    outs = {subprocess.run([sys.executable, "-c", _ORDER_PROBE, order], capture_output=True, text=True,
+                           check=True).stdout for order in ("idiv,mod", "mod,idiv")}
+    assert len(outs) == 1, outs

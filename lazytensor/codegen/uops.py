@@ -98,7 +98,13 @@ def linear(n: U) -> tuple[dict[U, int], int]:
 
 
 def _order(atom: U) -> tuple:
-    return (atom.op != "var", str(atom.arg), id(atom))
+    """Variables first, then by structure: the same order in every process (an order by
+    address changed the kernel text, and so the disk cache's key, from run to run)."""
+    return (atom.op != "var", str(atom.arg), _structure(atom))
+
+
+def _structure(n: U) -> str:
+    return f"{n.op}:{n.dtype.name}:{n.arg!r}({','.join(_structure(s) for s in n.srcs)})"
 
 
 def from_linear(terms: dict[U, int], c: int) -> U:
