@@ -2,6 +2,10 @@
 
     python benchmarks/bench_first_call.py            # every row
     python benchmarks/bench_first_call.py --only generate
+    python benchmarks/bench_first_call.py --quick    # tiny sizes (the MLP of bench_kernels --quick, 8 tokens)
+
+bench_kernels.py prints the same rows in its table (`measure` below), e.g.
+    python benchmarks/bench_kernels.py --only mlp_first_step,generate
 
 Rows (each in fresh processes, lazytensor on `cl`, beside PyTorch eager in the same run):
   mlp_first_step  the first SGD step of the 784-512-512-10 MLP: cold (an empty kernel cache)
@@ -28,16 +32,22 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 GPT = dict(vocab=65, context=64, d_model=64, heads=4, layers=2)
 TOKENS = 64
+QUICK_TOKENS = 8
+ROWS = ("mlp_first_step", "generate")
 
 
-def _mlp_first_step(m) -> dict:
+def _tokens(quick: bool) -> int:
+    return QUICK_TOKENS if quick else TOKENS
+
+
+def _mlp_first_step(m, quick: bool = False) -> dict:
     import numpy as np
     from bench_kernels import _convert, _mlp_inputs, _mlp_setup, _mlp_step
-    arrays = _mlp_inputs(False, np.random.default_rng(0))
+    arrays = _mlp_inputs(quick, np.random.default_rng(0))
     start = time.perf_counter()
     args = _mlp_setup(m, *_convert(arrays, m.tensor))
-    float(_mlp_step(m, *args))
-    return {"seconds": time.perf_counter() - start}
+    loss = float(_mlp_step(m, *args))
+    return {"seconds": time.perf_counter() - start, "loss": loss}
 
 
 def _gpt(m):
@@ -46,7 +56,7 @@ def _gpt(m):
     return _char_model(m, GPT["vocab"], GPT["context"], GPT["d_model"], GPT["heads"], GPT["layers"]).eval()
 
 
-def _generate(m) -> dict:
+def _generate(m, quick: bool = False) -> dict:
     """Greedy tokens, and seconds per token (each step's logits read back: the next id)."""
     import torch
     net = _gpt(torch)
@@ -58,7 +68,7 @@ def _generate(m) -> dict:
     idx = m.tensor([[1]])
     times, tokens, kernels = [], [], []
     with m.no_grad():
-        for _ in range(TOKENS):
+        for _ in range(_tokens(quick)):
             start = time.perf_counter()
             logits = net(idx[:, -GPT["context"]:])
             nxt = int(logits[0, -1].argmax())
@@ -69,7 +79,7 @@ def _generate(m) -> dict:
     return {"seconds": times, "tokens": tokens, "kernels_by_token": kernels}
 
 
-def child(row: str, lib: str) -> dict:
+def child(row: str, lib: str, quick: bool = False) -> dict:
     """One measurement in this (fresh) process, as JSON-able numbers."""
     if lib == "torch":
         import torch
@@ -79,17 +89,18 @@ def child(row: str, lib: str) -> dict:
         import lazytensor as m
         from lazytensor.runtime.stats import STATS
         m.set_default_device("cl")
-    out = {"mlp_first_step": _mlp_first_step, "generate": _generate}[row](m)
+    out = {"mlp_first_step": _mlp_first_step, "generate": _generate}[row](m, quick)
     if lib != "torch":
         out["programs_built"] = STATS.programs_built
         out["kernels_compiled"] = STATS.kernels_compiled
     return out
 
 
-def _run_child(row: str, lib: str, cache: str) -> dict:
+def _run_child(row: str, lib: str, cache: str, quick: bool = False) -> dict:
     # an empty machine: lazytensor's cache and PoCL's own kernel cache both start empty
     env = dict(os.environ, LT_CACHE_DIR=cache, POCL_CACHE_DIR=os.path.join(cache, "pocl"))
-    done = subprocess.run([sys.executable, __file__, "--child", row, lib], env=env, capture_output=True, text=True)
+    argv = [sys.executable, os.path.abspath(__file__), "--child", row, lib] + (["--quick"] if quick else [])
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{row} on {lib} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -100,41 +111,71 @@ def _median(xs):
     return xs[len(xs) // 2]
 
 
-def report_mlp(cache: str) -> None:
-    cold = _run_child("mlp_first_step", "lt", cache)
-    warm = _run_child("mlp_first_step", "lt", cache)
-    torch_first = _run_child("mlp_first_step", "torch", cache)
+def measure_mlp(cache: str, quick: bool = False) -> dict:
+    """The first MLP step: lazytensor cold (`cache` empty), warm (a second process over the cache
+    the first one filled), and torch; each the child's dict (seconds, loss, programs_built)."""
+    return {"cold": _run_child("mlp_first_step", "lt", cache, quick),
+            "warm": _run_child("mlp_first_step", "lt", cache, quick),
+            "torch": _run_child("mlp_first_step", "torch", cache, quick)}
+
+
+def measure_generate(cache: str, quick: bool = False) -> dict:
+    """Greedy generation, cold, warm and torch as for measure_mlp, plus `same` (all three chose the
+    same tokens), `total` (seconds of all tokens, per run) and `steady` (median seconds per token
+    of the second half: the warm process's and torch's)."""
+    runs = {"cold": _run_child("generate", "lt", cache, quick), "warm": _run_child("generate", "lt", cache, quick),
+            "torch": _run_child("generate", "torch", cache, quick)}
+    half = _tokens(quick) // 2
+    return {**runs, "same": runs["cold"]["tokens"] == runs["torch"]["tokens"] == runs["warm"]["tokens"],
+            "total": {k: sum(r["seconds"]) for k, r in runs.items()},
+            "steady": {k: _median(runs[run]["seconds"][half:]) for k, run in (("lt", "warm"), ("torch", "torch"))}}
+
+
+def measure(row: str, cache: str, quick: bool = False) -> dict:
+    """One row's measurements (fresh processes; `cache` must start empty)."""
+    return {"mlp_first_step": measure_mlp, "generate": measure_generate}[row](cache, quick)
+
+
+def kernel_growth(result: dict) -> str:
+    """How many kernels the cold run of a measure_generate result had compiled by the end of
+    tokens 1, 2, 4, 8, ..., as one line."""
+    growth = result["cold"]["kernels_by_token"]
+    marks = [i for i in (1, 2, 4, 8, 16, 32, 64) if i <= len(growth)]
+    return (f"kernels compiled by the end of tokens {', '.join(map(str, marks))} (cold): "
+            f"{[growth[i - 1] for i in marks]}")
+
+
+def report_mlp(cache: str, quick: bool = False) -> None:
+    r = measure_mlp(cache, quick)
+    cold, warm, torch_first = r["cold"], r["warm"], r["torch"]
     print(f"| mlp_first_step | cold {cold['seconds']:.2f} s ({cold['programs_built']} programs built) | "
           f"warm {warm['seconds']:.2f} s ({warm['programs_built']} built) | torch {torch_first['seconds']:.2f} s |")
 
 
-def report_generate(cache: str) -> None:
-    cold = _run_child("generate", "lt", cache)
-    warm = _run_child("generate", "lt", cache)
-    ref = _run_child("generate", "torch", cache)
-    same = cold["tokens"] == ref["tokens"] == warm["tokens"]
-    steady_lt, steady_torch = _median(warm["seconds"][32:]), _median(ref["seconds"][32:])
-    growth = cold["kernels_by_token"]
-    print(f"kernels compiled by the end of tokens 1, 2, 4, 8, 16, 32, 64 (cold): "
-          f"{[growth[i - 1] for i in (1, 2, 4, 8, 16, 32, 64)]}")
-    print(f"| generate ({TOKENS} tokens) | cold {sum(cold['seconds']):.2f} s ({cold['kernels_compiled']} kernels "
-          f"compiled, {cold['programs_built']} programs) | warm {sum(warm['seconds']):.2f} s "
-          f"({warm['programs_built']} built) | torch {sum(ref['seconds']):.2f} s | steady lt/torch tokens/s "
-          f"{steady_torch / steady_lt:.2f} | tokens {'= torch' if same else 'DIFFER from torch'} |")
+def report_generate(cache: str, quick: bool = False) -> None:
+    r = measure_generate(cache, quick)
+    cold, warm, total = r["cold"], r["warm"], r["total"]
+    print(kernel_growth(r))
+    print(f"| generate ({_tokens(quick)} tokens) | cold {total['cold']:.2f} s ({cold['kernels_compiled']} kernels "
+          f"compiled, {cold['programs_built']} programs) | warm {total['warm']:.2f} s "
+          f"({warm['programs_built']} built) | torch {total['torch']:.2f} s | steady lt/torch tokens/s "
+          f"{r['steady']['torch'] / r['steady']['lt']:.2f} | "
+          f"tokens {'= torch' if r['same'] else 'DIFFER from torch'} |")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", default="mlp_first_step,generate")
+    p.add_argument("--only", default=",".join(ROWS))
+    p.add_argument("--quick", action="store_true", help="tiny sizes: the MLP of bench_kernels --quick, 8 tokens")
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        print(json.dumps(child(*args.child)))
+        print(json.dumps(child(*args.child, quick=args.quick)))
         return 0
     rows = {"mlp_first_step": report_mlp, "generate": report_generate}
     for name in args.only.split(","):
         with tempfile.TemporaryDirectory() as cache:  # empty: the first process is cold
-            rows[name](cache)
+            rows[name](cache, args.quick)
     return 0
 
 

@@ -6,6 +6,7 @@ Run:
     python benchmarks/bench_kernels.py --device numpy       # lazytensor on one device only
     python benchmarks/bench_kernels.py --quick              # tiny sizes, seconds (CI: non-zero exit on any
                                                             # exception or mismatch)
+    python benchmarks/bench_kernels.py --only mlp_first_step,generate   # first calls only
 
 Every contestant of a workload is warmed up first (so compiles are excluded), then the
 contestants run round-robin for --rounds rounds and each cell is the median time.
@@ -15,6 +16,17 @@ column says `ok` or names the contestant that disagrees. Ratios are time / time 
 means lazytensor is faster). `rate` is GB/s read for the reductions (and % of the read
 bandwidth measured at the top), GFLOP/s for matmul-like rows, tokens/s for BERT.
 Errors appear as E1, E2, ... in the table, with the messages below it.
+
+First-call rows (benchmarks/bench_first_call.py measures them, each in fresh processes):
+`mlp_first_step cold` is the first SGD step of mlp_step's MLP in a process whose kernel caches
+(lazytensor's and PoCL's) start empty, `... warm` the same in a second process over the cache
+the first one filled; `torch ms` is torch's first step in a fresh process. Their `lt rate`
+column says how many programs that process built (unit `built`): a warm one should build 0.
+`generate cold`/`warm` are the totals of greedy generation with a growing sequence (64
+tokens; 8 with --quick), `generate steady` the median time per token of the second half
+(warm process; not with --quick), with tokens/s as the rates; `check` compares the loss / the
+tokens with torch's. These rows are in the default table (lazytensor on cl; --quick has only
+mlp_first_step's; --no-first-call leaves them out) and run by name in --only.
 """
 from __future__ import annotations
 
@@ -32,6 +44,7 @@ import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Callable  # noqa: E402
@@ -43,10 +56,13 @@ import lazytensor as lt  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples"))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import bert_encoder  # noqa: E402  (the encoder written once for lazytensor and torch)
+import bench_first_call  # noqa: E402  (the first-call rows, measured in fresh processes)
 
 LT_DEVICES = ("cl", "numpy")
 CONTESTANTS = ("lt:cl", "lt:cl jit", "lt:numpy", "numpy", "torch")
+QUICK_FIRST_CALL = ("mlp_first_step",)  # --quick's first-call rows (generate --quick takes ~25 s more: by name)
 
 
 # ---- workloads --------------------------------------------------------------------------------
@@ -519,6 +535,40 @@ def table_row(name: str, wl: Workload, work: float, times: dict, bad: list[str],
             "MISMATCH " + " ".join(bad) if bad else "ok"]
 
 
+def _first_call_row(name: str, t_lt, t_torch, errors: Errors, unit: str = "-", lt_rate: str = "-",
+                    torch_rate: str = "-", check: str = "ok") -> list[str]:
+    """A first-call row in the table's columns: lt:cl and torch times, cl/torch, a rate."""
+    cell = lambda t, c: errors.cell(f"{name} {c}", t) if isinstance(t, Exception) else _ms(t)  # noqa: E731
+    return [name, cell(t_lt, "lt:cl"), "-", "-", "-", cell(t_torch, "torch"), _ratio(t_lt, t_torch), "-", "-", "-",
+            unit, lt_rate, torch_rate, "-", check]
+
+
+def first_call_rows(name: str, quick: bool, errors: Errors, notes: list[str]) -> tuple[list[list[str]], bool]:
+    """The rows of first-call workload `name` (bench_first_call.ROWS), and whether any failed;
+    a line for below the table goes to `notes`."""
+    with tempfile.TemporaryDirectory() as cache:  # empty: the first process is cold
+        try:
+            r = bench_first_call.measure(name, cache, quick)
+        except Exception as e:  # noqa: BLE001 - reported in the table
+            return [_first_call_row(f"{name} cold", e, None, errors, check="-")], True
+    if name == "mlp_first_step":
+        want = r["torch"]["loss"]
+        bad = [f"{k}({err:.1e})" for k in ("cold", "warm")
+               if not (err := abs(r[k]["loss"] - want) / max(abs(want), 1e-30)) <= 1e-5]
+        check = "MISMATCH " + " ".join(bad) if bad else "ok"
+        return [_first_call_row(f"{name} {k}", r[k]["seconds"], r["torch"]["seconds"], errors, "built",
+                                str(r[k]["programs_built"]), check=check) for k in ("cold", "warm")], bool(bad)
+    check = "ok" if r["same"] else "MISMATCH tokens differ from torch's"
+    total, steady = r["total"], r["steady"]
+    notes.append(f"generate: {bench_first_call.kernel_growth(r)}")
+    rows = [_first_call_row(f"{name} {k}", total[k], total["torch"], errors, "built", str(r[k]["programs_built"]),
+                            check=check) for k in ("cold", "warm")]
+    if not quick:  # 8 tokens have no steady half
+        rows.append(_first_call_row(f"{name} steady", steady["lt"], steady["torch"], errors, "tokens/s",
+                                    f"{1 / steady['lt']:.0f}", f"{1 / steady['torch']:.0f}", check))
+    return rows, not r["same"]
+
+
 def print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     line = lambda r: "  ".join(c.ljust(w) if i in (0, len(r) - 1) else c.rjust(w)  # noqa: E731
@@ -545,7 +595,10 @@ def machine_info() -> None:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny sizes, 2 rounds; exit 1 on any error or mismatch")
-    p.add_argument("--only", default="", help="comma-separated workload names: " + ",".join(workloads()))
+    p.add_argument("--only", default="", help="comma-separated workload names: "
+                   + ",".join([*workloads(), *bench_first_call.ROWS]))
+    p.add_argument("--no-first-call", action="store_true", help="leave out the first-call rows (by default in the "
+                   "table unless --only names workloads)")
     p.add_argument("--rounds", type=int, default=None, help="timed rounds per workload (default 7; 2 with --quick)")
     p.add_argument("--device", default="all", choices=["cl", "numpy", "all"], help="lazytensor device(s)")
     args = p.parse_args(argv)
@@ -557,11 +610,13 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
     table = workloads()
-    names = [n.strip() for n in args.only.split(",") if n.strip()] or list(table)
-    unknown = [n for n in names if n not in table]
-    if unknown:
-        sys.exit(f"unknown workload(s) {unknown}; choose from {list(table)}")
     devices = list(LT_DEVICES) if args.device == "all" else [args.device]
+    first_call = ([] if args.no_first_call or "cl" not in devices  # lazytensor on cl only
+                  else list(QUICK_FIRST_CALL if args.quick else bench_first_call.ROWS))
+    names = [n.strip() for n in args.only.split(",") if n.strip()] or [*table, *first_call]
+    unknown = [n for n in names if n not in table and n not in bench_first_call.ROWS]
+    if unknown:
+        sys.exit(f"unknown workload(s) {unknown}; choose from {[*table, *bench_first_call.ROWS]}")
 
     machine_info()
     bw_bytes = (16 if args.quick else 256) << 20
@@ -576,8 +631,14 @@ def main(argv=None) -> int:
 
     header = ["workload", *(f"{c} ms" for c in CONTESTANTS), "cl/torch", "jit/torch", "ltnp/numpy", "cl/numpy",
               "unit", "lt rate", "torch rate", "% read bw", "check"]
-    rows, errors, failed = [], Errors(), False
+    rows, errors, failed, notes = [], Errors(), False, []
     for name in names:
+        if name in bench_first_call.ROWS:
+            first_rows, bad_first = first_call_rows(name, args.quick, errors, notes)
+            rows += first_rows
+            failed |= bad_first
+            print(f"  done {name}", file=sys.stderr, flush=True)
+            continue
         wl = table[name]
         arrays = wl.inputs(args.quick, np.random.default_rng(0))  # the same inputs whatever --only says
         fns, bad = warm_and_check(contestants(wl, arrays, devices), wl.tol)
@@ -586,7 +647,7 @@ def main(argv=None) -> int:
         failed |= bool(bad) or any(isinstance(t, Exception) for t in times.values())
         print(f"  done {name}", file=sys.stderr, flush=True)
     print_table(header, rows)
-    for line in errors.lines():
+    for line in notes + errors.lines():
         print(line)
     if args.quick and failed:
         print("FAILED: an exception or a mismatch above (--quick exits 1)")
