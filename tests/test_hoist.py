@@ -268,3 +268,21 @@ def test_a_kernel_whose_size_varies_names_its_work_groups():
     guard = "if (get_global_id(0) >= "
     assert guard not in grouped.source  # the size is a multiple of 4 here; at other sizes it may not be
     assert guard in generic.source
+
+
+@needs_cl
+def test_kernels_that_share_a_launch_are_built_only_as_that_launch():
+    """Three independent kernels run as one joined launch: one program with one kernel is
+    built, not the members on their own as well."""
+    rng = np.random.default_rng(5)
+    with using("cl", True):
+        xs = [rng.standard_normal(777).astype(np.float32) for _ in range(3)]
+        a, b, c = (lt.tensor(x) for x in xs)
+        lt.realize()  # the uploads
+        before_kernels, before_programs = STATS.kernels_compiled, STATS.programs_built
+        outs = [a * 2.5 + 1.25, b * 3.5 - 1.75, (c * 0.75).exp()]
+        lt.realize(*outs)
+        assert STATS.kernels_compiled - before_kernels == 1
+        assert STATS.programs_built - before_programs <= 1
+        for got, want in zip(outs, [xs[0] * 2.5 + 1.25, xs[1] * 3.5 - 1.75, np.exp(xs[2] * 0.75)]):
+            np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)

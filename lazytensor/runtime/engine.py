@@ -68,7 +68,13 @@ def _render_all(specs: list[KernelSpec], device, resized: bool = False) -> list[
 
 
 def _run(prepared, device) -> list[KernelTiming]:
-    sources = {name: src for _, program in prepared for name, src in program.sources.items()}
+    """Launch the prepared programs, built together: the kernels that run alone and the joined
+    launches (members of a joined launch are not built on their own)."""
+    batches = _launch_batches(prepared, device)
+    joins = [_joined_kernel(batch) if len(batch) > 1 else None for batch in batches]
+    sources = {}
+    for batch, joined in zip(batches, joins):
+        sources.update(batch[0][1].sources if joined is None else {joined.name: joined.source})
     timed = profile.timing()
     built = {name for name, src in sources.items() if not device.has_built(src)} if timed else set()
     runnables = device.compile(sources)
@@ -76,11 +82,11 @@ def _run(prepared, device) -> list[KernelTiming]:
         for name, src in sources.items():
             print(f"[lt] --- {name} ---\n{src}", file=sys.stderr)
     timings = _Timings(timed, built)
-    for batch in _launch_batches(prepared, device):
-        if len(batch) == 1:
+    for batch, joined in zip(batches, joins):
+        if joined is None:
             _run_program(*batch[0], runnables, device, timings)
         else:
-            _run_joined(batch, device, timings)
+            _run_joined(batch, joined, runnables[joined.name], device, timings)
     device.after_batch()
     return timings
 
@@ -131,18 +137,20 @@ _JOINED: dict[tuple, RenderedKernel] = {}
 _JOINED_LIMIT = 1024
 
 
-def _run_joined(batch, device, timings: "_Timings") -> None:
-    """One launch for the kernels of `batch` (each program has one kernel and no scratch)."""
+def _joined_kernel(batch) -> RenderedKernel:
+    """The one kernel that runs the kernels of `batch` (each program has one kernel and no scratch)."""
     members = [program.kernels[0] for _, program in batch]
     key = tuple((m.source, m.global_size) for m in members)
     if key not in _JOINED:
         if len(_JOINED) >= _JOINED_LIMIT:
             del _JOINED[next(iter(_JOINED))]
         _JOINED[key] = join(members, f"joined{len(members)}_{members[0].name}")
-    joined = _JOINED[key]
-    if timings.timed and not device.has_built(joined.source):
-        timings.built.add(joined.name)
-    runnable = device.compile({joined.name: joined.source})[joined.name]
+    return _JOINED[key]
+
+
+def _run_joined(batch, joined: RenderedKernel, runnable, device, timings: "_Timings") -> None:
+    """One launch of `joined` for the kernels of `batch`."""
+    members = [program.kernels[0] for _, program in batch]
     views, bufs, args = [], [], []
     for (spec, _), rk in zip(batch, members):
         vs = [_allocate(device, out) for out in spec.outputs]
