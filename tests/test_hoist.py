@@ -286,3 +286,38 @@ def test_kernels_that_share_a_launch_are_built_only_as_that_launch():
         assert STATS.programs_built - before_programs <= 1
         for got, want in zip(outs, [xs[0] * 2.5 + 1.25, xs[1] * 3.5 - 1.75, np.exp(xs[2] * 0.75)]):
             np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+
+
+def _encoder_lm(m, vocab: int = 65, d_model: int = 128):
+    layer = m.nn.TransformerEncoderLayer(d_model, 4, 4 * d_model, dropout=0.0, batch_first=True, norm_first=True)
+    return m.nn.Sequential(m.nn.Embedding(vocab, d_model), m.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False),
+                           m.nn.LayerNorm(d_model), m.nn.Linear(d_model, vocab))
+
+
+@pytest.mark.slow
+@needs_cl
+def test_a_step_whose_joined_launches_share_member_kernels_builds_and_matches_torch():
+    """An AdamW step over two pre-norm encoder layers: its backward has several joined
+    launches with a member kernel in common (built as one program, they would define its
+    function twice)."""
+    torch.manual_seed(0)
+    ref = _encoder_lm(torch)
+    rng = np.random.default_rng(0)
+    batches = [(rng.integers(0, 65, (4, 16)), rng.integers(0, 65, (4, 16))) for _ in range(2)]
+
+    def losses(m, net):
+        opt = m.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=0.01)
+        out = []
+        for x, y in batches:
+            opt.zero_grad()
+            loss = m.nn.functional.cross_entropy(net(m.tensor(x)).reshape(-1, 65), m.tensor(y).reshape(-1))
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+        return out
+
+    with using("cl", True):
+        net = _encoder_lm(lt)
+        net.load_state_dict({k: lt.tensor(v.detach().numpy()) for k, v in ref.state_dict().items()})
+        ours = losses(lt, net)
+    np.testing.assert_allclose(ours, losses(torch, ref), rtol=1e-4)

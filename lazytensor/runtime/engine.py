@@ -68,13 +68,13 @@ def _render_all(specs: list[KernelSpec], device, resized: bool = False) -> list[
 
 
 def _run(prepared, device) -> list[KernelTiming]:
-    """Launch the prepared programs, built together: the kernels that run alone and the joined
-    launches (members of a joined launch are not built on their own)."""
+    """Launch the prepared programs. The kernels that run alone are built together; a joined
+    launch is built as one program of its own (two joined launches may define the same
+    member function), and its members are not built on their own."""
     batches = _launch_batches(prepared, device)
     joins = [_joined_kernel(batch) if len(batch) > 1 else None for batch in batches]
-    sources = {}
-    for batch, joined in zip(batches, joins):
-        sources.update(batch[0][1].sources if joined is None else {joined.name: joined.source})
+    sources = {name: src for batch, joined in zip(batches, joins) if joined is None
+               for name, src in batch[0][1].sources.items()}
     timed = profile.timing()
     built = {name for name, src in sources.items() if not device.has_built(src)} if timed else set()
     runnables = device.compile(sources)
@@ -86,7 +86,7 @@ def _run(prepared, device) -> list[KernelTiming]:
         if joined is None:
             _run_program(*batch[0], runnables, device, timings)
         else:
-            _run_joined(batch, joined, runnables[joined.name], device, timings)
+            _run_joined(batch, joined, device, timings)
     device.after_batch()
     return timings
 
@@ -148,8 +148,13 @@ def _joined_kernel(batch) -> RenderedKernel:
     return _JOINED[key]
 
 
-def _run_joined(batch, joined: RenderedKernel, runnable, device, timings: "_Timings") -> None:
+def _run_joined(batch, joined: RenderedKernel, device, timings: "_Timings") -> None:
     """One launch of `joined` for the kernels of `batch`."""
+    if timings.timed and not device.has_built(joined.source):
+        timings.built.add(joined.name)
+    runnable = device.compile({joined.name: joined.source})[joined.name]
+    if config.DEBUG >= 3:
+        print(f"[lt] --- {joined.name} ---\n{joined.source}", file=sys.stderr)
     members = [program.kernels[0] for _, program in batch]
     views, bufs, args = [], [], []
     for (spec, _), rk in zip(batch, members):
