@@ -155,3 +155,16 @@ def test_to_moves_between_devices(device):
             y = x.to(target)
             assert str(y.device) == target
             np.testing.assert_array_equal(y.numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("environ, expected", [
+    ({"PMI_RANK": "1", "POCL_KERNEL_CACHE": "0", "XDG_CACHE_HOME": "/c"}, "/c/pocl/rank1"),
+    ({"OMPI_COMM_WORLD_RANK": "3", "POCL_KERNEL_CACHE": "0", "XDG_CACHE_HOME": "/c"}, "/c/pocl/rank3"),
+    ({"PMI_RANK": "1", "XDG_CACHE_HOME": "/c"}, None),  # PoCL's cache on: its files are shared safely
+    ({"POCL_KERNEL_CACHE": "0"}, None),  # not under MPI
+    ({"PMI_RANK": "1", "POCL_KERNEL_CACHE": "0", "POCL_CACHE_DIR": "/mine"}, "/mine"),  # the user's choice
+], ids=["mpich", "open_mpi", "cache_on", "one_process", "chosen"])
+def test_mpi_ranks_with_pocls_cache_off_get_scratch_folders_of_their_own(environ, expected):
+    from lazytensor.runtime.opencl import separate_pocl_scratch_per_rank
+    separate_pocl_scratch_per_rank(environ)
+    assert environ.get("POCL_CACHE_DIR") == expected

@@ -70,11 +70,28 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(g) for g in found.groups()) if found else (0,)
 
 
+# the environment variables MPI launchers (MPICH's and Open MPI's) set to a process's rank
+_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+
+
+def separate_pocl_scratch_per_rank(environ=os.environ) -> None:
+    """With its kernel cache off, PoCL compiles into one scratch folder named by the kernel's
+    hash: ranks of one MPI job on one host compiling the same kernel remove each other's
+    files (PoCL aborts: "Can't get stat()"). Each rank gets a folder of its own, unless
+    the user chose one."""
+    rank = next((environ[v] for v in _RANK_VARIABLES if v in environ), None)
+    if rank is None or environ.get("POCL_KERNEL_CACHE", "1") != "0" or "POCL_CACHE_DIR" in environ:
+        return
+    base = os.path.join(environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pocl")
+    environ["POCL_CACHE_DIR"] = os.path.join(base, f"rank{rank}")
+
+
 @lru_cache(maxsize=None)
 def opencl_devices() -> tuple:
     """Every usable OpenCL device: GPUs first; then CPUs by newest driver (a newer
     implementation knows newer processors); devices that fail a probe kernel are left
     out with a one-line warning. () when there is no platform."""
+    separate_pocl_scratch_per_rank()  # before PoCL starts, which reads it once
     try:
         import pyopencl as cl
         devices = [d for p in cl.get_platforms() for d in p.get_devices()]
