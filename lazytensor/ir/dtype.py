@@ -96,8 +96,9 @@ def from_storage(array: np.ndarray, dtype: DType) -> np.ndarray:
 
 
 def round_to(value, dtype: DType):
-    """A Python scalar as the nearest value `dtype` holds (what storing it would keep)."""
-    return from_storage(to_storage(value, dtype), dtype).item() if dtype.is_floating_point else value
+    """A Python scalar as the nearest value a 16-bit float `dtype` holds (what storing it
+    would keep); other dtypes' kernels take the scalar in that dtype already."""
+    return from_storage(to_storage(value, dtype), dtype).item() if dtype in NARROW_FLOATS else value
 
 
 def value_range(dtype: DType) -> tuple[bool | int | float, bool | int | float]:
