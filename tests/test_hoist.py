@@ -144,9 +144,9 @@ def _train(m, lengths, seed: int = 1, width: int = WIDTH + 2, vocab: int = 50) -
 @needs_cl
 def test_training_over_many_lengths_stops_compiling_and_stays_right():
     """A steady loop at one length (three steps: the first step's graph is its own), then
-    twenty lengths, then thirty more: the lengths add a bounded number of kernels (the
-    kinds of sizes met, 2.1x one length's here), and the thirty later ones next to none
-    (one kernel each, without generic kernels)."""
+    twenty lengths, then thirty more: the lengths build at most twice the kernels of one
+    length (1.6x here: the two steps after the first meet new sizes, and build generic
+    kernels at once), and the thirty later ones next to none."""
     with using("cl", True):
         before = STATS.kernels_compiled
         _train(lt, [7, 7, 7])
@@ -155,7 +155,7 @@ def test_training_over_many_lengths_stops_compiling_and_stays_right():
         twenty = STATS.kernels_compiled - before
         _train(lt, list(range(27, 57)))
         fifty = STATS.kernels_compiled - before
-    assert 0 < one_length and twenty <= 2.5 * one_length, (one_length, twenty)
+    assert 0 < one_length and twenty <= 2 * one_length, (one_length, twenty)
     assert fifty - twenty <= 3, (twenty, fifty)
     np.testing.assert_allclose(losses, _train(torch, list(range(7, 27))), rtol=1e-4)
 

@@ -116,7 +116,7 @@ def _launched_as(program: RenderedKernel, kernel: RenderedKernel, literals: tupl
 @dataclass
 class _SizeFamily:
     """Kernels whose signatures agree but for sizes: the first one (its buffers left out)
-    and its variables' sizes, the realisation each size was last met in, the variables
+    and its variables' sizes, the realisation each size was first met in, the variables
     seen to vary, and the choices made for the first one with them varying (every member
     takes them: one code, and no heuristic run per size)."""
     first: LoweredKernel
@@ -126,8 +126,9 @@ class _SizeFamily:
     opts: list[Opt] | None = None
 
     def met_often(self, times: int = 3) -> bool:
-        """Has the family met `times` sizes, each in a realisation of its own?"""
-        return len(self.met) >= times and len(set(self.met.values())) >= times
+        """Have `times` realisations each brought the family sizes of their own? Sizes met
+        together (two layers of one kind) are first met in one realisation and count once."""
+        return len(set(self.met.values())) >= times
 
 
 def variable_sizes(kernel: LoweredKernel) -> dict[str, int]:
@@ -148,8 +149,8 @@ class Hoister:
                build: Build) -> RenderedProgram:
         """`kernel` rendered by `build`, planned and made generic once its family varies:
         its realisation repeats an earlier one at other sizes (`resized`: the next token,
-        another batch length), or the family has met several sizes in as many realisations
-        (`now` numbers them: a loop whose graphs differ a little from step to step). Kernels
+        another batch length), or several realisations have each brought the family sizes of
+        their own (`now` numbers them: a loop whose graphs differ a little from step to step). Kernels
         that merely share a structure (two layers of different widths) keep their own
         constants and choices."""
         family_key = size_free(key)
@@ -159,7 +160,7 @@ class Hoister:
             first = replace(kernel, inputs=[None] * len(kernel.inputs))  # its buffers are not needed to plan it
             family = _SizeFamily(first, sizes)
             _remember(self.size_families, family_key, family, self.limit)
-        family.met[tuple(sorted(sizes.items()))] = now
+        family.met.setdefault(tuple(sorted(sizes.items())), now)
         if not (resized or family.varying or family.met_often()):
             return self.program(build(kernel, name, frozenset(), None), False)
         varying = family.varying | {v for v in sizes.keys() | family.sizes.keys()

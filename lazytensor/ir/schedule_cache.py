@@ -126,8 +126,28 @@ class CachedSchedule:
 
 def size_free_structure(key: tuple) -> tuple:
     """A structural key with its sizes left out (shapes, strides, offsets, movement ops'
-    sizes): the same step at another length (a longer text, a shorter batch) shares it."""
-    return tuple(_size_free_part(part) for part in key)
+    sizes) and its values computed from constants alone: the same step at another length
+    (a longer text, a shorter batch) shares it. Constants are left out because a loop at one
+    length shares them between steps (the last step's mask and length are this step's, one
+    node each) where a loop over lengths has two of each."""
+    constant: set[int] = set()  # positions of values computed from constants alone
+    kept: dict[int, int] = {}  # every other position -> its place among them
+    out = [key[0]]  # the device flags
+    for position, part in enumerate(key[1:-1]):
+        sources = part[_SOURCES.get(part[0], 4)] if part[0] not in ("in", "const") else ()
+        if part[0] != "in" and all(s in constant for s in sources):
+            constant.add(position)
+            continue
+        kept[position] = len(kept)
+        at = _SOURCES.get(part[0], 4)
+        if sources:
+            part = part[:at] + (tuple(kept.get(s, "constant") for s in sources),) + part[at + 1:]
+        out.append(_size_free_part(part))
+    out.append(("targets", tuple(kept.get(t, "constant") for t in key[-1][1])))
+    return tuple(out)
+
+
+_SOURCES = {"pad": 5}  # where a structure part keeps its sources, where not at 4
 
 
 def _size_free_part(part) -> object:
