@@ -168,3 +168,11 @@ def test_mpi_ranks_with_pocls_cache_off_get_scratch_folders_of_their_own(environ
     from lazytensor.runtime.opencl import separate_pocl_scratch_per_rank
     separate_pocl_scratch_per_rank(environ)
     assert environ.get("POCL_CACHE_DIR") == expected
+
+
+@pytest.mark.parametrize("environ, expected", [({}, "0"), ({"POCL_WORK_GROUP_SPECIALIZATION": "1"}, "1")],
+                         ids=["default", "chosen"])
+def test_pocl_compiles_one_work_group_function_per_kernel_unless_told_otherwise(environ, expected):
+    from lazytensor.runtime.opencl import one_pocl_compile_per_kernel
+    one_pocl_compile_per_kernel(environ)
+    assert environ["POCL_WORK_GROUP_SPECIALIZATION"] == expected

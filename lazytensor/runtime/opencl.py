@@ -86,12 +86,23 @@ def separate_pocl_scratch_per_rank(environ=os.environ) -> None:
     environ["POCL_CACHE_DIR"] = os.path.join(base, f"rank{rank}")
 
 
+def one_pocl_compile_per_kernel(environ=os.environ) -> None:
+    """PoCL compiles a kernel's work-group function for the local size of its first launch
+    (work-group specialisation), and once more, generic, when the binaries are read back
+    for the disk cache: with specialisation off the launch compiles the generic one, which
+    the read-back then reuses. The MLP's cold first step took 4.6 s instead of 6.3 s, and
+    the kernels ran as fast (benchmarks/bench_kernels.py, PoCL 3.1 on a CPU: they choose
+    their own loops and vectors). A setting of the user's own wins."""
+    environ.setdefault("POCL_WORK_GROUP_SPECIALIZATION", "0")
+
+
 @lru_cache(maxsize=None)
 def opencl_devices() -> tuple:
     """Every usable OpenCL device: GPUs first; then CPUs by newest driver (a newer
     implementation knows newer processors); devices that fail a probe kernel are left
     out with a one-line warning. () when there is no platform."""
-    separate_pocl_scratch_per_rank()  # before PoCL starts, which reads it once
+    separate_pocl_scratch_per_rank()  # before PoCL starts, which reads them once
+    one_pocl_compile_per_kernel()
     try:
         import pyopencl as cl
         devices = [d for p in cl.get_platforms() for d in p.get_devices()]
