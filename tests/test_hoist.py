@@ -1,5 +1,7 @@
 """Sizes that vary become kernel arguments: the number of programs stops growing with the
 number of lengths (codegen/hoist.py), and every length computes what it would alone."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -75,6 +77,27 @@ def test_the_same_code_under_other_names_is_one_program():
     assert b.sized_at_launch and b.name.startswith("k_n")  # a name no other code has
 
 
+def test_kernels_of_one_realisation_that_differ_in_literals_share_one_generic_kernel():
+    """Two layers of different widths: one program compiles, each launches it with its sizes."""
+    from lazytensor.codegen.program import RenderedProgram
+    narrow, wide = (RenderedProgram((_kernel(rows, name=f"k_{rows}"),)) for rows in (3, 5))
+    other = RenderedProgram((replace(_kernel(3, name="k_o"), source=_source(3, name="k_o").replace("1.5f", "2.5f")),))
+    shared = Hoister().share([narrow, wide, other])
+    (a,), (b,) = shared[0].kernels, shared[1].kernels
+    assert a.source == b.source and "r1 < lt_n0" in a.source and a.sized_at_launch
+    assert (a.literals, a.global_size, b.literals, b.global_size) == ((3,), (3,), (5,), (5,))
+    assert shared[2] is other  # code of its own stays as it is
+
+
+def test_a_kernel_covered_by_a_generic_one_takes_it_even_where_it_would_keep_its_own():
+    hoister = Hoister()
+    hoister.kernel(_kernel(3))
+    five = hoister.kernel(_kernel(5))
+    seven = hoister.kernel(_kernel(7), generic=False)  # compiled already, and computes the same
+    assert seven.source == five.source and seven.literals == (7,)
+    assert hoister.kernel(_kernel(7, step=32), generic=False).source == _source(7, 32, "k_x")
+
+
 def test_a_plan_refuses_to_cut_a_variable_whose_size_varies():
     from lazytensor.codegen.hoist import variable_sizes
     from lazytensor.codegen.lower import lower_kernel
@@ -100,6 +123,29 @@ def _attention(m, x, w):
     scores = (h @ h.transpose(1, 2)) / 4
     scores = scores.masked_fill(m.ones(t, t).tril() == 0, float("-inf"))
     return scores.softmax(-1) @ h
+
+
+@needs_cl
+def test_two_matmuls_of_one_realisation_that_differ_in_width_build_one_kernel(monkeypatch):
+    from lazytensor.runtime import engine
+    from lazytensor.runtime.devices import get_device
+    device = get_device("cl")
+    monkeypatch.setattr(engine, "_RENDERED", {})  # as in a fresh process
+    monkeypatch.setattr(device, "hoister", Hoister())
+    built: list[dict] = []
+    compile_ = device.compile
+    monkeypatch.setattr(device, "compile", lambda sources: built.append(sources) or compile_(sources))
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((8, 24), (24, 16), (8, 40), (40, 16))]
+    with using("cl", True):
+        a, w1, b, w2 = (lt.tensor(x) for x in arrays)
+        lt.realize()
+        built.clear()
+        x, y = a @ w1, b @ w2
+        lt.realize(x, y)
+        np.testing.assert_allclose(x.numpy(), arrays[0] @ arrays[1], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(y.numpy(), arrays[2] @ arrays[3], rtol=1e-5, atol=1e-5)
+    assert [len(set(sources.values())) for sources in built[:1]] == [1], built
 
 
 @needs_cl

@@ -9,20 +9,28 @@ V = TypeVar("V")
 
 
 def postorder(roots: Iterable[T], children: Callable[[T], Iterable[T]]) -> list[T]:
-    """Every node reachable from `roots`, each after all of its children (a topological order)."""
+    """Every node reachable from `roots`, each after all of its children (a topological order):
+    the order of a recursive depth-first walk, children in order, each node at its first visit.
+    The stack holds each open node's iterator over its children, so a node is pushed once
+    (every pass walks graphs with this: it is the hottest loop of lowering)."""
     order: list[T] = []
     seen: set[int] = set()
-    stack: list[tuple[T, bool]] = [(r, False) for r in reversed(list(roots))]
-    while stack:
-        n, expanded = stack.pop()
-        if expanded:
-            order.append(n)
+    mark = seen.add
+    for root in roots:
+        if id(root) in seen:
             continue
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        stack.append((n, True))
-        stack.extend((c, False) for c in reversed(list(children(n))) if id(c) not in seen)
+        mark(id(root))
+        stack = [(root, iter(children(root)))]
+        while stack:
+            node, pending = stack[-1]
+            for child in pending:
+                if id(child) not in seen:
+                    mark(id(child))
+                    stack.append((child, iter(children(child))))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     return order
 
 

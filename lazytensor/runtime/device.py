@@ -40,6 +40,11 @@ class Device:
         name, source = self.renderer.render(kernel, name)
         return single_kernel(name, source, kernel)
 
+    def share(self, programs: list[RenderedProgram]) -> list[RenderedProgram]:
+        """One realisation's new programs, where kernels of one code may share one compiled
+        program (a device whose kernels take sizes as arguments: codegen/hoist.py)."""
+        return programs
+
     def compile(self, sources: dict[str, str]) -> dict[str, Any]:
         """Build kernels named in `sources`; returns name -> runnable (cached by source)."""
         raise NotImplementedError

@@ -49,8 +49,9 @@ def _rendered(device, spec: KernelSpec, suffix: int, resized: bool = False) -> R
 
 def _render_all(specs: list[KernelSpec], device, resized: bool = False) -> list[tuple[KernelSpec, RenderedProgram]]:
     """Render each kernel (from the cache where its signature was seen); names are unique
-    within one batch."""
-    prepared, sources = [], {}
+    within one batch. Kernels new to this batch may then share code (Device.share), and are
+    remembered as shared."""
+    prepared, sources, new = [], {}, []
     for spec in specs:
         if spec.outputs[0].numel == 0:  # nothing to compute: empty buffers are the whole result
             for out in spec.outputs:
@@ -58,12 +59,20 @@ def _render_all(specs: list[KernelSpec], device, resized: bool = False) -> list[
             continue
         suffix = 0
         while True:  # a name already taken in this batch by another kernel gets a numbered suffix
+            known = (device.name, spec.key, suffix) in _RENDERED
             program = _rendered(device, spec, suffix, resized)
             if all(sources.get(name, src) == src for name, src in program.sources.items()):
                 break
             suffix += 1
         sources.update(program.sources)
+        if not known:
+            new.append((len(prepared), (device.name, spec.key, suffix)))
         prepared.append((spec, program))
+    if len(new) > 1:
+        shared = device.share([prepared[at][1] for at, _ in new])
+        for (at, cache_key), program in zip(new, shared):
+            prepared[at] = (prepared[at][0], program)
+            _RENDERED[cache_key] = program
     return prepared
 
 

@@ -177,6 +177,9 @@ class OpenCLDevice(Device):
         return self.hoister.render(kernel, name, key, STATS.realizations, resized,
                                    lambda k, n, varying, opts: build_program(k, self.caps, n, opts, varying))
 
+    def share(self, programs: list[RenderedProgram]) -> list[RenderedProgram]:
+        return self.hoister.share(programs)
+
     def cache_path(self, *parts: str) -> Path:
         return cache_dir().parent.joinpath(*parts)
 
