@@ -151,6 +151,19 @@ def test_invalid_opt_raises(opt, why):
         make_plan(kernel, [opt])
 
 
+def test_planning_a_kernel_again_starts_from_its_initial_plan():
+    """The initial plan is kept between plannings of one kernel; choices made in one plan
+    never show in the next."""
+    from lazytensor.codegen.opt import initial_plan
+    kernel, _ = one_kernel(lambda x: (x * 2).sum(-1), rand(8, 64))
+    chosen = make_plan(kernel, [Opt(OptKind.UPCAST, 0, 4), Opt(OptKind.REDUCE_UNROLL, 0, 4)])
+    again = initial_plan(kernel, frozenset({"g0"}))
+    fresh = make_plan(kernel, [])
+    assert chosen.opts and not again.opts and again.varying == {"g0"} and not fresh.varying
+    assert [(a.size, a.kind) for a in again.axes] == [(a.size, a.kind) for a in fresh.axes] == [(8, "global")]
+    assert again.stores == fresh.stores and again.stores != chosen.stores
+
+
 def test_reduce_unroll_needs_enough_steps():
     kernel, _ = one_kernel(lambda x: x.sum(-1), rand(6, 10))
     with pytest.raises(OptError, match="need at least 16 steps"):

@@ -153,15 +153,32 @@ class KernelPlan:
         return [a for a in self.axes if a.kind in ("global", "group")]
 
 
+# the initial plans of the last few kernels planned: a kernel is planned several times (its
+# variables' sizes, the heuristic's trials, its choices), and merging its axes walks it each time
+_INITIAL: dict[int, tuple[LoweredKernel, KernelPlan]] = {}
+_INITIAL_LIMIT = 64
+
+
 def initial_plan(kernel: LoweredKernel, varying: frozenset[str] = frozenset()) -> KernelPlan:
     """One global axis per output axis, one store per output. `varying`: the variables whose
     size differs between kernels that share one generic program (codegen/hoist.py)."""
+    known = _INITIAL.get(id(kernel))
+    if known is None or known[0] is not kernel:
+        known = _INITIAL[id(kernel)] = (kernel, _merged_plan(kernel))
+        if len(_INITIAL) > _INITIAL_LIMIT:
+            del _INITIAL[next(iter(_INITIAL))]
+    plan = known[1].copy()
+    plan.varying = varying
+    return plan
+
+
+def _merged_plan(kernel: LoweredKernel) -> KernelPlan:
     flat = S.lit(0)
     for v, st in zip(kernel.out_vars, contiguous_strides(kernel.out_shape)):
         flat = S.add(flat, S.mul(v, st))
     axes = [Axis(v, v.arg[1]) for v in kernel.out_vars if v.op == "var"]
     stores = [Store(i, flat, value) for i, value in enumerate(kernel.values)]
-    plan = KernelPlan(kernel, axes, stores, varying=varying)
+    plan = KernelPlan(kernel, axes, stores)
     merge_axes(plan)
     plan.reduce_axes = plan.reduce_vars()
     return plan
