@@ -19,6 +19,7 @@ independent accumulators in one loop (the adds no longer wait on each other).
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -153,9 +154,10 @@ class KernelPlan:
         return [a for a in self.axes if a.kind in ("global", "group")]
 
 
-# the initial plans of the last few kernels planned: a kernel is planned several times (its
-# variables' sizes, the heuristic's trials, its choices), and merging its axes walks it each time
-_INITIAL: dict[int, tuple[LoweredKernel, KernelPlan]] = {}
+# the initial axes and stores of the last few kernels planned: a kernel is planned several
+# times (its variables' sizes, the heuristic's trials, its choices), and merging its axes walks
+# it each time. Kept by weak reference: a kernel holds its graph's nodes.
+_INITIAL: dict[int, tuple[weakref.ref, list[Axis], list[Store], list[U]]] = {}
 _INITIAL_LIMIT = 64
 
 
@@ -163,13 +165,14 @@ def initial_plan(kernel: LoweredKernel, varying: frozenset[str] = frozenset()) -
     """One global axis per output axis, one store per output. `varying`: the variables whose
     size differs between kernels that share one generic program (codegen/hoist.py)."""
     known = _INITIAL.get(id(kernel))
-    if known is None or known[0] is not kernel:
-        known = _INITIAL[id(kernel)] = (kernel, _merged_plan(kernel))
+    if known is None or known[0]() is not kernel:
+        plan = _merged_plan(kernel)
+        known = _INITIAL[id(kernel)] = (weakref.ref(kernel), plan.axes, plan.stores, plan.reduce_axes)
         if len(_INITIAL) > _INITIAL_LIMIT:
             del _INITIAL[next(iter(_INITIAL))]
-    plan = known[1].copy()
-    plan.varying = varying
-    return plan
+    _, axes, stores, reduce_axes = known
+    return KernelPlan(kernel, [replace(a) for a in axes], list(stores), reduce_axes=list(reduce_axes),
+                      varying=varying)
 
 
 def _merged_plan(kernel: LoweredKernel) -> KernelPlan:
