@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 LAZY: bool = os.environ.get("LAZY", "1") != "0"
@@ -14,6 +15,14 @@ VALIDATE: bool = os.environ.get("VALIDATE", "0") not in ("", "0")
 NANCHECK: bool = os.environ.get("NANCHECK", "0") not in ("", "0")
 SEARCH: bool = os.environ.get("LT_SEARCH", "0") not in ("", "0")  # time candidate kernels once (runtime/search.py)
 GRAD_ENABLED: bool = True  # autograd records ops (lt.no_grad() turns it off)
+
+
+def cache_root() -> Path:
+    """Where the disk caches live (kernel binaries, plans): LT_CACHE_DIR, else the user's cache
+    folder. Read at each use, so a test or a launcher may point it elsewhere."""
+    root = os.environ.get("LT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "lazytensor")
+    return Path(root)
 
 
 def set_lazy(flag: bool) -> bool:

@@ -18,6 +18,20 @@ for _p in (_ROOT, _HERE):
 from helpers import DEVICES, cl_unavailable_reason, using  # noqa: E402
 
 
+def _plans_of_this_process() -> None:
+    """Each test process (each xdist worker too) keeps realisation plans of its own
+    (runtime/plan_cache.py): a plan that an earlier run or another worker wrote would decide
+    which realisations build a schedule here. The folder goes when the process ends."""
+    import atexit
+    import shutil
+    import tempfile
+    os.environ["LT_PLAN_DIR"] = tempfile.mkdtemp(prefix="lt-plans-")
+    atexit.register(shutil.rmtree, os.environ["LT_PLAN_DIR"], True)
+
+
+_plans_of_this_process()
+
+
 @pytest.fixture(params=DEVICES)
 def device(request):
     """The device name a test runs on; "cl" skips without OpenCL."""

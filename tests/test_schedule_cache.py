@@ -119,3 +119,12 @@ def test_a_step_at_new_lengths_shares_its_sizeless_structure_with_one_at_one_len
         other = (x + lt.ones(7, 7).tril(), w * lt.ones(6, 6).tril())
         from lazytensor.ir.schedule_cache import structure
         assert size_free_structure(structure([t.node for t in other]).key) != size_free_structure(two_lengths)
+
+
+def test_asking_also_for_a_node_of_the_graph_is_the_structure_of_asking_for_both():
+    from lazytensor.ir.schedule_cache import structure
+    with using("numpy", True):
+        x = lt.tensor(_data(2, 3, 5))
+        y = (x * 2).exp()
+        z = (y + 1).sum(1)
+        assert structure([z.node]).asking_also([y.node]).key == structure([z.node, y.node]).key

@@ -38,7 +38,9 @@ def _arg_key(arg: Any) -> Any:
     if isinstance(arg, float):
         return ("f", repr(arg))
     if isinstance(arg, tuple):
-        return tuple(_arg_key(a) for a in arg)
+        for a in arg:  # the common argument, a shape or an axis order, is its own key
+            if type(a) is not int:
+                return tuple(_arg_key(a) for a in arg)
     return arg
 
 

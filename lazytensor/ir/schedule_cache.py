@@ -27,6 +27,13 @@ class Structure:
     def positions(self) -> dict[int, int]:
         return {id(n): i for i, n in enumerate(self.nodes)}
 
+    def asking_also(self, extra: list[Node]) -> "Structure":
+        """This structure with `extra` (nodes of its graph) asked for too: only the targets
+        part changes, as the walk from the first targets reaches every node already."""
+        at = self.positions()
+        targets = self.key[-1][1] + tuple(at[id(n)] for n in extra)
+        return Structure(self.key[:-1] + (("targets", targets),), self.nodes, [])
+
 
 def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Structure:
     """The structural key of realising `targets` (`flags`: device choices that change the

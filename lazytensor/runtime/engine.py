@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 
 from .. import capture, checks, config
 from ..codegen.lower import lower_kernel, strided_view
@@ -16,7 +17,7 @@ from ..ir.schedule import Schedule, schedule, toposort
 from ..ir.schedule_cache import CachedSchedule, explain_difference, size_free_structure, structure, worth_storing
 from .buffer import Buffer, BufferView
 from ..sites import user_site
-from . import profile, validate
+from . import plan_cache, profile, validate
 from .profile import KernelTiming
 from .devices import get_device
 from .stats import STATS
@@ -33,6 +34,13 @@ def _allocate(device, node: Node) -> BufferView:
     return BufferView(buf, node.shape, contiguous_strides(node.shape))
 
 
+def _remember(table: dict, key, value, limit: int) -> None:
+    """table[key] = value, forgetting the oldest entry past `limit`."""
+    if len(table) >= limit:
+        del table[next(iter(table))]
+    table[key] = value
+
+
 def _rendered(device, spec: KernelSpec, suffix: int, resized: bool = False) -> RenderedProgram:
     """The rendered program for a kernel signature (lowering and rendering only on a miss).
     `resized`: its realisation repeats an earlier one at other sizes (codegen/hoist.py)."""
@@ -41,21 +49,29 @@ def _rendered(device, spec: KernelSpec, suffix: int, resized: bool = False) -> R
         kernel = lower_kernel(spec)
         name = kernel_name(kernel)
         program = device.render(kernel, name if suffix == 0 else f"{name}_{suffix}", spec.key, resized)
-        if len(_RENDERED) >= _RENDERED_LIMIT:
-            del _RENDERED[next(iter(_RENDERED))]
-        _RENDERED[cache_key] = program
+        _remember(_RENDERED, cache_key, program, _RENDERED_LIMIT)
     return _RENDERED[cache_key]
 
 
-def _render_all(specs: list[KernelSpec], device, resized: bool = False) -> list[tuple[KernelSpec, RenderedProgram]]:
+def _attach_empty(spec: KernelSpec, device) -> bool:
+    """Nothing to compute: empty buffers are the whole result. Whether `spec` is such a kernel."""
+    if spec.outputs[0].numel != 0:
+        return False
+    for out in spec.outputs:
+        out.attach(_allocate(device, out))
+    return True
+
+
+def _render_all(specs: list[KernelSpec], device, resized: bool = False,
+                plan: list | None = None) -> list[tuple[KernelSpec, RenderedProgram]]:
     """Render each kernel (from the cache where its signature was seen); names are unique
     within one batch. Kernels new to this batch may then share code (Device.share), and are
-    remembered as shared."""
-    prepared, sources, new = [], {}, []
+    remembered as shared. `plan`, if given, receives per spec what a plan on disk keeps
+    (runtime/plan_cache.py): None for an empty kernel, else its name suffix and program."""
+    prepared, sources, new, suffixes = [], {}, [], []
     for spec in specs:
-        if spec.outputs[0].numel == 0:  # nothing to compute: empty buffers are the whole result
-            for out in spec.outputs:
-                out.attach(_allocate(device, out))
+        if _attach_empty(spec, device):
+            suffixes.append(None)
             continue
         suffix = 0
         while True:  # a name already taken in this batch by another kernel gets a numbered suffix
@@ -67,12 +83,30 @@ def _render_all(specs: list[KernelSpec], device, resized: bool = False) -> list[
         sources.update(program.sources)
         if not known:
             new.append((len(prepared), (device.name, spec.key, suffix)))
+        suffixes.append(suffix)
         prepared.append((spec, program))
     if len(new) > 1:
         shared = device.share([prepared[at][1] for at, _ in new])
         for (at, cache_key), program in zip(new, shared):
             prepared[at] = (prepared[at][0], program)
             _RENDERED[cache_key] = program
+    if plan is not None:
+        programs = iter(program for _, program in prepared)
+        plan.extend(None if suffix is None else (suffix, next(programs)) for suffix in suffixes)
+    return prepared
+
+
+def _planned(specs: list[KernelSpec], device, plan: list) -> list[tuple[KernelSpec, RenderedProgram]]:
+    """The kernels of a plan from disk, as _render_all would have prepared them; their programs
+    are remembered as rendered."""
+    prepared = []
+    for spec, entry in zip(specs, plan):
+        if entry is None:
+            _attach_empty(spec, device)
+            continue
+        suffix, program = entry
+        _remember(_RENDERED, (device.name, spec.key, suffix), program, _RENDERED_LIMIT)
+        prepared.append((spec, program))
     return prepared
 
 
@@ -214,33 +248,65 @@ _SCHEDULES_LIMIT = 1024
 _SIZES_SEEN: dict[tuple, tuple] = {}  # (device, structure without sizes) -> the first structure of it
 
 
-def _schedule(targets: list[Node], device) -> tuple[Schedule, bool]:
-    """The schedule for `targets`, reused from an earlier graph of the same structure, and
-    whether the graph repeats an earlier one at other sizes (the next token, another batch
-    length): then its kernels become generic in their sizes (codegen/hoist.py)."""
+@dataclass
+class _Plan:
+    """How a realisation runs: its schedule; whether it repeats an earlier one at other sizes
+    (the next token, another batch length: its kernels become generic, codegen/hoist.py); its
+    programs where a plan on disk gave them; and its structure's key and cached schedule where
+    its schedule was built here (the plan is then written down once rendered)."""
+    schedule: Schedule
+    resized: bool = False
+    programs: list | None = None
+    built: tuple[tuple, CachedSchedule] | None = None
+
+
+def _identity(device) -> str:
+    return getattr(device, "identity", device.name)
+
+
+def _schedule(targets: list[Node], device) -> _Plan:
+    """The schedule for `targets`, reused from an earlier graph of the same structure: in
+    this process, or from a plan on disk (runtime/plan_cache.py), or built."""
     fuse = getattr(device, "fuse_row_reductions", False)
     epoch, Epoch.now = Epoch.now, Epoch.now + 1
     shape = structure(targets, (fuse,), epoch)
     stored = [n for n in shape.recomputed if worth_storing(n)]
     if stored:  # computed once already and built upon since: computed a last time, and kept
         targets = targets + stored
-        shape = structure(targets, (fuse,), epoch)
+        shape = shape.asking_also(stored)
     cache_key = (device.name, shape.key)
     cached = _SCHEDULES.get(cache_key)
     if cached is not None:
-        return cached.instantiate(shape), False
+        return _Plan(cached.instantiate(shape))
+    loaded = plan_cache.load(_identity(device), shape.key)
+    if loaded is not None:
+        cached, programs = loaded
+        _remember(_SCHEDULES, cache_key, cached, _SCHEDULES_LIMIT)
+        STATS.schedules_loaded += 1
+        return _Plan(cached.instantiate(shape), programs=programs)
     if config.DEBUG >= 1:
         _explain_miss(device.name, shape.key)
     sched = schedule(targets, fuse_row_reductions=fuse)
     STATS.schedules_built += 1
-    if len(_SCHEDULES) >= _SCHEDULES_LIMIT:
-        del _SCHEDULES[next(iter(_SCHEDULES))]
-    _SCHEDULES[cache_key] = CachedSchedule.of(sched, shape)
+    cached = CachedSchedule.of(sched, shape)
+    _remember(_SCHEDULES, cache_key, cached, _SCHEDULES_LIMIT)
     sizeless = (device.name, size_free_structure(shape.key))
     resized = _SIZES_SEEN.setdefault(sizeless, shape.key) != shape.key
     if len(_SIZES_SEEN) > _SCHEDULES_LIMIT:
         del _SIZES_SEEN[next(iter(_SIZES_SEEN))]
-    return sched, resized
+    return _Plan(sched, resized, built=(shape.key, cached))
+
+
+def _prepare(plan: _Plan, device) -> list[tuple[KernelSpec, RenderedProgram]]:
+    """The programs of a realisation: from its plan on disk, or rendered (and then written
+    down, where its schedule was built here)."""
+    if plan.programs is not None:
+        return _planned(plan.schedule.kernels, device, plan.programs)
+    programs = [] if plan.built is not None else None
+    prepared = _render_all(plan.schedule.kernels, device, plan.resized, programs)
+    if plan.built is not None:
+        plan_cache.save(_identity(device), *plan.built, programs)
+    return prepared
 
 
 def _explain_miss(device_name: str, key: tuple) -> None:
@@ -276,8 +342,9 @@ def realize(nodes: list[Node], device_name: str) -> None:
         graph = graph_of(targets, getattr(device, "fuse_row_reductions", False), device.render)
     if config.DEBUG >= 4:
         _print_graph(targets)
-    sched, resized = _schedule(targets, device)
-    timings = _run(_render_all(sched.kernels, device, resized), device)
+    plan = _schedule(targets, device)
+    sched = plan.schedule
+    timings = _run(_prepare(plan, device), device)
     late = []
     for v in sched.views:
         found = strided_view(v)

@@ -38,9 +38,7 @@ def _build_failure(src: str, log: str) -> str:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("LT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "lazytensor")
-    return Path(root) / "opencl"
+    return config.cache_root() / "opencl"
 
 
 _PROBE = "__kernel void lt_probe(__global float* a) { a[get_global_id(0)] = 2.0f * a[get_global_id(0)]; }"

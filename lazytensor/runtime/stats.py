@@ -16,6 +16,7 @@ class Stats:
     buffers_created: int = 0  # device allocations the memory pool could not serve
     realizations: int = 0
     schedules_built: int = 0  # realisations whose structure had not been seen (the rest reuse one)
+    schedules_loaded: int = 0  # realisations whose plan (schedule and programs) was read from disk
     kernel_time_s: float = 0.0
     compile_time_s: float = 0.0
     device: str = ""  # the device (and OpenCL platform) the last realisation ran on

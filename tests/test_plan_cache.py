@@ -1,0 +1,95 @@
+"""A second process takes each realisation's plan from disk: it schedules, lowers and renders
+nothing, and computes the same values (runtime/plan_cache.py)."""
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from helpers import DEVICES, cl_unavailable_reason
+from lazytensor.runtime import plan_cache
+
+_PROGRAM = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import lazytensor as lt
+    from lazytensor.codegen import lower
+    lowered = []
+    original = lower.lower_kernel
+    lower.lower_kernel = lambda spec: lowered.append(spec) or original(spec)
+    import lazytensor.runtime.engine as engine
+    engine.lower_kernel = lower.lower_kernel
+    lt.set_default_device(sys.argv[1])
+    lt.manual_seed(0)
+    model = lt.nn.Sequential(lt.nn.Linear(12, 24), lt.nn.ReLU(), lt.nn.Linear(24, 5))
+    opt = lt.optim.Adam(model.parameters(), lr=0.01)
+    x, y = lt.randn(16, 12), lt.randint(0, 5, (16,))
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = lt.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    s = lt.stats()
+    print(json.dumps({"losses": losses, "built": s.schedules_built, "loaded": s.schedules_loaded,
+                      "lowered": len(lowered), "weight": model[0].weight.numpy().tolist()}))
+""")
+
+
+def _run(device: str, plans, cache) -> dict:
+    env = dict(os.environ, LT_PLAN_DIR=str(plans), LT_CACHE_DIR=str(cache))
+    done = subprocess.run([sys.executable, "-c", _PROGRAM, device], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _devices():
+    return [d for d in DEVICES if d != "cl" or cl_unavailable_reason() is None]
+
+
+@pytest.mark.parametrize("device", _devices())
+def test_a_second_process_takes_its_plans_from_disk_and_computes_the_same(device, tmp_path):
+    first = _run(device, tmp_path / "plans", tmp_path / "cache")
+    second = _run(device, tmp_path / "plans", tmp_path / "cache")
+    assert first["built"] > 0 and first["loaded"] == 0 and first["lowered"] > 0
+    assert second["built"] == 0 and second["loaded"] == first["built"] and second["lowered"] == 0
+    assert second["losses"] == first["losses"]
+    np.testing.assert_array_equal(second["weight"], first["weight"])
+
+
+def test_plans_are_off_with_lt_plan_cache_0(tmp_path, monkeypatch):
+    monkeypatch.setenv("LT_PLAN_DIR", str(tmp_path))
+    monkeypatch.setenv("LT_PLAN_CACHE", "0")
+    plan_cache.save("dev", ("k", 1), "schedule", [])
+    assert not any(tmp_path.rglob("*.pkl")) and plan_cache.load("dev", ("k", 1)) is None
+
+
+def test_a_plan_is_found_by_its_structure_device_and_code(tmp_path, monkeypatch):
+    monkeypatch.setenv("LT_PLAN_DIR", str(tmp_path))
+    plan_cache.save("dev", ("k", 1), "schedule", ["program"])
+    assert plan_cache.load("dev", ("k", 1)) == ("schedule", ["program"])
+    assert plan_cache.load("dev", ("k", 2)) is None and plan_cache.load("other", ("k", 1)) is None
+    monkeypatch.setattr(plan_cache, "code_fingerprint", lambda: "other code")
+    assert plan_cache.load("dev", ("k", 1)) is None
+
+
+def test_a_file_holding_another_structure_or_torn_is_not_taken(tmp_path, monkeypatch):
+    monkeypatch.setenv("LT_PLAN_DIR", str(tmp_path))
+    plan_cache.save("dev", ("k", 1), "schedule", [])
+    (path,) = tmp_path.rglob("*.pkl")
+    path.write_bytes(pickle.dumps((("k", 2), "schedule", [])))  # as if two structures shared a digest
+    assert plan_cache.load("dev", ("k", 1)) is None
+    path.write_bytes(b"torn")
+    assert plan_cache.load("dev", ("k", 1)) is None
+
+
+def test_a_structure_pickle_cannot_write_is_kept_in_memory_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("LT_PLAN_DIR", str(tmp_path))
+    plan_cache.save("dev", ("k", lambda: 0), "schedule", [])
+    assert not any(tmp_path.rglob("*"))
