@@ -51,20 +51,24 @@ def _mlp_first_step(m, quick: bool = False) -> dict:
 
 
 def _gpt(m):
-    from bench_kernels import _char_model
+    from char_model import char_model
     m.manual_seed(0)
-    return _char_model(m, GPT["vocab"], GPT["context"], GPT["d_model"], GPT["heads"], GPT["layers"]).eval()
+    return char_model(m, GPT["vocab"], GPT["context"], GPT["d_model"], GPT["heads"], GPT["layers"]).eval()
 
 
-def _generate(m, quick: bool = False) -> dict:
-    """Greedy tokens, and seconds per token (each step's logits read back: the next id)."""
-    import torch
-    net = _gpt(torch)
-    if m is not torch:
-        model = _gpt(m)
-        model.load_state_dict({k: m.tensor(v.numpy()) for k, v in net.state_dict().items()})
-        net = model
-    compiled = (lambda: 0) if m is torch else (lambda: __import__("lazytensor").runtime.stats.STATS.kernels_compiled)
+def _generate(m, quick: bool = False, weights: str | None = None) -> dict:
+    """Greedy tokens, and seconds per token (each step's logits read back: the next id). torch
+    writes its initial weights to `weights` (an .npz); lazytensor reads them from there, so its
+    process never imports torch."""
+    import numpy as np
+    net = _gpt(m)
+    if m.__name__ == "torch":
+        if weights:
+            np.savez(weights, **{k: v.numpy() for k, v in net.state_dict().items()})
+    else:
+        with np.load(weights) as stored:
+            net.load_state_dict({k: m.tensor(stored[k]) for k in stored.files})
+    compiled = (lambda: 0) if m.__name__ == "torch" else (lambda: __import__("lazytensor").runtime.stats.STATS.kernels_compiled)
     idx = m.tensor([[1]])
     times, tokens, kernels = [], [], []
     with m.no_grad():
@@ -89,16 +93,19 @@ def child(row: str, lib: str, quick: bool = False) -> dict:
         import lazytensor as m
         from lazytensor.runtime.stats import STATS
         m.set_default_device("cl")
-    out = {"mlp_first_step": _mlp_first_step, "generate": _generate}[row](m, quick)
+    if row == "generate":
+        out = _generate(m, quick, os.environ.get("BENCH_WEIGHTS"))
+    else:
+        out = _mlp_first_step(m, quick)
     if lib != "torch":
         out["programs_built"] = STATS.programs_built
         out["kernels_compiled"] = STATS.kernels_compiled
     return out
 
 
-def _run_child(row: str, lib: str, cache: str, quick: bool = False) -> dict:
+def _run_child(row: str, lib: str, cache: str, quick: bool = False, weights: str = "") -> dict:
     # an empty machine: lazytensor's cache and PoCL's own kernel cache both start empty
-    env = dict(os.environ, LT_CACHE_DIR=cache, POCL_CACHE_DIR=os.path.join(cache, "pocl"))
+    env = dict(os.environ, LT_CACHE_DIR=cache, POCL_CACHE_DIR=os.path.join(cache, "pocl"), BENCH_WEIGHTS=weights)
     argv = [sys.executable, os.path.abspath(__file__), "--child", row, lib] + (["--quick"] if quick else [])
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
     if done.returncode:
@@ -123,8 +130,14 @@ def measure_generate(cache: str, quick: bool = False) -> dict:
     """Greedy generation, cold, warm and torch as for measure_mlp, plus `same` (all three chose the
     same tokens), `total` (seconds of all tokens, per run) and `steady` (median seconds per token
     of the second half: the warm process's and torch's)."""
-    runs = {"cold": _run_child("generate", "lt", cache, quick), "warm": _run_child("generate", "lt", cache, quick),
-            "torch": _run_child("generate", "torch", cache, quick)}
+    weights = os.path.join(os.path.dirname(cache.rstrip(os.sep)) or ".", f"gpt_weights_{os.getpid()}.npz")
+    try:  # torch first: it writes the weights that lazytensor then loads
+        runs = {"torch": _run_child("generate", "torch", cache, quick, weights)}
+        runs.update(cold=_run_child("generate", "lt", cache, quick, weights),
+                    warm=_run_child("generate", "lt", cache, quick, weights))
+    finally:
+        if os.path.exists(weights):
+            os.remove(weights)
     half = _tokens(quick) // 2
     return {**runs, "same": runs["cold"]["tokens"] == runs["torch"]["tokens"] == runs["warm"]["tokens"],
             "total": {k: sum(r["seconds"]) for k, r in runs.items()},

@@ -58,6 +58,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import bert_encoder  # noqa: E402  (the encoder written once for lazytensor and torch)
+from char_model import char_model as _char_model  # noqa: E402
 import bench_first_call  # noqa: E402  (the first-call rows, measured in fresh processes)
 
 LT_DEVICES = ("cl", "numpy")
@@ -219,25 +220,6 @@ def _restart_training(m, *args_and_arrays):
 def _char_sizes(quick):
     """vocab, context, d_model, heads, layers, batch (the issue's character transformer)."""
     return (16, 8, 32, 4, 1, 2) if quick else (65, 64, 128, 4, 2, 16)
-
-
-def _char_model(m, vocab, context, d_model, heads, layers):
-    layer = m.nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout=0.0, batch_first=True,
-                                         norm_first=True, activation="gelu")
-
-    class CharTransformer(m.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.tok, self.pos = m.nn.Embedding(vocab, d_model), m.nn.Embedding(context, d_model)
-            self.blocks = m.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-            self.norm, self.head = m.nn.LayerNorm(d_model), m.nn.Linear(d_model, vocab)
-
-        def forward(self, idx):
-            x = self.tok(idx) + self.pos(m.arange(idx.shape[1], device=idx.device))
-            t = idx.shape[1]
-            causal = m.triu(m.full((t, t), float("-inf"), device=idx.device), diagonal=1)
-            return self.head(self.norm(self.blocks(x, mask=causal, is_causal=True)))
-    return CharTransformer()
 
 
 def _char_inputs(quick, rng):

@@ -3,7 +3,8 @@ and its structural signature, all found in one walk over its subgraph.
 
 The signature holds everything that shapes the kernel's code and nothing that doesn't:
 two kernels with equal keys render to the same source, so the engine can skip lowering
-and rendering on a hit. Constants are numbered, not valued (they are kernel arguments);
+and rendering on a hit. Dtypes are named by their names (a key of strings and numbers is
+left alone by Python's garbage collector, and the caches keep many keys). Constants are numbered, not valued (they are kernel arguments);
 input buffers are described by dtype and layout. Inputs and arguments are numbered in
 one canonical order that lowering and launching reuse.
 """
@@ -88,16 +89,16 @@ def _part(n: Node, leaf: bool, numbering: _Numbering, local: dict[int, int]) -> 
     if leaf:
         view = n.buffer
         layout = (view.strides, view.offset) if view is not None else (contiguous_strides(n.shape), 0)
-        return ("in", numbering.input_slot(n), n.dtype, n.shape, layout)
+        return ("in", numbering.input_slot(n), n.dtype.name, n.shape, layout)
     if n.op == "const":
-        return ("const", n.dtype, n.shape, numbering.arg_slot(n.arg, n.dtype, (n, "const")))
+        return ("const", n.dtype.name, n.shape, numbering.arg_slot(n.arg, n.dtype, (n, "const")))
     extra = None
     if n.op == "pad":
         extra = numbering.arg_slot(n.arg[1], n.dtype, (n, "pad"))
     elif n.op == "gather":
         extra = numbering.arg_slot(0, n.dtype, (n, "zero"))
     arg = n.arg[0] if n.op == "pad" else n.arg
-    return (n.op, n.dtype, n.shape, _arg_key(arg), extra, tuple(local[id(s)] for s in n.srcs))
+    return (n.op, n.dtype.name, n.shape, _arg_key(arg), extra, tuple(local[id(s)] for s in n.srcs))
 
 
 SIZE_ARGS = frozenset({"reshape", "expand", "shrink", "pad"})  # ops whose argument is made of sizes

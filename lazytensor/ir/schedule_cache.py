@@ -42,7 +42,9 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
     grown by one token a step would otherwise be rebuilt from its first token every step).
 
     One walk does it all (the order is the unrealised nodes' post-order, each realised input
-    placed where it is first read): this runs on every realisation, cache hit or not."""
+    placed where it is first read): this runs on every realisation, cache hit or not. Parts
+    name dtypes by their names: a key of strings and numbers alone is left alone by Python's
+    garbage collector (it stops tracking such tuples), and the caches keep many keys."""
     nodes: list[Node] = []
     position: dict[int, int] = {}
     parts: list[tuple] = [flags]
@@ -58,7 +60,7 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
         at = position[id(n)] = len(nodes)
         nodes.append(n)
         view = n.buffer
-        parts.append(("in", n.dtype, n.shape, view.strides, view.offset))
+        parts.append(("in", n.dtype.name, n.shape, view.strides, view.offset))
         return at
 
     seen: set[int] = set()
@@ -85,13 +87,13 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
         nodes.append(n)
         op = n.op
         if op == "const":
-            parts.append(("const", n.dtype, n.shape, scalar(n.arg, n.dtype)))
+            parts.append(("const", n.dtype.name, n.shape, scalar(n.arg, n.dtype)))
         elif op == "pad":
-            parts.append(("pad", n.dtype, n.shape, _arg_key(n.arg[0]), scalar(n.arg[1], n.dtype), srcs))
+            parts.append(("pad", n.dtype.name, n.shape, _arg_key(n.arg[0]), scalar(n.arg[1], n.dtype), srcs))
         elif op == "reduce":  # whether its ties are compared later changes what is stored
-            parts.append((op, n.dtype, n.shape, _arg_key(n.arg), srcs, n in TIES_COMPARED))
+            parts.append((op, n.dtype.name, n.shape, _arg_key(n.arg), srcs, n in TIES_COMPARED))
         else:
-            parts.append((op, n.dtype, n.shape, n.arg if n.arg is None else _arg_key(n.arg), srcs))
+            parts.append((op, n.dtype.name, n.shape, n.arg if n.arg is None else _arg_key(n.arg), srcs))
     parts.append(("targets", tuple(position[id(t)] for t in targets)))
     return Structure(tuple(parts), nodes, list(recomputed.values()))
 
