@@ -106,6 +106,8 @@ def child(row: str, lib: str, quick: bool = False) -> dict:
 def _run_child(row: str, lib: str, cache: str, quick: bool = False, weights: str = "") -> dict:
     # an empty machine: lazytensor's cache and PoCL's own kernel cache both start empty
     env = dict(os.environ, LT_CACHE_DIR=cache, POCL_CACHE_DIR=os.path.join(cache, "pocl"), BENCH_WEIGHTS=weights)
+    for name in filter(None, env.pop("BENCH_TURN_TAKING", "").split(",")):
+        env.pop(name, None)  # bench_kernels' settings for contestants taking turns: this one runs alone
     argv = [sys.executable, os.path.abspath(__file__), "--child", row, lib] + (["--quick"] if quick else [])
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
     if done.returncode:

@@ -35,8 +35,11 @@ import os
 # The contestants take turns, and torch's OpenMP and NumPy's OpenBLAS thread pools keep spinning
 # for a while after each call, stealing the cores of whoever runs next (measured here: a 1024^2
 # matmul 2x slower for both). Make idle threads sleep at once; set before numpy/torch load them.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+# Processes that run alone (bench_first_call's) drop what is set here: BENCH_TURN_TAKING names it.
+_TURN_TAKING = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
+os.environ["BENCH_TURN_TAKING"] = ",".join(k for k in _TURN_TAKING if k not in os.environ)
+for _name, _value in _TURN_TAKING.items():
+    os.environ.setdefault(_name, _value)
 
 import argparse  # noqa: E402
 import math  # noqa: E402
