@@ -69,6 +69,7 @@ def test_independent_results_of_different_shapes_share_one_launch_on_cl(device, 
     # as in a fresh process: kernels that other tests met at several sizes are generic (sized
     # at launch), and those launch alone
     monkeypatch.setattr(engine, "_RENDERED", {})
+    monkeypatch.setenv("LT_PLAN_CACHE", "0")  # rendered here, not read from a plan on disk
     monkeypatch.setattr(get_device("cl"), "hoister", Hoister())
     with using(device, True):
         a, b, c = realized((7, 5)), realized((3,), seed=1), realized((4, 4, 4), seed=2)

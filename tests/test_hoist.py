@@ -131,6 +131,7 @@ def test_two_matmuls_of_one_realisation_that_differ_in_width_build_one_kernel(mo
     from lazytensor.runtime.devices import get_device
     device = get_device("cl")
     monkeypatch.setattr(engine, "_RENDERED", {})  # as in a fresh process
+    monkeypatch.setenv("LT_PLAN_CACHE", "0")  # rendered here, not read from a plan on disk
     monkeypatch.setattr(device, "hoister", Hoister())
     built: list[dict] = []
     compile_ = device.compile

@@ -139,6 +139,7 @@ def test_validate_names_a_broken_kernel_and_its_line(monkeypatch):
     monkeypatch.setattr(config, "VALIDATE", True)
     monkeypatch.setitem(render_opencl.OPS, "exp", "(exp({0}) + 1)")  # test-only fault injection
     monkeypatch.setattr(engine, "_RENDERED", {})
+    monkeypatch.setenv("LT_PLAN_CACHE", "0")  # rendered here, not read from a plan on disk
     with using("cl", True):
         x = lt.tensor([0.5, 1.5, 2.5]).realize()
         with pytest.raises(ValidationError, match=r"VALIDATE: kernel e_exp.*test_viz\.py:\d+"):

@@ -20,6 +20,7 @@ independent accumulators in one loop (the adds no longer wait on each other).
 from __future__ import annotations
 
 import weakref
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -427,7 +428,14 @@ def _pairwise(op: str, dtype: DType, parts: list[U]) -> U:
 
 def reduces_over(plan: KernelPlan, var: U) -> list[U]:
     """The reductions of the plan whose loop variables include `var`."""
-    return [n for n in postorder(plan.roots, lambda n: n.srcs) if n.op == "reduce" and var in n.arg[1]]
+    return [n for n in _reductions(tuple(plan.roots)) if var in n.arg[1]]
+
+
+@lru_cache(maxsize=256)
+def _reductions(roots: tuple[U, ...]) -> list[U]:
+    """The reductions under `roots`, in post-order (asked several times per choice tried;
+    the loop IR is immutable, so the answer for the same roots never changes)."""
+    return [n for n in postorder(roots, lambda n: n.srcs) if n.op == "reduce"]
 
 
 def _apply_pack(plan: KernelPlan, opt: Opt) -> None:

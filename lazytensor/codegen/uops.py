@@ -24,11 +24,12 @@ _BIG = 2**31 - 1
 
 
 class U:
-    __slots__ = ("op", "dtype", "srcs", "arg", "bounds", "__weakref__")
+    __slots__ = ("op", "dtype", "srcs", "arg", "bounds", "text", "__weakref__")
 
     def __init__(self, op: str, dtype: DType, srcs: tuple["U", ...], arg: Any):
         self.op, self.dtype, self.srcs, self.arg = op, dtype, srcs, arg
         self.bounds = _compute_bounds(self)
+        self.text: str | None = None  # _structure's, once asked (a node never changes)
 
     def __repr__(self) -> str:
         return f"U({self.op}, {self.dtype.name}, {self.arg!r}, {len(self.srcs)} srcs)"
@@ -104,7 +105,9 @@ def _order(atom: U) -> tuple:
 
 
 def _structure(n: U) -> str:
-    return f"{n.op}:{n.dtype.name}:{n.arg!r}({','.join(_structure(s) for s in n.srcs)})"
+    if n.text is None:
+        n.text = f"{n.op}:{n.dtype.name}:{n.arg!r}({','.join(_structure(s) for s in n.srcs)})"
+    return n.text
 
 
 def from_linear(terms: dict[U, int], c: int) -> U:

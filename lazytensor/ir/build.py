@@ -13,7 +13,8 @@ Shape = tuple[int, ...]
 
 def elementwise(op: str, *srcs: Node, dtype: DType | None = None) -> Node:
     shape = srcs[0].shape
-    assert all(s.shape == shape for s in srcs), (op, [s.shape for s in srcs])
+    for s in srcs:
+        assert s.shape == shape, (op, [s.shape for s in srcs])
     if dtype is None:
         dtype = bool_ if op in O.COMPARISONS else srcs[-1].dtype
     return make(op, dtype, shape, tuple(srcs), None, srcs[0].device)

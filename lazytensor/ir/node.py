@@ -90,7 +90,7 @@ def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: 
     """Build (or find) a node, after the construction-time rewrites."""
     assert op in O.ALL_OPS, op
     shape = tuple(map(int, shape))
-    if op != "detach":  # detach is never folded away: it is the value autograd does not see through
+    if srcs and op != "detach":  # detach is never folded away: it is the value autograd does not see through
         folded = simplify(op, dtype, shape, srcs, arg, device, make)
         if folded is not None:
             return folded

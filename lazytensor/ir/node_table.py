@@ -34,6 +34,9 @@ class NodeTable(Generic[V]):
     def __len__(self) -> int:
         return len(self._values)
 
+    def __bool__(self) -> bool:  # asked per op recorded (is autograd following anything?)
+        return bool(self._values)
+
 
 class NodeSet:
     def __init__(self):
@@ -48,3 +51,6 @@ class NodeSet:
 
     def __len__(self) -> int:
         return len(self._table)
+
+    def __bool__(self) -> bool:
+        return bool(self._table._values)

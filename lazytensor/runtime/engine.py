@@ -261,7 +261,9 @@ class _Plan:
 
 
 def _identity(device) -> str:
-    return getattr(device, "identity", device.name)
+    """What a plan on disk is made for: the device, its build options and the caps its kernels
+    were planned from (LT_CL_AS_GPU plans a CPU's kernels as a GPU's)."""
+    return f"{getattr(device, 'identity', device.name)}|{getattr(device, 'caps', None)!r}"
 
 
 def _schedule(targets: list[Node], device) -> _Plan:
