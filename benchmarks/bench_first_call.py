@@ -66,6 +66,9 @@ def _generate(m, quick: bool = False, weights: str | None = None) -> dict:
         if weights:
             np.savez(weights, **{k: v.numpy() for k, v in net.state_dict().items()})
     else:
+        if not weights:
+            raise ValueError("generate: lazytensor's run reads torch's weights (BENCH_WEIGHTS); run the "
+                             "benchmark through measure_generate, which runs torch first")
         with np.load(weights) as stored:
             net.load_state_dict({k: m.tensor(stored[k]) for k in stored.files})
     compiled = (lambda: 0) if m.__name__ == "torch" else (lambda: __import__("lazytensor").runtime.stats.STATS.kernels_compiled)

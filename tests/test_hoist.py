@@ -1,5 +1,6 @@
 """Sizes that vary become kernel arguments: the number of programs stops growing with the
 number of lengths (codegen/hoist.py), and every length computes what it would alone."""
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -87,6 +88,44 @@ def test_kernels_of_one_realisation_that_differ_in_literals_share_one_generic_ke
     assert a.source == b.source and "r1 < lt_n0" in a.source and a.sized_at_launch
     assert (a.literals, a.global_size, b.literals, b.global_size) == ((3,), (3,), (5,), (5,))
     assert shared[2] is other  # code of its own stays as it is
+
+
+def _code_run(kernel: RenderedKernel) -> str:
+    """The code a launch of `kernel` runs: each size argument replaced by its value, names left out."""
+    source = re.sub(r", const int lt_n\d+", "", kernel.source)
+    source = re.sub(r"\blt_n(\d+)\b", lambda m: str(kernel.literals[int(m.group(1))]), source)
+    return source.replace(kernel.name, "K")
+
+
+def _program(rows: int, step: int = 16):
+    from lazytensor.codegen.program import RenderedProgram
+    return RenderedProgram((_kernel(rows, step, name=f"k_{rows}x{step}"),))
+
+
+@pytest.mark.parametrize("sizes", [((3, 32), (5, 32)), ((3, 16), (5, 32)), ((7, 32), (7, 16), (9, 64))])
+def test_shared_kernels_run_their_own_code_where_the_family_began_at_other_sizes(sizes):
+    """The family began at step 16 and has a generic kernel over rows: kernels of a later
+    realisation at other steps must not run that kernel's step."""
+    hoister = Hoister()
+    hoister.kernel(_kernel(3))
+    hoister.kernel(_kernel(5))
+    programs = [_program(rows, step) for rows, step in sizes]
+    for before, after in zip(programs, hoister.share(programs)):
+        assert _code_run(after.kernels[0]) == _code_run(before.kernels[0])
+    later = hoister.kernel(_kernel(9, step=32), generic=False)  # covered now, or kept as it is
+    assert _code_run(later) == _code_run(_kernel(9, step=32))
+    assert _code_run(hoister.kernel(_kernel(11), generic=False)) == _code_run(_kernel(11))
+
+
+def test_generic_kernels_of_different_code_never_share_a_name():
+    """A name is a digest of the code: a plan from another process can hold a generic kernel
+    whose family began at other sizes, and two codes under one name would launch one of them."""
+    first, second = Hoister(), Hoister()
+    first.kernel(_kernel(3))
+    second.kernel(_kernel(3, step=32))
+    a, b = first.kernel(_kernel(5)), second.kernel(_kernel(5, step=32))  # both take rows, keep their steps
+    assert _code_run(a) == _code_run(_kernel(5)) and _code_run(b) == _code_run(_kernel(5, step=32))
+    assert a.source != b.source and a.name != b.name
 
 
 def test_a_kernel_covered_by_a_generic_one_takes_it_even_where_it_would_keep_its_own():

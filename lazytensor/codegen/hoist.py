@@ -67,10 +67,12 @@ class _Family:
     shared: RenderedKernel | None = None  # the first one's code under a name of its own, for the others
 
 
-def _name(name: str, skeleton: tuple[str, ...], hoisted) -> str:
+def _name(name: str, code: str) -> str:
     """A kernel name that no other code shares: the kernel's name without its shape, and a
-    digest of its skeleton and of which literals it takes as arguments."""
-    digest = hashlib.sha1(repr((skeleton, list(hoisted))).encode()).hexdigest()[:10]
+    digest of its code (its name left out). Which constants a generic kernel keeps depends
+    on the first kernel of its family, which another process (a plan read from disk) may
+    have met at other sizes: a name made of the code alone never names two codes."""
+    digest = hashlib.sha1(code.encode()).hexdigest()[:16]
     return f"{re.sub(r'(_[0-9]+(x[0-9]+)*)+$', '', name)}_n{digest}"
 
 
@@ -89,14 +91,17 @@ def split(source: str, name: str) -> Split:
     return Split(tuple(pieces), tuple(literals))
 
 
-def generic_kernel(kernel: RenderedKernel, parts: Split, hoisted: frozenset[int], name: str) -> RenderedKernel:
-    """`kernel` with the literals at positions `hoisted` read from int parameters lt_n0.. ."""
+def generic_kernel(kernel: RenderedKernel, parts: Split, hoisted: frozenset[int]) -> RenderedKernel:
+    """`kernel` with the literals at positions `hoisted` read from int parameters lt_n0..,
+    under a name of its code's own."""
     text = [parts.skeleton[0]]
     order = sorted(hoisted)
     for i, (value, piece) in enumerate(zip(parts.literals, parts.skeleton[1:])):
         text.append(f"lt_n{order.index(i)}" if i in hoisted else str(value))
         text.append(piece)
-    source = "".join(text).replace("\0", name)
+    code = "".join(text)
+    name = _name(kernel.name, code)
+    source = code.replace("\0", name)
     header = _HEADER.search(source)
     assert header is not None and header.group(1) == name, f"kernel {name}: unexpected source header"
     params = "".join(f", const int lt_n{j}" for j in range(len(order)))
@@ -196,7 +201,7 @@ class Hoister:
             return kernel
         if parts.literals == family.literals:  # the same code (sizes only in the launch), one name for it
             if family.shared is None:
-                family.shared = generic_kernel(kernel, parts, frozenset(), _name(kernel.name, parts.skeleton, ()))
+                family.shared = generic_kernel(kernel, parts, frozenset())
             return _launched_as(family.shared, kernel, ())
         differs = frozenset(i for i, (a, b) in enumerate(zip(parts.literals, family.literals)) if a != b)
         for hoisted, made in family.generic:
@@ -208,7 +213,7 @@ class Hoister:
         return self._generic(kernel, parts, family, hoisted)
 
     def _generic(self, kernel: RenderedKernel, parts: Split, family: _Family, hoisted: frozenset[int]) -> RenderedKernel:
-        made = generic_kernel(kernel, parts, hoisted, _name(kernel.name, parts.skeleton, sorted(hoisted)))
+        made = generic_kernel(kernel, parts, hoisted)
         family.generic.append((hoisted, made))
         return made
 
@@ -225,19 +230,23 @@ class Hoister:
                     groups.setdefault(parts.skeleton, []).append((i, j, parts))
         kernels = [list(p.kernels) for p in programs]
         for skeleton, members in groups.items():
-            literals = [parts.literals for _, _, parts in members]
-            if len(set(literals)) < 2:
+            if len({parts.literals for _, _, parts in members}) < 2:
                 continue
-            hoisted = frozenset(at for at, values in enumerate(zip(*literals)) if len(set(values)) > 1)
             i, j, parts = members[0]
             family = self.families.get(skeleton)
             if family is None:
                 family = _Family(parts.literals)
                 _remember(self.families, skeleton, family, self.limit)
-            made = next((g for h, g in family.generic if hoisted <= h), None)
-            if made is None:
-                made = self._generic(kernels[i][j], parts, family, hoisted)
-            order = sorted(next(h for h, g in family.generic if g is made))
+            # every generic kernel of a family keeps the family's first literals where it
+            # takes no argument (Hoister.kernel relies on it): differences count from those
+            need = frozenset(at for _, _, p in members for at, (a, b) in enumerate(zip(p.literals, family.literals))
+                             if a != b)
+            found = next(((h, g) for h, g in family.generic if need <= h), None)
+            if found is None:
+                hoisted = need.union(*(h for h, _ in family.generic))
+                found = hoisted, self._generic(kernels[i][j], parts, family, hoisted)
+            hoisted, made = found
+            order = sorted(hoisted)
             for i, j, parts in members:
                 kernels[i][j] = _launched_as(made, kernels[i][j], tuple(parts.literals[at] for at in order))
         return [p if tuple(ks) == p.kernels else replace(p, kernels=tuple(ks)) for p, ks in zip(programs, kernels)]

@@ -63,10 +63,10 @@ def _attach_empty(spec: KernelSpec, device) -> bool:
 
 
 def _render_all(specs: list[KernelSpec], device, resized: bool = False,
-                plan: list | None = None) -> list[tuple[KernelSpec, RenderedProgram]]:
+                kept: list | None = None) -> list[tuple[KernelSpec, RenderedProgram]]:
     """Render each kernel (from the cache where its signature was seen); names are unique
     within one batch. Kernels new to this batch may then share code (Device.share), and are
-    remembered as shared. `plan`, if given, receives per spec what a plan on disk keeps
+    remembered as shared. `kept`, if given, receives per spec what a plan on disk keeps
     (runtime/plan_cache.py): None for an empty kernel, else its name suffix and program."""
     prepared, sources, new, suffixes = [], {}, [], []
     for spec in specs:
@@ -90,17 +90,17 @@ def _render_all(specs: list[KernelSpec], device, resized: bool = False,
         for (at, cache_key), program in zip(new, shared):
             prepared[at] = (prepared[at][0], program)
             _RENDERED[cache_key] = program
-    if plan is not None:
+    if kept is not None:
         programs = iter(program for _, program in prepared)
-        plan.extend(None if suffix is None else (suffix, next(programs)) for suffix in suffixes)
+        kept.extend(None if suffix is None else (suffix, next(programs)) for suffix in suffixes)
     return prepared
 
 
-def _planned(specs: list[KernelSpec], device, plan: list) -> list[tuple[KernelSpec, RenderedProgram]]:
+def _planned(specs: list[KernelSpec], device, kept: list) -> list[tuple[KernelSpec, RenderedProgram]]:
     """The kernels of a plan from disk, as _render_all would have prepared them; their programs
     are remembered as rendered."""
     prepared = []
-    for spec, entry in zip(specs, plan):
+    for spec, entry in zip(specs, kept):
         if entry is None:
             _attach_empty(spec, device)
             continue

@@ -6,29 +6,31 @@ process. A new process (the second run of a script, or text generation meeting t
 an earlier run met) would schedule and render them all again: tens of milliseconds of
 Python a realisation, most of a generated token's time. So the plan of each realisation
 that built its schedule is written down: the schedule and the rendered programs, under a
-digest of the structure, the device and lazytensor's own code (a plan that other code made
-is never read). The file also holds the structure itself, and a plan is taken only where it
-equals the one asked for.
-
-A plan is found by the digest of its structure's repr, and taken only where the structure
-it holds equals the one asked for: the test the cache in memory makes. A structure whose repr
+digest of the structure's repr, the device and lazytensor's own code (a plan that other
+code made is never read). The file holds the structure too, and a plan is taken only where
+that equals the one asked for: the test the cache in memory makes. A structure whose repr
 differs between processes (an argument printed with its address) is only never found, and
-one that cannot be pickled is not written. The files are pickles in the user's own cache
-folder (LT_CACHE_DIR), beside the kernel binaries; LT_PLAN_CACHE=0 turns them off.
+one that cannot be pickled is not written.
+
+The files are pickles in the user's own cache folder (LT_CACHE_DIR), beside the kernel
+binaries, trusted as those are; LT_PLAN_CACHE=0 turns them off. Nothing removes old ones:
+a changed lazytensor writes plans under new names, as a changed kernel does binaries.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import pickle
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 from .. import config
+from ..codegen.program import RenderedProgram
 from ..ir.schedule_cache import CachedSchedule
 
 # per kernel of a schedule: None (it has no elements) or (name suffix, rendered program)
-Programs = list
+Programs = list[tuple[int, RenderedProgram] | None]
 
 
 def enabled() -> bool:
@@ -77,12 +79,12 @@ def save(identity: str, key: tuple, schedule: CachedSchedule, programs: Programs
         return
     try:
         data = pickle.dumps((key, schedule, programs), protocol=pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return  # an argument of a kind pickle cannot write: this plan stays in memory
+    except Exception:  # noqa: BLE001 - an argument pickle cannot write: this plan stays in memory
+        return
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache only costs scheduling again
+    except OSError:  # a read-only or full cache only costs scheduling again
+        tmp.unlink(missing_ok=True)
