@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from ..ir.bounded import remember
 from ..ir.kernel import size_free
 from .lower import LoweredKernel
 from .opt import Opt, OptError, initial_plan
@@ -110,12 +111,6 @@ def generic_kernel(kernel: RenderedKernel, parts: Split, hoisted: frozenset[int]
                    sized_at_launch=True)
 
 
-def _remember(table: dict, key, value, limit: int) -> None:
-    if len(table) >= limit:
-        del table[next(iter(table))]
-    table[key] = value
-
-
 def _launched_as(program: RenderedKernel, kernel: RenderedKernel, literals: tuple[int, ...]) -> RenderedKernel:
     """`program`'s code, launched as `kernel` is (its sizes and buffers) with `literals`."""
     return replace(program, global_size=kernel.global_size, local_size=kernel.local_size,
@@ -168,7 +163,7 @@ class Hoister:
         if family is None:
             first = replace(kernel, inputs=[None] * len(kernel.inputs))  # its buffers are not needed to plan it
             family = _SizeFamily(first, sizes)
-            _remember(self.size_families, family_key, family, self.limit)
+            remember(self.size_families, family_key, family, self.limit)
         family.met.setdefault(tuple(sorted(sizes.items())), now)
         if not (resized or family.varying or family.met_often()):
             return self.program(build(kernel, name, frozenset(), None), False)
@@ -197,7 +192,7 @@ class Hoister:
         parts = split(kernel.source, kernel.name)
         family = self.families.get(parts.skeleton)
         if family is None:
-            _remember(self.families, parts.skeleton, _Family(parts.literals), self.limit)
+            remember(self.families, parts.skeleton, _Family(parts.literals), self.limit)
             return kernel
         if parts.literals == family.literals:  # the same code (sizes only in the launch), one name for it
             if family.shared is None:
@@ -236,7 +231,7 @@ class Hoister:
             family = self.families.get(skeleton)
             if family is None:
                 family = _Family(parts.literals)
-                _remember(self.families, skeleton, family, self.limit)
+                remember(self.families, skeleton, family, self.limit)
             # every generic kernel of a family keeps the family's first literals where it
             # takes no argument (Hoister.kernel relies on it): differences count from those
             need = frozenset(at for _, _, p in members for at, (a, b) in enumerate(zip(p.literals, family.literals))

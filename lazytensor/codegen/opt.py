@@ -24,6 +24,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from ..ir.bounded import remember
 from ..ir.dtype import DType, bool_, float16, float32, int32
 from ..ir.ops import REDUCE_COMBINE
 from ..ir.traverse import postorder
@@ -168,9 +169,8 @@ def initial_plan(kernel: LoweredKernel, varying: frozenset[str] = frozenset()) -
     known = _INITIAL.get(id(kernel))
     if known is None or known[0]() is not kernel:
         plan = _merged_plan(kernel)
-        known = _INITIAL[id(kernel)] = (weakref.ref(kernel), plan.axes, plan.stores, plan.reduce_axes)
-        if len(_INITIAL) > _INITIAL_LIMIT:
-            del _INITIAL[next(iter(_INITIAL))]
+        known = remember(_INITIAL, id(kernel), (weakref.ref(kernel), plan.axes, plan.stores, plan.reduce_axes),
+                         _INITIAL_LIMIT)
     _, axes, stores, reduce_axes = known
     return KernelPlan(kernel, [replace(a) for a in axes], list(stores), reduce_axes=list(reduce_axes),
                       varying=varying)

@@ -10,6 +10,7 @@ from ..codegen.lower import lower_kernel, strided_view
 from ..codegen.horizontal import can_join, join
 from ..codegen.program import RenderedKernel, RenderedProgram
 from ..codegen.render_common import kernel_name
+from ..ir.bounded import remember
 from ..ir.kernel import KernelSpec, kernel_spec
 from ..ir.layout import contiguous_strides
 from ..ir.node import Epoch, Node
@@ -34,13 +35,6 @@ def _allocate(device, node: Node) -> BufferView:
     return BufferView(buf, node.shape, contiguous_strides(node.shape))
 
 
-def _remember(table: dict, key, value, limit: int) -> None:
-    """table[key] = value, forgetting the oldest entry past `limit`."""
-    if len(table) >= limit:
-        del table[next(iter(table))]
-    table[key] = value
-
-
 def _rendered(device, spec: KernelSpec, suffix: int, resized: bool = False) -> RenderedProgram:
     """The rendered program for a kernel signature (lowering and rendering only on a miss).
     `resized`: its realisation repeats an earlier one at other sizes (codegen/hoist.py)."""
@@ -49,7 +43,7 @@ def _rendered(device, spec: KernelSpec, suffix: int, resized: bool = False) -> R
         kernel = lower_kernel(spec)
         name = kernel_name(kernel)
         program = device.render(kernel, name if suffix == 0 else f"{name}_{suffix}", spec.key, resized)
-        _remember(_RENDERED, cache_key, program, _RENDERED_LIMIT)
+        remember(_RENDERED, cache_key, program, _RENDERED_LIMIT)
     return _RENDERED[cache_key]
 
 
@@ -105,7 +99,7 @@ def _planned(specs: list[KernelSpec], device, kept: list) -> list[tuple[KernelSp
             _attach_empty(spec, device)
             continue
         suffix, program = entry
-        _remember(_RENDERED, (device.name, spec.key, suffix), program, _RENDERED_LIMIT)
+        remember(_RENDERED, (device.name, spec.key, suffix), program, _RENDERED_LIMIT)
         prepared.append((spec, program))
     return prepared
 
@@ -185,9 +179,7 @@ def _joined_kernel(batch) -> RenderedKernel:
     members = [program.kernels[0] for _, program in batch]
     key = tuple((m.source, m.global_size) for m in members)
     if key not in _JOINED:
-        if len(_JOINED) >= _JOINED_LIMIT:
-            del _JOINED[next(iter(_JOINED))]
-        _JOINED[key] = join(members, f"joined{len(members)}_{members[0].name}")
+        remember(_JOINED, key, join(members, f"joined{len(members)}_{members[0].name}"), _JOINED_LIMIT)
     return _JOINED[key]
 
 
@@ -283,7 +275,7 @@ def _schedule(targets: list[Node], device) -> _Plan:
     loaded = plan_cache.load(_identity(device), shape.key)
     if loaded is not None:
         cached, programs = loaded
-        _remember(_SCHEDULES, cache_key, cached, _SCHEDULES_LIMIT)
+        remember(_SCHEDULES, cache_key, cached, _SCHEDULES_LIMIT)
         STATS.schedules_loaded += 1
         return _Plan(cached.instantiate(shape), programs=programs)
     if config.DEBUG >= 1:
@@ -291,11 +283,12 @@ def _schedule(targets: list[Node], device) -> _Plan:
     sched = schedule(targets, fuse_row_reductions=fuse)
     STATS.schedules_built += 1
     cached = CachedSchedule.of(sched, shape)
-    _remember(_SCHEDULES, cache_key, cached, _SCHEDULES_LIMIT)
+    remember(_SCHEDULES, cache_key, cached, _SCHEDULES_LIMIT)
     sizeless = (device.name, size_free_structure(shape.key))
-    resized = _SIZES_SEEN.setdefault(sizeless, shape.key) != shape.key
-    if len(_SIZES_SEEN) > _SCHEDULES_LIMIT:
-        del _SIZES_SEEN[next(iter(_SIZES_SEEN))]
+    first = _SIZES_SEEN.get(sizeless)
+    if first is None:
+        first = remember(_SIZES_SEEN, sizeless, shape.key, _SCHEDULES_LIMIT)
+    resized = first != shape.key
     return _Plan(sched, resized, built=(shape.key, cached))
 
 
