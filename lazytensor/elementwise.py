@@ -96,7 +96,7 @@ def prepare(op: str, *xs: Any, dtype: D.DType | None = None) -> tuple[list[Node]
         if not isinstance(x, (TensorBase,) + Scalar):
             raise TypeError(f"{op}: unsupported operand type {type(x).__name__} (with {describe(*[t for t in xs if isinstance(t, TensorBase)])})")
     device = common_device(op, *xs)
-    shapes = [x.node.shape for x in xs if isinstance(x, TensorBase)]
+    shapes = [x._shape() for x in xs if isinstance(x, TensorBase)]
     shape = shapes[0] if len(shapes) == 1 else broadcast_shapes(op, *shapes)
     dtype = dtype or result_dtype(*xs)
     return [as_node(x, dtype, shape, device) for x in xs], dtype

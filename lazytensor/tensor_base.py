@@ -161,14 +161,18 @@ class TensorBase:
         a node may be shared: with a tensor whose gradients it carries (then only that tensor
         reads it as is), or with the work inside a later op. A value autograd does not follow
         for this tensor therefore reaches ops detached, so no gradient flows through it and an
-        op's walk never reads through its history; a leaf or realised value has none."""
+        op's walk never reads through its history; a leaf or realised value has none. With
+        grad off, an unfollowed value is read as it is: the op's result is not followed either,
+        a later reading of it is detached, and a later op that builds the same node (hash-consing)
+        builds the same expression, whose gradients are then that op's (inference reads half
+        as many nodes)."""
         s = self._storage
         if capture.ACTIVE is not None:
             touch(s)
         n = s.node
         if followed(n):
             return n if owned_by(n, s.grad_node) else B.detach(n)
-        if anything_followed() and n.srcs and not n.realized:
+        if config.GRAD_ENABLED and anything_followed() and n.srcs and not n.realized:
             return B.detach(n)
         return n
 
@@ -290,7 +294,16 @@ class TensorBase:
     # ---- attributes ------------------------------------------------------------------------
     @property
     def shape(self) -> "Size":
-        return Size(self.node.shape)
+        return Size(self._shape())
+
+    def _shape(self) -> tuple[int, ...]:
+        """The shape, from the storage's and the chain's shape rules alone: building the node
+        to read its shape (a view's, or a detached reading) costs a hash-consing lookup or
+        two, and every op's checks ask for shapes."""
+        shape = self._storage.node.shape
+        for op, arg in self._chain:
+            shape = B.movement_shape(shape, op, arg)
+        return shape
 
     def size(self, dim: int | None = None):
         if dim is None:
@@ -311,13 +324,13 @@ class TensorBase:
 
     @property
     def ndim(self) -> int:
-        return len(self.node.shape)
+        return len(self._shape())
 
     def dim(self) -> int:
         return self.ndim
 
     def numel(self) -> int:
-        return math.prod(self.node.shape)
+        return math.prod(self._shape())
 
     nelement = numel
 
