@@ -70,15 +70,25 @@ def as_node(x: Any, dtype: D.DType, shape: tuple[int, ...], device: str) -> Node
     return const(x, dtype, shape, device)
 
 
+_PYTHON_NUMBERS = (int, float)
+
+
 def _same_kind_pair(a: Any, b: Any) -> tuple[list[Node], D.DType] | None:
     """The operands of the two commonest binary ops, when nothing needs promoting or
     broadcasting: a float tensor with a Python number, or two tensors of one shape, dtype
     and device (recording an op is per-op Python work; this skips the general path)."""
-    for t, s, tensor_first in ((a, b, True), (b, a, False)):
-        if isinstance(t, TensorBase) and type(s) in (int, float) and t.dtype.is_floating_point:
-            n = t.node
-            c = const(s, n.dtype, n.shape, n.device)
-            return ([n, c] if tensor_first else [c, n]), n.dtype
+    if type(b) in _PYTHON_NUMBERS:
+        if isinstance(a, TensorBase):
+            n = a.node
+            if n.dtype.is_floating_point:
+                return [n, const(b, n.dtype, n.shape, n.device)], n.dtype
+        return None
+    if type(a) in _PYTHON_NUMBERS:
+        if isinstance(b, TensorBase):
+            n = b.node
+            if n.dtype.is_floating_point:
+                return [const(a, n.dtype, n.shape, n.device), n], n.dtype
+        return None
     if isinstance(a, TensorBase) and isinstance(b, TensorBase):
         na, nb = a.node, b.node
         if na.shape == nb.shape and na.dtype == nb.dtype and na.device == nb.device:

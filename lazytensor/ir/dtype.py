@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,6 +19,11 @@ class DType:
     np: type
     category: int  # 0 bool, 1 integer, 2 floating: promotion climbs categories
     rank: int  # order within a category for promotion
+    # a field, not a property: recording an op asks it several times
+    is_floating_point: bool = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "is_floating_point", self.category == 2)
 
     def __reduce__(self):
         return (_by_name, (self.name,))
@@ -26,10 +31,6 @@ class DType:
     @property
     def itemsize(self) -> int:
         return np.dtype(self.np).itemsize
-
-    @property
-    def is_floating_point(self) -> bool:
-        return self.category == 2
 
     @property
     def is_signed(self) -> bool:

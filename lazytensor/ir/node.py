@@ -85,16 +85,36 @@ class Node:
         return f"<Node {self.op} {self.dtype.name} {self.shape} arg={self.arg!r} {state}>"
 
 
+# shape -> the same shape as a tuple of Python ints, one object per distinct shape
+_SHAPES: dict[tuple, Shape] = {}
+_SHAPES_KEPT = 1 << 16
+
+
+def interned_shape(shape) -> Shape:
+    """`shape` as a tuple of Python ints, without converting each size where the shape was met
+    before: NumPy integers hash and compare as the ints they hold, so the lookup finds the
+    canonical tuple (every node built asks)."""
+    found = _SHAPES.get(shape) if type(shape) is tuple else None
+    if found is None:
+        found = tuple(map(int, shape))
+        if len(_SHAPES) >= _SHAPES_KEPT:  # a long session of varying sizes: start again
+            _SHAPES.clear()
+        found = _SHAPES.setdefault(found, found)
+    return found
+
+
 def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: Any = None,
          device: str = "numpy") -> Node:
     """Build (or find) a node, after the construction-time rewrites."""
     assert op in O.ALL_OPS, op
-    shape = tuple(map(int, shape))
+    shape = interned_shape(shape)
     if srcs and op != "detach":  # detach is never folded away: it is the value autograd does not see through
         folded = simplify(op, dtype, shape, srcs, arg, device, make)
         if folded is not None:
             return folded
-    key = (op, dtype, shape, tuple(map(id, srcs)), arg if arg is None else _arg_key(arg), device)
+    # the commonest arity spelt out: a third of the cost of map()
+    ids = (id(srcs[0]), id(srcs[1])) if len(srcs) == 2 else tuple(map(id, srcs))
+    key = (op, dtype, shape, ids, arg if arg is None else _arg_key(arg), device)
     entry = _CACHE.get(key)
     found = entry() if entry is not None else None
     if found is not None and found.srcs == srcs:
@@ -122,9 +142,25 @@ def buffer_node(buffer, dtype: DType, shape: Shape, device: str) -> Node:
     return node
 
 
+# (value, dtype, shape, device) -> a weak reference to its const node: every op with a Python
+# scalar asks, and this skips building make's key (a dead or realised entry is built again)
+_CONSTS: dict[tuple, weakref.ref] = {}
+_CONSTS_KEPT = 4096
+
+
 def const(value, dtype: DType, shape: Shape, device: str) -> Node:
     value = bool(value) if dtype == bool_ else (float(value) if dtype.is_floating_point else int(value))
-    return make("const", dtype, shape, (), value, device)
+    key = (value, dtype, shape, device) if type(shape) is tuple else None
+    ref = _CONSTS.get(key) if key is not None else None
+    found = ref() if ref is not None else None
+    if found is not None and found.buffer is None:  # one realised as a target is a buffer now
+        return found
+    node = make("const", dtype, shape, (), value, device)
+    if key is not None and (value or type(value) is not float):  # 0.0 and -0.0 are equal keys
+        if len(_CONSTS) >= _CONSTS_KEPT:
+            _CONSTS.clear()
+        _CONSTS[key] = weakref.ref(node)
+    return node
 
 
 def live_node_count() -> int:

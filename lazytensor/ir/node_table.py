@@ -46,8 +46,8 @@ class NodeSet:
         if node not in self._table:
             self._table[node] = None
 
-    def __contains__(self, node: Any) -> bool:
-        return node in self._table
+    def __contains__(self, node: Any) -> bool:  # asked per op recorded: the dict itself
+        return id(node) in self._table._values
 
     def __len__(self) -> int:
         return len(self._table)

@@ -16,22 +16,19 @@ from .semantics import ELEMENTWISE
 
 
 def _is_const(n, value=None) -> bool:
-    return n.op == "const" and not n.realized and (value is None or n.arg == value)
+    return n.op == "const" and n.buffer is None and (value is None or n.arg == value)
 
 
-def _reads_const(srcs) -> bool:
-    for s in srcs:
-        if s.op == "const":
-            return True
-    return False
+def _unrealised_consts(srcs) -> int:
+    count = 0
+    for s in srcs:  # a loop, not sum(): this runs for every elementwise node built
+        if s.op == "const" and s.buffer is None:
+            count += 1
+    return count
 
 
 def _fold_elementwise(op, dtype, shape, srcs, arg, device, make):
-    if not srcs:
-        return None
-    for s in srcs:  # a loop, not all(): this runs for every elementwise node built
-        if s.op != "const" or s.realized:
-            return None
+    """`op` over constants alone, as one constant."""
     vals = [from_storage(to_storage(s.arg, s.dtype), s.dtype) for s in srcs]  # rounded to their dtypes
     with np.errstate(all="ignore"):
         out = vals[0] if op == "cast" else ELEMENTWISE[op](*vals)
@@ -77,10 +74,12 @@ def _algebraic_identity(op, dtype, shape, srcs, arg, device):
 
 def simplify(op: str, dtype: DType, shape, srcs, arg, device, make: Callable):
     if op in O.ELEMENTWISE:
-        if op != "cast" and not _reads_const(srcs):  # the common case, asked per node built
+        consts = _unrealised_consts(srcs)
+        if srcs and consts == len(srcs):
+            return _fold_elementwise(op, dtype, shape, srcs, arg, device, make)
+        if op != "cast" and not consts:  # the common case, asked per node built
             return None
-        return _fold_elementwise(op, dtype, shape, srcs, arg, device, make) or \
-            _algebraic_identity(op, dtype, shape, srcs, arg, device)
+        return _algebraic_identity(op, dtype, shape, srcs, arg, device)
     if op in O.MOVEMENT:
         return _fold_movement(op, dtype, shape, srcs, arg, device, make)
     return None

@@ -63,37 +63,56 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
         parts.append(("in", n.dtype.name, n.shape, view.strides, view.offset))
         return at
 
-    seen: set[int] = set()
+    seen: set[int] = set()  # unrealised nodes met (pre-order)
     earlier: dict[int, int] = {}  # node -> the realisation that computed it before this one
     recomputed: dict[int, Node] = {}
-    stack: list[tuple[Node, bool]] = [(t, False) for t in reversed(targets) if not t.realized]
-    while stack:
-        n, expanded = stack.pop()
-        if not expanded:
-            if id(n) not in seen:
-                seen.add(id(n))
-                if n.seen >= 0:
-                    earlier[id(n)] = n.seen
-                n.seen = epoch
-                stack.append((n, True))
-                stack.extend([(s, False) for s in reversed(n.srcs) if not s.realized and id(s) not in seen])
-            continue
+
+    def post(n: Node) -> None:  # n's sources are placed: place n and its part
+        srcs = n.srcs
         if earlier:
-            for s in n.srcs:
+            for s in srcs:
                 if n.born > earlier.get(id(s), n.born):
                     recomputed[id(s)] = s
-        srcs = tuple([position[id(s)] if id(s) in position else place_input(s) for s in n.srcs])
+        at = []
+        for s in srcs:
+            i = position.get(id(s))
+            at.append(place_input(s) if i is None else i)
+        at = tuple(at)
         position[id(n)] = len(nodes)
         nodes.append(n)
         op = n.op
         if op == "const":
             parts.append(("const", n.dtype.name, n.shape, scalar(n.arg, n.dtype)))
         elif op == "pad":
-            parts.append(("pad", n.dtype.name, n.shape, _arg_key(n.arg[0]), scalar(n.arg[1], n.dtype), srcs))
+            parts.append(("pad", n.dtype.name, n.shape, _arg_key(n.arg[0]), scalar(n.arg[1], n.dtype), at))
         elif op == "reduce":  # whether its ties are compared later changes what is stored
-            parts.append((op, n.dtype.name, n.shape, _arg_key(n.arg), srcs, n in TIES_COMPARED))
+            parts.append((op, n.dtype.name, n.shape, _arg_key(n.arg), at, n in TIES_COMPARED))
         else:
-            parts.append((op, n.dtype.name, n.shape, n.arg if n.arg is None else _arg_key(n.arg), srcs))
+            parts.append((op, n.dtype.name, n.shape, n.arg if n.arg is None else _arg_key(n.arg), at))
+
+    def visit(n: Node) -> None:  # pre-order: which realisation computed n before, if one did
+        seen.add(id(n))
+        if n.seen >= 0:
+            earlier[id(n)] = n.seen
+        n.seen = epoch
+
+    # a recursive walk's order (sources in order, each node at its first visit), with each
+    # open node's iterator over its sources on the stack: a node is pushed once
+    for root in targets:
+        if root.realized or id(root) in seen:
+            continue
+        visit(root)
+        stack = [(root, iter(root.srcs))]
+        while stack:
+            n, pending = stack[-1]
+            for s in pending:
+                if s.buffer is None and id(s) not in seen:  # unrealised, not met yet
+                    visit(s)
+                    stack.append((s, iter(s.srcs)))
+                    break
+            else:
+                stack.pop()
+                post(n)
     parts.append(("targets", tuple(position[id(t)] for t in targets)))
     return Structure(tuple(parts), nodes, list(recomputed.values()))
 
