@@ -5,7 +5,10 @@ from typing import TYPE_CHECKING
 
 from .elementwise import broadcast_shapes, common_device
 from .indexing import _stride_dim
-from .tensor_base import TensorBase
+from .ir import build as B
+from .ir import dtype as D
+from .ir.node import Node
+from .tensor_base import TensorBase, wrap
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -34,21 +37,34 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
             raise RuntimeError(f"matmul: inconsistent tensor size, expected tensor [{a.shape[0]}] and src "
                                f"[{b.shape[0]}] to have the same number of elements")
         return (a * b).sum()
-    squeeze_front, squeeze_back = a.ndim == 1, b.ndim == 1
-    a2 = a.unsqueeze(0) if squeeze_front else a
-    b2 = b.unsqueeze(-1) if squeeze_back else b
-    if a2.shape[-1] != b2.shape[-2]:
-        raise _shapes_error("matmul", a, b)
-    batch = broadcast_shapes("matmul", tuple(a2.shape[:-2]), tuple(b2.shape[:-2]))
-    n, k, m = a2.shape[-2], a2.shape[-1], b2.shape[-1]
-    left = a2.unsqueeze(-1).expand(batch + (n, k, m))
-    right = b2.unsqueeze(-3).expand(batch + (n, k, m))
-    out = (left * right).sum(-2)
+    return wrap(_product_node(a, b))
+
+
+def _product_node(a: Tensor, b: Tensor) -> Node:
+    """The product as IR: both operands broadcast to (*batch, n, k, m), multiplied, summed
+    over k. Built on the nodes directly (a matmul is a few views, one multiply and one sum:
+    as tensor ops each view would be a tensor of its own, and a layer records several)."""
+    an, bn = a.node, b.node
+    squeeze_front, squeeze_back = len(an.shape) == 1, len(bn.shape) == 1
     if squeeze_front:
-        out = out.squeeze(-2)
+        an = B.reshape(an, (1,) + an.shape)
     if squeeze_back:
-        out = out.squeeze(-1)
-    return out
+        bn = B.reshape(bn, bn.shape + (1,))
+    if an.shape[-1] != bn.shape[-2]:
+        raise _shapes_error("matmul", a, b)
+    batch = broadcast_shapes("matmul", an.shape[:-2], bn.shape[:-2])
+    n, k, m = an.shape[-2], an.shape[-1], bn.shape[-1]
+    full = batch + (n, k, m)
+    left = B.broadcast_to(B.reshape(an, an.shape + (1,)), full)
+    right = B.broadcast_to(B.reshape(bn, bn.shape[:-2] + (1,) + bn.shape[-2:]), full)
+    dtype = an.dtype
+    product = B.elementwise("and" if dtype == D.bool_ else "mul", left, right)
+    total = D.int64 if dtype.category < 2 else dtype  # as sum() accumulates
+    if total != dtype:
+        product = B.cast(product, total)
+    summed = B.reduce(product, "sum", (len(full) - 2,))
+    shape = batch + ((n,) if not squeeze_front else ()) + ((m,) if not squeeze_back else ())
+    return B.reshape(summed, shape)
 
 
 def rmatmul(self: Tensor, other: Tensor) -> Tensor:
