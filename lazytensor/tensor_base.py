@@ -22,7 +22,7 @@ from .sites import recording as recording_sites
 from .ir import build as B
 from .ir import dtype as D
 from .ir.dtype import DType
-from .ir.node import Node, buffer_node
+from .ir.node import Node, buffer_node, private, unique
 from .printing import tensor_repr
 from .runtime import engine
 from .runtime.devices import canonical_name, get_device
@@ -391,9 +391,11 @@ class TensorBase:
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients (got {self.dtype.name})")
         s = self._storage
         touch(s)
-        engine.realize([s.node], s.node.device)
-        s.node = buffer_node(s.node.buffer, s.node.dtype, s.node.shape, s.node.device)
         s.grad_node = AccumulateGrad(s) if flag else None
+        # a value of its own (nothing it shares a node with changes), left lazy: a module's
+        # initial weights that a checkpoint then replaces are never computed
+        n = s.node
+        s.node = buffer_node(n.buffer, n.dtype, n.shape, n.device) if n.realized else unique("detach", private(n))
         if flag:
             own(s.node, s.grad_node)
         self._view = None

@@ -190,10 +190,12 @@ def follows_new(node: Node) -> bool:
     """Would autograd follow `node` as an op's result now: grad mode is on, the value is a
     float, and the op's nodes reach a followed value (they are then followed too, so that
     backward finds its way through them)."""
-    if not (config.GRAD_ENABLED and _FOLLOWED and node.dtype.is_floating_point and node.op != "detach"):
+    if not (config.GRAD_ENABLED and _FOLLOWED and node.dtype.is_floating_point):
         return False
-    if node in _FOLLOWED:
+    if node in _FOLLOWED:  # a detach node is followed only as a leaf's lazy value (leaf_value)
         return True
+    if node.op == "detach":
+        return False
     if all(_stops_walk(s) for s in node.srcs):  # the common case: an op straight on tensors' values
         return any(s in _FOLLOWED for s in node.srcs)
     return _reaches_followed(node)

@@ -135,6 +135,12 @@ def unique(op: str, src: Node) -> Node:
     return Node(op, src.dtype, src.shape, (src,), src.shape if op == "reshape" else None, src.device)
 
 
+def private(node: Node) -> Node:
+    """A node of the same value as `node` that hash-consing never returns: a leaf's value must
+    not be realised as a view of a value another tensor holds."""
+    return node if node.srcs or node.realized else Node(node.op, node.dtype, node.shape, (), node.arg, node.device)
+
+
 def buffer_node(buffer, dtype: DType, shape: Shape, device: str) -> Node:
     """A leaf holding device data (never hash-consed: each buffer is its own value)."""
     node = Node("buffer", dtype, tuple(shape), (), None, device)

@@ -1,6 +1,7 @@
 """The OpenCL device (any GPU, or the CPU through PoCL) via pyopencl."""
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import time
@@ -20,6 +21,7 @@ from ..ir.dtype import DType, float64
 from .. import config
 from ..sites import user_site
 from .buffer import BufferView
+from .build_pool import BuildPool, BuildRefused, default_workers, split
 from .search import searched_opts
 from .device import Device
 from .stats import STATS
@@ -131,6 +133,29 @@ def device_caps(dev) -> DeviceCaps:
         fp64="cl_khr_fp64" in dev.extensions)
 
 
+def _save(path: Path, binary: bytes) -> None:
+    """Keep a program's binary for later processes (a read-only cache only costs rebuilds)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(binary)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def build_pool_for(dev, options: list[str], environ=os.environ) -> BuildPool | None:
+    """A pool of build workers for `dev`, where building in parallel pays: PoCL (one compile at
+    a time per process) with work-group specialisation off, so that a binary read back right
+    after the build holds the work-group functions a launch runs (one_pocl_compile_per_kernel)."""
+    workers = default_workers(environ)
+    if workers <= 0 or "Portable Computing Language" not in dev.platform.name:
+        return None
+    if environ.get("POCL_WORK_GROUP_SPECIALIZATION", "1") != "0":
+        return None
+    return BuildPool((dev.platform.name, dev.name, dev.driver_version), options, workers)
+
+
 class OpenCLDevice(Device):
     renderer = render_opencl
     joins_kernels = True  # independent one-dimensional kernels may share a launch (codegen/horizontal.py)
@@ -153,10 +178,14 @@ class OpenCLDevice(Device):
         self.kernels: dict[str, object] = {}  # source -> cl.Kernel
         self.pool: dict[int, list] = {}
         self.hoister = Hoister()  # sizes that vary become kernel arguments (codegen/hoist.py)
+
         # Extra build options, e.g. LT_CL_OPTIONS=-cl-opt-disable where compile time matters more
         # than kernel speed (a test suite that compiles thousands of tiny kernels once each).
         self.build_options = ["-cl-std=CL1.2"] + os.environ.get("LT_CL_OPTIONS", "").split()
         self.identity = f"{self.dev.platform.name}|{self.dev.name}|{self.dev.driver_version}|{self.build_options}"
+        self.builders = build_pool_for(self.dev, self.build_options)  # programs built in parallel (runtime/build_pool.py)
+        if self.builders is not None:
+            atexit.register(self.builders.close)
 
     @property
     def description(self) -> str:
@@ -167,7 +196,10 @@ class OpenCLDevice(Device):
 
     def render(self, kernel: LoweredKernel, name: str, key: tuple | None = None, resized: bool = False) -> RenderedProgram:
         """`key`: the kernel's signature, under which a search (LT_SEARCH=1) keeps its winner;
-        `resized`: the realisation repeats an earlier one at other sizes (codegen/hoist.py)."""
+        `resized`: the realisation repeats an earlier one at other sizes (codegen/hoist.py).
+        Rendering means a build is likely near: the build workers start loading the compiler."""
+        if self.builders is not None:
+            self.builders.start()
         if config.SEARCH and key is not None:
             return build_program(kernel, self.caps, name, searched_opts(self, kernel, (self.identity, key)))
         if key is None:
@@ -227,26 +259,59 @@ class OpenCLDevice(Device):
         return {n: self.kernels[s] for n, s in sources.items()}
 
     def _build(self, sources: dict[str, str]) -> None:
-        program_src = render_opencl.program_source(list(sources.values()))
         start = time.perf_counter()
-        program = self._program(program_src)
+        groups = split(sources, self.builders.groups) if self.builders is not None else [sources]
+        programs = self._programs([render_opencl.program_source(list(g.values())) for g in groups])
         STATS.compile_time_s += time.perf_counter() - start
         STATS.kernels_compiled += len(sources)
-        for name, src in sources.items():
-            self.kernels[src] = self.cl.Kernel(program, name)
+        for group, program in zip(groups, programs):
+            for name, src in group.items():
+                self.kernels[src] = self.cl.Kernel(program, name)
 
-    def _program(self, src: str):
-        """Build from the on-disk binary cache when this source was built before."""
+    def _programs(self, srcs: list[str]) -> list:
+        """Each program, from the on-disk binary cache where built before; the others built
+        in parallel by the build pool, or here one by one."""
+        paths = [self._binary_path(src) for src in srcs]
+        programs = [self._load(path) for path in paths]
+        missing = [i for i, p in enumerate(programs) if p is None]
+        if self.builders is None or not missing:
+            return [p if p is not None else self._program(src, path) for p, src, path in zip(programs, srcs, paths)]
+        self.builders.start()
+        try:
+            binaries = self.builders.build([srcs[i] for i in missing], self._binary_of)
+        except BuildRefused as e:
+            raise KernelBuildError(_build_failure(e.source, e.log)) from None
+        for i, binary in zip(missing, binaries):
+            STATS.programs_built += 1
+            programs[i] = self.cl.Program(self.ctx, [self.dev], [binary]).build()
+            _save(paths[i], binary)
+        return programs
+
+    def _binary_path(self, src: str) -> Path:
+        return cache_dir() / f"{hashlib.sha256((self.identity + chr(0) + src).encode()).hexdigest()}.bin"
+
+    def _load(self, path: Path):
+        """The program whose binary `path` holds, or None (absent, stale or foreign)."""
+        if not path.exists():
+            return None
+        try:
+            program = self.cl.Program(self.ctx, [self.dev], [path.read_bytes()]).build()
+        except Exception:  # a stale or foreign binary: rebuilt from source
+            return None
+        STATS.disk_cache_hits += 1
+        return program
+
+    def _binary_of(self, src: str) -> bytes:
+        """Build `src` here and read its binary back (which compiles its work-group functions)."""
+        try:
+            program = self.cl.Program(self.ctx, src).build(options=self.build_options)
+        except self.cl.Error as e:
+            raise BuildRefused(src, str(e)) from None
+        return program.get_info(self.cl.program_info.BINARIES)[0]
+
+    def _program(self, src: str, path: Path):
+        """Build `src` here; its binary is saved once its kernels have run."""
         cl = self.cl
-        key = hashlib.sha256((self.identity + "\0" + src).encode()).hexdigest()
-        path = cache_dir() / f"{key}.bin"
-        if path.exists():
-            try:
-                program = cl.Program(self.ctx, [self.dev], [path.read_bytes()]).build()
-                STATS.disk_cache_hits += 1
-                return program
-            except Exception:  # a stale or foreign binary: rebuild from source
-                pass
         try:
             program = cl.Program(self.ctx, src).build(options=self.build_options)
         except cl.Error as e:
@@ -264,11 +329,8 @@ class OpenCLDevice(Device):
         self.queue.finish()
         for program, path in self.pending_binaries:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_bytes(program.get_info(self.cl.program_info.BINARIES)[0])
-                os.replace(tmp, path)
-            except (OSError, self.cl.Error):
+                _save(path, program.get_info(self.cl.program_info.BINARIES)[0])
+            except self.cl.Error:
                 pass  # a read-only cache only costs rebuilds
         self.pending_binaries.clear()
 

@@ -11,6 +11,7 @@ class Stats:
     cache_hits: int = 0
     disk_cache_hits: int = 0
     programs_built: int = 0
+    programs_built_by_workers: int = 0  # of programs_built, those build workers built (runtime/build_pool.py)
     bytes_allocated: int = 0
     bytes_moved: int = 0  # bytes of the buffers each launched kernel reads and writes
     buffers_created: int = 0  # device allocations the memory pool could not serve
