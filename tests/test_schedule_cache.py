@@ -128,3 +128,23 @@ def test_asking_also_for_a_node_of_the_graph_is_the_structure_of_asking_for_both
         y = (x * 2).exp()
         z = (y + 1).sum(1)
         assert structure([z.node]).asking_also([y.node]).key == structure([z.node, y.node]).key
+
+
+def test_a_realised_input_read_twice_is_one_input_of_the_structure():
+    from lazytensor.ir.schedule_cache import structure
+    with using("numpy", True):
+        x = lt.tensor(_data(3, 4)).realize()
+        shape = structure([(x * x).node])
+        assert [part[0] for part in shape.key[1:-1]] == ["in", "mul"] and shape.key[2][-1] == (0, 0)
+
+
+def test_the_structure_lists_each_unrealised_node_after_its_sources():
+    from lazytensor.ir.schedule_cache import structure
+    with using("numpy", True):
+        x = lt.tensor(_data(4, 3, 3)).realize()
+        shared = x.exp()
+        y = shared * 2 + shared.sum(1, keepdim=True)
+        nodes = structure([y.node]).nodes
+        place = {id(n): i for i, n in enumerate(nodes)}
+        assert all(place[id(s)] < i for i, n in enumerate(nodes) for s in n.srcs)
+        assert len(place) == len(nodes)  # each once

@@ -73,11 +73,9 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
             for s in srcs:
                 if n.born > earlier.get(id(s), n.born):
                     recomputed[id(s)] = s
-        at = []
-        for s in srcs:
-            i = position.get(id(s))
-            at.append(place_input(s) if i is None else i)
-        at = tuple(at)
+        at = tuple(map(position.get, map(id, srcs)))
+        if None in at:  # realised inputs, placed where first read
+            at = tuple(position[id(s)] if id(s) in position else place_input(s) for s in srcs)
         position[id(n)] = len(nodes)
         nodes.append(n)
         op = n.op
@@ -92,7 +90,7 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
 
     def visit(n: Node) -> None:  # pre-order: which realisation computed n before, if one did
         seen.add(id(n))
-        if n.seen >= 0:
+        if n.seen >= 0 and n.srcs:  # a constant is never worth storing (worth_storing)
             earlier[id(n)] = n.seen
         n.seen = epoch
 
