@@ -102,6 +102,11 @@ def prepare(op: str, *xs: Any, dtype: D.DType | None = None) -> tuple[list[Node]
         fast = _same_kind_pair(*xs)
         if fast is not None:
             return fast
+    return _promoted(op, xs, dtype)
+
+
+def _promoted(op: str, xs: tuple, dtype: D.DType | None) -> tuple[list[Node], D.DType]:
+    """prepare's general case: any operands."""
     for x in xs:
         if not isinstance(x, (TensorBase,) + Scalar):
             raise TypeError(f"{op}: unsupported operand type {type(x).__name__} (with {describe(*[t for t in xs if isinstance(t, TensorBase)])})")
@@ -125,7 +130,8 @@ def _require(op: str, ok: Callable[[D.DType], bool], what: str, *xs) -> None:
 # ---- binary arithmetic --------------------------------------------------------------------
 
 def binary(op: str, a, b, ir_op: str | None = None) -> Tensor:
-    (na, nb), dt = prepare(op, a, b)
+    pair = _same_kind_pair(a, b)
+    (na, nb), dt = pair if pair is not None else _promoted(op, (a, b), None)
     return wrap(B.elementwise(ir_op or op, na, nb))
 
 

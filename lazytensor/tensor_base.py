@@ -172,7 +172,7 @@ class TensorBase:
         n = s.node
         if followed(n):
             return n if owned_by(n, s.grad_node) else B.detach(n)
-        if config.GRAD_ENABLED and anything_followed() and n.srcs and not n.realized:
+        if n.srcs and n.buffer is None and config.GRAD_ENABLED and anything_followed():
             return B.detach(n)
         return n
 

@@ -143,11 +143,34 @@ def test_a_refused_source_raises_naming_it_and_the_pool_goes_on():
         with pytest.raises(BuildRefused) as refused:
             pool.build([broken, _KERNEL.format(name="fine", k=2)], device._binary_of)
         assert refused.value.source == broken and "undefined_name" in refused.value.log
+        assert [w.state for w in pool.workers] == ["ready"]  # its answer was read whole
         binaries = pool.build([_KERNEL.format(name="after", k=4), _KERNEL.format(name="last", k=6)],
                               device._binary_of)
     finally:
         pool.close()
     assert _runs(device, binaries[0], "after", 4) and _runs(device, binaries[1], "last", 6)
+
+
+@needs_cl
+def test_a_batch_that_fails_here_retires_the_workers_whose_answers_are_unread():
+    device = _device()
+    pool = _pool(device)
+    pool.start()
+    _ready(pool)
+
+    def interrupted(src):
+        raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pool.build([_KERNEL.format(name="sent", k=2), _BRIEF], interrupted)
+        assert [w.state for w in pool.workers] == ["gone"]
+        here = []
+        binaries = pool.build([_KERNEL.format(name="next", k=3), _BRIEF],
+                              lambda src: here.append(src) or device._binary_of(src))
+    finally:
+        pool.close()
+    assert len(here) == 2 and _runs(device, binaries[0], "next", 3)
 
 
 _PROGRAM = textwrap.dedent("""

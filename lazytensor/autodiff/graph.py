@@ -26,6 +26,7 @@ from ..ir.schedule import ties_compared_later
 # alive (as in PyTorch); so that the table's entry can die with its value, a GradNode
 # never holds its own value (or the storage holding it) strongly.
 _FOLLOWED = NodeSet()
+_FOLLOWED_IDS = _FOLLOWED.ids()  # its own dict: the queries asked per op recorded read it directly
 _OWNERS: NodeTable[tuple] = NodeTable()
 
 FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -179,7 +180,7 @@ class GradFn(GradNode):
 
 def followed(node: Node) -> bool:
     """Does autograd follow this value (is it on a path from a tensor that requires grad)?"""
-    return node in _FOLLOWED
+    return id(node) in _FOLLOWED_IDS
 
 
 def follow(node: Node) -> None:
@@ -190,9 +191,9 @@ def follows_new(node: Node) -> bool:
     """Would autograd follow `node` as an op's result now: grad mode is on, the value is a
     float, and the op's nodes reach a followed value (they are then followed too, so that
     backward finds its way through them)."""
-    if not (config.GRAD_ENABLED and _FOLLOWED and node.dtype.is_floating_point):
+    if not (_FOLLOWED_IDS and config.GRAD_ENABLED and node.dtype.is_floating_point):
         return False
-    if node in _FOLLOWED:  # a detach node is followed only as a leaf's lazy value (leaf_value)
+    if id(node) in _FOLLOWED_IDS:  # a detach node is followed only as a leaf's lazy value (leaf_value)
         return True
     if node.op == "detach":
         return False
@@ -232,7 +233,7 @@ def _reaches_followed(root: Node) -> bool:
 
 
 def anything_followed() -> bool:
-    return bool(_FOLLOWED)
+    return bool(_FOLLOWED_IDS)
 
 
 def owned_by(node: Node, gradnode: Optional[GradNode]) -> bool:

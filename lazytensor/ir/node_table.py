@@ -49,6 +49,11 @@ class NodeSet:
     def __contains__(self, node: Any) -> bool:  # asked per op recorded: the dict itself
         return id(node) in self._table._values
 
+    def ids(self) -> dict[int, Any]:
+        """The live table behind the set, keyed by id(node): `id(n) in set.ids()` is membership
+        without a method call (the dict is never replaced)."""
+        return self._table._values
+
     def __len__(self) -> int:
         return len(self._table)
 

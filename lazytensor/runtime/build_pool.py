@@ -33,6 +33,8 @@ _RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
 def default_workers(environ=os.environ) -> int:
     """LT_BUILD_WORKERS, else one fewer than the cores (0 under an MPI launcher)."""
     chosen = environ.get("LT_BUILD_WORKERS", "")
+    if os.name != "posix":  # the pool waits on its pipes with select()
+        return 0
     if chosen.strip():
         return max(0, int(chosen))
     if any(v in environ for v in _RANK_VARIABLES):
@@ -75,7 +77,7 @@ class BuildRefused(Exception):
 @dataclass
 class _Worker:
     process: subprocess.Popen
-    state: str = "starting"  # "ready", or "gone" once it failed or ended
+    state: str = "starting"  # "reading" (an answer half read), "ready", or "gone" once failed or ended
 
     def poll_ready(self) -> bool:
         """Has it loaded the compiler (asked without waiting)?"""
@@ -83,9 +85,21 @@ class _Worker:
             self.wait_ready()
         return self.state == "ready"
 
+    def answer(self):
+        """Its next message (None if it is gone); "reading" while one is half read."""
+        self.state = "reading"
+        reply = _receive(self)
+        self.state = "ready"
+        return reply
+
+    def abandon(self) -> None:
+        self.state = "gone"
+        self.process.kill()
+
     def wait_ready(self) -> None:
         """Read its first answer, where not read yet: ready, or gone."""
         if self.state == "starting":
+            self.state = "reading"
             reply = _receive(self)
             self.state = "ready" if reply is not None and reply[0] == "ready" else "gone"
 
@@ -139,12 +153,17 @@ class BuildPool:
             for i, src in enumerate(sources):
                 if i not in away:
                     binaries[i] = build_here(src)
-        except BuildRefused:
-            for i, worker in sent:  # their answers must not be read as the next batch's
-                self._discard_answer(worker)
+            while sent:
+                i, worker = sent[0]
+                try:
+                    binaries[i] = self._collect(worker, sources[i], build_here)
+                finally:  # refused or built, its answer was read whole; an interrupt falls through
+                    if worker.state != "reading":
+                        sent.pop(0)
+        except BaseException:  # a refused build, an interrupt: an answer left unread would be
+            for _, worker in sent:  # taken for the next batch's, so those workers go
+                worker.abandon()
             raise
-        for i, worker in sent:
-            binaries[i] = self._collect(worker, sources[i], build_here)
         return binaries
 
     def _takers(self, sources: list[str]) -> list[_Worker]:
@@ -157,7 +176,7 @@ class BuildPool:
 
     def _collect(self, worker: _Worker, source: str, build_here: Callable[[str], bytes]) -> bytes:
         worker.wait_ready()
-        reply = _receive(worker) if worker.state == "ready" else None
+        reply = worker.answer() if worker.state == "ready" else None
         if reply is None or reply[0] not in ("built", "refused"):
             worker.state = "gone"
             return build_here(source)
@@ -165,12 +184,6 @@ class BuildPool:
             raise BuildRefused(source, reply[1])
         STATS.programs_built_by_workers += 1
         return reply[1]
-
-    @staticmethod
-    def _discard_answer(worker: _Worker) -> None:
-        worker.wait_ready()
-        if worker.state == "ready" and _receive(worker) is None:
-            worker.state = "gone"
 
     def close(self) -> None:
         for worker in self.workers:

@@ -144,6 +144,13 @@ def _save(path: Path, binary: bytes) -> None:
         pass
 
 
+def _any_binary(folder: Path) -> bool:
+    try:
+        return any(entry.name.endswith(".bin") for entry in os.scandir(folder))
+    except OSError:
+        return False
+
+
 def build_pool_for(dev, options: list[str], environ=os.environ) -> BuildPool | None:
     """A pool of build workers for `dev`, where building in parallel pays: PoCL (one compile at
     a time per process) with work-group specialisation off, so that a binary read back right
@@ -186,6 +193,8 @@ class OpenCLDevice(Device):
         self.builders = build_pool_for(self.dev, self.build_options)  # programs built in parallel (runtime/build_pool.py)
         if self.builders is not None:
             atexit.register(self.builders.close)
+            if not _any_binary(cache_dir()):  # a machine that never built here: builds are near
+                self.builders.start()
 
     @property
     def description(self) -> str:
