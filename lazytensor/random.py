@@ -16,6 +16,7 @@ from . import capture
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import Node, const
+from .ir.schedule import keep
 from .creation import parse_size, resolve_device, resolve_dtype
 from .tensor_base import TensorBase, wrap
 
@@ -128,7 +129,7 @@ def _normal(shape, device: str, generator: Generator | None = None) -> Node:
         return const(v, D.float32, (n,), device)
     radius = B.elementwise("sqrt", B.elementwise("mul", c(-2.0), B.elementwise("log", B.elementwise("sub", c(1.0), u1))))
     angle = B.elementwise("cos", B.elementwise("mul", c(2 * math.pi), u2))
-    return B.reshape(B.elementwise("mul", radius, angle), shape)
+    return keep(B.reshape(B.elementwise("mul", radius, angle), shape))  # log, sqrt, cos: computed once
 
 
 def _finish(node: Node, dtype, requires_grad: bool) -> Tensor:

@@ -23,6 +23,7 @@ from .ir import build as B
 from .ir import dtype as D
 from .ir.dtype import DType
 from .ir.node import Node, buffer_node, private, unique
+from .ir.schedule import keep
 from .printing import tensor_repr
 from .runtime import engine
 from .runtime.devices import canonical_name, get_device
@@ -395,7 +396,7 @@ class TensorBase:
         # a value of its own (nothing it shares a node with changes), left lazy: a module's
         # initial weights that a checkpoint then replaces are never computed
         n = s.node
-        s.node = buffer_node(n.buffer, n.dtype, n.shape, n.device) if n.realized else unique("detach", private(n))
+        s.node = buffer_node(n.buffer, n.dtype, n.shape, n.device) if n.realized else keep(unique("detach", private(n)))
         if flag:
             own(s.node, s.grad_node)
         self._view = None

@@ -93,3 +93,33 @@ def test_a_structure_pickle_cannot_write_is_kept_in_memory_only(tmp_path, monkey
     monkeypatch.setenv("LT_PLAN_DIR", str(tmp_path))
     plan_cache.save("dev", ("k", lambda: 0), "schedule", [])
     assert not any(tmp_path.rglob("*"))
+
+
+def _program(**sources):
+    from types import SimpleNamespace
+    return SimpleNamespace(sources=sources)
+
+
+def _plan_entries(monkeypatch, known: dict):
+    """engine._planned over two kernels whose plan holds programs A and B, with `known` (key ->
+    program) what this process rendered before."""
+    from types import SimpleNamespace
+    from lazytensor.runtime import engine
+    device = SimpleNamespace(name="dev")
+    monkeypatch.setattr(engine, "_RENDERED", {("dev", key, 0): p for key, p in known.items()})
+    specs = [SimpleNamespace(key="one"), SimpleNamespace(key="two")]
+    planned = [(0, _program(k1="generic code")), (0, _program(k2="other code"))]
+    return [p for _, p in engine._planned(specs, device, planned)], engine._RENDERED
+
+
+def test_a_kernel_this_process_runs_keeps_its_program_over_a_plans(monkeypatch):
+    ours = _program(k1="specialised code")
+    programs, rendered = _plan_entries(monkeypatch, {"one": ours})
+    assert programs[0] is ours and rendered[("dev", "one", 0)] is ours
+    assert programs[1].sources == {"k2": "other code"} and ("dev", "two", 0) in rendered
+
+
+def test_the_plans_programs_run_where_a_kept_one_would_clash_with_their_names(monkeypatch):
+    clashing = _program(k2="specialised code")  # k2 names the plan's other kernel's code too
+    programs, _ = _plan_entries(monkeypatch, {"one": clashing})
+    assert [p.sources for p in programs] == [{"k1": "generic code"}, {"k2": "other code"}]

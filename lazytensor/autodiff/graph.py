@@ -18,7 +18,7 @@ from ..ir.grad import LINEAR, RULES, SAVES_OUTPUT
 from ..ir.node import Node, unique
 from ..ir.traverse import postorder
 from ..ir.node_table import NodeSet, NodeTable
-from ..ir.schedule import ties_compared_later
+from ..ir.schedule import keep, ties_compared_later
 
 # What autograd knows of IR values, kept here so the IR stays the same in every grad mode:
 # the values it follows (on a path from a tensor that requires grad), and for the values
@@ -304,6 +304,6 @@ def record(out: Node, storage=None) -> GradNode:
 
 def leaf_value(value: Node, leaf: GradNode) -> Node:
     """`value` as the new content of a leaf: requires grad, and gradients stop here."""
-    node = unique("detach", value)
+    node = keep(unique("detach", value))  # a parameter has one value in every kernel that reads it
     own(node, leaf)
     return node

@@ -33,6 +33,7 @@ WHY_TIES = "compared with its own max or min: one stored copy keeps the ties exa
 WHY_NESTED = "a reduction inside another reduction's loop: a kernel of its own, run in parallel"
 WHY_DEPTH = f"depth cap: more than {MAX_KERNEL_DEPTH} ops deep in one kernel"
 WHY_SHARED = "a reduction {count} kernels would each compute: stored once"
+WHY_KEPT = "one value wherever read (a random draw, a leaf's value): computed once, stored"
 WHY_ROUNDS = "{dtype} converted: kernels compute it in float32, so it is stored to round it as PyTorch does"
 
 
@@ -58,6 +59,28 @@ TIES_COMPARED = NodeSet()
 def ties_compared_later(n: Node) -> None:
     """Mark max/min reduction `n` as one whose source a later realisation compares with it."""
     TIES_COMPARED.add(n)
+
+
+# Values that are one value wherever they are read: a random normal draw, a leaf's pending
+# value. A kernel that computes them again could round them otherwise (a vector log is not
+# the scalar one: an input drawn by randn would differ between the forward and the backward
+# kernels that read it), so a realisation that computes one stores it, and every reader, in
+# this realisation and the later ones, reads that copy.
+KEPT = NodeSet()
+KEPT_IDS = KEPT.ids()  # the structure walk asks for every node
+
+
+def keep(n: Node) -> Node:
+    """Mark `n` as a value stored whenever computed; returns it."""
+    if not n.realized:
+        KEPT.add(n)
+    return n
+
+
+def _store_kept(order: list[Node], materialised: Stored) -> None:
+    for n in order:
+        if id(n) in KEPT_IDS:
+            materialised.store(id(n), WHY_KEPT)
 
 
 def _extreme_source(n: Node) -> Node | None:
@@ -217,6 +240,7 @@ def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule
         if work is not None and id(n) not in in_rows:
             materialised.store(id(work), WHY_BROADCAST)
     _store_compared_extremes(order, materialised)
+    _store_kept(order, materialised)
     rounded = _store_rounding_points(order, users, materialised)
     _unnest_reductions(order, materialised, in_rows)
     _store_shared_reductions(order, materialised, in_rows)

@@ -15,7 +15,7 @@ from .kernel import SIZE_ARGS, KernelSpec, arg_value, without_ints
 from .node import Node, _arg_key
 from .ops import MOVEMENT
 from .traverse import postorder
-from .schedule import TIES_COMPARED, Schedule
+from .schedule import KEPT_IDS, TIES_COMPARED, Schedule
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,8 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
             parts.append(("pad", n.dtype.name, n.shape, _arg_key(n.arg[0]), scalar(n.arg[1], n.dtype), at))
         elif op == "reduce":  # whether its ties are compared later changes what is stored
             parts.append((op, n.dtype.name, n.shape, _arg_key(n.arg), at, n in TIES_COMPARED))
+        elif id(n) in KEPT_IDS:  # stored wherever computed
+            parts.append((op, n.dtype.name, n.shape, n.arg if n.arg is None else _arg_key(n.arg), at, "kept"))
         else:
             parts.append((op, n.dtype.name, n.shape, n.arg if n.arg is None else _arg_key(n.arg), at))
 

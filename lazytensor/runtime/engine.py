@@ -92,16 +92,27 @@ def _render_all(specs: list[KernelSpec], device, resized: bool = False,
 
 def _planned(specs: list[KernelSpec], device, kept: list) -> list[tuple[KernelSpec, RenderedProgram]]:
     """The kernels of a plan from disk, as _render_all would have prepared them; their programs
-    are remembered as rendered."""
-    prepared = []
+    are remembered as rendered. A kernel this process runs already keeps its program (the plan
+    may hold another code for it, a generic one, that rounds otherwise: one kernel signature
+    computes the same bits all along), unless its names would clash with the plan's."""
+    pairs = []
     for spec, entry in zip(specs, kept):
         if entry is None:
             _attach_empty(spec, device)
-            continue
-        suffix, program = entry
-        remember(_RENDERED, (device.name, spec.key, suffix), program, _RENDERED_LIMIT)
-        prepared.append((spec, program))
+        else:
+            pairs.append((spec, entry))
+    ours = [(spec, _RENDERED.get((device.name, spec.key, suffix), program)) for spec, (suffix, program) in pairs]
+    prepared = ours if _names_unique(p for _, p in ours) else [(spec, p) for spec, (_, p) in pairs]
+    for spec, (suffix, program) in pairs:
+        if (device.name, spec.key, suffix) not in _RENDERED:
+            remember(_RENDERED, (device.name, spec.key, suffix), program, _RENDERED_LIMIT)
     return prepared
+
+
+def _names_unique(programs) -> bool:
+    """Does each kernel name of these programs name one source?"""
+    seen: dict[str, str] = {}
+    return all(seen.setdefault(name, src) == src for program in programs for name, src in program.sources.items())
 
 
 def _run(prepared, device) -> list[KernelTiming]:
