@@ -113,3 +113,42 @@ def test_lazy_and_eager_elementwise_results_are_bit_identical_on_numpy():
     with using("numpy", lazy=False):
         eager = program()
     np.testing.assert_array_equal(fused, eager)
+
+
+def test_a_views_shape_is_read_without_building_its_node(lazy_env):
+    x = lt.ones(6, 8)
+    view = x.t().reshape(4, 12)[1:3]
+    gc.collect()
+    before = lt.ir.node.live_node_count()
+    assert tuple(view.shape) == (2, 12) and view.ndim == 2 and view.numel() == 24
+    assert lt.ir.node.live_node_count() == before
+
+
+def test_a_module_built_then_given_weights_never_computes_its_initial_ones(lazy_env):
+    lt.reset_stats()
+    model = lt.nn.Sequential(lt.nn.Linear(8, 16), lt.nn.ReLU(), lt.nn.Linear(16, 3))
+    assert lt.stats().realizations == 0  # parameters made, initialised, and still pending
+    weights = {k: lt.tensor(np.full(tuple(v.shape), 0.5, dtype=np.float32)) for k, v in model.state_dict().items()}
+    model.load_state_dict(weights)
+    out = model(lt.ones(2, 8))
+    np.testing.assert_allclose(out.numpy(), np.full((2, 3), 0.5 * 16 * (0.5 * 8 + 0.5) + 0.5), rtol=1e-6)
+    assert all(p.is_leaf and p.requires_grad for p in model.parameters())
+
+
+def test_a_pending_value_made_to_require_grad_stays_lazy_and_is_a_leaf(lazy_env):
+    lt.reset_stats()
+    w = (lt.ones(3) * 2).requires_grad_()
+    assert lt.stats().realizations == 0
+    (w * w).sum().backward()
+    assert w.is_leaf and w.grad_fn is None
+    np.testing.assert_array_equal(w.grad.numpy(), [4.0, 4.0, 4.0])
+
+
+def test_a_random_normal_draw_is_one_value_for_every_kernel_that_reads_it(lazy_env):
+    x = lt.randn(4096)
+    doubled, total = x * 2, (x * x).sum()
+    lt.realize(doubled, total)
+    lt.reset_stats()
+    values = x.numpy()  # stored when first computed: reading it runs nothing
+    assert lt.stats().kernels_launched == 0
+    np.testing.assert_array_equal(doubled.numpy(), values * 2)
