@@ -215,3 +215,19 @@ def test_a_training_step_built_by_workers_computes_what_one_process_does_and_is_
     assert alone["by_workers"] == 0 and parallel["by_workers"] > 0
     assert parallel["loss"] == alone["loss"] and parallel["weight"] == alone["weight"]
     assert again["built"] == 0 and again["loss"] == alone["loss"]
+
+
+@needs_cl
+def test_a_forked_child_builds_alone_and_leaves_its_parents_workers_be(monkeypatch):
+    device = _device()
+    pool = _pool(device)
+    pool.start()
+    _ready(pool)
+    monkeypatch.setattr(pool, "owner", -1)  # as a forked child sees it: another process's pool
+    here = []
+    try:
+        pool.build([_LONG, _BRIEF], lambda src: here.append(src) or device._binary_of(src))
+        assert len(here) == 2 and [w.state for w in pool.workers] == ["ready"]
+    finally:
+        monkeypatch.undo()
+        pool.close()

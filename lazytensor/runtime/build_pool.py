@@ -122,6 +122,7 @@ class BuildPool:
         self.device_id, self.options = device_id, options
         self.size = workers
         self.workers: list[_Worker] = []
+        self.owner = os.getpid()  # a forked child must not talk to its parent's workers
 
     @property
     def groups(self) -> int:
@@ -130,7 +131,7 @@ class BuildPool:
 
     def start(self) -> None:
         """Start the workers, once (they load the compiler in the background)."""
-        if self.workers or self.size <= 0:
+        if self.workers or self.size <= 0 or os.getpid() != self.owner:
             return
         for _ in range(self.size):
             try:
@@ -169,6 +170,8 @@ class BuildPool:
     def _takers(self, sources: list[str]) -> list[_Worker]:
         """The workers to send these sources to (one at least stays here): the ready ones, and
         the starting ones too where the sources are long enough to outlast a start."""
+        if os.getpid() != self.owner:
+            return []
         ready = [w for w in self.workers if w.poll_ready()]
         if sum(map(len, sources)) < WORTH_A_START:
             return ready
@@ -186,6 +189,8 @@ class BuildPool:
         return reply[1]
 
     def close(self) -> None:
+        if os.getpid() != self.owner:
+            return
         for worker in self.workers:
             try:
                 worker.process.stdin.close()
