@@ -64,7 +64,6 @@ class _Family:
     """The kernels of one skeleton seen so far: the first one's literals, and the generic
     kernels made (which literal positions each takes as arguments)."""
     literals: tuple[int, ...]
-    met: int = -1  # the realisation it was first met in (-1: unknown)
     generic: list[tuple[frozenset[int], RenderedKernel]] = field(default_factory=list)
     shared: RenderedKernel | None = None  # the first one's code under a name of its own, for the others
 
@@ -130,7 +129,7 @@ class _SizeFamily:
     varying: frozenset[str] = frozenset()
     opts: list[Opt] | None = None
 
-    def met_often(self, times: int = 2) -> bool:
+    def met_often(self, times: int = 3) -> bool:
         """Have `times` realisations each brought the family sizes of their own? Sizes met
         together (two layers of one kind) are first met in one realisation and count once."""
         return len(set(self.met.values())) >= times
@@ -167,7 +166,7 @@ class Hoister:
             remember(self.size_families, family_key, family, self.limit)
         family.met.setdefault(tuple(sorted(sizes.items())), now)
         if not (resized or family.varying or family.met_often()):
-            return self.program(build(kernel, name, frozenset(), None), False, now)
+            return self.program(build(kernel, name, frozenset(), None), False)
         varying = family.varying | {v for v in sizes.keys() | family.sizes.keys()
                                     if sizes.get(v) != family.sizes.get(v)}
         if varying != family.varying:
@@ -180,24 +179,21 @@ class Hoister:
         except OptError:  # a choice that does not fit this member: the heuristic's own for it
             return self.program(build(kernel, name, family.varying, None))
 
-    def program(self, program: RenderedProgram, generic: bool = True, now: int = -1) -> RenderedProgram:
+    def program(self, program: RenderedProgram, generic: bool = True) -> RenderedProgram:
         """`program` with each kernel made generic where its family allows (`generic`), or
-        only noted as a member of its family (`now`: the realisation rendering it)."""
-        kernels = tuple(self.kernel(k, generic, now) for k in program.kernels)
+        only noted as a member of its family."""
+        kernels = tuple(self.kernel(k, generic) for k in program.kernels)
         return program if kernels == program.kernels else replace(program, kernels=kernels)
 
-    def kernel(self, kernel: RenderedKernel, generic: bool = True, now: int = -1) -> RenderedKernel:
+    def kernel(self, kernel: RenderedKernel, generic: bool = True) -> RenderedKernel:
         """`kernel`, or the same code made generic in its family (`generic`: a new generic
         kernel may be made for it; an existing one that covers it is taken either way, as it
-        is compiled already and computes the same). A code that an earlier realisation met
-        with other literals varies from one realisation to the next (the offset of a growing
-        sequence's last row, at unchanged sizes): it is made generic too."""
+        is compiled already and computes the same)."""
         parts = split(kernel.source, kernel.name)
         family = self.families.get(parts.skeleton)
         if family is None:
-            remember(self.families, parts.skeleton, _Family(parts.literals, now), self.limit)
+            remember(self.families, parts.skeleton, _Family(parts.literals), self.limit)
             return kernel
-        generic = generic or 0 <= family.met < now
         if parts.literals == family.literals:  # the same code (sizes only in the launch), one name for it
             if family.shared is None:
                 family.shared = generic_kernel(kernel, parts, frozenset())
