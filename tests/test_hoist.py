@@ -150,6 +150,19 @@ def test_a_plan_refuses_to_cut_a_variable_whose_size_varies():
         make_plan(kernel, [Opt(OptKind.UPCAST, 0, 4)], varying=frozenset(variable_sizes(kernel)))
 
 
+def test_a_size_family_member_varies_in_what_differs_from_its_nearest_kin_not_from_the_first():
+    """An MLP's up and down projections are one family (one code but for sizes): at a new
+    length the down projection is compared with the down projection, so only the rows vary."""
+    from lazytensor.codegen.hoist import _SizeFamily
+    up, down = {"rows": 45, "n": 512, "k": 128}, {"rows": 45, "n": 128, "k": 512}
+    family = _SizeFamily(None, up)
+    for sizes in (up, down):
+        family.met[tuple(sorted(sizes.items()))] = 1
+    assert family.nearest({"rows": 46, "n": 128, "k": 512}) == down
+    assert family.nearest(up) == down  # never itself
+    assert _SizeFamily(None, up).nearest(up) is None
+
+
 # ---- through the engine, on OpenCL ---------------------------------------------------------
 needs_cl = pytest.mark.skipif(cl_unavailable_reason() is not None, reason="needs OpenCL")
 WIDTH = 19  # a hidden size no other test uses (these kernels compile here first), and no length
@@ -407,3 +420,34 @@ def test_a_step_whose_joined_launches_share_member_kernels_builds_and_matches_to
         net.load_state_dict({k: lt.tensor(v.detach().numpy()) for k, v in ref.state_dict().items()})
         ours = losses(lt, net)
     np.testing.assert_allclose(ours, losses(torch, ref), rtol=1e-4)
+
+
+@needs_cl
+def test_layers_of_other_widths_keep_their_widths_fixed_when_the_length_varies(monkeypatch):
+    """Kernels of one family at other widths (the up and down projections) must not make the
+    widths vary: a varying variable is never cut, and a matmul whose widths varied ran without
+    vectors or tiles (16x slower in a transformer trained on varying lengths)."""
+    from lazytensor.runtime import engine
+    from lazytensor.runtime.devices import get_device
+    device = get_device("cl")
+    monkeypatch.setattr(engine, "_RENDERED", {})
+    monkeypatch.setenv("LT_PLAN_CACHE", "0")
+    monkeypatch.setattr(device, "hoister", Hoister())
+    width, hidden = 40, 160  # no row count below meets these
+    rng = np.random.default_rng(7)
+    with using("cl", True):
+        up = lt.tensor(rng.standard_normal((width, hidden)).astype(np.float32) / 8, requires_grad=True)
+        down = lt.tensor(rng.standard_normal((hidden, width)).astype(np.float32) / 8, requires_grad=True)
+        for length in (5, 6, 7, 8, 9):
+            x = lt.tensor(rng.standard_normal((2, length, width)).astype(np.float32))
+            loss = ((x @ up).relu() @ down).square().mean()
+            loss.backward()
+            with lt.no_grad():
+                up -= 0.1 * up.grad
+                down -= 0.1 * down.grad
+                up.grad = down.grad = None
+            loss.item()
+    varied = [f for f in device.hoister.size_families.values() if f.varying]
+    assert varied, "the lengths made some family vary"
+    for family in varied:
+        assert not {family.sizes[v] for v in family.varying} & {width, hidden}, family.varying

@@ -19,7 +19,8 @@ depends on the kinds of sizes met, not on how many.
 Sizes also steer the optimiser (a vector width that divides an axis, an unroll by a
 divisor), which would give every length its own code. So kernels whose signatures agree
 but for sizes (ir/kernel.size_free) are one family: once a realisation after the family's
-first brings a variable at another size, that variable varies, and no choice cuts it
+first brings a variable at another size than the member nearest it (the same layer, not
+another layer of other widths), that variable varies, and no choice cuts it
 (codegen/opt.py); kernels of one realisation (two layers of different widths) keep their
 own choices. The
 family's first kernel is then planned again in that way, without compiling it, so that
@@ -129,6 +130,16 @@ class _SizeFamily:
     varying: frozenset[str] = frozenset()
     opts: list[Opt] | None = None
 
+    def nearest(self, sizes: dict[str, int]) -> dict[str, int] | None:
+        """The sizes met before that agree with `sizes` on the most variables: the same layer
+        at another length, not another layer of the family (an MLP's up and down projections
+        are one family; their widths do not vary, the rows do)."""
+        own = tuple(sorted(sizes.items()))
+        others = [dict(met) for met in self.met if met != own]
+        if not others:
+            return None
+        return max(others, key=lambda met: sum(met.get(v) == n for v, n in sizes.items()))
+
     def met_often(self, times: int = 3) -> bool:
         """Have `times` realisations each brought the family sizes of their own? Sizes met
         together (two layers of one kind) are first met in one realisation and count once."""
@@ -167,8 +178,8 @@ class Hoister:
         family.met.setdefault(tuple(sorted(sizes.items())), now)
         if not (resized or family.varying or family.met_often()):
             return self.program(build(kernel, name, frozenset(), None), False)
-        varying = family.varying | {v for v in sizes.keys() | family.sizes.keys()
-                                    if sizes.get(v) != family.sizes.get(v)}
+        nearest = family.nearest(sizes) or sizes
+        varying = family.varying | {v for v in sizes.keys() | nearest.keys() if sizes.get(v) != nearest.get(v)}
         if varying != family.varying:
             family.varying = frozenset(varying)
             reference = build(family.first, name, family.varying, None)  # what varies in the code
