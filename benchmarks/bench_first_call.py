@@ -15,6 +15,10 @@ Rows (each in fresh processes, lazytensor on `cl`, beside PyTorch eager in the s
                   context 64): the sequence grows by one token per step, so every step is a
                   new shape; kernels compiled per token, cold and warm totals, and the steady
                   rate (tokens 33..64) against torch's
+  lengths         20 AdamW steps of bench_kernels' character transformer (d_model 128, batch 16),
+                  each on a batch of its own length (45..64), against 20 steps at one length:
+                  kernels compiled (the target is at most twice one length's) and the steady
+                  step time (the last 5 steps) beside torch's over the same lengths
 """
 from __future__ import annotations
 
@@ -33,7 +37,10 @@ sys.path.insert(0, os.path.dirname(HERE))
 GPT = dict(vocab=65, context=64, d_model=64, heads=4, layers=2)
 TOKENS = 64
 QUICK_TOKENS = 8
-ROWS = ("mlp_first_step", "generate")
+# the character transformer of bench_kernels' char_step, trained on batches of 16 sequences
+CHAR = dict(vocab=65, context=64, d_model=128, heads=4, layers=2, batch=16)
+LENGTHS = 20  # steps, each at its own length (45..64), or all at one length (64)
+ROWS = ("mlp_first_step", "generate", "lengths")
 
 
 def _tokens(quick: bool) -> int:
@@ -86,6 +93,44 @@ def _generate(m, quick: bool = False, weights: str | None = None) -> dict:
     return {"seconds": times, "tokens": tokens, "kernels_by_token": kernels}
 
 
+def _lengths(quick: bool, varying: bool) -> list[int]:
+    import numpy as np
+    count, top = (4, 8) if quick else (LENGTHS, CHAR["context"])
+    return [int(n) for n in np.random.default_rng(1).permutation(np.arange(top - count + 1, top + 1))] \
+        if varying else [top] * count
+
+
+def _train_lengths(m, quick: bool = False, varying: bool = True, weights: str | None = None) -> dict:
+    """AdamW steps of the character transformer, each on a batch of its own length (or all of
+    one length): seconds and loss per step, and the kernels compiled by the end. torch writes its
+    initial weights to `weights`; lazytensor reads them, as _generate does."""
+    import numpy as np
+    from char_model import char_model
+    c = CHAR if not quick else dict(CHAR, d_model=32, layers=1, batch=2, context=8)
+    m.manual_seed(0)
+    net = char_model(m, c["vocab"], c["context"], c["d_model"], c["heads"], c["layers"])
+    if m.__name__ == "torch":
+        if weights:
+            np.savez(weights, **{k: v.numpy() for k, v in net.state_dict().items()})
+    elif weights:
+        with np.load(weights) as stored:
+            net.load_state_dict({k: m.tensor(stored[k]) for k in stored.files})
+    opt = m.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=0.01)
+    rng = np.random.default_rng(0)
+    times, losses = [], []
+    for length in _lengths(quick, varying):
+        ids = m.tensor(rng.integers(0, c["vocab"], (c["batch"], length + 1)))
+        start = time.perf_counter()
+        opt.zero_grad()
+        logits = net(ids[:, :-1])
+        loss = m.nn.functional.cross_entropy(logits.reshape(-1, c["vocab"]), ids[:, 1:].reshape(-1))
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+        times.append(time.perf_counter() - start)
+    return {"seconds": times, "losses": losses}
+
+
 def child(row: str, lib: str, quick: bool = False) -> dict:
     """One measurement in this (fresh) process, as JSON-able numbers."""
     if lib == "torch":
@@ -98,6 +143,8 @@ def child(row: str, lib: str, quick: bool = False) -> dict:
         m.set_default_device("cl")
     if row == "generate":
         out = _generate(m, quick, os.environ.get("BENCH_WEIGHTS"))
+    elif row.startswith("lengths"):  # lengths-one or lengths-varying
+        out = _train_lengths(m, quick, row.endswith("varying"), os.environ.get("BENCH_WEIGHTS"))
     else:
         out = _mlp_first_step(m, quick)
     if lib != "torch":
@@ -149,9 +196,29 @@ def measure_generate(cache: str, quick: bool = False) -> dict:
             "steady": {k: _median(runs[run]["seconds"][half:]) for k, run in (("lt", "warm"), ("torch", "torch"))}}
 
 
+def measure_lengths(cache: str, quick: bool = False) -> dict:
+    """Training over batches of LENGTHS lengths against all at one length, each in a fresh
+    process over an empty cache: lazytensor's kernels compiled and its steady step time (the
+    median of the last quarter of steps), torch's over the lengths, and whether the losses agree."""
+    weights = os.path.join(os.path.dirname(cache.rstrip(os.sep)) or ".", f"char_weights_{os.getpid()}.npz")
+    try:
+        runs = {"torch": _run_child("lengths-varying", "torch", cache, quick, weights)}
+        for kind in ("one", "varying"):
+            with tempfile.TemporaryDirectory() as empty:
+                runs[kind] = _run_child(f"lengths-{kind}", "lt", empty, quick, weights)
+    finally:
+        if os.path.exists(weights):
+            os.remove(weights)
+    quarter = max(1, len(runs["torch"]["seconds"]) // 4)
+    steady = {k: _median(r["seconds"][-quarter:]) for k, r in runs.items()}
+    import numpy as np
+    same = bool(np.allclose(runs["varying"]["losses"], runs["torch"]["losses"], rtol=1e-3))
+    return {**runs, "steady": steady, "same": same}
+
+
 def measure(row: str, cache: str, quick: bool = False) -> dict:
     """One row's measurements (fresh processes; `cache` must start empty)."""
-    return {"mlp_first_step": measure_mlp, "generate": measure_generate}[row](cache, quick)
+    return {"mlp_first_step": measure_mlp, "generate": measure_generate, "lengths": measure_lengths}[row](cache, quick)
 
 
 def kernel_growth(result: dict) -> str:
@@ -181,6 +248,16 @@ def report_generate(cache: str, quick: bool = False) -> None:
           f"tokens {'= torch' if r['same'] else 'DIFFER from torch'} |")
 
 
+def report_lengths(cache: str, quick: bool = False) -> None:
+    r = measure_lengths(cache, quick)
+    one, varying, steady = r["one"], r["varying"], r["steady"]
+    print(f"| lengths ({len(varying['seconds'])} steps) | one length: {one['kernels_compiled']} kernels compiled, "
+          f"{steady['one'] * 1e3:.1f} ms a step | {len(set(_lengths(quick, True)))} lengths: "
+          f"{varying['kernels_compiled']} compiled ({varying['kernels_compiled'] / one['kernels_compiled']:.2f}x), "
+          f"{steady['varying'] * 1e3:.1f} ms a step | torch {steady['torch'] * 1e3:.1f} ms a step | "
+          f"losses {'= torch' if r['same'] else 'DIFFER from torch'} |")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", default=",".join(ROWS))
@@ -190,7 +267,7 @@ def main(argv=None) -> int:
     if args.child:
         print(json.dumps(child(*args.child, quick=args.quick)))
         return 0
-    rows = {"mlp_first_step": report_mlp, "generate": report_generate}
+    rows = {"mlp_first_step": report_mlp, "generate": report_generate, "lengths": report_lengths}
     for name in args.only.split(","):
         with tempfile.TemporaryDirectory() as cache:  # empty: the first process is cold
             rows[name](cache, args.quick)

@@ -22,6 +22,9 @@ First-call rows (benchmarks/bench_first_call.py measures them, each in fresh pro
 (lazytensor's and PoCL's) start empty, `... warm` the same in a second process over the cache
 the first one filled; `torch ms` is torch's first step in a fresh process. Their `lt rate`
 column says how many programs that process built (unit `built`): a warm one should build 0.
+`lengths one`/`varying` are the steady AdamW step of char_step's transformer trained at one
+length and over 20 lengths, each in a fresh process, beside torch's over the lengths, with
+the kernels each compiled as its rate (unit `compiled`).
 `generate cold`/`warm` are the totals of greedy generation with a growing sequence (64
 tokens; 8 with --quick), `generate steady` the median time per token of the second half
 (warm process; not with --quick), with tokens/s as the rates; `check` compares the loss / the
@@ -543,6 +546,8 @@ def first_call_rows(name: str, quick: bool, errors: Errors, notes: list[str]) ->
         check = "MISMATCH " + " ".join(bad) if bad else "ok"
         return [_first_call_row(f"{name} {k}", r[k]["seconds"], r["torch"]["seconds"], errors, "built",
                                 str(r[k]["programs_built"]), check=check) for k in ("cold", "warm")], bool(bad)
+    if name == "lengths":
+        return _lengths_rows(r, errors, notes), not r["same"]
     check = "ok" if r["same"] else "MISMATCH tokens differ from torch's"
     total, steady = r["total"], r["steady"]
     notes.append(f"generate: {bench_first_call.kernel_growth(r)}")
@@ -552,6 +557,17 @@ def first_call_rows(name: str, quick: bool, errors: Errors, notes: list[str]) ->
         rows.append(_first_call_row(f"{name} steady", steady["lt"], steady["torch"], errors, "tokens/s",
                                     f"{1 / steady['lt']:.0f}", f"{1 / steady['torch']:.0f}", check))
     return rows, not r["same"]
+
+
+def _lengths_rows(r: dict, errors: Errors, notes: list[str]) -> list[list[str]]:
+    """Training at one length and over many: the steady step beside torch's over the lengths,
+    with the kernels each compiled as the rate (unit `compiled`)."""
+    check = "ok" if r["same"] else "MISMATCH losses differ from torch's"
+    one, varying = r["one"]["kernels_compiled"], r["varying"]["kernels_compiled"]
+    notes.append(f"lengths: {varying} kernels compiled over {len(r['varying']['seconds'])} lengths, {one} at one "
+                 f"length ({varying / one:.2f}x; the target is at most 2x)")
+    return [_first_call_row(f"lengths {k}", r["steady"][k], r["steady"]["torch"], errors, "compiled",
+                            str(r[k]["kernels_compiled"]), check=check) for k in ("one", "varying")]
 
 
 def print_table(header: list[str], rows: list[list[str]]) -> None:

@@ -158,9 +158,19 @@ def test_a_size_family_member_varies_in_what_differs_from_its_nearest_kin_not_fr
     family = _SizeFamily(None, up)
     for sizes in (up, down):
         family.met[tuple(sorted(sizes.items()))] = 1
-    assert family.nearest({"rows": 46, "n": 128, "k": 512}) == down
-    assert family.nearest(up) == down  # never itself
-    assert _SizeFamily(None, up).nearest(up) is None
+    assert family.nearest({"rows": 46, "n": 128, "k": 512}, 2) == down
+    assert family.nearest(up, 2) == down  # never itself
+    assert _SizeFamily(None, up).nearest(up, 2) is None
+
+
+def test_the_nearest_member_is_looked_for_in_the_latest_earlier_realisation():
+    """A kernel of an unrelated graph met long ago whose sizes happen to agree more is not
+    the same layer: the step before is where the same layer was."""
+    from lazytensor.codegen.hoist import _SizeFamily
+    family = _SizeFamily(None, {"t": 30, "s": 30, "d": 16})
+    family.met[(("d", 16), ("s", 30), ("t", 30))] = 1  # another graph's kernel
+    family.met[(("d", 19), ("s", 29), ("t", 29))] = 5  # this layer, one step before
+    assert family.nearest({"t": 30, "s": 30, "d": 19}, 6) == {"t": 29, "s": 29, "d": 19}
 
 
 # ---- through the engine, on OpenCL ---------------------------------------------------------

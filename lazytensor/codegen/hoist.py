@@ -130,15 +130,20 @@ class _SizeFamily:
     varying: frozenset[str] = frozenset()
     opts: list[Opt] | None = None
 
-    def nearest(self, sizes: dict[str, int]) -> dict[str, int] | None:
+    def nearest(self, sizes: dict[str, int], now: int) -> dict[str, int] | None:
         """The sizes met before that agree with `sizes` on the most variables: the same layer
         at another length, not another layer of the family (an MLP's up and down projections
-        are one family; their widths do not vary, the rows do)."""
+        are one family; their widths do not vary, the rows do). They are looked for among the
+        sizes the latest earlier realisation brought (the step before, at another length), so
+        that a kernel of an unrelated graph whose sizes happen to agree more is not taken."""
         own = tuple(sorted(sizes.items()))
-        others = [dict(met) for met in self.met if met != own]
+        others = {met: when for met, when in self.met.items() if met != own}
         if not others:
             return None
-        return max(others, key=lambda met: sum(met.get(v) == n for v, n in sizes.items()))
+        earlier = [when for when in others.values() if when < now]
+        latest = max(earlier) if earlier else None
+        kin = [dict(met) for met, when in others.items() if latest is None or when == latest]
+        return max(kin, key=lambda met: sum(met.get(v) == n for v, n in sizes.items()))
 
     def met_often(self, times: int = 3) -> bool:
         """Have `times` realisations each brought the family sizes of their own? Sizes met
@@ -178,7 +183,7 @@ class Hoister:
         family.met.setdefault(tuple(sorted(sizes.items())), now)
         if not (resized or family.varying or family.met_often()):
             return self.program(build(kernel, name, frozenset(), None), False)
-        nearest = family.nearest(sizes) or sizes
+        nearest = family.nearest(sizes, now) or sizes
         varying = family.varying | {v for v in sizes.keys() | nearest.keys() if sizes.get(v) != nearest.get(v)}
         if varying != family.varying:
             family.varying = frozenset(varying)
