@@ -15,10 +15,11 @@ Rows (each in fresh processes, lazytensor on `cl`, beside PyTorch eager in the s
                   context 64): the sequence grows by one token per step, so every step is a
                   new shape; kernels compiled per token, cold and warm totals, and the steady
                   rate (tokens 33..64) against torch's
-  lengths         20 AdamW steps of bench_kernels' character transformer (d_model 128, batch 16),
-                  each on a batch of its own length (45..64), against 20 steps at one length:
-                  kernels compiled (the target is at most twice one length's) and the steady
-                  step time (the last 5 steps) beside torch's over the same lengths
+  lengths         AdamW steps of bench_kernels' character transformer (d_model 128, batch 16)
+                  on batches of 20 lengths (45..64, each once, then 10 steps at lengths met
+                  already), against 30 steps at one length: kernels compiled (the target is at
+                  most twice one length's) and the steady step (the median of the last 10)
+                  beside torch's over the same lengths
 """
 from __future__ import annotations
 
@@ -93,11 +94,18 @@ def _generate(m, quick: bool = False, weights: str | None = None) -> dict:
     return {"seconds": times, "tokens": tokens, "kernels_by_token": kernels}
 
 
+REPEATS = 10  # steps after the lengths, at lengths met already: the steady rate
+
+
 def _lengths(quick: bool, varying: bool) -> list[int]:
+    """Each length once (shuffled), then REPEATS steps at lengths met already; or as many
+    steps at one length."""
     import numpy as np
     count, top = (4, 8) if quick else (LENGTHS, CHAR["context"])
-    return [int(n) for n in np.random.default_rng(1).permutation(np.arange(top - count + 1, top + 1))] \
-        if varying else [top] * count
+    rng = np.random.default_rng(1)
+    lengths = rng.permutation(np.arange(top - count + 1, top + 1))
+    again = rng.choice(lengths, REPEATS)
+    return [int(n) for n in (*lengths, *again)] if varying else [top] * (count + REPEATS)
 
 
 def _train_lengths(m, quick: bool = False, varying: bool = True, weights: str | None = None) -> dict:
@@ -199,7 +207,8 @@ def measure_generate(cache: str, quick: bool = False) -> dict:
 def measure_lengths(cache: str, quick: bool = False) -> dict:
     """Training over batches of LENGTHS lengths against all at one length, each in a fresh
     process over an empty cache: lazytensor's kernels compiled and its steady step time (the
-    median of the last quarter of steps), torch's over the lengths, and whether the losses agree."""
+    median of the last REPEATS steps, at lengths met already), torch's over the lengths, and
+    whether the losses agree."""
     weights = os.path.join(os.path.dirname(cache.rstrip(os.sep)) or ".", f"char_weights_{os.getpid()}.npz")
     try:
         runs = {"torch": _run_child("lengths-varying", "torch", cache, quick, weights)}
@@ -209,8 +218,7 @@ def measure_lengths(cache: str, quick: bool = False) -> dict:
     finally:
         if os.path.exists(weights):
             os.remove(weights)
-    quarter = max(1, len(runs["torch"]["seconds"]) // 4)
-    steady = {k: _median(r["seconds"][-quarter:]) for k, r in runs.items()}
+    steady = {k: _median(r["seconds"][-REPEATS:]) for k, r in runs.items()}
     import numpy as np
     same = bool(np.allclose(runs["varying"]["losses"], runs["torch"]["losses"], rtol=1e-3))
     return {**runs, "steady": steady, "same": same}
