@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -83,6 +84,18 @@ def _runs(device, binary: bytes, name: str, k: int) -> bool:
     return np.array_equal(host, np.arange(8, dtype=np.float32) * k + 1)
 
 
+@contextmanager
+def _ready_pool(device):
+    """A one-worker pool whose worker has loaded the compiler; closed after."""
+    pool = _pool(device)
+    pool.start()
+    try:
+        _ready(pool)
+        yield pool
+    finally:
+        pool.close()
+
+
 def _built(device, sources: list[str], ready: bool, device_id=None) -> tuple[list[bytes], list[str]]:
     """`sources` built through a one-worker pool (ready first, or still starting): the binaries,
     and the sources this process built itself."""
@@ -135,41 +148,31 @@ def test_a_worker_that_cannot_start_leaves_its_sources_to_this_process():
 @needs_cl
 def test_a_refused_source_raises_naming_it_and_the_pool_goes_on():
     device = _device()
-    pool = _pool(device)
-    pool.start()
-    _ready(pool)
     broken = "__kernel void broken(__global float* a) { a[0] = undefined_name; }"
-    try:
+    with _ready_pool(device) as pool:
         with pytest.raises(BuildRefused) as refused:
             pool.build([broken, _KERNEL.format(name="fine", k=2)], device._binary_of)
         assert refused.value.source == broken and "undefined_name" in refused.value.log
         assert [w.state for w in pool.workers] == ["ready"]  # its answer was read whole
         binaries = pool.build([_KERNEL.format(name="after", k=4), _KERNEL.format(name="last", k=6)],
                               device._binary_of)
-    finally:
-        pool.close()
     assert _runs(device, binaries[0], "after", 4) and _runs(device, binaries[1], "last", 6)
 
 
 @needs_cl
 def test_a_batch_that_fails_here_retires_the_workers_whose_answers_are_unread():
     device = _device()
-    pool = _pool(device)
-    pool.start()
-    _ready(pool)
 
     def interrupted(src):
         raise KeyboardInterrupt
 
-    try:
+    here = []
+    with _ready_pool(device) as pool:
         with pytest.raises(KeyboardInterrupt):
             pool.build([_KERNEL.format(name="sent", k=2), _BRIEF], interrupted)
         assert [w.state for w in pool.workers] == ["gone"]
-        here = []
         binaries = pool.build([_KERNEL.format(name="next", k=3), _BRIEF],
                               lambda src: here.append(src) or device._binary_of(src))
-    finally:
-        pool.close()
     assert len(here) == 2 and _runs(device, binaries[0], "next", 3)
 
 
@@ -220,14 +223,11 @@ def test_a_training_step_built_by_workers_computes_what_one_process_does_and_is_
 @needs_cl
 def test_a_forked_child_builds_alone_and_leaves_its_parents_workers_be(monkeypatch):
     device = _device()
-    pool = _pool(device)
-    pool.start()
-    _ready(pool)
-    monkeypatch.setattr(pool, "owner", -1)  # as a forked child sees it: another process's pool
     here = []
-    try:
-        pool.build([_LONG, _BRIEF], lambda src: here.append(src) or device._binary_of(src))
-        assert len(here) == 2 and [w.state for w in pool.workers] == ["ready"]
-    finally:
-        monkeypatch.undo()
-        pool.close()
+    with _ready_pool(device) as pool:
+        monkeypatch.setattr(pool, "owner", -1)  # as a forked child sees it: another process's pool
+        try:
+            pool.build([_LONG, _BRIEF], lambda src: here.append(src) or device._binary_of(src))
+            assert len(here) == 2 and [w.state for w in pool.workers] == ["ready"]
+        finally:
+            monkeypatch.undo()  # the pool is this process's again, so closing it ends its worker
