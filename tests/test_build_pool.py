@@ -53,6 +53,33 @@ def test_by_default_all_cores_but_this_one_build():
     assert default_workers({}) == min(3, max(0, (os.cpu_count() or 1) - 1))
 
 
+def test_a_pipe_is_polled_whatever_its_descriptor_number():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft <= 1500:
+        pytest.skip(f"this process may open {soft} files")
+    read, write = os.pipe()
+    high = os.dup2(read, 1500)  # select() refuses descriptors past 1023
+    try:
+        assert not build_pool._readable(high)
+        os.write(write, b"x")
+        assert build_pool._readable(high)
+    finally:
+        for fd in (read, write, high):
+            os.close(fd)
+
+
+def test_an_answer_cut_short_reads_as_a_worker_gone():
+    import io
+    import pickle
+    import struct
+    from types import SimpleNamespace
+    whole = pickle.dumps(("built", b"\0" * 5000))
+    torn = struct.pack("<Q", len(whole)) + whole[:1000]  # the worker was killed while writing
+    worker = build_pool._Worker(SimpleNamespace(stdout=io.BytesIO(torn)), "ready")
+    assert build_pool._receive(worker) is None
+
+
 # ---- with a real OpenCL device ------------------------------------------------------------
 needs_cl = pytest.mark.skipif(cl_unavailable_reason() is not None, reason=str(cl_unavailable_reason()))
 
@@ -174,6 +201,22 @@ def test_a_batch_that_fails_here_retires_the_workers_whose_answers_are_unread():
         binaries = pool.build([_KERNEL.format(name="next", k=3), _BRIEF],
                               lambda src: here.append(src) or device._binary_of(src))
     assert len(here) == 2 and _runs(device, binaries[0], "next", 3)
+
+
+@needs_cl
+def test_a_batch_interrupted_while_sending_retires_the_workers_it_sent_to(monkeypatch):
+    device = _device()
+
+    class Unstartable(build_pool.threading.Thread):
+        def start(self):
+            raise KeyboardInterrupt
+
+    with _ready_pool(device) as pool:
+        monkeypatch.setattr(build_pool.threading, "Thread", Unstartable)
+        with pytest.raises(KeyboardInterrupt):
+            pool.build([_KERNEL.format(name="unsent", k=2), _BRIEF], device._binary_of)
+        monkeypatch.undo()
+        assert [w.state for w in pool.workers] == ["gone"]
 
 
 _PROGRAM = textwrap.dedent("""

@@ -33,7 +33,7 @@ _RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
 def default_workers(environ=os.environ) -> int:
     """LT_BUILD_WORKERS, else one fewer than the cores (0 under an MPI launcher)."""
     chosen = environ.get("LT_BUILD_WORKERS", "")
-    if os.name != "posix":  # the pool waits on its pipes with select()
+    if os.name != "posix" or not hasattr(select, "poll"):  # the pool waits on its pipes with poll()
         return 0
     if chosen.strip():
         return max(0, int(chosen))
@@ -105,13 +105,21 @@ class _Worker:
 
 
 def _readable(stream) -> bool:
-    return bool(select.select([stream], [], [], 0)[0])
+    """Can `stream` be read without waiting? (poll(), not select(): a process with more than
+    1024 open files has descriptors select() cannot take)"""
+    poller = select.poll()
+    try:
+        poller.register(stream, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 def _receive(worker: _Worker):
+    """Its next message, or None where it is gone (a pipe closed or a message cut short)."""
     try:
         return receive(worker.process.stdout)
-    except (OSError, EOFError, ValueError):
+    except Exception:  # noqa: BLE001 - a worker killed mid-answer leaves a torn pickle
         return None
 
 
@@ -122,6 +130,7 @@ class BuildPool:
         self.device_id, self.options = device_id, options
         self.size = workers
         self.workers: list[_Worker] = []
+        self.started = False
         self.owner = os.getpid()  # a forked child must not talk to its parent's workers
 
     @property
@@ -131,8 +140,9 @@ class BuildPool:
 
     def start(self) -> None:
         """Start the workers, once (they load the compiler in the background)."""
-        if self.workers or self.size <= 0 or os.getpid() != self.owner:
+        if self.started or self.size <= 0 or os.getpid() != self.owner:
             return
+        self.started = True
         for _ in range(self.size):
             try:
                 process = subprocess.Popen([sys.executable, WORKER_SCRIPT], stdin=subprocess.PIPE,
@@ -146,11 +156,11 @@ class BuildPool:
         """The binary of each source: some sent to workers, the rest built here by `build_here`
         meanwhile. Raises BuildRefused with the compiler's log."""
         sent = [(i, worker) for i, worker in zip(range(len(sources) - 1), self._takers(sources[:-1]))]
-        for i, worker in sent:  # a starting worker reads its job once ready: written aside
-            threading.Thread(target=_send_quietly, args=(worker, sources[i]), daemon=True).start()
         binaries: list[bytes | None] = [None] * len(sources)
         away = {i for i, _ in sent}
         try:
+            for i, worker in sent:  # a starting worker reads its job once ready: written aside
+                threading.Thread(target=_send_quietly, args=(worker, sources[i]), daemon=True).start()
             for i, src in enumerate(sources):
                 if i not in away:
                     binaries[i] = build_here(src)
@@ -191,10 +201,10 @@ class BuildPool:
     def close(self) -> None:
         if os.getpid() != self.owner:
             return
-        for worker in self.workers:
-            try:
+        for worker in self.workers:  # a worker ends when its input does; a forked child may
+            try:                        # hold that pipe open too, so it is not waited for long
                 worker.process.stdin.close()
-                worker.process.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
+                worker.process.wait(timeout=0.5)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
                 worker.process.kill()
         self.workers = []

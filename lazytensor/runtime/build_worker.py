@@ -14,6 +14,7 @@ does that at a kernel's first launch otherwise), so the parent loads it and runs
 from __future__ import annotations
 
 import pickle
+import signal
 import struct
 import sys
 
@@ -53,6 +54,8 @@ def _build(cl, ctx, source: str, options: list[str]) -> bytes:
 
 
 def main() -> int:
+    # a Ctrl-C at the terminal is the parent's to handle; this process ends with its input
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     wanted = receive(stdin)
     if wanted is None:
