@@ -221,7 +221,7 @@ def measure_lengths(cache: str, quick: bool = False) -> dict:
     steady = {k: _median(r["seconds"][-REPEATS:]) for k, r in runs.items()}
     import numpy as np
     same = bool(np.allclose(runs["varying"]["losses"], runs["torch"]["losses"], rtol=1e-3))
-    return {**runs, "steady": steady, "same": same}
+    return {**runs, "steady": steady, "same": same, "lengths": len(set(_lengths(quick, True)))}
 
 
 def measure(row: str, cache: str, quick: bool = False) -> dict:
@@ -260,7 +260,7 @@ def report_lengths(cache: str, quick: bool = False) -> None:
     r = measure_lengths(cache, quick)
     one, varying, steady = r["one"], r["varying"], r["steady"]
     print(f"| lengths ({len(varying['seconds'])} steps) | one length: {one['kernels_compiled']} kernels compiled, "
-          f"{steady['one'] * 1e3:.1f} ms a step | {len(set(_lengths(quick, True)))} lengths: "
+          f"{steady['one'] * 1e3:.1f} ms a step | {r['lengths']} lengths: "
           f"{varying['kernels_compiled']} compiled ({varying['kernels_compiled'] / one['kernels_compiled']:.2f}x), "
           f"{steady['varying'] * 1e3:.1f} ms a step | torch {steady['torch'] * 1e3:.1f} ms a step | "
           f"losses {'= torch' if r['same'] else 'DIFFER from torch'} |")

@@ -564,7 +564,7 @@ def _lengths_rows(r: dict, errors: Errors, notes: list[str]) -> list[list[str]]:
     with the kernels each compiled as the rate (unit `compiled`)."""
     check = "ok" if r["same"] else "MISMATCH losses differ from torch's"
     one, varying = r["one"]["kernels_compiled"], r["varying"]["kernels_compiled"]
-    notes.append(f"lengths: {varying} kernels compiled over {len(r['varying']['seconds'])} lengths, {one} at one "
+    notes.append(f"lengths: {varying} kernels compiled over {r['lengths']} lengths, {one} at one "
                  f"length ({varying / one:.2f}x; the target is at most 2x)")
     return [_first_call_row(f"lengths {k}", r["steady"][k], r["steady"]["torch"], errors, "compiled",
                             str(r[k]["kernels_compiled"]), check=check) for k in ("one", "varying")]
