@@ -130,8 +130,7 @@ def _require(op: str, ok: Callable[[D.DType], bool], what: str, *xs) -> None:
 # ---- binary arithmetic --------------------------------------------------------------------
 
 def binary(op: str, a, b, ir_op: str | None = None) -> Tensor:
-    pair = _same_kind_pair(a, b)
-    (na, nb), dt = pair if pair is not None else _promoted(op, (a, b), None)
+    (na, nb), dt = prepare(op, a, b)
     return wrap(B.elementwise(ir_op or op, na, nb))
 
 

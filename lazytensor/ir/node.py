@@ -107,7 +107,7 @@ def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: 
          device: str = "numpy") -> Node:
     """Build (or find) a node, after the construction-time rewrites."""
     assert op in O.ALL_OPS, op
-    found = _SHAPES.get(shape) if type(shape) is tuple else None
+    found = _SHAPES.get(shape) if type(shape) is tuple else None  # interned_shape's hit, inline
     shape = found if found is not None else interned_shape(shape)
     if srcs and op != "detach":  # detach is never folded away: it is the value autograd does not see through
         folded = simplify(op, dtype, shape, srcs, arg, device, make)

@@ -185,7 +185,6 @@ class OpenCLDevice(Device):
         self.kernels: dict[str, object] = {}  # source -> cl.Kernel
         self.pool: dict[int, list] = {}
         self.hoister = Hoister()  # sizes that vary become kernel arguments (codegen/hoist.py)
-
         # Extra build options, e.g. LT_CL_OPTIONS=-cl-opt-disable where compile time matters more
         # than kernel speed (a test suite that compiles thousands of tiny kernels once each).
         self.build_options = ["-cl-std=CL1.2"] + os.environ.get("LT_CL_OPTIONS", "").split()
