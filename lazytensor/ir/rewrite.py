@@ -65,7 +65,7 @@ def _algebraic_identity(op, dtype, shape, srcs, arg, device):
         return None
     a, b = srcs
     neutral = 0 if op in ("add", "sub") else 1
-    if b.op == "const" and b.arg == neutral and b.buffer is None and a.dtype == dtype and a.shape == shape:
+    if _is_const(b, neutral) and a.dtype == dtype and a.shape == shape:
         return a
     if op in ("add", "mul") and _is_const(a, neutral) and b.dtype == dtype and b.shape == shape:
         return b
