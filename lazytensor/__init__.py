@@ -154,3 +154,7 @@ _adapt_torch_keywords(globals())  # torch.matmul(input=a, other=b) spells argume
 __all__ = [name for name, value in globals().items()
            if not name.startswith("_") and (not isinstance(value, _ModuleType)
                                             or name in ("nn", "optim", "autograd", "amp", "cuda", "backends", "utils"))]
+
+from . import collector as _collector  # noqa: E402
+
+_collector.freeze_import_time_objects()  # full collections stop walking every module (collector.py)

@@ -95,6 +95,29 @@ def test_a_structure_pickle_cannot_write_is_kept_in_memory_only(tmp_path, monkey
     assert not any(tmp_path.rglob("*"))
 
 
+def test_long_strings_are_stored_once_by_content_and_read_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("LT_PLAN_DIR", str(tmp_path))
+    source = "__kernel void k(__global float* out) { out[0] = 1.0f; }" * 8
+    plan_cache.save("dev", ("k", 1), "schedule", [(0, source)])
+    plan_cache.save("dev", ("k", 2), "schedule", [(0, source), (1, "short")])
+    stored = list((tmp_path / "sources").rglob("*.txt"))
+    assert [p.read_text() for p in stored] == [source]  # one file for both plans
+    assert all(source.encode() not in p.read_bytes() for p in tmp_path.rglob("*.pkl"))
+    plan_cache._SOURCES.clear()  # as a new process: read from the file
+    assert plan_cache.load("dev", ("k", 2)) == ("schedule", [(0, source), (1, "short")])
+
+
+def test_a_plan_whose_source_is_missing_or_altered_is_not_taken(tmp_path, monkeypatch):
+    monkeypatch.setenv("LT_PLAN_DIR", str(tmp_path))
+    plan_cache.save("dev", ("k", 1), "schedule", [(0, "x" * 1000)])
+    (stored,) = (tmp_path / "sources").rglob("*.txt")
+    plan_cache._SOURCES.clear()
+    stored.write_text("y" * 1000)
+    assert plan_cache.load("dev", ("k", 1)) is None
+    stored.unlink()
+    assert plan_cache.load("dev", ("k", 1)) is None
+
+
 def _program(**sources):
     from types import SimpleNamespace
     return SimpleNamespace(sources=sources)

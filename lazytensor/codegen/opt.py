@@ -51,7 +51,7 @@ class OptKind(Enum):
     STREAM = "stream"                # vector stores bypass the cache (outputs written once, read later)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Opt:
     kind: OptKind
     axis: int

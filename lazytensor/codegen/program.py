@@ -19,7 +19,7 @@ from .render_opencl import render_linearized
 BufferRef = tuple[str, int]  # ("out", i) | ("in", i) | ("scratch", j)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RenderedKernel:
     name: str
     source: str
@@ -33,7 +33,7 @@ class RenderedKernel:
     sized_at_launch: bool = False  # its code serves several sizes (codegen/hoist.py): the launch gives them
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RenderedProgram:
     """Kernels in launch order (the last computes the outputs), and the scratch they share."""
     kernels: tuple[RenderedKernel, ...]

@@ -21,6 +21,7 @@ from ..ir.dtype import DType, float64
 from .. import config
 from ..sites import user_site
 from .buffer import BufferView
+from .memory_pool import MemoryPool
 from .build_pool import BuildPool, BuildRefused, default_workers, split
 from .search import searched_opts
 from .device import Device
@@ -183,7 +184,7 @@ class OpenCLDevice(Device):
         self.pending_binaries: list[tuple[object, Path]] = []
         self.max_alloc = self.dev.max_mem_alloc_size
         self.kernels: dict[str, object] = {}  # source -> cl.Kernel
-        self.pool: dict[int, list] = {}
+        self.pool = MemoryPool()  # freed memory kept for reuse while its size is in use
         self.hoister = Hoister()  # sizes that vary become kernel arguments (codegen/hoist.py)
         # Extra build options, e.g. LT_CL_OPTIONS=-cl-opt-disable where compile time matters more
         # than kernel speed (a test suite that compiles thousands of tiny kernels once each).
@@ -231,9 +232,9 @@ class OpenCLDevice(Device):
             raise RuntimeError(
                 f"{self.name}: cannot allocate {nbytes} bytes ({size} x {dtype.name}); "
                 f"the device allows at most {self.max_alloc} bytes in one buffer")
-        free = self.pool.get(nbytes)
-        if free:
-            return free.pop()
+        kept = self.pool.take(nbytes)
+        if kept is not None:
+            return kept
         STATS.buffers_created += 1
         try:
             return self.cl.Buffer(self.ctx, self.cl.mem_flags.READ_WRITE, nbytes)
@@ -241,7 +242,7 @@ class OpenCLDevice(Device):
             raise RuntimeError(f"{self.name}: allocating {nbytes} bytes failed: {e}") from None
 
     def free(self, raw, dtype: DType, size: int) -> None:
-        self.pool.setdefault(max(size * dtype.itemsize, 1), []).append(raw)
+        self.pool.give(raw, max(size * dtype.itemsize, 1))
 
     def copyin(self, raw, array: np.ndarray) -> None:
         if array.size:

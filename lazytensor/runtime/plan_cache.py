@@ -15,10 +15,17 @@ one that cannot be pickled is not written.
 The files are pickles in the user's own cache folder (LT_CACHE_DIR), beside the kernel
 binaries, trusted as those are; LT_PLAN_CACHE=0 turns them off. Nothing removes old ones:
 a changed lazytensor writes plans under new names, as a changed kernel does binaries.
+
+Kernel sources are most of a plan's bytes, and the plans of one model at many lengths hold
+the same generic sources: each long string is stored once, by the digest of its content
+(`sources/`), and a plan names it. Reading a plan then unpickles its schedule alone, and a
+source read once in a process is not read again (a generated token reads a plan: its
+sources made each read a few times slower).
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 import threading
@@ -27,6 +34,7 @@ from pathlib import Path
 
 from .. import config
 from ..codegen.program import RenderedProgram
+from ..ir.bounded import remember
 from ..ir.schedule_cache import CachedSchedule
 
 # per kernel of a schedule: None (it has no elements) or (name suffix, rendered program)
@@ -53,6 +61,54 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+_LONG = 256  # strings this long (kernel sources) are stored once, by content
+_SOURCES: dict[str, str] = {}  # digest -> a source read or written in this process
+_SOURCES_LIMIT = 8192
+
+
+def _source_path(digest: str) -> Path:
+    return plans_dir() / "sources" / digest[:2] / f"{digest}.txt"
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a plan with each long string named by its digest, written once beside it."""
+
+    def persistent_id(self, obj):
+        if type(obj) is not str or len(obj) < _LONG:
+            return None
+        digest = hashlib.sha256(obj.encode()).hexdigest()
+        path = _source_path(digest)
+        if not path.exists():  # asked each time: the cache folder may have changed
+            _write_atomically(path, obj.encode())
+        remember(_SOURCES, digest, obj, _SOURCES_LIMIT)
+        return digest
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads a plan, its long strings from their files (once per process)."""
+
+    def persistent_load(self, digest: str) -> str:
+        found = _SOURCES.get(digest)
+        if found is None:
+            data = _source_path(digest).read_bytes()
+            if hashlib.sha256(data).hexdigest() != digest:  # torn or foreign: the plan is not taken
+                raise pickle.UnpicklingError(f"source {digest} does not match its digest")
+            found = remember(_SOURCES, digest, data.decode(), _SOURCES_LIMIT)
+        return found
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see all of it or nothing (raises OSError)."""
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _path(identity: str, key: tuple) -> Path | None:
     if not enabled():
         return None
@@ -66,7 +122,8 @@ def load(identity: str, key: tuple) -> tuple[CachedSchedule, Programs] | None:
     if path is None or not path.exists():
         return None
     try:
-        stored_key, schedule, programs = pickle.loads(path.read_bytes())
+        with path.open("rb") as f:
+            stored_key, schedule, programs = _Unpickler(f).load()
     except Exception:  # noqa: BLE001 - a torn or foreign file only costs scheduling again
         return None
     return (schedule, programs) if stored_key == key else None
@@ -77,14 +134,14 @@ def save(identity: str, key: tuple, schedule: CachedSchedule, programs: Programs
     path = _path(identity, key)
     if path is None:
         return
+    out = io.BytesIO()
     try:
-        data = pickle.dumps((key, schedule, programs), protocol=pickle.HIGHEST_PROTOCOL)
+        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump((key, schedule, programs))
+    except OSError:  # a read-only or full cache only costs scheduling again
+        return
     except Exception:  # noqa: BLE001 - an argument pickle cannot write: this plan stays in memory
         return
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        _write_atomically(path, out.getvalue())
     except OSError:  # a read-only or full cache only costs scheduling again
-        tmp.unlink(missing_ok=True)
+        pass
