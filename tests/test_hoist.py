@@ -467,3 +467,38 @@ def test_layers_of_other_widths_keep_their_widths_fixed_when_the_length_varies(m
     assert varied, "the lengths made some family vary"
     for family in varied:
         assert not {family.sizes[v] for v in family.varying} & {width, hidden}, family.varying
+
+
+def _lowered(build, shape):
+    """The one kernel that computes build(x) for an x of `shape` on the numpy device, lowered."""
+    from lazytensor.codegen.lower import lower_kernel
+    from lazytensor.ir.schedule import schedule
+    with using("numpy", True):
+        x = lt.tensor(np.ones(shape, np.float32)).realize()
+        out = build(x)
+    (spec,) = schedule([out.node], fuse_row_reductions=True).kernels
+    return lower_kernel(spec), spec.key
+
+
+@pytest.mark.parametrize("build, cuts_rows", [
+    (lambda x: x.sum(1), False),  # a row sum: a vector accumulator along the row, the rows untouched
+    (lambda x: x.t() * 2, True),  # a transpose: its vector lanes run along the rows
+])
+def test_a_family_goes_generic_at_its_second_size_where_that_costs_no_choice(build, cuts_rows):
+    """Sizes met in an earlier realisation make a family generic at once when its first
+    kernel's choices all still fit with them varying: one program for every later size,
+    as fast, instead of another specialised one first."""
+    from lazytensor.codegen.caps import DeviceCaps
+    from lazytensor.codegen.program import build_program
+    caps = DeviceCaps(is_cpu=True, compute_units=2, max_work_group_size=4096)
+    asked: list[frozenset] = []
+
+    def render(kernel, name, varying, opts):
+        asked.append(varying)
+        return build_program(kernel, caps, name, opts, varying)
+    hoister = Hoister()
+    for now, rows in enumerate((24, 40), start=1):  # two realisations, not known to repeat one another
+        kernel, key = _lowered(build, (rows, 64))
+        hoister.render(kernel, "rows_kernel", key, now, False, render)
+    assert asked[0] == frozenset()  # the first size: its own code
+    assert bool(asked[-1]) is not cuts_rows  # the second: generic where no choice cut the rows

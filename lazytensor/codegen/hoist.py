@@ -41,7 +41,7 @@ from typing import Callable
 from ..ir.bounded import remember
 from ..ir.kernel import size_free
 from .lower import LoweredKernel
-from .opt import Opt, OptError, initial_plan
+from .opt import Opt, OptError, initial_plan, make_plan
 from .program import RenderedKernel, RenderedProgram
 
 # (kernel, name, varying, choices or None for the heuristic's) -> program
@@ -129,6 +129,18 @@ class _SizeFamily:
     met: dict[tuple, int] = field(default_factory=dict)
     varying: frozenset[str] = frozenset()
     opts: list[Opt] | None = None
+    first_opts: list[Opt] | None = None  # the choices the first one was rendered with
+
+    def costs_nothing(self, varying: frozenset[str]) -> bool:
+        """Would a generic code with `varying` varying keep every choice the first kernel took?
+        (Then it is as fast, and compiling it now spares the specialised one.)"""
+        if self.first_opts is None:
+            return False
+        try:
+            make_plan(self.first, self.first_opts, varying)
+        except OptError:
+            return False
+        return True
 
     def nearest(self, sizes: dict[str, int], now: int) -> dict[str, int] | None:
         """The sizes met before that agree with `sizes` on the most variables: the same layer
@@ -181,13 +193,19 @@ class Hoister:
             family = _SizeFamily(first, sizes)
             remember(self.size_families, family_key, family, self.limit)
         family.met.setdefault(tuple(sorted(sizes.items())), now)
-        if not (resized or family.varying or family.met_often()):
-            return self.program(build(kernel, name, frozenset(), None), False)
         nearest = family.nearest(sizes, now) or sizes
         varying = family.varying | {v for v in sizes.keys() | nearest.keys() if sizes.get(v) != nearest.get(v)}
+        earlier = nearest is not sizes and family.met[tuple(sorted(nearest.items()))] < now
+        free = earlier and varying != family.varying and family.costs_nothing(frozenset(varying))
+        if not (resized or family.varying or family.met_often() or free):
+            program = build(kernel, name, frozenset(), None)
+            if family.first_opts is None and sizes == family.sizes:
+                family.first_opts = list(program.kernels[-1].opts)
+            return self.program(program, False)
         if varying != family.varying:
             family.varying = frozenset(varying)
-            reference = build(family.first, name, family.varying, None)  # what varies in the code
+            # what varies in the code; the first kernel's own choices where they all still fit
+            reference = build(family.first, name, family.varying, family.first_opts if free else None)
             family.opts = list(reference.kernels[-1].opts)
             self.program(reference, False)
         try:
