@@ -95,6 +95,17 @@ def test_a_structure_pickle_cannot_write_is_kept_in_memory_only(tmp_path, monkey
     assert not any(tmp_path.rglob("*"))
 
 
+def test_equal_structures_name_one_file_however_their_objects_are_shared():
+    """Another process holds equal keys made of other objects: a part met twice or once each,
+    a name interned or built at run time. The file's name depends on the values alone."""
+    part = ("add", "float32", (4, 4), None, (0, 1))
+    shared = (("flags",), part, part)
+    built = "".join(["a", "dd"])  # equal to "add", not interned
+    separate = (("flags",), (built, "float32", (4, 4), None, (0, 1)), ("add", "float32", (4, 4), None, (0, 1)))
+    assert plan_cache._key_bytes(shared) == plan_cache._key_bytes(separate)
+    assert plan_cache._key_bytes(shared) != plan_cache._key_bytes(shared[:2])
+
+
 def test_long_strings_are_stored_once_by_content_and_read_back(tmp_path, monkeypatch):
     monkeypatch.setenv("LT_PLAN_DIR", str(tmp_path))
     source = "__kernel void k(__global float* out) { out[0] = 1.0f; }" * 8

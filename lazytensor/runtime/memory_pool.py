@@ -19,6 +19,7 @@ class MemoryPool:
     def __init__(self, idle_limit: int = IDLE_LIMIT):
         self.idle_limit = idle_limit
         self.free: dict[int, list[tuple[object, int]]] = {}
+        self.clock = Epoch  # held here: buffers are freed while the interpreter tears modules down
         self.swept_at = Epoch.now
 
     def take(self, nbytes: int):
@@ -28,7 +29,7 @@ class MemoryPool:
 
     def give(self, raw, nbytes: int) -> None:
         """Keep `raw` (an allocation of `nbytes`) for a later take."""
-        now = Epoch.now
+        now = self.clock.now
         self.free.setdefault(nbytes, []).append((raw, now))
         if now - self.swept_at >= max(self.idle_limit // 2, 1):
             self.sweep(now)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import marshal
 import os
 import pickle
 import threading
@@ -112,8 +113,20 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def _path(identity: str, key: tuple) -> Path | None:
     if not enabled():
         return None
-    digest = hashlib.sha256(f"{code_fingerprint()}\0{identity}\0{key!r}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{code_fingerprint()}\0{identity}\0".encode() + _key_bytes(key)).hexdigest()
     return plans_dir() / digest[:2] / f"{digest}.pkl"
+
+
+def _key_bytes(key: tuple) -> bytes:
+    """`key` as bytes that another process writes alike: marshal's (a tenth of repr's time for
+    a realisation of a few hundred nodes: one is asked per new structure, per generated token),
+    or its repr where it holds what marshal does not write. Marshal's format 0 writes values
+    alone: later formats mark interned strings and objects met twice, which differ between
+    processes holding equal keys."""
+    try:
+        return b"m" + marshal.dumps(key, 0)
+    except ValueError:
+        return b"r" + repr(key).encode()
 
 
 def load(identity: str, key: tuple) -> tuple[CachedSchedule, Programs] | None:
