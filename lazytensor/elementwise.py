@@ -28,6 +28,10 @@ def describe(*xs: Any) -> str:
 
 
 def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    if len(shapes) == 2:
+        found = _broadcast_pair(*shapes)
+        if found is not None:
+            return found
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for i in range(ndim):
@@ -38,6 +42,25 @@ def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
                 f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast: the size of "
                 f"tensor a ({a}) must match the size of tensor b ({b}) at non-singleton dimension {i}")
         out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def _broadcast_pair(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The broadcast shape of two shapes, or None where they do not broadcast (the commonest
+    case of broadcast_shapes, which then says why)."""
+    if len(a) != len(b):
+        if len(a) < len(b):
+            a = (1,) * (len(b) - len(a)) + tuple(a)
+        else:
+            b = (1,) * (len(a) - len(b)) + tuple(b)
+    out = []
+    for m, n in zip(a, b):
+        if m == n or n == 1:
+            out.append(m)
+        elif m == 1:
+            out.append(n)
+        else:
+            return None
     return tuple(out)
 
 
@@ -74,9 +97,9 @@ _PYTHON_NUMBERS = (int, float)
 
 
 def _same_kind_pair(a: Any, b: Any) -> tuple[list[Node], D.DType] | None:
-    """The operands of the two commonest binary ops, when nothing needs promoting or
-    broadcasting: a float tensor with a Python number, or two tensors of one shape, dtype
-    and device (recording an op is per-op Python work; this skips the general path)."""
+    """The operands of the commonest binary ops, when nothing needs promoting: a float tensor
+    with a Python number, or two tensors of one dtype and device, broadcast to one shape
+    (recording an op is per-op Python work; this skips the general path)."""
     if type(b) in _PYTHON_NUMBERS:
         if isinstance(a, TensorBase):
             n = a.node
@@ -91,8 +114,12 @@ def _same_kind_pair(a: Any, b: Any) -> tuple[list[Node], D.DType] | None:
         return None
     if isinstance(a, TensorBase) and isinstance(b, TensorBase):
         na, nb = a.node, b.node
-        if na.shape == nb.shape and na.dtype == nb.dtype and na.device == nb.device:
-            return [na, nb], na.dtype
+        if na.dtype == nb.dtype and na.device == nb.device:
+            if na.shape == nb.shape:
+                return [na, nb], na.dtype
+            shape = _broadcast_pair(na.shape, nb.shape)  # two tensors of one dtype: nothing to promote
+            if shape is not None:
+                return [B.broadcast_to(na, shape), B.broadcast_to(nb, shape)], na.dtype
     return None
 
 

@@ -29,10 +29,11 @@ def normalize_dims(x: Tensor, dim, op: str) -> tuple[int, ...]:
 
 
 def _finish(x: Tensor, node, dims: tuple[int, ...], keepdim: bool) -> Tensor:
-    out = wrap(node)
+    """The reduction's result, its reduced axes dropped unless `keepdim` (a reshape node, not a
+    view of a tensor of its own: a layer records several reductions)."""
     if keepdim or not dims:
-        return out
-    return out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in dims))
+        return wrap(node)
+    return wrap(B.reshape(node, tuple(n for i, n in enumerate(node.shape) if i not in dims)))
 
 
 def _reduce(x: Tensor, op: str, dim, keepdim: bool, name: str, dtype=None) -> Tensor:

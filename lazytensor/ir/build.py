@@ -84,8 +84,9 @@ def broadcast_to(x: Node, shape: Shape) -> Node:
     """Add leading axes, then expand (NumPy broadcasting)."""
     if x.shape == tuple(shape):
         return x
-    lead = (1,) * (len(shape) - len(x.shape)) + x.shape
-    return expand(reshape(x, lead), shape)
+    if len(shape) > len(x.shape):
+        x = reshape(x, (1,) * (len(shape) - len(x.shape)) + x.shape)
+    return expand(x, shape)
 
 
 def shrink(x: Node, bounds: tuple[tuple[int, int], ...]) -> Node:
