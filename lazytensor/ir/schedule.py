@@ -6,7 +6,8 @@ reduction fuses the elementwise work before it and after it. A node is
 materialised when it is asked for, or when inlining it would repeat work:
   - a reduction read by anything but one elementwise op of its own shape;
   - computed work that an expand would re-evaluate for every broadcast copy;
-  - a reduction inside another reduction's loop (it runs as its own kernel);
+  - a reduction inside another reduction's loop (it runs as its own kernel), and a row
+    reduction fused into a loop along which its row changes (ir/axis_dependence.py);
   - a reduction that several kernels would each compute inside themselves;
   - a node so deep in one kernel that the kernel would grow without bound;
   - computed values compared with their own max or min (below).
@@ -17,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 from . import ops as O
+from .axis_dependence import varying_row_reductions
 from .dtype import NARROW_FLOATS
 from .kernel import KernelSpec, kernel_spec
 from .node import Node
@@ -31,6 +33,7 @@ WHY_REDUCTION = "reduction boundary: read by {readers}, not by one elementwise o
 WHY_BROADCAST = "broadcast: an expand would compute it again for every copy"
 WHY_TIES = "compared with its own max or min: one stored copy keeps the ties exact"
 WHY_NESTED = "a reduction inside another reduction's loop: a kernel of its own, run in parallel"
+WHY_ROW_VARIES = "a row reduction whose row changes along the loop around it: stored, not computed at every step"
 WHY_DEPTH = f"depth cap: more than {MAX_KERNEL_DEPTH} ops deep in one kernel"
 WHY_SHARED = "a reduction {count} kernels would each compute: stored once"
 WHY_KEPT = "one value wherever read (a random draw, a leaf's value): computed once, stored"
@@ -242,6 +245,7 @@ def schedule(targets: list[Node], fuse_row_reductions: bool = False) -> Schedule
     _store_compared_extremes(order, materialised)
     _store_kept(order, materialised)
     rounded = _store_rounding_points(order, users, materialised)
+    _store_rows_varying_in_outer_loops(order, materialised, in_rows)
     _unnest_reductions(order, materialised, in_rows)
     _store_shared_reductions(order, materialised, in_rows)
     _cap_depth(order, materialised)
@@ -326,6 +330,23 @@ def _pointwise_reads(out: Node, candidates: set[int], materialised: set[int]) ->
 # net's backward pass) is not such a pattern, and nesting it would repeat each inner loop
 # for every step of the outer ones.
 MAX_ROW_NESTING = 3
+
+
+def _store_rows_varying_in_outer_loops(order: list[Node], materialised: Stored, in_rows: set[int]) -> None:
+    """A row reduction fused into its row's kernel is computed once per row, before the loop
+    of a reduction around it; where its row changes along that loop (a layer norm's weight
+    gradient sums over the rows that the row statistics scale), it is stored instead
+    (ir/axis_dependence.py)."""
+    holds_rows: set[int] = set()  # nodes whose kernel computes a fused row reduction under them
+    for n in order:
+        if (n.op == "reduce" and id(n) in in_rows) or any(
+                id(s) in holds_rows and id(s) not in materialised for s in n.srcs):
+            holds_rows.add(id(n))
+    for outer in order:
+        if outer.op == "reduce" and id(outer.srcs[0]) in holds_rows:
+            for row in varying_row_reductions(outer, materialised, in_rows):
+                materialised.store(id(row), WHY_ROW_VARIES)
+                in_rows.discard(id(row))
 
 
 def _unnest_reductions(order: list[Node], materialised: Stored, in_rows: set[int]) -> None:
