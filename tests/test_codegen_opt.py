@@ -292,6 +292,19 @@ def test_a_small_transposed_operand_is_packed_rather_than_gathered_lane_by_lane(
     assert "vload16" in main and ".s0]" not in main  # no lane-by-lane gather
 
 
+def test_a_weight_gradient_reads_the_smaller_operand_a_row_apart():
+    """dy^T @ x summed over a long batch: each reduction step reads a new row of both. The
+    operand read as scalars steps a whole row each time, so where one of them would not stay
+    in cache, the smaller one (dy) is read that way and x goes in vector lanes."""
+    dy, x = rand(1024, 128), rand(1024, 512, seed=1)
+    kernel, _ = one_kernel(lambda d, a: d.t() @ a, dy, x)
+    opts = choose_opts(kernel, CPU)
+    plan = make_plan(kernel, [])
+    lanes = next(o for o in opts if o.kind == OptKind.UPCAST)
+    assert plan.axes[lanes.axis].size == 512  # x's columns in the lanes
+    np.testing.assert_allclose(run(kernel, opts), dy.T @ x, rtol=1e-4, atol=1e-3)
+
+
 def test_a_bool_mask_gathered_lane_by_lane_selects_like_numpy():
     """Vector selects read a lane's mask from its top bit: gathered bools must be -1/0."""
     mask = np.random.default_rng(5).random((32, 16)) > 0.5

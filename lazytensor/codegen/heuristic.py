@@ -56,9 +56,12 @@ def _depends_on(n: U, var: U) -> bool:
 def _matmul_operands(plan: KernelPlan):
     """(reduce variable index, m_axis, n_axis, y gathered along n) when a reduction is a sum of a product of two
     operands x and y, where y varies along the output axis n and x does not, and x varies
-    along an axis m that y does not. y is read in vector lanes (and packed when large), so n
-    is the axis whose y is smallest (a convolution's weights, not its windows); on a tie the
-    innermost, whose stores are contiguous."""
+    along an axis m that y does not. y is read in vector lanes (and packed when large), x as
+    scalars a row at a time. So n is the axis whose y is smallest (a convolution's weights,
+    not its windows); on a tie the innermost, whose stores are contiguous. But where x would
+    step a whole row per reduction step and not stay in cache (a weight's gradient, dy^T @ x,
+    summed over a long batch), the smaller such x comes first: its scattered reads are then
+    the kernel's cost."""
     best = None
     for k, var in enumerate(plan.reduce_axes):
         r = next(iter(reduces_over(plan, var)), None)
@@ -75,12 +78,26 @@ def _matmul_operands(plan: KernelPlan):
                            and _depends_on(x, plan.axes[m].var) and not _depends_on(y, plan.axes[m].var)), None)
             if m_axis is None:
                 continue
-            size = _extent(y)
-            if best is None or size < best[0]:
-                best = (size, (k, m_axis, n_axis, _gathered_along(y, n_var)))
+            cost = (_strided_bytes(x, var), _extent(y))
+            if best is None or cost < best[0]:
+                best = (cost, (k, m_axis, n_axis, _gathered_along(y, n_var)))
         if best is not None:
             return best[1]
     return None
+
+
+# A scalar operand read a row apart at each reduction step costs a cache line a step once it
+# no longer stays in a core's cache (about 1 MiB of L2 a core on the CPUs measured)
+STRIDED_CACHE_BYTES = 1 << 20
+
+
+def _strided_bytes(x: U, var: U) -> int:
+    """The bytes of operand x when it moves by more than one element per step of reduce
+    variable `var` and is too large to stay in cache; 0 otherwise."""
+    if not any(S.linear(load.srcs[0])[0].get(var, 0) not in (0, 1) for load in _loads(x)):
+        return 0
+    size = _extent(x) * x.dtype.itemsize
+    return size if size > STRIDED_CACHE_BYTES else 0
 
 
 def _extent(n: U) -> int:
