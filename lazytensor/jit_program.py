@@ -4,8 +4,9 @@ Built once from a capture's Recording (lazytensor.capture), a Program replays th
 without building any graph. It finds each storage the call met again (an argument by
 position, any other tensor by weak reference, a gradient through its tensor's `.grad`),
 checks that it still has the layout and autograd state the kernels were captured with,
-launches the captured kernels on those buffers and on fresh ones, and then points the
-written storages, the new gradients and the outputs at the results.
+launches the captured kernels on those buffers, on fresh ones for what it hands back and
+on buffers of its own for the temporaries between launches, and then points the written
+storages, the new gradients and the outputs at the results.
 """
 from __future__ import annotations
 
@@ -232,8 +233,34 @@ class Program:
             if j not in kept:
                 self.steps[k].drops.append(j)
         self._unlaunched = [j for j in kept if j not in first]  # empty tensors: no kernel writes them
+        self._arena_of = self._arena_slots({j: (first[j], last[j]) for j in first if j not in kept})
+        self._arena: list[Buffer | None] = [None] * (max(self._arena_of.values(), default=-1) + 1)
         self._bytes_moved: int | None = None  # by one replay's launches, once one has run
         del self._storages, self._before, self._slot_buffers, self._fresh_of
+
+    def _arena_slots(self, lifetimes: dict[int, tuple[int, int]]) -> dict[int, int]:
+        """Fresh buffers that no result keeps, each given a buffer of the program's own that it
+        uses from its first launch to its last (two whose launches do not overlap may share
+        one). Those buffers are kept between replays: a replay makes no Python buffer for its
+        temporaries, and the queue runs launches in order, so a replay's first launches
+        write them only after the last replay's last launches have read them."""
+        slot_of: dict[int, int] = {}
+        free: dict[tuple, list[int]] = {}  # buffer kind -> slots whose last use is past
+        ending: list[tuple[int, tuple, int]] = []  # (last launch, kind, slot) of the slots in use
+        made = 0
+        for j, (start, end) in sorted(lifetimes.items(), key=lambda item: item[1]):
+            for done in [e for e in ending if e[0] < start]:
+                ending.remove(done)
+                free.setdefault(done[1], []).append(done[2])
+            kind = self.fresh[j]
+            spare = free.get(kind)
+            if spare:
+                slot_of[j] = spare.pop()
+            else:
+                slot_of[j] = made
+                made += 1
+            ending.append((end, kind, slot_of[j]))
+        return slot_of
 
     # ---- replaying ------------------------------------------------------------------------
     def check_guards(self) -> None:
@@ -276,9 +303,16 @@ class Program:
 
         count_bytes = self._bytes_moved is None  # the same every replay: counted on the first
         moved = 0
+        arena, arena_of = self._arena, self._arena_of
         for step in self.steps:
             for j in step.makes:
-                fresh[j] = Buffer(*self.fresh[j])
+                at = arena_of.get(j)
+                if at is None:  # kept by a result: its own buffer every replay
+                    fresh[j] = Buffer(*self.fresh[j])
+                else:
+                    if arena[at] is None:
+                        arena[at] = Buffer(*self.fresh[j])
+                    fresh[j] = arena[at]
             if count_bytes:
                 moved += sum(buffer(ref).nbytes for ref in step.refs)
             raws = [buffer(ref).raw for ref in step.refs]

@@ -111,6 +111,41 @@ def test_a_training_loop_replayed_allocates_no_new_device_memory():
     assert lt.stats().buffers_created == 0
 
 
+def _deep(x):
+    """A chain deep enough to be several kernels (the depth cap), whose temporaries a replay reuses."""
+    for _ in range(150):
+        x = x * 1.001 + 0.5
+    return x
+
+
+@pytest.mark.parametrize("device", devices())
+def test_a_replay_makes_buffers_for_its_results_only(device, monkeypatch):
+    """Temporaries between a replay's kernels live in buffers the captured program keeps; a
+    replay makes a buffer only for what it hands back. The results stay right."""
+    import lazytensor.jit_program as jit_program
+    with using(device, True):
+        fn = _replaying(_deep, lt.zeros(64), warmup=3)  # the first replay makes the program's own buffers
+        program = fn._entries[next(iter(fn._entries))].program
+        assert any(step.drops for step in program.steps)  # it has temporaries
+        made = []
+        original = jit_program.Buffer
+        monkeypatch.setattr(jit_program, "Buffer", lambda *a: made.append(a) or original(*a))
+        outs = [fn(lt.full((64,), float(i))) for i in range(3)]
+        assert len(made) == 3  # one result per call
+        want = [_deep(lt.full((64,), float(i))).numpy() for i in range(3)]
+    for out, expected in zip(outs, want):
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6)
+
+
+def test_temporaries_whose_launches_do_not_overlap_share_a_buffer():
+    from lazytensor.jit_program import Program
+    program = Program.__new__(Program)
+    program.fresh = [("dev", "f32", 64)] * 3 + [("dev", "f32", 128)]
+    # 0: launches 0-1, 1: 1-2, 2: 2-3 (after 0 ended), 3: 3-3 (another size)
+    slots = program._arena_slots({0: (0, 1), 1: (1, 2), 2: (2, 3), 3: (3, 3)})
+    assert slots[2] == slots[0] and len({slots[0], slots[1], slots[3]}) == 3
+
+
 def _live(kind) -> int:
     gc.collect()
     return sum(1 for o in gc.get_objects() if type(o) is kind)
