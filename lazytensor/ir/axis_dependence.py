@@ -29,6 +29,8 @@ def varying_row_reductions(outer: Node, stops: set[int], inner: set[int]) -> lis
     values the kernel reads from memory), whose own result index changes along `outer`'s
     reduced axes: computed inside that loop, they would be computed again at every step."""
     src = outer.srcs[0]
+    if id(src) in stops or src.realized:  # the loop reads a stored value: nothing is computed in it
+        return []
     axes = set(outer.arg[1])
     deps: dict[int, Deps] = {id(src): _sized(src, tuple(frozenset([d]) if d in axes else frozenset()
                                                         for d in range(len(src.shape))))}
@@ -37,7 +39,7 @@ def varying_row_reductions(outer: Node, stops: set[int], inner: set[int]) -> lis
         here = deps.pop(id(n), None)
         if here is None or not any(here):
             continue
-        if n.op == "reduce" and n is not outer:
+        if n.op == "reduce":
             if id(n) in inner and any(here[d] for d in range(len(n.shape)) if d not in n.arg[1]):
                 found.append(n)
                 continue  # stored: what is under it is computed by its own kernel
