@@ -53,7 +53,8 @@ class Clock:
     def add(self, name: str, seconds: float) -> None:
         self.spent[name] = self.spent.get(name, 0.0) + seconds
 
-    def _on_gc(self, phase: str, info: dict) -> None:
+    def on_gc(self, phase: str, info: dict) -> None:
+        """A gc.callbacks entry: adds the time of each collection."""
         if phase == "start":
             self._gc_start = time.perf_counter()
         else:
@@ -61,11 +62,11 @@ class Clock:
 
     @contextmanager
     def collecting(self):
-        gc.callbacks.append(self._on_gc)
+        gc.callbacks.append(self.on_gc)
         try:
             yield
         finally:
-            gc.callbacks.remove(self._on_gc)
+            gc.callbacks.remove(self.on_gc)
 
 
 def chain(ops: int = 1000, repeats: int = 30) -> None:
@@ -115,7 +116,7 @@ def generate(tokens: int = 64) -> None:
         for i in range(tokens):
             if i == half:
                 clock.spent.clear()
-                gc.callbacks.append(clock._on_gc)
+                gc.callbacks.append(clock.on_gc)
                 start_all = time.perf_counter()
             start = time.perf_counter()
             logits = net(idx[:, -GPT["context"]:])
@@ -123,7 +124,7 @@ def generate(tokens: int = 64) -> None:
             recording.append(time.perf_counter() - start)
             nxt = int(last)
             idx = lt.cat([idx, lt.tensor([[nxt]])], 1)
-        gc.callbacks.remove(clock._on_gc)
+        gc.callbacks.remove(clock.on_gc)
     steady = tokens - half
     total = (time.perf_counter() - start_all) / steady * 1e3
     spent = {k: v / steady * 1e3 for k, v in clock.spent.items()}

@@ -28,26 +28,30 @@ def describe(*xs: Any) -> str:
 
 
 def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
-    if len(shapes) == 2:
-        found = _broadcast_pair(*shapes)
-        if found is not None:
-            return found
-    ndim = max((len(s) for s in shapes), default=0)
-    out = []
+    out: tuple[int, ...] = ()
+    for shape in shapes:
+        found = _broadcast_pair(out, shape)
+        if found is None:
+            raise _not_broadcastable(op, shapes)
+        out = found
+    return out
+
+
+def _not_broadcastable(op: str, shapes: tuple[tuple[int, ...], ...]) -> RuntimeError:
+    """The error for shapes that do not broadcast, naming the first dimension that clashes."""
+    ndim = max(len(s) for s in shapes)
     for i in range(ndim):
         sizes = {s[len(s) - ndim + i] for s in shapes if len(s) - ndim + i >= 0} - {1}
         if len(sizes) > 1:
             a, b = sorted(sizes)[:2]
-            raise RuntimeError(
+            return RuntimeError(
                 f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast: the size of "
                 f"tensor a ({a}) must match the size of tensor b ({b}) at non-singleton dimension {i}")
-        out.append(sizes.pop() if sizes else 1)
-    return tuple(out)
+    raise AssertionError(f"{op}: shapes {shapes} broadcast")
 
 
 def _broadcast_pair(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
-    """The broadcast shape of two shapes, or None where they do not broadcast (the commonest
-    case of broadcast_shapes, which then says why)."""
+    """The broadcast shape of two shapes, or None where they do not broadcast."""
     if len(a) != len(b):
         if len(a) < len(b):
             a = (1,) * (len(b) - len(a)) + tuple(a)

@@ -21,6 +21,7 @@ from ..ir.dtype import DType, float64
 from .. import config
 from ..sites import user_site
 from .buffer import BufferView
+from .cache_files import write_atomically
 from .memory_pool import MemoryPool
 from .build_pool import BuildPool, BuildRefused, default_workers, split
 from .search import searched_opts
@@ -137,10 +138,7 @@ def device_caps(dev) -> DeviceCaps:
 def _save(path: Path, binary: bytes) -> None:
     """Keep a program's binary for later processes (a read-only cache only costs rebuilds)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(binary)
-        os.replace(tmp, path)
+        write_atomically(path, binary)
     except OSError:
         pass
 

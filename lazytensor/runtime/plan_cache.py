@@ -29,7 +29,6 @@ import io
 import marshal
 import os
 import pickle
-import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from .. import config
 from ..codegen.program import RenderedProgram
 from ..ir.bounded import remember
 from ..ir.schedule_cache import CachedSchedule
+from .cache_files import write_atomically
 
 # per kernel of a schedule: None (it has no elements) or (name suffix, rendered program)
 Programs = list[tuple[int, RenderedProgram] | None]
@@ -80,7 +80,7 @@ class _Pickler(pickle.Pickler):
         digest = hashlib.sha256(obj.encode()).hexdigest()
         path = _source_path(digest)
         if not path.exists():  # asked each time: the cache folder may have changed
-            _write_atomically(path, obj.encode())
+            write_atomically(path, obj.encode())
         remember(_SOURCES, digest, obj, _SOURCES_LIMIT)
         return digest
 
@@ -96,18 +96,6 @@ class _Unpickler(pickle.Unpickler):
                 raise pickle.UnpicklingError(f"source {digest} does not match its digest")
             found = remember(_SOURCES, digest, data.decode(), _SOURCES_LIMIT)
         return found
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see all of it or nothing (raises OSError)."""
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _path(identity: str, key: tuple) -> Path | None:
@@ -155,6 +143,6 @@ def save(identity: str, key: tuple, schedule: CachedSchedule, programs: Programs
     except Exception:  # noqa: BLE001 - an argument pickle cannot write: this plan stays in memory
         return
     try:
-        _write_atomically(path, out.getvalue())
+        write_atomically(path, out.getvalue())
     except OSError:  # a read-only or full cache only costs scheduling again
         pass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import statistics
 import time
 
@@ -20,6 +19,7 @@ from ..codegen.opt import Opt, OptError, OptKind, make_plan
 from ..codegen.program import build_program
 from ..codegen.search import candidate_opts
 from .buffer import Buffer
+from .cache_files import write_atomically
 
 TIMED_RUNS = 3
 
@@ -51,10 +51,7 @@ def _load(path, kernel: LoweredKernel) -> list[Opt] | None:
 
 def _save(path, opts: list[Opt]) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps([[o.kind.name, o.axis, o.amount] for o in opts]))
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps([[o.kind.name, o.axis, o.amount] for o in opts]).encode())
     except OSError:
         pass  # a read-only cache only costs searching again
 
