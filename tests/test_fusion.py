@@ -80,22 +80,50 @@ def test_independent_results_of_different_shapes_share_one_launch_on_cl(device, 
             check(out, fn(torch.from_numpy(x.numpy())), rtol=1e-5)
 
 
-def test_softmax_is_three_kernels(env):
-    x = realized((4, 10))
+def _fuses_rows(env) -> bool:
+    """Does the device run a row reduction inside the kernel that reads it back (a CPU)?"""
+    from lazytensor.runtime.devices import get_device
+    return getattr(get_device(env.device), "fuse_row_reductions", False)
+
+
+def test_softmax_over_few_long_rows_is_three_kernels(env):
+    x = realized((4, 2048))
     y = x.softmax(-1)
     if env.lazy:
-        assert kernels_for(y) == 3  # max, sum of exp, normalise
+        assert kernels_for(y) == 3  # max, sum of exp, normalise: each row's reductions run in parallel
     check(y, torch.from_numpy(x.numpy()).softmax(-1))
 
 
-def test_layernorm_is_a_few_kernels(env):
-    x = realized((4, 10))
+@pytest.mark.parametrize("shape", [(4, 10), (32, 10)], ids=["few short rows", "many rows"])
+def test_softmax_over_short_or_many_rows_is_one_kernel_where_rows_fuse(env, shape):
+    x = realized(shape)
+    y = x.softmax(-1)
+    if env.lazy:
+        assert kernels_for(y) == (1 if _fuses_rows(env) else 3)
+    check(y, torch.from_numpy(x.numpy()).softmax(-1))
+
+
+def test_a_softmax_is_scheduled_alike_at_every_length_where_rows_fuse():
+    """A sequence growing a token a step keeps one schedule (and one set of kernels to
+    compile), from its first token on."""
+    from lazytensor.ir.schedule import schedule
+    counts = {length: len(schedule([lt.randn(4, length, length).realize().softmax(-1).node],
+                                   fuse_row_reductions=True).kernels) for length in range(1, 20)}
+    assert set(counts.values()) == {1}, counts
+
+
+@pytest.mark.parametrize("rows,length,fused_kernels", [(4, 2048, 3), (4, 10, 1), (32, 10, 1)],
+                         ids=["few long rows", "few short rows", "many rows"])
+def test_layernorm_kernels(env, rows, length, fused_kernels):
+    """mean, variance (+eps, sqrt fused), normalise: three kernels, or one where the device runs
+    a row in a work-item and the rows are short or many."""
+    x = realized((rows, length))
     mean = x.mean(-1, keepdim=True)
     var = ((x - mean) ** 2).mean(-1, keepdim=True)
     y = (x - mean) / (var + 1e-5).sqrt()
     if env.lazy:
-        assert kernels_for(y) == 3  # mean, variance (+eps, sqrt fused), normalise
-    check(y, torch.nn.functional.layer_norm(torch.from_numpy(x.numpy()), (10,)), rtol=1e-4, atol=1e-5)
+        assert kernels_for(y) == (fused_kernels if _fuses_rows(env) else 3)
+    check(y, torch.nn.functional.layer_norm(torch.from_numpy(x.numpy()), (length,)), rtol=1e-4, atol=1e-5)
 
 
 def test_matmul_with_elementwise_epilogue_is_one_kernel(env):
@@ -107,7 +135,7 @@ def test_matmul_with_elementwise_epilogue_is_one_kernel(env):
 
 
 def test_shared_intermediate_is_computed_once_per_realize(env):
-    x = realized((6, 6))
+    x = realized((64, 64))  # a long row: the sum runs as a kernel of its own even where rows fuse
     s = x.sum()  # a reduction used by two outputs is materialised once
     a, b = x - s, x + s
     if env.lazy:

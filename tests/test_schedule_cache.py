@@ -148,3 +148,16 @@ def test_the_structure_lists_each_unrealised_node_after_its_sources():
         place = {id(n): i for i, n in enumerate(nodes)}
         assert all(place[id(s)] < i for i, n in enumerate(nodes) for s in n.srcs)
         assert len(place) == len(nodes)  # each once
+
+
+def test_an_input_of_length_one_shares_the_sizeless_structure_of_a_longer_one():
+    """A sequence that grows from one token: a size-1 axis is not a broadcast one, whatever
+    stride its buffer gives it, so the step at length 1 is the step at length 2 resized."""
+    from lazytensor.ir.schedule_cache import size_free_structure, structure
+    with using("numpy", True):
+        one, two = lt.tensor([[3]]).realize(), lt.tensor([[3, 4]]).realize()
+        keys = [size_free_structure(structure([(t * 2).node]).key) for t in (one, two)]
+    assert keys[0] == keys[1]
+    with using("numpy", True):  # a broadcast input is another layout
+        wide = lt.tensor([[3]]).expand(1, 2).realize()  # a view: its buffer read with stride 0
+        assert size_free_structure(structure([(wide * 2).node]).key) != keys[1]

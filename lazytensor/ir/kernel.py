@@ -106,14 +106,14 @@ SIZE_ARGS = frozenset({"reshape", "expand", "shrink", "pad"})  # ops whose argum
 
 def size_free(key: tuple) -> tuple:
     """A kernel signature with its sizes left out (shapes, strides, offsets, the sizes in
-    movement ops' arguments; which strides are zero stays): the kernels of one program
+    movement ops' arguments; which axes are broadcast stays): the kernels of one program
     at different lengths share it."""
     out = []
     for part in key:
         tag = part[0]
         if tag == "in":
             _, slot, dtype, shape, (strides, _offset) = part
-            out.append(("in", slot, dtype, len(shape), tuple(st == 0 for st in strides)))
+            out.append(("in", slot, dtype, len(shape), broadcast_axes(shape, strides)))
         elif tag == "const":
             out.append(("const", part[1], len(part[2]), part[3]))
         elif tag == "outputs":
@@ -122,6 +122,13 @@ def size_free(key: tuple) -> tuple:
             op, dtype, shape, arg, extra, srcs = part
             out.append((op, dtype, len(shape), without_ints(arg) if op in SIZE_ARGS else arg, extra, srcs))
     return tuple(out)
+
+
+def broadcast_axes(shape: tuple[int, ...], strides: tuple[int, ...]) -> tuple[bool, ...]:
+    """Which axes of an input's layout are broadcast (stride 0 over more than one element): a
+    size-1 axis is never, whatever stride it was given, so a length that grows from 1 keeps
+    its layout's kind."""
+    return tuple(st == 0 and n != 1 for n, st in zip(shape, strides))
 
 
 def without_ints(arg):

@@ -195,14 +195,27 @@ def _expanded_work(n: Node) -> Node | None:
     return None if base.realized or base.op in O.LEAVES else base
 
 
-def _row_broadcast_chain(n: Node, users: dict[int, list[Node]], min_rows: int = 16) -> list[Node] | None:
+# A row reduction fuses into its readers' kernel (one work-item per row) where there are
+# enough rows to keep the cores busy, or where each row is short: few short rows are a few
+# microseconds of work either way, and a stored reduction costs a kernel launch. A rule on
+# the row count alone would also schedule a sequence that grows a token a step (generation)
+# one way below the threshold and another above it: a second set of kernels to compile.
+ROWS_TO_FUSE = 16
+SHORT_ROW = 1024
+
+
+def _fusable_rows(rows: int, row_length: int) -> bool:
+    return rows >= ROWS_TO_FUSE or row_length <= SHORT_ROW
+
+
+def _row_broadcast_chain(n: Node, users: dict[int, list[Node]]) -> list[Node] | None:
     """If reduction n over trailing axes reaches its readers only through per-row elementwise
     ops and one expand back to its source's shape (softmax's sum, layernorm's variance), the
     nodes from n to that expand: the readers' kernel can compute n once per row, looping over
     the row, instead of storing it."""
     axes, shape = n.arg[1], n.srcs[0].shape
     k = len(shape) - len(axes)
-    if axes != tuple(range(k, len(shape))) or math.prod(shape[:k]) < min_rows:
+    if axes != tuple(range(k, len(shape))) or not _fusable_rows(math.prod(shape[:k]), math.prod(shape[k:])):
         return None
     chain, cur = [n], n
     while True:

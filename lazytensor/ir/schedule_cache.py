@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .dtype import compute_dtype
-from .kernel import SIZE_ARGS, KernelSpec, arg_value, without_ints
+from .kernel import SIZE_ARGS, KernelSpec, arg_value, broadcast_axes, without_ints
 from .node import Node, _arg_key
 from .ops import MOVEMENT
 from .traverse import postorder
@@ -183,7 +183,7 @@ def _size_free_part(part) -> object:
         return part  # the device flags, and which nodes are asked for
     op = part[0]
     if op == "in":
-        return ("in", part[1], len(part[2]), tuple(st == 0 for st in part[3]))
+        return ("in", part[1], len(part[2]), broadcast_axes(part[2], part[3]))
     sized = without_ints(part[3]) if op in SIZE_ARGS else part[3]
     return (op, part[1], len(part[2]), sized) + part[4:]
 
