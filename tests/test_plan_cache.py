@@ -157,3 +157,24 @@ def test_the_plans_programs_run_where_a_kept_one_would_clash_with_their_names(mo
     clashing = _program(k2="specialised code")  # k2 names the plan's other kernel's code too
     programs, _ = _plan_entries(monkeypatch, {"one": clashing})
     assert [p.sources for p in programs] == [{"k1": "generic code"}, {"k2": "other code"}]
+
+
+def test_rendered_programs_pickle_back_field_for_field():
+    from lazytensor.codegen.opt import Opt, OptKind
+    from lazytensor.codegen.program import RenderedKernel, RenderedProgram
+    kernel = RenderedKernel("k", "src", (8, 4), (4, 1), (("out", 0), ("in", 1)), 1, 2,
+                            (Opt(OptKind.UPCAST, 0, 4), Opt(OptKind.LOCAL, 1, 2, along=0)), (7, 9), True)
+    from lazytensor.ir.dtype import float32
+    program = RenderedProgram((kernel,), ((float32, 32),))
+    assert pickle.loads(pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)) == program
+
+
+def test_a_plan_file_holds_its_structure_as_the_bytes_its_name_digests(tmp_path, monkeypatch):
+    monkeypatch.setenv("LT_PLAN_DIR", str(tmp_path))
+    key = (("flags",), ("add", "float32", (4, 4), None, (0, 1)))
+    plan_cache.save("dev", key, "schedule", [])
+    (path,) = tmp_path.rglob("*.pkl")
+    with path.open("rb") as f:
+        stored, _, _ = plan_cache._Unpickler(f).load()
+    assert stored == plan_cache._key_bytes(key)
+    assert plan_cache.load("dev", key) == ("schedule", [])

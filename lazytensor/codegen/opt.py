@@ -51,12 +51,21 @@ class OptKind(Enum):
     STREAM = "stream"                # vector stores bypass the cache (outputs written once, read later)
 
 
+def reduce_by_fields(obj) -> tuple:
+    """Pickle a slotted dataclass as its class and field values: the state functions that
+    dataclasses give slotted classes ask `fields()` per object, and a plan read from disk
+    (runtime/plan_cache.py) unpickles a hundred such objects per realisation."""
+    return type(obj), tuple(getattr(obj, name) for name in obj.__slots__)
+
+
 @dataclass(frozen=True, slots=True)
 class Opt:
     kind: OptKind
     axis: int
     amount: int = 0
     along: int = -1  # PACK only: the output axis the panels run along (default the innermost)
+
+    __reduce__ = reduce_by_fields
 
     def __repr__(self) -> str:
         along = "" if self.along == -1 else f", along={self.along}"

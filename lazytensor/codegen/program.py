@@ -13,7 +13,7 @@ from .caps import DeviceCaps
 from .heuristic import choose_opts
 from .linearize import linearize
 from .lower import LoweredKernel
-from .opt import Opt, make_plan
+from .opt import Opt, make_plan, reduce_by_fields
 from .render_opencl import render_linearized
 
 BufferRef = tuple[str, int]  # ("out", i) | ("in", i) | ("scratch", j)
@@ -32,12 +32,16 @@ class RenderedKernel:
     literals: tuple[int, ...] = ()  # a generic kernel's sizes, passed after the scalar arguments (codegen/hoist.py)
     sized_at_launch: bool = False  # its code serves several sizes (codegen/hoist.py): the launch gives them
 
+    __reduce__ = reduce_by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class RenderedProgram:
     """Kernels in launch order (the last computes the outputs), and the scratch they share."""
     kernels: tuple[RenderedKernel, ...]
     scratch: tuple[tuple[DType, int], ...] = ()
+
+    __reduce__ = reduce_by_fields
 
     @property
     def name(self) -> str:

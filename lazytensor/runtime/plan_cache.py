@@ -6,9 +6,9 @@ process. A new process (the second run of a script, or text generation meeting t
 an earlier run met) would schedule and render them all again: tens of milliseconds of
 Python a realisation, most of a generated token's time. So the plan of each realisation
 that built its schedule is written down: the schedule and the rendered programs, under a
-digest of the structure's repr, the device and lazytensor's own code (a plan that other
-code made is never read). The file holds the structure too, and a plan is taken only where
-that equals the one asked for: the test the cache in memory makes. A structure whose repr
+digest of the structure's bytes, the device and lazytensor's own code (a plan that other
+code made is never read). The file holds those bytes too, and a plan is taken only where
+they equal the ones asked for: the test the cache in memory makes. A structure whose repr
 differs between processes (an argument printed with its address) is only never found, and
 one that cannot be pickled is not written.
 
@@ -98,10 +98,10 @@ class _Unpickler(pickle.Unpickler):
         return found
 
 
-def _path(identity: str, key: tuple) -> Path | None:
+def _path(identity: str, key_bytes: bytes) -> Path | None:
     if not enabled():
         return None
-    digest = hashlib.sha256(f"{code_fingerprint()}\0{identity}\0".encode() + _key_bytes(key)).hexdigest()
+    digest = hashlib.sha256(f"{code_fingerprint()}\0{identity}\0".encode() + key_bytes).hexdigest()
     return plans_dir() / digest[:2] / f"{digest}.pkl"
 
 
@@ -117,9 +117,22 @@ def _key_bytes(key: tuple) -> bytes:
         return b"r" + repr(key).encode()
 
 
+def _portable(key: tuple, key_bytes: bytes) -> bool:
+    """Could another process hold this key? One marshal wrote holds values alone; one written
+    by its repr may hold an object that pickle cannot write, which no other process has."""
+    if key_bytes.startswith(b"m"):
+        return True
+    try:
+        pickle.dumps(key, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - whatever pickle refuses
+        return False
+    return True
+
+
 def load(identity: str, key: tuple) -> tuple[CachedSchedule, Programs] | None:
     """The plan written for realising structure `key` on the device `identity`, if any."""
-    path = _path(identity, key)
+    key_bytes = _key_bytes(key)
+    path = _path(identity, key_bytes)
     if path is None or not path.exists():
         return None
     try:
@@ -127,17 +140,21 @@ def load(identity: str, key: tuple) -> tuple[CachedSchedule, Programs] | None:
             stored_key, schedule, programs = _Unpickler(f).load()
     except Exception:  # noqa: BLE001 - a torn or foreign file only costs scheduling again
         return None
-    return (schedule, programs) if stored_key == key else None
+    return (schedule, programs) if stored_key == key_bytes else None
 
 
 def save(identity: str, key: tuple, schedule: CachedSchedule, programs: Programs) -> None:
-    """Write the plan of realising structure `key` (atomically: readers see all or nothing)."""
-    path = _path(identity, key)
-    if path is None:
+    """Write the plan of realising structure `key` (atomically: readers see all or nothing).
+    The file holds the key as the bytes its name digests: one object to read back and compare,
+    where the key itself is a thousand tuples (half of reading a plan, with the collections
+    that making them set off)."""
+    key_bytes = _key_bytes(key)
+    path = _path(identity, key_bytes)
+    if path is None or not _portable(key, key_bytes):
         return
     out = io.BytesIO()
     try:
-        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump((key, schedule, programs))
+        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump((key_bytes, schedule, programs))
     except OSError:  # a read-only or full cache only costs scheduling again
         return
     except Exception:  # noqa: BLE001 - an argument pickle cannot write: this plan stays in memory
