@@ -480,6 +480,19 @@ def _lowered(build, shape):
     return lower_kernel(spec), spec.key
 
 
+def _recording_renderer(asked: list[frozenset]):
+    """A render function for Hoister.render that builds a CPU program and records which
+    variables each build was asked to hold varying."""
+    from lazytensor.codegen.caps import DeviceCaps
+    from lazytensor.codegen.program import build_program
+    caps = DeviceCaps(is_cpu=True, compute_units=2, max_work_group_size=4096)
+
+    def render(kernel, name, varying, opts):
+        asked.append(varying)
+        return build_program(kernel, caps, name, opts, varying)
+    return render
+
+
 @pytest.mark.parametrize("build, cuts_rows", [
     (lambda x: x.sum(1), False),  # a row sum: a vector accumulator along the row, the rows untouched
     (lambda x: x.t() * 2, True),  # a transpose: its vector lanes run along the rows
@@ -488,17 +501,45 @@ def test_a_family_goes_generic_at_its_second_size_where_that_costs_no_choice(bui
     """Sizes met in an earlier realisation make a family generic at once when its first
     kernel's choices all still fit with them varying: one program for every later size,
     as fast, instead of another specialised one first."""
-    from lazytensor.codegen.caps import DeviceCaps
-    from lazytensor.codegen.program import build_program
-    caps = DeviceCaps(is_cpu=True, compute_units=2, max_work_group_size=4096)
     asked: list[frozenset] = []
-
-    def render(kernel, name, varying, opts):
-        asked.append(varying)
-        return build_program(kernel, caps, name, opts, varying)
+    render = _recording_renderer(asked)
     hoister = Hoister()
     for now, rows in enumerate((24, 40), start=1):  # two realisations, not known to repeat one another
         kernel, key = _lowered(build, (rows, 64))
         hoister.render(kernel, "rows_kernel", key, now, False, render)
     assert asked[0] == frozenset()  # the first size: its own code
     assert bool(asked[-1]) is not cuts_rows  # the second: generic where no choice cut the rows
+
+
+@pytest.mark.parametrize("rows, uncut", [((24, 40, 56), True), ((300, 400, 500), False)],
+                         ids=["small sizes", "large sizes"])
+def test_a_varying_variable_is_held_uncut_only_where_it_was_met_small(rows, uncut):
+    """A generated text's length (small) keeps one program for every size; a matmul's
+    reduction met at several large sizes keeps its vector lanes and unrolls (the programs then
+    differ by their ragged tails), where uncut it ran at half speed."""
+    asked: list[frozenset] = []
+    render = _recording_renderer(asked)
+    hoister = Hoister()
+    for now, n in enumerate(rows, start=1):
+        kernel, key = _lowered(lambda x: x.sum(0), (n, 64))
+        hoister.render(kernel, "sum_kernel", key, now, True, render)
+    (family,) = hoister.size_families.values()
+    assert family.varying  # the rows varied
+    assert bool(asked[-1]) is uncut
+
+
+@needs_cl
+def test_matmuls_whose_reduction_varies_at_large_sizes_compute_exactly(monkeypatch):
+    """Each size met, ragged tails included, computes its own product."""
+    from lazytensor.runtime import engine
+    from lazytensor.runtime.devices import get_device
+    monkeypatch.setattr(engine, "_RENDERED", {})
+    monkeypatch.setenv("LT_PLAN_CACHE", "0")
+    monkeypatch.setattr(get_device("cl"), "hoister", Hoister())
+    rng = np.random.default_rng(0)
+    with using("cl", True):
+        for k in (256, 300, 301, 302, 303, 517, 520):
+            a = rng.standard_normal((24, k)).astype(np.float32)
+            w = rng.standard_normal((40, k)).astype(np.float32)
+            out = (lt.tensor(a) @ lt.tensor(w).T).numpy()
+            np.testing.assert_allclose(out, a @ w.T, rtol=1e-4, atol=1e-4)

@@ -21,8 +21,11 @@ divisor), which would give every length its own code. So kernels whose signature
 but for sizes (ir/kernel.size_free) are one family: once a realisation after the family's
 first brings a variable at another size than the member nearest it (the same layer, not
 another layer of other widths), that variable varies, and no choice cuts it
-(codegen/opt.py); kernels of one realisation (two layers of different widths) keep their
-own choices. The
+(codegen/opt.py) where it was met at a small size: a length that grows a token a step has
+one program. A variable met only at large sizes (a matmul's reduction at several widths)
+is cut as the first kernel's choices cut it, since its vector lanes and unrolls are most of
+its speed; the members' ragged tails then make a few programs, each exact. Kernels of one
+realisation (two layers of different widths) keep their own choices. The
 family's first kernel is then planned again in that way, without compiling it, so that
 the second kernel already knows which of its literals vary: one length's program, and
 one generic program for all the others.
@@ -157,10 +160,24 @@ class _SizeFamily:
         kin = [dict(met) for met, when in others.items() if latest is None or when == latest]
         return max(kin, key=lambda met: sum(met.get(v) == n for v, n in sizes.items()))
 
+    def uncut(self, varying: frozenset[str]) -> frozenset[str]:
+        """The varying variables no choice may cut: those met at a size below CUT_FROM. A large
+        one keeps the vector lanes and unrolls that make a matmul fast (a reduction four
+        times slower without them), at the cost of a program per kind of ragged tail; a small
+        one (a generated text's length) has one program for every size."""
+        smallest: dict[str, int] = {}
+        for met in self.met:
+            for name, size in met:
+                smallest[name] = min(size, smallest.get(name, size))
+        return frozenset(v for v in varying if smallest.get(v, 0) < CUT_FROM)
+
     def met_often(self, times: int = 3) -> bool:
         """Have `times` realisations each brought the family sizes of their own? Sizes met
         together (two layers of one kind) are first met in one realisation and count once."""
         return len(set(self.met.values())) >= times
+
+
+CUT_FROM = 256  # a varying variable met at no size below this may be cut by choices
 
 
 def variable_sizes(kernel: LoweredKernel) -> dict[str, int]:
@@ -196,7 +213,7 @@ class Hoister:
         nearest = family.nearest(sizes, now) or sizes
         varying = family.varying | {v for v in sizes.keys() | nearest.keys() if sizes.get(v) != nearest.get(v)}
         earlier = nearest is not sizes and family.met[tuple(sorted(nearest.items()))] < now
-        free = earlier and varying != family.varying and family.costs_nothing(frozenset(varying))
+        free = earlier and varying != family.varying and family.costs_nothing(family.uncut(frozenset(varying)))
         if not (resized or family.varying or family.met_often() or free):
             program = build(kernel, name, frozenset(), None)
             if family.first_opts is None and sizes == family.sizes:
@@ -205,13 +222,14 @@ class Hoister:
         if varying != family.varying:
             family.varying = frozenset(varying)
             # what varies in the code; the first kernel's own choices where they all still fit
-            reference = build(family.first, name, family.varying, family.first_opts if free else None)
+            reference = build(family.first, name, family.uncut(family.varying), family.first_opts if free else None)
             family.opts = list(reference.kernels[-1].opts)
             self.program(reference, False)
+        uncut = family.uncut(family.varying)
         try:
-            return self.program(build(kernel, name, family.varying, family.opts))
+            return self.program(build(kernel, name, uncut, family.opts))
         except OptError:  # a choice that does not fit this member: the heuristic's own for it
-            return self.program(build(kernel, name, family.varying, None))
+            return self.program(build(kernel, name, uncut, None))
 
     def program(self, program: RenderedProgram, generic: bool = True) -> RenderedProgram:
         """`program` with each kernel made generic where its family allows (`generic`), or
