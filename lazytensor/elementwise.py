@@ -161,7 +161,8 @@ def _require(op: str, ok: Callable[[D.DType], bool], what: str, *xs) -> None:
 # ---- binary arithmetic --------------------------------------------------------------------
 
 def binary(op: str, a, b, ir_op: str | None = None) -> Tensor:
-    (na, nb), dt = prepare(op, a, b)
+    fast = _same_kind_pair(a, b)  # prepare's first test, asked here: the commonest op's path is short
+    (na, nb), dt = fast if fast is not None else _promoted(op, (a, b), None)
     return wrap(B.elementwise(ir_op or op, na, nb))
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import numpy as np
 
 from . import config
-from .autodiff.graph import (AccumulateGrad, GradFn, anything_followed, disown, follow, followed, follows_new,
+from .autodiff.graph import (_FOLLOWED_IDS, AccumulateGrad, GradFn, anything_followed, disown, follow, followed, follows_new,
                              leaf_value, own, owned_by, record, result_value)
 from . import capture, checks, host_sharing
 from .capture import Touched, refuse_host_read
@@ -112,12 +112,12 @@ class TensorBase:
         t = cls.__new__(cls)
         if recording_sites():
             note_site(node)
-        if follows_new(node):
+        if _FOLLOWED_IDS and follows_new(node):  # the first test inline: most ops follow nothing
             node = result_value(node)
             t._setup(Storage(node), ())
             t._storage.grad_node = record(node, t._storage)
         else:
-            t._setup(Storage(node), ())
+            t._storage, t._chain, t._view, t._retained_grad = Storage(node), (), None, None  # _setup, inline
         if not config.LAZY or config.NANCHECK:
             if _TOGETHER:
                 _TOGETHER[-1].append((t, node))
@@ -171,9 +171,11 @@ class TensorBase:
         if capture.ACTIVE is not None:
             touch(s)
         n = s.node
+        if not _FOLLOWED_IDS:  # followed(n) and anything_followed() in one test: nothing is followed
+            return n
         if followed(n):
             return n if owned_by(n, s.grad_node) else B.detach(n)
-        if n.srcs and n.buffer is None and config.GRAD_ENABLED and anything_followed():
+        if n.srcs and n.buffer is None and config.GRAD_ENABLED:
             return B.detach(n)
         return n
 

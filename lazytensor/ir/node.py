@@ -18,19 +18,21 @@ Shape = tuple[int, ...]
 
 
 
-class _Entry(weakref.ref):
-    """The hash-consing table's weak reference to a node, knowing its own key."""
-    __slots__ = ("key",)
+# key -> weak reference to its node: a plain dict of plain references is a few times faster
+# than weakref.WeakValueDictionary, and every op asks it once or twice. A dead node's entry
+# stays until the table grows past twice the entries alive at its last sweep: a callback per
+# node's death cost as much as building the node's key.
+_CACHE: dict[tuple, weakref.ref] = {}
+_SWEEP_FROM = 4096
+_sweep_at = _SWEEP_FROM
 
 
-def _forget(entry: _Entry) -> None:
-    if _CACHE.get(entry.key) is entry:
-        del _CACHE[entry.key]
-
-
-# key -> weak reference: a plain dict with the references made here is a few times faster
-# than weakref.WeakValueDictionary, and every op asks it once or twice.
-_CACHE: dict[tuple, _Entry] = {}
+def _sweep() -> None:
+    """Drop the entries of dead nodes, and grow the table size that asks for the next sweep."""
+    global _sweep_at
+    for key in [key for key, ref in _CACHE.items() if ref() is None]:
+        del _CACHE[key]
+    _sweep_at = max(_SWEEP_FROM, 2 * len(_CACHE))
 
 
 def _arg_key(arg: Any) -> Any:
@@ -75,8 +77,8 @@ class Node:
         """Realise: hold the buffer, forget the graph behind (so it can be freed)."""
         self.buffer = buffer
         self.srcs = ()
-        entry = _CACHE.get(self.key) if self.key is not None else None
-        if entry is not None and entry() is self:
+        ref = _CACHE.get(self.key) if self.key is not None else None
+        if ref is not None and ref() is self:
             del _CACHE[self.key]
         self.key = None
 
@@ -113,18 +115,21 @@ def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: 
         folded = simplify(op, dtype, shape, srcs, arg, device, make)
         if folded is not None:
             return folded
-    # the commonest arity spelt out: a third of the cost of map()
-    ids = (id(srcs[0]), id(srcs[1])) if len(srcs) == 2 else tuple(map(id, srcs))
-    key = (op, dtype, shape, ids, arg if arg is None else _arg_key(arg), device)
-    entry = _CACHE.get(key)
-    found = entry() if entry is not None else None
+    # one flat tuple (a nested one for the sources is one more object for the garbage
+    # collector to track per node), with the commonest arity spelt out: a third of map()'s cost
+    if len(srcs) == 2:
+        key = (op, dtype, shape, arg if arg is None else _arg_key(arg), device, id(srcs[0]), id(srcs[1]))
+    else:
+        key = (op, dtype, shape, arg if arg is None else _arg_key(arg), device, *map(id, srcs))
+    ref = _CACHE.get(key)
+    found = ref() if ref is not None else None
     if found is not None and found.srcs == srcs:
         return found
     node = Node(op, dtype, shape, srcs, arg, device)
     node.key = key
-    entry = _Entry(node, _forget)
-    entry.key = key
-    _CACHE[key] = entry
+    _CACHE[key] = weakref.ref(node)
+    if len(_CACHE) > _sweep_at:
+        _sweep()
     return node
 
 
@@ -172,4 +177,5 @@ def const(value, dtype: DType, shape: Shape, device: str) -> Node:
 
 def live_node_count() -> int:
     """How many hash-consed nodes are alive (a memory-flatness probe for tests)."""
-    return len(_CACHE)  # a dead node's entry leaves with it (its reference's callback)
+    _sweep()
+    return len(_CACHE)

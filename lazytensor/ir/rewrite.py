@@ -19,12 +19,6 @@ def _is_const(n, value=None) -> bool:
     return n.op == "const" and n.buffer is None and (value is None or n.arg == value)
 
 
-def _unrealised_consts(srcs) -> int:
-    count = 0
-    for s in srcs:  # a loop, not sum(): this runs for every elementwise node built
-        if s.op == "const" and s.buffer is None:
-            count += 1
-    return count
 
 
 def _fold_elementwise(op, dtype, shape, srcs, arg, device, make):
@@ -65,16 +59,23 @@ def _algebraic_identity(op, dtype, shape, srcs, arg, device):
         return None
     a, b = srcs
     neutral = 0 if op in ("add", "sub") else 1
-    if _is_const(b, neutral) and a.dtype == dtype and a.shape == shape:
+    if b.op == "const" and b.arg == neutral and b.buffer is None and a.dtype == dtype and a.shape == shape:
         return a
-    if op in ("add", "mul") and _is_const(a, neutral) and b.dtype == dtype and b.shape == shape:
+    if op in _COMMUTATIVE and a.op == "const" and a.arg == neutral and a.buffer is None \
+            and b.dtype == dtype and b.shape == shape:
         return b
     return None
 
 
+_COMMUTATIVE = ("add", "mul")
+
+
 def simplify(op: str, dtype: DType, shape, srcs, arg, device, make: Callable):
     if op in O.ELEMENTWISE:
-        consts = _unrealised_consts(srcs)
+        consts = 0
+        for s in srcs:  # a loop, not sum(): this runs for every elementwise node built
+            if s.op == "const" and s.buffer is None:
+                consts += 1
         if srcs and consts == len(srcs):
             return _fold_elementwise(op, dtype, shape, srcs, arg, device, make)
         if op != "cast" and not consts:  # the common case, asked per node built

@@ -9,6 +9,7 @@ graph's nodes by position, without scheduling or signing anything again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 from .dtype import compute_dtype
 from .kernel import SIZE_ARGS, KernelSpec, arg_value, broadcast_axes, without_ints
@@ -46,7 +47,10 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
     name dtypes by their names: a key of strings and numbers alone is left alone by Python's
     garbage collector (it stops tracking such tuples), and the caches keep many keys."""
     nodes: list[Node] = []
-    position: dict[int, int] = {}
+    # the walk's tables are keyed by the nodes themselves: a node hashes by identity without
+    # making an int object, where id() makes one per call (a third of the walk)
+    position: dict[Node, int] = {}
+    placed = position.get
     parts: list[tuple] = [flags]
     scalars: dict[tuple, int] = {}  # (repr, compute dtype) -> which distinct scalar it is
 
@@ -57,26 +61,25 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
         return scalars.setdefault((repr(value), cd), len(scalars))
 
     def place_input(n: Node) -> int:  # a realised input: its layout shapes the code
-        at = position[id(n)] = len(nodes)
+        at = position[n] = len(nodes)
         nodes.append(n)
         view = n.buffer
         parts.append(("in", n.dtype.name, n.shape, view.strides, view.offset))
         return at
 
-    seen: set[int] = set()  # unrealised nodes met (pre-order)
-    earlier: dict[int, int] = {}  # node -> the realisation that computed it before this one
-    recomputed: dict[int, Node] = {}
+    earlier: dict[Node, int] = {}  # node -> the realisation that computed it before this one
+    recomputed: dict[Node, None] = {}
 
     def post(n: Node) -> None:  # n's sources are placed: place n and its part
         srcs = n.srcs
         if earlier:
             for s in srcs:
-                if n.born > earlier.get(id(s), n.born):
-                    recomputed[id(s)] = s
-        at = tuple(map(position.get, map(id, srcs)))
+                if n.born > earlier.get(s, n.born):
+                    recomputed[s] = None
+        at = tuple(map(placed, srcs))
         if None in at:  # realised inputs, placed where first read
-            at = tuple(position[id(s)] if id(s) in position else place_input(s) for s in srcs)
-        position[id(n)] = len(nodes)
+            at = tuple(position[s] if s in position else place_input(s) for s in srcs)
+        position[n] = len(nodes)
         nodes.append(n)
         op = n.op
         if op == "const":
@@ -90,31 +93,27 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
         else:
             parts.append((op, n.dtype.name, n.shape, n.arg if n.arg is None else _arg_key(n.arg), at))
 
-    def visit(n: Node) -> None:  # pre-order: which realisation computed n before, if one did
-        seen.add(id(n))
-        if n.seen >= 0 and n.srcs:  # a constant is never worth storing (worth_storing)
-            earlier[id(n)] = n.seen
-        n.seen = epoch
-
     # a recursive walk's order (sources in order, each node at its first visit), with each
-    # open node's iterator over its sources on the stack: a node is pushed once
-    for root in targets:
-        if root.realized or id(root) in seen:
-            continue
-        visit(root)
-        stack = [(root, iter(root.srcs))]
-        while stack:
-            n, pending = stack[-1]
-            for s in pending:
-                if s.buffer is None and id(s) not in seen:  # unrealised, not met yet
-                    visit(s)
-                    stack.append((s, iter(s.srcs)))
-                    break
-            else:
-                stack.pop()
+    # open node's iterator over its sources on the stack: a node is pushed once (a node met
+    # again is placed already, as an open one is an ancestor, never a source). The targets
+    # are the sources of a first frame that places nothing; the pre-order visit is inline, as
+    # a call per node was a tenth of the walk
+    stack: list[tuple[Node | None, Iterator[Node]]] = [(None, iter(targets))]
+    while stack:
+        n, pending = stack[-1]
+        for s in pending:
+            if s.buffer is None and s not in position:  # unrealised, not met yet: visit it
+                if s.seen >= 0 and s.srcs:  # computed before (a constant is never worth storing)
+                    earlier[s] = s.seen
+                s.seen = epoch
+                stack.append((s, iter(s.srcs)))
+                break
+        else:
+            stack.pop()
+            if n is not None:
                 post(n)
-    parts.append(("targets", tuple(position[id(t)] for t in targets)))
-    return Structure(tuple(parts), nodes, list(recomputed.values()))
+    parts.append(("targets", tuple(map(position.__getitem__, targets))))
+    return Structure(tuple(parts), nodes, list(recomputed))
 
 
 def worth_storing(node: Node) -> bool:
