@@ -9,7 +9,7 @@ import torch
 
 import lazytensor as lt
 from helpers import cl_unavailable_reason, using
-from lazytensor.codegen.hoist import Hoister, split
+from lazytensor.codegen.hoist import CUT_FROM, Hoister, split
 from lazytensor.codegen.opt import Opt, OptError, OptKind, make_plan
 from lazytensor.codegen.program import RenderedKernel
 from lazytensor.runtime.stats import STATS
@@ -493,22 +493,40 @@ def _recording_renderer(asked: list[frozenset]):
     return render
 
 
-@pytest.mark.parametrize("build, cuts_rows", [
-    (lambda x: x.sum(1), False),  # a row sum: a vector accumulator along the row, the rows untouched
-    (lambda x: x.t() * 2, True),  # a transpose: its vector lanes run along the rows
-])
-def test_a_family_goes_generic_at_its_second_size_where_that_costs_no_choice(build, cuts_rows):
-    """Sizes met in an earlier realisation make a family generic at once when its first
-    kernel's choices all still fit with them varying: one program for every later size,
-    as fast, instead of another specialised one first."""
+@pytest.mark.parametrize("sizes", [(24, 40), (320, 520)], ids=["small", "large"])
+@pytest.mark.parametrize("build", [
+    lambda x: x.sum(1),  # a row sum: a vector accumulator along the row, the rows untouched
+    lambda x: x.t() * 2,  # a transpose: its vector lanes run along the rows
+], ids=["row sum", "transpose"])
+def test_a_family_goes_generic_at_the_second_size_an_earlier_realisation_met(build, sizes):
+    """A size met in an earlier realisation is likely met again (the next token, the next
+    batch): the second size runs a generic program at once, instead of another specialised one
+    first, and the first size keeps its own."""
     asked: list[frozenset] = []
     render = _recording_renderer(asked)
     hoister = Hoister()
-    for now, rows in enumerate((24, 40), start=1):  # two realisations, not known to repeat one another
+    programs = []
+    for now, rows in enumerate(sizes, start=1):  # two realisations, not known to repeat one another
         kernel, key = _lowered(build, (rows, 64))
-        hoister.render(kernel, "rows_kernel", key, now, False, render)
-    assert asked[0] == frozenset()  # the first size: its own code
-    assert bool(asked[-1]) is not cuts_rows  # the second: generic where no choice cut the rows
+        programs.append(hoister.render(kernel, "rows_kernel", key, now, False, render))
+    (family,) = hoister.size_families.values()
+    assert family.varying  # the rows vary: later sizes take the family's choices, planned once
+    assert not any(k.sized_at_launch for k in programs[0].kernels)
+    if max(sizes) < CUT_FROM:  # no choice cuts a small size: one program for every later one
+        assert all(k.sized_at_launch for k in programs[1].kernels)
+
+
+def test_kernels_of_one_realisation_keep_their_own_programs():
+    """Two layers of different widths, realised together, are specialised each."""
+    asked: list[frozenset] = []
+    render = _recording_renderer(asked)
+    hoister = Hoister()
+    programs = []
+    for rows in (24, 40):
+        kernel, key = _lowered(lambda x: x.t() * 2, (rows, 64))
+        programs.append(hoister.render(kernel, "rows_kernel", key, 1, False, render))
+    assert not any(k.sized_at_launch for p in programs for k in p.kernels)
+    assert asked == [frozenset(), frozenset()]
 
 
 @pytest.mark.parametrize("rows, uncut", [((24, 40, 56), True), ((300, 400, 500), False)],

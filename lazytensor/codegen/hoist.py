@@ -28,7 +28,8 @@ its speed; the members' ragged tails then make a few programs, each exact. Kerne
 realisation (two layers of different widths) keep their own choices. The
 family's first kernel is then planned again in that way, without compiling it, so that
 the second kernel already knows which of its literals vary: one length's program, and
-one generic program for all the others.
+one generic program for all the others, from the second size met on (a size met twice is
+met again: the next token, the next batch).
 
 Within one realisation, kernels of one skeleton (two layers of different widths, with
 their own choices) share one generic kernel as well (`Hoister.share`): PoCL compiles a
@@ -171,11 +172,6 @@ class _SizeFamily:
                 smallest[name] = min(size, smallest.get(name, size))
         return frozenset(v for v in varying if smallest.get(v, 0) < CUT_FROM)
 
-    def met_often(self, times: int = 3) -> bool:
-        """Have `times` realisations each brought the family sizes of their own? Sizes met
-        together (two layers of one kind) are first met in one realisation and count once."""
-        return len(set(self.met.values())) >= times
-
 
 CUT_FROM = 256  # a varying variable met at no size below this may be cut by choices
 
@@ -198,10 +194,11 @@ class Hoister:
                build: Build) -> RenderedProgram:
         """`kernel` rendered by `build`, planned and made generic once its family varies:
         its realisation repeats an earlier one at other sizes (`resized`: the next token,
-        another batch length), or several realisations have each brought the family sizes of
-        their own (`now` numbers them: a loop whose graphs differ a little from step to step). Kernels
-        that merely share a structure (two layers of different widths) keep their own
-        constants and choices."""
+        another batch length), or an earlier realisation brought the family sizes of its own
+        (`now` numbers them: a loop whose graphs differ a little from step to step; a size met
+        twice is likely met again, and the first size keeps its own program). Kernels that
+        merely share a structure within one realisation (two layers of different widths) keep
+        their own constants and choices."""
         family_key = size_free(key)
         sizes = variable_sizes(kernel)
         family = self.size_families.get(family_key)
@@ -213,8 +210,7 @@ class Hoister:
         nearest = family.nearest(sizes, now) or sizes
         varying = family.varying | {v for v in sizes.keys() | nearest.keys() if sizes.get(v) != nearest.get(v)}
         earlier = nearest is not sizes and family.met[tuple(sorted(nearest.items()))] < now
-        free = earlier and varying != family.varying and family.costs_nothing(family.uncut(frozenset(varying)))
-        if not (resized or family.varying or family.met_often() or free):
+        if not (resized or family.varying or earlier):  # sizes of its own, met with no other
             program = build(kernel, name, frozenset(), None)
             if family.first_opts is None and sizes == family.sizes:
                 family.first_opts = list(program.kernels[-1].opts)
@@ -222,7 +218,8 @@ class Hoister:
         if varying != family.varying:
             family.varying = frozenset(varying)
             # what varies in the code; the first kernel's own choices where they all still fit
-            reference = build(family.first, name, family.uncut(family.varying), family.first_opts if free else None)
+            uncut = family.uncut(family.varying)
+            reference = build(family.first, name, uncut, family.first_opts if family.costs_nothing(uncut) else None)
             family.opts = list(reference.kernels[-1].opts)
             self.program(reference, False)
         uncut = family.uncut(family.varying)
