@@ -561,3 +561,42 @@ def test_matmuls_whose_reduction_varies_at_large_sizes_compute_exactly(monkeypat
             w = rng.standard_normal((40, k)).astype(np.float32)
             out = (lt.tensor(a) @ lt.tensor(w).T).numpy()
             np.testing.assert_allclose(out, a @ w.T, rtol=1e-4, atol=1e-4)
+
+
+def test_a_member_large_where_its_family_was_met_small_is_planned_as_itself():
+    """A family spans models: a row sum over 1536 met after one over 128 (another model in the
+    same process) keeps its own vector lanes and unrolls, where holding the reduction uncut
+    made it forty times slower."""
+    from lazytensor.codegen.caps import DeviceCaps
+    from lazytensor.codegen.program import build_program
+    asked: list[frozenset] = []
+    render = _recording_renderer(asked)
+    hoister = Hoister()
+    for now, width in enumerate((128, 1536), start=1):
+        kernel, key = _lowered(lambda x: x.sum(1), (64, width))
+        program = hoister.render(kernel, "row_sum", key, now, False, render)
+    (family,) = hoister.size_families.values()
+    assert family.varying  # the width varied between the two realisations
+    assert asked[-1] == frozenset()
+    caps = DeviceCaps(is_cpu=True, compute_units=2, max_work_group_size=4096)
+    alone = build_program(kernel, caps, "row_sum", None, frozenset())
+    assert program.kernels[-1].opts == alone.kernels[-1].opts
+
+
+def test_members_holding_the_same_variables_uncut_take_the_first_ones_choices():
+    """The choices of the first member planned holding a set of variables uncut serve every
+    later one holding the same set: one code and no heuristic run per size."""
+    from lazytensor.codegen.caps import DeviceCaps
+    from lazytensor.codegen.program import build_program
+    caps = DeviceCaps(is_cpu=True, compute_units=2, max_work_group_size=4096)
+    given: list = []
+
+    def render(kernel, name, varying, opts):
+        given.append(opts)
+        return build_program(kernel, caps, name, opts, varying)
+    hoister = Hoister()
+    for now, width in enumerate((128, 1536, 1600), start=1):
+        kernel, key = _lowered(lambda x: x.sum(1), (64, width))
+        hoister.render(kernel, "row_sum", key, now, False, render)
+    planned_as_itself, third = given[-2], given[-1]
+    assert planned_as_itself is None and third is not None

@@ -21,10 +21,10 @@ divisor), which would give every length its own code. So kernels whose signature
 but for sizes (ir/kernel.size_free) are one family: once a realisation after the family's
 first brings a variable at another size than the member nearest it (the same layer, not
 another layer of other widths), that variable varies, and no choice cuts it
-(codegen/opt.py) where it was met at a small size: a length that grows a token a step has
-one program. A variable met only at large sizes (a matmul's reduction at several widths)
-is cut as the first kernel's choices cut it, since its vector lanes and unrolls are most of
-its speed; the members' ragged tails then make a few programs, each exact. Kernels of one
+(codegen/opt.py) in a kernel where it is small: a length that grows a token a step has
+one program. Where it is large (a matmul's reduction at several widths) the kernel is
+planned as itself, since its vector lanes and unrolls are most of its speed; the members'
+ragged tails then make a few programs, each exact. Kernels of one
 realisation (two layers of different widths) keep their own choices. The
 family's first kernel is then planned again in that way, without compiling it, so that
 the second kernel already knows which of its literals vary: one length's program, and
@@ -126,13 +126,14 @@ def _launched_as(program: RenderedKernel, kernel: RenderedKernel, literals: tupl
 class _SizeFamily:
     """Kernels whose signatures agree but for sizes: the first one (its buffers left out)
     and its variables' sizes, the realisation each size was first met in, the variables
-    seen to vary, and the choices made for the first one with them varying (every member
-    takes them: one code, and no heuristic run per size)."""
+    seen to vary, and the choices made with them varying, by the variables held uncut: the
+    first member planned holding a set uncut chooses for every later one holding the same
+    (one code, and no heuristic run per size)."""
     first: LoweredKernel
     sizes: dict[str, int]
     met: dict[tuple, int] = field(default_factory=dict)
     varying: frozenset[str] = frozenset()
-    opts: list[Opt] | None = None
+    choices: dict[frozenset[str], list[Opt]] = field(default_factory=dict)
     first_opts: list[Opt] | None = None  # the choices the first one was rendered with
 
     def costs_nothing(self, varying: frozenset[str]) -> bool:
@@ -161,16 +162,23 @@ class _SizeFamily:
         kin = [dict(met) for met, when in others.items() if latest is None or when == latest]
         return max(kin, key=lambda met: sum(met.get(v) == n for v, n in sizes.items()))
 
-    def uncut(self, varying: frozenset[str]) -> frozenset[str]:
-        """The varying variables no choice may cut: those met at a size below CUT_FROM. A large
-        one keeps the vector lanes and unrolls that make a matmul fast (a reduction four
-        times slower without them), at the cost of a program per kind of ragged tail; a small
-        one (a generated text's length) has one program for every size."""
+    def uncut(self, sizes: dict[str, int], resized: bool) -> frozenset[str]:
+        """The varying variables no choice may cut: those small (below CUT_FROM). A small one
+        (a generated text's length) has one program for every size; a large one keeps the
+        vector lanes and unrolls that make a matmul fast (a reduction four times slower
+        without them), at the cost of a program per kind of ragged tail. In a realisation that
+        repeats an earlier one at other sizes (`resized`), the smallest size the family met
+        decides, so a length keeps one program as it grows past CUT_FROM; elsewhere the
+        kernel's own sizes decide, as a family spans models (one process training a small
+        model and running a large one: a reduction of 1536 held uncut because another model
+        met it at 128 ran forty times slower)."""
+        if not resized:
+            return frozenset(v for v in self.varying if sizes.get(v, CUT_FROM) < CUT_FROM)
         smallest: dict[str, int] = {}
         for met in self.met:
             for name, size in met:
                 smallest[name] = min(size, smallest.get(name, size))
-        return frozenset(v for v in varying if smallest.get(v, 0) < CUT_FROM)
+        return frozenset(v for v in self.varying if smallest.get(v, CUT_FROM) < CUT_FROM)
 
 
 CUT_FROM = 256  # a varying variable met at no size below this may be cut by choices
@@ -218,15 +226,20 @@ class Hoister:
         if varying != family.varying:
             family.varying = frozenset(varying)
             # what varies in the code; the first kernel's own choices where they all still fit
-            uncut = family.uncut(family.varying)
+            uncut = family.uncut(family.sizes, resized)
             reference = build(family.first, name, uncut, family.first_opts if family.costs_nothing(uncut) else None)
-            family.opts = list(reference.kernels[-1].opts)
+            family.choices = {uncut: list(reference.kernels[-1].opts)}
             self.program(reference, False)
-        uncut = family.uncut(family.varying)
+        uncut = family.uncut(sizes, resized)
+        # the family's choices for the variables this member holds uncut (one code for every
+        # length), or its own, kept for the next (one large where the family's first was small)
+        opts = family.choices.get(uncut)
         try:
-            return self.program(build(kernel, name, uncut, family.opts))
+            program = build(kernel, name, uncut, opts)
         except OptError:  # a choice that does not fit this member: the heuristic's own for it
-            return self.program(build(kernel, name, uncut, None))
+            program = build(kernel, name, uncut, None)
+        family.choices.setdefault(uncut, list(program.kernels[-1].opts))
+        return self.program(program)
 
     def program(self, program: RenderedProgram, generic: bool = True) -> RenderedProgram:
         """`program` with each kernel made generic where its family allows (`generic`), or
