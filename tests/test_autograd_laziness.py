@@ -10,6 +10,7 @@ import torch
 
 import lazytensor as lt
 from helpers import check, using, values
+from lazytensor.runtime.devices import get_device
 
 TOL = dict(rtol=1e-4, atol=1e-5)
 
@@ -18,6 +19,9 @@ TOL = dict(rtol=1e-4, atol=1e-5)
 # Pinned: h = relu(x @ w1) and the output error are materialised (they feed two matmuls each),
 # grad wrt h, then the two weight gradients fused with their SGD updates: 6 kernels in all.
 SGD_STEP_KERNELS = 6
+# on a CPU's OpenCL the two weights' gradient-and-update kernels, each one flat loop over a
+# weight, share one launch (codegen/horizontal.py)
+SGD_STEP_LAUNCHES_CL_CPU = 5
 
 
 @pytest.fixture
@@ -101,7 +105,8 @@ def test_sgd_step_of_mlp_runs_few_kernels(lazy_env):
     lt.realize(w1, w2)
     n = lt.stats().kernels_launched
     print(f"\nSGD step of a 2-layer MLP ({lazy_env.device}): {n} kernels")
-    assert n == SGD_STEP_KERNELS
+    cl_cpu = lazy_env.device == "cl" and get_device("cl").caps.is_cpu
+    assert n == (SGD_STEP_LAUNCHES_CL_CPU if cl_cpu else SGD_STEP_KERNELS)
 
     # and the values are right: same two steps in torch
     tx, ty, tw1, tw2 = (torch.tensor(a, requires_grad=i >= 2) for i, a in enumerate(_mlp_data()))

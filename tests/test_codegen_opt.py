@@ -305,6 +305,42 @@ def test_a_weight_gradient_reads_the_smaller_operand_a_row_apart():
     np.testing.assert_allclose(run(kernel, opts), dy.T @ x, rtol=1e-4, atol=1e-3)
 
 
+def _lane_axis_size(kernel, opts) -> int | None:
+    """The size of the output axis the heuristic put in vector lanes, if it did."""
+    lanes = next((o for o in opts if o.kind == OptKind.UPCAST), None)
+    return None if lanes is None else make_plan(kernel, []).axes[lanes.axis].size
+
+
+def test_a_classifier_with_few_outputs_sums_in_the_reductions_own_lanes():
+    """x @ w.t() with 10 outputs: two lanes across the outputs (or lanes across rows,
+    gathered) lose to 16 lanes along the reduction, contiguous in both operands."""
+    x, w = rand(256, 512), rand(10, 512, seed=1)
+    kernel, _ = one_kernel(lambda a, b: a @ b.t(), x, w)
+    opts = choose_opts(kernel, CPU)
+    assert any(o.kind == OptKind.REDUCE_UPCAST and o.amount == 16 for o in opts)
+    assert not any(o.kind == OptKind.PACK for o in opts)
+    np.testing.assert_allclose(run(kernel, opts), x @ w.T, rtol=1e-4, atol=1e-4)
+
+
+def test_a_narrow_weight_gradient_puts_the_wide_axis_in_lanes():
+    """dy^T @ h for a 10-output layer: the 512 columns of h go in the lanes, not dy's 10."""
+    dy, h = rand(256, 10), rand(256, 512, seed=1)
+    kernel, _ = one_kernel(lambda d, a: a.t() @ d, dy, h)
+    opts = choose_opts(kernel, CPU)
+    assert _lane_axis_size(kernel, opts) == 512
+    np.testing.assert_allclose(run(kernel, opts), h.T @ dy, rtol=1e-4, atol=1e-4)
+
+
+def test_lanes_avoid_gathering_the_reads_after_the_reduction():
+    """A ReLU's backward, (dy @ w) * (h > 0): lanes along the rows would gather the mask
+    a row apart, so they run along the columns, where it is contiguous."""
+    dy, w, h = rand(256, 10), rand(10, 512, seed=1), rand(256, 512, seed=2)
+    kernel, _ = one_kernel(lambda d, b, a: (d @ b) * (a > 0), dy, w, h)
+    opts = choose_opts(kernel, CPU)
+    assert _lane_axis_size(kernel, opts) == 512
+    np.testing.assert_allclose(run(kernel, opts), (dy @ w) * (h > 0), rtol=1e-4, atol=1e-4)
+
+
 def test_a_bool_mask_gathered_lane_by_lane_selects_like_numpy():
     """Vector selects read a lane's mask from its top bit: gathered bools must be -1/0."""
     mask = np.random.default_rng(5).random((32, 16)) > 0.5

@@ -53,7 +53,7 @@ def _depends_on(n: U, var: U) -> bool:
     return var in postorder([n], lambda m: m.srcs)
 
 
-def _matmul_operands(plan: KernelPlan):
+def _matmul_operands(plan: KernelPlan, widths: tuple[int, ...]):
     """(reduce variable index, m_axis, n_axis, y gathered along n) when a reduction is a sum of a product of two
     operands x and y, where y varies along the output axis n and x does not, and x varies
     along an axis m that y does not. y is read in vector lanes (and packed when large), x as
@@ -61,7 +61,10 @@ def _matmul_operands(plan: KernelPlan):
     not its windows); on a tie the innermost, whose stores are contiguous. But where x would
     step a whole row per reduction step and not stay in cache (a weight's gradient, dy^T @ x,
     summed over a long batch), the smaller such x comes first: its scattered reads are then
-    the kernel's cost."""
+    the kernel's cost, as are the reads outside the reduction (a ReLU's mask in a backward
+    pass) that lanes along n would gather. An axis that no vector width of at least MATMUL_MIN_WIDTH divides (a
+    classifier's 10 outputs) is never n, nor one along which y would be gathered by too few
+    rows to pack it: the reduction's own vector lanes serve those better."""
     best = None
     for k, var in enumerate(plan.reduce_axes):
         r = next(iter(reduces_over(plan, var)), None)
@@ -69,6 +72,8 @@ def _matmul_operands(plan: KernelPlan):
             continue
         for n_axis in reversed(range(len(plan.axes))):
             n_var = plan.axes[n_axis].var
+            if not any(plan.axes[n_axis].size % w == 0 for w in widths if w >= MATMUL_MIN_WIDTH):
+                continue
             x, y = r.srcs[0].srcs
             if _depends_on(x, n_var):
                 x, y = y, x
@@ -78,12 +83,22 @@ def _matmul_operands(plan: KernelPlan):
                            and _depends_on(x, plan.axes[m].var) and not _depends_on(y, plan.axes[m].var)), None)
             if m_axis is None:
                 continue
-            cost = (_strided_bytes(x, var), _extent(y))
+            gathered = _gathered_along(y, n_var)
+            if gathered and plan.kernel.numel // plan.axes[n_axis].size < PACK_MIN_ROWS:
+                continue  # too few rows to pay for packing y, and its lanes would be gathered
+            cost = (_strided_bytes(x, var) + _gathered_outside(plan, n_var), _extent(y))
             if best is None or cost < best[0]:
-                best = (cost, (k, m_axis, n_axis, _gathered_along(y, n_var)))
+                best = (cost, (k, m_axis, n_axis, gathered))
         if best is not None:
             return best[1]
     return None
+
+
+PACK_MIN_ROWS = 64  # output rows that reuse a packed operand enough to pay for its copy
+
+# narrower output panels than this (a classifier of 10 outputs, 2 lanes) lose to the other
+# output axis's, or to the reduction's own vector lanes where its operands are contiguous along it
+MATMUL_MIN_WIDTH = 4
 
 
 # A scalar operand read a row apart at each reduction step costs a cache line a step once it
@@ -98,6 +113,14 @@ def _strided_bytes(x: U, var: U) -> int:
         return 0
     size = _extent(x) * x.dtype.itemsize
     return size if size > STRIDED_CACHE_BYTES else 0
+
+
+def _gathered_outside(plan: KernelPlan, var: U) -> int:
+    """The bytes of the loads outside the kernel's reductions that vector lanes along `var`
+    would gather (they move by more than one element per step of it)."""
+    outside = postorder(plan.roots, lambda m: () if m.op == "reduce" else m.srcs)
+    return sum(_extent(ld) * ld.dtype.itemsize for ld in outside
+               if ld.op == "load" and S.linear(ld.srcs[0])[0].get(var, 0) not in (0, 1))
 
 
 def _extent(n: U) -> int:
@@ -142,7 +165,7 @@ def _matmul_opts(b: _Builder, caps: DeviceCaps, found) -> bool:
     m_copies = _largest_divisor(m_size, (4, 3, 2))
     # a packed copy costs a launch: it pays when many output rows reuse a large operand
     rows = b.kernel.numel // n_size
-    big = rows >= 64 and (gathered or n_size * _reduce_size(b.plan, k) >= 4096)
+    big = rows >= PACK_MIN_ROWS and (gathered or n_size * _reduce_size(b.plan, k) >= 4096)
     if caps.is_cpu and big:  # every product of the kernel (q, k and v of one x) gets packed
         for j in range(len(b.plan.reduce_axes)):
             b.try_add(Opt(OptKind.PACK, j, width * n_copies, along=n_axis))
@@ -256,7 +279,7 @@ def choose_opts(kernel: LoweredKernel, caps: DeviceCaps, write_once: bool = Fals
     `varying`: variables whose size varies between launches (no choice cuts them)."""
     b = _Builder(kernel, varying)
     has_reduce = any(n.op == "reduce" for n in postorder(b.plan.roots, lambda m: m.srcs))
-    found = _matmul_operands(b.plan) if has_reduce and len(b.plan.reduce_axes) <= MANY_REDUCTIONS else None
+    found = _matmul_operands(b.plan, caps.vector_widths) if has_reduce and len(b.plan.reduce_axes) <= MANY_REDUCTIONS else None
     if caps.is_cpu:
         if found is None or not _matmul_opts(b, caps, found):
             if has_reduce:
