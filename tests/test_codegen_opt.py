@@ -341,6 +341,16 @@ def test_lanes_avoid_gathering_the_reads_after_the_reduction():
     np.testing.assert_allclose(run(kernel, opts), (dy @ w) * (h > 0), rtol=1e-4, atol=1e-4)
 
 
+def test_a_transposed_read_takes_neighbouring_rows_in_one_work_item():
+    """An update reading its gradient transposed (w + lr * g.t()): each lane's load starts a
+    cache line of g, and 16 rows of the output in one work-item use all of it."""
+    w, g = rand(64, 96), rand(96, 64, seed=1)
+    kernel, _ = one_kernel(lambda a, b: a + b.t() * 0.5, w, g)
+    opts = choose_opts(kernel, CPU)
+    assert Opt(OptKind.UNROLL, 0, 16) in opts and _lane_axis_size(kernel, opts) == 96
+    np.testing.assert_allclose(run(kernel, opts), w + g.T * 0.5, rtol=1e-6)
+
+
 def test_a_bool_mask_gathered_lane_by_lane_selects_like_numpy():
     """Vector selects read a lane's mask from its top bit: gathered bools must be -1/0."""
     mask = np.random.default_rng(5).random((32, 16)) > 0.5

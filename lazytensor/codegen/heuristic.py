@@ -250,6 +250,28 @@ def _upcast_innermost(b: _Builder, caps: DeviceCaps) -> None:
             return
 
 
+def _tile_gathered_reads(b: _Builder) -> None:
+    """An input read across the vector lanes a row apart (an optimizer's update of a weight
+    whose gradient was summed transposed) touches a cache line per lane and uses one float of
+    each; neighbouring rows of the output, copies in the same work-item, read the rest of
+    those lines while they are still in cache."""
+    lane = b.plan.lane
+    if lane is None:
+        return
+    loads = [n for n in postorder(b.plan.roots, lambda m: m.srcs) if n.op == "load"]
+    gathered = [S.linear(ld.srcs[0])[0] for ld in loads]
+    gathered = [terms for terms in gathered if terms.get(lane.var, 0) not in (0, 1)]
+    for i, axis in enumerate(b.plan.axes):
+        if axis.var is lane.outer or not any(terms.get(axis.var) == 1 for terms in gathered):
+            continue
+        for rows in TILE_ROWS:
+            if b.try_add(Opt(OptKind.UNROLL, i, rows)):
+                return
+
+
+TILE_ROWS = (16, 8, 4)  # output rows one work-item takes to use whole cache lines of a gathered read
+
+
 def _local_opts(b: _Builder, caps: DeviceCaps) -> None:
     """Enough work-groups to keep every compute unit busy, each with enough work to pay
     for itself; dimension 0 only (one local size per kernel)."""
@@ -286,6 +308,7 @@ def choose_opts(kernel: LoweredKernel, caps: DeviceCaps, write_once: bool = Fals
                 _reduce_opts(b, caps)
             else:
                 _upcast_innermost(b, caps)
+                _tile_gathered_reads(b)
         if write_once:
             b.try_add(Opt(OptKind.STREAM, 0))
     elif has_reduce and found is None:
