@@ -152,3 +152,19 @@ def test_a_random_normal_draw_is_one_value_for_every_kernel_that_reads_it(lazy_e
     values = x.numpy()  # stored when first computed: reading it runs nothing
     assert lt.stats().kernels_launched == 0
     np.testing.assert_array_equal(doubled.numpy(), values * 2)
+
+
+def test_a_views_layout_is_worked_out_once_per_kind_of_view(lazy_env, monkeypatch):
+    """A loop asks for the same views every step (a result read transposed): the layout is
+    lowered once; the same chain over a base of another shape is worked out for itself."""
+    from lazytensor.codegen import lower
+    monkeypatch.setattr(lower, "_VIEW_LAYOUTS", {})
+    worked_out = []
+    real = lower._view_layout
+    monkeypatch.setattr(lower, "_view_layout", lambda node, base: worked_out.append(1) or real(node, base))
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for step in range(3):
+        check((lt.tensor(x + step) * 2).t(), (torch.tensor(x + step) * 2).t())
+    assert len(worked_out) == 1
+    check(lt.tensor(x.T.copy()).t(), torch.tensor(x))  # the same chain over a (4, 3) base
+    assert len(worked_out) == 2

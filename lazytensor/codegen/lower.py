@@ -18,7 +18,8 @@ from ..ir import ops as O
 from ..ir.dtype import DType, compute_dtype
 from ..ir.kernel import KernelSpec
 from ..ir.layout import contiguous_strides, inverse_permutation
-from ..ir.node import Node
+from ..ir.bounded import remember
+from ..ir.node import Node, _arg_key
 from ..ir.traverse import evaluate
 from . import uops as S
 from .uops import U, u
@@ -255,13 +256,31 @@ def lower_kernel(spec: KernelSpec) -> LoweredKernel:
 def strided_view(node: Node) -> tuple[Node, tuple[int, ...], int] | None:
     """If `node` is movement ops over one realised node, expressible as strides
     and an offset (no masks, no divisions), return (base, strides, offset)."""
+    chain = []
     base = node
     while base.op in O.MOVEMENT and not base.realized:
+        chain.append((base.op, base.shape, base.arg if base.arg is None else _arg_key(base.arg)))
         base = base.srcs[0]
     if not base.realized or base is node:
         return None
+    # the same views are asked for at every step of a loop (a parameter's gradient, read
+    # transposed): the layout depends on the chain and the base's layout alone
+    key = (tuple(chain), base.dtype, base.shape, base.buffer.strides, base.buffer.offset)
+    layout = _VIEW_LAYOUTS.get(key, _UNKNOWN)
+    if layout is _UNKNOWN:
+        layout = remember(_VIEW_LAYOUTS, key, _view_layout(node, base), _VIEW_LAYOUTS_LIMIT)
+    return None if layout is None else (base, *layout)
+
+
+_VIEW_LAYOUTS: dict[tuple, tuple[tuple[int, ...], int] | None] = {}
+_VIEW_LAYOUTS_LIMIT = 4096
+_UNKNOWN = object()
+
+
+def _view_layout(node: Node, base: Node) -> tuple[tuple[int, ...], int] | None:
+    """The strides and offset into `base`'s buffer that `node` reads, if there are such."""
     if node.numel == 0:
-        return base, contiguous_strides(node.shape), 0
+        return contiguous_strides(node.shape), 0
     kernel = LoweredKernel(node.shape, [node.dtype], (), None)
     lowerer = _Lowerer(kernel, lambda n: n is base)
     out_vars = tuple(S.var(f"g{i}", n) for i, n in enumerate(node.shape))
@@ -272,4 +291,4 @@ def strided_view(node: Node) -> tuple[Node, tuple[int, ...], int] | None:
     if any(atom.op != "var" for atom in terms):
         return None
     strides = tuple(terms.get(v, 0) if v.op == "var" else 0 for v in out_vars)
-    return base, strides, offset
+    return strides, offset
