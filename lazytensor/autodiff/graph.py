@@ -211,25 +211,25 @@ def _stops_walk(n: Node) -> bool:
 def _reaches_followed(root: Node) -> bool:
     """Walk the op's intermediate nodes (not other tensors' values) from `root`; mark and
     report those on a path to a followed value."""
-    reaches: dict[int, bool] = {}
+    reaches: dict[Node, bool] = {}  # keyed by the nodes themselves (identity), not id()
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
         n, expanded = stack.pop()
-        if id(n) in reaches:
+        if n in reaches:
             continue
         if n in _FOLLOWED:
-            reaches[id(n)] = True
+            reaches[n] = True
         elif n is not root and _stops_walk(n):
-            reaches[id(n)] = False
+            reaches[n] = False
         elif not expanded:
             stack.append((n, True))
-            stack.extend((s, False) for s in n.srcs if id(s) not in reaches)
+            stack.extend((s, False) for s in n.srcs if s not in reaches)
         else:
             # gradients flow through floats only: (x > 0).float() is a constant
-            reaches[id(n)] = n.dtype.is_floating_point and any(reaches.get(id(s), False) for s in n.srcs)
-            if reaches[id(n)] and n is not root:
+            reaches[n] = n.dtype.is_floating_point and any(reaches.get(s, False) for s in n.srcs)
+            if reaches[n] and n is not root:
                 _FOLLOWED.add(n)
-    return reaches[id(root)]
+    return reaches[root]
 
 
 def anything_followed() -> bool:
