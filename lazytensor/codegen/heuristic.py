@@ -62,9 +62,10 @@ def _matmul_operands(plan: KernelPlan, widths: tuple[int, ...]):
     step a whole row per reduction step and not stay in cache (a weight's gradient, dy^T @ x,
     summed over a long batch), the smaller such x comes first: its scattered reads are then
     the kernel's cost, as are the reads outside the reduction (a ReLU's mask in a backward
-    pass) that lanes along n would gather. An axis that no vector width of at least MATMUL_MIN_WIDTH divides (a
-    classifier's 10 outputs) is never n, nor one along which y would be gathered by too few
-    rows to pack it: the reduction's own vector lanes serve those better."""
+    pass) that lanes along n would gather. An axis that no vector width of at least
+    MATMUL_MIN_WIDTH divides (a classifier's 10 outputs) is never n, nor one along which y
+    would be gathered by too few rows to pack it: the reduction's own vector lanes serve
+    those better."""
     best = None
     for k, var in enumerate(plan.reduce_axes):
         r = next(iter(reduces_over(plan, var)), None)
@@ -258,9 +259,8 @@ def _tile_gathered_reads(b: _Builder) -> None:
     lane = b.plan.lane
     if lane is None:
         return
-    loads = [n for n in postorder(b.plan.roots, lambda m: m.srcs) if n.op == "load"]
-    gathered = [S.linear(ld.srcs[0])[0] for ld in loads]
-    gathered = [terms for terms in gathered if terms.get(lane.var, 0) not in (0, 1)]
+    reads = [S.linear(n.srcs[0])[0] for n in postorder(b.plan.roots, lambda m: m.srcs) if n.op == "load"]
+    gathered = [terms for terms in reads if terms.get(lane.var, 0) not in (0, 1)]
     for i, axis in enumerate(b.plan.axes):
         if axis.var is lane.outer or not any(terms.get(axis.var) == 1 for terms in gathered):
             continue

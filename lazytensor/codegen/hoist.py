@@ -22,9 +22,10 @@ but for sizes (ir/kernel.size_free) are one family: once a realisation after the
 first brings a variable at another size than the member nearest it (the same layer, not
 another layer of other widths), that variable varies, and no choice cuts it
 (codegen/opt.py) in a kernel where it is small: a length that grows a token a step has
-one program. Where it is large (a matmul's reduction at several widths) the kernel is
-planned as itself, since its vector lanes and unrolls are most of its speed; the members'
-ragged tails then make a few programs, each exact. Kernels of one
+one program. Where it is large (a matmul's reduction at several widths) choices may cut
+it, since its vector lanes and unrolls are most of its speed; the members' ragged tails
+then make a few programs, each exact. Members holding the same variables uncut share the
+choices of the first one planned so. Kernels of one
 realisation (two layers of different widths) keep their own choices. The
 family's first kernel is then planned again in that way, without compiling it, so that
 the second kernel already knows which of its literals vary: one length's program, and
@@ -181,7 +182,7 @@ class _SizeFamily:
         return frozenset(v for v in self.varying if smallest.get(v, CUT_FROM) < CUT_FROM)
 
 
-CUT_FROM = 256  # a varying variable met at no size below this may be cut by choices
+CUT_FROM = 256  # a varying variable this large may be cut by choices (see _SizeFamily.uncut)
 
 
 def variable_sizes(kernel: LoweredKernel) -> dict[str, int]:
