@@ -19,8 +19,8 @@ Errors appear as E1, E2, ... in the table, with the messages below it.
 
 First-call rows (benchmarks/bench_first_call.py measures them, each in fresh processes):
 `mlp_first_step cold` is the first SGD step of mlp_step's MLP in a process whose kernel caches
-(lazytensor's and PoCL's) start empty, `... warm` the same in a second process over the cache
-the first one filled; `torch ms` is torch's first step in a fresh process. Their `lt rate`
+(lazytensor's and PoCL's) start empty, opening the device included, `... warm` the same in a
+second process over the cache the first one filled; `torch ms` is torch's first step in a fresh process. Their `lt rate`
 column says how many programs that process built (unit `built`): a warm one should build 0.
 `lengths one`/`varying` are the steady AdamW step of char_step's transformer trained at one
 length and over 20 lengths, each in a fresh process, beside torch's over the lengths, with

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -65,7 +66,7 @@ def test_no_opencl_falls_back_to_numpy_with_a_notice():
     out = run_python("""
         import warnings
         import lazytensor.runtime.opencl as ocl
-        ocl.opencl_devices = lambda: []
+        ocl.opencl_devices = lambda wanted=None: ()
         import lazytensor as lt
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -176,3 +177,33 @@ def test_pocl_compiles_one_work_group_function_per_kernel_unless_told_otherwise(
     from lazytensor.runtime.opencl import one_pocl_compile_per_kernel
     one_pocl_compile_per_kernel(environ)
     assert environ["POCL_WORK_GROUP_SPECIALIZATION"] == expected
+
+
+class _ListedDevice:
+    """A stand-in for a listed OpenCL device: what probing and its warning read."""
+
+    def __init__(self, i: int):
+        self.int_ptr, self.name = 1000 + i, f"device {i}"
+        self.platform = types.SimpleNamespace(name="platform", version="OpenCL 3.0")
+
+
+def test_opencl_devices_are_probed_only_as_far_as_wanted(monkeypatch):
+    """A probe on an empty cache compiles a kernel: the device used first is probed alone."""
+    from lazytensor.runtime import opencl as ocl
+    listed = (_ListedDevice(0), _ListedDevice(1))
+    probed = []
+    monkeypatch.setattr(ocl, "_candidates", lambda: listed)
+    monkeypatch.setattr(ocl, "_PROBED", {})
+    monkeypatch.setattr(ocl, "probe", lambda d: probed.append(d))  # None: usable
+    assert ocl.opencl_devices(1) == listed[:1] and probed == list(listed[:1])
+    assert ocl.opencl_devices() == listed and probed == list(listed)  # each probed once
+
+
+def test_a_device_that_fails_its_probe_is_skipped_with_a_warning(monkeypatch):
+    from lazytensor.runtime import opencl as ocl
+    listed = (_ListedDevice(0), _ListedDevice(1))
+    monkeypatch.setattr(ocl, "_candidates", lambda: listed)
+    monkeypatch.setattr(ocl, "_PROBED", {})
+    monkeypatch.setattr(ocl, "probe", lambda d: "unknown target CPU 'generic'" if d is listed[0] else None)
+    with pytest.warns(UserWarning, match="skipping OpenCL device 'device 0'.*unknown target CPU"):
+        assert ocl.opencl_devices(1) == listed[1:]

@@ -45,7 +45,7 @@ def _device(name: str) -> Device:
     if name == "numpy":
         return NumpyDevice()
     from .opencl import OpenCLDevice, opencl_devices
-    if not opencl_devices():
+    if not opencl_devices(1):
         raise RuntimeError(f"device {name!r} needs OpenCL, but no OpenCL platform was found "
                            "(install pocl-binary-distribution, or use device='numpy')")
     return OpenCLDevice(0 if name == "cl" else int(name[3:]))
@@ -59,7 +59,7 @@ def default_device() -> str:
             _default = "numpy" if wanted.strip().lower() == "cpu" else canonical_name(wanted)
         else:
             from .opencl import opencl_devices
-            if opencl_devices():
+            if opencl_devices(1):
                 _default = "cl"
             else:
                 warnings.warn("lazytensor: no OpenCL platform found; using the 'numpy' device", stacklevel=2)

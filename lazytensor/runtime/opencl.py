@@ -99,10 +99,9 @@ def one_pocl_compile_per_kernel(environ=os.environ) -> None:
 
 
 @lru_cache(maxsize=None)
-def opencl_devices() -> tuple:
-    """Every usable OpenCL device: GPUs first; then CPUs by newest driver (a newer
-    implementation knows newer processors); devices that fail a probe kernel are left
-    out with a one-line warning. () when there is no platform."""
+def _candidates() -> tuple:
+    """Every listed OpenCL device, in order of preference: GPUs first; then CPUs by newest
+    driver (a newer implementation knows newer processors). () when there is no platform."""
     separate_pocl_scratch_per_rank()  # before PoCL starts, which reads them once
     one_pocl_compile_per_kernel()
     try:
@@ -110,16 +109,38 @@ def opencl_devices() -> tuple:
         devices = [d for p in cl.get_platforms() for d in p.get_devices()]
     except Exception:  # no ICD loader, no platform: OpenCL is simply absent
         return ()
+    return tuple(sorted(devices, key=lambda d: (0 if d.type & cl.device_type.GPU else 1,
+                                                tuple(-v for v in _version(d.driver_version)))))
+
+
+_PROBED: dict[int, bool] = {}  # a candidate's handle -> whether it passed its probe
+
+
+def _usable(device) -> bool:
+    """Whether `device` passes its probe kernel (asked once; a failure warns once)."""
+    handle = device.int_ptr
+    if handle not in _PROBED:
+        reason = probe(device)
+        if reason is not None:
+            warnings.warn(f"lazytensor: skipping OpenCL device {device.name.strip()!r} ({device.platform.name}, "
+                          f"{device.platform.version}): {reason}", stacklevel=3)
+        _PROBED[handle] = reason is None
+    return _PROBED[handle]
+
+
+def opencl_devices(wanted: int | None = None) -> tuple:
+    """The usable OpenCL devices in order of preference; devices that fail a probe kernel are
+    left out with a one-line warning. Candidates are probed in order only until `wanted`
+    usable ones are found (all of them when None): a probe on an empty cache compiles a
+    kernel, half a second a platform, and a machine with PoCL from its distribution and from
+    pip lists two, of which the first is the one used."""
     usable = []
-    for d in devices:
-        reason = probe(d)
-        if reason is None:
-            usable.append(d)
-        else:
-            warnings.warn(f"lazytensor: skipping OpenCL device {d.name.strip()!r} ({d.platform.name}, "
-                          f"{d.platform.version}): {reason}", stacklevel=2)
-    return tuple(sorted(usable, key=lambda d: (0 if d.type & cl.device_type.GPU else 1,
-                                               tuple(-v for v in _version(d.driver_version)))))
+    for device in _candidates():
+        if wanted is not None and len(usable) >= wanted:
+            break
+        if _usable(device):
+            usable.append(device)
+    return tuple(usable)
 
 
 def device_caps(dev) -> DeviceCaps:
@@ -169,9 +190,9 @@ class OpenCLDevice(Device):
     def __init__(self, index: int = 0):
         import pyopencl as cl
         self.cl = cl
-        devices = list(opencl_devices())
+        devices = opencl_devices(index + 1)
         if index >= len(devices):
-            raise RuntimeError(f"OpenCL device cl:{index} does not exist ({len(devices)} OpenCL device(s) found)")
+            raise RuntimeError(f"OpenCL device cl:{index} does not exist ({len(opencl_devices())} OpenCL device(s) found)")
         self.dev = devices[index]
         self.name = "cl" if index == 0 else f"cl:{index}"
         self.ctx = cl.Context([self.dev])
