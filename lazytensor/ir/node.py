@@ -17,7 +17,6 @@ from .rewrite import simplify
 Shape = tuple[int, ...]
 
 
-
 # key -> weak reference to its node: a plain dict of plain references is a few times faster
 # than weakref.WeakValueDictionary, and every op asks it once or twice. A dead node's entry
 # stays until the table grows past twice the entries alive at its last sweep: a callback per
