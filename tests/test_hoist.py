@@ -480,15 +480,18 @@ def _lowered(build, shape):
     return lower_kernel(spec), spec.key
 
 
-def _recording_renderer(asked: list[frozenset]):
+def _recording_renderer(asked: list[frozenset], given: list | None = None):
     """A render function for Hoister.render that builds a CPU program and records which
-    variables each build was asked to hold varying."""
+    variables each build was asked to hold varying (and, into `given`, the choices it was
+    handed: None for the heuristic's)."""
     from lazytensor.codegen.caps import DeviceCaps
     from lazytensor.codegen.program import build_program
     caps = DeviceCaps(is_cpu=True, compute_units=2, max_work_group_size=4096)
 
     def render(kernel, name, varying, opts):
         asked.append(varying)
+        if given is not None:
+            given.append(opts)
         return build_program(kernel, caps, name, opts, varying)
     return render
 
@@ -586,14 +589,8 @@ def test_a_member_large_where_its_family_was_met_small_is_planned_as_itself():
 def test_members_holding_the_same_variables_uncut_take_the_first_ones_choices():
     """The choices of the first member planned holding a set of variables uncut serve every
     later one holding the same set: one code and no heuristic run per size."""
-    from lazytensor.codegen.caps import DeviceCaps
-    from lazytensor.codegen.program import build_program
-    caps = DeviceCaps(is_cpu=True, compute_units=2, max_work_group_size=4096)
     given: list = []
-
-    def render(kernel, name, varying, opts):
-        given.append(opts)
-        return build_program(kernel, caps, name, opts, varying)
+    render = _recording_renderer([], given)
     hoister = Hoister()
     for now, width in enumerate((128, 1536, 1600), start=1):
         kernel, key = _lowered(lambda x: x.sum(1), (64, width))

@@ -110,18 +110,22 @@ STRIDED_CACHE_BYTES = 1 << 20
 def _strided_bytes(x: U, var: U) -> int:
     """The bytes of operand x when it moves by more than one element per step of reduce
     variable `var` and is too large to stay in cache; 0 otherwise."""
-    if not any(S.linear(load.srcs[0])[0].get(var, 0) not in (0, 1) for load in _loads(x)):
+    if not any(_steps_apart(load, var) for load in _loads(x)):
         return 0
     size = _extent(x) * x.dtype.itemsize
     return size if size > STRIDED_CACHE_BYTES else 0
+
+
+def _steps_apart(load: U, var: U) -> bool:
+    """Does `load` move by more than one element per step of `var` (a row apart, say)?"""
+    return S.linear(load.srcs[0])[0].get(var, 0) not in (0, 1)
 
 
 def _gathered_outside(plan: KernelPlan, var: U) -> int:
     """The bytes of the loads outside the kernel's reductions that vector lanes along `var`
     would gather (they move by more than one element per step of it)."""
     outside = postorder(plan.roots, lambda m: () if m.op == "reduce" else m.srcs)
-    return sum(_extent(ld) * ld.dtype.itemsize for ld in outside
-               if ld.op == "load" and S.linear(ld.srcs[0])[0].get(var, 0) not in (0, 1))
+    return sum(_extent(ld) * ld.dtype.itemsize for ld in outside if ld.op == "load" and _steps_apart(ld, var))
 
 
 def _extent(n: U) -> int:
@@ -259,10 +263,9 @@ def _tile_gathered_reads(b: _Builder) -> None:
     lane = b.plan.lane
     if lane is None:
         return
-    reads = [S.linear(n.srcs[0])[0] for n in postorder(b.plan.roots, lambda m: m.srcs) if n.op == "load"]
-    gathered = [terms for terms in reads if terms.get(lane.var, 0) not in (0, 1)]
+    gathered = [n for n in postorder(b.plan.roots, lambda m: m.srcs) if n.op == "load" and _steps_apart(n, lane.var)]
     for i, axis in enumerate(b.plan.axes):
-        if axis.var is lane.outer or not any(terms.get(axis.var) == 1 for terms in gathered):
+        if axis.var is lane.outer or not any(S.linear(ld.srcs[0])[0].get(axis.var) == 1 for ld in gathered):
             continue
         for rows in TILE_ROWS:
             if b.try_add(Opt(OptKind.UNROLL, i, rows)):

@@ -20,7 +20,6 @@ def _is_const(n, value=None) -> bool:
 
 
 
-
 def _fold_elementwise(op, dtype, shape, srcs, arg, device, make):
     """`op` over constants alone, as one constant."""
     vals = [from_storage(to_storage(s.arg, s.dtype), s.dtype) for s in srcs]  # rounded to their dtypes
@@ -59,10 +58,9 @@ def _algebraic_identity(op, dtype, shape, srcs, arg, device):
         return None
     a, b = srcs
     neutral = 0 if op in ("add", "sub") else 1
-    if b.op == "const" and b.arg == neutral and b.buffer is None and a.dtype == dtype and a.shape == shape:
+    if _is_const(b, neutral) and a.dtype == dtype and a.shape == shape:
         return a
-    if op in _COMMUTATIVE and a.op == "const" and a.arg == neutral and a.buffer is None \
-            and b.dtype == dtype and b.shape == shape:
+    if op in _COMMUTATIVE and _is_const(a, neutral) and b.dtype == dtype and b.shape == shape:
         return b
     return None
 
