@@ -370,8 +370,55 @@ def test_only_flat_kernels_without_work_groups_may_share_a_launch():
     assert not can_join(RenderedKernel("k", flat.source.replace("b0[", "__local float s[4]; b0["), (8,), None,
                                        flat.buffers))
     joined = join([flat, flat], "both")
-    assert joined.global_size == (16,) and joined.source.count("void k_part(") == 1  # one definition
-    assert "if (lt_g < 8) k_part(lt_g - 0, m0_b0);" in joined.source and "k_part(lt_g - 8, m1_b0)" in joined.source
+    assert joined.global_size == (16,) and joined.source.count("void both_part0(") == 1  # one definition
+    assert "if (lt_g < 8) both_part0(lt_g - 0, m0_b0);" in joined.source
+    assert "both_part0(lt_g - 8, m1_b0)" in joined.source
+
+
+def test_joined_kernels_sharing_a_member_build_in_one_program():
+    """Each joined kernel names its member functions after itself, so two that run the same
+    member compile together with the member's own kernel."""
+    from lazytensor.codegen.horizontal import join
+    from lazytensor.codegen.program import RenderedKernel
+    from lazytensor.codegen.render_opencl import program_source
+    flat = RenderedKernel("k", "__kernel void k(__global float* restrict b0) {\n  b0[get_global_id(0)] = 1;\n}\n",
+                          (8,), None, (("out", 0),))
+    other = RenderedKernel("k2", flat.source.replace("void k(", "void k2(").replace("= 1", "= 2"), (4,), None,
+                           flat.buffers)
+    first, second = join([flat, other], "j1"), join([other, flat], "j2")
+    device = get_device("cl")
+    program = device.cl.Program(device.ctx, program_source([flat.source, first.source, second.source])).build()
+    assert {k.function_name for k in program.all_kernels()} == {"k", "j1", "j2"}
+
+
+@pytest.mark.parametrize("rows", [2, 4, 8])
+def test_scattered_lanes_store_their_unrolled_neighbours_as_one_short_vector(rows):
+    """Lanes down a column (a transposed result) with unrolled copies along the row: each lane
+    stores its copies' values, adjacent in memory, with one vstore instead of one per copy."""
+    x = rand(64, 32)
+    kernel, _ = one_kernel(lambda x: x.t() * 2, x)
+    opts = [Opt(OptKind.UPCAST, 0, 32 // rows), Opt(OptKind.UNROLL, 1, rows)]
+    source = build_program(kernel, CPU, "k", opts).kernels[-1].source
+    assert source.count(f"vstore{rows}((float{rows})(") == 32 // rows and "b0[" not in source
+    np.testing.assert_array_equal(run(kernel, opts), x.T * 2)
+
+
+def test_a_run_of_three_neighbours_stores_two_together_and_one_alone():
+    x = rand(48, 32)
+    kernel, _ = one_kernel(lambda x: x.t() * 2, x)
+    opts = [Opt(OptKind.UPCAST, 0, 4), Opt(OptKind.UNROLL, 1, 3)]
+    source = build_program(kernel, CPU, "k", opts).kernels[-1].source
+    assert source.count("vstore2((float2)(") == 4 and source.count("b0[") == 4
+    np.testing.assert_array_equal(run(kernel, opts), x.T * 2)
+
+
+def test_scattered_bools_store_lane_by_lane():
+    """A bool is stored through its own conversion: its scattered lanes stay scalar stores."""
+    x = rand(64, 32)
+    kernel, _ = one_kernel(lambda x: x.t() > 0, x)
+    opts = [Opt(OptKind.UPCAST, 0, 4), Opt(OptKind.UNROLL, 1, 4)]
+    source = build_program(kernel, CPU, "k", opts).kernels[-1].source
+    assert "vstore" not in source and source.count("b0[") == 16
 
 
 def test_conv2d_packs_its_weights_and_scatters_channels():

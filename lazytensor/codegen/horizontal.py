@@ -27,24 +27,28 @@ def can_join(kernel: RenderedKernel) -> bool:
             and not any(f in kernel.source for f in _WORK_GROUP_FEATURES))
 
 
-def _as_function(kernel: RenderedKernel) -> tuple[str, list[str]]:
-    """The kernel as a function of `lt_gid` (same body), and its parameter declarations."""
+def _as_function(kernel: RenderedKernel, function: str) -> tuple[str, list[str]]:
+    """The kernel as a function `function` of `lt_gid` (same body), and its parameter
+    declarations."""
     match = _HEADER.search(kernel.source)
     if match is None or match.group(1) != kernel.name:
         raise ValueError(f"kernel {kernel.name}: unexpected source header")
     params = [p.strip() for p in match.group(2).split(",")]
-    head = f"void {kernel.name}_part(const int lt_gid, {match.group(2)}) {{"
+    head = f"void {function}(const int lt_gid, {match.group(2)}) {{"
     body = kernel.source[:match.start()] + head + kernel.source[match.end():]
     return body.replace("get_global_id(0)", "lt_gid"), params
 
 
 def join(members: list[RenderedKernel], name: str) -> RenderedKernel:
-    """One kernel that runs every member over its own range of work-items."""
+    """One kernel that runs every member over its own range of work-items. Its member functions
+    are named after it, so that joined kernels with members in common build in one program."""
     functions: dict[str, str] = {}  # one definition per distinct member kernel
+    names: dict[str, str] = {}
     buffer_params, scalar_params, calls = [], [], []
     offset = 0
     for k, member in enumerate(members):
-        function, params = _as_function(member)
+        part = names.setdefault(member.name, f"{name}_part{len(names)}")
+        function, params = _as_function(member, part)
         functions.setdefault(member.name, function)
         renamed = [re.sub(r"(\w+)$", rf"m{k}_\1", p) for p in params]
         buffer_params += [p for p in renamed if "__global" in p]
@@ -52,7 +56,7 @@ def join(members: list[RenderedKernel], name: str) -> RenderedKernel:
         arguments = ", ".join(re.search(r"(\w+)$", p).group(1) for p in renamed)
         size = member.global_size[0]
         test = "else " if k else ""
-        calls.append(f"  {test}if (lt_g < {offset + size}) {member.name}_part(lt_g - {offset}, {arguments});")
+        calls.append(f"  {test}if (lt_g < {offset + size}) {part}(lt_g - {offset}, {arguments});")
         offset += size
     head = f"__kernel void {name}({', '.join(buffer_params + scalar_params)}) {{"
     body = "\n".join([head, "  const int lt_g = (int)get_global_id(0);", *calls, "}"])

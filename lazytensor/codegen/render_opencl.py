@@ -306,6 +306,12 @@ class _Printer:
                 lane = f"({lane} != 0)"
             self.store(slot, (f"{_ref(index[0])}.s{k:x}", 1), (lane, 1), 1, dtype)
 
+    def s_scatter_rows(self, slot, index, values, width, dtype) -> None:
+        b, index, row = self.buffer(slot), _ref(index[0]), len(values)
+        for k in range(width):
+            lanes = ", ".join(f"{_ref(v[0])}.s{k:x}" for v in values)
+            self.line(f"vstore{row}(({ctype(dtype, row)})({lanes}), 0, {b} + {index}.s{k:x});")
+
     def s_store(self, slot, base, value, width, dtype) -> None:
         self.store(slot, base, value, width, dtype)
 

@@ -1,6 +1,7 @@
 """Realise nodes: schedule, lower, render, compile (batched, cached), allocate, launch."""
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from dataclasses import dataclass
@@ -116,13 +117,13 @@ def _names_unique(programs) -> bool:
 
 
 def _run(prepared, device) -> list[KernelTiming]:
-    """Launch the prepared programs. The kernels that run alone are built together; a joined
-    launch is built as one program of its own (two joined launches may define the same
-    member function), and its members are not built on their own."""
+    """Launch the prepared programs, all built together: the kernels that run alone and the
+    joined launches (whose members are not built on their own)."""
     batches = _launch_batches(prepared, device)
     joins = [_joined_kernel(batch) if len(batch) > 1 else None for batch in batches]
     sources = {name: src for batch, joined in zip(batches, joins) if joined is None
                for name, src in batch[0][1].sources.items()}
+    sources.update((joined.name, joined.source) for joined in joins if joined is not None)
     timed = profile.timing()
     built = {name for name, src in sources.items() if not device.has_built(src)} if timed else set()
     runnables = device.compile(sources)
@@ -134,7 +135,7 @@ def _run(prepared, device) -> list[KernelTiming]:
         if joined is None:
             _run_program(*batch[0], runnables, device, timings)
         else:
-            _run_joined(batch, joined, device, timings)
+            _run_joined(batch, joined, runnables[joined.name], device, timings)
     device.after_batch()
     return timings
 
@@ -186,19 +187,18 @@ _JOINED_LIMIT = 1024
 
 
 def _joined_kernel(batch) -> RenderedKernel:
-    """The one kernel that runs the kernels of `batch` (each program has one kernel and no scratch)."""
+    """The one kernel that runs the kernels of `batch` (each program has one kernel and no
+    scratch), under a name no other joined kernel has (they build in one program)."""
     members = [program.kernels[0] for _, program in batch]
     key = tuple((m.source, m.global_size) for m in members)
     if key not in _JOINED:
-        remember(_JOINED, key, join(members, f"joined{len(members)}_{members[0].name}"), _JOINED_LIMIT)
+        digest = hashlib.sha1(repr(key).encode()).hexdigest()[:12]
+        remember(_JOINED, key, join(members, f"joined{len(members)}_{members[0].name}_j{digest}"), _JOINED_LIMIT)
     return _JOINED[key]
 
 
-def _run_joined(batch, joined: RenderedKernel, device, timings: "_Timings") -> None:
-    """One launch of `joined` for the kernels of `batch`."""
-    if timings.timed and not device.has_built(joined.source):
-        timings.built.add(joined.name)
-    runnable = device.compile({joined.name: joined.source})[joined.name]
+def _run_joined(batch, joined: RenderedKernel, runnable, device, timings: "_Timings") -> None:
+    """One launch of `joined` (built as `runnable`) for the kernels of `batch`."""
     if config.DEBUG >= 3:
         print(f"[lt] --- {joined.name} ---\n{joined.source}", file=sys.stderr)
     members = [program.kernels[0] for _, program in batch]
