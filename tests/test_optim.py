@@ -63,6 +63,45 @@ def test_five_steps_match_torch(name, device):
 
 
 @needs_autograd
+def test_a_step_computes_the_held_loss_with_the_gradients(device):
+    """The loss a training loop reads after opt.step() is realised with the step (its work is
+    mostly the gradients'), so reading it realises nothing more, and it is the loss before
+    the update."""
+    with using(device, True):
+        tm, lm = _models()
+        topt, lopt = torch.optim.SGD(tm.parameters(), lr=0.1), lt.optim.SGD(lm.parameters(), lr=0.1)
+        x, y = data((8, 4), seed=1), data((8, 3), seed=2)
+        lx, ly = to_lt(x), to_lt(y)
+        for _ in range(3):
+            topt.zero_grad()
+            expected = _loss(torch, tm, x, y)
+            expected.backward()
+            topt.step()
+            lopt.zero_grad()
+            loss = _loss(lt, lm, lx, ly)
+            loss.backward()
+            lopt.step()
+            lt.reset_stats()
+            assert_close(loss, expected, rtol=1e-5, atol=1e-6, what=f"the loss on {device}")
+            assert lt.stats().realizations == 0
+
+
+@needs_autograd
+def test_a_loss_nobody_holds_is_not_computed_by_the_step():
+    with using("numpy", True):
+        _, lm = _models()
+        opt = lt.optim.SGD(lm.parameters(), lr=0.1)
+        x, y = lt.randn(8, 4).realize(), lt.randn(8, 3).realize()
+        _loss(lt, lm, x, y).backward()
+        for p in lm.parameters():
+            p.grad.realize()
+        lt.reset_stats()
+        opt.step()
+        # one update kernel per parameter (numpy launches each alone), and no loss beside them
+        assert lt.stats().kernels_launched == len(list(lm.parameters()))
+
+
+@needs_autograd
 def test_step_is_a_few_fused_kernels_and_lr_change_compiles_nothing():
     with using("numpy", True):
         _, lm = _models()

@@ -1,6 +1,8 @@
 """User entry points: Tensor.backward and lt.autograd.grad."""
 from __future__ import annotations
 
+import weakref
+
 from ..autodiff.backprop import run_backward
 from ..autodiff.grad_mode import set_grad_enabled
 from ..ir import build as B
@@ -28,9 +30,27 @@ def _root(t, op: str):
     return t._grad_node()
 
 
+# the tensors backward() ran from since an optimizer step last took them (weakly: a loss
+# nobody holds is not computed)
+_ROOTS: list[weakref.ref] = []
+_ROOTS_KEPT = 64
+
+
 def backward(tensor, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
     with realised_together():  # LAZY=0: the gradients' records first, then their realisation
         _backward(tensor, gradient, retain_graph, create_graph, inputs)
+    if len(_ROOTS) >= _ROOTS_KEPT:  # backward without optimizer steps: keep the latest only
+        del _ROOTS[:_ROOTS_KEPT // 2]
+    _ROOTS.append(weakref.ref(tensor))
+
+
+def take_backward_roots() -> list[TensorBase]:
+    """The tensors backward() ran from since the last call that are alive and not yet computed:
+    an optimizer step realises them with the gradients (the loss a training loop reads next
+    shares most of its work with them, and would otherwise be a realisation of its own)."""
+    roots = [t for t in (ref() for ref in _ROOTS) if t is not None and not t._storage.node.realized]
+    _ROOTS.clear()
+    return roots
 
 
 def _backward(tensor, gradient, retain_graph, create_graph: bool, inputs) -> None:

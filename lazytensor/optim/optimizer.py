@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from .. import capture
 from ..autodiff.grad_mode import enable_grad, no_grad
+from ..autograd.api import take_backward_roots
 from ..tensor import Tensor
 from ..tensor_base import realize
 from ..creation import zeros_like
@@ -112,6 +113,7 @@ class Optimizer:
         tensors = list(updated)
         for p in updated:  # with the gradients, which a later read (or a replay) needs as values
             tensors += [v for v in self.state[p].values() if isinstance(v, Tensor)] + [p.grad]
+        tensors += take_backward_roots()  # the loss, still held: its work is mostly the gradients'
         if tensors:
             realize(*tensors)
         for p in updated:
