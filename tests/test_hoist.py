@@ -12,6 +12,7 @@ from helpers import cl_unavailable_reason, using
 from lazytensor.codegen.hoist import CUT_FROM, Hoister, split
 from lazytensor.codegen.opt import Opt, OptError, OptKind, make_plan
 from lazytensor.codegen.program import RenderedKernel
+from lazytensor.runtime.devices import get_device
 from lazytensor.runtime.stats import STATS
 
 
@@ -403,6 +404,25 @@ def test_kernels_that_share_a_launch_are_built_only_as_that_launch():
             np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
 
 
+@needs_cl
+def test_a_joined_launch_builds_in_its_realisations_batch(monkeypatch):
+    """A joined launch and a kernel that runs alone are built by one compile call (one batch
+    cut among the builders), not the joined one after the others."""
+    rng = np.random.default_rng(6)
+    with using("cl", True):
+        x, y, m = (lt.tensor(rng.standard_normal(s).astype(np.float32)) for s in (555, 556, (24, 24)))
+        lt.realize()  # the uploads
+        device = get_device("cl")
+        monkeypatch.setattr(device, "hoister", Hoister())  # no family met at other sizes: none goes generic
+        calls = []
+        compile_ = device.compile
+        monkeypatch.setattr(device, "compile", lambda sources: calls.append(sorted(sources)) or compile_(sources))
+        outs = [x * 1.5 - 0.25, y * 2.5 + 0.75, (m @ m.t()).relu()]
+        lt.realize(*outs)
+        assert len(calls) == 1 and sum(name.startswith("joined2_") for name in calls[0]) == 1, calls
+        np.testing.assert_allclose(outs[0].numpy(), x.numpy() * 1.5 - 0.25, rtol=1e-6)
+
+
 def _encoder_lm(m, vocab: int = 65, d_model: int = 128):
     layer = m.nn.TransformerEncoderLayer(d_model, 4, 4 * d_model, dropout=0.0, batch_first=True, norm_first=True)
     return m.nn.Sequential(m.nn.Embedding(vocab, d_model), m.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False),
@@ -413,8 +433,8 @@ def _encoder_lm(m, vocab: int = 65, d_model: int = 128):
 @needs_cl
 def test_a_step_whose_joined_launches_share_member_kernels_builds_and_matches_torch():
     """An AdamW step over two pre-norm encoder layers: its backward has several joined
-    launches with a member kernel in common (built as one program, they would define its
-    function twice)."""
+    launches with a member kernel in common, built in one program (each names its member
+    functions after itself)."""
     torch.manual_seed(0)
     ref = _encoder_lm(torch)
     rng = np.random.default_rng(0)

@@ -102,6 +102,21 @@ def test_a_loss_nobody_holds_is_not_computed_by_the_step():
 
 
 @needs_autograd
+def test_a_step_leaves_a_held_output_that_backward_was_given_a_gradient_for_lazy():
+    """backward(gradient) runs from an activation, not a loss: the step does not compute it."""
+    with using("numpy", True):
+        _, lm = _models()
+        opt = lt.optim.SGD(lm.parameters(), lr=0.1)
+        out = lm(lt.randn(8, 4).realize())
+        out.backward(lt.ones(8, 3))
+        for p in lm.parameters():
+            p.grad.realize()
+        lt.reset_stats()
+        opt.step()
+        assert lt.stats().kernels_launched == len(list(lm.parameters()))
+
+
+@needs_autograd
 def test_step_is_a_few_fused_kernels_and_lr_change_compiles_nothing():
     with using("numpy", True):
         _, lm = _models()

@@ -30,7 +30,7 @@ def _root(t, op: str):
     return t._grad_node()
 
 
-# the tensors backward() ran from since an optimizer step last took them (weakly: a loss
+# the losses backward() ran from since an optimizer step last took them (weakly: a loss
 # nobody holds is not computed)
 _ROOTS: list[weakref.ref] = []
 _ROOTS_KEPT = 64
@@ -39,15 +39,21 @@ _ROOTS_KEPT = 64
 def backward(tensor, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
     with realised_together():  # LAZY=0: the gradients' records first, then their realisation
         _backward(tensor, gradient, retain_graph, create_graph, inputs)
+    if gradient is None:  # a loss (one value, its own seed), not an activation given a gradient
+        _remember_root(tensor)
+
+
+def _remember_root(loss) -> None:
     if len(_ROOTS) >= _ROOTS_KEPT:  # backward without optimizer steps: keep the latest only
         del _ROOTS[:_ROOTS_KEPT // 2]
-    _ROOTS.append(weakref.ref(tensor))
+    _ROOTS.append(weakref.ref(loss))
 
 
 def take_backward_roots() -> list[TensorBase]:
-    """The tensors backward() ran from since the last call that are alive and not yet computed:
-    an optimizer step realises them with the gradients (the loss a training loop reads next
-    shares most of its work with them, and would otherwise be a realisation of its own)."""
+    """The losses backward() ran from (without a gradient given) since the last call that are
+    alive and not yet computed: any optimizer's step realises them with its gradients (the
+    loss a training loop reads next shares most of its work with them, and would otherwise be
+    a realisation of its own). A held loss is so computed every step, read or not."""
     roots = [t for t in (ref() for ref in _ROOTS) if t is not None and not t._storage.node.realized]
     _ROOTS.clear()
     return roots

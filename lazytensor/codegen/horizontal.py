@@ -42,14 +42,14 @@ def _as_function(kernel: RenderedKernel, function: str) -> tuple[str, list[str]]
 def join(members: list[RenderedKernel], name: str) -> RenderedKernel:
     """One kernel that runs every member over its own range of work-items. Its member functions
     are named after it, so that joined kernels with members in common build in one program."""
-    functions: dict[str, str] = {}  # one definition per distinct member kernel
-    names: dict[str, str] = {}
+    parts: dict[str, tuple[str, str, list[str]]] = {}  # member -> its function's name, code, params
     buffer_params, scalar_params, calls = [], [], []
     offset = 0
     for k, member in enumerate(members):
-        part = names.setdefault(member.name, f"{name}_part{len(names)}")
-        function, params = _as_function(member, part)
-        functions.setdefault(member.name, function)
+        if member.name not in parts:  # one definition per distinct member kernel
+            part = f"{name}_part{len(parts)}"
+            parts[member.name] = (part, *_as_function(member, part))
+        part, _, params = parts[member.name]
         renamed = [re.sub(r"(\w+)$", rf"m{k}_\1", p) for p in params]
         buffer_params += [p for p in renamed if "__global" in p]
         scalar_params += [p for p in renamed if "__global" not in p]
@@ -60,7 +60,7 @@ def join(members: list[RenderedKernel], name: str) -> RenderedKernel:
         offset += size
     head = f"__kernel void {name}({', '.join(buffer_params + scalar_params)}) {{"
     body = "\n".join([head, "  const int lt_g = (int)get_global_id(0);", *calls, "}"])
-    source = "\n".join(functions.values()) + "\n" + body + "\n"
+    source = "\n".join(function for _, function, _ in parts.values()) + "\n" + body + "\n"
     n_buffers = sum(len(m.buffers) for m in members)
     return RenderedKernel(name, source, (offset,), None, tuple(("in", i) for i in range(n_buffers)), 0,
                           sum(m.n_args for m in members))

@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Generator
 
-from ..ir.dtype import DType, bfloat16, bool_, float16
+from ..ir.dtype import DType, float32, int32
 from ..ir.traverse import evaluate, postorder
 from . import uops as S
 from .opt import KernelPlan
@@ -352,13 +352,17 @@ class _Linearizer:
 
 
 ROW_WIDTHS = (16, 8, 4, 2)  # the vector stores a row of adjacent values may take
+# the element types the renderer stores as plain vectors (a bool is stored through a mask
+# conversion, a 16-bit float through vstore_half): the ones a row may hold
+ROW_DTYPES = (float32, int32)
 
 
 def row_groups(stores: list, lane: U, out_dtypes: list[DType]) -> list[list]:
     """`stores` in order, cut into runs that one short vector store per lane can write: stores
     into one buffer whose indices scatter the lanes (a lane step other than 1) and differ from
-    each other by 1, 2, 3, ... (of a width in ROW_WIDTHS); every other store alone. Bools and
-    16-bit floats are stored through conversions of their own, so alone too."""
+    each other by 1, 2, 3, ... (of a width in ROW_WIDTHS), of a type in ROW_DTYPES; every other
+    store alone. Runs are of consecutive stores: a kernel with several outputs lists its
+    unrolled copies output by output within each copy, so its rows stay scalar stores."""
     groups: list[list] = []
     run: list = []
     for s in stores:
@@ -374,7 +378,7 @@ def row_groups(stores: list, lane: U, out_dtypes: list[DType]) -> list[list]:
 
 def _may_join_row(s, lane: U, out_dtypes: list[DType]) -> bool:
     coef = S.linear(s.index)[0].get(lane, 0)
-    return coef not in (0, 1) and out_dtypes[s.slot] not in (bool_, float16, bfloat16)
+    return coef not in (0, 1) and out_dtypes[s.slot] in ROW_DTYPES
 
 
 def _continues_row(run: list, s, lane: U) -> bool:

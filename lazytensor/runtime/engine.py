@@ -199,8 +199,6 @@ def _joined_kernel(batch) -> RenderedKernel:
 
 def _run_joined(batch, joined: RenderedKernel, runnable, device, timings: "_Timings") -> None:
     """One launch of `joined` (built as `runnable`) for the kernels of `batch`."""
-    if config.DEBUG >= 3:
-        print(f"[lt] --- {joined.name} ---\n{joined.source}", file=sys.stderr)
     members = [program.kernels[0] for _, program in batch]
     views, bufs, args = [], [], []
     for (spec, _), rk in zip(batch, members):
