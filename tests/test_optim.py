@@ -86,34 +86,37 @@ def test_a_step_computes_the_held_loss_with_the_gradients(device):
             assert lt.stats().realizations == 0
 
 
-@needs_autograd
-def test_a_loss_nobody_holds_is_not_computed_by_the_step():
+def _kernels_of_a_step_after(backward_from) -> tuple[int, int]:
+    """Kernels an SGD step launches once `backward_from(model)` ran backward (its gradients
+    realised first), and the model's parameter count: numpy launches each update alone."""
     with using("numpy", True):
         _, lm = _models()
         opt = lt.optim.SGD(lm.parameters(), lr=0.1)
-        x, y = lt.randn(8, 4).realize(), lt.randn(8, 3).realize()
-        _loss(lt, lm, x, y).backward()
+        held = backward_from(lm)  # noqa: F841 - kept alive through the step
         for p in lm.parameters():
             p.grad.realize()
         lt.reset_stats()
         opt.step()
-        # one update kernel per parameter (numpy launches each alone), and no loss beside them
-        assert lt.stats().kernels_launched == len(list(lm.parameters()))
+        return lt.stats().kernels_launched, len(list(lm.parameters()))
+
+
+@needs_autograd
+def test_a_loss_nobody_holds_is_not_computed_by_the_step():
+    def dropped_loss(lm):
+        _loss(lt, lm, lt.randn(8, 4).realize(), lt.randn(8, 3).realize()).backward()
+    launched, params = _kernels_of_a_step_after(dropped_loss)
+    assert launched == params  # the updates alone
 
 
 @needs_autograd
 def test_a_step_leaves_a_held_output_that_backward_was_given_a_gradient_for_lazy():
     """backward(gradient) runs from an activation, not a loss: the step does not compute it."""
-    with using("numpy", True):
-        _, lm = _models()
-        opt = lt.optim.SGD(lm.parameters(), lr=0.1)
+    def held_activation(lm):
         out = lm(lt.randn(8, 4).realize())
         out.backward(lt.ones(8, 3))
-        for p in lm.parameters():
-            p.grad.realize()
-        lt.reset_stats()
-        opt.step()
-        assert lt.stats().kernels_launched == len(list(lm.parameters()))
+        return out
+    launched, params = _kernels_of_a_step_after(held_activation)
+    assert launched == params
 
 
 @needs_autograd

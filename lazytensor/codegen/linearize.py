@@ -365,27 +365,21 @@ def row_groups(stores: list, lane: U, out_dtypes: list[DType]) -> list[list]:
     unrolled copies output by output within each copy, so its rows stay scalar stores."""
     groups: list[list] = []
     run: list = []
+    last = None  # the run's last store, and its index as (terms, offset)
     for s in stores:
-        if run and not _continues_row(run, s, lane):
+        terms, offset = S.linear(s.index)
+        joins = terms.get(lane, 0) not in (0, 1) and out_dtypes[s.slot] in ROW_DTYPES
+        continues = (joins and last is not None and len(run) < ROW_WIDTHS[0] and s.slot == last[0].slot
+                     and terms == last[1] and offset == last[2] + 1)
+        if run and not continues:
             groups += _cut_row(run)
             run = []
-        if _may_join_row(s, lane, out_dtypes):
+        if joins:
             run.append(s)
+            last = (s, terms, offset)
         else:
             groups.append([s])
     return groups + _cut_row(run)
-
-
-def _may_join_row(s, lane: U, out_dtypes: list[DType]) -> bool:
-    coef = S.linear(s.index)[0].get(lane, 0)
-    return coef not in (0, 1) and out_dtypes[s.slot] in ROW_DTYPES
-
-
-def _continues_row(run: list, s, lane: U) -> bool:
-    last_terms, last_offset = S.linear(run[-1].index)
-    terms, offset = S.linear(s.index)
-    return (len(run) < ROW_WIDTHS[0] and s.slot == run[-1].slot and terms == last_terms
-            and offset == last_offset + 1)
 
 
 def _cut_row(run: list) -> list[list]:
