@@ -91,6 +91,30 @@ def test_kernels_of_one_realisation_that_differ_in_literals_share_one_generic_ke
     assert shared[2] is other  # code of its own stays as it is
 
 
+def test_one_code_under_two_names_in_one_realisation_is_one_kernel():
+    """The family's first kernel keeps its own name; a later one of the same code is launched
+    as a copy under a digest name. Met in one realisation, both launch one of them."""
+    from lazytensor.codegen.program import RenderedProgram
+    hoister = Hoister()
+    first, copy = hoister.kernel(_kernel(3, name="k_3")), hoister.kernel(_kernel(3, name="k_4"))
+    assert first.name != copy.name and first.source.replace(first.name, "") == copy.source.replace(copy.name, "")
+    (a,), (b,) = (p.kernels for p in hoister.share([RenderedProgram((first,)), RenderedProgram((copy,))]))
+    assert (a.name, a.source) == (b.name, b.source) == (copy.name, copy.source)
+
+
+def test_a_copy_of_the_familys_first_joins_a_generic_kernel_with_another_width():
+    """A kernel launched as the family's shared copy and one of other literals, in one
+    realisation (two layers, one met before at the first's width): one generic kernel."""
+    from lazytensor.codegen.program import RenderedProgram
+    hoister = Hoister()
+    hoister.kernel(_kernel(3, name="k_3"))
+    copy, other = hoister.kernel(_kernel(3, name="k_4")), _kernel(5, name="k_5")
+    (a,), (b,) = (p.kernels for p in hoister.share([RenderedProgram((copy,)), RenderedProgram((other,))]))
+    assert a.source == b.source and "r1 < lt_n0" in a.source and (a.literals, b.literals) == ((3,), (5,))
+    assert (_code_run(a), _code_run(b)) == (_code_run(_kernel(3)), _code_run(_kernel(5)))
+    assert a.name.count("_n") == 1  # one digest in its name, not the copy's and its own
+
+
 def _code_run(kernel: RenderedKernel) -> str:
     """The code a launch of `kernel` runs: each size argument replaced by its value, names left out."""
     source = re.sub(r", const int lt_n\d+", "", kernel.source)
@@ -210,6 +234,43 @@ def test_two_matmuls_of_one_realisation_that_differ_in_width_build_one_kernel(mo
         np.testing.assert_allclose(x.numpy(), arrays[0] @ arrays[1], rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(y.numpy(), arrays[2] @ arrays[3], rtol=1e-5, atol=1e-5)
     assert [len(set(sources.values())) for sources in built] == [1], built  # the one realisation: one code
+
+
+@needs_cl
+def test_a_training_step_builds_each_code_once(monkeypatch):
+    """An MLP's SGD step, as in a fresh process: kernels of one code under different names
+    (a layer's weight read the same way by forward and backward) are built once."""
+    from lazytensor.runtime import engine
+    device = get_device("cl")
+    monkeypatch.setattr(engine, "_RENDERED", {})
+    monkeypatch.setenv("LT_PLAN_CACHE", "0")
+    monkeypatch.setattr(device, "hoister", Hoister())
+    built: list[dict] = []
+    compile_ = device.compile
+    monkeypatch.setattr(device, "compile", lambda sources: built.append(sources) or compile_(sources))
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((16, 300)).astype(np.float32), rng.integers(0, 7, 16)
+    torch.manual_seed(0)
+    ref = torch.nn.Sequential(torch.nn.Linear(300, 260), torch.nn.ReLU(), torch.nn.Linear(260, 260), torch.nn.ReLU(),
+                              torch.nn.Linear(260, 7))
+
+    def step(m, net):
+        opt = m.optim.SGD(net.parameters(), lr=0.1)
+        loss = m.nn.functional.cross_entropy(net(m.tensor(x)), m.tensor(y))
+        loss.backward()
+        opt.step()
+        return [p.detach().numpy() for p in net.parameters()]
+
+    with using("cl", True):
+        net = lt.nn.Sequential(lt.nn.Linear(300, 260), lt.nn.ReLU(), lt.nn.Linear(260, 260), lt.nn.ReLU(), lt.nn.Linear(260, 7))
+        net.load_state_dict({k: lt.tensor(v.detach().numpy()) for k, v in ref.state_dict().items()})
+        lt.realize(*net.parameters())
+        built.clear()
+        ours = step(lt, net)
+    codes = [src.replace(name, "K") for sources in built for name, src in sources.items()]
+    assert len(codes) == len(set(codes)), sorted(n for sources in built for n in sources)
+    for got, want in zip(ours, step(torch, ref)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @needs_cl
