@@ -199,6 +199,19 @@ def test_opencl_devices_are_probed_only_as_far_as_wanted(monkeypatch):
     assert ocl.opencl_devices() == listed and probed == list(listed)  # each probed once
 
 
+@pytest.mark.skipif("cl" not in available_devices(), reason="needs OpenCL")
+def test_a_probed_device_keeps_its_probe_program(monkeypatch):
+    """PoCL unloads its compiler with a device's last program: the probe's stays alive, so
+    the first real build does not load the compiler again (0.3 s of a cold first step)."""
+    import pyopencl as cl
+    from lazytensor.runtime import opencl as ocl
+    monkeypatch.setattr(ocl, "_KEPT_ALIVE", [])
+    (device,) = ocl._candidates()[:1]
+    assert ocl.probe(device) is None
+    (program,) = ocl._KEPT_ALIVE
+    assert program.get_info(cl.program_info.DEVICES) == [device]
+
+
 def test_a_device_that_fails_its_probe_is_skipped_with_a_warning(monkeypatch):
     from lazytensor.runtime import opencl as ocl
     listed = (_ListedDevice(0), _ListedDevice(1))

@@ -48,6 +48,11 @@ def cache_dir() -> Path:
 _PROBE = "__kernel void lt_probe(__global float* a) { a[get_global_id(0)] = 2.0f * a[get_global_id(0)]; }"
 
 
+# PoCL unloads its compiler's state with a device's last program, and the next build loads it
+# again (0.3 s): the probe's program stays, so the first real build finds the compiler loaded
+_KEPT_ALIVE: list = []
+
+
 def probe(device) -> str | None:
     """None when `device` builds and runs a kernel correctly, else why not (one line).
     An OpenCL implementation can list a device it cannot compile for (an old LLVM inside
@@ -58,8 +63,10 @@ def probe(device) -> str | None:
         queue = cl.CommandQueue(ctx)
         host = np.arange(16, dtype=np.float32)
         buf = cl.Buffer(ctx, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR, hostbuf=host)
-        cl.Program(ctx, _PROBE).build().lt_probe(queue, (16,), None, buf)
+        program = cl.Program(ctx, _PROBE).build()
+        program.lt_probe(queue, (16,), None, buf)
         cl.enqueue_copy(queue, host, buf, is_blocking=True)
+        _KEPT_ALIVE.append(program)
     except Exception as e:  # noqa: BLE001 - any failure means the device is unusable
         lines = [ln.strip() for ln in str(e).splitlines() if "error" in ln.lower()]
         return (lines[-1] if lines else str(e).splitlines()[0])[:200]
