@@ -274,6 +274,29 @@ def test_a_training_step_builds_each_code_once(monkeypatch):
 
 
 @needs_cl
+def test_a_code_met_again_at_another_length_under_another_name_builds_nothing(monkeypatch):
+    """Rows of a row-wise product: the length is only in the launch, so every length runs the
+    first length's code (launched as the family's copy, under a name of its own)."""
+    from lazytensor.runtime import engine
+    monkeypatch.setattr(engine, "_RENDERED", {})
+    monkeypatch.setenv("LT_PLAN_CACHE", "0")
+    monkeypatch.setattr(get_device("cl"), "hoister", Hoister())
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal(WIDTH + 40).astype(np.float32)
+    compiled = []
+    with using("cl", True):
+        for rows in (3, 5, 7):
+            x = rng.standard_normal((rows, WIDTH + 40)).astype(np.float32)
+            a, b = lt.tensor(x), lt.tensor(w)
+            lt.realize(a, b)
+            before = STATS.kernels_compiled
+            got = (a * b - 0.5).numpy()
+            compiled.append(STATS.kernels_compiled - before)
+            np.testing.assert_allclose(got, x * w - 0.5, rtol=1e-6)
+    assert compiled[1:] == [0, 0], compiled
+
+
+@needs_cl
 def test_programs_stop_growing_with_the_length_and_each_length_is_right(monkeypatch):
     """Lengths 2..39: after a few kinds of sizes (the first two lengths, a vector width's
     boundaries), later lengths compile nothing. As in a fresh process: kernels of other

@@ -102,6 +102,7 @@ def test_a_kernel_that_fails_to_build_shows_its_source_and_the_users_line(monkey
     import lazytensor.runtime.opencl as ocl
     from lazytensor.runtime.devices import get_device
     monkeypatch.setattr(get_device("cl"), "kernels", {})  # no kernel built earlier, in memory or on disk
+    monkeypatch.setattr(get_device("cl"), "by_code", {})
     monkeypatch.setattr(ocl, "cache_dir", lambda: tmp_path)
     KernelBuildError = ocl.KernelBuildError
     good = render.program_source

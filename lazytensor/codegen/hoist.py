@@ -47,7 +47,7 @@ from ..ir.bounded import remember
 from ..ir.kernel import size_free
 from .lower import LoweredKernel
 from .opt import Opt, OptError, initial_plan, make_plan
-from .program import RenderedKernel, RenderedProgram
+from .program import RenderedKernel, RenderedProgram, code_of
 
 # (kernel, name, varying, choices or None for the heuristic's) -> program
 Build = Callable[[LoweredKernel, str, frozenset, "list[Opt] | None"], RenderedProgram]
@@ -85,7 +85,7 @@ def _name(name: str, code: str) -> str:
 
 def split(source: str, name: str) -> Split:
     """`source`'s skeleton and hoistable literals (literals inside fixed spans stay text)."""
-    source = source.replace(name, "\0")
+    source = code_of(name, source)
     fixed = [m.span() for m in _FIXED.finditer(source)]
     pieces, literals, last = [], [], 0
     for m in _LITERAL.finditer(source):

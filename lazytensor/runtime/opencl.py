@@ -16,7 +16,7 @@ from ..codegen import render_opencl
 from ..codegen.caps import DeviceCaps
 from ..codegen.hoist import Hoister
 from ..codegen.lower import LoweredKernel
-from ..codegen.program import RenderedKernel, RenderedProgram, build_program
+from ..codegen.program import RenderedKernel, RenderedProgram, build_program, code_of
 from ..ir.dtype import DType, float64
 from .. import config
 from ..sites import user_site
@@ -210,6 +210,7 @@ class OpenCLDevice(Device):
         self.pending_binaries: list[tuple[object, Path]] = []
         self.max_alloc = self.dev.max_mem_alloc_size
         self.kernels: dict[str, object] = {}  # source -> cl.Kernel
+        self.by_code: dict[str, object] = {}  # source with its name left out (codegen/program.code_of) -> cl.Kernel
         self.pool = MemoryPool()  # freed memory kept for reuse while its size is in use
         self.hoister = Hoister()  # sizes that vary become kernel arguments (codegen/hoist.py)
         # Extra build options, e.g. LT_CL_OPTIONS=-cl-opt-disable where compile time matters more
@@ -290,8 +291,22 @@ class OpenCLDevice(Device):
         missing = {n: s for n, s in sources.items() if s not in self.kernels}
         STATS.cache_hits += len(sources) - len(missing)
         if missing:
-            self._build(missing)
+            self._build_each_code_once(missing)
         return {n: self.kernels[s] for n, s in sources.items()}
+
+    def _build_each_code_once(self, sources: dict[str, str]) -> None:
+        """Build `sources` (name -> source), each code once: a code built under another name
+        (a family's first kernel, launched later at other sizes under a name of the code's
+        own: codegen/hoist.py) runs as built, and a code met twice in `sources` builds once."""
+        codes = {name: code_of(name, src) for name, src in sources.items()}
+        needed: dict[str, str] = {}  # code -> the name it builds under
+        for name in sources:
+            if codes[name] not in self.by_code:
+                needed.setdefault(codes[name], name)
+        if needed:
+            self._build({name: sources[name] for name in needed.values()})
+        for name, src in sources.items():
+            self.kernels[src] = self.by_code[codes[name]]
 
     def _build(self, sources: dict[str, str]) -> None:
         start = time.perf_counter()
@@ -301,7 +316,7 @@ class OpenCLDevice(Device):
         STATS.kernels_compiled += len(sources)
         for group, program in zip(groups, programs):
             for name, src in group.items():
-                self.kernels[src] = self.cl.Kernel(program, name)
+                self.kernels[src] = self.by_code[code_of(name, src)] = self.cl.Kernel(program, name)
 
     def _programs(self, srcs: list[str]) -> list:
         """Each program, from the on-disk binary cache where built before; the others built
