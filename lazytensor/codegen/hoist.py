@@ -34,7 +34,10 @@ met again: the next token, the next batch).
 
 Within one realisation, kernels of one skeleton (two layers of different widths, with
 their own choices) share one generic kernel as well (`Hoister.share`): PoCL compiles a
-matmul in 0.3-0.4 s, so a first step compiles each such code once.
+matmul in 0.3-0.4 s, so a first step compiles each such code once. A family's first
+kernel keeps its own name and a later one of the same code runs under a digest name, as
+a name must never name two codes; the device builds one code once under whichever name
+it meets first (runtime/opencl.py).
 """
 from __future__ import annotations
 
