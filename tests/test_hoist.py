@@ -470,10 +470,17 @@ def test_a_kernel_whose_size_varies_names_its_work_groups():
     assert guard in generic.source
 
 
+def _joins_launches() -> None:
+    """Skip where kernels are planned for a GPU (LT_CL_AS_GPU=1): their work-groups never join."""
+    if not get_device("cl").caps.is_cpu:
+        pytest.skip("one-dimensional kernels share a launch on a CPU device only")
+
+
 @needs_cl
 def test_kernels_that_share_a_launch_are_built_only_as_that_launch():
     """Three independent kernels run as one joined launch: one program with one kernel is
     built, not the members on their own as well."""
+    _joins_launches()
     rng = np.random.default_rng(5)
     with using("cl", True):
         xs = [rng.standard_normal(777).astype(np.float32) for _ in range(3)]
@@ -492,6 +499,7 @@ def test_kernels_that_share_a_launch_are_built_only_as_that_launch():
 def test_a_joined_launch_builds_in_its_realisations_batch(monkeypatch):
     """A joined launch and a kernel that runs alone are built by one compile call (one batch
     cut among the builders), not the joined one after the others."""
+    _joins_launches()
     rng = np.random.default_rng(6)
     with using("cl", True):
         x, y, m = (lt.tensor(rng.standard_normal(s).astype(np.float32)) for s in (555, 556, (24, 24)))
