@@ -91,15 +91,16 @@ def test_kernels_of_one_realisation_that_differ_in_literals_share_one_generic_ke
     assert shared[2] is other  # code of its own stays as it is
 
 
-def test_one_code_under_two_names_in_one_realisation_is_one_kernel():
-    """The family's first kernel keeps its own name; a later one of the same code is launched
-    as a copy under a digest name. Met in one realisation, both launch one of them."""
+def test_a_kernel_running_a_generic_code_is_not_shared_again():
+    """A launch of a generic kernel (its holes are arguments) is left as it is, even beside a
+    launch of another generic code of its skeleton."""
     from lazytensor.codegen.program import RenderedProgram
-    hoister = Hoister()
-    first, copy = hoister.kernel(_kernel(3, name="k_3")), hoister.kernel(_kernel(3, name="k_4"))
-    assert first.name != copy.name and first.source.replace(first.name, "") == copy.source.replace(copy.name, "")
-    (a,), (b,) = (p.kernels for p in hoister.share([RenderedProgram((first,)), RenderedProgram((copy,))]))
-    assert (a.name, a.source) == (b.name, b.source) == (copy.name, copy.source)
+    first, second = Hoister(), Hoister()
+    first.kernel(_kernel(3))
+    second.kernel(_kernel(3, step=32))
+    a, b = first.kernel(_kernel(5)), second.kernel(_kernel(7, step=32))
+    programs = [RenderedProgram((a,)), RenderedProgram((b,))]
+    assert first.share(programs) == programs
 
 
 def test_a_copy_of_the_familys_first_joins_a_generic_kernel_with_another_width():
@@ -246,8 +247,10 @@ def test_a_training_step_builds_each_code_once(monkeypatch):
     monkeypatch.setenv("LT_PLAN_CACHE", "0")
     monkeypatch.setattr(device, "hoister", Hoister())
     built: list[dict] = []
-    compile_ = device.compile
-    monkeypatch.setattr(device, "compile", lambda sources: built.append(sources) or compile_(sources))
+    build = device._build
+    monkeypatch.setattr(device, "_build", lambda sources: built.append(sources) or build(sources))
+    monkeypatch.setattr(device, "by_code", {})  # as in a fresh process
+    monkeypatch.setattr(device, "kernels", {})
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal((16, 300)).astype(np.float32), rng.integers(0, 7, 16)
     torch.manual_seed(0)

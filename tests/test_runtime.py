@@ -213,6 +213,28 @@ def test_a_probed_device_keeps_its_probe_program(monkeypatch):
     assert program.get_info(cl.program_info.DEVICES) == [device]
 
 
+@pytest.mark.skipif("cl" not in available_devices(), reason="needs OpenCL")
+def test_one_code_under_two_names_builds_once_and_runs_under_either():
+    from lazytensor.runtime.devices import get_device
+    from lazytensor.runtime.stats import STATS
+    import pyopencl as cl
+    device = get_device("cl")
+    code = "__kernel void NAME(__global float* b0) { b0[get_global_id(0)] = 0.5f * get_global_id(0) + 0.0625f; }"
+    before = STATS.kernels_compiled
+    runnables = device.compile({"lt_test_a_4x4": code.replace("NAME", "lt_test_a_4x4"),
+                                "lt_test_b_16": code.replace("NAME", "lt_test_b_16")})
+    assert STATS.kernels_compiled - before == 1
+    again = device.compile({"lt_test_c_8": code.replace("NAME", "lt_test_c_8")})  # a later realisation
+    assert STATS.kernels_compiled - before == 1
+    assert runnables["lt_test_a_4x4"] is runnables["lt_test_b_16"] is again["lt_test_c_8"]
+    assert device.has_built("lt_test_d_2", code.replace("NAME", "lt_test_d_2"))
+    out = np.empty(16, np.float32)
+    buf = cl.Buffer(device.ctx, cl.mem_flags.WRITE_ONLY, out.nbytes)
+    runnables["lt_test_b_16"](device.queue, (16,), None, buf)
+    cl.enqueue_copy(device.queue, out, buf, is_blocking=True)
+    np.testing.assert_array_equal(out, 0.5 * np.arange(16, dtype=np.float32) + 0.0625)
+
+
 def test_a_device_that_fails_its_probe_is_skipped_with_a_warning(monkeypatch):
     from lazytensor.runtime import opencl as ocl
     listed = (_ListedDevice(0), _ListedDevice(1))

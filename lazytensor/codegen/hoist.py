@@ -78,10 +78,11 @@ class _Family:
 
 
 def _name(name: str, code: str) -> str:
-    """A kernel name that no other code shares: the kernel's name without its shape, and a
-    digest of its code (its name left out; a digest it carries already, too). Which constants a generic kernel keeps depends
-    on the first kernel of its family, which another process (a plan read from disk) may
-    have met at other sizes: a name made of the code alone never names two codes."""
+    """A kernel name that no other code shares: the kernel's name without its shape (and
+    without a digest it carries already), and a digest of its code (its name left out).
+    Which constants a generic kernel keeps depends on the first kernel of its family, which
+    another process (a plan read from disk) may have met at other sizes: a name made of the
+    code alone never names two codes."""
     digest = hashlib.sha1(code.encode()).hexdigest()[:16]
     return f"{re.sub(r'(_[0-9]+(x[0-9]+)*|_n[0-9a-f]{16})+$', '', name)}_n{digest}"
 
@@ -280,47 +281,42 @@ class Hoister:
 
     def share(self, programs: list[RenderedProgram]) -> list[RenderedProgram]:
         """The programs of one realisation, where kernels whose code differs only in literals
-        (two layers of different widths) run one generic kernel, and kernels of one code
-        under two names (the family's first, and a later one launched as its shared copy)
-        run one of them: each compiles once where each would compile alone (PoCL takes
-        0.3-0.4 s for a matmul). Each computes what it did: the code is its own with some
-        constants read from arguments. A kernel that runs a generic code already has a
-        skeleton of its own (its holes are names), so it stays as it is."""
+        (two layers of different widths) run one generic kernel: it compiles once where each
+        would compile alone (PoCL takes 0.3-0.4 s for a matmul). Each computes what it did:
+        the code is its own with some constants read from arguments. A kernel launched as
+        its family's shared copy (the first one's code, under a name of its own) is one of
+        them; one that runs a generic code with arguments stays as it is. (One code under
+        two names builds once anyway: the device keeps its kernels by code.)"""
         groups: dict[tuple[str, ...], list[tuple[int, int, Split]]] = {}
         for i, program in enumerate(programs):
             for j, kernel in enumerate(program.kernels):
-                parts = split(kernel.source, kernel.name)
-                groups.setdefault(parts.skeleton, []).append((i, j, parts))
+                if not kernel.literals:
+                    parts = split(kernel.source, kernel.name)
+                    groups.setdefault(parts.skeleton, []).append((i, j, parts))
         kernels = [list(p.kernels) for p in programs]
         for skeleton, members in groups.items():
-            if len({kernels[i][j].name for i, j, _ in members}) < 2:
+            if len({parts.literals for _, _, parts in members}) < 2:
                 continue
+            i, j, parts = members[0]
             family = self.families.get(skeleton)
             if family is None:
-                family = _Family(members[0][2].literals)
+                family = _Family(parts.literals)
                 remember(self.families, skeleton, family, self.limit)
-            hoisted, made = self._covering(kernels, members, family)
+            hoisted, made = self._covering(kernels[i][j], parts, [p for _, _, p in members], family)
             order = sorted(hoisted)
             for i, j, parts in members:
                 kernels[i][j] = _launched_as(made, kernels[i][j], tuple(parts.literals[at] for at in order))
         return [p if tuple(ks) == p.kernels else replace(p, kernels=tuple(ks)) for p, ks in zip(programs, kernels)]
 
-    def _covering(self, kernels: list[list[RenderedKernel]], members: list[tuple[int, int, Split]],
+    def _covering(self, first: RenderedKernel, parts: Split, members: list[Split],
                   family: _Family) -> tuple[frozenset[int], RenderedKernel]:
-        """The code every member of one skeleton can run, and the literal positions it takes
-        as arguments: the family's shared copy where they all have its first literals, else
-        a generic kernel (an existing one where it covers them)."""
+        """A generic kernel every member (`first`, split as `parts`, among them) can run, and
+        the literal positions it takes as arguments: an existing one where it covers them."""
         # every generic kernel of a family keeps the family's first literals where it
         # takes no argument (Hoister.kernel relies on it): differences count from those
-        need = frozenset(at for _, _, p in members for at, (a, b) in enumerate(zip(p.literals, family.literals))
-                         if a != b)
-        i, j, parts = members[0]
-        if not need:
-            if family.shared is None:
-                family.shared = generic_kernel(kernels[i][j], parts, frozenset())
-            return frozenset(), family.shared
+        need = frozenset(at for p in members for at, (a, b) in enumerate(zip(p.literals, family.literals)) if a != b)
         found = next(((h, g) for h, g in family.generic if need <= h), None)
         if found is not None:
             return found
         hoisted = need.union(*(h for h, _ in family.generic))
-        return hoisted, self._generic(kernels[i][j], parts, family, hoisted)
+        return hoisted, self._generic(first, parts, family, hoisted)

@@ -48,11 +48,11 @@ def _device(cl, platform: str, name: str, driver: str):
     raise LookupError(f"no OpenCL device {name!r} of {platform!r} (driver {driver}) in this process")
 
 
-def _build(cl, ctx, source: str, options: list[str]):
+def _build(cl, ctx, source: str, options: list[str]) -> "cl.Program":
     return cl.Program(ctx, source).build(options=options)
 
 
-def _binary(program, cl) -> bytes:
+def _binary(cl, program) -> bytes:
     return program.get_info(cl.program_info.BINARIES)[0]  # the context has one device
 
 
@@ -71,14 +71,14 @@ def main() -> int:
         # the first build of a process (and options) loads the compiler; PoCL unloads it again
         # with the device's last program, so the warm-up program is kept for the process
         warm_up = _build(cl, ctx, _WARM_UP, options)
-        _binary(warm_up, cl)  # reading a binary back loads the work-group compiler as well
+        _binary(cl, warm_up)  # reading a binary back loads the work-group compiler as well
     except Exception as e:  # noqa: BLE001 - the parent builds in-process instead
         send(stdout, ("failed", f"{type(e).__name__}: {e}"))
         return 1
     send(stdout, ("ready", None))
     while (source := receive(stdin)) is not None:
         try:
-            send(stdout, ("built", _binary(_build(cl, ctx, source, options), cl)))
+            send(stdout, ("built", _binary(cl, _build(cl, ctx, source, options))))
         except cl.Error as e:
             send(stdout, ("refused", str(e)))
     return 0

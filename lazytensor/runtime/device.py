@@ -49,8 +49,8 @@ class Device:
         """Build kernels named in `sources`; returns name -> runnable (cached by source)."""
         raise NotImplementedError
 
-    def has_built(self, source: str) -> bool:
-        """Is a kernel of this source built already (in this process)?"""
+    def has_built(self, name: str, source: str) -> bool:
+        """Is a kernel of this source (named `name` in it) built already, in this process?"""
         raise NotImplementedError
 
     def launch(self, runnable: Any, outs: list[Any], inputs: list[Any], args: list, kernel: RenderedKernel) -> Any:

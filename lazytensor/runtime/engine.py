@@ -125,7 +125,7 @@ def _run(prepared, device) -> list[KernelTiming]:
                for name, src in batch[0][1].sources.items()}
     sources.update((joined.name, joined.source) for joined in joins if joined is not None)
     timed = profile.timing()
-    built = {name for name, src in sources.items() if not device.has_built(src)} if timed else set()
+    built = {name for name, src in sources.items() if not device.has_built(name, src)} if timed else set()
     runnables = device.compile(sources)
     if config.DEBUG >= 3:
         for name, src in sources.items():

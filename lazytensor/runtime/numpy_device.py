@@ -37,7 +37,7 @@ class NumpyDevice(Device):
         base = raw[view.offset:] if view.offset else raw
         return as_strided(base, view.shape, tuple(s * item for s in view.strides)).copy()
 
-    def has_built(self, source: str) -> bool:
+    def has_built(self, name: str, source: str) -> bool:
         return source in self.programs
 
     def compile(self, sources: dict[str, str]) -> dict[str, object]:

@@ -284,8 +284,8 @@ class OpenCLDevice(Device):
         return as_strided(base, view.shape, tuple(s * host.itemsize for s in view.strides)).copy()
 
     # ---- programs ----------------------------------------------------------------------
-    def has_built(self, source: str) -> bool:
-        return source in self.kernels
+    def has_built(self, name: str, source: str) -> bool:
+        return source in self.kernels or code_of(name, source) in self.by_code
 
     def compile(self, sources: dict[str, str]) -> dict[str, object]:
         missing = {n: s for n, s in sources.items() if s not in self.kernels}
@@ -303,6 +303,8 @@ class OpenCLDevice(Device):
         for name in sources:
             if codes[name] not in self.by_code:
                 needed.setdefault(codes[name], name)
+            else:
+                STATS.cache_hits += 1
         if needed:
             self._build({name: sources[name] for name in needed.values()})
         for name, src in sources.items():
