@@ -184,7 +184,7 @@ class _ListedDevice:
     """A stand-in for a listed OpenCL device: what probing and its warning read."""
 
     def __init__(self, i: int):
-        self.int_ptr, self.name = 1000 + i, f"device {i}"
+        self.int_ptr, self.name, self.driver_version = 1000 + i, f"device {i}", "1.0"
         self.platform = types.SimpleNamespace(name="platform", version="OpenCL 3.0")
 
 
@@ -233,6 +233,35 @@ def test_one_code_under_two_names_builds_once_and_runs_under_either():
     runnables["lt_test_b_16"](device.queue, (16,), None, buf)
     cl.enqueue_copy(device.queue, out, buf, is_blocking=True)
     np.testing.assert_array_equal(out, 0.5 * np.arange(16, dtype=np.float32) + 0.0625)
+
+
+def test_opening_a_device_starts_its_build_workers_before_its_probe(monkeypatch):
+    """Where nothing was ever built, the workers load the compiler while the probe runs: only
+    for the device being opened, and stopped again if it fails its probe."""
+    from lazytensor.runtime import opencl as ocl
+    listed = (_ListedDevice(0), _ListedDevice(1), _ListedDevice(2))
+    events = []
+    monkeypatch.setattr(ocl, "_candidates", lambda: listed)
+    monkeypatch.setattr(ocl, "_PROBED", {})
+    monkeypatch.setattr(ocl, "_any_binary", lambda folder: False)
+    monkeypatch.setattr(ocl, "shared_build_pool", lambda d, start: events.append(("start", d.name)))
+    monkeypatch.setattr(ocl, "close_build_pool", lambda d: events.append(("close", d.name)))
+    monkeypatch.setattr(ocl, "probe", lambda d: events.append(("probe", d.name)) or ("broken" if d is listed[0] else None))
+    with pytest.warns(UserWarning, match="skipping OpenCL device 'device 0'"):
+        assert ocl.opencl_devices(1) == listed[1:2]
+    assert events == [("start", "device 0"), ("probe", "device 0"), ("close", "device 0"),
+                      ("start", "device 1"), ("probe", "device 1")]
+
+
+def test_a_device_opened_where_programs_were_built_starts_no_workers_before_its_probe(monkeypatch):
+    from lazytensor.runtime import opencl as ocl
+    started = []
+    monkeypatch.setattr(ocl, "_candidates", lambda: (_ListedDevice(0),))
+    monkeypatch.setattr(ocl, "_PROBED", {})
+    monkeypatch.setattr(ocl, "_any_binary", lambda folder: True)
+    monkeypatch.setattr(ocl, "shared_build_pool", lambda d, start: started.append(d))
+    monkeypatch.setattr(ocl, "probe", lambda d: None)
+    assert len(ocl.opencl_devices(1)) == 1 and started == []
 
 
 def test_a_device_that_fails_its_probe_is_skipped_with_a_warning(monkeypatch):

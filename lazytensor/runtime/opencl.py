@@ -140,13 +140,21 @@ def opencl_devices(wanted: int | None = None) -> tuple:
     left out with a one-line warning. Candidates are probed in order only until `wanted`
     usable ones are found (all of them when None): a probe on an empty cache compiles a
     kernel, half a second a platform, and a machine with PoCL from its distribution and from
-    pip lists two, of which the first is the one used."""
+    pip lists two, of which the first is the one used. The device being opened (the
+    `wanted`-th) starts its build workers before its probe where nothing was ever built
+    here: a worker takes a second to load the compiler, which the probe then hides."""
     usable = []
     for device in _candidates():
         if wanted is not None and len(usable) >= wanted:
             break
+        opening = wanted is not None and len(usable) == wanted - 1 and device.int_ptr not in _PROBED
+        early = opening and not _any_binary(cache_dir())
+        if early:
+            shared_build_pool(device, start=True)
         if _usable(device):
             usable.append(device)
+        elif early:
+            close_build_pool(device)
     return tuple(usable)
 
 
@@ -178,6 +186,37 @@ def _any_binary(folder: Path) -> bool:
         return False
 
 
+def build_options() -> list[str]:
+    """What every program is built with: OpenCL C 1.2, and LT_CL_OPTIONS (e.g. -cl-opt-disable
+    where compile time matters more than kernel speed: a test suite that compiles thousands
+    of tiny kernels once each)."""
+    return ["-cl-std=CL1.2"] + os.environ.get("LT_CL_OPTIONS", "").split()
+
+
+_POOLS: dict[tuple, BuildPool | None] = {}  # (device id, options) -> its build pool, or None where none pays
+
+
+def shared_build_pool(dev, start: bool) -> BuildPool | None:
+    """The one build pool of `dev` with this process's options (made at the first ask, and
+    started where `start`): the pool a probe started is the one its device builds with."""
+    key = (_device_id(dev), tuple(build_options()))
+    if key not in _POOLS:
+        _POOLS[key] = build_pool_for(dev, build_options())
+        if _POOLS[key] is not None:
+            atexit.register(_POOLS[key].close)
+    pool = _POOLS[key]
+    if pool is not None and start:
+        pool.start()
+    return pool
+
+
+def close_build_pool(dev) -> None:
+    """Stop the workers started for `dev` (a device that failed its probe)."""
+    pool = _POOLS.pop((_device_id(dev), tuple(build_options())), None)
+    if pool is not None:
+        pool.close()
+
+
 def build_pool_for(dev, options: list[str], environ=os.environ) -> BuildPool | None:
     """A pool of build workers for `dev`, where building in parallel pays: PoCL (one compile at
     a time per process) with work-group specialisation off, so that a binary read back right
@@ -187,7 +226,12 @@ def build_pool_for(dev, options: list[str], environ=os.environ) -> BuildPool | N
         return None
     if environ.get("POCL_WORK_GROUP_SPECIALIZATION", "1") != "0":
         return None
-    return BuildPool((dev.platform.name, dev.name, dev.driver_version), options, workers)
+    return BuildPool(_device_id(dev), options, workers)
+
+
+def _device_id(dev) -> tuple[str, str, str]:
+    """What a build worker finds its device by (runtime/build_worker.py)."""
+    return dev.platform.name, dev.name, dev.driver_version
 
 
 class OpenCLDevice(Device):
@@ -197,6 +241,7 @@ class OpenCLDevice(Device):
     def __init__(self, index: int = 0):
         import pyopencl as cl
         self.cl = cl
+        self.build_options = build_options()
         devices = opencl_devices(index + 1)
         if index >= len(devices):
             raise RuntimeError(f"OpenCL device cl:{index} does not exist ({len(opencl_devices())} OpenCL device(s) found)")
@@ -213,15 +258,10 @@ class OpenCLDevice(Device):
         self.by_code: dict[str, object] = {}  # source with its name left out (codegen/program.code_of) -> cl.Kernel
         self.pool = MemoryPool()  # freed memory kept for reuse while its size is in use
         self.hoister = Hoister()  # sizes that vary become kernel arguments (codegen/hoist.py)
-        # Extra build options, e.g. LT_CL_OPTIONS=-cl-opt-disable where compile time matters more
-        # than kernel speed (a test suite that compiles thousands of tiny kernels once each).
-        self.build_options = ["-cl-std=CL1.2"] + os.environ.get("LT_CL_OPTIONS", "").split()
         self.identity = f"{self.dev.platform.name}|{self.dev.name}|{self.dev.driver_version}|{self.build_options}"
-        self.builders = build_pool_for(self.dev, self.build_options)  # programs built in parallel (runtime/build_pool.py)
-        if self.builders is not None:
-            atexit.register(self.builders.close)
-            if not _any_binary(cache_dir()):  # a machine that never built here: builds are near
-                self.builders.start()
+        # programs built in parallel (runtime/build_pool.py); where nothing was ever built here,
+        # builds are near: the workers start now, if the probe did not start them already
+        self.builders = shared_build_pool(self.dev, start=not _any_binary(cache_dir()))
 
     @property
     def description(self) -> str:
