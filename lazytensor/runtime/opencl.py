@@ -196,10 +196,14 @@ def build_options() -> list[str]:
 _POOLS: dict[tuple, BuildPool | None] = {}  # (device id, options) -> its build pool, or None where none pays
 
 
+def _pool_key(dev) -> tuple:
+    return _device_id(dev), tuple(build_options())
+
+
 def shared_build_pool(dev, start: bool) -> BuildPool | None:
     """The one build pool of `dev` with this process's options (made at the first ask, and
     started where `start`): the pool a probe started is the one its device builds with."""
-    key = (_device_id(dev), tuple(build_options()))
+    key = _pool_key(dev)
     if key not in _POOLS:
         _POOLS[key] = build_pool_for(dev, build_options())
         if _POOLS[key] is not None:
@@ -212,7 +216,7 @@ def shared_build_pool(dev, start: bool) -> BuildPool | None:
 
 def close_build_pool(dev) -> None:
     """Stop the workers started for `dev` (a device that failed its probe)."""
-    pool = _POOLS.pop((_device_id(dev), tuple(build_options())), None)
+    pool = _POOLS.pop(_pool_key(dev), None)
     if pool is not None:
         pool.close()
 
@@ -351,6 +355,7 @@ class OpenCLDevice(Device):
             self.kernels[src] = self.by_code[codes[name]]
 
     def _build(self, sources: dict[str, str]) -> None:
+        """Build `sources` (codes not built yet), keeping each kernel by its code."""
         start = time.perf_counter()
         groups = split(sources, self.builders.groups) if self.builders is not None else [sources]
         programs = self._programs([render_opencl.program_source(list(g.values())) for g in groups])
@@ -358,7 +363,7 @@ class OpenCLDevice(Device):
         STATS.kernels_compiled += len(sources)
         for group, program in zip(groups, programs):
             for name, src in group.items():
-                self.kernels[src] = self.by_code[code_of(name, src)] = self.cl.Kernel(program, name)
+                self.by_code[code_of(name, src)] = self.cl.Kernel(program, name)
 
     def _programs(self, srcs: list[str]) -> list:
         """Each program, from the on-disk binary cache where built before; the others built
