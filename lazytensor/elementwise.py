@@ -143,14 +143,22 @@ def prepare_pair(op: str, a: Any, b: Any) -> tuple[list[Node], D.DType]:
 
 def _promoted(op: str, xs: tuple, dtype: D.DType | None) -> tuple[list[Node], D.DType]:
     """prepare's general case: any operands."""
+    device, shape = _placed(op, xs)
+    dtype = dtype or result_dtype(*xs)
+    return [as_node(x, dtype, shape, device) for x in xs], dtype
+
+
+_OPERAND_TYPES = (TensorBase,) + Scalar
+
+
+def _placed(op: str, xs: tuple) -> tuple[str, tuple[int, ...]]:
+    """The device and broadcast shape of an op's operands (Tensors and Python scalars), checked."""
     for x in xs:
-        if not isinstance(x, (TensorBase,) + Scalar):
+        if not isinstance(x, _OPERAND_TYPES):
             raise TypeError(f"{op}: unsupported operand type {type(x).__name__} (with {describe(*[t for t in xs if isinstance(t, TensorBase)])})")
     device = common_device(op, *xs)
     shapes = [x._shape() for x in xs if isinstance(x, TensorBase)]
-    shape = shapes[0] if len(shapes) == 1 else broadcast_shapes(op, *shapes)
-    dtype = dtype or result_dtype(*xs)
-    return [as_node(x, dtype, shape, device) for x in xs], dtype
+    return device, shapes[0] if len(shapes) == 1 else broadcast_shapes(op, *shapes)
 
 
 def _float_type(dtype: D.DType) -> D.DType:
@@ -195,7 +203,10 @@ def div(a, b, rounding_mode: str | None = None) -> Tensor:
         dt = result_dtype(a, b)
         q = div(a, b).trunc()
         return q if dt.is_floating_point else q.to(dt)
-    (na, nb), dt = prepare("div", a, b, dtype=_float_type(result_dtype(a, b)))
+    fast = _same_kind_pair(a, b)  # floats already (a model's scales and norms): nothing to promote
+    if fast is None or not fast[1].is_floating_point:
+        fast = prepare("div", a, b, dtype=_float_type(result_dtype(a, b)))
+    (na, nb), _ = fast
     return wrap(B.elementwise("div", na, nb))
 
 
@@ -457,10 +468,10 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
     if condition.dtype != D.bool_:
         raise RuntimeError(f"where: expected condition to be a boolean tensor, but got a tensor with dtype "
                            f"{condition.dtype.name} (shape {tuple(condition.shape)})")
-    dt = result_dtype(*(v for v in (input, other)))
-    (_, na, nb), _ = prepare("where", condition, input, other, dtype=dt)
-    cond = as_node(condition, D.bool_, na.shape, na.device)  # straight to bool, not via dt
-    return wrap(B.elementwise("where", cond, na, nb))
+    dt = result_dtype(input, other)
+    device, shape = _placed("where", (condition, input, other))
+    cond = as_node(condition, D.bool_, shape, device)  # straight to bool, not via dt
+    return wrap(B.elementwise("where", cond, as_node(input, dt, shape, device), as_node(other, dt, shape, device)))
 
 
 def isnan(x: Tensor) -> Tensor:

@@ -214,6 +214,18 @@ def test_where():
         fn, values((3, 4), "bool"), values((3, 4), seed=1), values((3, 4), seed=2)))
 
 
+def test_where_records_one_node_over_operands_that_need_no_conversion(monkeypatch):
+    """Recording is per-op Python work: where() builds its own node and nothing it then drops
+    (a cast of the condition to the values' dtype was built and thrown away)."""
+    c, x, y = (lt.tensor(v).realize() for v in (values((3, 4), "bool"), values((3, 4), seed=1), values((3, 4), seed=2)))
+    built = []
+    original_init = lt.ir.node.Node.__init__
+    monkeypatch.setattr(lt.ir.node.Node, "__init__", lambda self, *a: built.append(a[0]) or original_init(self, *a))
+    out = lt.where(c, x, y)
+    assert built == ["where"]
+    np.testing.assert_array_equal(out.numpy(), np.where(c.numpy(), x.numpy(), y.numpy()))
+
+
 NAN_INF = {
     "isnan": lambda m, x: x.isnan(),
     "isinf": lambda m, x: m.isinf(x),

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .bounded import remember
+
 
 @dataclass(frozen=True, eq=False)
 class DType:
@@ -164,8 +166,23 @@ def promote(*dtypes: DType) -> DType:
 DIM, ZERO_DIM, SCALAR = 0, 1, 2
 
 
-def result_type(operands: list[tuple[DType, int]], default_float: DType = float32) -> DType:
+# (operand pairs, default float) -> result: asked by every op that promotes, over a handful of
+# distinct pairs in a program (a table lookup is a tenth of working it out again)
+_RESULT_TYPES: dict[tuple, DType] = {}
+_RESULT_TYPES_KEPT = 4096
+
+
+def result_type(operands: list[tuple[DType, int]] | tuple[tuple[DType, int], ...],
+                default_float: DType = float32) -> DType:
     """PyTorch's result_type over (dtype, priority class) pairs."""
+    key = (tuple(operands), default_float)
+    found = _RESULT_TYPES.get(key)
+    if found is None:
+        found = remember(_RESULT_TYPES, key, _result_type(operands, default_float), _RESULT_TYPES_KEPT)
+    return found
+
+
+def _result_type(operands, default_float: DType) -> DType:
     best: DType | None = None
     for cls in (DIM, ZERO_DIM, SCALAR):
         members = [d for d, c in operands if c == cls]
@@ -180,7 +197,13 @@ def result_type(operands: list[tuple[DType, int]], default_float: DType = float3
     return best
 
 
+_PYTHON_SCALAR_DTYPES = {bool: bool_, int: int64, float: float32}
+
+
 def scalar_dtype(value) -> DType:
+    exact = _PYTHON_SCALAR_DTYPES.get(type(value))  # the common case, before the NumPy scalars
+    if exact is not None:
+        return exact
     if isinstance(value, (bool, np.bool_)):
         return bool_
     if isinstance(value, (int, np.integer)):
