@@ -36,6 +36,9 @@ class Structure:
         return Structure(self.key[:-1] + (("targets", targets),), self.nodes, [])
 
 
+_SPECIAL_PARTS = frozenset({"const", "pad", "reduce"})  # ops whose key entry is not op, dtype, shape, arg, sources
+
+
 def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Structure:
     """The structural key of realising `targets` (`flags`: device choices that change the
     schedule), the graph's nodes by position, and the unrealised values that realisation
@@ -70,28 +73,14 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
     earlier: dict[Node, int] = {}  # node -> the realisation that computed it before this one
     recomputed: dict[Node, None] = {}
 
-    def post(n: Node) -> None:  # n's sources are placed: place n and its part
-        srcs = n.srcs
-        if earlier:
-            for s in srcs:
-                if n.born > earlier.get(s, n.born):
-                    recomputed[s] = None
-        at = tuple(map(placed, srcs))
-        if None in at:  # realised inputs, placed where first read
-            at = tuple(position[s] if s in position else place_input(s) for s in srcs)
-        position[n] = len(nodes)
-        nodes.append(n)
+    def special_part(n: Node, at: tuple) -> tuple:  # the key's entry of a node in _SPECIAL_PARTS
         op = n.op
         if op == "const":
-            parts.append(("const", n.dtype.name, n.shape, scalar(n.arg, n.dtype)))
-        elif op == "pad":
-            parts.append(("pad", n.dtype.name, n.shape, _arg_key(n.arg[0]), scalar(n.arg[1], n.dtype), at))
-        elif op == "reduce":  # whether its ties are compared later changes what is stored
-            parts.append((op, n.dtype.name, n.shape, _arg_key(n.arg), at, n in TIES_COMPARED))
-        elif id(n) in KEPT_IDS:  # stored wherever computed
-            parts.append((op, n.dtype.name, n.shape, n.arg if n.arg is None else _arg_key(n.arg), at, "kept"))
-        else:
-            parts.append((op, n.dtype.name, n.shape, n.arg if n.arg is None else _arg_key(n.arg), at))
+            return ("const", n.dtype.name, n.shape, scalar(n.arg, n.dtype))
+        if op == "pad":
+            return ("pad", n.dtype.name, n.shape, _arg_key(n.arg[0]), scalar(n.arg[1], n.dtype), at)
+        # a reduction: whether its ties are compared later changes what is stored
+        return (op, n.dtype.name, n.shape, _arg_key(n.arg), at, n in TIES_COMPARED)
 
     # a recursive walk's order (sources in order, each node at its first visit), with each
     # open node's iterator over its sources on the stack: a node is pushed once (a node met
@@ -110,8 +99,27 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
                 break
         else:
             stack.pop()
-            if n is not None:
-                post(n)
+            if n is None:
+                continue
+            # n's sources are placed: place n and its part (inline: a call per node was a
+            # tenth of the walk, as the pre-order visit's was)
+            srcs = n.srcs
+            if earlier:
+                for s in srcs:
+                    if n.born > earlier.get(s, n.born):
+                        recomputed[s] = None
+            at = tuple(map(placed, srcs))
+            if None in at:  # realised inputs, placed where first read
+                at = tuple(position[s] if s in position else place_input(s) for s in srcs)
+            position[n] = len(nodes)
+            nodes.append(n)
+            op = n.op
+            if op in _SPECIAL_PARTS:
+                parts.append(special_part(n, at))
+            else:  # stored wherever computed if kept
+                arg = n.arg if n.arg is None else _arg_key(n.arg)
+                parts.append((op, n.dtype.name, n.shape, arg, at, "kept") if id(n) in KEPT_IDS
+                             else (op, n.dtype.name, n.shape, arg, at))
     parts.append(("targets", tuple(map(position.__getitem__, targets))))
     return Structure(tuple(parts), nodes, list(recomputed))
 
