@@ -1,4 +1,6 @@
 """The IR's node table: hash-consing finds a live node again, and forgets dead ones."""
+import pytest
+
 from lazytensor.ir import node as N
 from lazytensor.ir.dtype import float32
 
@@ -38,3 +40,32 @@ def test_a_dead_nodes_entry_is_never_returned_for_new_sources():
         a, b = _leaf(), _leaf()
         built = N.make("sub", float32, (4,), (a, b), None, "numpy")
         assert built.srcs[0] is a and built.srcs[1] is b
+
+
+def _const(value, shape=(4,)) -> N.Node:
+    return N.make("const", float32, shape, (), value, "numpy")
+
+
+@pytest.mark.parametrize("op, srcs, folds_to", [
+    ("add", lambda x: (x, _const(0.0)), 0),
+    ("add", lambda x: (_const(0.0), x), 1),
+    ("sub", lambda x: (x, _const(0.0)), 0),
+    ("mul", lambda x: (x, _const(1.0)), 0),
+    ("mul", lambda x: (_const(1.0), x), 1),
+    ("div", lambda x: (x, _const(1.0)), 0),
+    ("sub", lambda x: (_const(0.0), x), None),  # 0 - x is -x
+    ("div", lambda x: (_const(1.0), x), None),  # 1 / x is a reciprocal
+    ("mul", lambda x: (x, _const(0.0)), None),  # x * 0 is NaN where x is inf or NaN
+    ("add", lambda x: (x, _const(2.0)), None),
+])
+def test_an_op_with_its_neutral_constant_is_its_other_operand(op, srcs, folds_to):
+    """Construction-time identities (ir/rewrite.py): x + 0, x - 0, x * 1 and x / 1 are x, on
+    either side where the op commutes; nothing else is folded away."""
+    x = _leaf()
+    operands = srcs(x)
+    built = N.make(op, float32, (4,), operands, None, "numpy")
+    if folds_to is None:
+        assert built.op == op and built.srcs == operands
+    else:
+        assert built is operands[folds_to]
+

@@ -51,21 +51,26 @@ def _is_noop(op, shape, src, arg) -> bool:
     return shape == src.shape  # reshape, expand, shrink, pad that keep the shape change nothing
 
 
-def _algebraic_identity(op, dtype, shape, srcs, arg, device):
-    if op == "cast" and srcs[0].dtype == dtype:
-        return srcs[0]
-    if op not in ("add", "sub", "mul", "div"):
+# op -> the constant that leaves the other operand as it is (x + 0, x - 0, x * 1, x / 1)
+_NEUTRAL = {"add": 0, "sub": 0, "mul": 1, "div": 1}
+_COMMUTATIVE = ("add", "mul")
+
+
+def _algebraic_identity(op, dtype, shape, srcs):
+    """The operand a cast to its own dtype, or an op with its neutral constant, leaves as it
+    is (asked of every op with a scalar operand: the tests are inline, not _is_const calls)."""
+    if op == "cast":
+        return srcs[0] if srcs[0].dtype == dtype else None
+    neutral = _NEUTRAL.get(op)
+    if neutral is None:
         return None
     a, b = srcs
-    neutral = 0 if op in ("add", "sub") else 1
-    if _is_const(b, neutral) and a.dtype == dtype and a.shape == shape:
+    if b.op == "const" and b.arg == neutral and b.buffer is None and a.dtype == dtype and a.shape == shape:
         return a
-    if op in _COMMUTATIVE and _is_const(a, neutral) and b.dtype == dtype and b.shape == shape:
+    if op in _COMMUTATIVE and a.op == "const" and a.arg == neutral and a.buffer is None \
+            and b.dtype == dtype and b.shape == shape:
         return b
     return None
-
-
-_COMMUTATIVE = ("add", "mul")
 
 
 def simplify(op: str, dtype: DType, shape, srcs, arg, device, make: Callable):
@@ -78,7 +83,7 @@ def simplify(op: str, dtype: DType, shape, srcs, arg, device, make: Callable):
             return _fold_elementwise(op, dtype, shape, srcs, arg, device, make)
         if op != "cast" and not consts:  # the common case, asked per node built
             return None
-        return _algebraic_identity(op, dtype, shape, srcs, arg, device)
+        return _algebraic_identity(op, dtype, shape, srcs)
     if op in O.MOVEMENT:
         return _fold_movement(op, dtype, shape, srcs, arg, device, make)
     return None
