@@ -226,6 +226,21 @@ def test_where_records_one_node_over_operands_that_need_no_conversion(monkeypatc
     np.testing.assert_array_equal(out.numpy(), np.where(c.numpy(), x.numpy(), y.numpy()))
 
 
+
+SIGNED_ZEROS = {
+    "plus_zero": lambda m, x: 1 / (x + 0.0),
+    "zero_plus": lambda m, x: 1 / (0.0 + x),
+    "minus_negative_zero": lambda m, x: 1 / (x - (-0.0)),
+    "minus_zero": lambda m, x: 1 / (x - 0.0),
+    "plus_negative_zero": lambda m, x: 1 / (x + (-0.0)),
+    "times_one": lambda m, x: 1 / (x * 1.0),
+}
+
+
+def test_adding_a_zero_keeps_the_sign_of_zero_as_torch_does():
+    """-0.0 + 0.0 is 0.0: x + 0.0 is not folded to x (1 / it tells the signs apart)."""
+    check_cases(SIGNED_ZEROS, lambda fn: compare(fn, np.array([-0.0, 0.0, 1.5, -2.0], np.float32)))
+
 NAN_INF = {
     "isnan": lambda m, x: x.isnan(),
     "isinf": lambda m, x: m.isinf(x),

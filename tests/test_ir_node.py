@@ -2,7 +2,7 @@
 import pytest
 
 from lazytensor.ir import node as N
-from lazytensor.ir.dtype import float32
+from lazytensor.ir.dtype import float32, int64
 
 
 def _leaf() -> N.Node:
@@ -47,20 +47,24 @@ def _const(value, shape=(4,)) -> N.Node:
 
 
 @pytest.mark.parametrize("op, srcs, folds_to", [
-    ("add", lambda x: (x, _const(0.0)), 0),
-    ("add", lambda x: (_const(0.0), x), 1),
+    ("add", lambda x: (x, _const(-0.0)), 0),
+    ("add", lambda x: (_const(-0.0), x), 1),
     ("sub", lambda x: (x, _const(0.0)), 0),
     ("mul", lambda x: (x, _const(1.0)), 0),
     ("mul", lambda x: (_const(1.0), x), 1),
     ("div", lambda x: (x, _const(1.0)), 0),
+    ("add", lambda x: (x, _const(0.0)), None),  # -0.0 + 0.0 is 0.0
+    ("add", lambda x: (_const(0.0), x), None),
+    ("sub", lambda x: (x, _const(-0.0)), None),  # -0.0 - -0.0 is 0.0
     ("sub", lambda x: (_const(0.0), x), None),  # 0 - x is -x
     ("div", lambda x: (_const(1.0), x), None),  # 1 / x is a reciprocal
     ("mul", lambda x: (x, _const(0.0)), None),  # x * 0 is NaN where x is inf or NaN
     ("add", lambda x: (x, _const(2.0)), None),
 ])
 def test_an_op_with_its_neutral_constant_is_its_other_operand(op, srcs, folds_to):
-    """Construction-time identities (ir/rewrite.py): x + 0, x - 0, x * 1 and x / 1 are x, on
-    either side where the op commutes; nothing else is folded away."""
+    """Construction-time identities (ir/rewrite.py): x + -0.0, x - 0.0, x * 1 and x / 1 are x,
+    on either side where the op commutes; nothing else is folded away (x + 0.0 is not x where
+    x is -0.0)."""
     x = _leaf()
     operands = srcs(x)
     built = N.make(op, float32, (4,), operands, None, "numpy")
@@ -69,3 +73,11 @@ def test_an_op_with_its_neutral_constant_is_its_other_operand(op, srcs, folds_to
     else:
         assert built is operands[folds_to]
 
+
+
+def test_an_integer_zero_is_neutral_for_add_and_sub():
+    x = N.unique("detach", N.make("const", int64, (4,), (), 3, "numpy"))
+    zero = N.make("const", int64, (4,), (), 0, "numpy")
+    assert N.make("add", int64, (4,), (x, zero), None, "numpy") is x
+    assert N.make("add", int64, (4,), (zero, x), None, "numpy") is x
+    assert N.make("sub", int64, (4,), (x, zero), None, "numpy") is x

@@ -6,6 +6,7 @@ below ir/node.py, which calls it), or None to build the node as asked.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -51,9 +52,15 @@ def _is_noop(op, shape, src, arg) -> bool:
     return shape == src.shape  # reshape, expand, shrink, pad that keep the shape change nothing
 
 
-# op -> the constant that leaves the other operand as it is (x + 0, x - 0, x * 1, x / 1)
-_NEUTRAL = {"add": 0, "sub": 0, "mul": 1, "div": 1}
+# op -> the constant that leaves the other operand as it is: x + -0.0, x - 0.0, x * 1, x / 1
+# (not x + 0.0, which is 0.0 where x is -0.0; an integer zero does either)
+_NEUTRAL = {"add": -0.0, "sub": 0.0, "mul": 1, "div": 1}
 _COMMUTATIVE = ("add", "mul")
+
+
+def _signed_alike(value, neutral) -> bool:
+    """`value`, equal to `neutral`, is a float zero of the same sign (or no float at all)."""
+    return type(value) is not float or math.copysign(1.0, value) == math.copysign(1.0, neutral)
 
 
 def _algebraic_identity(op, dtype, shape, srcs):
@@ -65,10 +72,11 @@ def _algebraic_identity(op, dtype, shape, srcs):
     if neutral is None:
         return None
     a, b = srcs
-    if b.op == "const" and b.arg == neutral and b.buffer is None and a.dtype == dtype and a.shape == shape:
+    if b.op == "const" and b.arg == neutral and b.buffer is None and _signed_alike(b.arg, neutral) \
+            and a.dtype == dtype and a.shape == shape:
         return a
     if op in _COMMUTATIVE and a.op == "const" and a.arg == neutral and a.buffer is None \
-            and b.dtype == dtype and b.shape == shape:
+            and _signed_alike(a.arg, neutral) and b.dtype == dtype and b.shape == shape:
         return b
     return None
 
