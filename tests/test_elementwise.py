@@ -241,6 +241,15 @@ def test_adding_a_zero_keeps_the_sign_of_zero_as_torch_does():
     """-0.0 + 0.0 is 0.0: x + 0.0 is not folded to x (1 / it tells the signs apart)."""
     check_cases(SIGNED_ZEROS, lambda fn: compare(fn, np.array([-0.0, 0.0, 1.5, -2.0], np.float32)))
 
+
+def test_trig_of_small_values_beside_huge_ones_matches_torch():
+    """PoCL's vector sin, cos and tan went wrong for small lanes once another lane of the same
+    vector was 2^23 or more (sin(1e-3) gave 0.008 beside 1e10): a kernel's 16 lanes hold
+    neighbouring elements, so a tensor of small values with one huge one read wrong."""
+    x = np.full(64, 1e-3, np.float32)
+    x[[1, 5, 7, 9, 11, 13, 14, 20, 21, 40]] = [1e10, -3e38, np.inf, np.nan, 8.4e6, 65536.0, -65535.9, 0.5, -0.0, 2e-5]
+    check_cases(["sin", "cos", "tan"], lambda name: compare(lambda m, t: getattr(t, name)(), x, rtol=1e-5, atol=1e-7))
+
 NAN_INF = {
     "isnan": lambda m, x: x.isnan(),
     "isinf": lambda m, x: m.isinf(x),

@@ -22,6 +22,13 @@ static inline long lt_ipow(long a, long b) {
   while (b) { if (b & 1) r *= a; a *= a; b >>= 1; }
   return r;
 }
+/* PoCL's vector sin, cos and tan reduce every lane's argument the slow way once any lane is
+   2^23 or more, and that reduction is wrong for small lanes (sin(1e-3) was 0.008 beside a lane
+   of 1e10; scalar calls are right). So a vector call takes each lane below 2^16 from a call on
+   the arguments clamped to +-2^16 (all taking the fast way), the others from the call on the
+   arguments as they are. */
+#define LT_TRIG_FAST 65536.0f
+#define LT_VTRIG(f, x) select(f(x), f(fmin(fmax(x, -LT_TRIG_FAST), LT_TRIG_FAST)), fabs(x) < LT_TRIG_FAST)
 static inline float lt_bf16_load(ushort b) { return as_float((uint)b << 16); }
 static inline ushort lt_bf16_store(float f) {  /* round to nearest even; NaN stays NaN */
   uint u = as_uint(f);
@@ -86,6 +93,10 @@ OPS = {
     "shl": "({0} << ({1} & 31))", "shr": "({0} >> ({1} & 31))",
     "where": "({0} ? {1} : {2})",
 }
+
+
+# The ops whose vector form is spelt otherwise than their scalar one (see LT_VTRIG above)
+VECTOR_OPS = {"sin": "LT_VTRIG(sin, {0})", "cos": "LT_VTRIG(cos, {0})", "tan": "LT_VTRIG(tan, {0})"}
 
 
 def _template_arity(name: str) -> int | None:
@@ -163,7 +174,7 @@ def _expression(node: U, width: int, srcs) -> str:
     args = [_widen(r, s.dtype, width) for r, s in zip(srcs, node.srcs)]
     if node.op in ("idiv", "mod") and node.srcs[0].bounds[0] >= 0 and node.srcs[1].op == "lit":
         return f"({args[0]} {'/' if node.op == 'idiv' else '%'} {args[1]})"  # C's division is floor here
-    template = OPS[node.op]
+    template = VECTOR_OPS.get(node.op, OPS[node.op]) if width > 1 else OPS[node.op]
     dtype = node.srcs[-1].dtype if node.op in COMPARISONS else node.dtype
     return template(dtype, *args) if callable(template) else template.format(*args)
 
