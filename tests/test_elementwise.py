@@ -242,6 +242,12 @@ def test_adding_a_zero_keeps_the_sign_of_zero_as_torch_does():
     check_cases(SIGNED_ZEROS, lambda fn: compare(fn, np.array([-0.0, 0.0, 1.5, -2.0], np.float32)))
 
 
+def test_erf_is_accurate_relative_to_itself_near_zero():
+    """erf(x) is about 1.13 x near 0: its value, not only within 1.5e-7 of it (the approximation
+    used further out gave erf(1e-10) = 0)."""
+    x = np.array([1e-30, 1e-10, -1e-6, 1e-4, -1e-3, 0.01, 0.1, -0.3, 0.49, 0.51, 2.0, -0.0, 0.0], np.float32)
+    compare(lambda m, t: t.erf(), x, rtol=1e-6, atol=0)
+
 def test_trig_of_small_values_beside_huge_ones_matches_torch():
     """PoCL's vector sin, cos and tan went wrong for small lanes once another lane of the same
     vector was 2^23 or more (sin(1e-3) gave 0.008 beside 1e10): a kernel's 16 lanes hold
