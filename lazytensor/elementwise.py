@@ -213,24 +213,49 @@ def div(a, b, rounding_mode: str | None = None) -> Tensor:
 def floor_divide(a, b) -> Tensor:
     (na, nb), dt = prepare("floor_divide", a, b)
     if dt.is_floating_point:
-        return wrap(B.elementwise("floor", B.elementwise("div", na, nb)))
+        return wrap(_floor_divide_floats(na, nb))
     return wrap(B.elementwise("idiv", na, nb))
+
+
+def _floor_divide_floats(a: Node, b: Node) -> Node:
+    """PyTorch's floor division of floats: the exact quotient's floor, from the exact remainder
+    (floor(a / b) rounds a / b first: 1.0 // 0.1 is 9, where floor(1.0 / 0.1) is 10)."""
+    mod = _e("fmod", a, b)
+    div = _e("div", _e("sub", a, mod), b)  # a multiple of b over b: an integer, nearly
+    div = _e("where", _sign_differs(mod, b), _e("sub", div, _like(div, 1)), div)
+    floor = _e("floor", div)
+    floor = _e("where", _e("lt", _like(div, 0.5), _e("sub", div, floor)), _e("add", floor, _like(floor, 1)), floor)
+    quotient = _e("div", a, b)
+    signed_zero = _e("mul", quotient, _like(quotient, 0.0))  # 0 with the quotient's sign
+    floor = _e("where", _e("eq", div, _like(div, 0)), signed_zero, floor)
+    return _e("where", _e("eq", b, _like(b, 0)), quotient, floor)  # by 0: IEEE's quotient
+
+
+def _sign_differs(mod: Node, b: Node) -> Node:
+    """A nonzero remainder whose sign is not the divisor's (as fmod leaves it, against Python's %)."""
+    zero = _like(mod, 0)
+    return _e("and", _e("ne", mod, zero), _e("ne", _e("lt", mod, zero), _e("lt", b, _like(b, 0))))
+
+
+def _e(op: str, *srcs: Node) -> Node:
+    return B.elementwise(op, *srcs)
+
+
+def _like(x: Node, value) -> Node:
+    return B.full_like_node(x, value)
 
 
 def remainder(a, b) -> Tensor:
     (na, nb), dt = prepare("remainder", a, b)
-    if dt.is_floating_point:
-        q = B.elementwise("floor", B.elementwise("div", na, nb))
-        return wrap(B.elementwise("sub", na, B.elementwise("mul", q, nb)))
+    if dt.is_floating_point:  # the exact remainder, moved to the divisor's sign (PyTorch's, Python's)
+        mod = _e("fmod", na, nb)
+        return wrap(_e("where", _sign_differs(mod, nb), _e("add", mod, nb), mod))
     return wrap(B.elementwise("mod", na, nb))
 
 
 def fmod(a, b) -> Tensor:
-    (na, nb), dt = prepare("fmod", a, b)
-    q = B.elementwise("trunc", B.elementwise("div", na, nb)) if dt.is_floating_point else None
-    if q is None:
-        return wrap(B.elementwise("sub", na, B.elementwise("mul", B.elementwise("idiv", na, nb), nb)))
-    return wrap(B.elementwise("sub", na, B.elementwise("mul", q, nb)))
+    (na, nb), _ = prepare("fmod", a, b)
+    return wrap(_e("fmod", na, nb))
 
 
 def pow(a, b) -> Tensor:

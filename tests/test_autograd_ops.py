@@ -118,6 +118,7 @@ BINARY = {
     "minimum": (lambda m, x, y: m.minimum(x, y), X, Y),
     "max_binary": (lambda m, x, y: m.max(x, y), X, Y),
     "remainder": (lambda m, x, y: x % y, X, POS),
+    "fmod": (lambda m, x, y: m.fmod(x, y), X, POS),
     "add_alpha": (lambda m, x, y: m.add(x, y, alpha=2), X, Y),
     "sub_alpha_method": (lambda m, x, y: x.sub(y, alpha=0.5), X, Y),
     "mul_method": (lambda m, x, y: x.mul(y), X, Y),

@@ -100,6 +100,21 @@ def test_floordiv_and_mod_sign_rules():
         compare(lambda m, p, q: p % q, x, y)
 
 
+def test_floordiv_remainder_and_fmod_of_floats_are_exact_as_torchs():
+    """They come from the exact remainder (fmod), not from a rounded a / b: 1.0 // 0.1 is 9 and
+    1.0 % 0.1 is 0.0999..., and a huge dividend keeps its small remainder (3e38 % 3 is 2)."""
+    a = np.array([1.0, 0.3, -0.3, 5.5, 0.7, 3e38, -3e38, 1e10, 1e-45, -1e-45, 7.0, -7.5, 0.0, -0.0, 1e-20,
+                  np.inf, np.nan], np.float32)
+    b = np.array([0.1, 0.1, 0.1, 1.1, 0.1, 3.0, 3.0, 3.0, -3.0, 3.0, 0.7, -2.0, 3.0, -3.0, 7.0, 2.0, 1.0], np.float32)
+    for name in ("floor_divide", "remainder", "fmod"):
+        compare(lambda m, p, q: getattr(m, name)(p, q), a, b, rtol=0, atol=0)
+
+
+def test_fmod_of_integers_has_the_dividends_sign():
+    a = np.array([1, 7, -7, -7, 6, 5, 2 ** 40], np.int64)
+    b = np.array([-3, -3, 3, -3, -3, -3, -7], np.int64)
+    compare(lambda m, p, q: m.fmod(p, q), a, b, rtol=0, atol=0)
+
 def test_arithmetic_named_functions():
     a, b = values((3, 4), seed=1), values((3, 4), domain="nonzero", seed=2)
 

@@ -250,7 +250,8 @@ def _check_vectorisable(plan: KernelPlan, var: U, opt: Opt) -> None:
                 raise OptError(f"{opt}: loads {stored.name}, which has no vector form here")
         if n.dtype not in VECTOR_DTYPES:
             raise OptError(f"{opt}: computes {n.dtype.name} ({n.op}), which has no vector form here")
-        if n.op in VECTOR_UNSAFE_OPS or (n.op in ("idiv", "mod") and not _plain_index_division(n)):
+        if n.op in VECTOR_UNSAFE_OPS or (n.op in ("idiv", "mod") and not _plain_index_division(n)) \
+                or (n.op == "fmod" and not n.dtype.is_floating_point):  # a lane's division by 0 traps
             raise OptError(f"{opt}: {n.op} has no vector form here")
         if n.op == "reduce" and any(v in plan.vector_vars for v in n.arg[1]):
             raise OptError(f"{opt}: a reduction over vector lanes cannot also vary along them")

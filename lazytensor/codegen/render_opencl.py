@@ -15,6 +15,7 @@ PRELUDE = """\
 #define LT_MAXI(a,b) ((a) > (b) ? (a) : (b))
 #define LT_MINI(a,b) ((a) < (b) ? (a) : (b))
 #define LT_FLOORDIV(a,b) ((b) == 0 ? 0 : ((a) / (b) - (((a) % (b) != 0) && (((a) < 0) != ((b) < 0)))))
+#define LT_FMODI(a,b) ((b) == 0 ? 0 : (a) % (b))
 #define LT_MOD(a,b) ((b) == 0 ? 0 : ((a) % (b) + ((((a) % (b)) != 0 && ((((a) % (b)) < 0) != ((b) < 0))) ? (b) : 0)))
 static inline long lt_ipow(long a, long b) {
   if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
@@ -85,6 +86,7 @@ OPS = {
     "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "div": "({0} / {1})",
     "idiv": "LT_FLOORDIV({0}, {1})",
     "mod": "LT_MOD({0}, {1})",
+    "fmod": _float_or_int("fmod({0}, {1})", "LT_FMODI({0}, {1})"),
     "max": _float_or_int("LT_MAXF({0}, {1})", "LT_MAXI({0}, {1})"),
     "min": _float_or_int("LT_MINF({0}, {1})", "LT_MINI({0}, {1})"),
     "pow": lambda dt, a, b: f"pow({a}, {b})" if dt.is_floating_point else f"(({storage_type(dt)})lt_ipow({a}, {b}))",

@@ -85,6 +85,7 @@ ELEMENTWISE_RULES: dict[str, Callable[[Node, tuple, Node], Grads]] = {
     "max": _max_min,
     "min": _max_min,
     "pow": _pow,
+    "fmod": lambda n, s, g: (g, _e("neg", _e("mul", g, _e("trunc", _e("div", s[0], s[1]))))),
     "where": lambda n, s, g: (None, _pick(s[0], g), _e("where", s[0], _c(g, 0), g)),
     "cast": _cast,
 }

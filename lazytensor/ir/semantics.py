@@ -25,6 +25,14 @@ def _mod(a, b):
     return np.remainder(a, b)
 
 
+def _fmod(a, b):
+    """C's remainder: the dividend's sign, exact for floats (np.fmod); an integer's by 0 is 0."""
+    if np.issubdtype(np.asarray(a).dtype, np.integer):
+        safe = np.where(b == 0, 1, b)
+        return np.where(b == 0, 0, np.fmod(a, safe))
+    return np.fmod(a, b)
+
+
 def _div(a, b):
     return np.true_divide(a, b).astype(np.result_type(a, b), copy=False)
 
@@ -58,6 +66,7 @@ ELEMENTWISE = {
     "div": _div,
     "idiv": _floordiv,
     "mod": _mod,
+    "fmod": _fmod,
     "max": np.maximum,
     "min": np.minimum,
     "pow": np.power,
