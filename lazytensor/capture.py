@@ -71,7 +71,7 @@ class Recording:
     created: "weakref.WeakSet" = field(default_factory=weakref.WeakSet)  # storages made in the call
     guards: list[tuple[str, Callable[[], Any], Any]] = field(default_factory=list)
     unreplayable: list[str] = field(default_factory=list)  # why a replay cannot reproduce the call
-    checks: list[tuple[Any, str]] = field(default_factory=list)  # (BufferView, message): index checks computed
+    checks: list[tuple[Any, Any]] = field(default_factory=list)  # (BufferView, checks.Failure): checks computed
     paused: int = 0  # > 0 while the core realises a touched storage's earlier pending value
 
     def launch(self, device, runnable, kernel, buffers: list, args: list) -> None:
@@ -98,8 +98,9 @@ def grad_written(storage) -> None:
         ACTIVE.grads_written.setdefault(id(storage), storage)
 
 
-def checked(view, message: str) -> None:
-    """An index check computed by the recorded kernels (a replay reports its new value)."""
+def checked(view, message) -> None:
+    """A check (lazytensor/checks.py) computed by the recorded kernels, and the checks.Failure it
+    raises (a replay reports its new value)."""
     if ACTIVE is not None and not ACTIVE.paused:
         ACTIVE.checks.append((view, message))
 

@@ -1,11 +1,12 @@
-"""Index checks on values the host has not seen: an index held in tensor data.
+"""Checks on values the host has not seen: an index held in tensor data, an integer divisor.
 
 An op that gathers or scatters by a tensor of indices asks for a check: a lazy reduction
-to one offending index (or a sentinel when every index is in range). Checks pending on a
+to one offending index (or a sentinel when every index is in range); an integer division
+by a tensor asks that no divisor be 0, as PyTorch raises ZeroDivisionError for it. Checks pending on a
 device are realised with that device's next realisation, fused into its kernels, so a
 training step waits for nothing; their results are read when a value next leaves the
 device (`.numpy()`, `.item()`, `print`, `lt.synchronize()`), and the first offending one
-raises IndexError naming the op, the index, the size and the user's line. With LAZY=0
+raises (IndexError for an index) naming the op, the value, the size and the user's line. With LAZY=0
 the check is realised with the op and read at once: the op itself raises.
 """
 from __future__ import annotations
@@ -22,10 +23,21 @@ from .sites import user_site
 NO_OFFENDER = -(2 ** 63)  # the check's value when every index is in range
 
 
+@dataclass(frozen=True)
+class Failure:
+    """What a failing check raises: the exception's type and text ("{index}" in it stands for
+    the offending value)."""
+    error: type
+    text: str
+
+    def exception(self, value: int) -> Exception:
+        return self.error(self.text.format(index=value))
+
+
 @dataclass
 class IndexCheck:
-    value: Node  # int64 scalar: an out-of-range index, or NO_OFFENDER
-    message: str  # "{index}" stands for the offending value
+    value: Node  # int64 scalar: an offending value (an out-of-range index), or NO_OFFENDER
+    message: Failure
 
 
 _PENDING: list[IndexCheck] = []  # not realised yet
@@ -52,7 +64,22 @@ def bounds(op: str, index: Node, size: int, dim: int, allowed: int | None = None
     offender = B.reduce(B.elementwise("where", bad, idx, c(NO_OFFENDER)), "max", tuple(range(len(idx.shape))))
     message = (f"{op}: index {{index}} is out of bounds for dimension {dim} with size {size} "
                f"(raised where the indices were read; the op was called at {user_site()})")
-    _PENDING.append(IndexCheck(B.reshape(offender, ()), message))
+    _PENDING.append(IndexCheck(B.reshape(offender, ()), Failure(IndexError, message)))
+
+
+def nonzero_divisor(op: str, divisor: Node) -> None:
+    """Ask that no entry of the integer `divisor` be 0: PyTorch raises ZeroDivisionError where
+    C would trap (and lazytensor's kernels would give 0)."""
+    if divisor.numel == 0:
+        return
+    dev = divisor.device
+    d = B.cast(divisor, D.int64) if divisor.dtype != D.int64 else divisor
+    zero = const(0, D.int64, d.shape, dev)
+    found = B.elementwise("where", B.elementwise("eq", d, zero), zero, const(NO_OFFENDER, D.int64, d.shape, dev))
+    offender = B.reduce(found, "max", tuple(range(len(d.shape))))
+    message = (f"{op}: ZeroDivisionError: an integer divisor is 0 (raised where the result was read; the op was "
+               f"called at {user_site()})")
+    _PENDING.append(IndexCheck(B.reshape(offender, ()), Failure(RuntimeError, message.replace("{", "{{").replace("}", "}}"))))
 
 
 def pending_on(device: str) -> list[Node]:
@@ -75,7 +102,7 @@ def realised() -> None:
         raise_if_any()
 
 
-def add_done(view: Any, message: str) -> None:
+def add_done(view: Any, message: Failure) -> None:
     """A computed check (also one a replayed kernel computed), to be read like the others."""
     same = [i for i, (_, m) in enumerate(_DONE) if m == message]
     if len(same) >= _UNREAD_PER_SITE:
@@ -85,7 +112,7 @@ def add_done(view: Any, message: str) -> None:
 
 
 def raise_if_any() -> None:
-    """Read the realised checks; raise IndexError for the first offending index."""
+    """Read the realised checks; raise for the first offending value."""
     if not _DONE:
         return
     done = list(_DONE)
@@ -94,7 +121,7 @@ def raise_if_any() -> None:
         _raise_if_bad(view, message)
 
 
-def _raise_if_bad(view: Any, message: str) -> None:
+def _raise_if_bad(view: Any, message: Failure) -> None:
     value = int(view.buffer.device.copyout(view).reshape(()))
     if value != NO_OFFENDER:
-        raise IndexError(message.format(index=value))
+        raise message.exception(value)

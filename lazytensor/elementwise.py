@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from . import checks
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import Node, const
@@ -200,9 +201,12 @@ def div(a, b, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
-        dt = result_dtype(a, b)
-        q = div(a, b).trunc()
-        return q if dt.is_floating_point else q.to(dt)
+        if result_dtype(a, b).is_floating_point:
+            return div(a, b).trunc()
+        (na, nb), _ = prepare("div", a, b)
+        _check_integer_divisor("div", b)
+        # exact in integers (a float quotient rounds past 2^24): a less its C remainder is a multiple of b
+        return wrap(_e("idiv", _e("sub", na, _e("fmod", na, nb)), nb))
     fast = _same_kind_pair(a, b)  # floats already (a model's scales and norms): nothing to promote
     if fast is None or not fast[1].is_floating_point:
         fast = prepare("div", a, b, dtype=_float_type(result_dtype(a, b)))
@@ -214,7 +218,17 @@ def floor_divide(a, b) -> Tensor:
     (na, nb), dt = prepare("floor_divide", a, b)
     if dt.is_floating_point:
         return wrap(_floor_divide_floats(na, nb))
+    _check_integer_divisor("floor_divide", b)
     return wrap(B.elementwise("idiv", na, nb))
+
+
+def _check_integer_divisor(op: str, b) -> None:
+    """PyTorch refuses an integer division by 0: at once for a Python 0, and where the result is
+    read for a tensor holding one (lazytensor/checks.py; a kernel would give 0)."""
+    if isinstance(b, TensorBase):
+        checks.nonzero_divisor(op, b.node)
+    elif b == 0:
+        raise RuntimeError(f"{op}: ZeroDivisionError (an integer division by 0)")
 
 
 def _floor_divide_floats(a: Node, b: Node) -> Node:
@@ -250,11 +264,14 @@ def remainder(a, b) -> Tensor:
     if dt.is_floating_point:  # the exact remainder, moved to the divisor's sign (PyTorch's, Python's)
         mod = _e("fmod", na, nb)
         return wrap(_e("where", _sign_differs(mod, nb), _e("add", mod, nb), mod))
+    _check_integer_divisor("remainder", b)
     return wrap(B.elementwise("mod", na, nb))
 
 
 def fmod(a, b) -> Tensor:
-    (na, nb), _ = prepare("fmod", a, b)
+    (na, nb), dt = prepare("fmod", a, b)
+    if not dt.is_floating_point:
+        _check_integer_divisor("fmod", b)
     return wrap(_e("fmod", na, nb))
 
 

@@ -115,6 +115,35 @@ def test_fmod_of_integers_has_the_dividends_sign():
     b = np.array([-3, -3, 3, -3, -3, -3, -7], np.int64)
     compare(lambda m, p, q: m.fmod(p, q), a, b, rtol=0, atol=0)
 
+INTEGER_DIVISIONS = {
+    "floor_divide": lambda m, a, b: a // b,
+    "remainder": lambda m, a, b: a % b,
+    "fmod": lambda m, a, b: m.fmod(a, b),
+    "div_trunc": lambda m, a, b: m.div(a, b, rounding_mode="trunc"),
+}
+
+
+def test_an_integer_division_by_a_tensor_holding_0_raises_when_read(env):
+    """PyTorch raises ZeroDivisionError; a kernel would give 0. The check rides along with the
+    realisation and is read with the result (with LAZY=0, at the op)."""
+    def body(name):
+        with pytest.raises(RuntimeError, match=rf"{name.split('_trunc')[0]}: ZeroDivisionError.*test_elementwise\.py:\d+"):
+            INTEGER_DIVISIONS[name](lt, lt.tensor([4, 5, 6]), lt.tensor([2, 0, 3])).numpy()
+    check_cases(list(INTEGER_DIVISIONS), body)
+
+
+def test_an_integer_division_by_a_python_0_raises_at_the_call():
+    for name, f in INTEGER_DIVISIONS.items():
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            f(lt, lt.tensor([4, 5]), 0)
+
+
+def test_integer_divisions_without_a_0_divisor_match_torch_exactly(env):
+    """Exact in integers, past what a float quotient holds (2^24): trunc division included."""
+    a = np.array([7, -7, 7, -7, 2 ** 40 + 1, -(2 ** 40) - 3, 0, 6, 2 ** 62 + 7], np.int64)
+    b = np.array([2, 2, -2, -2, 3, 7, 5, -3, 3], np.int64)
+    check_cases(list(INTEGER_DIVISIONS), lambda name: compare(INTEGER_DIVISIONS[name], a, b, rtol=0, atol=0))
+
 def test_arithmetic_named_functions():
     a, b = values((3, 4), seed=1), values((3, 4), domain="nonzero", seed=2)
 
