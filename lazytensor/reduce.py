@@ -9,6 +9,7 @@ from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
 from .elementwise import maximum, minimum, where
+from .runtime.devices import get_device
 from .tensor_base import TensorBase, wrap
 
 if TYPE_CHECKING:
@@ -213,11 +214,15 @@ def log_softmax(self: Tensor, dim: int, dtype=None) -> Tensor:
 
 
 def cumsum(self: Tensor, dim: int, dtype=None) -> Tensor:
-    """Prefix sums as one fused reduction: out[i] = sum over j <= i (quadratic work, no copies)."""
+    """Prefix sums as one fused reduction: out[i] = sum over j <= i (quadratic work, no copies).
+    float32 sums in float64 where the device has it, as PyTorch's CPU cumsum does (bit for bit:
+    a float32 running sum differs from it in the last bits, which a later cast to int shows)."""
     dt = _accumulate_type(self, dtype)
     d = self._dim(dim, "cumsum")
     if self.ndim == 0:
         return self.to(dt)
+    if dt == D.float32 and get_device(self.device.name).supports(D.float64):
+        return cumsum(self.to(D.float64), d).to(dt)
     x = self.to(dt).movedim(d, -1)
     n = x.shape[-1]
     shape = tuple(x.shape) + (n,)  # [..., i, j]: row i sums the j <= i

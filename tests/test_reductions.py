@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import lazytensor as lt
+from lazytensor.runtime.devices import get_device
 from helpers import check, check_cases, compare, layout_pair, pair, values
 
 pytestmark = pytest.mark.usefixtures("env")
@@ -172,6 +173,15 @@ CUMSUM = {
 
 def test_cumsum():
     check_cases(CUMSUM, lambda fn: compare(fn, X3, rtol=1e-5, atol=1e-5))
+
+
+def test_cumsum_of_float32_is_torchs_bit_for_bit(env):
+    """PyTorch's CPU cumsum sums float32 in float64; so does lazytensor where the device has
+    float64: a running float32 sum differs in the last bits, and a later cast to int shows it."""
+    if not get_device(str(lt.get_default_device())).supports(lt.float64):
+        pytest.skip("the device has no float64")
+    x = (np.random.default_rng(3).standard_normal((4, 37)) * 10).astype(np.float32)
+    compare(lambda m, t: t.cumsum(1), x, rtol=0, atol=0)
 
 
 # ----------------------------------------------------- sort / argsort / topk
