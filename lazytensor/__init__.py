@@ -1,6 +1,7 @@
 """lazytensor: PyTorch's eager API, a lazy fusing compiler inside (OpenCL and NumPy backends)."""
 from __future__ import annotations
 
+import builtins as _builtins
 import os as _os
 from types import ModuleType as _ModuleType
 
@@ -110,7 +111,11 @@ def equal(a: Tensor, b: Tensor) -> bool:
 
 
 def isclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
-    close = (a - b).abs() <= atol + rtol * (b.abs() if isinstance(b, Tensor) else abs(b))
+    """PyTorch's isclose: equal values (infinities of one sign included), or a finite difference
+    within atol + rtol * |b| (a finite value is never close to an infinity)."""
+    difference = (a - b).abs()
+    allowed = atol + rtol * (b.abs() if isinstance(b, Tensor) else _builtins.abs(b))  # lt.abs shadows abs here
+    close = (a == b) | (isfinite(difference) & (difference <= allowed))
     if equal_nan:
         close = close | ((a != a) & (b != b))
     return close

@@ -300,6 +300,25 @@ def test_trig_of_small_values_beside_huge_ones_matches_torch():
     x[[1, 5, 7, 9, 11, 13, 14, 20, 21, 40]] = [1e10, -3e38, np.inf, np.nan, 8.4e6, 65536.0, -65535.9, 0.5, -0.0, 2e-5]
     check_cases(["sin", "cos", "tan"], lambda name: compare(lambda m, t: getattr(t, name)(), x, rtol=1e-5, atol=1e-7))
 
+
+CLOSE = {
+    "tensors": lambda m, a, b: m.isclose(a, b),
+    "tensors_equal_nan": lambda m, a, b: m.isclose(a, b, equal_nan=True),
+    "zero_dim": lambda m, a, b: m.isclose(a, m.tensor(1.0)),
+    "loose": lambda m, a, b: m.isclose(a, b, rtol=0.1, atol=0.5),
+}
+
+
+def test_isclose_treats_infinities_and_nan_as_torch_does():
+    """An infinity is close only to itself (inf - inf is NaN, which a plain tolerance test
+    calls far), and a finite value never to one (its difference, inf, is within rtol * inf)."""
+    a = np.array([np.inf, -np.inf, 5.0, np.inf, np.nan, 1.0, 1.0 + 1e-6, 0.0, -np.inf, 2.0], np.float32)
+    b = np.array([np.inf, -np.inf, np.inf, -np.inf, np.nan, 1.0, 1.0, 1e-9, 3.0, 2.4], np.float32)
+    check_cases(CLOSE, lambda fn: compare(fn, a, b))
+    assert lt.allclose(lt.tensor([1.0, np.inf]), lt.tensor([1.0, np.inf]))
+    assert not lt.allclose(lt.tensor([1.0, 5.0]), lt.tensor([1.0, np.inf]))
+    assert lt.isclose(lt.tensor([1.0, np.inf, 1.1]), 1.0).tolist() == [True, False, False]  # a Python number too
+
 NAN_INF = {
     "isnan": lambda m, x: x.isnan(),
     "isinf": lambda m, x: m.isinf(x),
