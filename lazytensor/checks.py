@@ -31,7 +31,7 @@ class Failure:
     text: str
 
     def exception(self, value: int) -> Exception:
-        return self.error(self.text.format(index=value))
+        return self.error(self.text.replace("{index}", str(value)))
 
 
 @dataclass
@@ -79,7 +79,7 @@ def nonzero_divisor(op: str, divisor: Node) -> None:
     offender = B.reduce(found, "max", tuple(range(len(d.shape))))
     message = (f"{op}: ZeroDivisionError: an integer divisor is 0 (raised where the result was read; the op was "
                f"called at {user_site()})")
-    _PENDING.append(IndexCheck(B.reshape(offender, ()), Failure(RuntimeError, message.replace("{", "{{").replace("}", "}}"))))
+    _PENDING.append(IndexCheck(B.reshape(offender, ()), Failure(RuntimeError, message)))
 
 
 def pending_on(device: str) -> list[Node]:

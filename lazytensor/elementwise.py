@@ -235,14 +235,14 @@ def _floor_divide_floats(a: Node, b: Node) -> Node:
     """PyTorch's floor division of floats: the exact quotient's floor, from the exact remainder
     (floor(a / b) rounds a / b first: 1.0 // 0.1 is 9, where floor(1.0 / 0.1) is 10)."""
     mod = _e("fmod", a, b)
-    div = _e("div", _e("sub", a, mod), b)  # a multiple of b over b: an integer, nearly
-    div = _e("where", _sign_differs(mod, b), _e("sub", div, _like(div, 1)), div)
-    floor = _e("floor", div)
-    floor = _e("where", _e("lt", _like(div, 0.5), _e("sub", div, floor)), _e("add", floor, _like(floor, 1)), floor)
+    ratio = _e("div", _e("sub", a, mod), b)  # a multiple of b over b: an integer, nearly
+    ratio = _e("where", _sign_differs(mod, b), _e("sub", ratio, _like(ratio, 1)), ratio)
+    whole = _e("floor", ratio)
+    whole = _e("where", _e("lt", _like(ratio, 0.5), _e("sub", ratio, whole)), _e("add", whole, _like(whole, 1)), whole)
     quotient = _e("div", a, b)
     signed_zero = _e("mul", quotient, _like(quotient, 0.0))  # 0 with the quotient's sign
-    floor = _e("where", _e("eq", div, _like(div, 0)), signed_zero, floor)
-    return _e("where", _e("eq", b, _like(b, 0)), quotient, floor)  # by 0: IEEE's quotient
+    whole = _e("where", _e("eq", ratio, _like(ratio, 0)), signed_zero, whole)
+    return _e("where", _e("eq", b, _like(b, 0)), quotient, whole)  # by 0: IEEE's quotient
 
 
 def _sign_differs(mod: Node, b: Node) -> Node:
