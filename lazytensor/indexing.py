@@ -279,7 +279,39 @@ def scatter_add_(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 
 
 def index_put_(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
-    setitem(self, tuple(indices), values)
-    return self
+    """self[indices] = values; with `accumulate`, self[indices] += values where an index met
+    twice adds twice (a write through __setitem__ keeps one of them)."""
+    indices = tuple(indices)
+    if not accumulate:
+        setitem(self, indices, values)
+        return self
+    return self.copy_(_accumulated(self, indices, values))
+
+
+def _accumulated(self: Tensor, indices: tuple, values) -> Tensor:
+    """self with `values` added at the positions the index tensors `indices` name in its
+    leading dims (a bool mask stands for the positions it holds): one scatter-add over the
+    flattened leading dims."""
+    dev = self.device.name
+    entries = []
+    for index in indices:
+        t = _as_index_tensor(index, dev)
+        entries += list(nonzero(t, as_tuple=True)) if t.dtype == D.bool_ else [t]
+    if len(entries) > self.ndim:
+        raise IndexError(f"index_put_: too many indices for a tensor of dimension {self.ndim} (got {len(entries)})")
+    lead, rest = tuple(self.shape[:len(entries)]), tuple(self.shape[len(entries):])
+    shape = broadcast_shapes("index_put_", *(tuple(t.shape) for t in entries))
+    flat = None
+    for dim, (t, size) in enumerate(zip(entries, lead)):
+        _check_index_dtype("index_put_", t)
+        checks.bounds("index_put_", t.node, size, dim)
+        t = t.long()
+        t = (t + size * (t < 0).long()).expand(shape)
+        flat = t if flat is None else flat * size + t
+    rows, width = math.prod(shape), math.prod(rest)
+    source = (values if isinstance(values, TensorBase) else tensor(values, dtype=self.dtype, device=dev))
+    source = source.to(self.dtype).expand(shape + rest).reshape(rows, width)
+    target = self.reshape(math.prod(lead), width)
+    return target.scatter_add(0, flat.reshape(rows, 1).expand(rows, width), source).reshape(tuple(self.shape))
 
 

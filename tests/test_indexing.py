@@ -206,3 +206,29 @@ def test_after_an_index_error_the_library_goes_on(env):
         _read(x[lt.tensor([9])])
     assert x[lt.tensor([2])].tolist() == [2.0]
     assert (x + 1).tolist() == [1.0, 2.0, 3.0]
+
+
+INDEX_PUT_ACCUMULATE = {
+    "duplicates_add_up": lambda m: m.arange(4.0).index_put_((m.tensor([1, 1, 3]),), m.tensor([1.0, 2.0, 3.0]), accumulate=True),
+    "two_dims_scalar_value": lambda m: m.ones(3, 4).index_put_((m.tensor([0, 2, 0]), m.tensor([1, 1, 1])), m.tensor(5.0),
+                                                              accumulate=True),
+    "negative_index_broadcast_rows": lambda m: m.zeros(3, 2).index_put_((m.tensor([-1, 0, 2]),), m.tensor([[1.0, 2.0]]),
+                                                                      accumulate=True),
+    "bool_mask": lambda m: m.zeros(4).index_put_((m.tensor([True, False, True, False]),), m.tensor([1.0, 2.0]), accumulate=True),
+    "non_contiguous_target": lambda m: m.arange(12.0).reshape(3, 4).t().index_put_((m.tensor([0, 0]),), m.tensor([1.0, 1.0, 1.0]),
+                                                                                   accumulate=True),
+    "without_accumulate_one_write_wins": lambda m: m.arange(4.0).index_put_((m.tensor([2]),), m.tensor([7.0])),
+}
+
+
+def test_index_put_with_accumulate_adds_and_duplicates_add_twice(env):
+    """It was a plain write: an index met twice kept one value, and existing values were replaced."""
+    def body(name):
+        got, want = INDEX_PUT_ACCUMULATE[name](lt), INDEX_PUT_ACCUMULATE[name](torch)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    check_cases(list(INDEX_PUT_ACCUMULATE), body)
+
+
+def test_index_put_with_accumulate_checks_its_indices(env):
+    with pytest.raises(IndexError, match=r"index_put_: index 5 is out of bounds for dimension 0 with size 3"):
+        _read(lt.zeros(3).index_put_((lt.tensor([5]),), lt.tensor([1.0]), accumulate=True))
