@@ -157,7 +157,16 @@ def var(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correct
 
 
 def std(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
-    return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+    return _root(self.var(dim, unbiased, keepdim, correction=correction), 0.5)
+
+
+def _root(s: Tensor, power: float) -> Tensor:
+    """s ** power (0 < power < 1) of a sum of powers (a norm, a deviation) whose gradient where
+    s is 0 is 0, PyTorch's subgradient there: sqrt's is inf, which the 0 of the sum's own
+    gradient turned to NaN (a zero vector's norm gave NaN gradients). The root is taken of 1
+    where s is 0, so that its gradient there is finite, and then masked."""
+    zero = s == 0
+    return where(zero, 0.0, where(zero, 1.0, s) ** power)
 
 
 def var_mean(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
@@ -166,18 +175,18 @@ def var_mean(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, co
 
 def std_mean(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     variance, mean = var_mean(self, dim, unbiased, keepdim, correction=correction)
-    return variance.sqrt(), mean
+    return _root(variance, 0.5), mean
 
 
 def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     x = self if self.dtype.is_floating_point else self.float()
     if p in ("fro", 2, 2.0):
-        return (x * x).sum(dim, keepdim=keepdim).sqrt()
+        return _root((x * x).sum(dim, keepdim=keepdim), 0.5)
     if p in (float("inf"), "inf"):
         return x.abs().amax(() if dim is None else dim, keepdim=keepdim)
     if p == 1:
         return x.abs().sum(dim, keepdim=keepdim)
-    return (x.abs() ** p).sum(dim, keepdim=keepdim) ** (1.0 / p)
+    return _root((x.abs() ** p).sum(dim, keepdim=keepdim), 1.0 / p)
 
 
 def _row_peak(x: Tensor, dims) -> Tensor:

@@ -534,3 +534,21 @@ def test_two_layer_mlp_with_cross_entropy_like_loss():
         return -(logits.log_softmax(-1) * m.tensor(onehot)).sum(-1).mean()
 
     grad_compare(fn, x, w1, b1, w2, **TOL)
+
+
+# -------------------------------------------- gradients at the points where a formula breaks
+AT_ZERO = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]], np.float32)
+SUBGRADIENTS = {
+    "norm_of_a_zero_row": (lambda m, x: x.norm(dim=1), AT_ZERO),
+    "norm_3_of_a_zero_row": (lambda m, x: x.norm(p=3, dim=1), AT_ZERO),
+    "std_of_a_constant_row": (lambda m, x: (x * 0 + x[:, :1]).std(1), AT_ZERO),
+    "std_mean_of_a_constant_row": (lambda m, x: m.std_mean((x * 0 + x[:, :1]), 1)[0], AT_ZERO),
+    "x_to_the_0_at_0": (lambda m, x: x ** 0, AT_ZERO),
+    "abs_x_to_the_x_at_0": (lambda m, x: x.abs() ** x, AT_ZERO),
+}
+
+
+def test_gradients_where_the_formula_breaks_are_torchs_subgradients():
+    """The norm and deviation of zeros and x ** 0 at 0 have gradient 0 in PyTorch; sqrt's inf
+    times 0 gave NaN (gradient clipping over zero gradients, say)."""
+    run_cases(SUBGRADIENTS)

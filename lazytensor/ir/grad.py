@@ -48,7 +48,8 @@ def _max_min(n: Node, s, g: Node) -> Grads:
 
 def _pow(n: Node, s, g: Node) -> Grads:
     a, b = s
-    da = _e("mul", g, _e("mul", b, _e("pow", a, _e("sub", b, _c(b, 1)))))
+    # d/da a**b = b * a**(b-1); PyTorch gives 0 where b == 0 (not 0 * inf at a == 0)
+    da = _e("where", _e("eq", b, _c(b, 0)), _c(g, 0), _e("mul", g, _e("mul", b, _e("pow", a, _e("sub", b, _c(b, 1))))))
     # d/db a**b = a**b * log(a); where a == 0 PyTorch gives 0 (not nan) for b > 0
     log_a = _e("where", _e("eq", a, _c(a, 0)), _c(a, 0), _e("log", a))
     db = _e("mul", g, _e("mul", n, log_a))
