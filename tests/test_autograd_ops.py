@@ -545,10 +545,12 @@ SUBGRADIENTS = {
     "std_mean_of_a_constant_row": (lambda m, x: m.std_mean((x * 0 + x[:, :1]), 1)[0], AT_ZERO),
     "x_to_the_0_at_0": (lambda m, x: x ** 0, AT_ZERO),
     "abs_x_to_the_x_at_0": (lambda m, x: x.abs() ** x, AT_ZERO),
+    "hardtanh_at_its_bounds": (lambda m, x: m.nn.functional.hardtanh(x * 2, -1.0, 1.0), AT_ZERO),
+    "relu6_at_its_bounds": (lambda m, x: m.nn.functional.relu6(x * 12), AT_ZERO),
 }
 
 
 def test_gradients_where_the_formula_breaks_are_torchs_subgradients():
-    """The norm and deviation of zeros and x ** 0 at 0 have gradient 0 in PyTorch; sqrt's inf
-    times 0 gave NaN (gradient clipping over zero gradients, say)."""
+    """The norm and deviation of zeros and x ** 0 at 0 have gradient 0 in PyTorch (sqrt's inf
+    times 0 gave NaN), and so have hardtanh and relu6 at their bounds (a clamp passes it)."""
     run_cases(SUBGRADIENTS)

@@ -73,11 +73,14 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
-    return input.clamp(0, 6)
+    return hardtanh(input, 0, 6)
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
-    return input.clamp(min_val, max_val)
+    """clamp's values (and dtype), but PyTorch's gradient: 0 at the bounds themselves too, where
+    clamp passes it."""
+    clamped = input.clamp(min_val, max_val)
+    return where((input <= min_val) | (input >= max_val), clamped.detach(), clamped)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
