@@ -275,14 +275,17 @@ def fmod(a, b) -> Tensor:
     return wrap(_e("fmod", na, nb))
 
 
+# Exponents PyTorch computes with another op, whose values at the edges are then its own:
+# (-0.0) ** -0.5 is rsqrt's -inf (pow's +inf), (-inf) ** -0.5 is rsqrt's NaN (pow's 0).
+_POW_AS = {2: lambda a: a * a, 1: lambda a: a.clone()}
+_FLOAT_POW_AS = {0.5: lambda a: a.sqrt(), -0.5: lambda a: a.rsqrt(), -1: lambda a: a.reciprocal()}
+
+
 def pow(a, b) -> Tensor:
     if isinstance(b, Scalar) and not isinstance(b, bool) and isinstance(a, TensorBase):
-        if b == 2:
-            return a * a
-        if b == 1:
-            return a.clone()
-        if b == 0.5 and a.dtype.is_floating_point:
-            return a.sqrt()
+        special = _POW_AS.get(b) or (_FLOAT_POW_AS.get(b) if a.dtype.is_floating_point else None)
+        if special is not None:
+            return special(a)
     (na, nb), dt = prepare("pow", a, b)
     return wrap(B.elementwise("pow", na, nb))
 
@@ -479,7 +482,7 @@ def erf(x: Tensor) -> Tensor:
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     x = _float(x)
     if approximate == "tanh":
-        return 0.5 * x * (1.0 + tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+        return 0.5 * x * (1.0 + tanh(math.sqrt(2.0 / math.pi) * (x + x * x * x * 0.044715)))  # torch's order
     return 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
 
 

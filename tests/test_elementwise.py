@@ -301,6 +301,36 @@ def test_trig_of_small_values_beside_huge_ones_matches_torch():
     check_cases(["sin", "cos", "tan"], lambda name: compare(lambda m, t: getattr(t, name)(), x, rtol=1e-5, atol=1e-7))
 
 
+SATURATED = np.array([-np.inf, -1e30, -1e4, -20.0, -12.0, 12.0, 20.0, 1e4, 1e30, np.inf, np.nan], np.float32)
+
+
+def test_tanh_reaches_one_where_float32_rounds_it_there():
+    """PoCL's float tanh stops at 0.99999994 for any |x| past 9, infinity included; float32 rounds
+    tanh to 1 from 9.0109 on, as torch gives it."""
+    compare(lambda m, t: t.tanh(), SATURATED, rtol=0, atol=0)
+
+
+def test_gelu_tanh_of_large_negative_values_is_zero():
+    """gelu's tanh form is x (1 + tanh(...)) / 2: with tanh short of -1 it gave -3e22 at x = -1e30."""
+    compare(lambda m, t: m.nn.functional.gelu(t, approximate="tanh"), SATURATED[SATURATED < -9], rtol=0, atol=0)
+    compare(lambda m, t: m.nn.functional.gelu(t, approximate="tanh"), np.array([-9.5, -9.2], np.float32), rtol=0, atol=0)
+
+
+def test_elu_of_small_negative_values_keeps_their_size():
+    """elu(x) = expm1(x) below 0: exp(x) - 1 lost every digit of x near 0 (elu(-1e-10) was 0)."""
+    x = np.array([-1e-30, -1e-10, -1e-6, -1e-3, -0.5, -30.0, -np.inf, 0.0, 1e-10, 2.0], np.float32)
+    compare(lambda m, t: m.nn.functional.elu(t), x, rtol=1e-6, atol=0)
+
+
+POWERS = {e: (lambda e: lambda m, t: t ** e)(e) for e in (0.5, -0.5, -1, -1.0, 2, 1)}
+
+
+def test_powers_torch_computes_by_another_op_have_that_ops_edges():
+    """torch computes x ** -0.5 as rsqrt(x): -inf at -0.0 and NaN at -inf, where pow gives +inf and 0."""
+    x = np.array([-np.inf, -4.0, -0.0, 0.0, 1e-30, 0.25, 3.0, np.inf, np.nan], np.float32)
+    check_cases(POWERS, lambda fn: compare(fn, x, rtol=1e-6, atol=0))
+
+
 CLOSE = {
     "tensors": lambda m, a, b: m.isclose(a, b),
     "tensors_equal_nan": lambda m, a, b: m.isclose(a, b, equal_nan=True),

@@ -30,6 +30,11 @@ static inline long lt_ipow(long a, long b) {
    arguments as they are. */
 #define LT_TRIG_FAST 65536.0f
 #define LT_VTRIG(f, x) select(f(x), f(fmin(fmax(x, -LT_TRIG_FAST), LT_TRIG_FAST)), fabs(x) < LT_TRIG_FAST)
+/* PoCL's float tanh (scalar and vector) never reaches 1: it gives +-0.99999994 from |x| = 9 up to
+   infinity, where float32 rounds tanh to +-1 from |x| = 9.010913 (so gelu's 1 + tanh(x) was 6e-8,
+   not 0, for any large negative x). Past that point the result is sign(x); NaN stays NaN. */
+#define LT_TANH_ONE 9.010913f
+#define LT_TANH(x) select(tanh(x), sign(x), fabs(x) >= LT_TANH_ONE)
 static inline float lt_bf16_load(ushort b) { return as_float((uint)b << 16); }
 static inline ushort lt_bf16_store(float f) {  /* round to nearest even; NaN stays NaN */
   uint u = as_uint(f);
@@ -78,7 +83,8 @@ def _float_or_int(float_form: str, int_form: str):
 
 OPS = {
     "neg": "(-{0})", "exp": "exp({0})", "log": "log({0})", "sqrt": "sqrt({0})",
-    "sin": "sin({0})", "cos": "cos({0})", "tan": "tan({0})", "tanh": "tanh({0})",
+    "sin": "sin({0})", "cos": "cos({0})", "tan": "tan({0})",
+    "tanh": lambda dt, a: f"tanh({a})" if dt.name == "float64" else f"LT_TANH({a})",
     "recip": "(1/{0})", "floor": "floor({0})", "ceil": "ceil({0})", "rint": "rint({0})",
     "trunc": "trunc({0})", "log1p": "log1p({0})", "expm1": "expm1({0})",
     "not": "(!{0})", "bitnot": "(~{0})",

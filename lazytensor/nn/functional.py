@@ -69,7 +69,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    return where(input > 0, input, (input.clamp(max=0).exp() - 1) * alpha)
+    return where(input > 0, input, input.clamp(max=0).expm1() * alpha)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
