@@ -503,10 +503,17 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
     out = x.to(dt)
     # where, not maximum/minimum: at a bound the gradient passes to x (as PyTorch), NaN stays NaN
     if min is not None:
-        out = where(out < min, min, out)
+        out = where(_or_nan(out < min, min), min, out)
     if max is not None:
-        out = where(out > max, max, out)
+        out = where(_or_nan(out > max, max), max, out)
     return out
+
+
+def _or_nan(beyond: Tensor, bound) -> Tensor:
+    """`beyond`, or true where `bound` is NaN: a NaN bound clamps to NaN, as in PyTorch."""
+    if isinstance(bound, TensorBase):
+        return beyond | isnan(bound) if bound.dtype.is_floating_point else beyond
+    return beyond | True if bound != bound else beyond
 
 
 clip = clamp

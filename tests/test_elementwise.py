@@ -200,6 +200,23 @@ def test_clamp_and_clip():
     check_cases(CLAMP, lambda fn: compare(fn, values((3, 4)), lo, hi))
 
 
+NAN_BOUNDS = {
+    "scalar_min": lambda m, x, b: x.clamp(min=float("nan")),
+    "scalar_max": lambda m, x, b: x.clamp(max=float("nan")),
+    "tensor_min": lambda m, x, b: x.clamp(min=b),
+    "tensor_max": lambda m, x, b: x.clamp(max=b),
+    "tensor_both": lambda m, x, b: x.clamp(b, b + 1),
+}
+
+
+def test_a_nan_bound_clamps_to_nan_as_torch():
+    """clamp is max(min(x, hi), lo) with NaN propagated from either side: a NaN bound (a scalar,
+    or an element of a tensor of bounds) gives NaN, where a comparison with it would not."""
+    x = np.array([1.0, -2.0, np.nan, 0.5], np.float32)
+    bounds = np.array([np.nan, 0.0, 0.0, np.nan], np.float32)
+    check_cases(NAN_BOUNDS, lambda fn: compare(fn, x, bounds))
+
+
 MAXMIN = {
     "maximum_broadcast": lambda m, x, y: m.maximum(x[:, :1], y[:1]),
     "minimum_broadcast": lambda m, x, y: m.minimum(x[:, :1], y[:1]),

@@ -135,3 +135,14 @@ def test_max_pool_gives_a_tied_maximums_gradient_to_its_first_element_as_torch(d
             (y * m.arange(float(y.numel())).reshape(y.shape)).sum().backward()
             grads.append(t.grad)
     assert_close(grads[1], grads[0], rtol=0, atol=0, what="max_pool2d gradient with ties")
+
+
+def test_kl_div_at_edge_targets_is_torchs(device):
+    """kl_div is xlogy(target, target) - target * input: 0 where the target is 0 (unless the input
+    is infinite: 0 * inf), NaN where it is negative or NaN, and NaN for an infinite target."""
+    target = np.array([0.0, 0.0, -0.5, np.inf, np.nan, 0.25, 1.0], np.float32)
+    logits = np.array([1.0, np.inf, -1.0, 0.0, 0.5, -2.0, -np.inf], np.float32)
+    with using(device, True):
+        got = F.kl_div(lt.tensor(logits), lt.tensor(target), reduction="none").numpy()
+    want = TF.kl_div(torch.tensor(logits), torch.tensor(target), reduction="none").numpy()
+    np.testing.assert_array_equal(got, want)

@@ -724,7 +724,8 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        loss = where(target > 0, target * (where(target > 0, target, 1.0).log() - input), 0.0)
+        # torch's xlogy(target, target) - target * input: 0 log 0 is 0, a negative target NaN
+        loss = where(target == 0, 0.0, target * target.log()) - target * input
     if reduction == "batchmean":
         return loss.sum() / float(input.shape[0]) if input.ndim else loss.sum()
     return _reduce(loss, _reduction(reduction, size_average, reduce))
