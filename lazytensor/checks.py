@@ -49,22 +49,16 @@ _UNREAD_PER_SITE = 4
 
 def bounds(op: str, index: Node, size: int, dim: int, allowed: int | None = None, negative: bool = True) -> None:
     """Ask that every entry of `index` lie in [-size, size) (or [0, size) when not
-    `negative`), `allowed` excepted (an ignore_index)."""
+    `negative`: gather, scatter, index_select), `allowed` excepted (an ignore_index)."""
     if index.numel == 0:
         return
-    dev = index.device
     idx = B.cast(index, D.int64) if index.dtype != D.int64 else index
-
-    def c(v: int) -> Node:
-        return const(v, D.int64, idx.shape, dev)
     low = -size if negative else 0
-    bad = B.elementwise("or", B.elementwise("lt", idx, c(low)), B.elementwise("le", c(size), idx))
+    bad = B.elementwise("or", B.elementwise("lt", idx, _int(low, idx)), B.elementwise("le", _int(size, idx), idx))
     if allowed is not None:
-        bad = B.elementwise("and", bad, B.elementwise("ne", idx, c(allowed)))
-    offender = B.reduce(B.elementwise("where", bad, idx, c(NO_OFFENDER)), "max", tuple(range(len(idx.shape))))
-    message = (f"{op}: index {{index}} is out of bounds for dimension {dim} with size {size} "
-               f"(raised where the indices were read; the op was called at {user_site()})")
-    _PENDING.append(IndexCheck(B.reshape(offender, ()), Failure(IndexError, message)))
+        bad = B.elementwise("and", bad, B.elementwise("ne", idx, _int(allowed, idx)))
+    _ask(bad, idx, Failure(IndexError, f"{op}: index {{index}} is out of bounds for dimension {dim} with size {size} "
+                                       f"(raised where the indices were read; the op was called at {user_site()})"))
 
 
 def nonzero_divisor(op: str, divisor: Node) -> None:
@@ -72,14 +66,49 @@ def nonzero_divisor(op: str, divisor: Node) -> None:
     C would trap (and lazytensor's kernels would give 0)."""
     if divisor.numel == 0:
         return
-    dev = divisor.device
     d = B.cast(divisor, D.int64) if divisor.dtype != D.int64 else divisor
-    zero = const(0, D.int64, d.shape, dev)
-    found = B.elementwise("where", B.elementwise("eq", d, zero), zero, const(NO_OFFENDER, D.int64, d.shape, dev))
-    offender = B.reduce(found, "max", tuple(range(len(d.shape))))
-    message = (f"{op}: ZeroDivisionError: an integer divisor is 0 (raised where the result was read; the op was "
-               f"called at {user_site()})")
-    _PENDING.append(IndexCheck(B.reshape(offender, ()), Failure(RuntimeError, message)))
+    _ask(B.elementwise("eq", d, _int(0, d)), d,
+         Failure(RuntimeError, f"{op}: ZeroDivisionError: an integer divisor is 0 (raised where the result was "
+                               f"read; the op was called at {user_site()})"))
+
+
+def distribution(op: str, weights: Node, distinct: int = 0) -> None:
+    """Ask that the float rows (last axis) of `weights` be a distribution to sample from, as
+    PyTorch does: every weight finite and not negative, every row's sum above 0, and at least
+    `distinct` weights above 0 in each row (draws without replacement)."""
+    if weights.numel == 0:
+        return
+    dev, shape = weights.device, weights.shape
+    finite = B.elementwise("and", B.elementwise("le", const(0.0, weights.dtype, shape, dev), weights),
+                           B.elementwise("lt", weights, const(float("inf"), weights.dtype, shape, dev)))
+    flag = const(1, D.int64, shape, dev)
+    _ask(B.elementwise("not", finite), flag,
+         Failure(RuntimeError, f"{op}: probability tensor contains either inf, nan or element < 0 (raised where the "
+                               f"sample was read; the op was called at {user_site()})"))
+    sums = B.reduce(weights, "sum", (len(shape) - 1,))
+    _ask(B.elementwise("le", sums, const(0.0, weights.dtype, sums.shape, dev)), const(1, D.int64, sums.shape, dev),
+         Failure(RuntimeError, f"{op}: invalid multinomial distribution (sum of probabilities <= 0) (raised where "
+                               f"the sample was read; the op was called at {user_site()})"))
+    if distinct > 1:
+        positive = B.cast(B.elementwise("lt", const(0.0, weights.dtype, shape, dev), weights), D.int64)
+        count = B.reduce(positive, "sum", (len(shape) - 1,))
+        _ask(B.elementwise("lt", count, _int(distinct, count)), count,
+             Failure(RuntimeError, f"{op}: invalid multinomial distribution (with replacement=False, not enough "
+                                   f"non-negative category to sample): a row has {{index}} weights above 0 for "
+                                   f"{distinct} draws (raised where the sample was read; the op was called at "
+                                   f"{user_site()})"))
+
+
+def _int(value: int, like: Node) -> Node:
+    return const(value, D.int64, like.shape, like.device)
+
+
+def _ask(bad: Node, value: Node, failure: Failure) -> None:
+    """A pending check: the largest int64 `value` where `bad` holds (the one the failure names),
+    or NO_OFFENDER where it holds nowhere."""
+    found = B.elementwise("where", bad, value, _int(NO_OFFENDER, value))
+    offender = B.reduce(found, "max", tuple(range(len(value.shape))))
+    _PENDING.append(IndexCheck(B.reshape(offender, ()), failure))
 
 
 def pending_on(device: str) -> list[Node]:

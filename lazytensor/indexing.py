@@ -39,18 +39,47 @@ def _expand_index(x: Tensor, index, known: dict[int, np.ndarray]) -> list:
             known[id(e)] = values
         elif isinstance(e, TensorBase):
             e = _as_index_tensor(e, x.device.name)
-        if isinstance(e, TensorBase) and e.dtype == D.bool_ or isinstance(e, TensorBase) and e.dtype == D.uint8:
-            out.extend(nonzero(e, as_tuple=True) if e.ndim else [e])
-        else:
-            out.append(e)
-    consumed = sum(0 if e is None or e is Ellipsis else 1 for e in out)
+        out.append(e)
+    consumed = sum(_dims_taken(e) for e in out)
     if consumed > x.ndim:
         raise IndexError(f"too many indices for tensor of dimension {x.ndim} (shape {tuple(x.shape)})")
     ellipses = [i for i, e in enumerate(out) if e is Ellipsis]
     if ellipses:
         i = ellipses[0]
-        return out[:i] + [slice(None)] * (x.ndim - consumed) + out[i + 1:]
-    return out + [slice(None)] * (x.ndim - consumed)
+        out = out[:i] + [slice(None)] * (x.ndim - consumed) + out[i + 1:]
+    else:
+        out = out + [slice(None)] * (x.ndim - consumed)
+    return _masks_as_indices(x, out)
+
+
+def _is_mask(e) -> bool:
+    """A bool (or, as PyTorch still allows, uint8) tensor of at least one dim: it selects."""
+    return isinstance(e, TensorBase) and e.dtype in (D.bool_, D.uint8) and e.ndim > 0
+
+
+def _dims_taken(e) -> int:
+    """How many dims of the indexed tensor an index entry covers."""
+    if e is None or e is Ellipsis:
+        return 0
+    return e.ndim if _is_mask(e) else 1
+
+
+def _masks_as_indices(x: Tensor, entries: list) -> list:
+    """Each mask among `entries` (which cover x's dims in order) as the integer indices of its
+    true elements, once its shape is checked against the dims it covers: a mask shorter than
+    its dim would select from part of it."""
+    out, dim = [], 0
+    for e in entries:
+        if _is_mask(e):
+            covered = tuple(x.shape[dim:dim + e.ndim])
+            if tuple(e.shape) != covered:
+                raise IndexError(f"The shape of the mask {list(e.shape)} at index {dim} does not match the shape "
+                                 f"of the indexed tensor {list(x.shape)} at index {dim}")
+            out.extend(nonzero(e, as_tuple=True))
+        else:
+            out.append(e)
+        dim += _dims_taken(e)
+    return out
 
 
 def _stride_dim(t: Tensor, d: int, step: int) -> Tensor:
@@ -180,7 +209,12 @@ def _check_index_dtype(op: str, index: Tensor) -> None:
 
 
 def gather(self: Tensor, dim: int, index: Tensor, sparse_grad: bool = False) -> Tensor:
-    """`sparse_grad` is accepted; the gradient is dense either way."""
+    """`sparse_grad` is accepted; the gradient is dense either way. A negative index is out of
+    range, as in PyTorch (take_along_dim counts it from the end)."""
+    return _gather(self, dim, index, negative=False)
+
+
+def _gather(self: Tensor, dim: int, index: Tensor, negative: bool) -> Tensor:
     d = self._dim(dim, "gather")
     _check_index_dtype("gather", index)
     if index.ndim != self.ndim or any(i != d and index.shape[i] > self.shape[i] for i in range(self.ndim)):
@@ -191,13 +225,13 @@ def gather(self: Tensor, dim: int, index: Tensor, sparse_grad: bool = False) -> 
         if i != d:
             src = src._shrink_dim(i, 0, index.shape[i])
     n = self.shape[d]
-    checks.bounds("gather", index.node, n, d)
-    idx = where(index < 0, index + n, index)
+    checks.bounds("gather", index.node, n, d, negative=negative)
+    idx = where(index < 0, index + n, index) if negative else index
     return wrap(B.gather(src.node, idx.node, d))
 
 
 def take_along_dim(self: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
-    if dim is None:
+    if dim is None:  # PyTorch's flat gather: no index counts from the end
         return self.reshape(-1).gather(0, indices.reshape(-1))
     d = self._dim(dim, "take_along_dim")
     shape_x = list(self.shape)
@@ -206,13 +240,15 @@ def take_along_dim(self: Tensor, indices: Tensor, dim: int | None = None) -> Ten
     common = list(broadcast_shapes("take_along_dim", tuple(shape_x), tuple(shape_i)))
     x = self.expand(common[:d] + [self.shape[d]] + common[d + 1:])
     i = indices.expand(common[:d] + [indices.shape[d]] + common[d + 1:])
-    return x.gather(d, i)
+    return _gather(x, d, i, negative=True)
 
 
-def index_select(self: Tensor, dim: int, index: Tensor) -> Tensor:
-    d = self._dim(dim, "index_select")
-    _check_index_dtype("index_select", index)
-    return getitem(self, (slice(None),) * d + (index.reshape(-1),))
+def index_select(self: Tensor, dim: int, index: Tensor, op: str = "index_select") -> Tensor:
+    """`op`: the name its errors give (embedding's rows are an index_select)."""
+    d = self._dim(dim, op)
+    _check_index_dtype(op, index)
+    checks.bounds(op, index.node, self.shape[d], d, negative=False)  # PyTorch counts none from the end
+    return _advanced(self, {d: index.reshape(-1)})  # checked here, not again as x[index] would
 
 
 def masked_fill(self: Tensor, mask: Tensor, value) -> Tensor:
@@ -239,9 +275,9 @@ def _scatter(self: Tensor, dim: int, index: Tensor, src, add: bool, op: str) -> 
     for i in range(self.ndim):
         src = src._shrink_dim(i, 0, index.shape[i])
     n = self.shape[d]
-    checks.bounds(op, index.node, n, d)
+    checks.bounds(op, index.node, n, d, negative=False)  # as in PyTorch: no index counts from the end
     x = self.movedim(d, -1)
-    idx = where(index < 0, index + n, index).movedim(d, -1)
+    idx = index.movedim(d, -1)
     val = src.movedim(d, -1)
     other = tuple(x.shape[:-1])
     m = idx.shape[-1]
@@ -293,12 +329,11 @@ def _accumulated(self: Tensor, indices: tuple, values) -> Tensor:
     leading dims (a bool mask stands for the positions it holds): one scatter-add over the
     flattened leading dims."""
     dev = self.device.name
-    entries = []
-    for index in indices:
-        t = _as_index_tensor(index, dev)
-        entries += list(nonzero(t, as_tuple=True)) if t.dtype == D.bool_ else [t]
-    if len(entries) > self.ndim:
-        raise IndexError(f"index_put_: too many indices for a tensor of dimension {self.ndim} (got {len(entries)})")
+    entries = [_as_index_tensor(index, dev) for index in indices]
+    taken = sum(map(_dims_taken, entries))
+    if taken > self.ndim:
+        raise IndexError(f"index_put_: too many indices for a tensor of dimension {self.ndim} (got {taken})")
+    entries = _masks_as_indices(self, entries)
     lead, rest = tuple(self.shape[:len(entries)]), tuple(self.shape[len(entries):])
     shape = broadcast_shapes("index_put_", *(tuple(t.shape) for t in entries))
     flat = None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from collections import namedtuple
 
+from . import checks
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
@@ -88,6 +89,7 @@ def multinomial(self: Tensor, num_samples: int, replacement: bool = False, gener
         raise RuntimeError(f"multinomial: cannot sample n_sample ({num_samples}) > prob_dist.size(-1) ({n}) "
                            f"samples without replacement")
     probs = probs.float()
+    checks.distribution("multinomial", probs.node, 0 if replacement else num_samples)
     if replacement:
         cdf = probs.cumsum(-1)
         cdf = cdf / cdf[:, -1:]

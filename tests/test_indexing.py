@@ -192,7 +192,54 @@ def test_an_out_of_range_class_target_raises_and_ignore_index_does_not(env):
 def test_negative_indices_in_range_still_count_from_the_end(env):
     x = lt.arange(4.0)
     assert x[lt.tensor([-1, -4])].tolist() == [3.0, 0.0]
-    assert x.gather(0, lt.tensor([-2])).tolist() == [2.0]
+    assert lt.take_along_dim(x.reshape(1, 4), lt.tensor([[-2]]), 1).tolist() == [[2.0]]
+
+
+# The ops where PyTorch counts no index from the end: a negative index is out of range there
+NO_NEGATIVE_INDEX = {
+    "gather": (lambda x: x.gather(1, lt.tensor([[0], [-1], [1]])), "gather: index -1"),
+    "scatter": (lambda x: x.scatter(1, lt.tensor([[0], [-1], [1]]), 5.0), "scatter: index -1"),
+    "scatter_add": (lambda x: x.scatter_add(1, lt.tensor([[-2]]), lt.ones(1, 1)), "scatter_add: index -2"),
+    "index_select": (lambda x: x.index_select(0, lt.tensor([0, -1])), "index_select: index -1"),
+    "embedding": (lambda x: lt.nn.functional.embedding(lt.tensor([2, -3]), x), "embedding: index -3"),
+    "one_hot": (lambda x: lt.nn.functional.one_hot(lt.tensor([0, -1]), 4), "one_hot: index -1"),
+    "one_hot_past_classes": (lambda x: lt.nn.functional.one_hot(lt.tensor([0, 4]), 4), "one_hot: index 4"),
+    "take_along_flat": (lambda x: lt.take_along_dim(x, lt.tensor([-1])), "gather: index -1"),
+}
+
+
+@pytest.mark.parametrize("case", NO_NEGATIVE_INDEX, ids=list(NO_NEGATIVE_INDEX))
+def test_ops_that_count_no_index_from_the_end_raise_for_a_negative_one(env, case):
+    """torch raises for these (they read wrapped values before); x[t] and index_put_ wrap."""
+    build, message = NO_NEGATIVE_INDEX[case]
+    with pytest.raises(IndexError, match=message):
+        _read(build(lt.arange(12.0).reshape(3, 4)))
+
+
+MISSHAPEN_MASKS = {
+    "shorter": lambda x: x[lt.tensor([True, False])],
+    "longer": lambda x: x[lt.tensor([True, False, True, True])],
+    "two_dims": lambda x: x[lt.tensor([[True, False, True, True]])],
+    "second_dim": lambda x: x[:, lt.tensor([True, False, True])],
+    "after_ellipsis": lambda x: x[..., lt.tensor([True, False])],
+    "index_put": lambda x: x.index_put_((lt.tensor([True, False]),), lt.tensor(1.0), accumulate=True),
+}
+
+
+@pytest.mark.parametrize("case", MISSHAPEN_MASKS, ids=list(MISSHAPEN_MASKS))
+def test_a_mask_whose_shape_differs_from_the_dims_it_covers_raises(env, case):
+    """A mask shorter than its dim selected from part of it, silently."""
+    with pytest.raises(IndexError, match=r"The shape of the mask \[.*\] at index \d does not match"):
+        _read(MISSHAPEN_MASKS[case](lt.arange(12.0).reshape(3, 4)))
+
+
+def test_masks_that_fit_still_select(env):
+    x = lt.arange(24.0).reshape(2, 3, 4)
+    t = torch.arange(24.0).reshape(2, 3, 4)
+    keep = np.array([[True, False, True], [False, False, True]])
+    np.testing.assert_array_equal(_read(x[lt.tensor(keep)]), t[torch.tensor(keep)].numpy())
+    np.testing.assert_array_equal(_read(x[..., lt.tensor([True, False, False, True])]),
+                                  t[..., torch.tensor([True, False, False, True])].numpy())
 
 
 def test_a_float_tensor_as_an_index_is_refused():

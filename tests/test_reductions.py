@@ -288,6 +288,23 @@ def test_multinomial_without_replacement_is_distinct():
         assert set(row.tolist()) <= {0, 1, 2, 3, 5}     # zero weight never drawn
 
 
+BAD_DISTRIBUTIONS = {
+    "negative": ([0.5, -0.1, 0.6], True, "element < 0"),
+    "nan": ([0.5, np.nan], True, "inf, nan"),
+    "inf": ([np.inf, 1.0], True, "inf, nan"),
+    "all_zero_row": ([[1.0, 1.0], [0.0, 0.0]], True, r"sum of probabilities <= 0"),
+    "too_few_to_draw_distinct": ([0.5, 0.0, 0.5], False, "not enough non-negative category"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_DISTRIBUTIONS, ids=list(BAD_DISTRIBUTIONS))
+def test_multinomial_refuses_what_is_not_a_distribution(case):
+    """torch raises for these; a draw from them was an arbitrary index before."""
+    weights, replacement, message = BAD_DISTRIBUTIONS[case]
+    with pytest.raises(RuntimeError, match=message):
+        lt.multinomial(lt.tensor(np.array(weights, np.float32)), 3, replacement=replacement).numpy()
+
+
 def test_multinomial_zero_probability_never_sampled():
     lt.manual_seed(3)
     s = lt.multinomial(lt.tensor(np.array([0.0, 1.0, 0.0, 1.0], np.float32)), 500, replacement=True).numpy()

@@ -9,6 +9,7 @@ from .. import checks
 from ..autodiff.grad_mode import no_grad
 from ..creation import arange, ones
 from ..elementwise import gelu, relu, sigmoid, silu, softplus, tanh, where  # noqa: F401
+from ..indexing import index_select
 from ..linalg import einsum
 from ..movement import cat, pad as _pad
 from ..random import rand
@@ -105,6 +106,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if tensor.dtype.is_floating_point:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     n = int(tensor.max().item()) + 1 if num_classes < 0 else num_classes
+    checks.bounds("one_hot", tensor.node, n, tensor.ndim, negative=False)  # a class past them has no column
     return (tensor.unsqueeze(-1) == arange(n, device=tensor.device)).long()
 
 
@@ -129,7 +131,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
     flat = input.reshape(-1)
-    out = weight.index_select(0, flat).reshape(tuple(input.shape) + (weight.shape[1],))
+    out = index_select(weight, 0, flat, op="embedding").reshape(tuple(input.shape) + (weight.shape[1],))
     if padding_idx is not None:
         if padding_idx < 0:
             padding_idx += weight.shape[0]
