@@ -318,6 +318,22 @@ def test_trig_of_small_values_beside_huge_ones_matches_torch():
     check_cases(["sin", "cos", "tan"], lambda name: compare(lambda m, t: getattr(t, name)(), x, rtol=1e-5, atol=1e-7))
 
 
+DIVISIONS = {
+    "by_python_number": lambda m, x, y: x / 3.0,
+    "by_a_column_read_from_memory": lambda m, x, y: x / y[:, :1],
+    "integers_by_python_number": lambda m, x, y: (x * 100).long() / 7,
+    "in_place_by_number": lambda m, x, y: x.clone().div_(0.1),
+}
+
+
+def test_division_rounds_each_quotient_as_torch():
+    """x / d divides each element, as PyTorch does: multiplying by a hoisted 1 / d (which
+    kernels keep for a divisor they reduce themselves, softmax's row sum) differed in the last
+    bit for a third of the elements."""
+    x, y = values((64, 48), seed=3) * 10, values((64, 48), seed=4) + 2
+    check_cases(DIVISIONS, lambda fn: compare(fn, x, y, rtol=0, atol=0))
+
+
 SATURATED = np.array([-np.inf, -1e30, -1e4, -20.0, -12.0, 12.0, 20.0, 1e4, 1e30, np.inf, np.nan], np.float32)
 
 

@@ -435,17 +435,26 @@ def _ndrange(plan: KernelPlan, lin: _Linearizer) -> tuple[tuple[int, ...], tuple
 
 
 def multiply_by_invariant_reciprocals(plan: KernelPlan) -> None:
-    """x / d with d invariant along a variable x varies on (softmax's row sum, layernorm's
-    deviation) becomes x * (1 / d): one division per row instead of one per element, which a
-    CPU's vector divider would make the bottleneck. PyTorch's kernels do the same."""
+    """x / d with d a reduction of this kernel invariant along a variable x varies on
+    (softmax's row sum, layernorm's deviation) becomes x * (1 / d): one division per row
+    instead of one per element, which a CPU's vector divider would make the bottleneck.
+    PyTorch's softmax and layernorm do the same. A divisor that is not reduced here (x / 3,
+    x / y read from memory) divides each element, as PyTorch's division does: a reciprocal
+    rounds differently in a third of the elements."""
     deps = _dependencies(plan.roots)
     mapping = {}
     for n in postorder(plan.roots, lambda m: m.srcs):
-        if n.op == "div" and n.dtype.is_floating_point and deps[id(n.srcs[1])] < deps[id(n.srcs[0])]:
+        if n.op == "div" and n.dtype.is_floating_point and deps[id(n.srcs[1])] < deps[id(n.srcs[0])] \
+                and _reduces(n.srcs[1]):
             a, d = n.srcs
             mapping[n] = u("mul", n.dtype, (a, u("recip", d.dtype, (d,))))
     if mapping:
         plan.substitute(mapping)
+
+
+def _reduces(n: U) -> bool:
+    """Is a reduction computed under `n`?"""
+    return any(m.op == "reduce" for m in postorder([n], lambda m: m.srcs))
 
 
 def linearize(plan: KernelPlan, name: str) -> Linearized:
