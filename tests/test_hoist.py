@@ -634,6 +634,25 @@ def test_a_family_goes_generic_at_the_second_size_an_earlier_realisation_met(bui
         assert all(k.sized_at_launch for k in programs[1].kernels)
 
 
+def test_a_family_does_not_split_when_autograd_stops_following_an_unrelated_tensor():
+    """While autograd follows anything in the process, a tensor's unfollowed value reaches an
+    op detached (TensorBase._value): an earlier test's tensor that a garbage collection frees
+    between two sizes must not make the second size another family (it failed so, flakily,
+    after other tests in one process)."""
+    asked: list[frozenset] = []
+    render = _recording_renderer(asked)
+    hoister = Hoister()
+    followed = [lt.tensor(np.ones(3, np.float32), requires_grad=True) * 3]
+    programs = []
+    for now, rows in enumerate((24, 40), start=1):
+        kernel, key = _lowered(lambda x: x.t() * 2, (rows, 64))
+        followed.clear()  # gone before the second size
+        programs.append(hoister.render(kernel, "rows_kernel", key, now, False, render))
+    (family,) = hoister.size_families.values()
+    assert family.varying
+    assert all(k.sized_at_launch for k in programs[1].kernels)
+
+
 def test_kernels_of_one_realisation_keep_their_own_programs():
     """Two layers of different widths, realised together, are specialised each."""
     asked: list[frozenset] = []

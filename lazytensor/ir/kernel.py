@@ -107,9 +107,13 @@ SIZE_ARGS = frozenset({"reshape", "expand", "shrink", "pad"})  # ops whose argum
 def size_free(key: tuple) -> tuple:
     """A kernel signature with its sizes left out (shapes, strides, offsets, the sizes in
     movement ops' arguments; which axes are broadcast stays): the kernels of one program
-    at different lengths share it."""
+    at different lengths share it. A detach is its source's value (it lowers to nothing), so
+    it is left out too: whether a tensor's value reaches an op detached depends on whether
+    autograd follows anything else in the process (TensorBase._value), and the same code at
+    two lengths must not make two families because an unrelated tensor died in between."""
     out = []
-    for part in key:
+    at: dict[int, int] = {}  # the key's positions -> their positions in `out` (a detach: its source's)
+    for i, part in enumerate(key):
         tag = part[0]
         if tag == "in":
             _, slot, dtype, shape, (strides, _offset) = part
@@ -117,10 +121,15 @@ def size_free(key: tuple) -> tuple:
         elif tag == "const":
             out.append(("const", part[1], len(part[2]), part[3]))
         elif tag == "outputs":
-            out.append(part)
+            out.append(("outputs", tuple(at[s] for s in part[1])))
         else:
             op, dtype, shape, arg, extra, srcs = part
-            out.append((op, dtype, len(shape), without_ints(arg) if op in SIZE_ARGS else arg, extra, srcs))
+            if op == "detach":
+                at[i] = at[srcs[0]]
+                continue
+            out.append((op, dtype, len(shape), without_ints(arg) if op in SIZE_ARGS else arg, extra,
+                        tuple(at[s] for s in srcs)))
+        at[i] = len(out) - 1
     return tuple(out)
 
 
