@@ -99,6 +99,19 @@ def distribution(op: str, weights: Node, distinct: int = 0) -> None:
                                    f"{user_site()})"))
 
 
+def within(op: str, values: Node, low: float, high: float, what: str) -> None:
+    """Ask that every entry of the float `values` lie in [low, high] (NaN does not), as PyTorch
+    asks of binary_cross_entropy's input and target."""
+    if values.numel == 0:
+        return
+    dev, shape, dt = values.device, values.shape, values.dtype
+    inside = B.elementwise("and", B.elementwise("le", const(low, dt, shape, dev), values),
+                           B.elementwise("le", values, const(high, dt, shape, dev)))
+    _ask(B.elementwise("not", inside), _int(1, values),
+         Failure(RuntimeError, f"{op}: all elements of {what} should be between {low:g} and {high:g} (raised where "
+                               f"the result was read; the op was called at {user_site()})"))
+
+
 def _int(value: int, like: Node) -> Node:
     return const(value, D.int64, like.shape, like.device)
 

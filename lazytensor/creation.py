@@ -42,6 +42,9 @@ def _infer_dtype(data: Any) -> D.DType:
     if isinstance(data, TensorBase):
         return data.dtype
     flat = list(_flatten(data))
+    strings = [v for v in flat if isinstance(v, (str, bytes))]
+    if strings:
+        raise TypeError(f"tensor(): invalid data type '{type(strings[0]).__name__}'")
     if any(isinstance(v, TensorBase) and v.dtype.is_floating_point for v in flat):
         return D.float32
     if any(isinstance(v, (float, np.floating)) for v in flat):
@@ -211,6 +214,8 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative (got {steps})")
     dt = resolve_dtype(dtype)
     dev = resolve_device(device)
     if steps == 1:

@@ -198,6 +198,9 @@ def mul(a, b) -> Tensor:
 
 
 def div(a, b, rounding_mode: str | None = None) -> Tensor:
+    if rounding_mode not in (None, "trunc", "floor"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"{rounding_mode!r}")
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
@@ -286,6 +289,9 @@ def pow(a, b) -> Tensor:
         special = _POW_AS.get(b) or (_FLOAT_POW_AS.get(b) if a.dtype.is_floating_point else None)
         if special is not None:
             return special(a)
+        if isinstance(b, int) and b < 0 and not a.dtype.is_floating_point:
+            raise RuntimeError(f"pow: Integers to negative integer powers are not allowed (a {a.dtype.name} tensor "
+                               f"of shape {tuple(a.shape)} to the power {b})")
     (na, nb), dt = prepare("pow", a, b)
     return wrap(B.elementwise("pow", na, nb))
 

@@ -198,7 +198,7 @@ def narrow(self: Tensor, dim: int, start: int, length: int) -> Tensor:
     n = self.shape[d]
     start = start + n if start < 0 else start
     if not (0 <= start and start + length <= n and length >= 0):
-        raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) "
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) "
                          f"of dim {dim} in shape {tuple(self.shape)}")
     return self._shrink_dim(d, start, start + length)
 
@@ -265,6 +265,9 @@ def roll(self: Tensor, shifts, dims=None) -> Tensor:
         return roll(self.flatten(), shifts, 0).reshape(self.shape)
     shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
     dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(dims)} "
+                           f"(shape {tuple(self.shape)})")
     out = self
     for s, dim in zip(shifts, dims):
         d = self._dim(dim, "roll")
@@ -291,7 +294,7 @@ def repeat(self: Tensor, *sizes) -> Tensor:
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+        raise ValueError("cat(): expected a non-empty list of Tensors")
     tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     ref = tensors[0]
     d = ref._dim(dim, "cat")

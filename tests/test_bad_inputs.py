@@ -80,6 +80,22 @@ CASES = {
     "zeros: size type": (lambda a, b, v: lt.zeros("a"), TypeError, r"zeros\(\): size must be ints"),
     "to: unknown": (lambda a, b, v: a.to("float99"), RuntimeError, r"unknown device 'float99'"),
     "clamp: no bounds": (lambda a, b, v: a.clamp(), RuntimeError, r"clamp: At least one of 'min' or 'max'"),
+    "roll: shifts and dims": (lambda a, b, v: a.roll((1, 2), (0,)), RuntimeError,
+                              r"roll: shifts and dimensions must align. shifts: 2, dims: 1 \(shape \(2, 3\)\)"),
+    "div: rounding mode": (lambda a, b, v: lt.div(a, 2, rounding_mode="round"), RuntimeError,
+                           r"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found 'round'"),
+    "pow: integers to a negative power": (lambda a, b, v: a.long() ** -1, RuntimeError,
+                                          r"Integers to negative integer powers.*int64.*\(2, 3\)"),
+    "linspace: negative steps": (lambda a, b, v: lt.linspace(0, 1, -1), RuntimeError,
+                                 r"linspace: number of steps must be non-negative"),
+    "tensor: strings": (lambda a, b, v: lt.tensor(["a", "b"]), TypeError, r"tensor\(\): invalid data type 'str'"),
+    "cat: no tensors": (lambda a, b, v: lt.cat([]), ValueError, r"cat\(\): expected a non-empty list"),
+    "narrow: past the end": (lambda a, b, v: a.narrow(1, 2, 2), RuntimeError,
+                             r"narrow: start \(2\) \+ length \(2\) exceeds dimension size \(3\).*\(2, 3\)"),
+    "binary_cross_entropy: input past 1": (lambda a, b, v: F.binary_cross_entropy(a, a * 0), RuntimeError,
+                                           r"binary_cross_entropy: all elements of input should be between 0 and 1"),
+    "binary_cross_entropy: target past 1": (lambda a, b, v: F.binary_cross_entropy(a * 0 + 0.5, a), RuntimeError,
+                                            r"binary_cross_entropy: all elements of target should be between 0 and 1"),
 }
 
 

@@ -694,6 +694,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({tuple(target.shape)}) that is different to the input size "
                          f"({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
+    checks.within("binary_cross_entropy", target.node, 0.0, 1.0, "target")
+    checks.within("binary_cross_entropy", input.node, 0.0, 1.0, "input")
     log_x = input.log().clamp(min=-100.0)
     log_1mx = (1 - input).log().clamp(min=-100.0)
     loss = -(target * log_x + (1 - target) * log_1mx)
