@@ -29,6 +29,9 @@ from .elementwise import (  # noqa: F401
     silu, softplus, clamp, lerp, where, isnan, isinf, isfinite, nan_to_num,
     mul as multiply, sub as subtract, div as divide, div as true_divide, neg as negative, abs as absolute, gt as greater, ge as greater_equal, lt as less, le as less_equal, ne as not_equal,
     clamp as clip, trunc as fix,
+    asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh,
+    asin as arcsin, acos as arccos, atan as arctan, atan2 as arctan2, asinh as arcsinh, acosh as arccosh,
+    atanh as arctanh,
 )
 from .movement import (  # noqa: F401
     transpose, t, squeeze, unsqueeze, flatten, unflatten, movedim, narrow, select, split, chunk,

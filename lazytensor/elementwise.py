@@ -386,6 +386,20 @@ tanh = _unary_float("tanh")
 log1p = _unary_float("log1p")
 expm1 = _unary_float("expm1")
 reciprocal = _unary_float("reciprocal", "recip")
+asin = _unary_float("asin")
+acos = _unary_float("acos")
+atan = _unary_float("atan")
+sinh = _unary_float("sinh")
+cosh = _unary_float("cosh")
+asinh = _unary_float("asinh")
+acosh = _unary_float("acosh")
+atanh = _unary_float("atanh")
+
+
+def atan2(input: Tensor, other) -> Tensor:
+    """The angle of the point (other, input): input is y, as in PyTorch."""
+    (ny, nx), _ = prepare("atan2", input, other, dtype=_float_type(result_dtype(input, other)))
+    return wrap(B.elementwise("atan2", ny, nx))
 
 LN2 = math.log(2.0)
 

@@ -66,6 +66,15 @@ class Tensor(TensorBase):
     log1p = elementwise.log1p
     expm1 = elementwise.expm1
     reciprocal = elementwise.reciprocal
+    asin = arcsin = elementwise.asin
+    acos = arccos = elementwise.acos
+    atan = arctan = elementwise.atan
+    atan2 = arctan2 = elementwise.atan2
+    sinh = elementwise.sinh
+    cosh = elementwise.cosh
+    asinh = arcsinh = elementwise.asinh
+    acosh = arccosh = elementwise.acosh
+    atanh = arctanh = elementwise.atanh
     exp2 = elementwise.exp2
     log2 = elementwise.log2
     log10 = elementwise.log10
@@ -152,6 +161,15 @@ class Tensor(TensorBase):
     sigmoid_ = elementwise.inplace("sigmoid", elementwise.sigmoid)
     relu_ = elementwise.inplace("relu", elementwise.relu)
     tanh_ = elementwise.inplace("tanh", elementwise.tanh)
+    asin_ = elementwise.inplace("asin", elementwise.asin)
+    acos_ = elementwise.inplace("acos", elementwise.acos)
+    atan_ = elementwise.inplace("atan", elementwise.atan)
+    atan2_ = elementwise.inplace("atan2", elementwise.atan2)
+    sinh_ = elementwise.inplace("sinh", elementwise.sinh)
+    cosh_ = elementwise.inplace("cosh", elementwise.cosh)
+    asinh_ = elementwise.inplace("asinh", elementwise.asinh)
+    acosh_ = elementwise.inplace("acosh", elementwise.acosh)
+    atanh_ = elementwise.inplace("atanh", elementwise.atanh)
     floor_ = elementwise.inplace("floor", elementwise.floor)
     ceil_ = elementwise.inplace("ceil", elementwise.ceil)
     round_ = elementwise.inplace("round", elementwise.round)

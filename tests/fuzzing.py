@@ -33,9 +33,10 @@ import lazytensor.config as config
 
 SIZES = (0, 1, 2, 3, 5)
 UNARY = ("x.tanh()", "x.sigmoid()", "x.sin()", "x.abs()", "-x", "x.relu()", "(x * x + 1).sqrt()", "x.exp().tanh()",
-         "m.nn.functional.gelu(x)", "x.clamp(-0.5, 0.7)", "(x.abs() + 1).log()")
+         "m.nn.functional.gelu(x)", "x.clamp(-0.5, 0.7)", "(x.abs() + 1).log()", "x.atan()", "x.asinh()",
+         "x.sin().asin()")
 BINARY = ("x + y", "x - y", "x * y", "x / (y.abs() + 1)", "m.maximum(x, y)", "m.minimum(x, y)",
-          "m.where(x > y, x, y * 2)", "x * (y > 0)", "x + 2.5", "3 - x", "x * -1.5")
+          "m.where(x > y, x, y * 2)", "x * (y > 0)", "x + 2.5", "3 - x", "x * -1.5", "m.atan2(x, y)")
 # integer tensors made inside a step, mixed with floats: PyTorch's type promotion (int with
 # float, int32 with int64, with float64), integer division and remainder, int masks
 INTEGER = ("x + (y * 4).long()", "(x * 4).int() * 0.5", "((x * 4).long() // 3) * y", "(x * 4).long().float() / 3",

@@ -76,6 +76,7 @@ UNARY_DOMAIN = {
     "exp": X, "exp2": X, "log": POS, "log2": POS, "log1p": POS, "expm1": X,
     "sqrt": POS, "rsqrt": POS, "reciprocal": NZ, "square": X, "abs": NZ, "neg": X,
     "sin": X, "cos": X, "tan": UNIT, "tanh": X, "sigmoid": X, "relu": NZ, "erf": X,
+    "asin": UNIT, "acos": UNIT, "atan": X, "sinh": X, "cosh": X, "asinh": X, "acosh": POS + 1.0, "atanh": UNIT,
 }
 
 
@@ -119,6 +120,7 @@ BINARY = {
     "max_binary": (lambda m, x, y: m.max(x, y), X, Y),
     "remainder": (lambda m, x, y: x % y, X, POS),
     "fmod": (lambda m, x, y: m.fmod(x, y), X, POS),
+    "atan2": (lambda m, y, x: m.atan2(y, x), X, Y),
     "add_alpha": (lambda m, x, y: m.add(x, y, alpha=2), X, Y),
     "sub_alpha_method": (lambda m, x, y: x.sub(y, alpha=0.5), X, Y),
     "mul_method": (lambda m, x, y: x.mul(y), X, Y),

@@ -334,12 +334,37 @@ def test_division_rounds_each_quotient_as_torch():
     check_cases(DIVISIONS, lambda fn: compare(fn, x, y, rtol=0, atol=0))
 
 
-SATURATED = np.array([-np.inf, -1e30, -1e4, -20.0, -12.0, 12.0, 20.0, 1e4, 1e30, np.inf, np.nan], np.float32)
+INVERSE_AND_HYPERBOLIC = {
+    "asin": lambda m, t: t.clamp(-1, 1).asin(),
+    "acos": lambda m, t: m.acos(t.clamp(-1, 1)),
+    "atan": lambda m, t: t.atan(),
+    "arctan_alias": lambda m, t: m.arctan(t),
+    "sinh": lambda m, t: t.sinh(),
+    "cosh": lambda m, t: m.cosh(t),
+    "asinh": lambda m, t: t.asinh(),
+    "acosh": lambda m, t: (t.abs() + 1).acosh(),
+    "atanh": lambda m, t: t.clamp(-1, 1).atanh(),
+    "atan2": lambda m, t: m.atan2(t, t.flip(0)),
+    "atan2_scalar_other": lambda m, t: t.atan2(m.tensor(-0.0)),
+    "outside_the_domain": lambda m, t: (t * 3).asin() + (t * 3).acos() + (t * 3).atanh() + t.acosh(),
+    "integers_become_float": lambda m, t: (t * 4).long().atan(),
+    "in_place": lambda m, t: t.clone().sinh_(),
+}
+
+
+def test_inverse_trigonometric_and_hyperbolic_functions_match_torch():
+    """Over zeros, infinities, NaN, tiny and huge values and the domains' edges."""
+    x = np.array([0.0, -0.0, 1e-30, -1e-6, 0.5, -0.999, 1.0, -1.0, 1.5, 20.0, -89.0, 1e20, -3e38,
+                  np.inf, -np.inf, np.nan], np.float32)
+    check_cases(INVERSE_AND_HYPERBOLIC, lambda fn: compare(fn, x, rtol=2e-6, atol=0))
+
+
+SATURATED = np.array([-np.inf, -1e30, -1e4, -20.0, -12.0, -9.5, 9.2, 12.0, 20.0, 1e4, 1e30, np.inf, np.nan], np.float32)
 
 
 def test_tanh_reaches_one_where_float32_rounds_it_there():
-    """PoCL's float tanh stops at 0.99999994 for any |x| past 9, infinity included; float32 rounds
-    tanh to 1 from 9.0109 on, as torch gives it."""
+    """PoCL's float tanh stops at 0.99999994 for any |x| past 9, infinity included, and NumPy's up
+    to about 10; float32 rounds tanh to 1 from 9.0109 on, as torch gives it."""
     compare(lambda m, t: t.tanh(), SATURATED, rtol=0, atol=0)
 
 

@@ -56,6 +56,12 @@ def _pow(n: Node, s, g: Node) -> Grads:
     return da, db
 
 
+def _atan2(n: Node, s, g: Node) -> Grads:
+    y, x = s
+    scaled = _e("div", g, _e("add", _e("mul", x, x), _e("mul", y, y)))
+    return _e("mul", scaled, x), _e("neg", _e("mul", scaled, y))
+
+
 def _cast(n: Node, s, g: Node) -> Grads:
     (src,) = s
     return (B.cast(g, src.dtype) if src.dtype.is_floating_point else None,)
@@ -79,6 +85,15 @@ ELEMENTWISE_RULES: dict[str, Callable[[Node, tuple, Node], Grads]] = {
     "abs": lambda n, s, g: (_e("mul", g, _sign(s[0])),),
     "log1p": lambda n, s, g: (_e("div", g, _e("add", s[0], _c(n, 1))),),
     "expm1": lambda n, s, g: (_e("mul", g, _e("add", n, _c(n, 1))),),
+    "asin": lambda n, s, g: (_e("div", g, _e("sqrt", _e("sub", _c(g, 1), _e("mul", s[0], s[0])))),),
+    "acos": lambda n, s, g: (_e("neg", _e("div", g, _e("sqrt", _e("sub", _c(g, 1), _e("mul", s[0], s[0]))))),),
+    "atan": lambda n, s, g: (_e("div", g, _e("add", _c(g, 1), _e("mul", s[0], s[0]))),),
+    "sinh": lambda n, s, g: (_e("mul", g, _e("cosh", s[0])),),
+    "cosh": lambda n, s, g: (_e("mul", g, _e("sinh", s[0])),),
+    "asinh": lambda n, s, g: (_e("div", g, _e("sqrt", _e("add", _e("mul", s[0], s[0]), _c(g, 1)))),),
+    "acosh": lambda n, s, g: (_e("div", g, _e("sqrt", _e("mul", _e("sub", s[0], _c(g, 1)), _e("add", s[0], _c(g, 1))))),),
+    "atanh": lambda n, s, g: (_e("div", g, _e("sub", _c(g, 1), _e("mul", s[0], s[0]))),),
+    "atan2": _atan2,
     "floor": lambda n, s, g: (_c(g, 0),),
     "ceil": lambda n, s, g: (_c(g, 0),),
     "rint": lambda n, s, g: (_c(g, 0),),
