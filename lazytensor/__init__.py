@@ -30,6 +30,8 @@ from .elementwise import (  # noqa: F401
     mul as multiply, sub as subtract, div as divide, div as true_divide, neg as negative, abs as absolute, gt as greater, ge as greater_equal, lt as less, le as less_equal, ne as not_equal,
     clamp as clip, trunc as fix,
     asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh,
+    addcmul, addcdiv, frac, deg2rad, rad2deg, logit, logaddexp, logaddexp2, hypot, xlogy, fmax, fmin,
+    clamp_min, clamp_max, isposinf, isneginf,
     asin as arcsin, acos as arccos, atan as arctan, atan2 as arctan2, asinh as arcsinh, acosh as arccosh,
     atanh as arctanh,
 )
@@ -38,10 +40,12 @@ from .movement import (  # noqa: F401
     unbind, roll, tril, triu, cat, stack,
     swapaxes, transpose as swapdims, flip_fn as flip, cat as concat, concatenate,
     reshape_fn as reshape, permute_fn as permute,
+    broadcast_to, broadcast_tensors, meshgrid, ravel, tile, atleast_1d, atleast_2d, atleast_3d, hstack, vstack,
+    dstack, column_stack, diff, repeat_interleave,
 )
 from .reduce import (  # noqa: F401
     sum, prod, mean, amax, amin, argmax, argmin, max, min, var, std, var_mean, std_mean, norm, logsumexp,
-    softmax, log_softmax, cumsum,
+    softmax, log_softmax, cumsum, cumprod, nansum, nanmean, count_nonzero,
     all_ as all, any_ as any,
 )
 from .indexing import (  # noqa: F401
@@ -51,7 +55,7 @@ from .data_dependent import (  # noqa: F401
     nonzero,
 )
 from .linalg import (  # noqa: F401
-    matmul, mm, bmm, dot, outer, diagonal, einsum,
+    matmul, mm, bmm, dot, outer, diagonal, einsum, diag, trace,
     outer as ger,
 )
 from .conversion import (  # noqa: F401

@@ -586,6 +586,96 @@ def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf:
     return where(out == -math.inf, neginf, out)
 
 
+# ---- composites: ops PyTorch has that are a few of the above ----------------------------------
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """input + value * tensor1 * tensor2, multiplied in PyTorch's order."""
+    return input + value * tensor1 * tensor2
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """input + value * tensor1 / tensor2, in PyTorch's order."""
+    return input + value * tensor1 / tensor2
+
+
+def frac(x: Tensor) -> Tensor:
+    return x - x.trunc()
+
+
+def deg2rad(x: Tensor) -> Tensor:
+    return _float(x) * (math.pi / 180.0)
+
+
+def rad2deg(x: Tensor) -> Tensor:
+    return _float(x) * (180.0 / math.pi)
+
+
+def logit(x: Tensor, eps: float | None = None) -> Tensor:
+    x = _float(x)
+    if eps is not None:
+        x = clamp(x, eps, 1.0 - eps)
+    return (x / (1.0 - x)).log()
+
+
+def logaddexp(a: Tensor, b: Tensor) -> Tensor:
+    """log(exp(a) + exp(b)) without overflow: the larger plus log1p(exp(-|a - b|)); two equal
+    infinities give themselves (their difference is NaN)."""
+    a, b = _float(a), _float(b)
+    top = maximum(a, b)
+    return where((a == b) & isinf(a), a, top + (-(a - b).abs()).exp().log1p())
+
+
+def logaddexp2(a: Tensor, b: Tensor) -> Tensor:
+    """log2(2 ** a + 2 ** b), as logaddexp in base 2."""
+    a, b = _float(a), _float(b)
+    top = maximum(a, b)
+    return where((a == b) & isinf(a), a, top + (-(a - b).abs() * LN2).exp().log1p() * (1 / LN2))
+
+
+def hypot(a: Tensor, b: Tensor) -> Tensor:
+    """sqrt(a^2 + b^2) scaled by the larger magnitude, so that squares never overflow; an
+    infinite side gives inf even beside NaN, as C's hypot."""
+    a, b = abs(_float(a)), abs(_float(b))
+    big, small = maximum(a, b), minimum(a, b)
+    ratio = small / where(big == 0, 1.0, big)
+    out = big * (1.0 + ratio * ratio).sqrt()
+    return where(isinf(a) | isinf(b), math.inf, out)
+
+
+def xlogy(x, y) -> Tensor:
+    """x * log(y), 0 where x is 0 (unless y is NaN), as PyTorch; either may be a number."""
+    dt = _float_type(result_dtype(x, y))
+    device, shape = _placed("xlogy", (x, y))
+    x, y = (wrap(as_node(v, dt, shape, device)) for v in (x, y))
+    return where(isnan(y), math.nan, where(x == 0, 0.0, x * y.log()))
+
+
+def fmax(a: Tensor, b: Tensor) -> Tensor:
+    """The larger, where a NaN loses to a number (maximum propagates it)."""
+    return where(isnan(a), b, where(isnan(b), a, maximum(a, b)))
+
+
+def fmin(a: Tensor, b: Tensor) -> Tensor:
+    """The smaller, where a NaN loses to a number (minimum propagates it)."""
+    return where(isnan(a), b, where(isnan(b), a, minimum(a, b)))
+
+
+def clamp_min(x: Tensor, min) -> Tensor:
+    return clamp(x, min=min)
+
+
+def clamp_max(x: Tensor, max) -> Tensor:
+    return clamp(x, max=max)
+
+
+def isposinf(x: Tensor) -> Tensor:
+    return x == math.inf if x.dtype.is_floating_point else zeros_bool(x)
+
+
+def isneginf(x: Tensor) -> Tensor:
+    return x == -math.inf if x.dtype.is_floating_point else zeros_bool(x)
+
+
 # ---- aliases, reflected operators, in-place forms (tensor.py lists them as Tensor methods) -----
 
 multiply, subtract, divide, true_divide, negative, absolute = mul, sub, div, div, neg, abs

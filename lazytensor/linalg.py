@@ -7,7 +7,7 @@ from .elementwise import broadcast_shapes, common_device
 from .indexing import _stride_dim
 from .ir import build as B
 from .ir import dtype as D
-from .ir.node import Node
+from .ir.node import Node, const
 from .tensor_base import TensorBase, wrap
 
 if TYPE_CHECKING:
@@ -113,6 +113,29 @@ def diagonal(self: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Ten
     if n == 0:
         return flat
     return _stride_dim(flat, flat.ndim - 1, n + 1)
+
+
+def diag(self: Tensor, diagonal: int = 0) -> Tensor:
+    """A vector's square matrix with it on the `diagonal`-th diagonal, or a matrix's diagonal."""
+    if self.ndim == 2:
+        return self.diagonal(diagonal).clone()
+    if self.ndim != 1:
+        raise RuntimeError(f"diag: expected a 1-D or 2-D tensor, got shape {tuple(self.shape)}")
+    size = self.shape[0] + abs(diagonal)
+    dev, square = self.device.name, (size, size)
+    rows, cols = B.iota(square, 0, D.int64, dev), B.iota(square, 1, D.int64, dev)
+    on = B.elementwise("eq", B.elementwise("sub", cols, rows), const(diagonal, D.int64, square, dev))
+    # (i, i + k) holds v[i] above the main diagonal, (j + k, j) holds v[j] below it
+    padded = B.pad(self.node, ((0, abs(diagonal)),))
+    along = (size, 1) if diagonal >= 0 else (1, size)
+    spread = B.expand(B.reshape(padded, along), square)
+    return wrap(B.elementwise("where", on, spread, const(0, self.dtype, square, dev)))
+
+
+def trace(self: Tensor) -> Tensor:
+    if self.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, got shape {tuple(self.shape)}")
+    return self.diagonal().sum()
 
 
 def einsum(equation: str, *operands) -> Tensor:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Sequence
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
-from .elementwise import common_device, result_dtype
-from .tensor_base import wrap
+from .creation import tensor
+from .elementwise import broadcast_shapes, common_device, result_dtype
+from .tensor_base import TensorBase, wrap
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -327,6 +328,123 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                                f"{', '.join(str(tuple(x.shape)) for x in tensors)}")
     d = tensors[0]._dim(dim, "stack", tensors[0].ndim + 1)
     return cat([t.unsqueeze(d) for t in tensors], d)
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """Each tensor expanded (a view) to the shape they broadcast to together."""
+    shape = broadcast_shapes("broadcast_tensors", *(tuple(t.shape) for t in tensors))
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids of 0- or 1-D tensors: 'ij' (matrix order) or 'xy' (the first two axes
+    swapped, as NumPy's default); views, no copies."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    flat = [t.reshape(-1) for t in tensors]
+    sizes = [t.shape[0] for t in flat]
+    if indexing == "xy" and len(flat) >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for i, t in enumerate(flat):
+        axis = (1 - i if i < 2 else i) if indexing == "xy" and len(flat) >= 2 else i
+        view = [1] * len(flat)
+        view[axis] = t.shape[0]
+        out.append(t.reshape(view).expand(sizes))
+    return tuple(out)
+
+
+def ravel(self: Tensor) -> Tensor:
+    return self.reshape(-1)
+
+
+def view_as(self: Tensor, other: Tensor) -> Tensor:
+    return self.view(tuple(other.shape))
+
+
+def tile(self: Tensor, dims) -> Tensor:
+    """repeat, with `dims` padded by leading 1s to the tensor's number of dims."""
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    return self.repeat((1,) * (self.ndim - len(dims)) + dims)
+
+
+def atleast_1d(*tensors):
+    return _at_least(tensors, lambda t: t.reshape(1) if t.ndim == 0 else t)
+
+
+def atleast_2d(*tensors):
+    return _at_least(tensors, lambda t: t.reshape(1, -1) if t.ndim < 2 else t)
+
+
+def atleast_3d(*tensors):
+    """As NumPy: a vector of n becomes (1, n, 1), a matrix (r, c) becomes (r, c, 1)."""
+    return _at_least(tensors, lambda t: t.reshape(1, -1, 1) if t.ndim < 2 else (t.unsqueeze(-1) if t.ndim == 2 else t))
+
+
+def _at_least(tensors: tuple, lift):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    out = tuple(lift(t) for t in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+def hstack(tensors: Sequence[Tensor]) -> Tensor:
+    """cat along the columns (along the only axis for vectors)."""
+    tensors = [atleast_1d(t) for t in tensors]
+    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Sequence[Tensor]) -> Tensor:
+    return cat([atleast_2d(t) for t in tensors], 0)
+
+
+def dstack(tensors: Sequence[Tensor]) -> Tensor:
+    return cat([atleast_3d(t) for t in tensors], 2)
+
+
+def column_stack(tensors: Sequence[Tensor]) -> Tensor:
+    """Vectors as columns, matrices as they are, side by side."""
+    return cat([t.reshape(-1, 1) if t.ndim < 2 else t for t in tensors], 1)
+
+
+def diff(self: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None, append: Tensor | None = None) -> Tensor:
+    """The n-th forward difference along `dim` (prepend and append joined first); for bools, xor."""
+    d = self._dim(dim, "diff")
+    x = cat([t for t in (prepend, self, append) if t is not None], d) if prepend is not None or append is not None else self
+    for _ in range(n):
+        size = x.shape[d]
+        later, earlier = x.narrow(d, 1, max(size - 1, 0)), x.narrow(d, 0, max(size - 1, 0))
+        x = later ^ earlier if x.dtype == D.bool_ else later - earlier
+    return x
+
+
+def repeat_interleave(self: Tensor, repeats, dim: int | None = None, *, output_size: int | None = None) -> Tensor:
+    """Each element repeated `repeats` times in place (an int, or one per element along `dim`:
+    those are read to learn the result's size, as PyTorch reads them; `output_size`, the
+    result's size along `dim`, is checked against them)."""
+    if dim is None:
+        return repeat_interleave(self.reshape(-1), repeats, 0, output_size=output_size)
+    d = self._dim(dim, "repeat_interleave")
+    if isinstance(repeats, TensorBase) and repeats.numel() == 1:
+        repeats = int(repeats.item())
+    if isinstance(repeats, int):
+        if repeats < 0:
+            raise RuntimeError(f"repeat_interleave: repeats can not be negative (got {repeats})")
+        shape = tuple(self.shape)
+        if output_size is not None and output_size != shape[d] * repeats:
+            raise RuntimeError(f"repeat_interleave: output_size {output_size} differs from {shape[d]} x {repeats}")
+        spread = self.unsqueeze(d + 1).expand(shape[:d + 1] + (repeats,) + shape[d + 1:])
+        return spread.reshape(shape[:d] + (shape[d] * repeats,) + shape[d + 1:])
+    counts = [int(c) for c in repeats.tolist()]
+    if len(counts) != self.shape[d] or any(c < 0 for c in counts):
+        raise RuntimeError(f"repeat_interleave: repeats must have the same size as input along dim {d} and no "
+                           f"negative entry (got {len(counts)} repeats for size {self.shape[d]})")
+    index = [i for i, c in enumerate(counts) for _ in range(c)]
+    if output_size is not None and output_size != len(index):
+        raise RuntimeError(f"repeat_interleave: output_size {output_size} differs from the repeats' sum {len(index)}")
+    return self.index_select(d, tensor(index, dtype=D.int64, device=self.device))
 
 
 def _triangle(self: Tensor, diagonal: int, keep_lower: bool, op: str) -> Tensor:

@@ -8,6 +8,7 @@ from collections import namedtuple
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
+from .ir.ops import reduce_identity
 from .elementwise import maximum, minimum, where
 from .runtime.devices import get_device
 from .tensor_base import TensorBase, wrap
@@ -223,22 +224,49 @@ def log_softmax(self: Tensor, dim: int, dtype=None) -> Tensor:
 
 
 def cumsum(self: Tensor, dim: int, dtype=None) -> Tensor:
-    """Prefix sums as one fused reduction: out[i] = sum over j <= i (quadratic work, no copies).
-    float32 sums in float64 where the device has it, as PyTorch's CPU cumsum does (bit for bit:
-    a float32 running sum differs from it in the last bits, which a later cast to int shows)."""
+    return _prefix(self, dim, dtype, "cumsum", "sum")
+
+
+def cumprod(self: Tensor, dim: int, dtype=None) -> Tensor:
+    return _prefix(self, dim, dtype, "cumprod", "prod")
+
+
+def _prefix(self: Tensor, dim: int, dtype, name: str, op: str) -> Tensor:
+    """Prefix sums or products as one fused reduction: out[i] = op over j <= i (quadratic work,
+    no copies). float32 accumulates in float64 where the device has it, as PyTorch's CPU
+    kernels do (bit for bit: a float32 running sum differs from it in the last bits, which a
+    later cast to int shows)."""
     dt = _accumulate_type(self, dtype)
-    d = self._dim(dim, "cumsum")
+    d = self._dim(dim, name)
     if self.ndim == 0:
         return self.to(dt)
     if dt == D.float32 and get_device(self.device.name).supports(D.float64):
-        return cumsum(self.to(D.float64), d).to(dt)
+        return _prefix(self.to(D.float64), d, None, name, op).to(dt)
     x = self.to(dt).movedim(d, -1)
     n = x.shape[-1]
-    shape = tuple(x.shape) + (n,)  # [..., i, j]: row i sums the j <= i
+    shape = tuple(x.shape) + (n,)  # [..., i, j]: row i takes the j <= i
     dev = x.device.name
     rows = B.iota(shape, len(shape) - 2, D.int64, dev)
     cols = B.iota(shape, len(shape) - 1, D.int64, dev)
     spread = B.expand(B.reshape(x.node, tuple(x.shape[:-1]) + (1, n)), shape)
-    masked = B.elementwise("where", B.elementwise("le", cols, rows), spread, const(0, dt, shape, dev))
-    out = wrap(B.reshape(B.reduce(masked, "sum", (len(shape) - 1,)), tuple(x.shape)))
+    neutral = const(reduce_identity(op, dt), dt, shape, dev)
+    masked = B.elementwise("where", B.elementwise("le", cols, rows), spread, neutral)
+    out = wrap(B.reshape(B.reduce(masked, op, (len(shape) - 1,)), tuple(x.shape)))
     return out.movedim(-1, d)
+
+
+def nansum(self: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """The sum with NaN counted as 0."""
+    return sum(where(self != self, 0, self), dim, keepdim, dtype)
+
+
+def nanmean(self: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """The mean of the values that are not NaN (NaN where there are none)."""
+    if not self.dtype.is_floating_point:
+        raise RuntimeError(f"nanmean(): expected a float input, got {self.dtype.name} (shape {tuple(self.shape)})")
+    kept = self == self
+    return nansum(self, dim, keepdim, dtype) / sum(kept, dim, keepdim).to(dtype or self.dtype)
+
+
+def count_nonzero(self: Tensor, dim=None) -> Tensor:
+    return sum(self != 0, dim)

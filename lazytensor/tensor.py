@@ -75,6 +75,22 @@ class Tensor(TensorBase):
     asinh = arcsinh = elementwise.asinh
     acosh = arccosh = elementwise.acosh
     atanh = arctanh = elementwise.atanh
+    addcmul = elementwise.addcmul
+    addcdiv = elementwise.addcdiv
+    frac = elementwise.frac
+    deg2rad = elementwise.deg2rad
+    rad2deg = elementwise.rad2deg
+    logit = elementwise.logit
+    logaddexp = elementwise.logaddexp
+    logaddexp2 = elementwise.logaddexp2
+    hypot = elementwise.hypot
+    xlogy = elementwise.xlogy
+    fmax = elementwise.fmax
+    fmin = elementwise.fmin
+    clamp_min = elementwise.clamp_min
+    clamp_max = elementwise.clamp_max
+    isposinf = elementwise.isposinf
+    isneginf = elementwise.isneginf
     exp2 = elementwise.exp2
     log2 = elementwise.log2
     log10 = elementwise.log10
@@ -170,6 +186,13 @@ class Tensor(TensorBase):
     asinh_ = elementwise.inplace("asinh", elementwise.asinh)
     acosh_ = elementwise.inplace("acosh", elementwise.acosh)
     atanh_ = elementwise.inplace("atanh", elementwise.atanh)
+    addcmul_ = elementwise.inplace("addcmul", elementwise.addcmul)
+    addcdiv_ = elementwise.inplace("addcdiv", elementwise.addcdiv)
+    frac_ = elementwise.inplace("frac", elementwise.frac)
+    clamp_min_ = elementwise.inplace("clamp_min", elementwise.clamp_min)
+    clamp_max_ = elementwise.inplace("clamp_max", elementwise.clamp_max)
+    cumsum_ = elementwise.inplace("cumsum", reduce.cumsum)
+    cumprod_ = elementwise.inplace("cumprod", reduce.cumprod)
     floor_ = elementwise.inplace("floor", elementwise.floor)
     ceil_ = elementwise.inplace("ceil", elementwise.ceil)
     round_ = elementwise.inplace("round", elementwise.round)
@@ -215,6 +238,11 @@ class Tensor(TensorBase):
     expand = movement.expand
     expand_as = movement.expand_as
     broadcast_to = movement.broadcast_to
+    ravel = movement.ravel
+    view_as = movement.view_as
+    tile = movement.tile
+    diff = movement.diff
+    repeat_interleave = movement.repeat_interleave
     squeeze = movement.squeeze
     unsqueeze = movement.unsqueeze
     flatten = movement.flatten
@@ -253,6 +281,10 @@ class Tensor(TensorBase):
     softmax = reduce.softmax
     log_softmax = reduce.log_softmax
     cumsum = reduce.cumsum
+    cumprod = reduce.cumprod
+    nansum = reduce.nansum
+    nanmean = reduce.nanmean
+    count_nonzero = reduce.count_nonzero
 
     # ---- indexing, gather and scatter (lazytensor/indexing.py) -----------------------------
     __getitem__ = indexing.getitem
@@ -280,6 +312,8 @@ class Tensor(TensorBase):
     outer = linalg.outer
     ger = linalg.outer
     diagonal = linalg.diagonal
+    diag = linalg.diag
+    trace = linalg.trace
 
     # ---- dtype, device, copies, in-place fills (lazytensor/conversion.py) ------------------
     to = conversion.to
