@@ -98,3 +98,61 @@ REDUCTIONS = {
 
 def test_reductions_match_torch():
     check_cases(REDUCTIONS, lambda fn: compare(fn, values((3, 4), seed=3), rtol=1e-6, atol=1e-7))
+
+
+# module name -> its arguments: built alike in both libraries
+ACTIVATION_MODULES = {
+    "ReLU6": (), "Hardtanh": (-2.0, 2.5), "Hardswish": (), "Hardsigmoid": (), "LogSigmoid": (), "Mish": (),
+    "SELU": (), "CELU": (0.5,), "Softsign": (), "Tanhshrink": (), "Threshold": (0.5, -3.0), "Softshrink": (0.5,),
+    "Hardshrink": (1.0,), "GLU": (0,), "Softmin": (1,),
+}
+# their kinks and bounds, where a gradient is a choice (PyTorch's is the one to match)
+KINKS = np.array([[-3.0, 3.0, 0.0, -0.5, 0.5], [1.0, -1.0, -2.0, 2.5, 6.0], [-1e-10, 1e-3, -30.0, 40.0, 2.0],
+                  [0.25, -0.25, 1.5, -1.5, 0.0]], np.float32)
+
+
+def test_activation_modules_match_torch_values_and_gradients(device, lazy):
+    import torch
+    import lazytensor as lt
+    from helpers import using
+
+    def run(m, name, args, x):
+        x = m.tensor(x, requires_grad=True)
+        y = getattr(m.nn, name)(*args)(x)
+        (y * y.detach().abs().add(1)).sum().backward()
+        return y.detach().numpy(), x.grad.numpy()
+
+    failures = []
+    for name, args in ACTIVATION_MODULES.items():
+        want = run(torch, name, args, KINKS)
+        with using(device, lazy):
+            got = run(lt, name, args, KINKS)
+        for what, g, w in zip(("value", "gradient"), got, want):
+            if not np.allclose(g, w, rtol=1e-6, atol=1e-7):
+                failures.append(f"{name} {what}: {g.ravel()[:6]} vs torch {w.ravel()[:6]}")
+    assert not failures, "\n".join(failures)
+
+
+def test_prelu_learns_one_slope_per_channel_as_torch(device, lazy):
+    import torch
+    import lazytensor as lt
+    from helpers import using
+    x = values((2, 3, 4), seed=5)
+
+    def run(m):
+        layer = m.nn.PReLU(3, init=0.1)
+        out = layer(m.tensor(x))
+        (out * out).sum().backward()
+        return out.detach().numpy(), layer.weight.grad.numpy()
+    want = run(torch)
+    with using(device, lazy):
+        got = run(lt)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_huber_and_kl_div_loss_modules_are_their_functions():
+    import lazytensor as lt
+    a, b = lt.tensor(values((3, 4), seed=6)), lt.tensor(values((3, 4), domain="pos", seed=7))
+    assert lt.nn.HuberLoss(delta=0.5)(a, b).item() == lt.nn.functional.huber_loss(a, b, delta=0.5).item()
+    assert lt.nn.KLDivLoss(reduction="sum")(a, b).item() == lt.nn.functional.kl_div(a, b, reduction="sum").item()

@@ -13,6 +13,74 @@ from .parameter import Parameter
 from ..elementwise import where
 
 
+class _Pointwise(Module):
+    """A module applying one functional activation, FUNCTION, with its arguments kept as
+    attributes: PARAMS names them, in PyTorch's order, with PyTorch's defaults (REQUIRED for
+    none). `inplace` is accepted (positionally last, as PyTorch's) and computes out of place."""
+    FUNCTION = None
+    PARAMS: tuple[tuple[str, object], ...] = ()
+    REQUIRED = object()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__()
+        names = [name for name, _ in self.PARAMS] + ["inplace"]
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__}() takes at most {len(names)} arguments ({len(args)} given)")
+        values = {**dict(self.PARAMS), "inplace": False, **dict(zip(names, args))}
+        for name, value in kwargs.items():
+            if name not in names:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument '{name}'")
+            values[name] = value
+        missing = [name for name in names if values[name] is self.REQUIRED]
+        if missing:
+            raise TypeError(f"{type(self).__name__}() missing required arguments: {', '.join(missing)}")
+        for name in names:
+            setattr(self, name, values[name])
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self).FUNCTION(input, **{name: getattr(self, name) for name, _ in self.PARAMS})
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{name}={getattr(self, name)}" for name, _ in self.PARAMS)
+
+
+def _pointwise(name: str, function, *params: tuple[str, object]) -> type:
+    return type(name, (_Pointwise,), {"FUNCTION": staticmethod(function), "PARAMS": params,
+                                      "__doc__": f"Applies {function.__name__} (lt.nn.functional)."})
+
+
+ReLU6 = _pointwise("ReLU6", F.relu6)
+Hardtanh = _pointwise("Hardtanh", F.hardtanh, ("min_val", -1.0), ("max_val", 1.0))
+Hardswish = _pointwise("Hardswish", F.hardswish)
+Hardsigmoid = _pointwise("Hardsigmoid", F.hardsigmoid)
+LogSigmoid = _pointwise("LogSigmoid", F.logsigmoid)
+Mish = _pointwise("Mish", F.mish)
+SELU = _pointwise("SELU", F.selu)
+CELU = _pointwise("CELU", F.celu, ("alpha", 1.0))
+Softsign = _pointwise("Softsign", F.softsign)
+Tanhshrink = _pointwise("Tanhshrink", F.tanhshrink)
+Threshold = _pointwise("Threshold", F.threshold, ("threshold", _Pointwise.REQUIRED), ("value", _Pointwise.REQUIRED))
+Softshrink = _pointwise("Softshrink", F.softshrink, ("lambd", 0.5))
+Hardshrink = _pointwise("Hardshrink", F.hardshrink, ("lambd", 0.5))
+GLU = _pointwise("GLU", F.glu, ("dim", -1))
+Softmin = _pointwise("Softmin", F.softmin, ("dim", None))
+
+
+class PReLU(Module):
+    """x where x > 0, else a learnt slope times x: one slope, or one per channel."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(ones(num_parameters, device=device, dtype=dtype) * init)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
 class ReLU(Module):
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()

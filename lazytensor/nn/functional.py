@@ -85,11 +85,71 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 
 
 def logsigmoid(input: Tensor) -> Tensor:
-    return input.clamp(max=0) - (-input.abs()).exp().log1p()
+    """log(sigmoid(x)) with no overflow: x - log1p(exp(x)) below 0, -log1p(exp(-x)) from 0 on
+    (whose gradient at 0 is PyTorch's 1/2). Each piece reads x clamped to its own side, so the
+    other side's exp never overflows into a NaN gradient."""
+    below, above = input.clamp(max=0), input.clamp(min=0)
+    return where(input < 0, below - below.exp().log1p(), -(-above).exp().log1p())
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     return input * softplus(input).tanh()
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6, piece by piece for PyTorch's gradient: 0 up to -3 (that point
+    included), 1 from 3 on. The middle piece reads x clamped, so that an infinite x (in the
+    other pieces) sends no NaN through it."""
+    middle = input.clamp(-3, 3)
+    return where(input <= -3, input * 0.0, where(input >= 3, input, middle * (middle + 3) / 6))
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    return relu6(input + 3) / 6
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    return where(input > 0, input * SELU_SCALE, input.clamp(max=0).expm1() * (SELU_ALPHA * SELU_SCALE))
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return where(input > 0, input, (input.clamp(max=0) / alpha).expm1() * alpha)
+
+
+def softsign(input: Tensor) -> Tensor:
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    return input - input.tanh()
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    return where(input > threshold, input, value)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    return where((input > lambd) | (input < -lambd), input, 0.0)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, else weight * x, with one weight per channel (dim 1) or one for all."""
+    if weight.numel() != 1:
+        channels = input.shape[1] if input.ndim > 1 else input.shape[0]
+        if weight.numel() != channels:
+            raise RuntimeError(f"prelu: mismatch of parameter numbers and input channel size: {weight.numel()} "
+                               f"weights for input of shape {tuple(input.shape)}")
+        if input.ndim > 1:
+            weight = weight.reshape((channels,) + (1,) * (input.ndim - 2))
+    return where(input > 0, input, weight * input)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
