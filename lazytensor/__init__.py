@@ -25,7 +25,7 @@ from .elementwise import (  # noqa: F401
     add, sub, mul, div, floor_divide, remainder, fmod, pow, maximum, minimum, bitwise_and,
     bitwise_or, bitwise_xor, bitwise_not, eq, ne, lt, le, gt, ge, logical_and, logical_or,
     logical_xor, logical_not, exp, log, sqrt, sin, cos, tan, tanh, log1p, expm1, reciprocal, exp2,
-    log2, log10, rsqrt, neg, abs, square, sign, floor, ceil, round, trunc, sigmoid, relu, erf, gelu,
+    log2, log10, rsqrt, neg, abs, square, sign, floor, ceil, round, trunc, sigmoid, relu, erf, erfc, gelu,
     silu, softplus, clamp, lerp, where, isnan, isinf, isfinite, nan_to_num,
     mul as multiply, sub as subtract, div as divide, div as true_divide, neg as negative, abs as absolute, gt as greater, ge as greater_equal, lt as less, le as less_equal, ne as not_equal,
     clamp as clip, trunc as fix,

@@ -459,8 +459,7 @@ trunc = _rounding("trunc", "trunc")
 fix = trunc
 
 
-def sigmoid(x: Tensor) -> Tensor:
-    return 1.0 / (1.0 + exp(-_float(x)))
+sigmoid = _unary_float("sigmoid")
 
 
 def relu(x: Tensor) -> Tensor:
@@ -472,38 +471,55 @@ def _float(x: Tensor) -> Tensor:
     return x if x.dtype.is_floating_point else x.float()
 
 
-# Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): the same formula on every device.
-_ERF_P = 0.3275911
-_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+# erfc(z) for z >= 0 as Numerical Recipes' erfcc: t exp(-z^2 + P(t)), t = 1 / (1 + z / 2), within
+# 1.2e-7 of erfc relative to itself, so 1 + erf(x) = erfc(-x) keeps its digits far below 0 (gelu
+# of negative x), where 1 + (an erf within 1.5e-7) had none left. The same formula on every device.
+_ERFC_P = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398,
+           1.48851587, -0.82215223, 0.17087277)
+ERFC_ZERO_FROM = 10.5  # from here on erfc rounds to 0 in float32: it is 0, and z is clamped there
+# so that no infinity reaches exp and its gradient (0 * inf would be NaN)
 
 
-# Near 0 the approximation's absolute error (1.5e-7) is most of erf itself (it gave 0 for
-# erf(1e-10)): there erf takes its Maclaurin series, 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)),
-# whose first seven terms leave under 1e-8 of it below ERF_SERIES_BELOW.
+# Near 0, erf takes its Maclaurin series, 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)) (1 - erfc
+# there loses erf's own digits: erf(1e-10) is 1.1e-10), whose first seven terms leave under 1e-8
+# of it below ERF_SERIES_BELOW.
 _ERF_SERIES = tuple(2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(7))
 ERF_SERIES_BELOW = 0.5
 
 
+def _erfc_of_magnitude(x: Tensor) -> Tensor:
+    """erfc(|x|). |x| is taken by a where, not abs, whose gradient at 0 would be 0."""
+    magnitude = where(x < 0, -x, x)
+    z = magnitude.clamp(max=ERFC_ZERO_FROM)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = _ERFC_P[-1]
+    for c in reversed(_ERFC_P[:-1]):
+        poly = poly * t + c
+    return where(magnitude >= ERFC_ZERO_FROM, 0.0, t * exp(poly - z * z))
+
+
+def erfc(x: Tensor) -> Tensor:
+    x = _float(x)
+    tail = _erfc_of_magnitude(x)
+    return where(x < 0, 2.0 - tail, tail)
+
+
 def erf(x: Tensor) -> Tensor:
     x = _float(x)
-    ax = x.abs()
-    t = 1.0 / (1.0 + _ERF_P * ax)
-    poly = _ERF_A[4]
-    for a in reversed(_ERF_A[:4]):
-        poly = poly * t + a
-    y = 1.0 - poly * t * exp(-ax * ax)
-    square = x * x
+    tail = _erfc_of_magnitude(x)
+    near = x.clamp(-ERF_SERIES_BELOW, ERF_SERIES_BELOW)  # clamped: an infinite x sends no NaN through it
+    square = near * near
     series = _ERF_SERIES[-1]
     for c in reversed(_ERF_SERIES[:-1]):
         series = series * square + c
-    return where(ax < ERF_SERIES_BELOW, x * series, where(x < 0, -y, y))
+    return where(x.abs() < ERF_SERIES_BELOW, near * series, where(x < 0, tail - 1.0, 1.0 - tail))
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     x = _float(x)
     if approximate == "tanh":
         return 0.5 * x * (1.0 + tanh(math.sqrt(2.0 / math.pi) * (x + x * x * x * 0.044715)))  # torch's order
-    return 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
+    return 0.5 * x * erfc(x * (-1.0 / math.sqrt(2.0)))  # 1 + erf(x / sqrt 2), its digits kept far below 0
 
 
 def silu(x: Tensor) -> Tensor:
@@ -511,9 +527,11 @@ def silu(x: Tensor) -> Tensor:
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """x past the threshold, else log1p(exp(beta x)) / beta, whose exp reads beta x clamped to
+    the threshold: an overflow there would make the gradient NaN even where x is taken."""
     x = _float(x)
     scaled = x * beta
-    return where(scaled > threshold, x, log1p(exp(scaled)) / beta)
+    return where(scaled > threshold, x, log1p(exp(scaled.clamp(max=threshold))) / beta)
 
 
 def clamp(x: Tensor, min=None, max=None) -> Tensor:

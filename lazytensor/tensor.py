@@ -106,6 +106,7 @@ class Tensor(TensorBase):
     sigmoid = elementwise.sigmoid
     relu = elementwise.relu
     erf = elementwise.erf
+    erfc = elementwise.erfc
     gelu = elementwise.gelu
     silu = elementwise.silu
     softplus = elementwise.softplus

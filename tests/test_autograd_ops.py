@@ -569,3 +569,23 @@ def test_gradients_where_the_formula_breaks_are_torchs_subgradients():
     """The norm and deviation of zeros and x ** 0 at 0 have gradient 0 in PyTorch (sqrt's inf
     times 0 gave NaN), and so have hardtanh and relu6 at their bounds (a clamp passes it)."""
     run_cases(SUBGRADIENTS)
+
+
+FAR_OUT = np.array([[-1e30, -100.0, -95.0, -20.0], [0.0, 20.0, 95.0, 100.0], [1e30, -0.0, 3.0, -3.0]], np.float32)
+FAR_OUT_GRADIENTS = {
+    "sigmoid": (lambda m, x: x.sigmoid(), FAR_OUT),
+    "silu": (lambda m, x: m.nn.functional.silu(x), FAR_OUT),
+    "softplus": (lambda m, x: m.nn.functional.softplus(x), FAR_OUT),
+    "softplus_beta": (lambda m, x: m.nn.functional.softplus(x, beta=2, threshold=5), FAR_OUT),
+    "mish": (lambda m, x: m.nn.functional.mish(x), FAR_OUT),
+    "erf": (lambda m, x: x.erf(), FAR_OUT),
+    "erfc": (lambda m, x: m.erfc(x), FAR_OUT),
+    "gelu": (lambda m, x: m.nn.functional.gelu(x), FAR_OUT[:, 1:]),
+}
+
+
+def test_gradients_far_from_zero_are_torchs_not_nan():
+    """exp overflowing in a piece a where does not take (softplus past its threshold) or in a
+    chain (1 / (1 + exp(-x)) below -88, erf's approximation at 1e30) made NaN gradients where
+    torch's are 0 or 1; erfc's at 0 is -2/sqrt(pi), not abs's 0."""
+    run_cases(FAR_OUT_GRADIENTS)

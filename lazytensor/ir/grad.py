@@ -89,6 +89,7 @@ ELEMENTWISE_RULES: dict[str, Callable[[Node, tuple, Node], Grads]] = {
     "acos": lambda n, s, g: (_e("neg", _e("div", g, _e("sqrt", _e("sub", _c(g, 1), _e("mul", s[0], s[0]))))),),
     "atan": lambda n, s, g: (_e("div", g, _e("add", _c(g, 1), _e("mul", s[0], s[0]))),),
     "sinh": lambda n, s, g: (_e("mul", g, _e("cosh", s[0])),),
+    "sigmoid": lambda n, s, g: (_e("mul", g, _e("mul", n, _e("sub", _c(n, 1), n))),),
     "cosh": lambda n, s, g: (_e("mul", g, _e("sinh", s[0])),),
     "asinh": lambda n, s, g: (_e("div", g, _e("sqrt", _e("add", _e("mul", s[0], s[0]), _c(g, 1)))),),
     "acosh": lambda n, s, g: (_e("div", g, _e("sqrt", _e("mul", _e("sub", s[0], _c(g, 1)), _e("add", s[0], _c(g, 1))))),),
@@ -178,4 +179,4 @@ LINEAR = frozenset({"add", "sub", "neg", "cast", "reduce", "reshape", "permute",
 
 
 # Ops whose gradient reads their own output value.
-SAVES_OUTPUT = frozenset({"exp", "sqrt", "tan", "tanh", "recip", "expm1", "pow", "div", "reduce"})
+SAVES_OUTPUT = frozenset({"exp", "sqrt", "tan", "tanh", "recip", "expm1", "pow", "div", "reduce", "sigmoid"})

@@ -37,6 +37,12 @@ def _div(a, b):
     return np.true_divide(a, b).astype(np.result_type(a, b), copy=False)
 
 
+def _sigmoid(a):
+    """1 / (1 + exp(-x)), as PyTorch computes it (exp's overflow below -88 gives the 0 it should)."""
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(np.negative(a)))
+
+
 TANH_ONE = np.float32(9.010913)  # from here on float32 rounds tanh to +-1
 
 
@@ -79,6 +85,7 @@ ELEMENTWISE = {
     "acosh": np.arccosh,
     "atanh": np.arctanh,
     "atan2": np.arctan2,
+    "sigmoid": _sigmoid,
     "not": np.logical_not,
     "bitnot": np.invert,
     "add": np.add,
