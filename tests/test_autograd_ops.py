@@ -581,11 +581,18 @@ FAR_OUT_GRADIENTS = {
     "erf": (lambda m, x: x.erf(), FAR_OUT),
     "erfc": (lambda m, x: m.erfc(x), FAR_OUT),
     "gelu": (lambda m, x: m.nn.functional.gelu(x), FAR_OUT[:, 1:]),
+    "bce_with_logits": (lambda m, x: m.nn.functional.binary_cross_entropy_with_logits(x, m.full_like(x, 0.3)), FAR_OUT),
+    "bce_with_logits_pos_weight": (lambda m, x: m.nn.functional.binary_cross_entropy_with_logits(
+        x, m.full_like(x, 0.3), pos_weight=m.tensor([1.0, 2.0, 3.0, 0.5])), FAR_OUT),
+    "bce_of_a_saturated_sigmoid": (lambda m, x: m.nn.functional.binary_cross_entropy(x.sigmoid(), m.full_like(x, 0.3)),
+                                   FAR_OUT),
 }
 
 
 def test_gradients_far_from_zero_are_torchs_not_nan():
     """exp overflowing in a piece a where does not take (softplus past its threshold) or in a
-    chain (1 / (1 + exp(-x)) below -88, erf's approximation at 1e30) made NaN gradients where
-    torch's are 0 or 1; erfc's at 0 is -2/sqrt(pi), not abs's 0."""
+    chain (1 / (1 + exp(-x)) below -88, erf's approximation at 1e30, binary_cross_entropy's log of
+    a sigmoid that is exactly 0) made NaN gradients where torch's are 0 or 1; erfc's at 0 is
+    -2/sqrt(pi) and binary_cross_entropy_with_logits' at a logit of 0 is sigmoid(0) - target,
+    not abs's and max's 0."""
     run_cases(FAR_OUT_GRADIENTS)

@@ -748,6 +748,14 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     return _reduce(loss, _reduction(reduction))
 
 
+def _log_at_least_minus_100(p: Tensor) -> Tensor:
+    """log(p) clamped at -100, as torch's binary_cross_entropy takes it; where p is 0 (a
+    saturated sigmoid) the log is of 1 and not taken, so that its gradient is 0, not 1/0 times
+    clamp's 0 (NaN)."""
+    positive = p > 0
+    return where(positive, where(positive, p, 1.0).log(), -100.0).clamp(min=-100.0)
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
                          reduce=None, reduction: str = "mean") -> Tensor:
     reduction = _reduction(reduction, size_average, reduce)
@@ -756,8 +764,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          f"({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
     checks.within("binary_cross_entropy", target.node, 0.0, 1.0, "target")
     checks.within("binary_cross_entropy", input.node, 0.0, 1.0, "input")
-    log_x = input.log().clamp(min=-100.0)
-    log_1mx = (1 - input).log().clamp(min=-100.0)
+    log_x, log_1mx = _log_at_least_minus_100(input), _log_at_least_minus_100(1 - input)
     loss = -(target * log_x + (1 - target) * log_1mx)
     if weight is not None:
         loss = loss * weight
@@ -771,8 +778,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({tuple(target.shape)}) must be the same as input size "
                          f"({tuple(input.shape)})")
-    # log(1 + exp(-|x|)) + max(-x, 0) = -logsigmoid(x), stable for large |x|
-    softplus_neg = (-input.abs()).exp().log1p() + (-input).clamp(min=0)
+    softplus_neg = -logsigmoid(input)  # stable for large |x|, and torch's gradient at 0
     if pos_weight is not None:
         log_weight = (pos_weight - 1) * target + 1
         loss = (1 - target) * input + log_weight * softplus_neg
