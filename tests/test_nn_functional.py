@@ -146,3 +146,24 @@ def test_kl_div_at_edge_targets_is_torchs(device):
         got = F.kl_div(lt.tensor(logits), lt.tensor(target), reduction="none").numpy()
     want = TF.kl_div(torch.tensor(logits), torch.tensor(target), reduction="none").numpy()
     np.testing.assert_array_equal(got, want)
+
+
+ADAPTIVE_SIZES = [((2, 3, 7, 9), (3, 4)), ((1, 2, 5, 5), 3), ((3, 10, 13), (4, 5)), ((1, 2, 7, 7), (None, 3)),
+                  ((1, 1, 4, 4), 7), ((2, 3, 8, 8), 4)]
+
+
+@pytest.mark.parametrize("shape,size", ADAPTIVE_SIZES, ids=[f"{s}->{o}" for s, o in ADAPTIVE_SIZES])
+def test_adaptive_avg_pool2d_to_any_size_matches_torch(device, shape, size):
+    """Output sizes that do not divide the input (overlapping windows, and larger than the input)
+    as well as those that do; values and the input's gradient."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    results = []
+    for m in (torch, lt):
+        with using(device, True):
+            t = m.tensor(x, requires_grad=True)
+            y = m.nn.functional.adaptive_avg_pool2d(t, size)
+            (y * y).sum().backward()
+            results.append((y.detach().numpy(), t.grad.numpy()))
+    (want, want_grad), (got, got_grad) = results
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_grad, want_grad, rtol=1e-5, atol=1e-6)

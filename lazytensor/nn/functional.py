@@ -592,11 +592,30 @@ def _avg_poolnd(input, nd, kernel_size, stride, padding, ceil_mode, count_includ
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
-    out = _tuple(output_size, 2, "output_size")
+    """Output cell o of an axis of n averages inputs floor(o n / m) to ceil((o + 1) n / m), as
+    PyTorch's windows (they overlap where m does not divide n): a window of its own size where
+    it does, else a product with each axis' 0/1 window matrix, divided by the windows' sizes."""
+    size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)  # None: the input's
     h, w = input.shape[-2], input.shape[-1]
-    if h % out[0] or w % out[1]:
-        raise NotImplementedError("adaptive_avg_pool2d: only output sizes that divide the input are supported")
-    return avg_pool2d(input, (h // out[0], w // out[1]))
+    out = tuple(n if o is None else o for o, n in zip(size, (h, w)))
+    if min(out) <= 0 or input.ndim not in (3, 4):
+        raise RuntimeError(f"adaptive_avg_pool2d: expected a 3-D or 4-D input and positive output sizes, got "
+                           f"input shape {tuple(input.shape)} and output_size {size}")
+    if h % out[0] == 0 and w % out[1] == 0:
+        return avg_pool2d(input, (h // out[0], w // out[1]))
+    rows, row_sizes = _adaptive_windows(h, out[0], input)
+    cols, col_sizes = _adaptive_windows(w, out[1], input)
+    sums = rows @ (input @ cols.t())
+    return sums / (row_sizes.reshape(-1, 1) * col_sizes.reshape(1, -1))
+
+
+def _adaptive_windows(n: int, m: int, like: Tensor) -> tuple[Tensor, Tensor]:
+    """The (m, n) 0/1 matrix of adaptive pooling's windows along an axis of n, and their sizes."""
+    o = arange(m, device=like.device).reshape(m, 1)
+    i = arange(n, device=like.device).reshape(1, n)
+    start, end = (o * n) // m, ((o + 1) * n + m - 1) // m
+    inside = (i >= start) & (i < end)
+    return inside.to(like.dtype), (end - start).reshape(m).to(like.dtype)
 
 
 # ---- attention ---------------------------------------------------------------------------
@@ -609,9 +628,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         rep = query.shape[-3] // key.shape[-3]
-        key = key.repeat_interleave(rep, -3) if hasattr(key, "repeat_interleave") else \
-            key.unsqueeze(-3).expand(*key.shape[:-2], rep, S, key.shape[-1]).flatten(-4, -3)
-        value = value.unsqueeze(-3).expand(*value.shape[:-2], rep, S, value.shape[-1]).flatten(-4, -3)
+        key, value = key.repeat_interleave(rep, -3), value.repeat_interleave(rep, -3)
     scores = (query @ key.transpose(-2, -1)) * scale
     if is_causal:
         if attn_mask is not None:
