@@ -81,12 +81,11 @@ def distribution(op: str, weights: Node, distinct: int = 0) -> None:
     dev, shape = weights.device, weights.shape
     finite = B.elementwise("and", B.elementwise("le", const(0.0, weights.dtype, shape, dev), weights),
                            B.elementwise("lt", weights, const(float("inf"), weights.dtype, shape, dev)))
-    flag = const(1, D.int64, shape, dev)
-    _ask(B.elementwise("not", finite), flag,
+    _ask(B.elementwise("not", finite), _int(1, weights),
          Failure(RuntimeError, f"{op}: probability tensor contains either inf, nan or element < 0 (raised where the "
                                f"sample was read; the op was called at {user_site()})"))
     sums = B.reduce(weights, "sum", (len(shape) - 1,))
-    _ask(B.elementwise("le", sums, const(0.0, weights.dtype, sums.shape, dev)), const(1, D.int64, sums.shape, dev),
+    _ask(B.elementwise("le", sums, const(0.0, weights.dtype, sums.shape, dev)), _int(1, sums),
          Failure(RuntimeError, f"{op}: invalid multinomial distribution (sum of probabilities <= 0) (raised where "
                                f"the sample was read; the op was called at {user_site()})"))
     if distinct > 1:
