@@ -167,3 +167,20 @@ def test_adaptive_avg_pool2d_to_any_size_matches_torch(device, shape, size):
     (want, want_grad), (got, got_grad) = results
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got_grad, want_grad, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape,size", ADAPTIVE_SIZES, ids=[f"{s}->{o}" for s, o in ADAPTIVE_SIZES])
+def test_adaptive_max_pool2d_matches_torch_and_gives_a_tie_to_its_first_element(device, shape, size):
+    """Windows of different sizes; inputs after a ReLU, so many windows tie at 0 and the
+    gradient must go where PyTorch sends it (the first in row-major order)."""
+    x = np.maximum(np.random.default_rng(1).standard_normal(shape).astype(np.float32), 0)
+    results = []
+    for m in (torch, lt):
+        with using(device, True):
+            t = m.tensor(x, requires_grad=True)
+            y = m.nn.AdaptiveMaxPool2d(size)(t)
+            (y * (y + 1)).sum().backward()
+            results.append((y.detach().numpy(), t.grad.numpy()))
+    (want, want_grad), (got, got_grad) = results
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(got_grad, want_grad, rtol=1e-6, atol=1e-6)

@@ -595,18 +595,52 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Output cell o of an axis of n averages inputs floor(o n / m) to ceil((o + 1) n / m), as
     PyTorch's windows (they overlap where m does not divide n): a window of its own size where
     it does, else a product with each axis' 0/1 window matrix, divided by the windows' sizes."""
-    size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)  # None: the input's
+    out = _adaptive_output(input, output_size, "adaptive_avg_pool2d")
     h, w = input.shape[-2], input.shape[-1]
-    out = tuple(n if o is None else o for o, n in zip(size, (h, w)))
-    if min(out) <= 0 or input.ndim not in (3, 4):
-        raise RuntimeError(f"adaptive_avg_pool2d: expected a 3-D or 4-D input and positive output sizes, got "
-                           f"input shape {tuple(input.shape)} and output_size {size}")
     if h % out[0] == 0 and w % out[1] == 0:
         return avg_pool2d(input, (h // out[0], w // out[1]))
     rows, row_sizes = _adaptive_windows(h, out[0], input)
     cols, col_sizes = _adaptive_windows(w, out[1], input)
     sums = rows @ (input @ cols.t())
     return sums / (row_sizes.reshape(-1, 1) * col_sizes.reshape(1, -1))
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
+    """The largest value of each of adaptive_avg_pool2d's windows. The windows (of different
+    sizes where the output size does not divide the input) are gathered padded to the largest
+    one with -inf, and their flattened maximum taken with max, not amax: a tie's gradient goes
+    to its first element in row-major order, as PyTorch's gives it."""
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool2d: return_indices=True is not supported")
+    out = _adaptive_output(input, output_size, "adaptive_max_pool2d")
+    h, w = input.shape[-2], input.shape[-1]
+    rows, row_valid = _adaptive_positions(h, out[0], input)
+    cols, col_valid = _adaptive_positions(w, out[1], input)
+    kh, kw = rows.shape[1], cols.shape[1]
+    gathered = input[..., rows.reshape(out[0], kh, 1, 1), cols.reshape(1, 1, out[1], kw)]  # (.., oh, kh, ow, kw)
+    valid = row_valid.reshape(out[0], kh, 1, 1) & col_valid.reshape(1, 1, out[1], kw)
+    windows = where(valid, gathered, -math.inf).movedim(-3, -2)  # (.., oh, ow, kh, kw)
+    return windows.flatten(-2).max(-1).values
+
+
+def _adaptive_output(input: Tensor, output_size, name: str) -> tuple[int, int]:
+    """An adaptive pooling's output size (an int for both axes; None keeps an axis' size), checked."""
+    size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    out = tuple(n if o is None else o for o, n in zip(size, input.shape[-2:]))
+    if len(out) != 2 or min(out) <= 0 or input.ndim not in (3, 4) or min(input.shape[-2:]) == 0:
+        raise RuntimeError(f"{name}: expected a non-empty 3-D or 4-D input and two positive output sizes, got "
+                           f"input shape {tuple(input.shape)} and output_size {output_size}")
+    return out
+
+
+def _adaptive_positions(n: int, m: int, like: Tensor) -> tuple[Tensor, Tensor]:
+    """Each of m adaptive windows along an axis of n as the positions it covers, padded to the
+    largest window (clamped into the axis) and whether each is inside the window."""
+    largest = max(-(-(o + 1) * n // m) - (o * n) // m for o in range(m))
+    o = arange(m, device=like.device).reshape(m, 1)
+    start, end = (o * n) // m, ((o + 1) * n + m - 1) // m
+    at = start + arange(largest, device=like.device).reshape(1, largest)
+    return at.clamp(max=n - 1), at < end
 
 
 def _adaptive_windows(n: int, m: int, like: Tensor) -> tuple[Tensor, Tensor]:
