@@ -79,9 +79,7 @@ def distribution(op: str, weights: Node, distinct: int = 0) -> None:
     if weights.numel == 0:
         return
     dev, shape = weights.device, weights.shape
-    finite = B.elementwise("and", B.elementwise("le", const(0.0, weights.dtype, shape, dev), weights),
-                           B.elementwise("lt", weights, const(float("inf"), weights.dtype, shape, dev)))
-    _ask(B.elementwise("not", finite), _int(1, weights),
+    _ask(_outside(weights, 0.0, float("inf"), "lt"), _int(1, weights),
          Failure(RuntimeError, f"{op}: probability tensor contains either inf, nan or element < 0 (raised where the "
                                f"sample was read; the op was called at {user_site()})"))
     sums = B.reduce(weights, "sum", (len(shape) - 1,))
@@ -103,12 +101,17 @@ def within(op: str, values: Node, low: float, high: float, what: str) -> None:
     asks of binary_cross_entropy's input and target."""
     if values.numel == 0:
         return
-    dev, shape, dt = values.device, values.shape, values.dtype
-    inside = B.elementwise("and", B.elementwise("le", const(low, dt, shape, dev), values),
-                           B.elementwise("le", values, const(high, dt, shape, dev)))
-    _ask(B.elementwise("not", inside), _int(1, values),
+    _ask(_outside(values, low, high, "le"), _int(1, values),
          Failure(RuntimeError, f"{op}: all elements of {what} should be between {low:g} and {high:g} (raised where "
                                f"the result was read; the op was called at {user_site()})"))
+
+
+def _outside(values: Node, low: float, high: float, below_high: str) -> Node:
+    """Where `values` is not in [low, high] ("le") or [low, high) ("lt"); NaN is outside."""
+    dev, shape, dt = values.device, values.shape, values.dtype
+    inside = B.elementwise("and", B.elementwise("le", const(low, dt, shape, dev), values),
+                           B.elementwise(below_high, values, const(high, dt, shape, dev)))
+    return B.elementwise("not", inside)
 
 
 def _int(value: int, like: Node) -> Node:

@@ -637,19 +637,23 @@ def _adaptive_positions(n: int, m: int, like: Tensor) -> tuple[Tensor, Tensor]:
     """Each of m adaptive windows along an axis of n as the positions it covers, padded to the
     largest window (clamped into the axis) and whether each is inside the window."""
     largest = max(-(-(o + 1) * n // m) - (o * n) // m for o in range(m))
-    o = arange(m, device=like.device).reshape(m, 1)
-    start, end = (o * n) // m, ((o + 1) * n + m - 1) // m
+    start, end = _adaptive_bounds(n, m, like)
     at = start + arange(largest, device=like.device).reshape(1, largest)
     return at.clamp(max=n - 1), at < end
 
 
 def _adaptive_windows(n: int, m: int, like: Tensor) -> tuple[Tensor, Tensor]:
     """The (m, n) 0/1 matrix of adaptive pooling's windows along an axis of n, and their sizes."""
-    o = arange(m, device=like.device).reshape(m, 1)
+    start, end = _adaptive_bounds(n, m, like)
     i = arange(n, device=like.device).reshape(1, n)
-    start, end = (o * n) // m, ((o + 1) * n + m - 1) // m
     inside = (i >= start) & (i < end)
     return inside.to(like.dtype), (end - start).reshape(m).to(like.dtype)
+
+
+def _adaptive_bounds(n: int, m: int, like: Tensor) -> tuple[Tensor, Tensor]:
+    """Window o of m along an axis of n spans [floor(o n / m), ceil((o + 1) n / m)): both, (m, 1)."""
+    o = arange(m, device=like.device).reshape(m, 1)
+    return (o * n) // m, ((o + 1) * n + m - 1) // m
 
 
 # ---- attention ---------------------------------------------------------------------------
