@@ -1,7 +1,6 @@
 """lazytensor: PyTorch's eager API, a lazy fusing compiler inside (OpenCL and NumPy backends)."""
 from __future__ import annotations
 
-import builtins as _builtins
 import os as _os
 from types import ModuleType as _ModuleType
 
@@ -19,7 +18,7 @@ from .jit import jit
 from . import viz  # noqa: F401
 from .creation import (  # noqa: F401
     tensor, from_numpy, as_tensor, zeros, ones, empty, full, zeros_like, ones_like, empty_like,
-    full_like, arange, linspace, eye,
+    full_like, arange, linspace, eye, tril_indices, triu_indices,
 )
 from .elementwise import (  # noqa: F401
     add, sub, mul, div, floor_divide, remainder, fmod, pow, maximum, minimum, bitwise_and,
@@ -31,7 +30,7 @@ from .elementwise import (  # noqa: F401
     clamp as clip, trunc as fix,
     asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh,
     addcmul, addcdiv, frac, deg2rad, rad2deg, logit, logaddexp, logaddexp2, hypot, xlogy, fmax, fmin,
-    clamp_min, clamp_max, isposinf, isneginf,
+    clamp_min, clamp_max, isposinf, isneginf, copysign, signbit, heaviside, float_power, sign as sgn, isclose, allclose,
     asin as arcsin, acos as arccos, atan as arctan, atan2 as arctan2, asinh as arcsinh, acosh as arccosh,
     atanh as arctanh,
 )
@@ -41,11 +40,12 @@ from .movement import (  # noqa: F401
     swapaxes, transpose as swapdims, flip_fn as flip, cat as concat, concatenate,
     reshape_fn as reshape, permute_fn as permute,
     broadcast_to, broadcast_tensors, meshgrid, ravel, tile, atleast_1d, atleast_2d, atleast_3d, hstack, vstack,
-    dstack, column_stack, diff, repeat_interleave,
+    dstack, column_stack, diff, repeat_interleave, fliplr, flipud, rot90, narrow_copy, movedim as moveaxis,
 )
 from .reduce import (  # noqa: F401
     sum, prod, mean, amax, amin, argmax, argmin, max, min, var, std, var_mean, std_mean, norm, logsumexp,
-    softmax, log_softmax, cumsum, cumprod, nansum, nanmean, count_nonzero,
+    softmax, log_softmax, cumsum, cumprod, nansum, nanmean, count_nonzero, aminmax, trapezoid,
+    cumulative_trapezoid, cov, corrcoef, trapezoid as trapz,
     all_ as all, any_ as any,
 )
 from .indexing import (  # noqa: F401
@@ -54,10 +54,12 @@ from .indexing import (  # noqa: F401
 from .data_dependent import (  # noqa: F401
     nonzero,
 )
-from .linalg import (  # noqa: F401
+from .products import (  # noqa: F401
     matmul, mm, bmm, dot, outer, diagonal, einsum, diag, trace,
-    outer as ger,
+    outer as ger, mv, addmm, addmv, addr, addbmm, baddbmm, tensordot, inner, vdot, kron, block_diag, cross, cdist,
+    dist, cartesian_prod, vander,
 )
+from . import linalg  # noqa: F401
 from .conversion import (  # noqa: F401
     clone,
 )
@@ -115,21 +117,6 @@ def promote_types(a: dtype, b: dtype) -> dtype:
 def equal(a: Tensor, b: Tensor) -> bool:
     """Same shape and the same values."""
     return tuple(a.shape) == tuple(b.shape) and (a == b).all().item()
-
-
-def isclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
-    """PyTorch's isclose: equal values (infinities of one sign included), or a finite difference
-    within atol + rtol * |b| (a finite value is never close to an infinity)."""
-    difference = (a - b).abs()
-    allowed = atol + rtol * (b.abs() if isinstance(b, Tensor) else _builtins.abs(b))  # lt.abs shadows abs here
-    close = (a == b) | (isfinite(difference) & (difference <= allowed))
-    if equal_nan:
-        close = close | ((a != a) & (b != b))
-    return close
-
-
-def allclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
-    return isclose(a, b, rtol, atol, equal_nan).all().item()
 
 
 def get_num_threads() -> int:

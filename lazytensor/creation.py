@@ -245,6 +245,26 @@ def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad=Fal
 
 
 
+def _triangle_indices(op: str, row: int, col: int, offset: int, upper: bool, dtype, device) -> Tensor:
+    """The (row, column) indices of a triangle of a row x col matrix, row by row, as a 2 x N
+    tensor: sizes only, so they are known here and placed on the device as data."""
+    if row < 0 or col < 0:
+        raise RuntimeError(f"{op}: row and col must be non-negative, got row={row}, col={col}")
+    dt = resolve_dtype(dtype, D.int64)
+    if dt not in (D.int32, D.int64):
+        raise RuntimeError(f"{op}: dtype must be int32 or int64, got {dt.name}")
+    rows, cols = np.triu_indices(row, offset, col) if upper else np.tril_indices(row, offset, col)
+    return tensor(np.stack([rows, cols]).astype(np.int64).reshape(2, -1), dtype=dt, device=device)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
+    return _triangle_indices("tril_indices", row, col, offset, False, dtype, device)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
+    return _triangle_indices("triu_indices", row, col, offset, True, dtype, device)
+
+
 def new_zeros(self: Tensor, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
     dt, dev = _like(self, dtype, device)
     return zeros(*size, dtype=dt, device=dev, requires_grad=requires_grad)

@@ -1,6 +1,7 @@
 """Elementwise operations: promotion, broadcasting, math, comparison, logic, in-place forms."""
 from __future__ import annotations
 
+import builtins
 import math
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -676,6 +677,48 @@ def fmax(a: Tensor, b: Tensor) -> Tensor:
 def fmin(a: Tensor, b: Tensor) -> Tensor:
     """The smaller, where a NaN loses to a number (minimum propagates it)."""
     return where(isnan(a), b, where(isnan(b), a, minimum(a, b)))
+
+
+def copysign(input, other) -> Tensor:
+    """input's magnitude with other's sign bit: -0.0 (and a NaN with its sign bit set) count
+    as negative, as in C and PyTorch."""
+    (na, nb), _ = prepare("copysign", input, other, dtype=_float_type(result_dtype(input, other)))
+    return wrap(B.elementwise("copysign", na, nb))
+
+
+def signbit(x: Tensor) -> Tensor:
+    """Whether x's sign bit is set: True at -0.0 too, where x < 0 is False."""
+    return copysign(1.0, x) < 0 if x.dtype.is_floating_point else x < 0
+
+
+def heaviside(input: Tensor, values) -> Tensor:
+    """0 below zero, 1 above, `values` at zero (NaN is not above zero: 0)."""
+    if isinstance(values, TensorBase) and values.dtype != input.dtype:
+        raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes: input "
+                           f"{input.dtype.name} {tuple(input.shape)}, values {values.dtype.name} {tuple(values.shape)}")
+    return where(input == 0, values, (input > 0).to(input.dtype))
+
+
+def float_power(input, exponent) -> Tensor:
+    """input ** exponent computed in float64, as PyTorch's float_power."""
+    def double(x):
+        return x.double() if isinstance(x, TensorBase) else float(x)
+    return pow(double(input), double(exponent))
+
+
+def isclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    """PyTorch's isclose: equal values (infinities of one sign included), or a finite difference
+    within atol + rtol * |b| (a finite value is never close to an infinity)."""
+    difference = (a - b).abs()
+    allowed = atol + rtol * (b.abs() if isinstance(b, TensorBase) else builtins.abs(b))  # abs here is the tensor op
+    close = (a == b) | (isfinite(difference) & (difference <= allowed))
+    if equal_nan:
+        close = close | ((a != a) & (b != b))
+    return close
+
+
+def allclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    return isclose(a, b, rtol, atol, equal_nan).all().item()
 
 
 def clamp_min(x: Tensor, min) -> Tensor:

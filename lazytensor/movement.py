@@ -261,6 +261,42 @@ def flip(self: Tensor, *dims) -> Tensor:
     return wrap(B.flip(self.node, axes))
 
 
+def fliplr(self: Tensor) -> Tensor:
+    """Reverse the columns (dim 1)."""
+    if self.ndim < 2:
+        raise RuntimeError(f"fliplr: Input must be >= 2-d, got shape {tuple(self.shape)}")
+    return flip(self, 1)
+
+
+def flipud(self: Tensor) -> Tensor:
+    """Reverse the rows (dim 0)."""
+    if self.ndim < 1:
+        raise RuntimeError(f"flipud: Input must be >= 1-d, got shape {tuple(self.shape)}")
+    return flip(self, 0)
+
+
+def rot90(self: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
+    """Rotate by 90 degrees k times, from the first of `dims` towards the second."""
+    if len(dims) != 2 or self.ndim < 2:
+        raise RuntimeError(f"rot90: expected two dims of a tensor of at least 2 dims, got dims {tuple(dims)} "
+                           f"and shape {tuple(self.shape)}")
+    d0, d1 = (self._dim(d, "rot90") for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"rot90: the two dims must differ, got {tuple(dims)}")
+    turns = k % 4
+    if turns == 1:
+        return flip(self, d1).transpose(d0, d1)
+    if turns == 2:
+        return flip(self, d0, d1)
+    if turns == 3:
+        return flip(self, d0).transpose(d0, d1)
+    return self.clone()
+
+
+def narrow_copy(self: Tensor, dim: int, start: int, length: int) -> Tensor:
+    return narrow(self, dim, start, length).clone()
+
+
 def roll(self: Tensor, shifts, dims=None) -> Tensor:
     if dims is None:
         return roll(self.flatten(), shifts, 0).reshape(self.shape)

@@ -1,6 +1,7 @@
 """Reductions with dim (int, tuple, negative, None) and keepdim, as PyTorch."""
 from __future__ import annotations
 
+import builtins
 import math
 from typing import TYPE_CHECKING
 from collections import namedtuple
@@ -188,6 +189,149 @@ def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     if p == 1:
         return x.abs().sum(dim, keepdim=keepdim)
     return _root((x.abs() ** p).sum(dim, keepdim=keepdim), 1.0 / p)
+
+
+aminmax_result = namedtuple("aminmax", ["min", "max"])
+
+
+def aminmax(self: Tensor, *, dim: int | None = None, keepdim: bool = False):
+    """The smallest and largest values (over `dim`, or over everything)."""
+    dims = () if dim is None else dim
+    return aminmax_result(self.amin(dims, keepdim), self.amax(dims, keepdim))
+
+
+def sum_to_size(self: Tensor, *size) -> Tensor:
+    """The sum down to `size`, a shape self broadcasts from (a gradient's reduction)."""
+    size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    lead = self.ndim - len(size)
+    if lead < 0 or any(n not in (1, m) for n, m in zip(size, self.shape[lead:])):
+        raise RuntimeError(f"sum_to_size: size {list(size)} is not expandable to size {list(self.shape)}")
+    summed = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(size) if n == 1 and self.shape[lead + i] != 1)
+    out = self.sum(summed, keepdim=True) if summed else self
+    return out.reshape(size)
+
+
+def _spacing(y: Tensor, x, dx, dim: int, op: str) -> Tensor | float:
+    """The widths of trapezoid's intervals along `dim`: from the sample points x, or dx."""
+    if x is None:
+        return 1.0 if dx is None else dx
+    if isinstance(x, (int, float)):
+        return x
+    if x.ndim == 1:
+        if x.shape[0] != y.shape[dim]:
+            raise RuntimeError(f"{op}: There must be one `x` value for each sample point: x of shape "
+                               f"{tuple(x.shape)}, y of shape {tuple(y.shape)} along dim {dim}")
+        shape = [1] * y.ndim
+        shape[dim] = -1
+        x = x.reshape(shape)
+    return x.diff(dim=dim)
+
+
+def trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """The integral of y along `dim` by the trapezoidal rule."""
+    d = y._dim(dim, "trapezoid")
+    n = y.shape[d]
+    width = _spacing(y, x, dx, d, "trapezoid")
+    pairs = y.narrow(d, 0, builtins.max(n - 1, 0)) + y.narrow(d, builtins.min(1, n), builtins.max(n - 1, 0))
+    return (pairs * width).sum(d) / 2
+
+
+def cumulative_trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """The running integral of y along `dim` by the trapezoidal rule (one fewer entry)."""
+    d = y._dim(dim, "cumulative_trapezoid")
+    n = y.shape[d]
+    width = _spacing(y, x, dx, d, "cumulative_trapezoid")
+    pairs = y.narrow(d, 0, builtins.max(n - 1, 0)) + y.narrow(d, builtins.min(1, n), builtins.max(n - 1, 0))
+    return (pairs * width / 2).cumsum(d)
+
+
+def _observation_weights(n: int, fweights, aweights) -> Tensor | None:
+    """cov's weight of each observation: the product of the frequency and importance weights."""
+    weights = None
+    for name, w in (("fweights", fweights), ("aweights", aweights)):
+        if w is not None:
+            if w.ndim != 1 or w.shape[0] != n:
+                raise RuntimeError(f"cov(): expected {name} to be a vector of {n} entries, got shape {tuple(w.shape)}")
+            weights = w if weights is None else weights * w
+    return weights
+
+
+def cov(input: Tensor, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
+    """The covariance matrix of the variables in input's rows (observations in columns)."""
+    if input.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                           f"{input.ndim} dimensions (shape {tuple(input.shape)})")
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    x = x if x.dtype.is_floating_point else x.float()
+    weights = _observation_weights(x.shape[1], fweights, aweights)
+    if weights is None:
+        mean = x.mean(1, keepdim=True)
+        norm = x.shape[1] - correction
+        weighted = x - mean
+    else:
+        weights = weights.to(x.dtype)
+        total = weights.sum()
+        mean = (x * weights).sum(1, keepdim=True) / total
+        if correction == 0:
+            norm = total
+        elif aweights is None:
+            norm = total - correction
+        else:
+            norm = total - correction * (weights * aweights).sum() / total
+        weighted = (x - mean) * weights
+    norm = clamp_at_zero(norm)
+    out = (x - mean).matmul(weighted.t()) / norm
+    return out.squeeze() if input.ndim < 2 else out
+
+
+def clamp_at_zero(value):
+    """A count of degrees of freedom below 0 as 0 (the covariance is then inf or NaN, as PyTorch's)."""
+    return value.clamp(min=0) if isinstance(value, TensorBase) else builtins.max(value, 0)
+
+
+def corrcoef(input: Tensor) -> Tensor:
+    """Pearson's correlation coefficients of the variables in input's rows, clipped to [-1, 1]."""
+    c = cov(input)
+    if c.ndim == 0:
+        return c / c
+    d = c.diagonal()
+    scale = d.sqrt()
+    return (c / scale.unsqueeze(1) / scale.unsqueeze(0)).clamp(-1, 1)
+
+
+def float_input(op: str, x: Tensor, dtype=None) -> Tensor:
+    """x (in `dtype`, if given): a float tensor, as the norms take no integers, even to convert."""
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"linalg.{op}: Expected a floating point tensor as input, got {x.dtype.name} "
+                           f"(shape {tuple(x.shape)})")
+    return x if dtype is None else x.to(dtype)
+
+
+def _dims(dim) -> tuple | None:
+    return None if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
+
+
+# ord -> (the reduction of absolute sums, the axis summed first, as an offset into `dim`)
+_MATRIX_ORDS = {math.inf: ("amax", 1), -math.inf: ("amin", 1), 1: ("amax", 0), -1: ("amin", 0)}
+
+
+def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The ord-norm of x's entries over `dim` (all of them by default): inf and -inf are the
+    largest and smallest magnitude, 0 counts the nonzero entries."""
+    x = float_input("vector_norm", x, dtype)
+    dims = _dims(dim)
+    magnitude = x.abs()
+    if ord == math.inf:
+        return magnitude.amax(() if dims is None else dims, keepdim=keepdim)
+    if ord == -math.inf:
+        return magnitude.amin(() if dims is None else dims, keepdim=keepdim)
+    if ord == 0:
+        return (x != 0).to(x.dtype).sum(dims, keepdim=keepdim)
+    if ord == 1:
+        return magnitude.sum(dims, keepdim=keepdim)
+    if ord == 2:
+        return _root((x * x).sum(dims, keepdim=keepdim), 0.5)
+    return (magnitude ** ord).sum(dims, keepdim=keepdim) ** (1.0 / ord)
 
 
 def _row_peak(x: Tensor, dims) -> Tensor:

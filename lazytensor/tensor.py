@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import conversion, creation, data_dependent, elementwise, indexing, linalg, movement, random, reduce, sorting
+from . import conversion, creation, data_dependent, elementwise, indexing, movement, products, random, reduce, sorting
 from .autograd.api import backward as _backward
 from .creation import node_from_data
 from .tensor_base import RemovableHandle, Size, Storage, TensorBase, device, set_result_type
@@ -91,6 +91,13 @@ class Tensor(TensorBase):
     clamp_max = elementwise.clamp_max
     isposinf = elementwise.isposinf
     isneginf = elementwise.isneginf
+    copysign = elementwise.copysign
+    signbit = elementwise.signbit
+    heaviside = elementwise.heaviside
+    float_power = elementwise.float_power
+    sgn = elementwise.sign
+    isclose = elementwise.isclose
+    allclose = elementwise.allclose
     exp2 = elementwise.exp2
     log2 = elementwise.log2
     log10 = elementwise.log10
@@ -190,6 +197,10 @@ class Tensor(TensorBase):
     addcmul_ = elementwise.inplace("addcmul", elementwise.addcmul)
     addcdiv_ = elementwise.inplace("addcdiv", elementwise.addcdiv)
     frac_ = elementwise.inplace("frac", elementwise.frac)
+    copysign_ = elementwise.inplace("copysign", elementwise.copysign)
+    float_power_ = elementwise.inplace("float_power", elementwise.float_power)
+    addmm_ = elementwise.inplace("addmm", products.addmm)
+    baddbmm_ = elementwise.inplace("baddbmm", products.baddbmm)
     clamp_min_ = elementwise.inplace("clamp_min", elementwise.clamp_min)
     clamp_max_ = elementwise.inplace("clamp_max", elementwise.clamp_max)
     cumsum_ = elementwise.inplace("cumsum", reduce.cumsum)
@@ -257,6 +268,11 @@ class Tensor(TensorBase):
     chunk = movement.chunk
     unbind = movement.unbind
     flip = movement.flip
+    fliplr = movement.fliplr
+    flipud = movement.flipud
+    rot90 = movement.rot90
+    narrow_copy = movement.narrow_copy
+    moveaxis = movement.movedim
     roll = movement.roll
     repeat = movement.repeat
     tril = movement.tril
@@ -286,6 +302,10 @@ class Tensor(TensorBase):
     nansum = reduce.nansum
     nanmean = reduce.nanmean
     count_nonzero = reduce.count_nonzero
+    aminmax = reduce.aminmax
+    sum_to_size = reduce.sum_to_size
+    cov = reduce.cov
+    corrcoef = reduce.corrcoef
 
     # ---- indexing, gather and scatter (lazytensor/indexing.py) -----------------------------
     __getitem__ = indexing.getitem
@@ -303,18 +323,29 @@ class Tensor(TensorBase):
     index_put_ = indexing.index_put_
     nonzero = data_dependent.nonzero
 
-    # ---- matrix products (lazytensor/linalg.py) --------------------------------------------
-    matmul = linalg.matmul
-    __matmul__ = linalg.matmul
-    __rmatmul__ = linalg.rmatmul
-    mm = linalg.mm
-    bmm = linalg.bmm
-    dot = linalg.dot
-    outer = linalg.outer
-    ger = linalg.outer
-    diagonal = linalg.diagonal
-    diag = linalg.diag
-    trace = linalg.trace
+    # ---- matrix products (lazytensor/products.py) --------------------------------------------
+    matmul = products.matmul
+    __matmul__ = products.matmul
+    __rmatmul__ = products.rmatmul
+    mm = products.mm
+    bmm = products.bmm
+    dot = products.dot
+    outer = products.outer
+    ger = products.outer
+    diagonal = products.diagonal
+    diag = products.diag
+    trace = products.trace
+    mv = products.mv
+    addmm = products.addmm
+    addmv = products.addmv
+    addr = products.addr
+    addbmm = products.addbmm
+    baddbmm = products.baddbmm
+    inner = products.inner
+    vdot = products.vdot
+    kron = products.kron
+    cross = products.cross
+    dist = products.dist
 
     # ---- dtype, device, copies, in-place fills (lazytensor/conversion.py) ------------------
     to = conversion.to

@@ -274,10 +274,11 @@ _NOT_TAKEN = {"out", "layout", "pin_memory", "memory_format", "names"}
 
 
 def _split_outside_brackets(text: str) -> list[str]:
-    """Split at commas that are not inside [...]: `dim: Optional[Union[int, List[int]]]` is one."""
+    """Split at commas that are not inside [...] or (...): `dim: Optional[Union[int, List[int]]]`
+    is one, and so is `dims=(0, 1)`."""
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
-        depth += {"[": 1, "]": -1}.get(ch, 0)
+        depth += {"[": 1, "]": -1, "(": 1, ")": -1}.get(ch, 0)
         if ch == "," and depth == 0:
             parts.append(text[start:i])
             start = i + 1

@@ -88,6 +88,7 @@ OPS = {
     "recip": "(1/{0})", "floor": "floor({0})", "ceil": "ceil({0})", "rint": "rint({0})",
     "trunc": "trunc({0})", "log1p": "log1p({0})", "expm1": "expm1({0})",
     "asin": "asin({0})", "acos": "acos({0})", "atan": "atan({0})", "atan2": "atan2({0}, {1})",
+    "copysign": "copysign({0}, {1})",
     "sigmoid": "(1 / (1 + exp(-{0})))",
     "sinh": "sinh({0})", "cosh": "cosh({0})", "asinh": "asinh({0})", "acosh": "acosh({0})", "atanh": "atanh({0})",
     "not": "(!{0})", "bitnot": "(~{0})",

@@ -62,6 +62,13 @@ def _atan2(n: Node, s, g: Node) -> Grads:
     return _e("mul", scaled, x), _e("neg", _e("mul", scaled, y))
 
 
+def _copysign(n: Node, s, g: Node) -> Grads:
+    a, _ = s
+    # the result over the magnitude is +-1; PyTorch gives 0 where the magnitude is 0
+    ratio = _e("where", _e("eq", a, _c(a, 0)), _c(a, 0), _e("div", n, a))
+    return _e("mul", g, ratio), _c(g, 0)  # the sign carries no gradient (PyTorch's is a zero tensor)
+
+
 def _cast(n: Node, s, g: Node) -> Grads:
     (src,) = s
     return (B.cast(g, src.dtype) if src.dtype.is_floating_point else None,)
@@ -95,6 +102,7 @@ ELEMENTWISE_RULES: dict[str, Callable[[Node, tuple, Node], Grads]] = {
     "acosh": lambda n, s, g: (_e("div", g, _e("sqrt", _e("mul", _e("sub", s[0], _c(g, 1)), _e("add", s[0], _c(g, 1))))),),
     "atanh": lambda n, s, g: (_e("div", g, _e("sub", _c(g, 1), _e("mul", s[0], s[0]))),),
     "atan2": _atan2,
+    "copysign": _copysign,
     "floor": lambda n, s, g: (_c(g, 0),),
     "ceil": lambda n, s, g: (_c(g, 0),),
     "rint": lambda n, s, g: (_c(g, 0),),

@@ -32,7 +32,7 @@ REGISTRY: Mapping[str, ElementwiseOp] = {op.name: op for op in (
     *_family(1, "neg exp log sqrt sin cos tan tanh recip abs floor ceil rint trunc log1p expm1"),
     *_family(1, "asin acos atan sinh cosh asinh acosh atanh sigmoid"),
     *_family(1, "not bitnot", **_NO_GRAD),
-    *_family(2, "add sub mul div max min pow fmod atan2"),
+    *_family(2, "add sub mul div max min pow fmod atan2 copysign"),
     *_family(2, "idiv mod and or xor shl shr", **_NO_GRAD),
     *_family(2, "lt le eq ne", returns_bool=True, **_NO_GRAD),
     *_family(3, "where"),

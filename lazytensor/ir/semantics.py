@@ -85,6 +85,7 @@ ELEMENTWISE = {
     "acosh": np.arccosh,
     "atanh": np.arctanh,
     "atan2": np.arctan2,
+    "copysign": np.copysign,
     "sigmoid": _sigmoid,
     "not": np.logical_not,
     "bitnot": np.invert,

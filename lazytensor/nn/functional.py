@@ -10,7 +10,7 @@ from ..autodiff.grad_mode import no_grad
 from ..creation import arange, ones
 from ..elementwise import gelu, relu, sigmoid, silu, softplus, tanh, where  # noqa: F401
 from ..indexing import index_select
-from ..linalg import einsum
+from ..products import einsum
 from ..movement import cat, pad as _pad
 from ..random import rand
 from ..reduce import log_softmax as _log_softmax
