@@ -197,6 +197,16 @@ def test_numpy_sum_over_an_expanded_axis_scales():
     np.testing.assert_allclose(got, 7 * v, rtol=1e-6)
 
 
+def test_numpy_reduction_over_an_expanded_axis_beside_one_of_its_size():
+    """The reduction variables of one reduction get axes of their own even where its body
+    lacks one: a gather by rows broadcast along the columns checks its (2, 4, 4) indices with
+    a max over three variables, two of size 4."""
+    x = np.arange(32, dtype=np.float32).reshape(2, 4, 4)
+    rows = np.array([[1, 0, 3, 2], [0, 0, 1, 1]])
+    got = t(x).gather(1, t(rows).unsqueeze(-1).expand(2, 4, 4)).numpy()
+    np.testing.assert_array_equal(got, np.take_along_axis(x, np.broadcast_to(rows[..., None], (2, 4, 4)), 1))
+
+
 def test_numpy_prod_over_an_expanded_axis():
     v = data(13)
     got = t(v).reshape(1, 13).expand(3, 13).prod(0).numpy()

@@ -131,7 +131,10 @@ class _Emitter:
         recurrent net's steps) would otherwise need an axis each, past NumPy's 64."""
         reduced = list(dict.fromkeys(v for n in every if n.op == "reduce" for v in n.arg[1]))
         together: dict[U, set[U]] = {v: set() for v in reduced}
-        for found in {deps[id(n)] & frozenset(together) for n in every}:
+        # the variables of one reduction are together too, though its body may lack one
+        # (a max over an expanded axis): two of them on one axis would be one axis reduced
+        reductions = {frozenset(n.arg[1]) for n in every if n.op == "reduce"}
+        for found in {deps[id(n)] & frozenset(together) for n in every} | reductions:
             for v in found:
                 together[v] |= found - {v}
         holders: dict[int, list[U]] = {}  # axis -> the variables placed on it
