@@ -12,7 +12,7 @@ from .ir import dtype as D
 from .ir.node import const
 from .creation import arange, tensor
 from .data_dependent import nonzero
-from .elementwise import broadcast_shapes, where
+from .elementwise import broadcast_shapes, common_device, where
 from .tensor_base import TensorBase, wrap
 
 if TYPE_CHECKING:
@@ -20,7 +20,14 @@ if TYPE_CHECKING:
 
 
 def _as_index_tensor(value, device: str) -> Tensor:
+    """An index (a tensor, list or array) as a tensor on `device`: an index tensor may live on
+    the host's `numpy` device, as a CPU index may index a CUDA tensor in PyTorch."""
     t = value if isinstance(value, TensorBase) else tensor(value, device=device)
+    if t.device.name != device:
+        if t.device.name != "numpy":
+            raise RuntimeError(f"indices should be either on numpy or on the same device as the indexed tensor "
+                               f"({device}), got indices on {t.device.name} (shape {tuple(t.shape)})")
+        t = t.to(device)
     if t.dtype.is_floating_point:
         raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {t.dtype.name}")
     return t
@@ -202,7 +209,9 @@ def _write(view: Tensor, value) -> None:
 
 
 
-def _check_index_dtype(op: str, index: Tensor) -> None:
+def _check_index_tensor(op: str, self: Tensor, index: Tensor) -> None:
+    """An index tensor of an integer dtype, on self's device."""
+    common_device(op, self, index)
     if index.dtype.is_floating_point or index.dtype == D.bool_:
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype.name} "
                            f"(index shape {tuple(index.shape)})")
@@ -216,7 +225,7 @@ def gather(self: Tensor, dim: int, index: Tensor, sparse_grad: bool = False) -> 
 
 def _gather(self: Tensor, dim: int, index: Tensor, negative: bool) -> Tensor:
     d = self._dim(dim, "gather")
-    _check_index_dtype("gather", index)
+    _check_index_tensor("gather", self, index)
     if index.ndim != self.ndim or any(i != d and index.shape[i] > self.shape[i] for i in range(self.ndim)):
         raise RuntimeError(f"gather(): Size does not match at dimension {d}: index shape {tuple(index.shape)} "
                            f"vs input shape {tuple(self.shape)}")
@@ -246,7 +255,7 @@ def take_along_dim(self: Tensor, indices: Tensor, dim: int | None = None) -> Ten
 def index_select(self: Tensor, dim: int, index: Tensor, op: str = "index_select") -> Tensor:
     """`op`: the name its errors give (embedding's rows are an index_select)."""
     d = self._dim(dim, op)
-    _check_index_dtype(op, index)
+    _check_index_tensor(op, self, index)
     checks.bounds(op, index.node, self.shape[d], d, negative=False)  # PyTorch counts none from the end
     return _advanced(self, {d: index.reshape(-1)})  # checked here, not again as x[index] would
 
@@ -268,7 +277,7 @@ def masked_select(self: Tensor, mask: Tensor) -> Tensor:
 
 def _scatter(self: Tensor, dim: int, index: Tensor, src, add: bool, op: str) -> Tensor:
     d = self._dim(dim, op)
-    _check_index_dtype(op, index)
+    _check_index_tensor(op, self, index)
     if not isinstance(src, TensorBase):
         src = wrap(const(src, self.dtype, tuple(index.shape), self.device.name))
     src = src.to(self.dtype)
@@ -338,7 +347,7 @@ def _accumulated(self: Tensor, indices: tuple, values) -> Tensor:
     shape = broadcast_shapes("index_put_", *(tuple(t.shape) for t in entries))
     flat = None
     for dim, (t, size) in enumerate(zip(entries, lead)):
-        _check_index_dtype("index_put_", t)
+        _check_index_tensor("index_put_", self, t)
         checks.bounds("index_put_", t.node, size, dim)
         t = t.long()
         t = (t + size * (t < 0).long()).expand(shape)

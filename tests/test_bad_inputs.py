@@ -171,3 +171,39 @@ def test_a_leaf_written_in_place_raises_and_keeps_its_value():
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
         x.add_(1)
     assert x.tolist() == [1.0, 1.0] and x.requires_grad and x.is_leaf
+
+
+# op -> a call reading x by the index tensor i (on another device)
+INDEXING_ACROSS_DEVICES = {
+    "gather": lambda x, i: x.gather(1, i),
+    "take_along_dim": lambda x, i: x.take_along_dim(i, 1),
+    "index_select": lambda x, i: x.index_select(1, i[0]),
+    "scatter_add": lambda x, i: x.scatter_add(1, i, x),
+    "embedding": lambda x, i: F.embedding(i, x),
+}
+
+
+@pytest.mark.parametrize("op", list(INDEXING_ACROSS_DEVICES))
+def test_an_index_on_another_device_raises_naming_both(op):
+    """The index tensors of gathers and scatters live on their input's device, as in PyTorch
+    (the kernels would otherwise read a buffer of the other device as their own)."""
+    from helpers import cl_unavailable_reason
+    if cl_unavailable_reason() is not None:
+        pytest.skip("needs both devices")
+    x = lt.ones(2, 3, device="numpy")
+    i = lt.zeros(2, 3, dtype=lt.int64, device="cl")
+    with pytest.raises(RuntimeError, match=r"Expected all tensors to be on the same device.*(cl.*numpy|numpy.*cl)"):
+        INDEXING_ACROSS_DEVICES[op](x, i).numpy()
+
+
+def test_a_host_index_indexes_a_tensor_of_any_device_and_no_other_index_does():
+    """x[i] takes an index tensor on the host's numpy device, as PyTorch takes a CPU index
+    into a CUDA tensor; an index on another device than both raises."""
+    from helpers import cl_unavailable_reason
+    if cl_unavailable_reason() is not None:
+        pytest.skip("needs both devices")
+    x = lt.arange(6.0, device="cl").reshape(3, 2)
+    assert x[lt.tensor([2, 0], device="numpy")].tolist() == [[4.0, 5.0], [0.0, 1.0]]
+    with pytest.raises(RuntimeError, match=r"indices should be either on numpy or on the same device as the indexed "
+                                           r"tensor \(numpy\), got indices on cl"):
+        lt.ones(3, device="numpy")[lt.tensor([0], device="cl")]
