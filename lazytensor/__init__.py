@@ -60,6 +60,7 @@ from .products import (  # noqa: F401
     dist, cartesian_prod, vander,
 )
 from . import linalg  # noqa: F401
+from .elimination import det, inv as inverse, logdet, slogdet  # noqa: F401
 from .conversion import (  # noqa: F401
     clone,
 )

@@ -29,9 +29,10 @@ class Failure:
     the offending value)."""
     error: type
     text: str
+    first: bool = False  # the check reduced the negated values: the smallest offender is named
 
     def exception(self, value: int) -> Exception:
-        return self.error(self.text.replace("{index}", str(value)))
+        return self.error(self.text.replace("{index}", str(-value if self.first else value)))
 
 
 @dataclass
@@ -104,6 +105,19 @@ def within(op: str, values: Node, low: float, high: float, what: str) -> None:
     _ask(_outside(values, low, high, "le"), _int(1, values),
          Failure(RuntimeError, f"{op}: all elements of {what} should be between {low:g} and {high:g} (raised where "
                                f"the result was read; the op was called at {user_site()})"))
+
+
+def first_where(op: str, bad: Node, order: Node, error: type, text: str) -> Node | None:
+    """Ask that `bad` hold nowhere; where it does, raise `error` with `text`, whose "{index}"
+    names the smallest int64 `order` where it holds (the first failing step of a factorisation).
+    Returns the check's value (the caller realises it at once with LAZY=0, when the op it
+    checks ran already)."""
+    if bad.numel == 0:
+        return None
+    negated = B.elementwise("neg", B.cast(order, D.int64) if order.dtype != D.int64 else order)
+    _ask(bad, negated, Failure(error, f"{text} (raised where the result was read; the op was called at "
+                                      f"{user_site()})", first=True))
+    return _PENDING[-1].value
 
 
 def _outside(values: Node, low: float, high: float, below_high: str) -> Node:

@@ -1,12 +1,14 @@
 """`lazytensor.linalg`: the torch.linalg names that are products and norms (built on
 lazytensor/products.py and reductions, so they fuse and have gradients like any other op).
-Decompositions and solvers (inv, det, solve, svd, qr, eigh) are not here."""
+The solvers (inv, det, slogdet, solve, cholesky) are lazytensor/elimination.py's; svd, qr and
+eigh are not there."""
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING, Sequence
 
 from . import products
+from .elimination import cholesky, det, inv, slogdet, solve  # noqa: F401
 from .creation import eye
 from .reduce import _dims, float_input, vector_norm
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import conversion, creation, data_dependent, elementwise, indexing, movement, products, random, reduce, sorting
+from . import conversion, creation, data_dependent, elementwise, elimination, indexing, movement, products, random, reduce, sorting
 from .autograd.api import backward as _backward
 from .creation import node_from_data
 from .tensor_base import RemovableHandle, Size, Storage, TensorBase, device, set_result_type
@@ -346,6 +346,10 @@ class Tensor(TensorBase):
     kron = products.kron
     cross = products.cross
     dist = products.dist
+    inverse = elimination.inv
+    det = elimination.det
+    logdet = elimination.logdet
+    slogdet = elimination.slogdet
 
     # ---- dtype, device, copies, in-place fills (lazytensor/conversion.py) ------------------
     to = conversion.to
