@@ -83,12 +83,12 @@ def multi_dot(tensors: Sequence[Tensor]) -> Tensor:
 
 
 def matrix_power(A: Tensor, n: int) -> Tensor:
-    """A @ A @ ... (n times) by repeated squaring; n = 0 gives the identity."""
+    """A @ A @ ... (n times) by repeated squaring; n = 0 gives the identity, n < 0 powers of
+    the inverse."""
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"linalg.matrix_power: A must be a batch of square matrices, got shape {tuple(A.shape)}")
     if n < 0:
-        raise RuntimeError(f"linalg.matrix_power: negative powers need the inverse, which lazytensor does not "
-                           f"compute (n = {n}, shape {tuple(A.shape)})")
+        return matrix_power(inv(A), -n)
     result, square = None, A
     while n:
         if n & 1:

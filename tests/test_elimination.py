@@ -35,6 +35,7 @@ SOLVERS = {
     "solve_a_vector": (lambda m, a, b: m.linalg.solve(a, b[..., 0]), A, B),
     "solve_broadcast_batch": (lambda m, a, b: m.linalg.solve(a[0], b), A, B),
     "solve_on_the_right": (lambda m, a, b: m.linalg.solve(a, b.mT, left=False), A, B),
+    "matrix_power_negative": (lambda m, a: m.linalg.matrix_power(a, -2), A),
     "det": (lambda m, a: m.linalg.det(a), A),
     "det_method": (lambda m, a: (a[1] * -1).det(), A),
     "slogdet": (lambda m, a: m.linalg.slogdet(a - 3 * m.eye(4)), A),
