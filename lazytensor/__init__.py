@@ -52,7 +52,7 @@ from .indexing import (  # noqa: F401
     gather, take_along_dim, index_select, masked_fill, masked_select, scatter, scatter_add,
 )
 from .data_dependent import (  # noqa: F401
-    nonzero,
+    nonzero, unique, unique_consecutive,
 )
 from .products import (  # noqa: F401
     matmul, mm, bmm, dot, outer, diagonal, einsum, diag, trace,

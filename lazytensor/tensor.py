@@ -322,6 +322,8 @@ class Tensor(TensorBase):
     scatter_add_ = indexing.scatter_add_
     index_put_ = indexing.index_put_
     nonzero = data_dependent.nonzero
+    unique = data_dependent.unique
+    unique_consecutive = data_dependent.unique_consecutive
 
     # ---- matrix products (lazytensor/products.py) --------------------------------------------
     matmul = products.matmul
