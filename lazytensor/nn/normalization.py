@@ -16,24 +16,22 @@ from .parameter import Parameter
 
 
 
-def _scale_and_shift(module, shape: tuple[int, ...], affine: bool, device, dtype) -> None:
-    """weight (ones) and bias (zeros) parameters, or both registered as None."""
-    if affine:
-        module.weight = Parameter(ones(*shape, device=device, dtype=dtype))
-        module.bias = Parameter(zeros(*shape, device=device, dtype=dtype))
-    else:
-        module.register_parameter("weight", None)
-        module.register_parameter("bias", None)
+def _scale_and_shift(module, shape: tuple[int, ...], affine: bool, device, dtype, bias: bool = True) -> None:
+    """weight (ones) and bias (zeros) parameters, or registered as None: both without affine,
+    the bias without bias."""
+    module.register_parameter("weight", Parameter(ones(*shape, device=device, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(zeros(*shape, device=device, dtype=dtype)) if affine and bias
+                              else None)
 
 class _BatchNorm(Module):
     _expected_dims: tuple[int, ...] = (2, 3)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device=None, dtype=None) -> None:
+                 track_running_stats: bool = True, device=None, dtype=None, bias: bool = True) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        _scale_and_shift(self, (num_features,), affine, device, dtype)
+        _scale_and_shift(self, (num_features,), affine, device, dtype, bias)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", ones(num_features, device=device, dtype=dtype))
@@ -120,8 +118,8 @@ class _InstanceNorm(_BatchNorm):
     _spatial = 1
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
-                 track_running_stats: bool = False, device=None, dtype=None) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+                 track_running_stats: bool = False, device=None, dtype=None, bias: bool = True) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias)
 
     def forward(self, input: Tensor) -> Tensor:
         n = self._spatial
