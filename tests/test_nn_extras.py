@@ -149,8 +149,16 @@ def _drops_whole_channels(case):
     assert zero.any() and kept.any(), f"over {zero.size} channels, {zero.sum()} dropped at p={p}"
 
 
+@pytest.mark.filterwarnings("ignore:dropout2d. Received a 3-D input")  # torch's warning too
 def test_channel_dropout_zeroes_whole_channels_and_scales_the_rest():
     check_cases(DROPOUT, _drops_whole_channels)
+
+
+def _warns_and_drops_along_dim_0():
+    """dropout3d of a 3-D input: PyTorch adds a batch dim, so each entry of dim 0 is one channel."""
+    with pytest.warns(UserWarning, match=r"dropout3d: Received a 3-D input of shape \(6, 2, 5\)"):
+        out = lt.nn.functional.dropout3d(lt.ones(6, 2, 5), 0.5).numpy()
+    assert np.all((out == 0).all(axis=(1, 2)) ^ (out == 2).all(axis=(1, 2)))
 
 
 def test_channel_dropout_in_eval_is_the_identity_and_p_is_checked():
@@ -158,8 +166,9 @@ def test_channel_dropout_in_eval_is_the_identity_and_p_is_checked():
     check_cases({
         "eval_Dropout1d": lambda: check(lt.nn.Dropout1d(0.9).eval()(x), x.numpy()),
         "eval_dropout2d": lambda: check(lt.nn.functional.dropout2d(x, 0.9, training=False), x.numpy()),
-        "p_1_zeroes_all": lambda: check(lt.nn.functional.dropout3d(x, 1.0), np.zeros((4, 6, 5), np.float32)),
+        "p_1_zeroes_all": lambda: check(lt.nn.functional.dropout1d(x, 1.0), np.zeros((4, 6, 5), np.float32)),
         "bad_p": raises(ValueError, "between 0 and 1, but got 1.5", lambda: lt.nn.functional.dropout1d(x, 1.5)),
+        "dropout3d_of_3d_warns_and_reads_C_D_H": _warns_and_drops_along_dim_0,
         "dropout1d_of_4d": raises(RuntimeError, r"dropout1d: Expected 2D or 3D input.*\(4, 6, 5, 1\)",
                                   lambda: lt.nn.functional.dropout1d(x.unsqueeze(-1))),
     }, run)

@@ -3,6 +3,7 @@ device and are differentiated by the IR's autograd). Nothing here computes with 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 from .. import checks
@@ -232,12 +233,14 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return _dropout(input, p, training, inplace, tuple(input.shape))
 
 
-def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool, batched: bool, name: str) -> Tensor:
-    """Dropout of whole channels: one draw per (sample, channel), or per channel unbatched."""
-    lead = 2 if batched else 1
-    if input.ndim <= lead:
-        raise RuntimeError(f"{name}: expected an input with channels and spatial dims, got shape "
-                           f"{tuple(input.shape)}")
+def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool, batched: bool, name: str,
+                     ranks: tuple[int, int]) -> Tensor:
+    """Dropout of whole channels: one draw per (sample, channel), or per channel unbatched. An
+    input of another rank than `ranks` is read as PyTorch reads it, with its warning."""
+    if input.ndim not in ranks:
+        warnings.warn(f"{name}: Received a {input.ndim}-D input of shape {tuple(input.shape)}, which is deprecated "
+                      f"(expected {ranks[0]}-D or {ranks[1]}-D); use dropout for element-wise dropout", stacklevel=3)
+    lead = min(2 if batched else 1, input.ndim)
     return _dropout(input, p, training, inplace, tuple(input.shape[:lead]) + (1,) * (input.ndim - lead))
 
 
@@ -246,18 +249,18 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     if input.ndim not in (2, 3):
         raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input of shape "
                            f"{tuple(input.shape)}")
-    return _channel_dropout(input, p, training, inplace, input.ndim == 3, "dropout1d")
+    return _channel_dropout(input, p, training, inplace, input.ndim == 3, "dropout1d", (2, 3))
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of an (N, C, H, W) input. A 3-D input is read as (N, C, L), as
     PyTorch reads it (channel-wise 1-D dropout), not as an unbatched (C, H, W)."""
-    return _channel_dropout(input, p, training, inplace, True, "dropout2d")
+    return _channel_dropout(input, p, training, inplace, True, "dropout2d", (3, 4))
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of an (N, C, D, H, W) or (C, D, H, W) input."""
-    return _channel_dropout(input, p, training, inplace, input.ndim != 4, "dropout3d")
+    return _channel_dropout(input, p, training, inplace, input.ndim == 5, "dropout3d", (4, 5))
 
 
 # ---- normalisation -----------------------------------------------------------------------
