@@ -1151,4 +1151,5 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     return _reduce(loss.reshape(target.shape), reduction)
 
 
-from .resampling import channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle, upsample  # noqa: E402,F401  (nn/resampling.py)
+from .resampling import (channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle,  # noqa: E402,F401
+                         upsample)  # (nn/resampling.py)
