@@ -772,7 +772,9 @@ def check_inplace_dtype(op: str, self: Tensor, result: Tensor) -> None:
 def inplace(name: str, fn: Callable) -> Callable:
     """The `name_` form of an op: compute out of place, then write into self's storage."""
     def method(self: Tensor, *args, **kwargs) -> Tensor:
-        result = fn(self, *args, **kwargs)
+        # fn reads a copy: the ops it is built from may keep what they read for backward,
+        # and self's storage is about to be written
+        result = fn(self.clone(), *args, **kwargs)
         check_inplace_dtype(name + "_", self, result)
         return self._assign(result.node)
     method.__name__ = name + "_"

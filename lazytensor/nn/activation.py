@@ -7,6 +7,7 @@ from ..creation import empty, ones
 from ..tensor import Tensor
 from . import functional as F
 from . import init
+from ._arguments import REQUIRED, bind
 from .linear import Linear
 from .module import Module
 from .parameter import Parameter
@@ -19,23 +20,12 @@ class _Pointwise(Module):
     none). `inplace` is accepted (positionally last, as PyTorch's) and computes out of place."""
     FUNCTION = None
     PARAMS: tuple[tuple[str, object], ...] = ()
-    REQUIRED = object()
+    REQUIRED = REQUIRED
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__()
-        names = [name for name, _ in self.PARAMS] + ["inplace"]
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__}() takes at most {len(names)} arguments ({len(args)} given)")
-        values = {**dict(self.PARAMS), "inplace": False, **dict(zip(names, args))}
-        for name, value in kwargs.items():
-            if name not in names:
-                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument '{name}'")
-            values[name] = value
-        missing = [name for name in names if values[name] is self.REQUIRED]
-        if missing:
-            raise TypeError(f"{type(self).__name__}() missing required arguments: {', '.join(missing)}")
-        for name in names:
-            setattr(self, name, values[name])
+        for name, value in bind(type(self).__name__, self.PARAMS + (("inplace", False),), args, kwargs).items():
+            setattr(self, name, value)
 
     def forward(self, input: Tensor) -> Tensor:
         return type(self).FUNCTION(input, **{name: getattr(self, name) for name, _ in self.PARAMS})
@@ -157,6 +147,16 @@ class Softmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) of a (N, C, H, W) or (C, H, W) input."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D instead "
+                             f"(shape {tuple(input.shape)})")
+        return F.softmax(input, -3)
 
 
 class LogSoftmax(Softmax):

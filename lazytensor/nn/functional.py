@@ -3,12 +3,13 @@ device and are differentiated by the IR's autograd). Nothing here computes with 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 from .. import checks
 from ..autodiff.grad_mode import no_grad
-from ..creation import arange, ones
-from ..elementwise import gelu, relu, sigmoid, silu, softplus, tanh, where  # noqa: F401
+from ..creation import arange, full_like, ones
+from ..elementwise import gelu, inplace, relu, sigmoid, silu, softplus, tanh, where  # noqa: F401
 from ..indexing import index_select
 from ..products import einsum
 from ..movement import cat, pad as _pad
@@ -161,6 +162,16 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
     return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
 
 
+# the in-place forms: computed out of place, then written into the input's storage
+relu_ = inplace("relu", relu)
+elu_ = inplace("elu", elu)
+leaky_relu_ = inplace("leaky_relu", leaky_relu)
+hardtanh_ = inplace("hardtanh", hardtanh)
+selu_ = inplace("selu", selu)
+celu_ = inplace("celu", celu)
+threshold_ = inplace("threshold", threshold)
+
+
 # ---- one-hot, linear, embedding -------------------------------------------------------------
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if tensor.dtype.is_floating_point:
@@ -201,33 +212,92 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
 
 
 # ---- dropout ----------------------------------------------------------------------------
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple[int, ...]) -> Tensor:
+    """Inverted dropout with one draw per cell of `mask_shape` (broadcast over the input)."""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * 0.0
-    keep = rand(*input.shape, device=input.device) >= p
-    out = input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+        out = input * 0.0
+    else:
+        keep = rand(*mask_shape, device=input.device) >= p
+        out = input * keep.to(input.dtype) * (1.0 / (1.0 - p))
     if inplace:
         input.copy_(out)
         return input
     return out
 
 
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    return _dropout(input, p, training, inplace, tuple(input.shape))
+
+
+def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool, batched: bool, name: str,
+                     ranks: tuple[int, int]) -> Tensor:
+    """Dropout of whole channels: one draw per (sample, channel), or per channel unbatched. An
+    input of another rank than `ranks` is read as PyTorch reads it, with its warning."""
+    if input.ndim not in ranks:
+        warnings.warn(f"{name}: Received a {input.ndim}-D input of shape {tuple(input.shape)}, which is deprecated "
+                      f"(expected {ranks[0]}-D or {ranks[1]}-D); use dropout for element-wise dropout", stacklevel=3)
+    lead = min(2 if batched else 1, input.ndim)
+    return _dropout(input, p, training, inplace, tuple(input.shape[:lead]) + (1,) * (input.ndim - lead))
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of an (N, C, L) or (C, L) input."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input of shape "
+                           f"{tuple(input.shape)}")
+    return _channel_dropout(input, p, training, inplace, input.ndim == 3, "dropout1d", (2, 3))
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of an (N, C, H, W) input. A 3-D input is read as (N, C, L), as
+    PyTorch reads it (channel-wise 1-D dropout), not as an unbatched (C, H, W)."""
+    return _channel_dropout(input, p, training, inplace, True, "dropout2d", (3, 4))
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of an (N, C, D, H, W) or (C, D, H, W) input."""
+    return _channel_dropout(input, p, training, inplace, input.ndim == 5, "dropout3d", (4, 5))
+
+
 # ---- normalisation -----------------------------------------------------------------------
+def _standardize(input: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """input less its mean over `dims`, over the root of their biased variance plus eps; and
+    that mean and variance (dims kept)."""
+    mean = input.mean(dims, keepdim=True)
+    centered = input - mean
+    var = (centered * centered).mean(dims, keepdim=True)
+    return centered * (var + eps).rsqrt(), mean, var
+
+
+def _per_channel(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """out * weight + bias, each holding one value per channel (dim 1); None skips it."""
+    shape = (1, out.shape[1]) + (1,) * (out.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def _update_running(running_mean: Tensor, running_var: Tensor, mean: Tensor, unbiased_var: Tensor,
+                    momentum: float) -> None:
+    """Move the running statistics (in place) a `momentum` of the way to a batch's."""
+    with no_grad():
+        running_mean.mul_(1.0 - momentum).add_(mean.detach().reshape(running_mean.shape) * momentum)
+        running_var.mul_(1.0 - momentum).add_(unbiased_var.detach().reshape(running_var.shape) * momentum)
+
+
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
                eps: float = 1e-5) -> Tensor:
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape:
         raise RuntimeError(f"layer_norm: normalized_shape {list(normalized_shape)} does not match the trailing "
                            f"dims of the input of shape {tuple(input.shape)}")
-    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
-    mean = input.mean(dims, keepdim=True)
-    centered = input - mean
-    var = (centered * centered).mean(dims, keepdim=True)
-    out = centered * (var + eps).rsqrt()
+    out = _standardize(input, tuple(range(input.ndim - len(normalized_shape), input.ndim)), eps)[0]
     if weight is not None:
         out = out * weight
     if bias is not None:
@@ -258,24 +328,33 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if n <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                              f"{list(input.shape)}")
-        mean = input.mean(dims, keepdim=True)
-        centered = input - mean
-        var = (centered * centered).mean(dims, keepdim=True)
+        out, mean, var = _standardize(input, dims, eps)
         if running_mean is not None and running_var is not None:
             m = 0.1 if momentum is None else momentum  # None (cumulative average) is handled by the module
-            with no_grad():
-                running_mean.mul_(1.0 - m).add_(mean.detach().reshape(running_mean.shape) * m)
-                running_var.mul_(1.0 - m).add_(var.detach().reshape(running_var.shape) * (m * n / (n - 1)))
-        out = centered * (var + eps).rsqrt()
+            _update_running(running_mean, running_var, mean, var * (n / (n - 1)), m)
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("batch_norm: running_mean and running_var are needed in eval mode")
         out = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    return _per_channel(out, weight, bias)
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each (sample, channel) over its spatial dims. With use_input_stats the running
+    buffers (if given) move towards the batch's mean of the instances' statistics (unbiased
+    variance); without, they normalise as batch_norm's in eval."""
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    n = math.prod(input.shape[2:])
+    if input.ndim < 3 or n <= 1:
+        raise ValueError(f"instance_norm: Expected more than 1 spatial element when training, got input size "
+                         f"{list(input.shape)}")
+    out, mean, var = _standardize(input, tuple(range(2, input.ndim)), eps)
+    if running_mean is not None and running_var is not None:
+        _update_running(running_mean, running_var, mean.mean(0), (var * (n / (n - 1))).mean(0), momentum)
+    return _per_channel(out, weight, bias)
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
@@ -283,17 +362,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
     n, c = input.shape[0], input.shape[1]
     if c % num_groups:
         raise RuntimeError(f"group_norm: {c} channels are not divisible into {num_groups} groups")
-    x = input.reshape(n, num_groups, -1)
-    mean = x.mean(-1, keepdim=True)
-    centered = x - mean
-    var = (centered * centered).mean(-1, keepdim=True)
-    out = (centered * (var + eps).rsqrt()).reshape(input.shape)
-    shape = (1, c) + (1,) * (input.ndim - 2)
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    out = _standardize(input.reshape(n, num_groups, -1), (-1,), eps)[0].reshape(input.shape)
+    return _per_channel(out, weight, bias)
 
 
 # ---- padding -------------------------------------------------------------------------------
@@ -303,6 +373,9 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
         return _pad(input, pad, mode, value)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise RuntimeError(f"pad: padding length {len(pad)} must be even and at most 2 * ndim")
+    if input.ndim not in (len(pad) // 2 + 1, len(pad) // 2 + 2):  # the padded dims, channels, optional batch
+        raise NotImplementedError(f"pad: mode {mode!r} pads {len(pad) // 2} dims of an input with channels and an "
+                                  f"optional batch dim, not of shape {tuple(input.shape)}")
     out = input
     for i in range(len(pad) // 2):
         d = input.ndim - 1 - i
@@ -325,6 +398,9 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
             if right:
                 parts.append(out.narrow(d, n - 1, 1).expand(*shape[:d], right, *shape[d + 1:]))
         elif mode == "circular":
+            if left > n or right > n:
+                raise RuntimeError(f"pad: circular padding ({left}, {right}) wraps around a dimension of size {n} "
+                                   f"more than once")
             if left:
                 parts.append(out.narrow(d, n - left, left))
             parts.append(out)
@@ -508,6 +584,54 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                              "conv_transpose3d")
 
 
+def _fold_geometry(kernel_size, dilation, padding, stride) -> tuple[tuple[int, int], ...]:
+    return tuple(_tuple(v, 2, name) for v, name in ((kernel_size, "kernel_size"), (dilation, "dilation"),
+                                                     (padding, "padding"), (stride, "stride")))
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """im2col: (N, C, H, W) -> (N, C kh kw, L), one column per sliding block, from the same
+    window view a convolution reads."""
+    x, unbatched = _batched(input, 2, "unfold")
+    kernel, dilation, padding, stride = _fold_geometry(kernel_size, dilation, padding, stride)
+    widths = _conv_padding(padding, 2, kernel, dilation, stride)
+    x = _pad(x, widths) if any(widths) else x
+    win = _windows(x, kernel, stride, dilation)  # (n, c, oh, ow, kh, kw)
+    out = win.permute(0, 1, 4, 5, 2, 3).reshape(x.shape[0], x.shape[1] * math.prod(kernel), -1)
+    return out.squeeze(0) if unbatched else out
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """col2im, unfold's adjoint: (N, C kh kw, L) -> (N, C, H, W), each column's block added at
+    its place (overlaps sum). One term per kernel offset: the blocks' values at that offset,
+    spread by the stride and shifted by the dilation (views and pads, fused into one sum)."""
+    x, unbatched = _batched(input, 1, "fold")
+    size = _tuple(output_size, 2, "output_size")
+    kernel, dilation, padding, stride = _fold_geometry(kernel_size, dilation, padding, stride)
+    blocks = tuple((o + 2 * p - d * (k - 1) - 1) // s + 1
+                   for o, k, d, p, s in zip(size, kernel, dilation, padding, stride))
+    n, ck, count = x.shape
+    if ck % math.prod(kernel):
+        raise RuntimeError(f"fold: Expected size of input's dimension 1 to be divisible by the product of "
+                           f"kernel_size, but got input.size(1)={ck} and kernel_size={kernel}")
+    if min(blocks) <= 0 or count != math.prod(blocks):
+        raise RuntimeError(f"fold: Given output_size={size}, kernel_size={kernel}, dilation={dilation}, "
+                           f"padding={padding}, stride={stride}, expected size of input's dimension 2 to match the "
+                           f"calculated number of sliding blocks {blocks[0]} * {blocks[1]} = {math.prod(blocks)}, "
+                           f"but got input.size(2)={count}")
+    cols = x.reshape((n, ck // math.prod(kernel)) + kernel + blocks)
+    full = tuple(o + 2 * p for o, p in zip(size, padding))
+    terms = []
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            spread = _dilate(cols[:, :, i, j], stride)
+            top, left = i * dilation[0], j * dilation[1]
+            terms.append(_pad(spread, [left, full[1] - left - spread.shape[-1],
+                                       top, full[0] - top - spread.shape[-2]]))
+    out = sum(terms[1:], terms[0])[..., padding[0]:padding[0] + size[0], padding[1]:padding[1] + size[1]]
+    return out.squeeze(0) if unbatched else out
+
+
 def _pool_prepare(input: Tensor, nd: int, kernel_size, stride, padding, dilation, ceil_mode: bool,
                   fill: float, name: str):
     kernel = _tuple(kernel_size, nd, "kernel_size")
@@ -623,13 +747,30 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     return windows.flatten(-2).max(-1).values
 
 
-def _adaptive_output(input: Tensor, output_size, name: str) -> tuple[int, int]:
-    """An adaptive pooling's output size (an int for both axes; None keeps an axis' size), checked."""
-    size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
-    out = tuple(n if o is None else o for o, n in zip(size, input.shape[-2:]))
-    if len(out) != 2 or min(out) <= 0 or input.ndim not in (3, 4) or min(input.shape[-2:]) == 0:
-        raise RuntimeError(f"{name}: expected a non-empty 3-D or 4-D input and two positive output sizes, got "
-                           f"input shape {tuple(input.shape)} and output_size {output_size}")
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    return _adaptive_pool1d(adaptive_avg_pool2d, input, output_size, "adaptive_avg_pool1d")
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool1d: return_indices=True is not supported")
+    return _adaptive_pool1d(adaptive_max_pool2d, input, output_size, "adaptive_max_pool1d")
+
+
+def _adaptive_pool1d(pool2d, input: Tensor, output_size, name: str) -> Tensor:
+    """A 1-D adaptive pooling as the 2-D one over a height of 1."""
+    out = _adaptive_output(input, output_size, name, 1)
+    return pool2d(input.unsqueeze(-2), (1,) + out).squeeze(-2)
+
+
+def _adaptive_output(input: Tensor, output_size, name: str, nd: int = 2) -> tuple[int, ...]:
+    """An adaptive pooling's output size (an int for every axis; None keeps an axis' size), checked."""
+    size = (output_size,) * nd if isinstance(output_size, int) else tuple(output_size)
+    out = tuple(n if o is None else o for o, n in zip(size, input.shape[-nd:]))
+    if (len(size) != nd or min(out) <= 0 or input.ndim not in (nd + 1, nd + 2)
+            or min(input.shape[-nd:]) == 0):
+        raise RuntimeError(f"{name}: expected a non-empty {nd + 1}-D or {nd + 2}-D input and {nd} positive output "
+                           f"sizes, got input shape {tuple(input.shape)} and output_size {output_size}")
     return out
 
 
@@ -862,4 +1003,153 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return (x1 * x2).sum(dim) / (n1 * n2)
 
 
-from .resampling import interpolate, pixel_shuffle, pixel_unshuffle, upsample  # noqa: E402,F401  (nn/resampling.py)
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """The p-norm of x1 - x2 + eps over the last dim."""
+    return (x1 - x2 + eps).norm(p, -1, keepdim)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None,
+                        reduce=None, reduction: str = "mean") -> Tensor:
+    """max(0, margin - target (input1 - input2)): target 1 asks input1 to rank higher, -1 lower."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if not input1.ndim == input2.ndim == target.ndim:
+        raise RuntimeError(f"margin_ranking_loss: All input tensors should have same dimension but got sizes: "
+                           f"input1: {tuple(input1.shape)}, input2: {tuple(input2.shape)}, "
+                           f"target: {tuple(target.shape)}")
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
+    """input where target is 1, max(0, margin - input) where it is -1 (both for other targets, as torch)."""
+    reduction = _reduction(reduction, size_average, reduce)
+    below_margin = (margin - input).clamp(min=0)
+    return _reduce(where(target != 1, below_margin, 0.0) + where(target != -1, input, 0.0), reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-target input)), for targets of 1 and -1."""
+    return _reduce((-input * target).exp().log1p(), _reduction(reduction, size_average, reduce))
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                                reduce=None, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of each class' logit (last dim) against a 0/1 target, averaged over the classes."""
+    reduction = _reduction(reduction, size_average, reduce)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss.sum(-1) / float(input.shape[-1]), reduction)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
+                        eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
+                        reduction: str = "mean") -> Tensor:
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the pairwise p-distance; with
+    swap, the negative's distance is the smaller of its distances to the anchor and the positive."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise RuntimeError(f"triplet_margin_loss: The anchor, positive, and negative tensors are expected to have "
+                           f"the same number of dimensions, but got: anchor {anchor.ndim}D, positive "
+                           f"{positive.ndim}D, and negative {negative.ndim}D inputs")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None,
+                          reduce=None, reduction: str = "mean") -> Tensor:
+    """1 - cos(input1, input2) where target is 1, max(0, cos - margin) where it is -1; the
+    cosine over the last dim, with torch's 1e-12 added to each squared norm."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if target.ndim > 1 or input1.ndim != target.ndim + 1 or input2.ndim != target.ndim + 1:
+        raise RuntimeError(f"cosine_embedding_loss: a {target.ndim}D target tensor expects {target.ndim + 1}D input "
+                           f"tensors (0D or 1D targets only), but found inputs with sizes {list(input1.shape)} and "
+                           f"{list(input2.shape)}")
+    dim = target.ndim
+    squares = ((input1 * input1).sum(dim) + 1e-12) * ((input2 * input2).sum(dim) + 1e-12)
+    cos = (input1 * input2).sum(dim) / squares.sqrt()
+    loss = where(target == 1, 1 - cos, 0.0) + where(target == -1, (cos - margin).clamp(min=0), 0.0)
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, size_average=None,
+                     eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood of target under Poisson(rate): rate = exp(input) with
+    log_input, else input (its log taken of input + eps); full adds Stirling's approximation
+    of log(target!) where the target is above 1."""
+    reduction = _reduction(reduction, size_average, reduce)
+    loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
+    if full:
+        stirling = target * target.log() - target + 0.5 * (target * (2 * math.pi)).log()
+        loss = loss + where(target <= 1, 0.0, stirling)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Tensor:
+    """0.5 (log var + (input - target)^2 / var) (+ 0.5 log 2 pi when full). var matches the input,
+    lacks its last dim, or has a 1 at one of its dims; it is clamped at eps with its gradient
+    passed through as if it were not, as torch's (which clamps under no_grad)."""
+    var = _gaussian_var(input, var)
+    reduction = _reduction(reduction)
+    var = var + (var.clamp(min=eps) - var).detach()
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def _gaussian_var(input: Tensor, var: Tensor | float) -> Tensor:
+    """gaussian_nll_loss's var, checked not negative and shaped to broadcast against the input."""
+    if not isinstance(var, Tensor):
+        if var < 0:
+            raise ValueError(f"gaussian_nll_loss: var has negative entry/entries ({var})")
+        return full_like(input, var)
+    checks.within("gaussian_nll_loss", var.node, 0.0, math.inf, "var")
+    if tuple(var.shape) == tuple(input.shape):
+        return var
+    if tuple(var.shape) == tuple(input.shape[:-1]):  # one variance for all the last dim's entries
+        return var.unsqueeze(-1)
+    if input.ndim == var.ndim and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1:
+        return var  # one dim of size 1, broadcast
+    raise ValueError(f"gaussian_nll_loss: var is of incorrect size {tuple(var.shape)} for input of shape "
+                     f"{tuple(input.shape)}")
+
+
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
+                      weight: Tensor | None = None, size_average=None, reduce=None,
+                      reduction: str = "mean") -> Tensor:
+    """For each sample, the mean over the classes i other than its target y of
+    max(0, margin - x[y] + x[i])^p, times weight[y]."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if p not in (1, 2):
+        raise ValueError("multi_margin_loss: only p == 1 and p == 2 supported")
+    if input.ndim > 2 or input.numel() == 0:
+        raise RuntimeError(f"multi_margin_loss: Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(input.shape)}")
+    x = input.reshape(-1, input.shape[-1]) if input.ndim else input.reshape(1, 1)
+    n, c = x.shape
+    if target.ndim > 1 or target.numel() != n or target.dtype.is_floating_point:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D integer indices with size equal to the "
+                           f"number of input samples (batch size). Expected target size [{n}], but got "
+                           f"{list(target.shape)} ({target.dtype.name}). Input has shape {list(input.shape)}.")
+    if weight is not None and (weight.ndim != 1 or weight.numel() != c):
+        raise RuntimeError(f"multi_margin_loss: inconsistent weight size, expected {c} but got {list(weight.shape)}")
+    checks.bounds("multi_margin_loss (target)", target.node, c, 0, negative=False)
+    hit = _class_mask(target.reshape(n), c, 1, 2)
+    gap = margin - where(hit, x, 0.0).sum(1, keepdim=True) + x
+    z = where(gap > 0, gap, 0.0)  # torch's kernel: no gradient where the gap is exactly 0
+    z = z * z if p == 2 else z
+    if weight is not None:
+        z = z * where(hit, weight, 0.0).sum(1, keepdim=True)
+    loss = where(hit, 0.0, z).sum(1) / float(c)
+    return _reduce(loss.reshape(target.shape), reduction)
+
+
+from .resampling import (channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle,  # noqa: E402,F401
+                         upsample)  # (nn/resampling.py)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import functional as F
+from ._arguments import bind
 from .module import Module
 
 
@@ -91,3 +92,50 @@ class BCEWithLogitsLoss(_Loss):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
+
+
+class _FunctionalLoss(_Loss):
+    """A loss module applying FUNCTION with its options kept as attributes: PARAMS names the
+    constructor's arguments in PyTorch's order with its defaults (the legacy size_average and
+    reduce among them, folded into `reduction`); POSITIONAL, how many may be given by position;
+    a `weight` is a buffer."""
+    FUNCTION = None
+    PARAMS: tuple[tuple[str, object], ...] = ()
+    POSITIONAL: int | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        values = bind(type(self).__name__, self.PARAMS, args, kwargs, self.POSITIONAL)
+        super().__init__(values.pop("size_average", None), values.pop("reduce", None), values.pop("reduction"))
+        self._options = tuple(values)
+        for name, value in values.items():
+            if name == "weight":
+                self.register_buffer(name, value)
+            else:
+                setattr(self, name, value)
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        options = {name: getattr(self, name) for name in self._options}
+        return type(self).FUNCTION(*inputs, **options, reduction=self.reduction)
+
+
+def _loss(name: str, function, *params: tuple[str, object], positional: int | None = None) -> type:
+    return type(name, (_FunctionalLoss,), {"FUNCTION": staticmethod(function), "PARAMS": params,
+                                           "POSITIONAL": positional,
+                                           "__doc__": f"Applies {function.__name__} (lt.nn.functional)."})
+
+
+_LEGACY = (("size_average", None), ("reduce", None), ("reduction", "mean"))
+MarginRankingLoss = _loss("MarginRankingLoss", F.margin_ranking_loss, ("margin", 0.0), *_LEGACY)
+HingeEmbeddingLoss = _loss("HingeEmbeddingLoss", F.hinge_embedding_loss, ("margin", 1.0), *_LEGACY)
+SoftMarginLoss = _loss("SoftMarginLoss", F.soft_margin_loss, *_LEGACY)
+MultiLabelSoftMarginLoss = _loss("MultiLabelSoftMarginLoss", F.multilabel_soft_margin_loss, ("weight", None),
+                                 *_LEGACY)
+TripletMarginLoss = _loss("TripletMarginLoss", F.triplet_margin_loss, ("margin", 1.0), ("p", 2.0), ("eps", 1e-6),
+                          ("swap", False), *_LEGACY)
+CosineEmbeddingLoss = _loss("CosineEmbeddingLoss", F.cosine_embedding_loss, ("margin", 0.0), *_LEGACY)
+PoissonNLLLoss = _loss("PoissonNLLLoss", F.poisson_nll_loss, ("log_input", True), ("full", False),
+                       ("size_average", None), ("eps", 1e-8), ("reduce", None), ("reduction", "mean"))
+GaussianNLLLoss = _loss("GaussianNLLLoss", F.gaussian_nll_loss, ("full", False), ("eps", 1e-6),
+                        ("reduction", "mean"), positional=0)
+MultiMarginLoss = _loss("MultiMarginLoss", F.multi_margin_loss, ("p", 1), ("margin", 1.0), ("weight", None),
+                        *_LEGACY)

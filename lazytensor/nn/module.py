@@ -1,4 +1,5 @@
-"""lt.nn.Module and the containers (Sequential, ModuleList, ModuleDict), as PyTorch's."""
+"""lt.nn.Module and the containers (Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict),
+as PyTorch's."""
 from __future__ import annotations
 
 import itertools
@@ -527,52 +528,75 @@ class ModuleList(_ModuleSequence):
         raise NotImplementedError("ModuleList is not callable: iterate over it")
 
 
-class ModuleDict(Module):
-    def __init__(self, modules=None) -> None:
+class _Mapping(Module):
+    """A dict over one of a Module's stores (STORE: its child modules or its parameters), so that
+    what it holds is registered as an attribute would be."""
+    STORE = "_modules"
+
+    def __init__(self, values=None) -> None:
         super().__init__()
-        if modules is not None:
-            self.update(modules)
+        if values is not None:
+            self.update(values)
 
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
+    def _store(self) -> dict:
+        return self.__dict__[self.STORE]
 
+    def __getitem__(self, key: str):
+        return self._store()[key]
+
+    def __delitem__(self, key: str) -> None:
+        del self._store()[key]
+
+    def __len__(self) -> int:
+        return len(self._store())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._store())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._store()
+
+    def keys(self):
+        return self._store().keys()
+
+    def items(self):
+        return self._store().items()
+
+    def values(self):
+        return self._store().values()
+
+    def get(self, key: str, default=None):
+        return self._store().get(key, default)
+
+    def pop(self, key: str):
+        return self._store().pop(key)
+
+    def clear(self) -> None:
+        self._store().clear()
+
+    def update(self, values) -> None:
+        items = values.items() if hasattr(values, "items") else values
+        for key, value in items:
+            self[key] = value
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} is not callable: index it")
+
+
+class ModuleDict(_Mapping):
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
 
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
 
-    def __len__(self) -> int:
-        return len(self._modules)
+class ParameterDict(_Mapping):
+    """Parameters by name; a tensor put in becomes a Parameter."""
+    STORE = "_parameters"
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def items(self):
-        return self._modules.items()
-
-    def values(self):
-        return self._modules.values()
-
-    def pop(self, key: str) -> Module:
-        return self._modules.pop(key)
-
-    def clear(self) -> None:
-        self._modules.clear()
-
-    def update(self, modules) -> None:
-        items = modules.items() if hasattr(modules, "items") else modules
-        for key, module in items:
-            self[key] = module
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleDict is not callable: index it")
+    def __setitem__(self, key: str, value: Tensor | None) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"ParameterDict: the value of {key!r} must be a tensor or None, got "
+                            f"{type(value).__name__}")
+        self.register_parameter(key, value if value is None or isinstance(value, Parameter) else Parameter(value))
 
 
 class ParameterList(Module):

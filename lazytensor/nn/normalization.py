@@ -1,5 +1,8 @@
-"""BatchNorm1d/2d (running statistics as buffers, train/eval), LayerNorm, RMSNorm, GroupNorm."""
+"""BatchNorm1d/2d/3d (running statistics as buffers, train/eval), InstanceNorm1d/2d/3d, LayerNorm,
+RMSNorm, GroupNorm."""
 from __future__ import annotations
+
+import warnings
 
 from ..autodiff.grad_mode import no_grad
 from ..creation import ones, tensor, zeros
@@ -13,24 +16,22 @@ from .parameter import Parameter
 
 
 
-def _scale_and_shift(module, shape: tuple[int, ...], affine: bool, device, dtype) -> None:
-    """weight (ones) and bias (zeros) parameters, or both registered as None."""
-    if affine:
-        module.weight = Parameter(ones(*shape, device=device, dtype=dtype))
-        module.bias = Parameter(zeros(*shape, device=device, dtype=dtype))
-    else:
-        module.register_parameter("weight", None)
-        module.register_parameter("bias", None)
+def _scale_and_shift(module, shape: tuple[int, ...], affine: bool, device, dtype, bias: bool = True) -> None:
+    """weight (ones) and bias (zeros) parameters, or registered as None: both without affine,
+    the bias without bias."""
+    module.register_parameter("weight", Parameter(ones(*shape, device=device, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(zeros(*shape, device=device, dtype=dtype)) if affine and bias
+                              else None)
 
 class _BatchNorm(Module):
     _expected_dims: tuple[int, ...] = (2, 3)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device=None, dtype=None) -> None:
+                 track_running_stats: bool = True, device=None, dtype=None, bias: bool = True) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        _scale_and_shift(self, (num_features,), affine, device, dtype)
+        _scale_and_shift(self, (num_features,), affine, device, dtype, bias)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", ones(num_features, device=device, dtype=dtype))
@@ -108,6 +109,48 @@ class BatchNorm2d(_BatchNorm):
 
 class BatchNorm3d(_BatchNorm):
     _expected_dims = (5,)
+
+
+class _InstanceNorm(_BatchNorm):
+    """Normalises each (sample, channel) over its spatial dims: statistics of the input in
+    training or without running statistics, the running ones in eval (PyTorch's defaults: no
+    affine, no running statistics). _spatial dims, with or without a batch dim."""
+    _spatial = 1
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device=None, dtype=None, bias: bool = True) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        n = self._spatial
+        if input.ndim not in (n + 1, n + 2):
+            raise ValueError(f"{type(self).__name__}: expected {n + 1}D or {n + 2}D input (got {input.ndim}D input "
+                             f"of shape {tuple(input.shape)})")
+        unbatched = input.ndim == n + 1
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features:
+            if self.affine or self.track_running_stats:  # the per-channel tensors would not fit
+                raise ValueError(f"{type(self).__name__}: expected input's size at dim={1 - unbatched} to match "
+                                 f"num_features ({self.num_features}), but got input of shape {tuple(input.shape)}")
+            warnings.warn(f"{type(self).__name__}: input's size at dim={1 - unbatched} does not match num_features "
+                          f"({self.num_features}), which is not used because affine=False", stacklevel=2)
+        self._flush()
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              0.0 if self.momentum is None else self.momentum, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    _spatial = 3
 
 
 class LayerNorm(Module):

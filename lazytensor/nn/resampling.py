@@ -1,6 +1,7 @@
 """Changing the spatial size: interpolate (nearest, nearest-exact, linear, bilinear,
-trilinear), pixel_shuffle and pixel_unshuffle, and their modules Upsample, PixelShuffle and
-PixelUnshuffle, with PyTorch's index rules (so results match it to rounding)."""
+trilinear), pixel_shuffle and pixel_unshuffle, and their modules Upsample (and its fixed-mode
+forms UpsamplingNearest2d, UpsamplingBilinear2d), PixelShuffle and PixelUnshuffle, with
+PyTorch's index rules (so results match it to rounding); and channel_shuffle, ChannelShuffle."""
 from __future__ import annotations
 
 import math
@@ -38,6 +39,18 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     x = input.reshape(*lead, c, h // r, r, w // r, r)
     x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
     return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """(N, g * k, *) -> (N, k * g, *): the channels of g groups of k interleaved, group by group."""
+    if input.dim() < 3:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with sizes "
+                           f"{list(input.shape)}")
+    n, c, *rest = input.shape
+    if groups <= 0 or c % groups:
+        raise RuntimeError(f"channel_shuffle: Number of channels must be divisible by groups. Got {c} channels and "
+                           f"{groups} groups.")
+    return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(input.shape)
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
@@ -133,6 +146,30 @@ class Upsample(Module):
     def extra_repr(self) -> str:
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
         return f"{what}, mode='{self.mode}'"
+
+
+class UpsamplingNearest2d(Upsample):
+    def __init__(self, size=None, scale_factor=None) -> None:
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Bilinear upsampling with align_corners=True, as PyTorch's."""
+
+    def __init__(self, size=None, scale_factor=None) -> None:
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class ChannelShuffle(Module):
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input: Tensor) -> Tensor:
+        return channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
 
 
 class PixelShuffle(Module):
