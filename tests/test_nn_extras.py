@@ -234,6 +234,8 @@ def _loss_cases():
         "gaussian_nll_loss_var_column_clamped": lambda m, x, y, z: F(m).gaussian_nll_loss(
             x, y, z[:, :1].abs() * 0, eps=0.5),
         "gaussian_nll_loss_float_var": lambda m, x, y, z: F(m).gaussian_nll_loss(x, y, 0.5),
+        "gaussian_nll_loss_nan_var_is_a_nan_loss": lambda m, x, y, z: F(m).gaussian_nll_loss(
+            x, y, (z.abs() + 0.1) * m.where(x > 1, float("nan"), 1.0), reduction="none"),
         "multi_margin_loss_vector": lambda m, x, y, z: F(m).multi_margin_loss(x[0], t(m, CLASSES)[1],
                                                                               reduction="none"),
     })

@@ -1110,7 +1110,8 @@ def _gaussian_var(input: Tensor, var: Tensor | float) -> Tensor:
         if var < 0:
             raise ValueError(f"gaussian_nll_loss: var has negative entry/entries ({var})")
         return full_like(input, var)
-    checks.within("gaussian_nll_loss", var.node, 0.0, math.inf, "var")
+    # negative entries raise, as in torch; a NaN does not (its loss is NaN, as torch's)
+    checks.within("gaussian_nll_loss", var.detach().nan_to_num(0.0).node, 0.0, math.inf, "var")
     if tuple(var.shape) == tuple(input.shape):
         return var
     if tuple(var.shape) == tuple(input.shape[:-1]):  # one variance for all the last dim's entries
