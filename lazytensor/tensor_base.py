@@ -394,6 +394,8 @@ class TensorBase:
                                "var_no_grad = var.detach().")
         if not self.dtype.is_floating_point:
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients (got {self.dtype.name})")
+        if flag and self._detached_alias():  # x.detach().requires_grad_(): a new leaf; x stays as it was
+            self._storage, self._chain, self._view = Storage(self.node), (), None
         s = self._storage
         touch(s)
         s.grad_node = AccumulateGrad(s) if flag else None
@@ -404,6 +406,12 @@ class TensorBase:
         if flag:
             own(s.node, s.grad_node)
         self._view = None
+
+    def _detached_alias(self) -> bool:
+        """A detached reading (x.detach(), x.data) of a storage that autograd follows. Its
+        autograd identity is the storage's, so it cannot become a leaf of its own in place:
+        PyTorch's tensors share memory and keep their own identity, lazytensor's share both."""
+        return any(op == "detach" for op, _ in self._chain) and followed(self._storage.node)
 
     @property
     def is_leaf(self) -> bool:

@@ -80,6 +80,15 @@ class TestFlags:
         assert not x.requires_grad
         assert not (x * 2).requires_grad
 
+    def test_a_detached_copy_made_a_leaf_leaves_the_original_as_it_was(self):
+        w = lt.tensor(X, requires_grad=True)
+        copy = w.detach().requires_grad_()
+        (w * 2).sum().backward()
+        (copy * 3).sum().backward()
+        assert w.is_leaf and copy.is_leaf
+        check(w.grad, 2 * torch.ones(X.shape), **TOL)
+        check(copy.grad, 3 * torch.ones(X.shape), **TOL)
+
     def test_requires_grad_on_non_leaf_raises(self):
         y = leaf(lt) * 2
         with pytest.raises(RuntimeError, match="only change requires_grad flags of leaf variables"):

@@ -46,6 +46,25 @@ def test_parameter_is_a_tensor_sharing_storage():
     assert not lt.nn.Parameter(lt.zeros(2), requires_grad=False).requires_grad
 
 
+def test_a_parameter_of_a_detached_tensor_is_a_leaf_of_its_own():
+    """Weight normalisation's split: g and v start as detached values of w (a parameter) and
+    of its norm; each is a leaf whose gradient is its own, as in PyTorch."""
+    import torch
+    w_values = np.arange(1, 7, dtype=np.float32).reshape(2, 3)
+    probe = np.arange(6, dtype=np.float32).reshape(2, 3)
+
+    def grads(m):
+        w = m.nn.Parameter(m.tensor(w_values))
+        g = m.nn.Parameter(w.norm(dim=1, keepdim=True).detach())
+        v = m.nn.Parameter(w.detach())
+        (v * (g / v.norm(dim=1, keepdim=True)) * m.tensor(probe)).sum().backward()
+        return g.grad.numpy(), v.grad.numpy(), w.grad
+    (g, v, w_grad), (tg, tv, _) = grads(lt), grads(torch)
+    np.testing.assert_allclose(g, tg, rtol=1e-5)
+    np.testing.assert_allclose(v, tv, rtol=1e-5, atol=1e-6)
+    assert w_grad is None
+
+
 def test_named_parameters_and_buffers_match_torch_names():
     net, ref = Net(), TorchNet()
     assert [n for n, _ in net.named_parameters()] == [n for n, _ in ref.named_parameters()]

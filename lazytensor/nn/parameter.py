@@ -19,9 +19,12 @@ def keep_leaf_inplace(t: Tensor, update: Callable[[Tensor], object]) -> Tensor:
 
 def _alias(cls, data: Tensor):
     """A `cls` over the same storage as `data` (writes go through both); detach steps in
-    the view chain are dropped so the alias can carry its own autograd flag."""
+    the view chain are dropped so the alias can carry its own autograd flag, unless autograd
+    follows the storage: Parameter(w.detach()) is a leaf of its own, not w (requires_grad
+    then gives it a storage of its own)."""
     obj = Tensor.__new__(cls)
-    obj._setup(data._storage, tuple(step for step in data._chain if step[0] != "detach"))
+    chain = data._chain if data._detached_alias() else tuple(step for step in data._chain if step[0] != "detach")
+    obj._setup(data._storage, chain)
     return obj
 
 
