@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import conversion, creation, data_dependent, elementwise, indexing, linalg, movement, random, reduce, sorting
+from . import order
 from .autograd.api import backward as _backward
 from .creation import node_from_data
 from .tensor_base import RemovableHandle, Size, Storage, TensorBase, device, set_result_type
@@ -261,6 +262,7 @@ class Tensor(TensorBase):
     repeat = movement.repeat
     tril = movement.tril
     triu = movement.triu
+    unfold = movement.unfold
 
     # ---- reductions, softmax, cumsum (lazytensor/reduce.py) --------------------------------
     sum = reduce.sum
@@ -286,6 +288,10 @@ class Tensor(TensorBase):
     nansum = reduce.nansum
     nanmean = reduce.nanmean
     count_nonzero = reduce.count_nonzero
+    cummax = reduce.cummax
+    cummin = reduce.cummin
+    logcumsumexp = reduce.logcumsumexp
+    histc = reduce.histc
 
     # ---- indexing, gather and scatter (lazytensor/indexing.py) -----------------------------
     __getitem__ = indexing.getitem
@@ -302,6 +308,19 @@ class Tensor(TensorBase):
     scatter_add_ = indexing.scatter_add_
     index_put_ = indexing.index_put_
     nonzero = data_dependent.nonzero
+    take = indexing.take
+    index_add = indexing.index_add
+    index_add_ = elementwise.inplace("index_add", indexing.index_add)
+    index_copy = indexing.index_copy
+    index_copy_ = elementwise.inplace("index_copy", indexing.index_copy)
+    index_fill = indexing.index_fill
+    index_fill_ = elementwise.inplace("index_fill", indexing.index_fill)
+    scatter_reduce = indexing.scatter_reduce
+    scatter_reduce_ = indexing.scatter_reduce_
+    select_scatter = indexing.select_scatter
+    slice_scatter = indexing.slice_scatter
+    diagonal_scatter = indexing.diagonal_scatter
+    bincount = data_dependent.bincount
 
     # ---- matrix products (lazytensor/linalg.py) --------------------------------------------
     matmul = linalg.matmul
@@ -361,6 +380,12 @@ class Tensor(TensorBase):
     argsort = sorting.argsort
     topk = sorting.topk
     multinomial = sorting.multinomial
+    kthvalue = order.kthvalue
+    median = order.median
+    nanmedian = order.nanmedian
+    mode = order.mode
+    quantile = order.quantile
+    nanquantile = order.nanquantile
 
 
 set_result_type(Tensor)
