@@ -358,7 +358,7 @@ def scatter_reduce(self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: s
     if divide:  # by 1 where nothing lands, so that the value (and gradient) left unused is finite
         count_or_1 = count.clamp(min=1)
         out = out / count_or_1 if x.dtype.is_floating_point else out.div(count_or_1, rounding_mode="floor")
-    return where(count > 0, out, x).to(x.dtype).movedim(-1, d)
+    return where(count > 0, out, x).movedim(-1, d)
 
 
 def scatter_reduce_(self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str,
@@ -366,32 +366,34 @@ def scatter_reduce_(self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     return self._assign(scatter_reduce(self, dim, index, src, reduce, include_self=include_self).node)
 
 
-def _index_scatter(self: Tensor, dim: int, index: Tensor, source, op: str, add: bool = False,
-                   alpha=1) -> Tensor:
-    """index_add/index_copy/index_fill as a scatter along dim: source[..., k, ...] goes to
-    index[k]; source is filled from a number (or a 0-dim tensor) for index_fill."""
+def _index_shape(self: Tensor, dim: int, index: Tensor, op: str) -> tuple[int, tuple[int, ...]]:
+    """dim, and the shape of what index_add/copy/fill write along it: self's with len(index) at
+    dim (a 0-dim self is one element along dim 0)."""
     d = self._dim(dim, op)
     _check_index_dtype(op, index)
     if index.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector, got index shape {tuple(index.shape)}")
-    base = self.reshape(tuple(self.shape) or (1,))  # a 0-dim self is one element along dim 0
-    shape = tuple(base.shape[:d]) + (index.numel(),) + tuple(base.shape[d + 1:])
-    if op == "index_fill":
-        if isinstance(source, TensorBase) and source.ndim:
-            raise RuntimeError(f"index_fill(): only supports a 0-dimensional value tensor, but got a tensor of "
-                               f"shape {tuple(source.shape)}")
-        value = source if isinstance(source, TensorBase) else wrap(const(source, self.dtype, (), self.device.name))
-        source = value.to(self.dtype).expand(shape)
-    if not self.ndim and isinstance(source, TensorBase) and source.ndim == 0:
+    base = tuple(self.shape) or (1,)
+    return d, base[:d] + (index.numel(),) + base[d + 1:]
+
+
+def _index_scatter(self: Tensor, dim: int, index: Tensor, source: Tensor, op: str, add: bool = False,
+                   alpha=1) -> Tensor:
+    """index_add/index_copy/index_fill as a scatter along dim: source[..., k, ...] goes to index[k]."""
+    d, shape = _index_shape(self, dim, index, op)
+    if not isinstance(source, TensorBase):
+        raise TypeError(f"{op}(): argument 'source' must be Tensor, not {type(source).__name__}")
+    if not self.ndim and not source.ndim:
         source = source.reshape(1)  # as self: one element along dim 0
-    if not isinstance(source, TensorBase) or tuple(source.shape) != shape or source.dtype != self.dtype:
-        got = f"{source.dtype.name}{tuple(source.shape)}" if isinstance(source, TensorBase) else type(source).__name__
-        raise RuntimeError(f"{op}(): source {got} does not match self {self.dtype.name}{tuple(self.shape)} with "
-                           f"{index.numel()} indices along dim {d} (expected {self.dtype.name}{shape})")
-    view = [1] * base.ndim
+    if tuple(source.shape) != shape or source.dtype != self.dtype:
+        raise RuntimeError(f"{op}(): source {source.dtype.name}{tuple(source.shape)} does not match self "
+                           f"{self.dtype.name}{tuple(self.shape)} with {index.numel()} indices along dim {d} "
+                           f"(expected {self.dtype.name}{shape})")
+    view = [1] * len(shape)
     view[d] = index.numel()
-    idx = index.reshape(view).expand(shape)
-    out = _scatter(base, d, idx, source if alpha == 1 else source * alpha, add=add, op=op)
+    base = self.reshape(tuple(self.shape) or (1,))
+    out = _scatter(base, d, index.reshape(view).expand(shape), source if alpha == 1 else source * alpha,
+                   add=add, op=op)
     return out.reshape(tuple(self.shape))
 
 
@@ -407,7 +409,12 @@ def index_copy(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
 
 def index_fill(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
     """self with `value` (a number or a 0-dim tensor) at the positions index names along dim."""
-    return _index_scatter(self, dim, index, value, "index_fill")
+    if isinstance(value, TensorBase) and value.ndim:
+        raise RuntimeError(f"index_fill(): only supports a 0-dimensional value tensor, but got a tensor of "
+                           f"shape {tuple(value.shape)}")
+    _, shape = _index_shape(self, dim, index, "index_fill")
+    value = value if isinstance(value, TensorBase) else wrap(const(value, self.dtype, (), self.device.name))
+    return _index_scatter(self, dim, index, value.to(self.dtype).expand(shape), "index_fill")
 
 
 def _embedded(self: Tensor, src: Tensor, region, op: str) -> Tensor:

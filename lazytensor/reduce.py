@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 torch_return_types_max = values_indices
+cummax_result = namedtuple("cummax", ["values", "indices"])
+cummin_result = namedtuple("cummin", ["values", "indices"])
 
 
 def normalize_dims(x: Tensor, dim, op: str) -> tuple[int, ...]:
@@ -269,28 +271,27 @@ def _triangular(grid: Tensor, op: str) -> Tensor:
 def cummax(self: Tensor, dim: int):
     """Running maxima and where they were met: a tie takes the later index, and NaN, once met,
     is the maximum (its latest index), as in PyTorch."""
-    return _running_extreme(self, dim, "max", "cummax")
+    return _running_extreme(self, dim, "max", "cummax", cummax_result)
 
 
 def cummin(self: Tensor, dim: int):
-    return _running_extreme(self, dim, "min", "cummin")
+    return _running_extreme(self, dim, "min", "cummin", cummin_result)
 
 
-def _running_extreme(self: Tensor, dim: int, op: str, name: str):
+def _running_extreme(self: Tensor, dim: int, op: str, name: str, result):
     d = self._dim(dim, name)
     if self.ndim == 0:
-        return values_indices(self.clone(), wrap(const(0, D.int64, (), self.device.name)))
+        return result(self.clone(), wrap(const(0, D.int64, (), self.device.name)))
     x = self.movedim(d, -1)
-    n = x.shape[-1]
     nan = x != x
     peak = _triangular(_columns(where(nan, reduce_identity(op, x.dtype), x)), op)  # NaN aside
-    hit = _columns(x) == peak.unsqueeze(-1)
+    hit = _columns(x) == peak.unsqueeze(-1)  # [..., i, j]: x[j] is the extreme of the prefix ending at i
     if x.dtype.is_floating_point:  # a row that has met NaN looks for its latest NaN
         seen_nan = _triangular(_columns(nan.long()), "sum").unsqueeze(-1) > 0
         hit = where(seen_nan, _columns(nan), hit)
     at = wrap(B.iota(tuple(hit.shape), hit.ndim - 1, D.int64, x.device.name))
     indices = _triangular(where(hit, at, -1), "max")
-    return values_indices(x.gather(-1, indices).movedim(-1, d), indices.movedim(-1, d))
+    return result(x.gather(-1, indices).movedim(-1, d), indices.movedim(-1, d))
 
 
 def logcumsumexp(self: Tensor, dim: int) -> Tensor:

@@ -118,17 +118,17 @@ def _before(a: Tensor, b: Tensor) -> Tensor:
     return (a < b) | ((b != b) & (a == a))
 
 
-def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, right: bool = False,
+def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False, right: bool = False,
                  side: str | None = None, sorter: Tensor | None = None) -> Tensor:
-    """Where each value of `input` would go in the sorted last dim of `sorted_sequence` (1-D, or
-    with input's leading dims): the count of entries before it (not after it, with `right`)."""
+    """Where each of `values` would go in the sorted last dim of `sorted_sequence` (1-D, or with
+    the leading dims of values): the count of entries before it (not after it, with `right`)."""
     if side is not None:
         if side not in ("left", "right") or (right and side == "left"):
             raise RuntimeError(f"searchsorted(): side must be 'left' or 'right' and agree with right={right}, "
                                f"got side={side!r}")
         right = side == "right"
     seq = sorted_sequence if sorter is None else sorted_sequence.gather(-1, sorter)
-    values = input if isinstance(input, TensorBase) else wrap(const(input, seq.dtype, (), seq.device.name))
+    values = values if isinstance(values, TensorBase) else tensor(values, device=seq.device)
     if seq.ndim == 0 or (seq.ndim > 1 and tuple(seq.shape[:-1]) != tuple(values.shape[:-1])):
         raise RuntimeError(f"searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
                            f"of boundaries tensor and input value tensor must match, but got boundaries "
