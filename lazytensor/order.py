@@ -33,15 +33,18 @@ def _rows(x: Tensor, dim, op: str) -> tuple[Tensor, int | None]:
 
 
 def _finish(x: Tensor, per_row: Tensor, d: int | None, keepdim: bool) -> Tensor:
-    """Per-row results (rows in x's order, then one dim for the results of a row) in x's shape
-    reduced over d (every dim when None), keeping it as 1 when `keepdim`."""
+    """Results per row (the rows in x's order, a row's results in the last dim) as x's shape
+    reduced over d (every dim when None; kept as 1 with `keepdim`), a row's results leading."""
     if d is None:
         reduced = (1,) * x.ndim if keepdim else ()
     else:
         reduced = tuple(1 if i == d else s for i, s in enumerate(x.shape) if keepdim or i != d)
-    per_q = per_row.shape[-1]  # the results of a row (quantile's, one per q) lead
-    out = per_row.movedim(-1, 0).reshape((per_q,) + reduced)
-    return out.squeeze(0) if per_q == 1 else out
+    return per_row.movedim(-1, 0).reshape(tuple(per_row.shape[-1:]) + reduced)
+
+
+def _reduced(x: Tensor, per_row: Tensor, d: int | None, keepdim: bool) -> Tensor:
+    """One result per row, as x's shape reduced over d."""
+    return _finish(x, per_row, d, keepdim).squeeze(0)
 
 
 def _at_ranks(rows: Tensor, ranks: Tensor) -> tuple[Tensor, Tensor]:
@@ -70,7 +73,7 @@ def kthvalue(self: Tensor, k: int, dim: int = -1, keepdim: bool = False):
                            f"(shape {tuple(self.shape)})")
     ranks = wrap(const(k - 1, D.int64, tuple(rows.shape[:-1]) + (1,), rows.device.name))
     values, indices = _at_ranks(rows, ranks)
-    return kthvalue_result(_finish(self, values, d, keepdim), _finish(self, indices, d, keepdim))
+    return kthvalue_result(_reduced(self, values, d, keepdim), _reduced(self, indices, d, keepdim))
 
 
 def _median(self: Tensor, dim, keepdim: bool, ignore_nan: bool, op: str, result):
@@ -81,8 +84,8 @@ def _median(self: Tensor, dim, keepdim: bool, ignore_nan: bool, op: str, result)
     count, nan_row, first_nan = _valid(rows, ignore_nan)
     values, indices = _at_ranks(rows, where(nan_row, first_nan, (count - 1) // 2))
     if dim is None:
-        return _finish(self, values, None, False)
-    return result(_finish(self, values, d, keepdim), _finish(self, indices, d, keepdim))
+        return _reduced(self, values, None, False)
+    return result(_reduced(self, values, d, keepdim), _reduced(self, indices, d, keepdim))
 
 
 def median(self: Tensor, dim: int | None = None, keepdim: bool = False):
@@ -107,7 +110,7 @@ def mode(self: Tensor, dim: int = -1, keepdim: bool = False):
     at = wrap(B.iota(tuple(rows.shape), rows.ndim - 1, D.int64, rows.device.name))
     indices = where(rows == value, at, -1).amax(-1, keepdim=True)
     values = rows.gather(-1, indices)
-    return mode_result(_finish(self, values, d, keepdim), _finish(self, indices, d, keepdim))
+    return mode_result(_reduced(self, values, d, keepdim), _reduced(self, indices, d, keepdim))
 
 
 # how a fractional rank becomes a value, as PyTorch: the rank's rounding, and the weight of the
@@ -138,8 +141,8 @@ def _quantile(self: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_na
     ranks = rounding(ranks) if rounding else ranks
     below, _ = _at_ranks(rows, ranks.floor().long())
     out = below if weight is None else below.lerp(_at_ranks(rows, ranks.ceil().long())[0], weight(ranks))
-    out = _finish(self, out, d, keepdim)
-    return out.unsqueeze(0) if isinstance(q, TensorBase) and q.ndim and qs.shape[0] == 1 else out
+    out = _finish(self, out, d, keepdim)  # a dim for q leads
+    return out if isinstance(q, TensorBase) and q.ndim else out.squeeze(0)
 
 
 def _fractions(x: Tensor, q, op: str) -> Tensor:

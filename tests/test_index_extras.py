@@ -154,6 +154,7 @@ NAN_VALUES = {
     "quantile": lambda m, x: x.quantile(m.tensor([0.25, 0.5]), dim=1),
     "nanquantile": lambda m, x: m.nanquantile(x, m.tensor([0.25, 0.5]), dim=1),
     "nanquantile_all": lambda m, x: x.nanquantile(0.4),
+    "nanquantile_one_q_keeps_its_dim": lambda m, x: m.nanquantile(x, m.tensor([0.5]), dim=1),
     "median_dim_index_of_the_first_nan": lambda m, x: x.median(1),
 }
 NAN_INDICES = {
