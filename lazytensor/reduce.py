@@ -5,11 +5,11 @@ import math
 from typing import TYPE_CHECKING
 from collections import namedtuple
 
+from . import checks
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
 from .ir.ops import reduce_identity
-from . import checks
 from .elementwise import maximum, minimum, where
 from .movement import stack
 from .runtime.devices import get_device
@@ -298,10 +298,12 @@ def logcumsumexp(self: Tensor, dim: int) -> Tensor:
     """log(cumsum(exp(x))) without overflow: each prefix is shifted by its own running maximum
     (an infinite one by 0, so that -inf and +inf give themselves, as in PyTorch)."""
     d = self._dim(dim, "logcumsumexp")
-    x = self if self.dtype.is_floating_point else self.float()
-    if x.ndim == 0:
-        return x.clone()
-    x = x.movedim(d, -1)
+    if not self.dtype.is_floating_point:
+        raise RuntimeError(f"logcumsumexp(): expected a float input, got {self.dtype.name} "
+                           f"(shape {tuple(self.shape)})")
+    if self.ndim == 0:
+        return self.clone()
+    x = self.movedim(d, -1)
     peak = _triangular(_columns(x.detach()), "max")  # the result does not depend on the shift
     shift = where(peak.abs() == math.inf, 0.0, peak).unsqueeze(-1)
     total = _triangular((_columns(x) - shift).exp(), "sum")
