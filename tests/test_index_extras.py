@@ -51,15 +51,21 @@ def test_index_ops_and_embeddings_match_torch_with_gradients():
 SCATTER = np.array([[0, 1, 0, 2], [2, 2, 2, 0]], np.int64)  # into dim 0 of X (3 rows); row 1 gets few
 
 
-@pytest.mark.parametrize("include_self", [True, False])
-def test_scatter_reduce_matches_torch_for_every_reduction_with_gradients(include_self):
+def _scatter_reduce(reduce, include_self):
+    return lambda m, x: x.scatter_reduce(0, _long(m, SCATTER), x[1:] * 1.5 - 1, reduce, include_self=include_self)
+
+
+SCATTER_REDUCE = {
+    **{f"{reduce}_with_self": _scatter_reduce(reduce, True) for reduce in ("sum", "prod", "mean", "amax", "amin")},
+    **{f"{reduce}_without_self": _scatter_reduce(reduce, False) for reduce in ("sum", "prod", "mean", "amax")},
+    "in_place_mean_without_self": lambda m, x: x.clone().scatter_reduce_(1, _long(m, SCATTER.T[:3, :2]), x[:, :2],
+                                                                         "mean", include_self=False),
+}
+
+
+def test_scatter_reduce_matches_torch_for_every_reduction_with_gradients():
     """A position nothing lands on keeps self; include_self=False leaves self out of the rest."""
-    cases = {reduce: (lambda m, x, r=reduce: x.scatter_reduce(0, _long(m, SCATTER), x[1:] * 1.5 - 1, r,
-                                                              include_self=include_self))
-             for reduce in ("sum", "prod", "mean", "amax", "amin")}
-    cases["in_place_mean"] = lambda m, x: x.clone().scatter_reduce_(1, _long(m, SCATTER.T[:3, :2]), x[:, :2], "mean",
-                                                                    include_self=include_self)
-    check_cases(cases, lambda fn: grad_compare(fn, X))
+    check_cases(SCATTER_REDUCE, lambda fn: grad_compare(fn, X))
 
 
 def test_scatter_reduce_mean_of_integers_rounds_down_as_torch():
@@ -110,14 +116,16 @@ ORDER_GRADS = {
     "quantile_linear": lambda m, x: m.quantile(x, 0.3, dim=1),
     "quantile_vector_all": lambda m, x: m.quantile(x, m.tensor([0.5, 0.9]), keepdim=True),
     "nanquantile": lambda m, x: x.nanquantile(0.5, 1),
-    **{f"quantile_{how}": (lambda m, x, how=how: x.quantile(m.tensor([0.0, 0.4, 1.0]), 1, True, interpolation=how))
-       for how in ("lower", "higher", "midpoint", "nearest")},
+    "quantile_midpoint": lambda m, x: x.quantile(m.tensor([0.0, 0.4, 1.0]), 1, True, interpolation="midpoint"),
 }
+INTERPOLATIONS = {how: (lambda m, x, how=how: x.quantile(m.tensor([0.0, 0.4, 1.0]), 1, True, interpolation=how))
+                  for how in ("lower", "higher", "nearest")}  # a selection each: kthvalue's gradient
 
 
 def test_order_statistics_match_torch_with_gradients_on_distinct_values():
     """The gradient goes to the selected element (two of them for an interpolated quantile)."""
     check_cases(ORDER_GRADS, lambda fn: grad_compare(fn, X))
+    check_cases(INTERPOLATIONS, lambda fn: compare(fn, X))
 
 
 def _same_values_at_indices(fn, x, dim):
