@@ -116,9 +116,9 @@ ORDER_GRADS = {
     "quantile_linear": lambda m, x: m.quantile(x, 0.3, dim=1),
     "quantile_vector_all": lambda m, x: m.quantile(x, m.tensor([0.5, 0.9]), keepdim=True),
     "nanquantile": lambda m, x: x.nanquantile(0.5, 1),
-    "quantile_midpoint": lambda m, x: x.quantile(m.tensor([0.0, 0.4, 1.0]), 1, True, interpolation="midpoint"),
+    "quantile_midpoint": lambda m, x: x.quantile(m.tensor([0.0, 0.5, 0.6, 1.0]), 1, True, interpolation="midpoint"),
 }
-INTERPOLATIONS = {how: (lambda m, x, how=how: x.quantile(m.tensor([0.0, 0.4, 1.0]), 1, True, interpolation=how))
+INTERPOLATIONS = {how: (lambda m, x, how=how: x.quantile(m.tensor([0.0, 0.5, 0.6, 1.0]), 1, True, interpolation=how))
                   for how in ("lower", "higher", "nearest")}  # a selection each: kthvalue's gradient
 
 
