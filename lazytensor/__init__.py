@@ -45,14 +45,17 @@ from .movement import (  # noqa: F401
 from .reduce import (  # noqa: F401
     sum, prod, mean, amax, amin, argmax, argmin, max, min, var, std, var_mean, std_mean, norm, logsumexp,
     softmax, log_softmax, cumsum, cumprod, nansum, nanmean, count_nonzero, aminmax, trapezoid,
-    cumulative_trapezoid, cov, corrcoef, trapezoid as trapz,
+    cumulative_trapezoid, cov, corrcoef, trapezoid as trapz, cummax, cummin, logcumsumexp, histc,
     all_ as all, any_ as any,
 )
 from .indexing import (  # noqa: F401
     gather, take_along_dim, index_select, masked_fill, masked_select, scatter, scatter_add,
+    take, index_add, index_copy, index_fill, scatter_reduce, select_scatter, slice_scatter, diagonal_scatter,
 )
 from .data_dependent import (  # noqa: F401
     nonzero, unique, unique_consecutive,
+    nonzero,
+    bincount,
 )
 from .products import (  # noqa: F401
     matmul, mm, bmm, dot, outer, diagonal, einsum, diag, trace,
@@ -70,6 +73,10 @@ from .random import (  # noqa: F401
 )
 from .sorting import (  # noqa: F401
     randperm, sort, argsort, topk, multinomial,
+    searchsorted, bucketize, isin,
+)
+from .order import (  # noqa: F401
+    kthvalue, median, nanmedian, mode, quantile, nanquantile,
 )
 from . import autograd, nn, optim  # noqa: F401
 from . import accelerator, amp, backends, cuda, utils  # noqa: F401

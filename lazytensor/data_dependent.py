@@ -9,6 +9,9 @@ import numpy as np
 from .autograd.function import Function
 from .capture import refuse_host_read
 from .creation import tensor
+from .ir import build as B
+from .ir import dtype as D
+from .tensor_base import wrap
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -83,3 +86,23 @@ def unique_consecutive(x: Tensor, return_inverse: bool = False, return_counts: b
     found = runs[starts] if d is None else np.moveaxis(runs[starts], 0, d)
     inverse = group.reshape(values.shape) if d is None else group
     return _results(x, found, inverse, counts, return_inverse, return_counts)
+def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    """How often each value 0, 1, ... occurs in the 1-D non-negative integer `input` (the sum of
+    its weights, with `weights`); at least `minlength` long. The length is the largest value
+    plus one: the input is read, then the counts are built lazily."""
+    if input.ndim != 1 or input.dtype.is_floating_point or input.dtype == D.bool_:
+        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs, got {input.dtype.name}"
+                           f"{tuple(input.shape)}")
+    if weights is not None and tuple(weights.shape) != tuple(input.shape):
+        raise RuntimeError(f"bincount: weights should be 1-d and have the same length as input, got weights "
+                           f"{tuple(weights.shape)} and input {tuple(input.shape)}")
+    refuse_host_read("bincount() (its result's length depends on the data)")
+    found = input.numpy()
+    if found.size and found.min() < 0:
+        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs, got the value {found.min()}")
+    length = int(np.max(found, initial=-1)) + 1
+    if weights is None:
+        counted = B.full_like_node(input.node, 1, D.int64)
+    else:  # float weights keep their dtype; integer ones count in float64, as in PyTorch
+        counted = weights.node if weights.dtype.is_floating_point else B.cast(weights.node, D.float64)
+    return wrap(B.select_by_key(B.cast(input.node, D.int64), counted, max(length, minlength)))

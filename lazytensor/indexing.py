@@ -10,9 +10,11 @@ from . import checks
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
+from .ir.ops import reduce_identity
 from .creation import arange, tensor
 from .data_dependent import nonzero
 from .elementwise import broadcast_shapes, common_device, where
+from .movement import cat
 from .tensor_base import TensorBase, wrap
 
 if TYPE_CHECKING:
@@ -223,18 +225,18 @@ def gather(self: Tensor, dim: int, index: Tensor, sparse_grad: bool = False) -> 
     return _gather(self, dim, index, negative=False)
 
 
-def _gather(self: Tensor, dim: int, index: Tensor, negative: bool) -> Tensor:
-    d = self._dim(dim, "gather")
-    _check_index_tensor("gather", self, index)
+def _gather(self: Tensor, dim: int, index: Tensor, negative: bool, op: str = "gather") -> Tensor:
+    d = self._dim(dim, op)
+    _check_index_tensor(op, self, index)
     if index.ndim != self.ndim or any(i != d and index.shape[i] > self.shape[i] for i in range(self.ndim)):
-        raise RuntimeError(f"gather(): Size does not match at dimension {d}: index shape {tuple(index.shape)} "
+        raise RuntimeError(f"{op}(): Size does not match at dimension {d}: index shape {tuple(index.shape)} "
                            f"vs input shape {tuple(self.shape)}")
     src = self
     for i in range(self.ndim):
         if i != d:
             src = src._shrink_dim(i, 0, index.shape[i])
     n = self.shape[d]
-    checks.bounds("gather", index.node, n, d, negative=negative)
+    checks.bounds(op, index.node, n, d, negative=negative)
     idx = where(index < 0, index + n, index) if negative else index
     return wrap(B.gather(src.node, idx.node, d))
 
@@ -250,6 +252,12 @@ def take_along_dim(self: Tensor, indices: Tensor, dim: int | None = None) -> Ten
     x = self.expand(common[:d] + [self.shape[d]] + common[d + 1:])
     i = indices.expand(common[:d] + [indices.shape[d]] + common[d + 1:])
     return _gather(x, d, i, negative=True)
+
+
+def take(self: Tensor, index: Tensor) -> Tensor:
+    """self read as 1-D at `index` (an index counts from the end when negative), in index's shape."""
+    flat = _gather(self.reshape(-1), 0, index.reshape(-1), negative=True, op="take")
+    return flat.reshape(tuple(index.shape))
 
 
 def index_select(self: Tensor, dim: int, index: Tensor, op: str = "index_select") -> Tensor:
@@ -275,24 +283,29 @@ def masked_select(self: Tensor, mask: Tensor) -> Tensor:
     return getitem(self, mask.expand(self.shape) if mask.shape != self.shape else mask)
 
 
-def _scatter(self: Tensor, dim: int, index: Tensor, src, add: bool, op: str) -> Tensor:
+def _scatter_operands(self: Tensor, dim: int, index: Tensor, src, op: str):
+    """The scatter's operands with the scattered dim last: (self, index, src), index and src
+    cut or padded to self's other dims (a padded index is -1, which names no position)."""
     d = self._dim(dim, op)
     _check_index_tensor(op, self, index)
     if not isinstance(src, TensorBase):
         src = wrap(const(src, self.dtype, tuple(index.shape), self.device.name))
+    if index.ndim != self.ndim or any(i > s or (k != d and i > t)
+                                      for k, (i, s, t) in enumerate(zip(index.shape, src.shape, self.shape))):
+        raise RuntimeError(f"{op}(): Expected index {list(index.shape)} to be smaller than self {list(self.shape)} "
+                           f"apart from dimension {d} and to be smaller size than src {list(src.shape)}")
     src = src.to(self.dtype)
     for i in range(self.ndim):
         src = src._shrink_dim(i, 0, index.shape[i])
-    n = self.shape[d]
-    checks.bounds(op, index.node, n, d, negative=False)  # as in PyTorch: no index counts from the end
-    x = self.movedim(d, -1)
-    idx = index.movedim(d, -1)
-    val = src.movedim(d, -1)
-    other = tuple(x.shape[:-1])
-    m = idx.shape[-1]
-    widths = tuple((0, o - s) for o, s in zip(other, idx.shape[:-1])) + ((0, 0),)
-    idx_n = B.pad(idx.node, widths, -1)
-    val_n = B.pad(val.node, widths, 0)
+    checks.bounds(op, index.node, self.shape[d], d, negative=False)  # as in PyTorch: no index counts from the end
+    x, idx, val = self.movedim(d, -1), index.movedim(d, -1), src.movedim(d, -1)
+    widths = tuple((0, o - s) for o, s in zip(x.shape[:-1], idx.shape[:-1])) + ((0, 0),)
+    return x, B.pad(idx.node, widths, -1), B.pad(val.node, widths, 0), d
+
+
+def _scatter(self: Tensor, dim: int, index: Tensor, src, add: bool, op: str) -> Tensor:
+    x, idx_n, val_n, d = _scatter_operands(self, dim, index, src, op)
+    n, other, m = x.shape[-1], tuple(x.shape[:-1]), idx_n.shape[-1]
     dev = self.device.name
     if add:
         out = B.elementwise("add", x.node, B.select_by_key(idx_n, val_n, n))
@@ -321,6 +334,125 @@ def scatter_(self: Tensor, dim: int, index: Tensor, src=None, value=None, reduce
 
 def scatter_add_(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return self._assign(scatter_add(self, dim, index, src).node)
+
+
+# scatter_reduce's reduce: (the reduction over what lands on a position, whether the sum is
+# divided by the count)
+_SCATTER_REDUCTIONS = {"sum": ("sum", False), "prod": ("prod", False), "mean": ("sum", True),
+                       "amax": ("max", False), "amin": ("min", False)}
+
+
+def scatter_reduce(self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str,
+                   *, include_self: bool = True) -> Tensor:
+    """Reduce the src elements that index sends to each position (with self's own value when
+    `include_self`); a position nothing lands on keeps self's value."""
+    if reduce not in _SCATTER_REDUCTIONS:
+        raise RuntimeError(f"scatter_reduce(): reduce argument must be either sum, prod, mean, amax or amin, "
+                           f"got {reduce!r}")
+    if not isinstance(src, TensorBase):
+        raise TypeError(f"scatter_reduce(): argument 'src' must be Tensor, not {type(src).__name__}")
+    if src.dtype != self.dtype:
+        raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype (self "
+                           f"{self.dtype.name}{tuple(self.shape)}, src {src.dtype.name}{tuple(src.shape)})")
+    x, keys, vals, d = _scatter_operands(self, dim, index, src, "scatter_reduce")
+    n, dev = x.shape[-1], x.device.name
+    keys, vals = wrap(keys), wrap(vals)
+    if include_self:  # self's element is one more value landing on its own position
+        keys = cat([keys, wrap(B.iota(tuple(x.shape), x.ndim - 1, D.int64, dev))], -1)
+        vals = cat([vals, x], -1)
+    combine, divide = _SCATTER_REDUCTIONS[reduce]
+    fill = reduce_identity(combine, x.dtype)
+    out = wrap(B.select_by_key(keys.node, vals.node, n, combine, fill))
+    count = wrap(B.select_by_key(keys.node, B.full_like_node(keys.node, 1), n))
+    if divide:  # by 1 where nothing lands, so that the value (and gradient) left unused is finite
+        count_or_1 = count.clamp(min=1)
+        out = out / count_or_1 if x.dtype.is_floating_point else out.div(count_or_1, rounding_mode="floor")
+    return where(count > 0, out, x).movedim(-1, d)
+
+
+def scatter_reduce_(self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str,
+                    *, include_self: bool = True) -> Tensor:
+    return self._assign(scatter_reduce(self, dim, index, src, reduce, include_self=include_self).node)
+
+
+def _index_shape(self: Tensor, dim: int, index: Tensor, op: str) -> tuple[int, tuple[int, ...]]:
+    """dim, and the shape of what index_add/copy/fill write along it: self's with len(index) at
+    dim (a 0-dim self is one element along dim 0)."""
+    d = self._dim(dim, op)
+    _check_index_tensor(op, self, index)
+    if index.ndim > 1:
+        raise IndexError(f"{op}(): Index is supposed to be a vector, got index shape {tuple(index.shape)}")
+    base = tuple(self.shape) or (1,)
+    return d, base[:d] + (index.numel(),) + base[d + 1:]
+
+
+def _index_scatter(self: Tensor, dim: int, index: Tensor, source: Tensor, op: str, add: bool = False,
+                   alpha=1) -> Tensor:
+    """index_add/index_copy/index_fill as a scatter along dim: source[..., k, ...] goes to index[k]."""
+    d, shape = _index_shape(self, dim, index, op)
+    if not isinstance(source, TensorBase):
+        raise TypeError(f"{op}(): argument 'source' must be Tensor, not {type(source).__name__}")
+    if not self.ndim and not source.ndim:
+        source = source.reshape(1)  # as self: one element along dim 0
+    if tuple(source.shape) != shape or source.dtype != self.dtype:
+        raise RuntimeError(f"{op}(): source {source.dtype.name}{tuple(source.shape)} does not match self "
+                           f"{self.dtype.name}{tuple(self.shape)} with {index.numel()} indices along dim {d} "
+                           f"(expected {self.dtype.name}{shape})")
+    view = [1] * len(shape)
+    view[d] = index.numel()
+    base = self.reshape(tuple(self.shape) or (1,))
+    out = _scatter(base, d, index.reshape(view).expand(shape), source if alpha == 1 else source * alpha,
+                   add=add, op=op)
+    return out.reshape(tuple(self.shape))
+
+
+def index_add(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+    """self with alpha * source[..., k, ...] added at index[k] along dim (a repeated index adds twice)."""
+    return _index_scatter(self, dim, index, source, "index_add", add=True, alpha=alpha)
+
+
+def index_copy(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """self with source[..., k, ...] written at index[k] along dim."""
+    return _index_scatter(self, dim, index, source, "index_copy")
+
+
+def index_fill(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
+    """self with `value` (a number or a 0-dim tensor) at the positions index names along dim."""
+    if isinstance(value, TensorBase) and value.ndim:
+        raise RuntimeError(f"index_fill(): only supports a 0-dimensional value tensor, but got a tensor of "
+                           f"shape {tuple(value.shape)}")
+    _, shape = _index_shape(self, dim, index, "index_fill")
+    value = value if isinstance(value, TensorBase) else wrap(const(value, self.dtype, (), self.device.name))
+    return _index_scatter(self, dim, index, value.to(self.dtype).expand(shape), "index_fill")
+
+
+def _embedded(self: Tensor, src: Tensor, region, op: str) -> Tensor:
+    """self with `region(self)` (a view: a selection, slice or diagonal) replaced by src, of its
+    shape exactly: a scatter to the flat positions that the same view of the positions holds."""
+    positions = region(arange(self.numel(), device=self.device).reshape(self.shape))
+    if tuple(src.shape) != tuple(positions.shape) or src.dtype != self.dtype:
+        raise RuntimeError(f"{op}(): expected src to have a size equal to the slice of self. src "
+                           f"{src.dtype.name}{list(src.shape)}, slice {self.dtype.name}{list(positions.shape)}")
+    flat = scatter(self.reshape(-1), 0, positions.reshape(-1), src.reshape(-1))
+    return flat.reshape(tuple(self.shape))
+
+
+def select_scatter(self: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
+    """self with self.select(dim, index) replaced by src."""
+    return _embedded(self, src, lambda t: t.select(dim, index), "select_scatter")
+
+
+def slice_scatter(self: Tensor, src: Tensor, dim: int = 0, start: int | None = None, end: int | None = None,
+                  step: int = 1) -> Tensor:
+    """self with self[..., start:end:step, ...] (at dim) replaced by src."""
+    d = self._dim(dim, "slice_scatter")
+    region = (slice(None),) * d + (slice(start, end, step),)
+    return _embedded(self, src, lambda t: getitem(t, region), "slice_scatter")
+
+
+def diagonal_scatter(self: Tensor, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """self with self.diagonal(offset, dim1, dim2) replaced by src."""
+    return _embedded(self, src, lambda t: t.diagonal(offset, dim1, dim2), "diagonal_scatter")
 
 
 def index_put_(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:

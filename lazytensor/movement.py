@@ -546,3 +546,24 @@ def permute_fn(x: Tensor, dims) -> Tensor:
 def flip_fn(x: Tensor, dims) -> Tensor:
     """lt.flip(x, dims)."""
     return x.flip(dims)
+
+
+def unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """Every window of `size` elements along dimension, `step` apart, as a new last dim (the
+    windows take dimension's place); a gather, so gradients add up where windows overlap."""
+    if self.ndim == 0:  # one element, along a dim of its own
+        return unfold(self.reshape(1), 0, size, step).reshape(size)
+    d = self._dim(dimension, "unfold")
+    n = self.shape[d]
+    if not 0 <= size <= n:
+        raise RuntimeError(f"unfold: maximum size for tensor at dimension {d} is {n} but size is {size} "
+                           f"(shape {tuple(self.shape)})")
+    if step <= 0:
+        raise RuntimeError(f"unfold: step is {step} but must be > 0 (shape {tuple(self.shape)})")
+    x = self.movedim(d, -1)
+    lead, count = tuple(x.shape[:-1]), (n - size) // step + 1
+    grid, dev = lead + (count, size), x.device.name
+    starts = B.elementwise("mul", B.iota(grid, len(lead), D.int64, dev), const(step, D.int64, grid, dev))
+    index = B.elementwise("add", starts, B.iota(grid, len(lead) + 1, D.int64, dev))
+    windows = B.gather(x.node, B.reshape(index, lead + (count * size,)), len(lead))
+    return wrap(B.reshape(windows, grid)).movedim(-2, d)

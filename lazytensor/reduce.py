@@ -6,19 +6,24 @@ import math
 from typing import TYPE_CHECKING
 from collections import namedtuple
 
+from . import checks
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
 from .ir.ops import reduce_identity
 from .elementwise import maximum, minimum, where
+from .movement import stack
 from .runtime.devices import get_device
 from .tensor_base import TensorBase, wrap
+from .type_info import finfo
 
 if TYPE_CHECKING:
     from .tensor import Tensor
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 torch_return_types_max = values_indices
+cummax_result = namedtuple("cummax", ["values", "indices"])
+cummin_result = namedtuple("cummin", ["values", "indices"])
 
 
 def normalize_dims(x: Tensor, dim, op: str) -> tuple[int, ...]:
@@ -387,16 +392,66 @@ def _prefix(self: Tensor, dim: int, dtype, name: str, op: str) -> Tensor:
     if dt == D.float32 and get_device(self.device.name).supports(D.float64):
         return _prefix(self.to(D.float64), d, None, name, op).to(dt)
     x = self.to(dt).movedim(d, -1)
+    return _triangular(_columns(x), op).movedim(-1, d)
+
+
+def _columns(x: Tensor) -> Tensor:
+    """x (the scanned dim last, of size n) spread to the grid [..., i, j] that holds x[..., j]."""
     n = x.shape[-1]
-    shape = tuple(x.shape) + (n,)  # [..., i, j]: row i takes the j <= i
-    dev = x.device.name
+    return x.unsqueeze(-2).expand(tuple(x.shape[:-1]) + (n, n))
+
+
+def _triangular(grid: Tensor, op: str) -> Tensor:
+    """out[..., i] = op over j <= i of grid[..., i, j]: the prefix ops' masked grid, reduced in
+    one fused kernel (quadratic work, no copies)."""
+    shape, dt, dev = tuple(grid.shape), grid.dtype, grid.device.name
     rows = B.iota(shape, len(shape) - 2, D.int64, dev)
     cols = B.iota(shape, len(shape) - 1, D.int64, dev)
-    spread = B.expand(B.reshape(x.node, tuple(x.shape[:-1]) + (1, n)), shape)
     neutral = const(reduce_identity(op, dt), dt, shape, dev)
-    masked = B.elementwise("where", B.elementwise("le", cols, rows), spread, neutral)
-    out = wrap(B.reshape(B.reduce(masked, op, (len(shape) - 1,)), tuple(x.shape)))
-    return out.movedim(-1, d)
+    masked = B.elementwise("where", B.elementwise("le", cols, rows), grid.node, neutral)
+    return wrap(B.reshape(B.reduce(masked, op, (len(shape) - 1,)), shape[:-1]))
+
+
+def cummax(self: Tensor, dim: int):
+    """Running maxima and where they were met: a tie takes the later index, and NaN, once met,
+    is the maximum (its latest index), as in PyTorch."""
+    return _running_extreme(self, dim, "max", "cummax", cummax_result)
+
+
+def cummin(self: Tensor, dim: int):
+    return _running_extreme(self, dim, "min", "cummin", cummin_result)
+
+
+def _running_extreme(self: Tensor, dim: int, op: str, name: str, result):
+    d = self._dim(dim, name)
+    if self.ndim == 0:
+        return result(self.clone(), wrap(const(0, D.int64, (), self.device.name)))
+    x = self.movedim(d, -1)
+    nan = x != x
+    peak = _triangular(_columns(where(nan, reduce_identity(op, x.dtype), x)), op)  # NaN aside
+    hit = _columns(x) == peak.unsqueeze(-1)  # [..., i, j]: x[j] is the extreme of the prefix ending at i
+    if x.dtype.is_floating_point:  # a row that has met NaN looks for its latest NaN
+        seen_nan = _triangular(_columns(nan.long()), "sum").unsqueeze(-1) > 0
+        hit = where(seen_nan, _columns(nan), hit)
+    at = wrap(B.iota(tuple(hit.shape), hit.ndim - 1, D.int64, x.device.name))
+    indices = _triangular(where(hit, at, -1), "max")
+    return result(x.gather(-1, indices).movedim(-1, d), indices.movedim(-1, d))
+
+
+def logcumsumexp(self: Tensor, dim: int) -> Tensor:
+    """log(cumsum(exp(x))) without overflow: each prefix is shifted by its own running maximum
+    (an infinite one by 0, so that -inf and +inf give themselves, as in PyTorch)."""
+    d = self._dim(dim, "logcumsumexp")
+    if not self.dtype.is_floating_point:
+        raise RuntimeError(f"logcumsumexp(): expected a float input, got {self.dtype.name} "
+                           f"(shape {tuple(self.shape)})")
+    if self.ndim == 0:
+        return self.clone()
+    x = self.movedim(d, -1)
+    peak = _triangular(_columns(x.detach()), "max")  # the result does not depend on the shift
+    shift = where(peak.abs() == math.inf, 0.0, peak).unsqueeze(-1)
+    total = _triangular((_columns(x) - shift).exp(), "sum")
+    return (total.log() + shift.squeeze(-1)).movedim(-1, d)
 
 
 def nansum(self: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
@@ -414,3 +469,26 @@ def nanmean(self: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor
 
 def count_nonzero(self: Tensor, dim=None) -> Tensor:
     return sum(self != 0, dim)
+
+
+def histc(self: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
+    """Counts of the elements in `bins` equal bins over [min, max] (the data's range when min ==
+    max, taken lazily); elements outside are not counted, max goes to the last bin."""
+    if not self.dtype.is_floating_point:
+        raise RuntimeError(f"histc(): expected a float input, got {self.dtype.name} (shape {tuple(self.shape)})")
+    if bins <= 0:
+        raise RuntimeError(f"histc(): bins must be > 0, but got {bins} (input shape {tuple(self.shape)})")
+    if min > max:
+        raise RuntimeError(f"histc(): max must be larger than min, got min={min} and max={max}")
+    x = self.detach().reshape(-1)
+    low, high = min, max
+    if min == max and x.numel():  # the data's range; an empty one widened by 1 each way, as in PyTorch
+        low, high = x.amin(), x.amax()
+        low, high = where(low == high, low - 1, low), where(low == high, high + 1, high)
+        top = finfo(x.dtype).max  # an infinite or NaN range raises, as in PyTorch
+        checks.within("histc", stack([low, high]).node, -top, top, "the data's range [min, max]")
+    span = high - low
+    bin_of = ((x - low) * bins / span).floor().long().clamp(max=bins - 1)  # max falls in the last bin
+    counted = (x >= low) & (x <= high)
+    keys = where(counted, bin_of, -1)
+    return wrap(B.select_by_key(keys.node, B.full_like_node(x.node, 1), bins))

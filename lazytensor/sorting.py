@@ -11,9 +11,9 @@ from . import checks
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
-from .creation import resolve_device
+from .creation import resolve_device, tensor
 from .random import _uniform, rand
-from .tensor_base import wrap
+from .tensor_base import TensorBase, wrap
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -109,3 +109,49 @@ def randperm(n: int, dtype=None, device=None, generator=None, requires_grad=Fals
     out = out if dtype is None else out.to(dtype)
     out.requires_grad = requires_grad  # refused by the setter, as in PyTorch, for integer dtypes
     return out
+
+
+def _before(a: Tensor, b: Tensor) -> Tensor:
+    """a < b in sort's order, where NaN is the largest value."""
+    if not (a.dtype.is_floating_point or b.dtype.is_floating_point):
+        return a < b
+    return (a < b) | ((b != b) & (a == a))
+
+
+def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False, right: bool = False,
+                 side: str | None = None, sorter: Tensor | None = None) -> Tensor:
+    """Where each of `values` would go in the sorted last dim of `sorted_sequence` (1-D, or with
+    the leading dims of values): the count of entries before it (not after it, with `right`)."""
+    if side is not None:
+        if side not in ("left", "right") or (right and side == "left"):
+            raise RuntimeError(f"searchsorted(): side must be 'left' or 'right' and agree with right={right}, "
+                               f"got side={side!r}")
+        right = side == "right"
+    seq = sorted_sequence if sorter is None else sorted_sequence.gather(-1, sorter)
+    values = values if isinstance(values, TensorBase) else tensor(values, device=seq.device)
+    if seq.ndim == 0 or (seq.ndim > 1 and tuple(seq.shape[:-1]) != tuple(values.shape[:-1])):
+        raise RuntimeError(f"searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
+                           f"of boundaries tensor and input value tensor must match, but got boundaries "
+                           f"{tuple(seq.shape)} and input {tuple(values.shape)}")
+    if seq.ndim > 1:
+        seq = seq.unsqueeze(-2)  # [..., value, entry]
+    v = values.unsqueeze(-1)
+    placed_before = ~_before(v, seq) if right else _before(seq, v)
+    return placed_before.sum(-1).to(D.int32 if out_int32 else D.int64)
+
+
+def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False) -> Tensor:
+    """The bucket of each value among the 1-D sorted `boundaries` (searchsorted, swapped)."""
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"bucketize(): boundaries tensor must be 1 dimension, but got shape "
+                           f"{tuple(boundaries.shape)}")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False) -> Tensor:
+    """Whether each of `elements` equals one of `test_elements` (either may be a number)."""
+    device = (elements if isinstance(elements, TensorBase) else test_elements).device
+    elements, test_elements = (t if isinstance(t, TensorBase) else tensor(t, device=device)
+                               for t in (elements, test_elements))
+    found = (elements.unsqueeze(-1) == test_elements.reshape(-1)).any(-1)
+    return ~found if invert else found

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import conversion, creation, data_dependent, elementwise, elimination, indexing, movement, products, random, reduce, sorting
+from . import (conversion, creation, data_dependent, elementwise, elimination, indexing, movement, order, products,
+               random, reduce, sorting)
 from .autograd.api import backward as _backward
 from .creation import node_from_data
 from .tensor_base import RemovableHandle, Size, Storage, TensorBase, device, set_result_type
@@ -277,6 +278,7 @@ class Tensor(TensorBase):
     repeat = movement.repeat
     tril = movement.tril
     triu = movement.triu
+    unfold = movement.unfold
 
     # ---- reductions, softmax, cumsum (lazytensor/reduce.py) --------------------------------
     sum = reduce.sum
@@ -306,6 +308,10 @@ class Tensor(TensorBase):
     sum_to_size = reduce.sum_to_size
     cov = reduce.cov
     corrcoef = reduce.corrcoef
+    cummax = reduce.cummax
+    cummin = reduce.cummin
+    logcumsumexp = reduce.logcumsumexp
+    histc = reduce.histc
 
     # ---- indexing, gather and scatter (lazytensor/indexing.py) -----------------------------
     __getitem__ = indexing.getitem
@@ -324,6 +330,19 @@ class Tensor(TensorBase):
     nonzero = data_dependent.nonzero
     unique = data_dependent.unique
     unique_consecutive = data_dependent.unique_consecutive
+    take = indexing.take
+    index_add = indexing.index_add
+    index_add_ = elementwise.inplace("index_add", indexing.index_add)
+    index_copy = indexing.index_copy
+    index_copy_ = elementwise.inplace("index_copy", indexing.index_copy)
+    index_fill = indexing.index_fill
+    index_fill_ = elementwise.inplace("index_fill", indexing.index_fill)
+    scatter_reduce = indexing.scatter_reduce
+    scatter_reduce_ = indexing.scatter_reduce_
+    select_scatter = indexing.select_scatter
+    slice_scatter = indexing.slice_scatter
+    diagonal_scatter = indexing.diagonal_scatter
+    bincount = data_dependent.bincount
 
     # ---- matrix products (lazytensor/products.py) --------------------------------------------
     matmul = products.matmul
@@ -398,6 +417,12 @@ class Tensor(TensorBase):
     argsort = sorting.argsort
     topk = sorting.topk
     multinomial = sorting.multinomial
+    kthvalue = order.kthvalue
+    median = order.median
+    nanmedian = order.nanmedian
+    mode = order.mode
+    quantile = order.quantile
+    nanquantile = order.nanquantile
 
 
 set_result_type(Tensor)
