@@ -1,0 +1,135 @@
+"""The rest of torch.optim, torch.optim.lr_scheduler and torch.nn.utils, against PyTorch.
+
+Optimizers: six steps under a scheduler equal torch's parameters; a step is a few fused
+kernels and a new learning rate compiles nothing; state_dict round trips.
+Schedulers: the lr (and the cycled momentum) sequences equal torch's."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import lazytensor as lt
+from helpers import check_cases, using
+from nn_helpers import assert_close, copy_weights, data, to_lt
+
+# name -> (class name in both libraries, keyword arguments)
+OPTIMIZERS = {
+    "adamax": ("Adamax", dict(lr=0.05, weight_decay=0.1)),
+    "nadam": ("NAdam", dict(lr=0.05, weight_decay=0.1)),
+    "nadam_decoupled_maximize": ("NAdam", dict(lr=0.05, weight_decay=0.1, momentum_decay=0.01,
+                                               decoupled_weight_decay=True, maximize=True)),
+    "radam": ("RAdam", dict(lr=0.05)),
+    # beta2 = 0.9 makes the variance tractable from step 3: both branches run in six steps
+    "radam_decoupled": ("RAdam", dict(lr=0.05, betas=(0.8, 0.9), weight_decay=0.1, decoupled_weight_decay=True)),
+    "adadelta": ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1)),
+    "adagrad": ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+    "rprop": ("Rprop", dict(lr=0.05, etas=(0.4, 1.5), step_sizes=(1e-3, 0.08))),
+    "asgd": ("ASGD", dict(lr=0.05, lambd=0.01, t0=2, weight_decay=0.1)),  # t0=2: averaging starts
+}
+
+
+def _models():
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh())
+    lm = lt.nn.Sequential(lt.nn.Linear(4, 3), lt.nn.Tanh())
+    copy_weights(tm, lm)
+    return tm, lm
+
+
+def _train(model, opt, x, y, steps, scheduler=None):
+    for _ in range(steps):
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
+
+
+def _make(m, model, name):
+    cls, kw = OPTIMIZERS[name]
+    return getattr(m.optim, cls)(model.parameters(), **kw)
+
+
+def test_optimizers_match_torch_over_six_steps_with_a_scheduler(env):
+    x, y = data((8, 4), seed=1), data((8, 3), seed=2)
+
+    def case(name):
+        tm, lm = _models()
+        topt, lopt = _make(torch, tm, name), _make(lt, lm, name)
+        _train(tm, topt, x, y, 6, torch.optim.lr_scheduler.ExponentialLR(topt, gamma=0.7))
+        _train(lm, lopt, to_lt(x), to_lt(y), 6, lt.optim.lr_scheduler.ExponentialLR(lopt, gamma=0.7))
+        for (n, p), tp in zip(lm.named_parameters(), tm.parameters()):
+            assert_close(p, tp, rtol=1e-5, atol=1e-5, what=f"{name}: {n}")
+            assert p.requires_grad and p.is_leaf
+            for key, value in topt.state[tp].items():  # the state too (ASGD's average moves no parameter)
+                assert_close(lopt.state[p][key], value, rtol=1e-5, atol=1e-6, what=f"{name}: state {key} of {n}")
+    check_cases(list(OPTIMIZERS), case)
+
+
+def test_state_dict_has_torchs_layout_and_a_round_trip_continues_identically():
+    def case(name):
+        x, y = to_lt(data((8, 4), seed=1)), to_lt(data((8, 3), seed=2))
+        tm, a = _models()
+        topt, opt_a = _make(torch, tm, name), _make(lt, a, name)
+        tm(data((8, 4), seed=1)).sum().backward()
+        topt.step()
+        _train(a, opt_a, x, y, 2)
+        saved = opt_a.state_dict()
+        assert set(saved["state"][0]) == set(topt.state_dict()["state"][0])
+        assert set(saved["param_groups"][0]) <= set(topt.state_dict()["param_groups"][0])
+        _, b = _models()
+        b.load_state_dict(a.state_dict())
+        opt_b = _make(lt, b, name)
+        opt_b.load_state_dict(saved)
+        _train(a, opt_a, x, y, 2)
+        _train(b, opt_b, x, y, 2)
+        for pa, pb in zip(a.parameters(), b.parameters()):
+            np.testing.assert_allclose(pa.numpy(), pb.numpy(), rtol=1e-6, atol=1e-7)
+    with using("numpy", True):
+        check_cases(list(OPTIMIZERS), case)
+
+
+def test_a_step_is_a_few_fused_kernels_per_parameter_and_a_new_lr_compiles_nothing():
+    """An update's ~10 ops fuse into one kernel per parameter tensor; a device step count, or
+    a decoupled weight decay (a second write to the parameter), may add one."""
+    def case(name):
+        x, y = lt.randn(8, 4).realize(), lt.randn(8, 3).realize()
+        _, lm = _models()
+        opt = _make(lt, lm, name)
+        counts = []
+        for step in range(4):
+            opt.zero_grad()
+            ((lm(x) - y) ** 2).mean().backward()
+            for p in lm.parameters():
+                p.grad.realize()
+            for group in opt.param_groups:
+                group["lr"] = 0.05 / (step + 1)
+            lt.reset_stats()
+            opt.step()
+            counts.append((lt.stats().kernels_launched, lt.stats().kernels_compiled))
+        n_params = len(list(lm.parameters()))
+        assert all(n_params <= launched <= 2 * n_params for launched, _ in counts), counts
+        assert all(compiled == 0 for _, compiled in counts[2:]), counts
+    with using("numpy", True):
+        check_cases([n for n in OPTIMIZERS if n != "radam_decoupled"], case)  # its branch changes at step 3
+
+
+BAD_ARGUMENTS = {
+    "Adamax lr": ("Adamax", dict(lr=-1.0), "Adamax: Invalid learning rate: -1.0"),
+    "NAdam beta": ("NAdam", dict(betas=(0.9, 1.0)), "NAdam: Invalid beta parameter at index 1: 1.0"),
+    "NAdam momentum_decay": ("NAdam", dict(momentum_decay=-0.1), "NAdam: Invalid momentum_decay value: -0.1"),
+    "RAdam eps": ("RAdam", dict(eps=-1e-8), "RAdam: Invalid epsilon value: -1e-08"),
+    "Adadelta rho": ("Adadelta", dict(rho=1.5), "Adadelta: Invalid rho value: 1.5"),
+    "Rprop etas": ("Rprop", dict(etas=(1.2, 0.5)), "Rprop: Invalid eta values: 1.2, 0.5"),
+    "Rprop step sizes": ("Rprop", dict(step_sizes=(1.0, 0.1)), "Rprop: Invalid step sizes: 1.0, 0.1"),
+    "ASGD weight decay": ("ASGD", dict(weight_decay=-0.5), "ASGD: Invalid weight_decay value: -0.5"),
+}
+
+
+def test_bad_hyper_parameters_raise_naming_the_optimizer_and_the_value():
+    def case(args):
+        cls, kw, message = args
+        with pytest.raises(ValueError, match=f"^{message}"):
+            getattr(lt.optim, cls)([lt.nn.Parameter(lt.zeros(2))], **kw)
+    check_cases(BAD_ARGUMENTS, case)
