@@ -133,3 +133,77 @@ def test_bad_hyper_parameters_raise_naming_the_optimizer_and_the_value():
         with pytest.raises(ValueError, match=f"^{message}"):
             getattr(lt.optim, cls)([lt.nn.Parameter(lt.zeros(2))], **kw)
     check_cases(BAD_ARGUMENTS, case)
+
+
+SCHEDULERS = {
+    "constant": lambda s, opt: s.ConstantLR(opt, factor=0.5, total_iters=4),
+    "multiplicative": lambda s, opt: s.MultiplicativeLR(opt, lambda epoch: 0.95),
+    "polynomial": lambda s, opt: s.PolynomialLR(opt, total_iters=10, power=2.0),
+    "warm_restarts": lambda s, opt: s.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.01),
+    "cyclic_triangular": lambda s, opt: s.CyclicLR(opt, 0.01, 0.1, step_size_up=4, step_size_down=3),
+    "cyclic_triangular2": lambda s, opt: s.CyclicLR(opt, 0.01, 0.1, step_size_up=3, mode="triangular2"),
+    "cyclic_exp_range": lambda s, opt: s.CyclicLR(opt, 0.01, 0.1, step_size_up=3, mode="exp_range", gamma=0.9),
+    "chained": lambda s, opt: s.ChainedScheduler([s.ConstantLR(opt, factor=0.5, total_iters=3),
+                                                  s.ExponentialLR(opt, gamma=0.9)]),
+}
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_schedulers_match_torchs_lr_and_momentum_over_thirty_steps(optimizer):
+    """CyclicLR cycles SGD's momentum or Adam's beta1 against the lr."""
+    momentum = "momentum" if optimizer == "SGD" else "betas"
+
+    def case(kind):
+        def make(m):
+            extra = dict(momentum=0.9) if optimizer == "SGD" else {}
+            opt = getattr(m.optim, optimizer)([m.nn.Parameter(m.zeros(1))], lr=0.1, **extra)
+            return opt, SCHEDULERS[kind](m.optim.lr_scheduler, opt)
+        (topt, ts), (lopt, ls) = make(torch), make(lt)
+        for step in range(30):
+            assert math.isclose(ls.get_last_lr()[0], ts.get_last_lr()[0], rel_tol=1e-12, abs_tol=1e-15), step
+            assert lopt.param_groups[0][momentum] == pytest.approx(topt.param_groups[0][momentum], rel=1e-12), step
+            topt.step()
+            lopt.step()
+            ts.step()
+            ls.step()
+    check_cases(list(SCHEDULERS), case)
+
+
+def test_warm_restarts_at_a_given_epoch_match_torch():
+    def lrs(m):
+        opt = m.optim.SGD([m.nn.Parameter(m.zeros(1))], lr=0.1)
+        scheduler = m.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=3)
+        out = []
+        for epoch in (0.5, 1, 2.5, 7, 9.25, 30):
+            scheduler.step(epoch)
+            out.append(scheduler.get_last_lr()[0])
+        return out
+    np.testing.assert_allclose(lrs(lt), lrs(torch), rtol=1e-12)
+
+
+BAD_SCHEDULERS = {
+    "ConstantLR factor": (lambda s, opt: s.ConstantLR(opt, factor=1.5), ValueError, "ConstantLR.*1.5"),
+    "warm restarts T_0": (lambda s, opt: s.CosineAnnealingWarmRestarts(opt, T_0=0), ValueError, "T_0, but got 0"),
+    "warm restarts T_mult": (lambda s, opt: s.CosineAnnealingWarmRestarts(opt, 2, T_mult=0.5), ValueError,
+                             "T_mult >= 1, but got 0.5"),
+    "CyclicLR mode": (lambda s, opt: s.CyclicLR(opt, 0.1, 1.0, mode="sine"), ValueError, "'sine' is invalid"),
+    "CyclicLR lengths": (lambda s, opt: s.CyclicLR(opt, [0.1, 0.2], 1.0), ValueError,
+                         "base_lr must have the same length.*2 values, param_groups has 1"),
+    "CyclicLR momentum": (lambda s, opt: s.CyclicLR(_optimizer_without_momentum(), 0.1, 1.0), ValueError,
+                          "Adadelta must support momentum"),
+    "MultiplicativeLR lambda": (lambda s, opt: s.MultiplicativeLR(opt, 0.9), TypeError,
+                                "should be a function, but got float"),
+    "ChainedScheduler empty": (lambda s, opt: s.ChainedScheduler([]), ValueError, "at least one scheduler"),
+}
+
+
+def _optimizer_without_momentum():
+    return lt.optim.Adadelta([lt.nn.Parameter(lt.zeros(1))])
+
+
+def test_bad_scheduler_arguments_raise():
+    def case(args):
+        make, error, message = args
+        with pytest.raises(error, match=message):
+            make(lt.optim.lr_scheduler, lt.optim.SGD([lt.nn.Parameter(lt.zeros(1))], lr=0.1, momentum=0.9))
+    check_cases(BAD_SCHEDULERS, case)
