@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import lazytensor as lt
-from helpers import check_cases, using
+from helpers import check, check_cases, using
 from nn_helpers import assert_close, copy_weights, data, to_lt
 
 # name -> (class name in both libraries, keyword arguments)
@@ -207,3 +207,107 @@ def test_bad_scheduler_arguments_raise():
         with pytest.raises(error, match=message):
             make(lt.optim.lr_scheduler, lt.optim.SGD([lt.nn.Parameter(lt.zeros(1))], lr=0.1, momentum=0.9))
     check_cases(BAD_SCHEDULERS, case)
+
+
+def test_total_norm_and_clipping_with_it_match_torch(env):
+    """clip_grad_norm_ is get_total_norm then clip_grads_with_norm_; every norm order agrees."""
+    grads = [data((3, 4), seed=5, scale=3.0), data((4,), seed=6, scale=3.0)]
+
+    def case(norm_type):
+        tparams = [torch.nn.Parameter(torch.zeros_like(g)) for g in grads]
+        lparams = [lt.nn.Parameter(lt.zeros(*g.shape)) for g in grads]
+        for tp, lp, g in zip(tparams, lparams, grads):
+            tp.grad, lp.grad = g.clone(), to_lt(g)
+        total = lt.nn.utils.get_total_norm([p.grad for p in lparams], norm_type)
+        expected = torch.nn.utils.get_total_norm([p.grad for p in tparams], norm_type)
+        assert_close(total, expected, rtol=1e-5, atol=1e-6, what=f"norm {norm_type}")
+        lt.nn.utils.clip_grads_with_norm_(lparams, 1.5, total)
+        torch.nn.utils.clip_grads_with_norm_(tparams, 1.5, expected)
+        for lp, tp in zip(lparams, tparams):
+            assert_close(lp.grad, tp.grad, rtol=1e-5, atol=1e-6, what=f"clipped by norm {norm_type}")
+    check_cases([1.0, 2.0, 3.0, math.inf], case)
+
+
+def _sequences(m):
+    return [m.tensor(np.random.default_rng(i).standard_normal((n, 2)).astype(np.float32))
+            for i, n in enumerate((2, 4, 3))]
+
+
+def test_pad_sequence_matches_torch(env):
+    def case(args):
+        batch_first, side = args
+        got = lt.nn.utils.rnn.pad_sequence(_sequences(lt), batch_first, -1.0, side)
+        check(got, torch.nn.utils.rnn.pad_sequence(_sequences(torch), batch_first, -1.0, side))
+    check_cases([(False, "right"), (True, "right"), (False, "left"), (True, "left")], case)
+
+
+def test_packing_and_unpacking_match_torch(env):
+    """pack_sequence, pad_packed_sequence (total_length, batch_first) and unpack_sequence, sorted
+    or not; unpad_sequence inverts pad_sequence."""
+    rnn = torch.nn.utils.rnn
+
+    def case(enforce_sorted):
+        order = (lambda s: sorted(s, key=lambda t: -t.shape[0])) if enforce_sorted else list
+        packed = lt.nn.utils.rnn.pack_sequence(order(_sequences(lt)), enforce_sorted)
+        expected = rnn.pack_sequence(order(_sequences(torch)), enforce_sorted)
+        for got, ref in zip(packed, expected):
+            assert (got is None) == (ref is None)
+            if ref is not None:
+                check(got, ref)
+        check(lt.nn.utils.rnn.pad_packed_sequence(packed, True, 0.5, 6),
+              rnn.pad_packed_sequence(expected, True, 0.5, 6))
+        check(lt.nn.utils.rnn.unpack_sequence(packed), rnn.unpack_sequence(expected))
+    check_cases([True, False], case)
+    padded = lt.nn.utils.rnn.pad_sequence(_sequences(lt))
+    check(lt.nn.utils.rnn.unpad_sequence(padded, lt.tensor([2, 4, 3])), _sequences(torch))
+
+
+BAD_PACKING = {
+    "unsorted lengths": (lambda rnn: rnn.pack_padded_sequence(lt.zeros(4, 3, 2), [2, 4, 3]),
+                         RuntimeError, r"must be sorted in decreasing order.*\[2, 4, 3\]"),
+    "too many lengths": (lambda rnn: rnn.pack_padded_sequence(lt.zeros(4, 2, 2), [4, 3, 2]),
+                         RuntimeError, "3 lengths .* a batch of 2 sequences"),
+    "zero length": (lambda rnn: rnn.pack_padded_sequence(lt.zeros(4, 2, 2), [4, 0]), RuntimeError,
+                    r"every length must be positive, got \[4, 0\]"),
+    "short total_length": (lambda rnn: rnn.pad_packed_sequence(rnn.pack_sequence(_sequences(lt), False),
+                                                               total_length=3), ValueError, "total_length=3"),
+    "padding side": (lambda rnn: rnn.pad_sequence(_sequences(lt), padding_side="middle"), ValueError,
+                     "'middle'"),
+    "trailing dims": (lambda rnn: rnn.pad_sequence([lt.zeros(2, 3), lt.zeros(2, 4)]), RuntimeError,
+                      r"trailing dims.*\(2, 4\)"),
+    "an LSTM given a PackedSequence": (lambda rnn: lt.nn.LSTM(2, 3)(rnn.pack_sequence(_sequences(lt), False)),
+                                       NotImplementedError, "LSTM: a PackedSequence input is not supported"),
+}
+
+
+def test_bad_packing_raises():
+    def case(args):
+        make, error, message = args
+        with pytest.raises(error, match=message):
+            make(lt.nn.utils.rnn)
+    check_cases(BAD_PACKING, case)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.nn.utils.weight_norm` is deprecated")
+def test_weight_norm_matches_torch_and_remove_folds_it_back(env):
+    """weight = g * v / ||v|| over every dim but `dim` (dim=None: the whole tensor), recomputed
+    before each forward, with the gradients of g and v."""
+    x = data((2, 4), seed=3)
+
+    def case(dim):
+        torch.manual_seed(0)
+        tm, lm = torch.nn.Linear(4, 3), lt.nn.Linear(4, 3)
+        copy_weights(tm, lm)
+        tm, lm = torch.nn.utils.weight_norm(tm, dim=dim), lt.nn.utils.weight_norm(lm, dim=dim)
+        assert [n for n, _ in lm.named_parameters()] == [n for n, _ in tm.named_parameters()]
+        tm(x).pow(2).sum().backward()
+        lm(to_lt(x)).pow(2).sum().backward()
+        for (n, lp), tp in zip(lm.named_parameters(), tm.parameters()):
+            assert_close(lp, tp, rtol=1e-5, atol=1e-6, what=f"{n} (dim={dim})")
+            assert_close(lp.grad, tp.grad, rtol=1e-5, atol=1e-6, what=f"the gradient of {n} (dim={dim})")
+        lt.nn.utils.remove_weight_norm(lm)
+        assert sorted(n for n, _ in lm.named_parameters()) == ["bias", "weight"]
+        assert_close(lm.weight, torch.nn.utils.remove_weight_norm(tm).weight, rtol=1e-5, atol=1e-6)
+    check_cases([0, 1, None], case)
+    with pytest.raises(ValueError, match="weight_norm of 'weight' not found in Linear"):
+        lt.nn.utils.remove_weight_norm(lt.nn.Linear(2, 2))
