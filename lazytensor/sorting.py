@@ -109,3 +109,8 @@ def randperm(n: int, dtype=None, device=None, generator=None, requires_grad=Fals
     out = out if dtype is None else out.to(dtype)
     out.requires_grad = requires_grad  # refused by the setter, as in PyTorch, for integer dtypes
     return out
+
+
+def msort(self: Tensor) -> Tensor:
+    """Sorted along dim 0."""
+    return sort(self, 0).values

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import lazytensor as lt
-from helpers import check, check_cases, using
+from helpers import check, check_cases, using, values
 from nn_helpers import assert_close, copy_weights, data, to_lt
 
 # name -> (class name in both libraries, keyword arguments)
@@ -311,3 +311,70 @@ def test_weight_norm_matches_torch_and_remove_folds_it_back(env):
     check_cases([0, 1, None], case)
     with pytest.raises(ValueError, match="weight_norm of 'weight' not found in Linear"):
         lt.nn.utils.remove_weight_norm(lt.nn.Linear(2, 2))
+
+
+VIEWS = {
+    "contiguous": lambda t: t,
+    "transposed": lambda t: t.transpose(0, 2),
+    "stepped slice": lambda t: t[:, 1:, ::2],
+    "selected": lambda t: t[1],
+    "expanded": lambda t: t.expand(3, 2, 3, 4),
+    "sliced then unsqueezed": lambda t: t[..., 1:3].unsqueeze(1),
+}
+
+
+def test_views_report_torchs_strides_offset_and_contiguity():
+    base = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+
+    def case(view):
+        got, ref = view(lt.tensor(base)), view(torch.tensor(base))
+        assert (got.stride(), got.stride(-1), got.storage_offset(), got.is_contiguous(), got.nbytes,
+                got.itemsize) == (ref.stride(), ref.stride(-1), ref.storage_offset(), ref.is_contiguous(),
+                                  ref.nbytes, ref.itemsize)
+    check_cases(VIEWS, case)
+
+
+def test_in_place_triangles_diagonal_fill_and_msort_match_torch(env):
+    square, tall = values((4, 4), seed=1), values((7, 3), seed=2)
+    cases = {
+        "tril_": (square, lambda t: t.tril_(1)),
+        "triu_": (square, lambda t: t.triu_(-1)),
+        "fill_diagonal_": (tall, lambda t: t.fill_diagonal_(5.0)),
+        "fill_diagonal_ wrap": (tall, lambda t: t.fill_diagonal_(5.0, wrap=True)),
+        "fill_diagonal_ cube": (values((3, 3, 3)), lambda t: t.fill_diagonal_(-1.0)),
+        "msort": (tall, lambda t: t.msort()),
+    }
+
+    def case(args):
+        array, fn = args
+        check(fn(lt.tensor(array.copy())), fn(torch.tensor(array.copy())))
+    check_cases(cases, case)
+    with pytest.raises(RuntimeError, match=r"fill_diagonal_: .*shape \(2, 3, 4\)"):
+        lt.zeros(2, 3, 4).fill_diagonal_(1.0)
+
+
+# name -> (fill, the distribution's mean and variance)
+DISTRIBUTIONS = {
+    "exponential_": (lambda t: t.exponential_(2.0), 0.5, 0.25),
+    "geometric_": (lambda t: t.geometric_(0.3), 1 / 0.3, 0.7 / 0.09),
+    "log_normal_": (lambda t: t.log_normal_(0.0, 0.5), math.exp(0.125), (math.exp(0.25) - 1) * math.exp(0.25)),
+    "random_": (lambda t: t.random_(3, 7), 4.5, 15 / 12),
+}
+
+
+def test_random_fills_follow_their_distributions(env):
+    """200k draws: the sample mean within 5 standard errors, the variance within 3%."""
+    n = 200_000
+
+    def case(args):
+        fill, mean, var = args
+        drawn = fill(lt.empty(n)).numpy().astype(np.float64)
+        assert abs(drawn.mean() - mean) < 5 * math.sqrt(var / n), (drawn.mean(), mean)
+        assert abs(drawn.var() / var - 1) < 0.03, (drawn.var(), var)
+    lt.manual_seed(0)
+    check_cases(DISTRIBUTIONS, case)
+    cauchy = lt.empty(n).cauchy_(1.0, 2.0).numpy()  # no mean: its median and half the interquartile range
+    assert abs(np.median(cauchy) - 1.0) < 0.03 and abs((np.percentile(cauchy, 75) - np.percentile(cauchy, 25)) / 2 - 2.0) < 0.05
+    assert set(np.unique(lt.empty(1000).random_(5).numpy())) == {0, 1, 2, 3, 4}
+    with pytest.raises(RuntimeError, match="geometric_: expects p to be in \\(0, 1\\), but got p=1.5"):
+        lt.empty(3).geometric_(1.5)
