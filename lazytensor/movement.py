@@ -14,7 +14,8 @@ from .tensor_base import TensorBase, wrap
 
 if TYPE_CHECKING:
     from .tensor import Tensor
-from .views import strides_of
+from .ir.layout import contiguous_strides
+from .views import layout_of, strides_of
 
 
 def _sizes(args: tuple, op: str) -> tuple[int, ...]:
@@ -567,3 +568,48 @@ def unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
     index = B.elementwise("add", starts, B.iota(grid, len(lead) + 1, D.int64, dev))
     windows = B.gather(x.node, B.reshape(index, lead + (count * size,)), len(lead))
     return wrap(B.reshape(windows, grid)).movedim(-2, d)
+# ---- memory layout as PyTorch would have it (views know their strides: views.layout_of) ----
+def _layout(self: Tensor) -> tuple[list[int], int]:
+    """A view's strides and offset over its storage; a chain no strided layout describes
+    (a flip) is a copy in PyTorch, so it reads as contiguous memory of its own."""
+    found = layout_of(tuple(self._storage.node.shape), self._chain)
+    return found if found is not None else (list(contiguous_strides(tuple(self.shape))), 0)
+
+
+def stride(self: Tensor, dim: int | None = None):
+    strides = tuple(_layout(self)[0])
+    return strides if dim is None else strides[self._dim(dim, "stride")]
+
+
+def storage_offset(self: Tensor) -> int:
+    return _layout(self)[1]
+
+
+def is_contiguous(self: Tensor, memory_format=None) -> bool:
+    """Row-major with no gaps; a size-1 dim's stride never matters (PyTorch's rule)."""
+    expected = contiguous_strides(tuple(self.shape))
+    return self.numel() == 0 or all(n == 1 or s == e for n, s, e in zip(self.shape, _layout(self)[0], expected))
+
+
+def fill_diagonal_(self: Tensor, fill_value, wrap: bool = False) -> Tensor:
+    """Fill the main diagonal (all indices equal) in place; `wrap` restarts it every
+    columns + 1 rows in a tall matrix, as PyTorch's."""
+    shape = tuple(self.shape)
+    if self.ndim < 2 or (self.ndim > 2 and len(set(shape)) != 1):
+        raise RuntimeError(f"fill_diagonal_: expected a matrix, or a tensor whose dims all have the same length, "
+                           f"got shape {shape}")
+    dev = self.device.name
+    index = [B.iota(shape, d, D.int64, dev) for d in range(self.ndim)]
+    if wrap and self.ndim == 2:
+        flat = B.elementwise("add", B.elementwise("mul", index[0], const(shape[1], D.int64, shape, dev)), index[1])
+        on = B.elementwise("eq", B.elementwise("mod", flat, const(shape[1] + 1, D.int64, shape, dev)),
+                           const(0, D.int64, shape, dev))
+    else:
+        on = const(True, D.bool_, shape, dev)
+        for other in index[1:]:
+            on = B.elementwise("and", on, B.elementwise("eq", index[0], other))
+    return self._assign(B.elementwise("where", on, const(fill_value, self.dtype, shape, dev), self.node))
+
+
+def nbytes(self: Tensor) -> int:
+    return self.numel() * self.element_size()

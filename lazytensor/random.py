@@ -215,3 +215,55 @@ def bernoulli(self: Tensor, generator=None) -> Tensor:
     return (u < self).to(self.dtype)
 
 
+
+
+# ---- in-place fills from other distributions: transforms of one uniform draw each ----------
+def _fill_from_uniform(self: Tensor, transform, generator) -> Tensor:
+    u = wrap(_uniform(tuple(self.shape), self.device.name, generator))
+    return self._assign(transform(u).to(self.dtype).node)
+
+
+def _check_positive(op: str, **named) -> None:
+    for name, value in named.items():
+        if not value > 0:
+            raise RuntimeError(f"{op}: expects {name} > 0.0, but found {name}={value}")
+
+
+def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
+    _check_positive("exponential_", lambd=lambd)
+    return _fill_from_uniform(self, lambda u: -(1.0 - u).log() / lambd, generator)
+
+
+def geometric_(self: Tensor, p: float, *, generator=None) -> Tensor:
+    """The number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_: expects p to be in (0, 1), but got p={p}")
+    return _fill_from_uniform(self, lambda u: ((1.0 - u).log() / math.log1p(-p)).ceil().clamp(min=1.0), generator)
+
+
+def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator=None) -> Tensor:
+    _check_positive("cauchy_", sigma=sigma)
+    return _fill_from_uniform(self, lambda u: ((u - 0.5) * math.pi).tan() * sigma + median, generator)
+
+
+def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *, generator=None) -> Tensor:
+    _check_positive("log_normal_", std=std)
+    z = wrap(_normal(tuple(self.shape), self.device.name, generator))
+    return self._assign((z * std + mean).exp().to(self.dtype).node)
+
+
+def _random_bound(dtype) -> int:
+    """random_()'s exclusive bound: the integers the dtype holds exactly, capped at 2**32
+    (the generator's word; PyTorch's int64 and float64 ranges go further)."""
+    if dtype == D.bool_:
+        return 2
+    bits = {D.float16: 12, D.bfloat16: 9, D.float32: 25}.get(dtype, dtype.itemsize * 8 - (dtype != D.uint8))
+    return min(2 ** bits if not dtype.is_floating_point else 2 ** (bits - 1) + 1, 2 ** 32)
+
+
+def random_(self: Tensor, from_: int = 0, to: int | None = None, *, generator=None) -> Tensor:
+    """Integers uniform in [from, to); random_(to) is [0, to)."""
+    if to is None:
+        from_, to = (0, from_) if from_ != 0 else (0, _random_bound(self.dtype))
+    return self._assign(randint(from_, to, tuple(self.shape), device=self.device.name,
+                                generator=generator).to(self.dtype).node)

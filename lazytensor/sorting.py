@@ -155,3 +155,6 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
                                for t in (elements, test_elements))
     found = (elements.unsqueeze(-1) == test_elements.reshape(-1)).any(-1)
     return ~found if invert else found
+def msort(self: Tensor) -> Tensor:
+    """Sorted along dim 0."""
+    return sort(self, 0).values

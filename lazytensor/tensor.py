@@ -279,6 +279,14 @@ class Tensor(TensorBase):
     tril = movement.tril
     triu = movement.triu
     unfold = movement.unfold
+    tril_ = elementwise.inplace("tril", movement.tril)
+    triu_ = elementwise.inplace("triu", movement.triu)
+    fill_diagonal_ = movement.fill_diagonal_
+    stride = movement.stride
+    storage_offset = movement.storage_offset
+    is_contiguous = movement.is_contiguous
+    nbytes = property(movement.nbytes)
+    itemsize = property(TensorBase.element_size)
 
     # ---- reductions, softmax, cumsum (lazytensor/reduce.py) --------------------------------
     sum = reduce.sum
@@ -411,9 +419,15 @@ class Tensor(TensorBase):
     normal_ = random.normal_
     bernoulli_ = random.bernoulli_
     bernoulli = random.bernoulli
+    exponential_ = random.exponential_
+    geometric_ = random.geometric_
+    cauchy_ = random.cauchy_
+    log_normal_ = random.log_normal_
+    random_ = random.random_
 
     # ---- sorting and sampling (lazytensor/sorting.py) --------------------------------------
     sort = sorting.sort
+    msort = sorting.msort
     argsort = sorting.argsort
     topk = sorting.topk
     multinomial = sorting.multinomial

@@ -77,7 +77,14 @@ def strides_of(shape: tuple, chain: Chain) -> list[int] | None:
     or None when no strided layout describes it (PyTorch would have copied). A size-1 axis
     addresses one element whatever its stride, and PyTorch's rule never reads such a stride
     except to skip it, so the layout's strides (0 there) decide exactly as PyTorch's would."""
-    strides = list(contiguous_strides(shape))
+    layout = layout_of(shape, chain)
+    return None if layout is None else layout[0]
+
+
+def layout_of(shape: tuple, chain: Chain) -> tuple[list[int], int] | None:
+    """The strides and the storage offset (in elements) of `chain` over contiguous memory
+    of `shape`, or None (see strides_of)."""
+    strides, offset = list(contiguous_strides(shape)), 0
     for op, arg in chain:
         if op == "reshape":
             strides = _reshape_strides(tuple(shape), strides, tuple(arg))
@@ -87,10 +94,14 @@ def strides_of(shape: tuple, chain: Chain) -> list[int] | None:
             strides = [strides[p] for p in arg]
         elif op == "expand":
             strides = [0 if a != b else s for s, a, b in zip(strides, shape, arg)]
-        elif op not in ("shrink", "pad", "detach"):  # a pad in a chain only rounds a stepped slice up
+        elif op == "shrink":
+            offset += sum(start * s for (start, _), s in zip(arg, strides))
+        elif op == "pad":  # in a chain only rounds a stepped slice up, at the end
+            offset -= sum(before * s for (before, _), s in zip(arg[0], strides))
+        elif op != "detach":
             return None
         shape = B.movement_shape(tuple(shape), op, arg)
-    return strides
+    return strides, offset
 
 
 def writable(chain: Chain) -> bool:

@@ -15,6 +15,7 @@ from . import functional as F
 from . import init
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence
 
 
 def _tanh_cell(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh, state) -> tuple[Tensor, None]:
@@ -88,6 +89,9 @@ class RNNBase(Module):
         """input (L, N, H_in) ((N, L, H_in) with batch_first, or (L, H_in) unbatched):
         the last layer's outputs and the final state (h_n, or (h_n, c_n) for an LSTM)."""
         name = type(self).__name__
+        if isinstance(input, PackedSequence):
+            raise NotImplementedError(f"{name}: a PackedSequence input is not supported; pass the padded batch "
+                                      "(nn.utils.rnn.pad_packed_sequence) and pick each sequence's last step")
         if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected input of shape (L, N, {self.input_size}) or (L, {self.input_size}), "
                              f"got {tuple(input.shape)}")

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 
-from .. import capture
 from ..creation import zeros, zeros_like
 from ..ir import dtype as D
 from ..elementwise import maximum
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_betas, check_nonnegative, count_python_step, prepared_grad
 
 
 class Adam(Optimizer):
@@ -22,25 +21,16 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  amsgrad: bool = False, *, foreach=None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused=None, decoupled_weight_decay: bool = False) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_nonnegative(type(self).__name__, (("learning rate", lr), ("epsilon value", eps),
+                                                ("weight_decay value", weight_decay)))
+        check_betas(type(self).__name__, betas)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize, capturable=capturable,
                                       decoupled_weight_decay=decoupled_weight_decay or self._decoupled))
 
     def _update(self, p: Tensor, grad: Tensor, group: dict, state: dict) -> None:
-        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        lr, eps = float(group["lr"]), float(group["eps"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        if group["maximize"]:
-            grad = -grad
         if not state:
             state["step"] = 0.0
             state["exp_avg"] = zeros_like(p).detach()
@@ -48,11 +38,7 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = zeros_like(p).detach()
         step = self._count_step(p, group, state)
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1.0 - lr * wd)
-            else:
-                grad = grad + p.detach() * wd
+        grad = prepared_grad(p, grad, group)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg.mul_(beta1).add_(grad * (1.0 - beta1))
         exp_avg_sq.mul_(beta2).add_(grad * grad * (1.0 - beta2))
@@ -68,7 +54,6 @@ class Adam(Optimizer):
         denom = second.sqrt() / bias_correction2_sqrt + eps
         p.add_(exp_avg / denom * -step_size)
 
-
     @staticmethod
     def _count_step(p: Tensor, group: dict, state: dict):
         """The new step count: a 0-d device tensor when capturable, else a Python number (no
@@ -78,10 +63,8 @@ class Adam(Optimizer):
             if not isinstance(step, Tensor):
                 step = state["step"] = zeros((), dtype=D.float32, device=p.device) + float(step)
             return step.add_(1.0)
-        capture.unreplayable("Adam(capturable=False) counts its steps in Python; pass capturable=True to "
-                             "replay a jitted step")
-        state["step"] = step = (float(step.item()) if isinstance(step, Tensor) else step) + 1.0
-        return step
+        return count_python_step(state, "Adam(capturable=False) counts its steps in Python; pass "
+                                        "capturable=True to replay a jitted step")
 
 
 class AdamW(Adam):

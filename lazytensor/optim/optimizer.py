@@ -17,7 +17,8 @@ from ..autodiff.grad_mode import enable_grad, no_grad
 from ..autograd.api import take_backward_roots
 from ..tensor import Tensor
 from ..tensor_base import realize
-from ..creation import zeros_like
+from ..creation import zeros, zeros_like
+from ..ir import dtype as D
 from ..nn.module import as_lt_tensor
 
 
@@ -29,7 +30,55 @@ class _RequiredParameter:
 required = _RequiredParameter()
 
 
+def check_nonnegative(op: str, named: Iterable[tuple[str, float]]) -> None:
+    """Raise PyTorch's "Invalid <name>: <value>" (prefixed by the optimizer) for a negative value."""
+    for name, value in named:
+        if value is not required and not 0.0 <= value:
+            raise ValueError(f"{op}: Invalid {name}: {value}")
+
+
+def check_betas(op: str, betas) -> None:
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"{op}: Invalid beta parameter at index {i}: {beta}")
+
+
+def prepared_grad(p: Tensor, grad: Tensor, group: dict) -> Tensor:
+    """The gradient after `maximize` and weight decay (L2 into the gradient, or, with
+    decoupled_weight_decay, the parameter shrunk in place first), in PyTorch's order."""
+    if group.get("maximize"):
+        grad = -grad
+    wd = float(group.get("weight_decay", 0.0))
+    if wd == 0:
+        return grad
+    if group.get("decoupled_weight_decay"):
+        p.mul_(1.0 - float(group["lr"]) * wd)
+        return grad
+    return grad + p.detach() * wd
+
+
+def count_python_step(state: dict, reason: str) -> float:
+    """The new step count as a Python number: scalars derived from it reach kernels as
+    arguments (nothing recompiles), but a captured step cannot replay it (`reason` says so)."""
+    capture.unreplayable(reason)
+    step = state.get("step", 0.0)
+    state["step"] = step = (float(step.item()) if isinstance(step, Tensor) else float(step)) + 1.0
+    return step
+
+
+def count_device_step(p: Tensor, state: dict) -> Tensor:
+    """The new step count as a 0-d device tensor (as in PyTorch), which a jitted step replays."""
+    if "step" not in state:
+        state["step"] = zeros((), dtype=D.float32, device=p.device)
+    elif not isinstance(state["step"], Tensor):  # loaded from a state dict as a number
+        state["step"] = zeros((), dtype=D.float32, device=p.device) + float(state["step"])
+    return state["step"].add_(1.0)
+
+
 class Optimizer:
+    # state entries kept as Python numbers (a loaded tensor becomes one again)
+    _scalar_state: tuple[str, ...] = ("step",)
+
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
         self.state: dict[Tensor, dict[str, Any]] = defaultdict(dict)
@@ -156,7 +205,7 @@ class Optimizer:
             for name, v in value.items():
                 if isinstance(v, Tensor) or hasattr(v, "__array__") and not isinstance(v, (int, float)):
                     v = as_lt_tensor(v, like=p)
-                    if name != "step":
+                    if name not in self._scalar_state:
                         v = v.to(p.dtype).clone()
                     else:
                         v = float(v.item())

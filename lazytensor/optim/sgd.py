@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, required
+from .optimizer import Optimizer, check_nonnegative, prepared_grad
 
 
 class SGD(Optimizer):
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
                  foreach=None, differentiable: bool = False, fused=None) -> None:
-        if lr is not required and lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_nonnegative("SGD", (("learning rate", lr), ("momentum value", momentum),
+                                  ("weight_decay value", weight_decay)))
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
@@ -22,11 +18,7 @@ class SGD(Optimizer):
 
     def _update(self, p: Tensor, grad: Tensor, group: dict, state: dict) -> None:
         lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
-        wd = float(group["weight_decay"])
-        if group["maximize"]:
-            grad = -grad
-        if wd != 0:
-            grad = grad + p.detach() * wd
+        grad = prepared_grad(p, grad, group)
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:

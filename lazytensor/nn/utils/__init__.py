@@ -1,4 +1,4 @@
-"""torch.nn.utils: gradient clipping and flat parameter vectors.
+"""torch.nn.utils: gradient clipping, flat parameter vectors, weight norm; .rnn packs sequences.
 
 Clipping stays lazy: the total norm and the scale are tensors, multiplied into the
 gradients in place, so a training step fuses them with the rest and nothing waits."""
@@ -7,9 +7,11 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from ..autodiff.grad_mode import no_grad
-from ..movement import cat, stack
-from ..tensor import Tensor
+from ...autodiff.grad_mode import no_grad
+from ...movement import cat, stack
+from ...tensor import Tensor
+from . import rnn  # noqa: F401
+from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401
 
 
 def _with_grads(parameters) -> list[Tensor]:
@@ -17,25 +19,39 @@ def _with_grads(parameters) -> list[Tensor]:
     return [p for p in params if p.grad is not None]
 
 
+def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach=None) -> Tensor:
+    """The norm of the tensors' norms (as of one vector of them all), as a lazy 0-d tensor."""
+    from ...creation import tensor
+    tensors = [tensors] if isinstance(tensors, Tensor) else [t for t in tensors if t is not None]
+    if not tensors:
+        return tensor(0.0)
+    norm_type = float(norm_type)
+    with no_grad():
+        norms = stack([t.detach().abs().amax() if math.isinf(norm_type) else t.detach().norm(norm_type)
+                       for t in tensors])
+        total = norms.amax() if math.isinf(norm_type) else norms.norm(norm_type)
+    if error_if_nonfinite and not math.isfinite(total.item()):
+        raise RuntimeError(f"get_total_norm: the total norm of order {norm_type} of the gradients is "
+                           f"non-finite ({total.item()}), so it cannot be clipped")
+    return total
+
+
+def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor, foreach=None) -> None:
+    """Scale the gradients in place by max_norm / total_norm when that is below 1."""
+    params = _with_grads(parameters)
+    with no_grad():
+        scale = (max_norm / (total_norm + 1e-6)).clamp(max=1.0)
+        for p in params:
+            p.grad.mul_(scale.to(p.grad.dtype))
+
+
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
                     foreach=None) -> Tensor:
     """Scale the gradients in place so that their joint norm is at most max_norm; returns
     the norm before clipping."""
-    from ..creation import tensor
     params = _with_grads(parameters)
-    if not params:
-        return tensor(0.0)
-    norm_type = float(norm_type)
-    with no_grad():
-        norms = stack([p.grad.detach().abs().amax() if math.isinf(norm_type)
-                       else p.grad.detach().norm(norm_type) for p in params])
-        total = norms.amax() if math.isinf(norm_type) else norms.norm(norm_type)
-        if error_if_nonfinite and not math.isfinite(total.item()):
-            raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
-                               f"non-finite ({total.item()}), so it cannot be clipped")
-        scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
-        for p in params:
-            p.grad.mul_(scale.to(p.grad.dtype))
+    total = get_total_norm([p.grad for p in params], norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(params, max_norm, total)
     return total
 
 
