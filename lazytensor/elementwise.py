@@ -488,15 +488,26 @@ _ERF_SERIES = tuple(2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2
 ERF_SERIES_BELOW = 0.5
 
 
+def polynomial(x: Tensor, coefficients) -> Tensor:
+    """sum c_k x^k by Horner's rule, the coefficients lowest power first."""
+    out = coefficients[-1]
+    for c in reversed(coefficients[:-1]):
+        out = out * x + c
+    return out
+
+
+def erfc_factors(z: Tensor) -> tuple[Tensor, Tensor]:
+    """(t, e) with erfc(z) = t exp(e) for z >= 0: the log of erfc is log t + e, finite where
+    erfc itself underflows."""
+    t = 1.0 / (1.0 + 0.5 * z)
+    return t, polynomial(t, _ERFC_P) - z * z
+
+
 def _erfc_of_magnitude(x: Tensor) -> Tensor:
     """erfc(|x|). |x| is taken by a where, not abs, whose gradient at 0 would be 0."""
     magnitude = where(x < 0, -x, x)
-    z = magnitude.clamp(max=ERFC_ZERO_FROM)
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = _ERFC_P[-1]
-    for c in reversed(_ERFC_P[:-1]):
-        poly = poly * t + c
-    return where(magnitude >= ERFC_ZERO_FROM, 0.0, t * exp(poly - z * z))
+    t, exponent = erfc_factors(magnitude.clamp(max=ERFC_ZERO_FROM))
+    return where(magnitude >= ERFC_ZERO_FROM, 0.0, t * exp(exponent))
 
 
 def erfc(x: Tensor) -> Tensor:
@@ -509,10 +520,7 @@ def erf(x: Tensor) -> Tensor:
     x = _float(x)
     tail = _erfc_of_magnitude(x)
     near = x.clamp(-ERF_SERIES_BELOW, ERF_SERIES_BELOW)  # clamped: an infinite x sends no NaN through it
-    square = near * near
-    series = _ERF_SERIES[-1]
-    for c in reversed(_ERF_SERIES[:-1]):
-        series = series * square + c
+    series = polynomial(near * near, _ERF_SERIES)
     return where(x.abs() < ERF_SERIES_BELOW, near * series, where(x < 0, tail - 1.0, 1.0 - tail))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import (conversion, creation, data_dependent, elementwise, elimination, indexing, movement, order, products,
-               random, reduce, sorting)
+               random, reduce, sorting, special_functions)
 from .autograd.api import backward as _backward
 from .creation import node_from_data
 from .tensor_base import RemovableHandle, Size, Storage, TensorBase, device, set_result_type
@@ -225,6 +225,17 @@ class Tensor(TensorBase):
     sign_ = elementwise.inplace("sign", elementwise.sign)
     erf_ = elementwise.inplace("erf", elementwise.erf)
     rsqrt_ = elementwise.inplace("rsqrt", elementwise.rsqrt)
+    lgamma = special_functions.lgamma
+    digamma = special_functions.digamma
+    polygamma = special_functions.polygamma_method
+    erfinv = special_functions.erfinv
+    sinc = special_functions.sinc
+    i0 = special_functions.i0
+    lgamma_ = elementwise.inplace("lgamma", special_functions.lgamma)
+    digamma_ = elementwise.inplace("digamma", special_functions.digamma)
+    erfinv_ = elementwise.inplace("erfinv", special_functions.erfinv)
+    sinc_ = elementwise.inplace("sinc", special_functions.sinc)
+    i0_ = elementwise.inplace("i0", special_functions.i0)
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
