@@ -115,7 +115,9 @@ def diagonal(self: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Ten
     rows, cols = x.shape[-2], x.shape[-1]
     n = min(rows, cols)
     x = x._shrink_dim(x.ndim - 2, 0, n)._shrink_dim(x.ndim - 1, 0, n)
-    flat = x.reshape(tuple(x.shape[:-2]) + (n * n,))
+    # a view step, not Tensor.reshape: that copies a strided view (a shrunk or moved one), and a
+    # diagonal is a view whatever the strides (writes through it reach the tensor)
+    flat = x._view_of("reshape", tuple(x.shape[:-2]) + (n * n,))
     if n == 0:
         return flat
     return _stride_dim(flat, flat.ndim - 1, n + 1)

@@ -113,6 +113,19 @@ def test_write_through_noncontiguous_views():
     check(x, tx)
 
 
+def test_writes_through_diagonals_reach_the_tensor():
+    """A diagonal is a view whatever it is taken of: off the main diagonal, of a transpose,
+    over the outer dims of a batch."""
+    x, tx = lt.zeros(3, 4, 4), torch.zeros(3, 4, 4)
+    for t in (x, tx):
+        t[0].diagonal().copy_(t.new_tensor([1.0, 2.0, 3.0, 4.0]))
+        t[1].diagonal(1).fill_(5.0)
+        t[1].diagonal(-2).fill_(-5.0)
+        t[2].t().diagonal(-1).add_(7.0)
+        t.diagonal(0, 0, 2).mul_(3.0).add_(1.0)
+    check(x, tx)
+
+
 def test_value_read_before_mutation_keeps_old_value():
     x = lt.tensor(X)
     y = x * 1
