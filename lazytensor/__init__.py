@@ -82,6 +82,7 @@ from .order import (  # noqa: F401
     kthvalue, median, nanmedian, mode, quantile, nanquantile,
 )
 from . import autograd, nn, optim  # noqa: F401
+from .nn.functional import celu_, relu_, selu_  # noqa: F401
 from . import accelerator, amp, backends, cuda, utils  # noqa: F401
 from .amp import autocast  # noqa: F401
 from .legacy import (  # noqa: F401

@@ -60,9 +60,11 @@ def type_as(self: Tensor, other: Tensor) -> Tensor:
 
 
 def type_(self: Tensor, dtype=None):
+    """The legacy type name ('lazytensor.FloatTensor'), or the tensor converted to `dtype` (a
+    dtype, a legacy class such as lt.DoubleTensor, or its name)."""
     if dtype is None:
-        return f"lazytensor.{self.dtype.name}"
-    return self.to(dtype)
+        return f"lazytensor.{D.LEGACY_NAMES.get(self.dtype, self.dtype.name)}"
+    return self.to(D.to_dtype(dtype))
 
 
 def cpu(self: Tensor) -> Tensor:

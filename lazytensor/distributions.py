@@ -15,6 +15,7 @@ from .nn.functional import one_hot
 from .random import rand, randn
 from .special_functions import digamma, erfinv, lgamma
 from .tensor_base import Size, TensorBase
+from .type_info import finfo
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -142,10 +143,13 @@ class Distribution:
 
 
 def _broadcast(*params) -> list[Tensor]:
-    """Parameters as float tensors of one shape (numbers become tensors on the others' device)."""
-    like = next((p for p in params if isinstance(p, TensorBase)), None)
+    """Parameters as float tensors of one shape: numbers become tensors of the first float
+    tensor's dtype and device, as torch's broadcast_all makes them."""
+    like = next((p for p in params if isinstance(p, TensorBase) and p.dtype.is_floating_point), None)
+    like = like if like is not None else next((p for p in params if isinstance(p, TensorBase)), None)
     device = like.device if like is not None else None
-    tensors = [p if isinstance(p, TensorBase) else as_tensor(float(p), device=device) for p in params]
+    dtype = like.dtype if like is not None and like.dtype.is_floating_point else None
+    tensors = [p if isinstance(p, TensorBase) else as_tensor(float(p), dtype=dtype, device=device) for p in params]
     tensors = [t if t.dtype.is_floating_point else t.float() for t in tensors]
     return list(broadcast_tensors(*tensors))
 
@@ -295,6 +299,13 @@ def _probs_or_logits(name: str, probs, logits) -> None:
         raise ValueError(f"{name}: Either `probs` or `logits` must be specified, but not both.")
 
 
+def _clamp_probs(probs: Tensor) -> Tensor:
+    """Probabilities kept in [eps, 1 - eps] of their dtype before a log, as torch's
+    probs_to_logits: a probability of 0 or 1 has a finite logit."""
+    eps = finfo(probs.dtype).eps
+    return probs.clamp(eps, 1 - eps)
+
+
 class Bernoulli(Distribution):
     support = boolean
 
@@ -303,7 +314,7 @@ class Bernoulli(Distribution):
         if probs is not None:
             (self.probs,) = _broadcast(probs)
             self.arg_constraints = {"probs": unit_interval}
-            clamped = self.probs.clamp(1e-7, 1 - 1e-7)  # torch's clamp by its float32 eps
+            clamped = _clamp_probs(self.probs)
             self.logits = clamped.log() - (-clamped).log1p()
         else:
             (self.logits,) = _broadcast(logits)
@@ -340,7 +351,7 @@ class Categorical(Distribution):
         if probs is not None:
             self.probs = probs / probs.sum(-1, keepdim=True)
             self.arg_constraints = {"probs": simplex}
-            self.logits = self.probs.clamp(min=1.1754943508222875e-38).log()
+            self.logits = _clamp_probs(self.probs).log()
         else:
             self.logits = logits - logits.logsumexp(-1, keepdim=True)
             self.arg_constraints = {"logits": real_vector}
@@ -670,10 +681,11 @@ def _kl_categorical_categorical(p: Categorical, q: Categorical) -> Tensor:
 
 @register_kl(Bernoulli, Bernoulli)
 def _kl_bernoulli_bernoulli(p: Bernoulli, q: Bernoulli) -> Tensor:
+    # mass where q has none is an infinite divergence; no mass contributes nothing
     t1 = p.probs * (softplus(-q.logits) - softplus(-p.logits))
-    t1 = where(p.probs == 0, 0.0, t1)
+    t1 = where(p.probs == 0, 0.0, where(q.probs == 0, math.inf, t1))
     t2 = (1 - p.probs) * (softplus(q.logits) - softplus(p.logits))
-    return t1 + where(p.probs == 1, 0.0, t2)
+    return t1 + where(p.probs == 1, 0.0, where(q.probs == 1, math.inf, t2))
 
 
 @register_kl(MultivariateNormal, MultivariateNormal)

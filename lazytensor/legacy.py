@@ -22,14 +22,11 @@ def _typed(name: str, dtype: D.DType) -> type:
     return _TypedTensorMeta(name, (), {"dtype": dtype, "__doc__": f"torch.{name}: a {dtype.name} tensor."})
 
 
-FloatTensor = _typed("FloatTensor", D.float32)
-DoubleTensor = _typed("DoubleTensor", D.float64)
-HalfTensor = _typed("HalfTensor", D.float16)
-BFloat16Tensor = _typed("BFloat16Tensor", D.bfloat16)
-LongTensor = _typed("LongTensor", D.int64)
-IntTensor = _typed("IntTensor", D.int32)
-BoolTensor = _typed("BoolTensor", D.bool_)
-ByteTensor = _typed("ByteTensor", D.uint8)
+_CLASSES = {name: _typed(name, dtype) for name, dtype in D.BY_LEGACY_NAME.items()}
+FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor = (_CLASSES[n] for n in (
+    "FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor"))
+LongTensor, IntTensor, BoolTensor, ByteTensor = (_CLASSES[n] for n in ("LongTensor", "IntTensor", "BoolTensor",
+                                                                        "ByteTensor"))
 
 
 def get_default_dtype() -> D.DType:

@@ -185,15 +185,13 @@ def std_mean(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, co
     return _root(variance, 0.5), mean
 
 
-def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
+def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """torch.norm: the vector norm of order p over `dim` ("fro" is 2); integers count as floats."""
+    if p == "nuc":
+        raise RuntimeError(f"norm: the nuclear norm needs singular values, which lazytensor does not compute "
+                           f"(shape {tuple(self.shape)})")
     x = self if self.dtype.is_floating_point else self.float()
-    if p in ("fro", 2, 2.0):
-        return _root((x * x).sum(dim, keepdim=keepdim), 0.5)
-    if p in (float("inf"), "inf"):
-        return x.abs().amax(() if dim is None else dim, keepdim=keepdim)
-    if p == 1:
-        return x.abs().sum(dim, keepdim=keepdim)
-    return _root((x.abs() ** p).sum(dim, keepdim=keepdim), 1.0 / p)
+    return vector_norm(x, 2 if p == "fro" else float(p) if p == "inf" else p, dim, keepdim, dtype=dtype)
 
 
 aminmax_result = namedtuple("aminmax", ["min", "max"])

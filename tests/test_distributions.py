@@ -84,11 +84,31 @@ KL_PAIRS = {
                     ("Categorical", (), {"logits": np.array([[0.0, 1.0, -1.0], [2.0, 0.0, 0.0]], F)})),
     "Bernoulli": (("Bernoulli", (), {"probs": np.array([0.0, 0.3, 1.0], F)}),
                   ("Bernoulli", (), {"logits": np.array([1.0, -2.0, 0.5], F)})),
+    "Bernoulli_where_q_has_no_mass": (("Bernoulli", (), {"probs": np.array([0.5, 0.3, 0.0, 1.0], F)}),
+                                      ("Bernoulli", (), {"probs": np.array([0.0, 1.0, 0.0, 1.0], F)})),
     "MultivariateNormal": (("MultivariateNormal", (np.array([0.0, 1.0], F),),
                             {"scale_tril": np.array([[2.0, 0.0], [0.5, 1.0]], F)}),
                            ("MultivariateNormal", (np.array([[1.0, 1.0], [0.0, 0.0]], F),),
                             {"covariance_matrix": np.array([[2.0, 0.3], [0.3, 1.0]], F)})),
 }
+
+
+def test_probabilities_of_0_and_1_are_clamped_by_their_dtypes_eps_as_torch():
+    """A zero-probability class or outcome has torch's finite log-probability: its probability
+    is taken as eps of its dtype (float64's is far smaller than float32's)."""
+    import torch
+    for m in (lt, torch):
+        m.manual_seed(0)
+    cases = {
+        "Bernoulli_float64": lambda m: m.distributions.Bernoulli(m.tensor([1e-10, 1 - 1e-12], dtype=m.float64))
+        .log_prob(m.tensor([1.0, 0.0], dtype=m.float64)),
+        "Bernoulli_float32": lambda m: m.distributions.Bernoulli(m.tensor([1e-10, 0.0])).log_prob(m.tensor([1.0, 1.0])),
+        "Categorical": lambda m: m.distributions.Categorical(probs=m.tensor([[0.0, 1.0, 0.0], [1e-9, 0.5, 0.5]]))
+        .log_prob(m.tensor([0, 0])),
+        "a_number_takes_the_tensors_dtype": lambda m: m.distributions.Uniform(
+            m.tensor([0.0], dtype=m.float64), 1 + 1e-12).entropy(),
+    }
+    check_cases(cases, lambda fn: check(fn(lt), fn(torch), rtol=1e-6, atol=0))
 
 
 def test_kl_divergence_matches_torch():

@@ -179,6 +179,8 @@ DISTANCES = {
     "CosineSimilarity_last_dim_broadcast": lambda m, a, b: m.nn.CosineSimilarity(-1, 1e-6)(a, b[:1]),
     "pairwise_distance_p1_keepdim": lambda m, a, b: m.nn.functional.pairwise_distance(a, b, 1, keepdim=True),
     "PairwiseDistance_p3_eps": lambda m, a, b: m.nn.PairwiseDistance(3, 0.1)(a, b),
+    "pairwise_distance_p0_counts_the_differing_entries": lambda m, a, b: m.nn.functional.pairwise_distance(
+        a, a.round() + b * 0, 0),
 }
 
 
@@ -238,6 +240,8 @@ def _loss_cases():
             x, y, (z.abs() + 0.1) * m.where(x > 1, float("nan"), 1.0), reduction="none"),
         "multi_margin_loss_vector": lambda m, x, y, z: F(m).multi_margin_loss(x[0], t(m, CLASSES)[1],
                                                                               reduction="none"),
+        "multi_margin_loss_of_an_empty_batch": lambda m, x, y, z: F(m).multi_margin_loss(
+            x[:0], t(m, CLASSES)[:0], reduction="none"),
     })
     return cases
 
@@ -384,14 +388,28 @@ def test_unfold_and_fold_reject_bad_input():
 
 
 # ---- ParameterDict, in-place activations -------------------------------------------------------------------
+def test_a_parameter_dict_of_a_plain_dict_takes_its_keys_in_order_and_prints_them():
+    """torch sorts a plain dict's keys (an OrderedDict keeps its order): the parameters, the
+    state_dict and an optimizer's order follow."""
+    from collections import OrderedDict
+    d = lt.nn.ParameterDict({"b": lt.nn.Parameter(lt.ones(2, 3)), "a": lt.nn.Parameter(lt.ones(1))})
+    assert list(d.keys()) == ["a", "b"] and [n for n, _ in d.named_parameters()] == ["a", "b"]
+    assert list(lt.nn.ParameterDict(OrderedDict([("b", lt.ones(1)), ("a", lt.ones(1))]))) == ["b", "a"]
+    assert "(b): Parameter containing: [lazytensor.FloatTensor of size 2x3]" in repr(d)
+    assert d.setdefault("c", lt.nn.Parameter(lt.zeros(1))) is d["c"] and list(d) == ["a", "b", "c"]
+    merged = d | {"e": lt.ones(1), "d": lt.ones(1)}
+    assert list(merged) == ["a", "b", "c", "d", "e"] and list(d) == ["a", "b", "c"]
+    assert list(lt.nn.ParameterDict.fromkeys(["y", "x"], lt.nn.Parameter(lt.ones(1)))) == ["y", "x"]
+
+
 def test_parameter_dict_registers_its_tensors_as_parameters():
     d = lt.nn.ParameterDict({"w": lt.ones(2, 3), "b": lt.nn.Parameter(lt.zeros(3))})
     d["scale"] = lt.full((1,), 2.0)
     model = lt.nn.Module()
     model.params = d
-    assert list(d) == ["w", "b", "scale"] and len(d) == 3 and "b" in d and d.get("nope") is None
+    assert list(d) == ["b", "w", "scale"] and len(d) == 3 and "b" in d and d.get("nope") is None
     assert all(isinstance(p, lt.nn.Parameter) and p.requires_grad for p in d.values())
-    assert [name for name, _ in model.named_parameters()] == ["params.w", "params.b", "params.scale"]
+    assert [name for name, _ in model.named_parameters()] == ["params.b", "params.w", "params.scale"]
     ((lt.ones(4, 2) @ d["w"] + d["b"]) * d["scale"]).sum().backward()
     check(d["b"].grad, np.full(3, 8.0, np.float32))
     del d["w"]
@@ -423,6 +441,35 @@ def test_in_place_activations_write_into_their_input(env):
             return y
         compare_with_grads(written, values(SEQ))
     check_cases(IN_PLACE, body)
+
+
+# how PyTorch's inplace flag is passed -> a call
+INPLACE_FLAG = {
+    "relu": lambda m, x: m.nn.functional.relu(x, inplace=True),
+    "ReLU": lambda m, x: m.nn.ReLU(inplace=True)(x),
+    "leaky_relu_positional": lambda m, x: m.nn.functional.leaky_relu(x, 0.2, True),
+    "ELU": lambda m, x: m.nn.ELU(inplace=True)(x),
+    "Hardtanh": lambda m, x: m.nn.Hardtanh(-0.5, 0.5, True)(x),
+    "ReLU6": lambda m, x: m.nn.ReLU6(inplace=True)(x),
+    "SiLU": lambda m, x: m.nn.SiLU(True)(x),
+    "selu": lambda m, x: m.nn.functional.selu(x, True),
+    "threshold": lambda m, x: m.nn.functional.threshold(x, 0.1, 9.0, True),
+    "hardswish": lambda m, x: m.nn.functional.hardswish(x, inplace=True),
+    "relu_of_a_view": lambda m, x: m.nn.functional.relu(x[1:], inplace=True),
+}
+
+
+def test_the_inplace_flag_writes_the_activation_into_the_input(env):
+    """With inplace=True the input holds the activation afterwards (views write through), and
+    the gradient flows back through the write, as in PyTorch."""
+    not_eager_on_cl(env)
+    def body(fn):
+        def written(m, x):
+            y = x * 1
+            fn(m, y)
+            return y
+        compare_with_grads(written, values(SEQ))
+    check_cases(INPLACE_FLAG, body)
 
 
 def test_in_place_activation_of_a_leaf_that_requires_grad_raises():

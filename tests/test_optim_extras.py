@@ -127,6 +127,17 @@ BAD_ARGUMENTS = {
 }
 
 
+def test_rprop_ignores_a_groups_weight_decay_as_torch():
+    """Param groups often carry a weight_decay for other optimizers; Rprop has none."""
+    def step(m):
+        w = m.nn.Parameter(m.tensor([1.0, -2.0]))
+        opt = m.optim.Rprop([{"params": [w], "weight_decay": 0.5}], lr=0.1)
+        (w * m.tensor([0.1, 0.1])).sum().backward()
+        opt.step()
+        return w.detach().numpy()
+    np.testing.assert_allclose(step(lt), step(torch), rtol=1e-6)
+
+
 def test_bad_hyper_parameters_raise_naming_the_optimizer_and_the_value():
     def case(args):
         cls, kw, message = args
@@ -225,7 +236,7 @@ def test_total_norm_and_clipping_with_it_match_torch(env):
         torch.nn.utils.clip_grads_with_norm_(tparams, 1.5, expected)
         for lp, tp in zip(lparams, tparams):
             assert_close(lp.grad, tp.grad, rtol=1e-5, atol=1e-6, what=f"clipped by norm {norm_type}")
-    check_cases([1.0, 2.0, 3.0, math.inf], case)
+    check_cases([1.0, 2.0, 3.0, math.inf, -math.inf, 0.0], case)
 
 
 def _sequences(m):

@@ -161,6 +161,17 @@ def test_legacy_tensor_types_construct_and_check_by_dtype():
     assert isinstance(lt.arange(3), lt.LongTensor)
 
 
+def test_type_names_the_legacy_type_and_converts_to_one():
+    """x.type() answers as torch's does ('torch.FloatTensor' there); x.type(T) converts to a
+    dtype, a legacy class or its name."""
+    import torch
+    for value in (lt.ones(2), lt.arange(3), lt.ones(2) > 0, lt.ones(2, dtype=lt.float64)):
+        assert value.type() == "lazytensor." + torch.from_numpy(value.numpy()).type().split(".")[1]
+    x = lt.ones(2)
+    assert x.type(lt.DoubleTensor).dtype == lt.float64 and x.type("torch.LongTensor").dtype == lt.int64
+    assert x.type(lt.int32).dtype == lt.int32
+
+
 def test_the_default_dtype_is_float32_and_only_float32_can_be_set():
     assert lt.get_default_dtype() == lt.float32
     lt.set_default_dtype(lt.float32)

@@ -64,6 +64,10 @@ def _by_name(name: str) -> DType:
 
 BY_NUMPY = {np.dtype(d.np): d for d in ALL if d not in HOST_TYPES}
 ALIASES = {"float": float32, "half": float16, "double": float64, "int": int32, "long": int64}
+# PyTorch's legacy tensor type names (FloatTensor, ...): Tensor.type() answers with them
+LEGACY_NAMES = {float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor", bfloat16: "BFloat16Tensor",
+                int64: "LongTensor", int32: "IntTensor", bool_: "BoolTensor", uint8: "ByteTensor"}
+BY_LEGACY_NAME = {name: d for d, name in LEGACY_NAMES.items()}
 
 
 def host_type(dtype: DType) -> type:
@@ -136,12 +140,16 @@ def to_dtype(d) -> DType:
         return int64
     if d is float:
         return float32
+    if isinstance(getattr(d, "dtype", None), DType):  # a legacy class: FloatTensor
+        return d.dtype
     if isinstance(d, str):
         key = d.replace("torch.", "").replace("lazytensor.", "")
         if key in BY_NAME:
             return BY_NAME[key]
         if key in ALIASES:
             return ALIASES[key]
+        if key in BY_LEGACY_NAME:
+            return BY_LEGACY_NAME[key]
         raise TypeError(f"lazytensor: unknown dtype {d!r}")
     return from_numpy(d)
 

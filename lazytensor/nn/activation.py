@@ -17,7 +17,8 @@ from ..elementwise import where
 class _Pointwise(Module):
     """A module applying one functional activation, FUNCTION, with its arguments kept as
     attributes: PARAMS names them, in PyTorch's order, with PyTorch's defaults (REQUIRED for
-    none). `inplace` is accepted (positionally last, as PyTorch's) and computes out of place."""
+    none). `inplace` (positionally last, as PyTorch's) writes the result into the input, where
+    the function takes it."""
     FUNCTION = None
     PARAMS: tuple[tuple[str, object], ...] = ()
     REQUIRED = REQUIRED
@@ -28,7 +29,10 @@ class _Pointwise(Module):
             setattr(self, name, value)
 
     def forward(self, input: Tensor) -> Tensor:
-        return type(self).FUNCTION(input, **{name: getattr(self, name) for name, _ in self.PARAMS})
+        arguments = {name: getattr(self, name) for name, _ in self.PARAMS}
+        if self.inplace:  # only functions that take it are given it (bind refuses it for the others)
+            arguments["inplace"] = True
+        return type(self).FUNCTION(input, **arguments)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{name}={getattr(self, name)}" for name, _ in self.PARAMS)
@@ -77,7 +81,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return input.relu()
+        return F.relu(input, inplace=True) if self.inplace else input.relu()
 
 
 class GELU(Module):
@@ -95,9 +99,10 @@ class GELU(Module):
 class SiLU(Module):
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input)
+        return F.silu(input, inplace=self.inplace)
 
 
 class Tanh(Module):
@@ -113,19 +118,19 @@ class Sigmoid(Module):
 class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, inplace=self.inplace)
 
 
 class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.alpha = alpha
+        self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, inplace=self.inplace)
 
 
 class Softplus(Module):

@@ -2,6 +2,8 @@
 device and are differentiated by the IR's autograd). Nothing here computes with NumPy."""
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import warnings
 from typing import Sequence
@@ -9,7 +11,8 @@ from typing import Sequence
 from .. import checks
 from ..autodiff.grad_mode import no_grad
 from ..creation import arange, full_like, ones
-from ..elementwise import gelu, inplace, relu, sigmoid, silu, softplus, tanh, where  # noqa: F401
+from .. import elementwise
+from ..elementwise import gelu, inplace, sigmoid, softplus, tanh, where  # noqa: F401
 from ..indexing import index_select
 from ..products import einsum
 from ..movement import cat, pad as _pad
@@ -66,18 +69,47 @@ def _default_dim(input: Tensor, dim):
     return dim
 
 
+def _inplace_option(fn):
+    """fn(input, ..., inplace=False) whose `inplace=True` (by keyword or in its place) writes the
+    result into input and returns input, as PyTorch's activations do: a later read of the input
+    (or of a view of it) sees the activation. The result is computed from a copy, as the
+    in-place forms compute it (lazytensor/elementwise.inplace)."""
+    written = inplace(fn.__name__, fn)
+    at = list(inspect.signature(fn).parameters).index("inplace") - 1  # its place after input
+
+    @functools.wraps(fn)
+    def op(input: Tensor, *args, **kwargs) -> Tensor:
+        flag = kwargs.pop("inplace", args[at] if len(args) > at else False)
+        return written(input, *args[:at], **kwargs) if flag else fn(input, *args[:at], **kwargs)
+    return op
+
+
+@_inplace_option
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return elementwise.relu(input)
+
+
+@_inplace_option
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    return elementwise.silu(input)
+
+
+@_inplace_option
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     return where(input > 0, input, input * negative_slope)
 
 
+@_inplace_option
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return where(input > 0, input, input.clamp(max=0).expm1() * alpha)
 
 
+@_inplace_option
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     return hardtanh(input, 0, 6)
 
 
+@_inplace_option
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """clamp's values (and dtype), but PyTorch's gradient: 0 at the bounds themselves too, where
     clamp passes it."""
@@ -93,10 +125,12 @@ def logsigmoid(input: Tensor) -> Tensor:
     return where(input < 0, below - below.exp().log1p(), -(-above).exp().log1p())
 
 
+@_inplace_option
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     return input * softplus(input).tanh()
 
 
+@_inplace_option
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * relu6(x + 3) / 6, piece by piece for PyTorch's gradient: 0 up to -3 (that point
     included), 1 from 3 on. The middle piece reads x clamped, so that an infinite x (in the
@@ -105,6 +139,7 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     return where(input <= -3, input * 0.0, where(input >= 3, input, middle * (middle + 3) / 6))
 
 
+@_inplace_option
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     return relu6(input + 3) / 6
 
@@ -113,10 +148,12 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
+@_inplace_option
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     return where(input > 0, input * SELU_SCALE, input.clamp(max=0).expm1() * (SELU_ALPHA * SELU_SCALE))
 
 
+@_inplace_option
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return where(input > 0, input, (input.clamp(max=0) / alpha).expm1() * alpha)
 
@@ -129,6 +166,7 @@ def tanhshrink(input: Tensor) -> Tensor:
     return input - input.tanh()
 
 
+@_inplace_option
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     return where(input > threshold, input, value)
 
@@ -163,13 +201,8 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
 
 
 # the in-place forms: computed out of place, then written into the input's storage
-relu_ = inplace("relu", relu)
-elu_ = inplace("elu", elu)
-leaky_relu_ = inplace("leaky_relu", leaky_relu)
-hardtanh_ = inplace("hardtanh", hardtanh)
-selu_ = inplace("selu", selu)
-celu_ = inplace("celu", celu)
-threshold_ = inplace("threshold", threshold)
+relu_, elu_, leaky_relu_, hardtanh_, selu_, celu_, threshold_ = (
+    inplace(fn.__name__, fn) for fn in (relu, elu, leaky_relu, hardtanh, selu, celu, threshold))
 
 
 # ---- one-hot, linear, embedding -------------------------------------------------------------
@@ -1130,7 +1163,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     reduction = _reduction(reduction, size_average, reduce)
     if p not in (1, 2):
         raise ValueError("multi_margin_loss: only p == 1 and p == 2 supported")
-    if input.ndim > 2 or input.numel() == 0:
+    if input.ndim > 2 or (input.ndim and input.shape[-1] == 0):  # no classes (an empty batch is fine)
         raise RuntimeError(f"multi_margin_loss: Expected non-empty vector or matrix with optional 0-dim batch "
                            f"size, but got: {list(input.shape)}")
     x = input.reshape(-1, input.shape[-1]) if input.ndim else input.reshape(1, 1)

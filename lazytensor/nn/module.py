@@ -588,8 +588,22 @@ class ModuleDict(_Mapping):
         self.add_module(key, module)
 
 
+def _parameter_lines(items) -> str:
+    """The extra_repr of a container of parameters: one line per entry, as PyTorch prints them."""
+    lines = []
+    for key, p in items:
+        if p is None:
+            lines.append(f"({key}): None")
+            continue
+        size = "x".join(map(str, p.shape))
+        kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+        lines.append(f"({key}): {kind} containing: [{p.type()} of size {size}]")
+    return "\n".join(lines)
+
+
 class ParameterDict(_Mapping):
-    """Parameters by name; a tensor put in becomes a Parameter."""
+    """Parameters by name; a tensor put in becomes a Parameter. A plain dict's entries are
+    taken in key order, as PyTorch takes them (an OrderedDict's in its own order)."""
     STORE = "_parameters"
 
     def __setitem__(self, key: str, value: Tensor | None) -> None:
@@ -597,6 +611,30 @@ class ParameterDict(_Mapping):
             raise TypeError(f"ParameterDict: the value of {key!r} must be a tensor or None, got "
                             f"{type(value).__name__}")
         self.register_parameter(key, value if value is None or isinstance(value, Parameter) else Parameter(value))
+
+    def update(self, values) -> None:
+        ordered = isinstance(values, (OrderedDict, ParameterDict)) or not hasattr(values, "items")
+        super().update(values if ordered else sorted(values.items()))
+
+    def setdefault(self, key: str, default: Tensor | None = None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def copy(self) -> "ParameterDict":
+        return ParameterDict(OrderedDict(self.items()))
+
+    @classmethod
+    def fromkeys(cls, keys, default: Tensor | None = None) -> "ParameterDict":
+        return cls(OrderedDict((key, default) for key in keys))
+
+    def __or__(self, other) -> "ParameterDict":
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def extra_repr(self) -> str:
+        return _parameter_lines(self.items())
 
 
 class ParameterList(Module):
@@ -619,3 +657,6 @@ class ParameterList(Module):
 
     def __iter__(self):
         return iter(self._parameters.values())
+
+    def extra_repr(self) -> str:
+        return _parameter_lines(self._parameters.items())

@@ -56,7 +56,7 @@ class Rprop(Optimizer):
             state["prev"] = zeros_like(p).detach()
             state["step_size"] = full_like(p.detach(), float(group["lr"]))
         count_device_step(p, state)
-        grad = prepared_grad(p, grad, group)
+        grad = prepared_grad(p, grad, group, decays=False)
         agreement = grad * state["prev"]
         factor = where(agreement > 0, float(etaplus), where(agreement < 0, float(etaminus), 1.0))
         step_size = state["step_size"]

@@ -43,12 +43,14 @@ def check_betas(op: str, betas) -> None:
             raise ValueError(f"{op}: Invalid beta parameter at index {i}: {beta}")
 
 
-def prepared_grad(p: Tensor, grad: Tensor, group: dict) -> Tensor:
+def prepared_grad(p: Tensor, grad: Tensor, group: dict, decays: bool = True) -> Tensor:
     """The gradient after `maximize` and weight decay (L2 into the gradient, or, with
-    decoupled_weight_decay, the parameter shrunk in place first), in PyTorch's order."""
+    decoupled_weight_decay, the parameter shrunk in place first), in PyTorch's order. An
+    optimizer without weight decay (`decays` False: Rprop) ignores a group's weight_decay, as
+    PyTorch's does (groups often carry one for the other optimizers of a script)."""
     if group.get("maximize"):
         grad = -grad
-    wd = float(group.get("weight_decay", 0.0))
+    wd = float(group.get("weight_decay", 0.0)) if decays else 0.0
     if wd == 0:
         return grad
     if group.get("decoupled_weight_decay"):

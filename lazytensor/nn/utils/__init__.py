@@ -9,6 +9,7 @@ from typing import Iterable
 
 from ...autodiff.grad_mode import no_grad
 from ...movement import cat, stack
+from ...reduce import vector_norm
 from ...tensor import Tensor
 from . import rnn  # noqa: F401
 from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401
@@ -27,9 +28,7 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
         return tensor(0.0)
     norm_type = float(norm_type)
     with no_grad():
-        norms = stack([t.detach().abs().amax() if math.isinf(norm_type) else t.detach().norm(norm_type)
-                       for t in tensors])
-        total = norms.amax() if math.isinf(norm_type) else norms.norm(norm_type)
+        total = vector_norm(stack([vector_norm(t.detach(), norm_type) for t in tensors]), norm_type)
     if error_if_nonfinite and not math.isfinite(total.item()):
         raise RuntimeError(f"get_total_norm: the total norm of order {norm_type} of the gradients is "
                            f"non-finite ({total.item()}), so it cannot be clipped")
