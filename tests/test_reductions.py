@@ -91,6 +91,17 @@ def test_max_min_dim_named_tuple(name, keepdim):
     check(out[0], ref[0])
 
 
+@pytest.mark.parametrize("n", [3, 17, 1000])
+def test_max_and_min_of_bools_are_any_and_all(n):
+    """Vector lanes of bool are -1/0 masks on OpenCL: their max and min are reversed there."""
+    x = np.zeros((3, n), bool)
+    x[0, 1] = x[2, :] = True
+    t = lt.tensor(x)
+    assert t.amax(1).tolist() == [True, False, True] and t.amin(1).tolist() == [False, False, True]
+    assert t.max().item() and not t.min().item() and lt.tensor(~x).amin().item() is False
+    assert [v.tolist() for v in lt.aminmax(t, dim=1)] == [[False, False, True], [True, False, True]]
+
+
 def test_max_binary_form_is_maximum():
     compare(lambda m, x, y: m.max(x, y), values((3, 4), seed=1), values((3, 4), seed=2))
 

@@ -135,6 +135,19 @@ def reduce_init(op: str, dtype: DType) -> str:
     return spelled[value] if value in spelled else str(int(value))
 
 
+# A vector of bool is a -1/0 mask, whose order is the reverse of bool's: the lanes' any (max)
+# is the masks' min, their all (min) the masks' max, starting from false (0) and true (-1).
+_MASK_OPS = {"max": ("min", "0"), "min": ("max", "-1")}
+
+
+def _on_lanes(op: str, dtype: DType, width: int) -> tuple[str, str | None]:
+    """The reduction op that combines `width` lanes of `dtype`, and its first value where it is
+    not reduce_init's (None): a max or min of bool vectors works on their masks."""
+    if dtype == bool_ and width > 1 and op in _MASK_OPS:
+        return _MASK_OPS[op]
+    return op, None
+
+
 def reduce_combine(op: str, dtype: DType, acc: str, x: str) -> str:
     if op == "sum":
         return f"{acc} + {x}"
@@ -259,16 +272,17 @@ class _Printer:
             self.line(f"{acc} = fma({a}, {b}, {acc});")
             return
         x = _widen(parts[0], dtype, width)
-        self.line(f"{acc} = {reduce_combine(op, dtype, acc, x)};")
+        self.line(f"{acc} = {reduce_combine(_on_lanes(op, dtype, width)[0], dtype, acc, x)};")
 
     def hreduce(self, name: str, acc: str, op: str, dtype: DType, width: int) -> None:
         """Halve the vector until one lane is left: a pairwise tree, for accuracy."""
         current = acc
+        lanes_op = _on_lanes(op, dtype, width)[0]  # the halves are vectors: masks, for bool
         while width > 1:
             width //= 2
             half = f"{name}_{width}" if width > 1 else name
             self.line(f"{ctype(dtype, width)} {half} = "
-                      f"{reduce_combine(op, dtype, current + '.lo', current + '.hi')};")
+                      f"{reduce_combine(lanes_op, dtype, current + '.lo', current + '.hi')};")
             current = half
 
     def print(self) -> str:
@@ -303,7 +317,8 @@ class _Printer:
         self.load(name, node, width, form, parts)
 
     def s_acc(self, name: str, op: str, dtype: DType, width: int) -> None:
-        self.line(f"{ctype(dtype, width)} {name} = ({ctype(dtype, width)})({reduce_init(op, dtype)});")
+        first = _on_lanes(op, dtype, width)[1] or reduce_init(op, dtype)
+        self.line(f"{ctype(dtype, width)} {name} = ({ctype(dtype, width)})({first});")
 
     def s_update(self, acc, op, dtype, width, parts) -> None:
         self.update(acc, op, dtype, width, parts)
