@@ -66,7 +66,8 @@ from . import linalg  # noqa: F401
 from .special_functions import digamma, erfinv, i0, lgamma, polygamma, sinc  # noqa: F401
 from . import special  # noqa: F401
 from . import distributions  # noqa: F401
-from .elimination import det, inv as inverse, logdet, slogdet  # noqa: F401
+from .elimination import cholesky, det, inv as inverse, logdet, slogdet  # noqa: F401
+from .linalg import matrix_power  # noqa: F401
 from .conversion import (  # noqa: F401
     clone,
 )

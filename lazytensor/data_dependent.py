@@ -79,7 +79,7 @@ def unique_consecutive(x: Tensor, return_inverse: bool = False, return_counts: b
     if runs.shape[0] == 0:
         starts = np.zeros(0, bool)
     else:
-        changed = (runs[1:] != runs[:-1]).reshape(runs.shape[0] - 1, -1).any(axis=1)
+        changed = (runs[1:] != runs[:-1]).reshape(runs.shape[0] - 1, int(np.prod(runs.shape[1:]))).any(axis=1)
         starts = np.concatenate([[True], changed])
     group = np.cumsum(starts) - 1
     counts = np.bincount(group, minlength=int(starts.sum())) if len(group) else np.zeros(0, np.int64)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from . import checks, config
 from .creation import arange, eye
 from .elementwise import broadcast_shapes, where
-from .movement import cat, stack
+from .movement import cat
 from .runtime import engine
 
 if TYPE_CHECKING:
@@ -36,13 +36,14 @@ def _square(op: str, A: Tensor) -> None:
 
 def _gauss_jordan(A: Tensor, B: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Reduce [A | B] to [I | A^-1 B] with partial pivoting. Returns A^-1 B, the pivots
-    (..., n) and the sign of the row permutation (...,)."""
+    (..., n) and the sign of the row permutation (...,). A zero pivot (its column is zero from
+    its row down: A is singular) divides nothing, so the pivots after it stay finite."""
     n = A.shape[-1]
     M = cat([A, B], -1)
     rows = arange(n, device=A.device)
     column_of_rows = rows.unsqueeze(-1)
     sign = A.new_ones(tuple(A.shape[:-2]))
-    pivots = []
+    pivots = [A.new_ones(tuple(A.shape[:-2]) + (0,))]  # no pivot at all for a 0 x 0 matrix
     for k in range(n):
         # the largest magnitude at or below row k in column k (rows above it are done)
         candidates = where(rows >= k, M[..., :, k].abs(), -1.0)
@@ -52,9 +53,9 @@ def _gauss_jordan(A: Tensor, B: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         sign = where(p.squeeze(-1) != k, -sign, sign)
         pivot = M[..., k, k]
         pivots.append(pivot)
-        row = M[..., k:k + 1, :] / pivot.unsqueeze(-1).unsqueeze(-1)
+        row = M[..., k:k + 1, :] / where(pivot == 0, 1.0, pivot).unsqueeze(-1).unsqueeze(-1)
         M = where(column_of_rows == k, row, M - M[..., :, k:k + 1] * row)
-    return M[..., n:], stack(pivots, -1), sign
+    return M[..., n:], cat([pivots[0]] + [p.unsqueeze(-1) for p in pivots[1:]], -1), sign
 
 
 def _ask_nonsingular(op: str, pivots: Tensor, what: str) -> None:
@@ -105,7 +106,7 @@ def _pivots(op: str, A: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def det(A: Tensor) -> Tensor:
-    """The determinant: the pivots' product, signed by the row swaps."""
+    """The determinant: the pivots' product, signed by the row swaps (0 from a zero pivot on)."""
     pivots, sign = _pivots("linalg.det", A)
     return sign * pivots.prod(-1)
 
@@ -126,21 +127,25 @@ def logdet(A: Tensor) -> Tensor:
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """L lower-triangular with L L^T = A, for symmetric positive-definite A, column by column."""
     _square("linalg.cholesky", A)
-    A = (A + A.mT) / 2  # the same matrix; its gradient is symmetric, as PyTorch's
+    # the lower triangle is read (and mirrored), as LAPACK reads it; the gradient is that of
+    # the symmetric part, spread over both triangles, as PyTorch's
+    lower = A.tril() + A.tril(-1).mT
+    symmetric = (A + A.mT) / 2
+    A = lower.detach() + (symmetric - symmetric.detach())
     n = A.shape[-1]
     rows = arange(n, device=A.device)
     L = A.new_zeros(tuple(A.shape))
-    diagonal = []
+    diagonal = [A.new_ones(tuple(A.shape[:-2]) + (0,))]  # none for a 0 x 0 matrix
     for j in range(n):
         # column j below the diagonal, less what the columns before it account for
         left = (L * L[..., j:j + 1, :]).sum(-1)  # sum_k<j L[i, k] L[j, k] (later columns are 0)
         column = A[..., :, j] - left
         d = column[..., j:j + 1]
-        diagonal.append(d.squeeze(-1))
+        diagonal.append(d)
         root = where(d > 0, d, 1.0).sqrt()  # the root of 1 where d is not positive: the check raises there
         value = where(rows == j, root, where(rows > j, column / root, 0.0))
         L = L + value.unsqueeze(-1) * (rows == j).to(A.dtype)
-    minors = stack(diagonal, -1)
+    minors = cat(diagonal, -1)
     order = (arange(n, device=A.device) + 1).expand(tuple(minors.shape))
     _now_if_eager(checks.first_where(
         "linalg.cholesky", (~(minors > 0)).node, order.node, RuntimeError,

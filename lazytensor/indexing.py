@@ -1,6 +1,7 @@
 """Indexing: basic (views), advanced (gathers), boolean masks, scatter, __setitem__."""
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -219,6 +220,23 @@ def _check_index_tensor(op: str, self: Tensor, index: Tensor) -> None:
                            f"(index shape {tuple(index.shape)})")
 
 
+def _zero_dim_as_vector(fn):
+    """fn(self, dim, index, ...) where self is 0-d: on one-element vectors (0-d index and src
+    too), the result 0-d again, as PyTorch treats a 0-d tensor there (dim 0 or -1)."""
+    @functools.wraps(fn)
+    def op(self: Tensor, dim: int, index: Tensor, *args, **kwargs):
+        if self.ndim:
+            return fn(self, dim, index, *args, **kwargs)
+        self._dim(dim, fn.__name__)
+
+        def vector(t):
+            return t.reshape(1) if isinstance(t, TensorBase) and t.ndim == 0 else t
+        out = fn(self.reshape(1), 0, vector(index), *map(vector, args), **{k: vector(v) for k, v in kwargs.items()})
+        return out.reshape(())
+    return op
+
+
+@_zero_dim_as_vector
 def gather(self: Tensor, dim: int, index: Tensor, sparse_grad: bool = False) -> Tensor:
     """`sparse_grad` is accepted; the gradient is dense either way. A negative index is out of
     range, as in PyTorch (take_along_dim counts it from the end)."""
@@ -319,11 +337,13 @@ def _scatter(self: Tensor, dim: int, index: Tensor, src, add: bool, op: str) -> 
     return wrap(out).movedim(-1, d)
 
 
+@_zero_dim_as_vector
 def scatter(self: Tensor, dim: int, index: Tensor, src=None, value=None, reduce: str | None = None) -> Tensor:
     src = value if src is None else src
     return _scatter(self, dim, index, src, add=(reduce == "add"), op="scatter")
 
 
+@_zero_dim_as_vector
 def scatter_add(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return _scatter(self, dim, index, src, add=True, op="scatter_add")
 
@@ -342,6 +362,7 @@ _SCATTER_REDUCTIONS = {"sum": ("sum", False), "prod": ("prod", False), "mean": (
                        "amax": ("max", False), "amin": ("min", False)}
 
 
+@_zero_dim_as_vector
 def scatter_reduce(self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str,
                    *, include_self: bool = True) -> Tensor:
     """Reduce the src elements that index sends to each position (with self's own value when
@@ -400,6 +421,8 @@ def _index_scatter(self: Tensor, dim: int, index: Tensor, source: Tensor, op: st
                            f"(expected {self.dtype.name}{shape})")
     view = [1] * len(shape)
     view[d] = index.numel()
+    if not self.dtype.is_floating_point:  # an integer tensor takes an integer factor, as torch's
+        alpha = int(alpha)
     base = self.reshape(tuple(self.shape) or (1,))
     out = _scatter(base, d, index.reshape(view).expand(shape), source if alpha == 1 else source * alpha,
                    add=add, op=op)
@@ -421,7 +444,10 @@ def index_fill(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
     if isinstance(value, TensorBase) and value.ndim:
         raise RuntimeError(f"index_fill(): only supports a 0-dimensional value tensor, but got a tensor of "
                            f"shape {tuple(value.shape)}")
-    _, shape = _index_shape(self, dim, index, "index_fill")
+    d, shape = _index_shape(self, dim, index, "index_fill")
+    n = (tuple(self.shape) or (1,))[d]
+    checks.bounds("index_fill", index.node, n, d)  # torch counts a negative index from the end here
+    index = where(index < 0, index + n, index)
     value = value if isinstance(value, TensorBase) else wrap(const(value, self.dtype, (), self.device.name))
     return _index_scatter(self, dim, index, value.to(self.dtype).expand(shape), "index_fill")
 
@@ -430,10 +456,10 @@ def _embedded(self: Tensor, src: Tensor, region, op: str) -> Tensor:
     """self with `region(self)` (a view: a selection, slice or diagonal) replaced by src, of its
     shape exactly: a scatter to the flat positions that the same view of the positions holds."""
     positions = region(arange(self.numel(), device=self.device).reshape(self.shape))
-    if tuple(src.shape) != tuple(positions.shape) or src.dtype != self.dtype:
+    if tuple(src.shape) != tuple(positions.shape):
         raise RuntimeError(f"{op}(): expected src to have a size equal to the slice of self. src "
                            f"{src.dtype.name}{list(src.shape)}, slice {self.dtype.name}{list(positions.shape)}")
-    flat = scatter(self.reshape(-1), 0, positions.reshape(-1), src.reshape(-1))
+    flat = scatter(self.reshape(-1), 0, positions.reshape(-1), src.reshape(-1).to(self.dtype))  # cast, as torch
     return flat.reshape(tuple(self.shape))
 
 

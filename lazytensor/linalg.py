@@ -38,7 +38,10 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
     peak, first = _MATRIX_ORDS[ord]
     summed, other = (cols, rows) if first else (rows, cols)
     sums = A.abs().sum(summed, keepdim=True)
-    out = getattr(sums, peak)(other, keepdim=True)
+    if sums.shape[other] == 0 and peak == "amax":  # the largest of no sums of magnitudes: 0, as torch
+        out = sums.sum(other, keepdim=True)
+    else:
+        out = getattr(sums, peak)(other, keepdim=True)
     return out if keepdim else out.squeeze(max(rows, cols)).squeeze(min(rows, cols))
 
 

@@ -551,7 +551,9 @@ def flip_fn(x: Tensor, dims) -> Tensor:
 
 def unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
     """Every window of `size` elements along dimension, `step` apart, as a new last dim (the
-    windows take dimension's place); a gather, so gradients add up where windows overlap."""
+    windows take dimension's place). Windows that do not overlap are a view (writes through
+    them reach self, as in PyTorch); overlapping ones a gather, whose gradients add up where
+    windows overlap (an in-place write to them, which PyTorch refuses, writes a copy)."""
     if self.ndim == 0:  # one element, along a dim of its own
         return unfold(self.reshape(1), 0, size, step).reshape(size)
     d = self._dim(dimension, "unfold")
@@ -563,11 +565,28 @@ def unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
         raise RuntimeError(f"unfold: step is {step} but must be > 0 (shape {tuple(self.shape)})")
     x = self.movedim(d, -1)
     lead, count = tuple(x.shape[:-1]), (n - size) // step + 1
+    if step >= size:
+        return _disjoint_windows(x, count, size, step).movedim(-2, d)
     grid, dev = lead + (count, size), x.device.name
     starts = B.elementwise("mul", B.iota(grid, len(lead), D.int64, dev), const(step, D.int64, grid, dev))
     index = B.elementwise("add", starts, B.iota(grid, len(lead) + 1, D.int64, dev))
     windows = B.gather(x.node, B.reshape(index, lead + (count * size,)), len(lead))
     return wrap(B.reshape(windows, grid)).movedim(-2, d)
+
+
+def _disjoint_windows(x: Tensor, count: int, size: int, step: int) -> Tensor:
+    """x's `count` windows of `size` along its last dim, `step` >= size apart, as view steps:
+    padded (or cut) to count * step, split into rows of step, each cut to its first `size`."""
+    lead, n = tuple(x.shape[:-1]), x.shape[-1]
+    span = count * step
+    if span > n:
+        x = x._view_of("pad", (((0, 0),) * len(lead) + ((0, span - n),), 0))
+    elif span < n:
+        x = x._shrink_dim(x.ndim - 1, 0, span)
+    rows = x._view_of("reshape", lead + (count, step))
+    return rows._shrink_dim(rows.ndim - 1, 0, size)
+
+
 # ---- memory layout as PyTorch would have it (views know their strides: views.layout_of) ----
 def _layout(self: Tensor) -> tuple[list[int], int]:
     """A view's strides and offset over its storage; a chain no strided layout describes

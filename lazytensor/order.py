@@ -3,6 +3,7 @@ and mode. Values are read from the input at the chosen indices (a gather), so th
 gradient goes to the selected elements, as PyTorch's does."""
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 from typing import TYPE_CHECKING
 
@@ -79,6 +80,8 @@ def kthvalue(self: Tensor, k: int, dim: int = -1, keepdim: bool = False):
 def _median(self: Tensor, dim, keepdim: bool, ignore_nan: bool, op: str, result):
     """The lower of the two middle values (NaN with a NaN's index where the row asks for it)."""
     rows, d = _rows(self, dim, op)
+    if rows.shape[-1] == 0 and dim is None and self.dtype.is_floating_point:  # of nothing: NaN, as torch
+        return wrap(const(math.nan, self.dtype, (), self.device.name))
     if rows.shape[-1] == 0:
         raise IndexError(f"{op}(): Expected reduction dim to have non-zero size (shape {tuple(self.shape)})")
     count, nan_row, first_nan = _valid(rows, ignore_nan)
@@ -99,16 +102,24 @@ def nanmedian(self: Tensor, dim: int | None = None, keepdim: bool = False):
     return _median(self, dim, keepdim, True, "nanmedian", nanmedian_result)
 
 
+def _alike(a: Tensor, b: Tensor) -> Tensor:
+    """a == b, where NaN is alike NaN (mode counts NaNs together, as PyTorch's does)."""
+    return (a == b) | ((a != a) & (b != b))
+
+
 def mode(self: Tensor, dim: int = -1, keepdim: bool = False):
     """The most frequent value along dim (the smallest of equally frequent ones) and the index
     of its last occurrence."""
     rows, d = _rows(self, dim, "mode")
-    same = rows.unsqueeze(-1) == rows.unsqueeze(-2)  # [..., i, j]: quadratic, like sort
+    same = _alike(rows.unsqueeze(-1), rows.unsqueeze(-2))  # [..., i, j]: quadratic, like sort
     counts = same.long().sum(-1)
     frequent = counts == counts.amax(-1, keepdim=True)
-    value = where(frequent, rows, reduce_identity("min", rows.dtype)).amin(-1, keepdim=True)
+    numbers = frequent & (rows == rows)  # NaN sorts last: a number of the same count wins over it
+    value = where(numbers, rows, reduce_identity("min", rows.dtype)).amin(-1, keepdim=True)
+    if rows.dtype.is_floating_point:
+        value = where(numbers.any(-1, keepdim=True), value, math.nan)
     at = wrap(B.iota(tuple(rows.shape), rows.ndim - 1, D.int64, rows.device.name))
-    indices = where(rows == value, at, -1).amax(-1, keepdim=True)
+    indices = where(_alike(rows, value), at, -1).amax(-1, keepdim=True)
     values = rows.gather(-1, indices)
     return mode_result(_reduced(self, values, d, keepdim), _reduced(self, indices, d, keepdim))
 

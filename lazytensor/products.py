@@ -147,7 +147,7 @@ def trace(self: Tensor) -> Tensor:
 
 
 def einsum(equation: str, *operands) -> Tensor:
-    """Einstein summation over single-letter subscripts (no ellipsis)."""
+    """Einstein summation over single-letter subscripts, with ... for the leading dims."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     equation = equation.replace(" ", "")
@@ -209,8 +209,6 @@ def _take_diagonals(x: Tensor, term: str) -> tuple[Tensor, str]:
     return x, term
 
 
-
-
 # ---- products with a scaled addend, and other contractions ---------------------------------
 
 def _shape_of(op: str, x: Tensor, ndim: int, what: str) -> None:
@@ -228,6 +226,8 @@ def _scaled_sum(op: str, input: Tensor, product: Tensor, beta, alpha) -> Tensor:
     if broadcast_shapes(op, tuple(input.shape), tuple(product.shape)) != tuple(product.shape):
         raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} does not broadcast to the product's "
                            f"shape {tuple(product.shape)}")
+    if not product.dtype.is_floating_point:  # integer products take integer factors, as torch's
+        beta, alpha = int(beta), int(alpha)
     scaled = product if alpha == 1 else product * alpha
     if beta == 0:
         return scaled
@@ -267,6 +267,8 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
 
 def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
     """Contract a's dims `dims[0]` with b's `dims[1]` (or a's last `dims` with b's first)."""
+    if isinstance(dims, TensorBase):  # torch takes the dims as a tensor too
+        dims = dims.tolist()
     if isinstance(dims, int):
         if dims < 0 or dims > min(a.ndim, b.ndim):
             raise RuntimeError(f"tensordot: dims ({dims}) out of range for shapes {tuple(a.shape)} and {tuple(b.shape)}")
@@ -280,9 +282,10 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
                            f"{tuple(b.shape)} must pair up with equal sizes")
     free_a = [d for d in range(a.ndim) if d not in dims_a]
     free_b = [d for d in range(b.ndim) if d not in dims_b]
-    k = math.prod(a.shape[d] for d in dims_a)
-    left = a.permute(free_a + dims_a).reshape(-1, k)
-    right = b.permute(dims_b + free_b).reshape(k, -1)
+    rows, k = (math.prod(a.shape[d] for d in ds) for ds in (free_a, dims_a))
+    columns = math.prod(b.shape[d] for d in free_b)
+    left = a.permute(free_a + dims_a).reshape(rows, k)
+    right = b.permute(dims_b + free_b).reshape(k, columns)
     return matmul(left, right).reshape([a.shape[d] for d in free_a] + [b.shape[d] for d in free_b])
 
 
@@ -316,8 +319,9 @@ def block_diag(*tensors: Tensor) -> Tensor:
         if t.ndim > 2:
             raise RuntimeError(f"block_diag: Input tensors must have 2 or fewer dimensions, got shape {tuple(t.shape)}")
         blocks.append(t.reshape(1, -1) if t.ndim < 2 else t)
-    if not blocks:
-        raise RuntimeError("block_diag: expected at least one tensor")
+    if not blocks:  # torch's empty block matrix
+        from .creation import zeros
+        return zeros(1, 0)
     dtype = result_dtype(*tensors)
     width = sum(b.shape[1] for b in blocks)
     rows, left = [], 0
@@ -352,9 +356,8 @@ def cross_along(op: str, input: Tensor, other: Tensor, dim: int) -> Tensor:
 
 def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
     """torch.cross: the cross product along `dim`, or along the first dim of size 3."""
-    if dim is None:
-        shape = broadcast_shapes("cross", tuple(input.shape), tuple(other.shape))
-        dim = next((d for d, n in enumerate(shape) if n == 3), -1)
+    if dim is None:  # torch's deprecated default: input's first dim of size 3
+        dim = next((d for d, n in enumerate(input.shape) if n == 3), -1)
     return cross_along("cross", input, other, dim)
 
 

@@ -230,22 +230,24 @@ def _spacing(y: Tensor, x, dx, dim: int, op: str) -> Tensor | float:
     return x.diff(dim=dim)
 
 
+def _trapezoids(op: str, y: Tensor, x, dx, dim: int) -> tuple[Tensor, int]:
+    """The areas of the trapezoids between neighbouring samples of y along `dim`, and the dim."""
+    d = y._dim(dim, op)
+    n = y.shape[d]
+    pairs = y.narrow(d, 0, builtins.max(n - 1, 0)) + y.narrow(d, builtins.min(1, n), builtins.max(n - 1, 0))
+    return pairs * _spacing(y, x, dx, d, op) / 2, d
+
+
 def trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
     """The integral of y along `dim` by the trapezoidal rule."""
-    d = y._dim(dim, "trapezoid")
-    n = y.shape[d]
-    width = _spacing(y, x, dx, d, "trapezoid")
-    pairs = y.narrow(d, 0, builtins.max(n - 1, 0)) + y.narrow(d, builtins.min(1, n), builtins.max(n - 1, 0))
-    return (pairs * width).sum(d) / 2
+    areas, d = _trapezoids("trapezoid", y, x, dx, dim)
+    return areas.sum(d)
 
 
 def cumulative_trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
     """The running integral of y along `dim` by the trapezoidal rule (one fewer entry)."""
-    d = y._dim(dim, "cumulative_trapezoid")
-    n = y.shape[d]
-    width = _spacing(y, x, dx, d, "cumulative_trapezoid")
-    pairs = y.narrow(d, 0, builtins.max(n - 1, 0)) + y.narrow(d, builtins.min(1, n), builtins.max(n - 1, 0))
-    return (pairs * width / 2).cumsum(d)
+    areas, d = _trapezoids("cumulative_trapezoid", y, x, dx, dim)
+    return areas.cumsum(d)
 
 
 def _observation_weights(n: int, fweights, aweights) -> Tensor | None:
@@ -284,7 +286,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights=None, aweights=None) -> 
         weighted = (x - mean) * weights
     norm = clamp_at_zero(norm)
     out = (x - mean).matmul(weighted.t()) / norm
-    return out.squeeze() if input.ndim < 2 else out
+    return out.squeeze()  # one variable: a 0-d variance, as torch
 
 
 def clamp_at_zero(value):
@@ -314,10 +316,6 @@ def _dims(dim) -> tuple | None:
     return None if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
 
 
-# ord -> (the reduction of absolute sums, the axis summed first, as an offset into `dim`)
-_MATRIX_ORDS = {math.inf: ("amax", 1), -math.inf: ("amin", 1), 1: ("amax", 0), -1: ("amin", 0)}
-
-
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """The ord-norm of x's entries over `dim` (all of them by default): inf and -inf are the
     largest and smallest magnitude, 0 counts the nonzero entries."""
@@ -334,7 +332,9 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
         return magnitude.sum(dims, keepdim=keepdim)
     if ord == 2:
         return _root((x * x).sum(dims, keepdim=keepdim), 0.5)
-    return (magnitude ** ord).sum(dims, keepdim=keepdim) ** (1.0 / ord)
+    powers = (magnitude ** ord).sum(dims, keepdim=keepdim)
+    # a root of a sum that is 0 has PyTorch's 0 gradient (_root), where ord > 1 would give NaN
+    return _root(powers, 1.0 / ord) if ord > 1 else powers ** (1.0 / ord)
 
 
 def _row_peak(x: Tensor, dims) -> Tensor:

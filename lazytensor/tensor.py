@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import (conversion, creation, data_dependent, elementwise, elimination, indexing, movement, order, products,
-               random, reduce, sorting, special_functions)
+from . import (conversion, creation, data_dependent, elementwise, elimination, indexing, linalg, movement, order,
+               products, random, reduce, sorting, special_functions)
 from .autograd.api import backward as _backward
 from .creation import node_from_data
 from .tensor_base import RemovableHandle, Size, Storage, TensorBase, device, set_result_type
@@ -199,6 +199,10 @@ class Tensor(TensorBase):
     addcdiv_ = elementwise.inplace("addcdiv", elementwise.addcdiv)
     frac_ = elementwise.inplace("frac", elementwise.frac)
     copysign_ = elementwise.inplace("copysign", elementwise.copysign)
+    heaviside_ = elementwise.inplace("heaviside", elementwise.heaviside)
+    addmv_ = elementwise.inplace("addmv", products.addmv)
+    addr_ = elementwise.inplace("addr", products.addr)
+    addbmm_ = elementwise.inplace("addbmm", products.addbmm)
     float_power_ = elementwise.inplace("float_power", elementwise.float_power)
     addmm_ = elementwise.inplace("addmm", products.addmm)
     baddbmm_ = elementwise.inplace("baddbmm", products.baddbmm)
@@ -387,6 +391,8 @@ class Tensor(TensorBase):
     cross = products.cross
     dist = products.dist
     inverse = elimination.inv
+    cholesky = elimination.cholesky
+    matrix_power = linalg.matrix_power
     det = elimination.det
     logdet = elimination.logdet
     slogdet = elimination.slogdet

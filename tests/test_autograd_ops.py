@@ -518,6 +518,7 @@ LINALG = {
     "cdist": (lambda m, a, b: m.cdist(a, b.t()), (3, 4), (4, 2)),
     "cdist_p3": (lambda m, a, b: m.cdist(a, b.t(), p=3), (3, 4), (4, 2)),
     "cdist_at_zero_distance": (lambda m, a, b: m.cdist(a, a), (3, 4), (4, 2)),
+    "cdist_p3_at_zero_distance": (lambda m, a, b: m.cdist(a, a, p=3), (3, 4), (4, 2)),
     "vector_norm_inf": (lambda m, a, b: m.linalg.vector_norm(a @ b, float("inf"), dim=0), (3, 4), (4, 2)),
     "matrix_norm_one": (lambda m, a, b: m.linalg.matrix_norm(a, 1) * m.linalg.matrix_norm(b), (3, 4), (4, 2)),
     "matrix_power": (lambda m, a, b: m.linalg.matrix_power(a[:, :3], 3), (3, 4), (4, 2)),

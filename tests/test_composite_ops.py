@@ -199,6 +199,12 @@ PRODUCTS = {
     "block_diag": lambda m, a, b: m.block_diag(a, b[0], m.tensor(5.0)),
     "cross": lambda m, a, b: m.cross(a[:, :3], b[:3], dim=1),
     "cross_first_dim_of_three": lambda m, a, b: a[:, :3].t().cross(b[1:]),
+    "cross_first_dim_of_three_of_the_first_input": lambda m, a, b: m.cross(a[:1, :3], b[:3]),
+    "tensordot_over_nothing": lambda m, a, b: m.tensordot(a[:, :0], b[:0], 1),
+    "tensordot_dims_as_a_tensor": lambda m, a, b: m.tensordot(a, b, dims=m.tensor([[1], [0]])),
+    "addmm_of_integers_truncates_the_factors": lambda m, a, b: m.addmm(a[:, :3].long(), a.long(), b.long(), beta=0.5,
+                                                                       alpha=2.5),
+    "block_diag_of_nothing": lambda m, a, b: m.block_diag(),
     "cdist": lambda m, a, b: m.cdist(a, b.t()),
     "cdist_p1_batched": lambda m, a, b: m.cdist(m.stack([a, a * 2]), m.stack([b.t(), b.t()]), p=1),
     "cdist_inf": lambda m, a, b: m.cdist(a, a, p=float("inf")),
@@ -234,6 +240,7 @@ LINALG = {
     "matrix_power_5": lambda m, x: m.linalg.matrix_power(x[:, :, :3] / 2, 5),
     "diagonal": lambda m, x: m.linalg.diagonal(x, offset=1),
     "vander": lambda m, x: m.linalg.vander(x[0]),
+    "matrix_norm_of_no_rows": lambda m, x: m.linalg.matrix_norm(x[:, :0], float("inf")),
 }
 
 
@@ -271,6 +278,8 @@ STATISTICS = {
     "cumulative_trapezoid": lambda m, x: m.cumulative_trapezoid(x, dx=2.0),
     "cov": lambda m, x: m.cov(x),
     "cov_of_one_variable": lambda m, x: x[0].cov(correction=0),
+    "cov_of_one_row_is_0d": lambda m, x: m.cov(x[:1]),
+    "corrcoef_of_one_row_is_0d": lambda m, x: m.corrcoef(x[:1]),
     "cov_weighted": lambda m, x: m.cov(x, fweights=m.tensor([1, 2, 1, 3]), aweights=m.tensor([0.5, 1.0, 2.0, 1.0])),
     "corrcoef": lambda m, x: m.corrcoef(x),
 }

@@ -42,6 +42,7 @@ SOLVERS = {
     "logdet": (lambda m, a: m.logdet(a), SPD),
     "cholesky": (lambda m, a: m.linalg.cholesky(a), SPD),
     "cholesky_upper": (lambda m, a: m.linalg.cholesky(a[1], upper=True), SPD),
+    "cholesky_reads_the_lower_triangle": (lambda m, a: m.linalg.cholesky(a.tril() + 5 * a.triu(1)), SPD),
 }
 
 
@@ -54,11 +55,23 @@ def test_solvers_match_torch_values_and_gradients():
     check_cases(SOLVERS, case)
 
 
-def test_a_determinant_of_a_singular_matrix_is_zero_and_its_log_minus_inf():
-    singular = lt.tensor([[1.0, 2.0], [2.0, 4.0]])
-    assert lt.linalg.det(singular).item() == 0.0
-    sign, logabs = lt.linalg.slogdet(singular)
+@pytest.mark.parametrize("singular", [[[1.0, 2.0], [2.0, 4.0]], [[1.0] * 3] * 3, [[0.0, 0.0], [0.0, 0.0]]])
+def test_a_determinant_of_a_singular_matrix_is_zero_and_its_log_minus_inf(singular):
+    """A zero pivot ends nothing in NaN: the determinant is 0, its log -inf, its gradient finite."""
+    a = lt.tensor(singular, requires_grad=True)
+    assert lt.linalg.det(a).item() == 0.0 and lt.logdet(a).item() == -np.inf
+    sign, logabs = lt.linalg.slogdet(a)
     assert sign.item() == 0.0 and logabs.item() == -np.inf
+    lt.linalg.det(a).backward()
+    assert np.isfinite(a.grad.numpy()).all()
+
+
+def test_an_empty_matrix_has_determinant_1_and_empty_factors():
+    assert lt.linalg.det(lt.zeros(0, 0)).item() == 1.0
+    assert [v.item() for v in lt.linalg.slogdet(lt.zeros(0, 0))] == [1.0, 0.0]
+    assert lt.linalg.inv(lt.zeros(2, 0, 0)).shape == (2, 0, 0)
+    assert lt.linalg.solve(lt.zeros(0, 0), lt.zeros(0, 3)).shape == (0, 3)
+    assert lt.linalg.cholesky(lt.zeros(0, 0)).shape == (0, 0)
 
 
 @pytest.mark.parametrize("op", ["inv", "solve"])

@@ -126,6 +126,15 @@ def test_writes_through_diagonals_reach_the_tensor():
     check(x, tx)
 
 
+def test_writes_through_windows_that_do_not_overlap_reach_the_tensor():
+    x, tx = lt.zeros(2, 5), torch.zeros(2, 5)
+    for t in (x, tx):
+        t.unfold(1, 2, 3).add_(1.0)   # windows [0, 1] and [3, 4]: the row padded to 6 inside
+        t.unfold(0, 1, 1)[1].mul_(3.0)
+        t[0].unfold(0, 2, 2)[1].fill_(7.0)
+    check(x, tx)
+
+
 def test_value_read_before_mutation_keeps_old_value():
     x = lt.tensor(X)
     y = x * 1
