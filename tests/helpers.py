@@ -206,3 +206,12 @@ def check_cases(cases, body):
                             + (f" ... {' '.join(m.strip() for m in msg[1:4])}" if len(msg) > 1 else ""))
     if failures:
         raise AssertionError(f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures))
+
+
+def not_eager_on_cl(env):
+    """Large value-and-gradient tables compile a kernel per op and case with LAZY=0 on OpenCL
+    (a minute cold on two cores), so there they run lazily only: numpy with LAZY=0 covers
+    their eager path, OpenCL with LAZY=1 their kernels."""
+    import pytest
+    if env.device == "cl" and not env.lazy:
+        pytest.skip("value-and-gradient tables: eager on numpy, lazy on OpenCL")

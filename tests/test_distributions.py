@@ -8,7 +8,7 @@ import torch.distributions as TD
 
 import lazytensor as lt
 import lazytensor.distributions as D
-from helpers import check, check_cases
+from helpers import check, check_cases, not_eager_on_cl
 
 pytestmark = pytest.mark.usefixtures("env")
 F = np.float32
@@ -50,7 +50,8 @@ def _both(name, args, kwargs):
             getattr(TD, name)(*[convert(torch, a) for a in args], **{k: convert(torch, v) for k, v in kwargs.items()}))
 
 
-def test_families_match_torch():
+def test_families_match_torch(env):
+    not_eager_on_cl(env)
     """Shapes, moments, log_prob (broadcast against the batch) and entropy."""
     def case(c):
         name, args, kwargs, value = c

@@ -7,21 +7,13 @@ import pytest
 import torch
 
 import lazytensor as lt
-from helpers import check, check_cases, values
+from helpers import check, check_cases, not_eager_on_cl, values
 
 pytestmark = pytest.mark.usefixtures("env")
 
 SEQ = (2, 3, 5)  # (N, C, L): the shared small shapes, so few kernels are compiled
 IMG = (2, 3, 4, 5)  # (N, C, H, W)
 VOL = (1, 2, 3, 3, 4)  # (N, C, D, H, W)
-
-
-def not_eager_on_cl(env):
-    """The value-and-gradient tables below compile a kernel per op and case with LAZY=0 on
-    OpenCL (over a minute cold on two cores), so there they run lazily only: numpy with LAZY=0
-    covers their eager path, OpenCL with LAZY=1 their kernels."""
-    if env.device == "cl" and not env.lazy:
-        pytest.skip("value-and-gradient tables: eager on numpy, lazy on OpenCL")
 
 
 def compare_with_grads(fn, *arrays, rtol=1e-5, atol=1e-6):
