@@ -154,7 +154,7 @@ def _broadcast(*params) -> list[Tensor]:
     return list(broadcast_tensors(*tensors))
 
 
-def _uniform(shape: tuple[int, ...], like: Tensor) -> Tensor:
+def _uniform_like(shape: tuple[int, ...], like: Tensor) -> Tensor:
     return rand(shape, dtype=like.dtype, device=like.device)
 
 
@@ -216,7 +216,7 @@ class Uniform(Distribution):
     variance = property(lambda self: (self.high - self.low) ** 2 / 12)
 
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        return self.low + _uniform(self._extended_shape(sample_shape), self.low) * (self.high - self.low)
+        return self.low + _uniform_like(self._extended_shape(sample_shape), self.low) * (self.high - self.low)
 
     def log_prob(self, value: Tensor) -> Tensor:
         self._validate_sample(value)
@@ -250,7 +250,7 @@ class Exponential(Distribution):
 
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
         # -log(1 - u) for u in [0, 1): finite, as u never reaches 1
-        return -(-_uniform(self._extended_shape(sample_shape), self.rate)).log1p() / self.rate
+        return -(-_uniform_like(self._extended_shape(sample_shape), self.rate)).log1p() / self.rate
 
     def log_prob(self, value: Tensor) -> Tensor:
         self._validate_sample(value)
@@ -273,7 +273,7 @@ class Laplace(_LocationScale):
 
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
         # u in (-1, 1): the open end keeps log1p(-|u|) finite
-        u = _uniform(self._extended_shape(sample_shape), self.loc) * (2 - 2 ** -23) + (2 ** -24 - 1)
+        u = _uniform_like(self._extended_shape(sample_shape), self.loc) * (2 - 2 ** -23) + (2 ** -24 - 1)
         return self.loc - self.scale * u.sign() * (-u.abs()).log1p()
 
     def log_prob(self, value: Tensor) -> Tensor:
@@ -328,7 +328,7 @@ class Bernoulli(Distribution):
     def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
         with no_grad():
             shape = self._extended_shape(sample_shape)
-            return (_uniform(shape, self.probs) < self.probs.expand(shape)).to(self.probs.dtype)
+            return (_uniform_like(shape, self.probs) < self.probs.expand(shape)).to(self.probs.dtype)
 
     def log_prob(self, value: Tensor) -> Tensor:
         self._validate_sample(value)
@@ -375,7 +375,7 @@ class Categorical(Distribution):
         with no_grad():
             shape = self._extended_shape(sample_shape)
             cumulative = self.probs.cumsum(-1).expand(shape + (self._num_events,))
-            u = _uniform(shape, self.probs).unsqueeze(-1)
+            u = _uniform_like(shape, self.probs).unsqueeze(-1)
             return (cumulative <= u).long().sum(-1).clamp(max=self._num_events - 1)
 
     def log_prob(self, value: Tensor) -> Tensor:
@@ -456,6 +456,7 @@ class MultivariateNormal(Distribution):
         batch = tuple(broadcast_tensors(loc[..., :1], matrix[..., 0, :1])[0].shape[:-1])
         n = loc.shape[-1]
         self.loc = loc.expand(batch + (n,))
+        # the given matrix, for the argument checks (the properties below derive every form)
         self.__dict__[name] = matrix.expand(batch + (n, n))
         self.arg_constraints = {"loc": real_vector, name: type(self).arg_constraints[name]}
         super().__init__(batch, (n,), validate_args)
@@ -657,10 +658,13 @@ def register_kl(type_p: type, type_q: type):
 
 
 def kl_divergence(p: Distribution, q: Distribution) -> Tensor:
-    """KL(p || q), for the pairs registered with register_kl."""
-    for (type_p, type_q), fn in _KL.items():
-        if isinstance(p, type_p) and isinstance(q, type_q):
-            return fn(p, q)
+    """KL(p || q), for the pairs registered with register_kl: the most specific pair that
+    matches (the nearest in p's and q's class hierarchies), as torch dispatches."""
+    def distance(pair: tuple[type, type]) -> tuple[int, int]:
+        return type(p).__mro__.index(pair[0]), type(q).__mro__.index(pair[1])
+    matches = [pair for pair in _KL if isinstance(p, pair[0]) and isinstance(q, pair[1])]
+    if matches:
+        return _KL[min(matches, key=distance)](p, q)
     raise NotImplementedError(f"kl_divergence: no KL(p || q) is implemented for p {type(p).__name__} and "
                               f"q {type(q).__name__}")
 
@@ -703,3 +707,12 @@ def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> Tensor:
 __all__ = ["Distribution", "Normal", "Uniform", "Exponential", "Laplace", "Bernoulli", "Categorical",
            "OneHotCategorical", "MultivariateNormal", "Independent", "Gamma", "Beta", "Dirichlet", "Poisson",
            "kl_divergence", "register_kl", "solve_lower_triangular"]
+
+
+@register_kl(Independent, Independent)
+def _kl_independent_independent(p: Independent, q: Independent) -> Tensor:
+    """The base distributions' KL, summed over the dims read as event dims (a VAE's latent KL)."""
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError(f"kl_divergence: Independent distributions reinterpreting {p.reinterpreted_batch_ndims} "
+                                  f"and {q.reinterpreted_batch_ndims} batch dims")
+    return p._summed(kl_divergence(p.base_dist, q.base_dist))

@@ -112,6 +112,17 @@ def test_probabilities_of_0_and_1_are_clamped_by_their_dtypes_eps_as_torch():
     check_cases(cases, lambda fn: check(fn(lt), fn(torch), rtol=1e-6, atol=0))
 
 
+def test_kl_divergence_of_independent_normals_sums_over_the_event_dims_as_torch():
+    """The KL of a VAE's latent: Independent(Normal, 1) against a standard one."""
+    import torch
+
+    def kl(m):
+        D = m.distributions
+        p = D.Independent(D.Normal(m.tensor([[0.0, 1.0], [2.0, 3.0]]), m.tensor([[1.0, 2.0], [1.0, 0.5]])), 1)
+        return D.kl_divergence(p, D.Independent(D.Normal(m.zeros(2, 2), m.ones(2, 2)), 1))
+    check(kl(lt), kl(torch), rtol=1e-6, atol=1e-6)
+
+
 def test_kl_divergence_matches_torch():
     """Zero where p is 0 (Categorical, Bernoulli), batches broadcast (MultivariateNormal)."""
     def case(pair):

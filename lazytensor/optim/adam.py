@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import math
 
-from ..creation import zeros, zeros_like
-from ..ir import dtype as D
+from ..creation import zeros_like
 from ..elementwise import maximum
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_betas, check_nonnegative, count_python_step, prepared_grad
+from .optimizer import Optimizer, check_betas, check_nonnegative, count_device_step, count_python_step, prepared_grad
 
 
 class Adam(Optimizer):
@@ -58,11 +57,8 @@ class Adam(Optimizer):
     def _count_step(p: Tensor, group: dict, state: dict):
         """The new step count: a 0-d device tensor when capturable, else a Python number (no
         .item(), no recompile, but fixed in a captured step)."""
-        step = state["step"]
         if group["capturable"]:
-            if not isinstance(step, Tensor):
-                step = state["step"] = zeros((), dtype=D.float32, device=p.device) + float(step)
-            return step.add_(1.0)
+            return count_device_step(p, state)
         return count_python_step(state, "Adam(capturable=False) counts its steps in Python; pass "
                                         "capturable=True to replay a jitted step")
 
