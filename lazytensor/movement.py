@@ -452,7 +452,7 @@ def diff(self: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None,
     x = cat([t for t in (prepend, self, append) if t is not None], d) if prepend is not None or append is not None else self
     for _ in range(n):
         size = x.shape[d]
-        later, earlier = x.narrow(d, 1, max(size - 1, 0)), x.narrow(d, 0, max(size - 1, 0))
+        later, earlier = x.narrow(d, min(1, size), max(size - 1, 0)), x.narrow(d, 0, max(size - 1, 0))
         x = later ^ earlier if x.dtype == D.bool_ else later - earlier
     return x
 

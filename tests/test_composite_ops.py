@@ -69,6 +69,7 @@ SHAPES = {
     "diff_twice_along_rows": lambda m, x, v: x.diff(n=2, dim=0),
     "diff_prepend_append": lambda m, x, v: m.diff(v, prepend=v[:2], append=v[:1]),
     "diff_of_bools": lambda m, x, v: m.diff(v > 0),
+    "diff_along_an_empty_dim": lambda m, x, v: x[:, :0].diff(),
     "repeat_interleave": lambda m, x, v: x.repeat_interleave(2, dim=1),
     "repeat_interleave_flat": lambda m, x, v: m.repeat_interleave(x, 3),
     "repeat_interleave_counts": lambda m, x, v: x.repeat_interleave(m.tensor([1, 0, 2]), dim=0),
