@@ -284,12 +284,12 @@ def cov(input: Tensor, *, correction: int = 1, fweights=None, aweights=None) -> 
         else:
             norm = total - correction * (weights * aweights).sum() / total
         weighted = (x - mean) * weights
-    norm = clamp_at_zero(norm)
+    norm = _clamp_at_zero(norm)
     out = (x - mean).matmul(weighted.t()) / norm
     return out.squeeze()  # one variable: a 0-d variance, as torch
 
 
-def clamp_at_zero(value):
+def _clamp_at_zero(value):
     """A count of degrees of freedom below 0 as 0 (the covariance is then inf or NaN, as PyTorch's)."""
     return value.clamp(min=0) if isinstance(value, TensorBase) else builtins.max(value, 0)
 
