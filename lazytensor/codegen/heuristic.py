@@ -81,6 +81,7 @@ def _matmul_operands(plan: KernelPlan, widths: tuple[int, ...]):
             if _depends_on(x, n_var) or not _depends_on(y, n_var):
                 continue
             m_axis = next((m for m in reversed(range(len(plan.axes))) if m != n_axis
+                           and plan.axes[m].size >= MATMUL_MIN_ROWS
                            and _depends_on(x, plan.axes[m].var) and not _depends_on(y, plan.axes[m].var)), None)
             if m_axis is None:
                 continue
@@ -100,6 +101,9 @@ PACK_MIN_ROWS = 64  # output rows that reuse a packed operand enough to pay for 
 # narrower output panels than this (a classifier of 10 outputs, 2 lanes) lose to the other
 # output axis's, or to the reduction's own vector lanes where its operands are contiguous along it
 MATMUL_MIN_WIDTH = 4
+# an axis of fewer rows (a 3x3 window's) cannot be the tile's rows: a larger one can, even
+# where it is not the innermost (a convolution weight's gradient, rows along its channels)
+MATMUL_MIN_ROWS = 4
 
 
 # A scalar operand read a row apart at each reduction step costs a cache line a step once it
@@ -164,7 +168,7 @@ def _matmul_opts(b: _Builder, caps: DeviceCaps, found) -> bool:
     k, m_axis, n_axis, gathered = found
     m_size, n_size = b.plan.axes[m_axis].size, b.plan.axes[n_axis].size
     width = next((w for w in caps.vector_widths if n_size % w == 0), None)
-    if width is None or m_size < 4:
+    if width is None or m_size < MATMUL_MIN_ROWS:
         return False
     n_copies = _largest_divisor(n_size // width, (4, 3, 2))
     m_copies = _largest_divisor(m_size, (4, 3, 2))

@@ -175,15 +175,43 @@ def _lower_detach(L, node: Node, idxs, valid) -> Rule:
     return (yield node.srcs[0], idxs, valid)
 
 
+def reshape_groups(shape: tuple[int, ...], src_shape: tuple[int, ...]) -> list[tuple[list[int], list[int]]]:
+    """The dims of a reshape's result and of its source, cut into the smallest runs whose sizes
+    multiply to the same number (size-1 dims left out): a run maps on its own, as row-major
+    order keeps every other run's index where it is."""
+    groups: list[tuple[list[int], list[int]]] = []
+    mine = [d for d, n in enumerate(shape) if n != 1]
+    theirs = [d for d, n in enumerate(src_shape) if n != 1]
+    a = b = 0
+    while a < len(mine) or b < len(theirs):
+        run, src_run = [mine[a]], [theirs[b]]
+        size, src_size = shape[mine[a]], src_shape[theirs[b]]
+        a, b = a + 1, b + 1
+        while size != src_size:
+            if size < src_size:
+                run.append(mine[a])
+                size, a = size * shape[mine[a]], a + 1
+            else:
+                src_run.append(theirs[b])
+                src_size, b = src_size * src_shape[theirs[b]], b + 1
+        groups.append((run, src_run))
+    return groups
+
+
 def _lower_reshape(L, node: Node, idxs, valid) -> Rule:
+    """Each run of dims maps on its own (reshape_groups): a padded read's index may leave its
+    range where the read is masked off, and a flat index over every dim would then carry into
+    its neighbours, so that no bound could take the division out of the kernel."""
     (src,) = node.srcs
-    flat = S.lit(0)
-    for i, st in zip(idxs, contiguous_strides(node.shape)):
-        flat = S.add(flat, S.mul(i, st))
-    src_idxs = []
-    for n, st in zip(src.shape, contiguous_strides(src.shape)):
-        # an empty source is only read inside a loop of no steps: any index will do
-        src_idxs.append(S.lit(0) if n <= 1 or src.numel == 0 else S.mod(S.floordiv(flat, st), n))
+    src_idxs = [S.lit(0)] * len(src.shape)
+    if src.numel == 0:  # an empty source is only read inside a loop of no steps: any index will do
+        return (yield src, tuple(src_idxs), valid)
+    for run, src_run in reshape_groups(node.shape, src.shape):
+        flat = S.lit(0)
+        for d, st in zip(run, contiguous_strides(tuple(node.shape[d] for d in run))):
+            flat = S.add(flat, S.mul(idxs[d], st))
+        for d, st in zip(src_run, contiguous_strides(tuple(src.shape[d] for d in src_run))):
+            src_idxs[d] = flat if len(src_run) == 1 else S.mod(S.floordiv(flat, st), src.shape[d])
     return (yield src, tuple(src_idxs), valid)
 
 
