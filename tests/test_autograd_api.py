@@ -89,6 +89,20 @@ class TestFlags:
         check(w.grad, 2 * torch.ones(X.shape), **TOL)
         check(copy.grad, 3 * torch.ones(X.shape), **TOL)
 
+    @pytest.mark.parametrize("reading", ["detach", "data", "sliced_detach"])
+    def test_a_detached_reading_of_a_plain_tensor_made_a_leaf_leaves_the_tensor_as_it_was(self, reading):
+        """x.detach().requires_grad_(), the usual way to ask for an input's gradient: the
+        reading requires grad, x does not."""
+        read = {"detach": lambda t: t.detach(), "data": lambda t: t.data,
+                "sliced_detach": lambda t: t[1:].detach()}[reading]
+        for m in (torch, lt):  # torch first: the assertions hold there, and `v` is lazytensor's after
+            x = m.tensor(X)
+            v = read(x).requires_grad_()
+            assert v.requires_grad and v.is_leaf and not x.requires_grad
+            (v * 3).sum().backward()
+            assert x.grad is None
+        check(v.grad, 3 * torch.ones(tuple(v.shape)), **TOL)
+
     def test_requires_grad_on_non_leaf_raises(self):
         y = leaf(lt) * 2
         with pytest.raises(RuntimeError, match="only change requires_grad flags of leaf variables"):
@@ -275,6 +289,23 @@ class TestGradModes:
         assert y.requires_grad and not z.requires_grad
         y.sum().backward()
         check(x.grad, torch.full((3, 4), 2.0))
+
+    @pytest.mark.parametrize("view", ["reshape", "transpose", "slice"])
+    def test_a_view_made_with_grad_on_still_requires_grad_when_first_read_under_no_grad(self, view):
+        """out = model(x).reshape(...); a metric under no_grad; then out's backward."""
+        make = {"reshape": lambda t: t.reshape(2, 6), "transpose": lambda t: t.t(), "slice": lambda t: t[1:]}[view]
+
+        def run(m):
+            x = leaf(m)
+            out = make(x * 2)
+            with m.no_grad():
+                flag = out.requires_grad
+                (out > 0).float().mean()
+            (out * out).sum().backward()
+            return flag, x.grad
+        (flag, grad), (torch_flag, torch_grad) = run(lt), run(torch)
+        assert flag == torch_flag
+        check(grad, torch_grad, **TOL)
 
     def test_set_grad_enabled(self):
         x = leaf(lt)
