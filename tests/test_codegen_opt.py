@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import lazytensor as lt
+import torch
 from helpers import cl_unavailable_reason
 from lazytensor.codegen.caps import DeviceCaps
 from lazytensor.codegen.heuristic import choose_opts
@@ -18,6 +19,7 @@ from lazytensor.codegen.lower import lower_kernel
 from lazytensor.codegen.opt import Opt, OptError, OptKind, make_plan
 from lazytensor.codegen.program import build_program
 from lazytensor.ir.schedule import schedule
+from lazytensor.ir.traverse import postorder
 from lazytensor.runtime.buffer import Buffer
 from lazytensor.runtime.devices import get_device
 
@@ -427,6 +429,38 @@ def test_conv2d_packs_its_weights_and_scatters_channels():
                          rand(2, 16, 30, 30), rand(64, 16, 3, 3))
     assert [n for _, n in program.scratch] == [64 * 16 * 9]
     assert "vstore16" not in program.kernels[-1].source  # each lane stores into its own channel plane
+
+
+def _conv_weight_gradient(x, w, dy):
+    """The gradient of conv2d(x, w, padding=1) against w, for the upstream gradient dy."""
+    weight = w.detach().requires_grad_()
+    with lt.enable_grad():
+        out = lt.nn.functional.conv2d(x, weight, padding=1)
+    return lt.autograd.grad(out, weight, dy)[0]
+
+
+def test_a_conv_weight_gradient_tiles_channels_by_output_channels():
+    """dW[o, c, i, j] sums dy[b, o] against windows of x[b, c] over the batch and the image: the
+    output channels go in the lanes and the input channels make the tile's rows (the window's
+    3 columns, the innermost axis, are too few), so the windows are packed, never gathered
+    lane by lane at each step."""
+    x, w, dy = rand(8, 16, 10, 10), rand(32, 16, 3, 3, seed=1), rand(8, 32, 10, 10, seed=2)
+    kernel, _ = one_kernel(_conv_weight_gradient, x, w, dy)
+    opts = choose_opts(kernel, CPU)
+    assert any(o.kind == OptKind.PACK for o in opts)
+    assert _lane_axis_size(kernel, opts) == 32
+    expected = torch.nn.grad.conv2d_weight(torch.tensor(x), w.shape, torch.tensor(dy), padding=1)
+    np.testing.assert_allclose(run(kernel, opts), expected.numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_a_padded_read_through_a_reshape_keeps_no_division():
+    """A pad over a reshaped value (a pooling's (n, c, h, w, 1) result read by a padded
+    convolution) reads each dim by its own index: an index that leaves its range at the
+    border (masked off there) does not carry into the next dim through a division."""
+    kernel, _ = one_kernel(lambda a: lt.nn.functional.pad(a.reshape(4, 6, 6), (1, 1, 1, 1)) * 2,
+                           rand(4, 6, 6, 1))
+    ops = {n.op for n in postorder(kernel.values, lambda n: n.srcs)}
+    assert not ops & {"idiv", "mod"}
 
 
 def test_matmul_epilogue_fuses_into_the_tile():
