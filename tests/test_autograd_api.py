@@ -521,6 +521,15 @@ class TestErrors:
         with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
             lt.autograd.grad(y, x)
 
+    def test_an_op_on_a_value_whose_graph_was_freed_is_fine(self):
+        """A gradient taken with create_graph, used, and printed after its backward (LAZY=0
+        computed it at once): the op that reads it is fine, as in PyTorch."""
+        x = leaf(lt)
+        (gx,) = lt.autograd.grad((x.exp() * x).tanh().sum(), x, create_graph=True)
+        (gx * gx).sum().backward()
+        total = gx.sum()
+        np.testing.assert_allclose(total.item(), gx.detach().numpy().sum(), rtol=1e-5)
+
     def test_retain_graph_then_second_backward_accumulates(self):
         def run(m):
             x = leaf(m)

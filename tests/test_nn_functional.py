@@ -184,3 +184,64 @@ def test_adaptive_max_pool2d_matches_torch_and_gives_a_tie_to_its_first_element(
     (want, want_grad), (got, got_grad) = results
     np.testing.assert_array_equal(got, want)
     np.testing.assert_allclose(got_grad, want_grad, rtol=1e-6, atol=1e-6)
+
+
+# (dims, stride, padding, dilation, groups, kernel): the gradients of a convolution are written
+# out as convolutions (nn/functional.Convolution); each geometry's border arithmetic differs
+CONV_GEOMETRIES = {
+    "plain": (2, 1, 0, 1, 1, 3),
+    "strided_padded": (2, 2, 1, 1, 1, 3),
+    "dilated": (2, 1, 1, 2, 1, 3),
+    "grouped_strided": (2, 2, 0, 1, 2, 2),
+    "stride_leaves_a_tail": (2, 3, 2, 2, 1, 3),
+    "same_even_kernel": (2, 1, "same", 1, 1, 4),
+    "same_dilated_grouped": (1, 1, "same", 2, 2, 3),
+    "padding_past_the_kernel": (2, 2, 3, 1, 1, 1),
+    "conv3d": (3, 2, 1, 1, 1, 3),
+}
+_CONV_INPUTS = {1: (2, 4, 11), 2: (2, 4, 9, 8), 3: (1, 4, 7, 6, 5)}
+
+
+@needs_autograd
+@pytest.mark.parametrize("case", list(CONV_GEOMETRIES))
+def test_conv_gradients_match_torch(case, device):
+    nd, stride, padding, dilation, groups, k = CONV_GEOMETRIES[case]
+    x = data(_CONV_INPUTS[nd], seed=1)
+    w, b = data((6, 4 // groups) + (k,) * nd, seed=2), data((6,), seed=3)
+    results = []
+    with using(device, True):
+        for m, fn in ((torch, getattr(TF, f"conv{nd}d")), (lt, getattr(F, f"conv{nd}d"))):
+            inputs = [(to_lt(a, requires_grad=True) if m is lt else a.clone().requires_grad_()) for a in (x, w, b)]
+            y = fn(*inputs, stride=stride, padding=padding, dilation=dilation, groups=groups)
+            g = data(tuple(y.shape), seed=4)
+            (y * (to_lt(g) if m is lt else g)).sum().backward()
+            results.append([y] + [t.grad for t in inputs])
+    for name, got, ref in zip(("output", "input grad", "weight grad", "bias grad"), results[1], results[0]):
+        assert_close(got, ref, what=f"conv {case} {name} on {device}")
+
+
+@needs_autograd
+def test_conv_double_backward_matches_torch(device):
+    """A gradient penalty differentiates a convolution's input gradient again."""
+    x, w = data((1, 2, 5, 5), seed=1), data((3, 2, 3, 3), seed=2)
+    results = []
+    with using(device, True):
+        for m, fn in ((torch, TF), (lt, F)):
+            xi = to_lt(x, requires_grad=True) if m is lt else x.clone().requires_grad_()
+            wi = to_lt(w, requires_grad=True) if m is lt else w.clone().requires_grad_()
+            (gx,) = m.autograd.grad(fn.conv2d(xi, wi, padding=1).tanh().sum(), xi, create_graph=True)
+            (gx * gx).sum().backward()
+            results.append((gx.detach(), wi.grad, xi.grad))
+    for got, ref in zip(results[1], results[0]):
+        assert_close(got, ref, what=f"conv double backward on {device}")
+
+
+def test_conv2d_input_gradient_is_one_kernel():
+    """A transposed convolution of the output's gradient: one reduction over the output
+    channels and the window, not a window-sized copy of the input summed back."""
+    x = lt.randn(2, 4, 8, 8).realize().requires_grad_()
+    w, g = lt.randn(6, 4, 3, 3).realize(), lt.randn(2, 6, 8, 8).realize()
+    (gx,) = lt.autograd.grad(F.conv2d(x, w, padding=1), x, g)
+    lt.reset_stats()
+    gx.realize()
+    assert lt.stats().kernels_launched == 1

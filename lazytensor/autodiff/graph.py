@@ -290,7 +290,11 @@ def record(out: Node, storage=None) -> GradNode:
                             st.version if st is not None else 0)
             return ()
         if n.realized and n.op != "buffer" and _freed_owner(n):
-            raise RuntimeError(FREED)  # computed earlier, and backward has freed how
+            # computed earlier, and backward has freed how: a backward that reaches it raises
+            # (GradFn.check_versions), as PyTorch's does; an op on it (printing a value) is fine
+            gn, slot = _OWNERS.get(n)
+            stops[id(n)] = (n, gn, slot, None, 0)
+            return ()
         return [s for s in n.srcs if s in _FOLLOWED]
 
     order = [(n, () if id(n) in stops else n.srcs) for n in postorder([out], sources)]

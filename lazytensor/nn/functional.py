@@ -1,15 +1,18 @@
 """torch.nn.functional: the functional forms, built from Tensor ops (so they fuse, run on every
-device and are differentiated by the IR's autograd). Nothing here computes with NumPy."""
+device and are differentiated by the IR's autograd; a convolution's gradients are written out as
+convolutions, see Convolution). Nothing here computes with NumPy."""
 from __future__ import annotations
 
 import functools
 import inspect
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Sequence
 
 from .. import checks
 from ..autodiff.grad_mode import no_grad
+from ..autograd.function import Function
 from ..creation import arange, full_like, ones
 from .. import elementwise
 from ..elementwise import gelu, inplace, sigmoid, softplus, tanh, where  # noqa: F401
@@ -519,28 +522,93 @@ def _batched(input: Tensor, nd: int, name: str) -> tuple[Tensor, bool]:
     return input, unbatched
 
 
+@dataclass(frozen=True)
+class _ConvGeometry:
+    """How a convolution reads its input: the F.pad widths around it (last dim first), then
+    windows `dilation` apart, `stride` apart, in `groups` groups of channels."""
+    widths: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+
+
+def _correlate(x: Tensor, weight: Tensor, geo: _ConvGeometry) -> Tensor:
+    """(n, c, *in) read by (o, c / groups, *k): (n, o, *out), no bias."""
+    nd = len(geo.stride)
+    kernel = tuple(weight.shape[2:])
+    n, o, cg, g = x.shape[0], weight.shape[0], weight.shape[1], geo.groups
+    win = _windows(_pad(x, list(geo.widths)) if any(geo.widths) else x, kernel, geo.stride, geo.dilation)
+    outs = tuple(win.shape[2:2 + nd])
+    # (n, g, 1, cg, *out, *k) * (1, g, og, cg, 1.., *k) summed over cg and k: a reduction of
+    # a product (weights x windows) that takes the code generator's matmul path
+    xs = win.reshape((n, g, 1, cg) + outs + kernel)
+    ws = weight.reshape((1, g, o // g, cg) + (1,) * nd + kernel)
+    return (xs * ws).sum((3,) + tuple(range(4 + nd, 4 + 2 * nd))).reshape((n, o) + outs)
+
+
+def _input_gradient(grad: Tensor, weight: Tensor, geo: _ConvGeometry, sizes: tuple[int, ...]) -> Tensor:
+    """The gradient against the input (spatial `sizes`) as a convolution of the gradient, spread
+    out by the stride and padded by the window's overhang less the input's own padding, read by
+    the flipped kernel with its channel roles swapped (a transposed convolution)."""
+    nd = len(geo.stride)
+    kernel = tuple(weight.shape[2:])
+    spread = _dilate(grad, geo.stride)
+    widths = []
+    for j in reversed(range(nd)):
+        overhang, before = geo.dilation[j] * (kernel[j] - 1), geo.widths[2 * (nd - 1 - j)]
+        widths += [overhang - before, sizes[j] + before - spread.shape[2 + j]]
+    g, o, cg = geo.groups, weight.shape[0], weight.shape[1]
+    w = weight.reshape((g, o // g, cg) + kernel).transpose(1, 2).reshape((g * cg, o // g) + kernel)
+    flipped = w.flip(tuple(range(2, 2 + nd)))
+    return _correlate(_pad(spread, widths), flipped, _ConvGeometry((0,) * 2 * nd, (1,) * nd, geo.dilation, g))
+
+
+def _weight_gradient(x: Tensor, grad: Tensor, geo: _ConvGeometry, kernel: tuple[int, ...]) -> Tensor:
+    """The gradient against the weight: each output channel's gradient summed against the
+    windows it read, over the batch and the output positions."""
+    nd = len(geo.stride)
+    win = _windows(_pad(x, list(geo.widths)) if any(geo.widths) else x, kernel, geo.stride, geo.dilation)
+    n, c, o, g = x.shape[0], x.shape[1], grad.shape[1], geo.groups
+    outs = tuple(win.shape[2:2 + nd])
+    xs = win.reshape((n, g, 1, c // g) + outs + kernel)
+    gs = grad.reshape((n, g, o // g, 1) + outs + (1,) * nd)
+    return (xs * gs).sum((0,) + tuple(range(4, 4 + nd))).reshape((o, c // g) + kernel)
+
+
+class Convolution(Function):
+    """A convolution with its gradients written as convolutions: the autograd of its window
+    view would spread each output's gradient over a window-sized copy of the input and sum the
+    copies back (two kernels, the second all index arithmetic); a transposed convolution reads
+    the gradient once, as the forward reads the input (the matmul path, one kernel)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, geo: _ConvGeometry) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = geo
+        return _correlate(x, weight, geo)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, weight = ctx.saved_tensors
+        geo = ctx.geometry
+        wants_x, wants_weight = ctx.needs_input_grad[:2]
+        dx = _input_gradient(grad, weight, geo, tuple(x.shape[2:])) if wants_x else None
+        dw = _weight_gradient(x, grad, geo, tuple(weight.shape[2:])) if wants_weight else None
+        return dx, dw, None
+
+
 def _convnd(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups: int, nd: int,
             name: str) -> Tensor:
     input, unbatched = _batched(input, nd, name)
     stride, dilation = _tuple(stride, nd, "stride"), _tuple(dilation, nd, "dilation")
     kernel = tuple(weight.shape[2:])
-    n, c = input.shape[0], input.shape[1]
+    c = input.shape[1]
     o, cg = weight.shape[0], weight.shape[1]
     if c != cg * groups or o % groups:
         raise RuntimeError(f"{name}: Given groups={groups}, weight of size {list(weight.shape)}, expected input"
                            f"{list(input.shape)} to have {cg * groups} channels, but got {c} channels instead")
-    widths = _conv_padding(padding, nd, kernel, dilation, stride)
-    x = _pad(input, widths) if any(widths) else input
-    win = _windows(x, kernel, stride, dilation)  # (n, c, *out, *k)
-    outs = tuple(win.shape[2:2 + nd])
-    g, og = groups, o // groups
-    # (n, g, 1, cg, *out, *k) * (1, g, og, cg, 1.., *k) summed over cg and k: a reduction of
-    # a product (weights x windows) that takes the code generator's matmul path
-    ones = (1,) * nd
-    xs = win.reshape((n, g, 1, cg) + outs + kernel)
-    ws = weight.reshape((1, g, og, cg) + ones + kernel)
-    red = (3,) + tuple(range(4 + nd, 4 + 2 * nd))
-    out = (xs * ws).sum(red).reshape((n, o) + outs)
+    widths = tuple(_conv_padding(padding, nd, kernel, dilation, stride))
+    out = Convolution.apply(input, weight, _ConvGeometry(widths, stride, dilation, groups))
     if bias is not None:
         out = out + bias.reshape((1, o) + (1,) * nd)
     return out.squeeze(0) if unbatched else out
