@@ -6,6 +6,7 @@ odd shapes x random valid Opt lists are compared with the unoptimised kernel
 shapes the heuristic promises (vector loads, a local size, packed matmul tiles).
 """
 import random
+import re
 
 import numpy as np
 import pytest
@@ -461,6 +462,19 @@ def test_a_padded_read_through_a_reshape_keeps_no_division():
                            rand(4, 6, 6, 1))
     ops = {n.op for n in postorder(kernel.values, lambda n: n.srcs)}
     assert not ops & {"idiv", "mod"}
+
+
+@pytest.mark.parametrize("before, after", [(1, 1), (3, 0), (0, 5)])
+def test_a_padded_row_reads_whole_vectors_inside_its_border(before, after):
+    """Lanes along a padded axis are valid on one run: a vector whose first and last lanes are
+    valid is read with one vector load, and only the vectors across the border lane by lane."""
+    a, b = rand(6, 37), rand(37 + before + after, seed=1)
+    kernel, _ = one_kernel(lambda x, w: (lt.nn.functional.pad(x, (before, after)) * w).sum(-1), a, b)
+    opts = choose_opts(kernel, CPU)
+    source = build_program(kernel, CPU, "k", opts).kernels[-1].source
+    assert re.search(r"if \(\w+\.s0 && \w+\.s[0-9a-f]\) \w+ = vload", source)
+    expected = (np.pad(a, ((0, 0), (before, after))) * b).sum(-1)
+    np.testing.assert_allclose(run(kernel, opts), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_matmul_epilogue_fuses_into_the_tile():

@@ -12,7 +12,7 @@ Statements (tuples, first field the kind):
   ("lanes", name, width)             the lane numbers 0..width-1 as an int vector
   ("const", name, value)             int name = value
   ("def", name, node, width, srcs)   srcs: [(name, width)] of node.srcs
-  ("load", name, node, width, form, parts)   form: scalar | vector | gather
+  ("load", name, node, width, form, parts)   form: scalar | vector | gather | bordered
   ("acc", name, op, dtype, width)
   ("update", acc, op, dtype, width, parts)   parts: [(name, width)]; two parts = fused multiply-add
   ("hreduce", name, acc, op, dtype, width)
@@ -189,7 +189,25 @@ class _Linearizer:
         if contiguous:
             base = S.from_linear(rest, offset)
             return ("load", name, n, width, "vector", [(yield base), (yield from self._valid(valid))])
+        if terms.get(lane) == 1 and all(lane not in self.dependencies(a) for a in rest) \
+                and self._lanes_valid_in_a_run(valid, lane):
+            base = S.from_linear(rest, offset)
+            return ("load", name, n, width, "bordered", [(yield index), (yield valid), (yield base)])
         return ("load", name, n, width, "gather", [(yield index), (yield from self._valid(valid))])
+
+    def _lanes_valid_in_a_run(self, valid: U, lane: U) -> bool:
+        """Is `valid` true on one run of neighbouring lanes (an 'and' of bounds linear in the
+        lane, as a pad's border makes)? Then a vector whose first and last lanes are valid is
+        valid throughout, and reads its lanes in one vector load (a 'bordered' load)."""
+        if valid.op == "and":
+            return all(self._lanes_valid_in_a_run(s, lane) for s in valid.srcs)
+        if lane not in self.dependencies(valid):
+            return True
+        if valid.op != "lt" or valid.srcs[0].dtype != S.INDEX:
+            return False
+        terms, _ = S.linear(valid.srcs[0])
+        return lane not in self.dependencies(valid.srcs[1]) and \
+            all(lane not in self.dependencies(a) for a in terms if a is not lane)
 
     @staticmethod
     def _valid(valid: U) -> Generator[U, Ref, Ref | None]:

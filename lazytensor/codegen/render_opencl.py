@@ -228,25 +228,43 @@ class _Printer:
         return SCALAR_READS.get(stored.name, "{b}[{i}]").format(b=b, i=index)
 
     def load(self, name: str, node: U, width: int, form: str, parts) -> None:
+        if form == "bordered":
+            self._bordered_load(name, node, width, parts)
+            return
         (index, _), valid = parts
         index = _ref(index)
         ty = ctype(node.dtype, width)
         if form == "gather":
-            lanes = []
-            for k in range(width):
-                at = f"{index}.s{k:x}" if parts[0][1] > 1 else index
-                read = self._read_scalar(node, at)
-                if valid is not None:
-                    cond = f"{_ref(valid[0])}.s{k:x}" if valid[1] > 1 else _ref(valid[0])
-                    read = f"({cond} ? {read} : 0)"
-                # a vector of bool is a -1/0 mask: a 1 lane would read as false in a vector select
-                lanes.append(f"-({read})" if node.dtype == bool_ else read)
-            self.line(f"{ty} {name} = ({ty})({', '.join(lanes)});")
+            self.line(f"{ty} {name} = {self._gathered(node, width, parts[0], valid)};")
             return
         read = self._read(node.arg, index, width, form)
         if valid is not None:
             read = f"({_ref(valid[0])} ? {read} : ({ty})(0))"
         self.line(f"{ty} {name} = {read};")
+
+    def _gathered(self, node: U, width: int, index, valid) -> str:
+        """A vector read lane by lane, each lane where its own validity holds (else 0)."""
+        lanes = []
+        for k in range(width):
+            at = f"{_ref(index[0])}.s{k:x}" if index[1] > 1 else _ref(index[0])
+            read = self._read_scalar(node, at)
+            if valid is not None:
+                cond = f"{_ref(valid[0])}.s{k:x}" if valid[1] > 1 else _ref(valid[0])
+                read = f"({cond} ? {read} : 0)"
+            # a vector of bool is a -1/0 mask: a 1 lane would read as false in a vector select
+            lanes.append(f"-({read})" if node.dtype == bool_ else read)
+        return f"({ctype(node.dtype, width)})({', '.join(lanes)})"
+
+    def _bordered_load(self, name: str, node: U, width: int, parts) -> None:
+        """Contiguous lanes valid on one run (a padded border): a vector load where the first and
+        last lanes are valid (so all are, and every address is inside the buffer), else lane by
+        lane, as near a border."""
+        index, valid, base = parts
+        mask = _ref(valid[0])
+        last = f".s{width - 1:x}"
+        self.line(f"{ctype(node.dtype, width)} {name};")
+        self.line(f"if ({mask}.s0 && {mask}{last}) {name} = {self._read(node.arg, _ref(base[0]), width, 'vector')};")
+        self.line(f"else {name} = {self._gathered(node, width, index, valid)};")
 
     def _read_scalar(self, node: U, index: str) -> str:
         text = self._read(node.arg, index, 1, "scalar")
