@@ -88,6 +88,7 @@ class Workload:
     grad: bool = False          # runs with autograd on (a training step); else under no_grad
     jit: bool = False           # also run as lt.jit(run) ("lt:cl jit": replays of its captured kernels)
     restart: Callable | None = None  # restart(m, *args, arrays): back to the first step's state, in place
+    capturable: bool = False    # setup(..., capturable=True) keeps the optimizer's step count on the device
 
 
 def _f32(rng, *shape, uniform=False):
@@ -253,8 +254,34 @@ def _char_step(m, x, y, net, opt):
     return loss
 
 
+def _cnn(m, channels):
+    """A LeNet-like classifier of 28x28 images: two 3x3 convolutions, each with a ReLU and a 2x2
+    max pool, then a linear layer."""
+    c1, c2 = channels
+    nn = m.nn
+    return nn.Sequential(nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(c2 * 7 * 7, 10))
+
+
+def _cnn_inputs(quick, rng):
+    """A batch of images, its labels and one set of initial weights (PyTorch's initialisation)."""
+    channels, batch = ((4, 8), 4) if quick else ((16, 32), 64)
+    torch.manual_seed(0)
+    weights = {k: v.numpy().copy() for k, v in _cnn(torch, channels).state_dict().items()}
+    return [_f32(rng, batch, 1, 28, 28), rng.integers(0, 10, (batch,)), weights, channels]
+
+
+def _cnn_setup(m, x, labels, weights, channels, capturable=False):
+    net = _cnn(m, channels)
+    net.load_state_dict(weights)
+    extra = {"capturable": True} if capturable else {}
+    return x, labels, net, m.optim.Adam(net.parameters(), lr=1e-3, **extra)
+
+
 def _mlp_step(m, x, labels, net, opt):
-    """One SGD step of a ReLU MLP with cross-entropy; the loss before the update."""
+    """One optimizer step of a classifier with cross-entropy (the MLP's SGD, the CNN's Adam); the
+    loss before the update."""
     opt.zero_grad()
     loss = m.nn.functional.cross_entropy(net(x), labels)
     loss.backward()
@@ -295,9 +322,12 @@ def workloads() -> dict[str, Workload]:
         "mlp_step": Workload(
             inputs=_mlp_inputs, setup=_mlp_setup, run=_mlp_step, numpy=None, grad=True, tol=1e-5,
             jit=True, restart=_restart_training),
+        "cnn_step": Workload(
+            inputs=_cnn_inputs, setup=_cnn_setup, run=_mlp_step, numpy=None, grad=True, tol=1e-4,
+            jit=True, restart=_restart_training, capturable=True),
         "char_step": Workload(
             inputs=_char_inputs, setup=_char_setup, run=_char_step, numpy=None, grad=True, tol=1e-4,
-            jit=True, restart=_restart_training),
+            jit=True, restart=_restart_training, capturable=True),
         "bert": Workload(
             inputs=_bert_inputs, setup=_bert_setup, run=lambda m, ids, model: model(ids), numpy=None,
             tol=1e-3, rate="tokens/s", work=lambda ids, weights, config: float(ids.size), jit=True),
@@ -337,7 +367,7 @@ def lt_jit_contestant(wl: Workload, arrays, dev: str) -> Callable:
     lt.set_default_device(dev)
     with lt.no_grad():
         tensors = _convert(arrays, lambda a: lt.tensor(a, device=dev).realize())
-        args = wl.setup(lt, *tensors, **({"capturable": True} if wl.setup is _char_setup else {}))
+        args = wl.setup(lt, *tensors, **({"capturable": True} if wl.capturable else {}))
     step = lt.jit(lambda *a: wl.run(lt, *a))
     warming = [True]
 

@@ -454,6 +454,24 @@ def test_a_conv_weight_gradient_tiles_channels_by_output_channels():
     np.testing.assert_allclose(run(kernel, opts), expected.numpy(), rtol=1e-4, atol=1e-3)
 
 
+def test_a_matmul_whose_columns_fill_one_vector_still_tiles_its_rows():
+    """A conv's input gradient with 16 input channels: the lanes use up the channel axis, and
+    the rows (an axis after it, renumbered) are still unrolled into a register tile."""
+    x, w, dy = rand(4, 16, 8, 8), rand(8, 16, 3, 3, seed=1), rand(4, 8, 8, 8, seed=2)
+
+    def input_gradient(a, weight, g):
+        inp = a.detach().requires_grad_()
+        with lt.enable_grad():
+            out = lt.nn.functional.conv2d(inp, weight, padding=1)
+        return lt.autograd.grad(out, inp, g)[0]
+    kernel, _ = one_kernel(input_gradient, x, w, dy)
+    opts = choose_opts(kernel, CPU)
+    assert _lane_axis_size(kernel, opts) == 16
+    assert any(o.kind == OptKind.UNROLL for o in opts)
+    expected = torch.nn.grad.conv2d_input(x.shape, torch.tensor(w), torch.tensor(dy), padding=1)
+    np.testing.assert_allclose(run(kernel, opts), expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_a_padded_read_through_a_reshape_keeps_no_division():
     """A pad over a reshaped value (a pooling's (n, c, h, w, 1) result read by a padded
     convolution) reads each dim by its own index: an index that leaves its range at the

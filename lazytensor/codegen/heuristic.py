@@ -178,8 +178,11 @@ def _matmul_opts(b: _Builder, caps: DeviceCaps, found) -> bool:
     if caps.is_cpu and big:  # every product of the kernel (q, k and v of one x) gets packed
         for j in range(len(b.plan.reduce_axes)):
             b.try_add(Opt(OptKind.PACK, j, width * n_copies, along=n_axis))
+    axes_before = len(b.plan.axes)
     if not b.try_add(Opt(OptKind.UPCAST, n_axis, width)):
         return False
+    if len(b.plan.axes) < axes_before and n_axis < m_axis:  # lanes used up axis n: the later axes renumber
+        m_axis -= 1
     if m_copies > 1:
         b.try_add(Opt(OptKind.UNROLL, m_axis, m_copies))
     axes_before = len(b.plan.axes)
