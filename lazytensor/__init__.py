@@ -67,7 +67,11 @@ from .special_functions import digamma, erfinv, i0, lgamma, polygamma, sinc  # n
 from . import special  # noqa: F401
 from . import distributions  # noqa: F401
 from .elimination import cholesky, det, inv as inverse, logdet, slogdet  # noqa: F401
-from .linalg import matrix_power  # noqa: F401
+from .linalg import matrix_power, matrix_exp, nuclear_norm  # noqa: F401
+from .lu import lu_unpack  # noqa: F401
+from .pseudo_inverse import pinverse  # noqa: F401
+from .spectral import qr_old as qr, svd_old as svd  # noqa: F401
+from .triangular import cholesky_inverse, cholesky_solve, triangular_solve  # noqa: F401
 from .conversion import (  # noqa: F401
     clone,
 )

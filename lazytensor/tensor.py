@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import (conversion, creation, data_dependent, elementwise, elimination, indexing, linalg, movement, order,
-               products, random, reduce, sorting, special_functions)
+               products, pseudo_inverse, random, reduce, sorting, special_functions, spectral, triangular)
 from .autograd.api import backward as _backward
 from .creation import node_from_data
 from .tensor_base import RemovableHandle, Size, Storage, TensorBase, device, set_result_type
@@ -396,6 +396,13 @@ class Tensor(TensorBase):
     det = elimination.det
     logdet = elimination.logdet
     slogdet = elimination.slogdet
+    svd = spectral.svd_old
+    qr = spectral.qr_old
+    pinverse = pseudo_inverse.pinverse
+    matrix_exp = linalg.matrix_exp
+    cholesky_solve = triangular.cholesky_solve
+    cholesky_inverse = triangular.cholesky_inverse
+    triangular_solve = triangular.triangular_solve
 
     # ---- dtype, device, copies, in-place fills (lazytensor/conversion.py) ------------------
     to = conversion.to
