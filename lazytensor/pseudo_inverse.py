@@ -129,6 +129,9 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
         raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got input's "
                            f"dtype {A.dtype.name} and other's dtype {B.dtype.name} (shapes {tuple(A.shape)} and "
                            f"{tuple(B.shape)})")
+    if not 0 <= A.ndim - B.ndim <= 1:
+        raise RuntimeError(f"torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
+                           f"(input.dim() - other.dim()) <= 1, got shapes {tuple(A.shape)} and {tuple(B.shape)}")
     vector = B.ndim == A.ndim - 1
     rhs = B.unsqueeze(-1) if vector else B
     if rhs.ndim < 2 or rhs.shape[-2] != A.shape[-2]:

@@ -190,6 +190,7 @@ def test_qr_backward_refuses_what_torch_refuses():
     (lambda: lt.linalg.qr(lt.eye(2), mode="x"), RuntimeError, r"qr received unrecognized mode 'x'"),
     (lambda: lt.linalg.lstsq(lt.eye(2), lt.ones(2, 1), driver="x"), RuntimeError, r"`driver` should be one of"),
     (lambda: lt.linalg.lstsq(lt.eye(2), lt.ones(3, 1)), RuntimeError, r"lstsq: input.size\(-2\) should match"),
+    (lambda: lt.linalg.lstsq(lt.eye(2), lt.ones(3, 2, 1)), RuntimeError, r"lstsq: input.dim\(\) must be greater"),
     (lambda: lt.linalg.lstsq(lt.eye(2), lt.ones(2, 1, dtype=lt.float64)), RuntimeError,
      r"lstsq: Expected input and other to have the same dtype.*float32.*float64"),
     (lambda: lt.linalg.cond(lt.ones(2, 3), "fro"), RuntimeError, r"linalg.cond\(ord=fro\): A must be batches of sq"),
