@@ -34,10 +34,14 @@ class LinAlgError(RuntimeError):
     decomposition that did not converge): torch.linalg.LinAlgError, a RuntimeError."""
 
 
-def _square(op: str, A: Tensor) -> None:
-    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {A.shape[-2] if A.ndim > 1 else ''} "
-                           f"by {A.shape[-1] if A.ndim else ''} matrices (shape {tuple(A.shape)}, {A.dtype.name})")
+def float_matrices(op: str, A: Tensor, square: bool = False, what: str = "A") -> None:
+    """Refuse anything but a batch of float matrices (square ones where asked)."""
+    if A.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor {what} must have at least 2 dimensions, got shape "
+                           f"{tuple(A.shape)} ({A.dtype.name})")
+    if square and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{op}: {what} must be batches of square matrices, but they are {A.shape[-2]} by "
+                           f"{A.shape[-1]} matrices (shape {tuple(A.shape)}, {A.dtype.name})")
     if not A.dtype.is_floating_point:
         raise RuntimeError(f"{op}: Expected a floating point tensor as input, got {A.dtype.name} "
                            f"(shape {tuple(A.shape)})")
@@ -108,7 +112,7 @@ def now_if_eager(check) -> None:
 
 def _solved(op: str, A: Tensor, B: Tensor, left: bool) -> tuple[Tensor, Tensor]:
     """X with A X = B (or X A = B when not `left`), and the pivots of A."""
-    _square(op, A)
+    float_matrices(op, A, square=True)
     if not left:
         X, pivots = _solved(op, A.mT, B.mT, True)
         return X.mT, pivots
@@ -138,7 +142,7 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = Fa
 
 
 def _inverted(op: str, A: Tensor) -> tuple[Tensor, Tensor]:
-    _square(op, A)
+    float_matrices(op, A, square=True)
     identity = eye(A.shape[-1], dtype=A.dtype, device=A.device).expand(tuple(A.shape))
     X, pivots, _ = _gauss_jordan(A, identity)
     return X, pivots
@@ -160,7 +164,7 @@ def inv_ex(A: Tensor, *, check_errors: bool = False):
 
 
 def _pivots(op: str, A: Tensor) -> tuple[Tensor, Tensor]:
-    _square(op, A)
+    float_matrices(op, A, square=True)
     _, pivots, sign = _gauss_jordan(A, A[..., :, :0])
     return pivots, sign
 
@@ -187,7 +191,7 @@ def logdet(A: Tensor) -> Tensor:
 def _cholesky(op: str, A: Tensor, upper: bool) -> tuple[Tensor, Tensor]:
     """L lower-triangular with L L^T = A (or its transpose, `upper`), column by column, and
     where each leading minor fails to be positive-definite."""
-    _square(op, A)
+    float_matrices(op, A, square=True)
     # the lower triangle is read (and mirrored), as LAPACK reads it; the gradient is that of
     # the symmetric part, spread over both triangles, as PyTorch's
     lower = A.tril() + A.tril(-1).mT

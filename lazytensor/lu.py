@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .creation import arange, eye
 from .elementwise import where
-from .elimination import ask, first_failure, pivot_row
+from .elimination import ask, first_failure, float_matrices, pivot_row
 from .ir import dtype as dtypes
 from .movement import cat
 from .triangular import solve_triangular
@@ -25,18 +25,10 @@ lu_factor_ex_result = namedtuple("lu_factor_ex", ["LU", "pivots", "info"])
 lu_result = namedtuple("lu", ["P", "L", "U"])
 
 
-def _float_matrices(op: str, A: Tensor) -> None:
-    if A.ndim < 2:
-        raise RuntimeError(f"{op}: Expected tensor with 2 or more dimensions. Got size: {tuple(A.shape)} instead")
-    if not A.dtype.is_floating_point:
-        raise RuntimeError(f"{op}: Expected a floating point tensor as input, got {A.dtype.name} "
-                           f"(shape {tuple(A.shape)})")
-
-
 def _factor(op: str, A: Tensor, pivot: bool) -> tuple[Tensor, Tensor, Tensor]:
     """LAPACK's packed LU of A (..., m, n), its 1-based int32 pivots (..., min(m, n)) and where
     each pivot is 0 (U is singular there)."""
-    _float_matrices(op, A)
+    float_matrices(op, A)
     if not pivot:
         raise RuntimeError(f"{op}: LU without pivoting is not implemented on the CPU")
     m, n = A.shape[-2], A.shape[-1]
@@ -88,7 +80,7 @@ def _permutation(pivots: Tensor, m: int) -> Tensor:
 
 def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True, unpack_pivots: bool = True):
     """(P, L, U) from lu_factor's packed form; a part not asked for is an empty tensor."""
-    _float_matrices("lu_unpack", LU_data)
+    float_matrices("lu_unpack", LU_data)
     m, n = LU_data.shape[-2], LU_data.shape[-1]
     k = min(m, n)
     if tuple(LU_pivots.shape) != tuple(LU_data.shape[:-2]) + (k,) or LU_pivots.dtype.is_floating_point:
@@ -116,11 +108,8 @@ def lu(A: Tensor, *, pivot: bool = True):
 
 def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoint: bool = False) -> Tensor:
     """X with A X = B (A^T X = B when `adjoint`; X A = B when not `left`), A given by lu_factor."""
-    if B.ndim < 2:
-        raise RuntimeError(f"linalg.lu_solve: The input tensor B must have at least 2 dimensions, got shape "
-                           f"{tuple(B.shape)}")
-    if LU.ndim < 2 or LU.shape[-1] != LU.shape[-2]:
-        raise RuntimeError(f"linalg.lu_solve: LU must be batches of square matrices, got shape {tuple(LU.shape)}")
+    float_matrices("linalg.lu_solve", LU, square=True, what="LU")
+    float_matrices("linalg.lu_solve", B, what="B")
     if not left:  # X A = B is A^T X^T = B^T
         return lu_solve(LU, pivots, B.mT, adjoint=not adjoint).mT
     if B.shape[-2] != LU.shape[-1]:

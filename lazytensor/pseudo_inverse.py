@@ -10,7 +10,7 @@ from .elementwise import maximum, where
 from .elimination import inv_ex
 from .ir import dtype as dtypes
 from .matrix_norms import matrix_norm
-from .spectral import eigh, float_matrices, svd, svdvals
+from .spectral import eigh, lapack_matrices, svd, svdvals
 from .type_info import finfo
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _pseudo_inverse(U: Tensor, S: Tensor, Vh: Tensor, kept: Tensor) -> Tensor:
 def _spectrum(op: str, A: Tensor, hermitian: bool):
     """(U, the singular values S (..., k), Vh), S descending; for symmetric A (`hermitian`)
     from eigh, with the eigenvalues' signs moved onto Vh."""
-    float_matrices(op, A, square=hermitian)
+    lapack_matrices(op, A, square=hermitian)
     if not hermitian:
         return svd(A, full_matrices=False)
     values, vectors = eigh(A)
@@ -104,13 +104,13 @@ def cond(A: Tensor, p=None) -> Tensor:
     """The condition number in the `p` norm: largest over smallest singular value for p None or
     2 (the reverse for -2); ||A|| ||A^-1|| for the other norms (inf where A is singular)."""
     if p in (None, 2, -2):
-        float_matrices("linalg.cond", A)
+        lapack_matrices("linalg.cond", A)
         S = svdvals(A)
         if S.shape[-1] == 0:
             return S.sum(-1)
         largest, smallest = S[..., 0], S[..., -1]
         return largest / smallest if p != -2 else smallest / largest
-    float_matrices(f"linalg.cond(ord={p})", A, square=True)
+    lapack_matrices(f"linalg.cond(ord={p})", A, square=True)
     inverse, info = inv_ex(A)
     value = matrix_norm(A, p) * matrix_norm(inverse, p)
     return where(info > 0, float("inf"), value)
@@ -120,7 +120,7 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     """The least-squares solution X of A X = B (the least-norm one where A is rank-deficient),
     with LAPACK's drivers' extras: residuals (gels, gelsd, gelss, for tall full-rank A), rank
     (all but gels) and singular values (gelsd, gelss); empty where the driver gives none."""
-    float_matrices("linalg.lstsq", A)
+    lapack_matrices("linalg.lstsq", A)
     driver = "gelsy" if driver is None else driver
     if driver not in _DRIVERS:
         raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss), "

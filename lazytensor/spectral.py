@@ -19,7 +19,7 @@ import numpy as np
 from .autograd.function import Function
 from .capture import refuse_host_read
 from .creation import eye, tensor
-from .elimination import LinAlgError
+from .elimination import LinAlgError, float_matrices
 from .movement import cat
 from .triangular import solve_triangular
 
@@ -34,15 +34,10 @@ qr_result = namedtuple("qr", ["Q", "R"])
 _QR_MODES = ("reduced", "complete", "r")
 
 
-def float_matrices(op: str, A: Tensor, square: bool = False) -> None:
-    """A batch of float matrices (square ones where asked), as LAPACK takes."""
-    if A.ndim < 2:
-        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions, got shape {tuple(A.shape)} "
-                           f"({A.dtype.name})")
-    if square and A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {A.shape[-2]} by "
-                           f"{A.shape[-1]} matrices (shape {tuple(A.shape)}, {A.dtype.name})")
-    if not A.dtype.is_floating_point or A.dtype.itemsize < 4:
+def lapack_matrices(op: str, A: Tensor, square: bool = False) -> None:
+    """A batch of float32 or float64 matrices (square ones where asked): what LAPACK takes."""
+    float_matrices(op, A, square)
+    if A.dtype.itemsize < 4:
         raise RuntimeError(f"{op}: Expected a float32 or float64 tensor as input, got {A.dtype.name} "
                            f"(shape {tuple(A.shape)})")
 
@@ -125,7 +120,7 @@ def _svd_backward(gU, gS, gVh, U: Tensor, S: Tensor, Vh: Tensor) -> Tensor:
 
 def svd(A: Tensor, full_matrices: bool = True, *, driver=None):
     """(U, S, Vh) with A = U diag(S) Vh, S descending; U and Vh square when `full_matrices`."""
-    float_matrices("linalg.svd", A)
+    lapack_matrices("linalg.svd", A)
     if driver is not None:
         raise RuntimeError(f"linalg.svd: keyword argument `driver=` is only supported on CUDA inputs with cuSOLVER "
                            f"backend (got driver={driver!r})")
@@ -134,13 +129,13 @@ def svd(A: Tensor, full_matrices: bool = True, *, driver=None):
 
 def svdvals(A: Tensor, *, driver=None) -> Tensor:
     """The singular values, descending."""
-    float_matrices("linalg.svdvals", A)
+    lapack_matrices("linalg.svdvals", A)
     return svd(A, full_matrices=False, driver=driver).S
 
 
 def svd_old(input: Tensor, some: bool = True, compute_uv: bool = True):
     """torch.svd: (U, S, V), V not transposed; without `compute_uv`, U and V are zeros."""
-    float_matrices("svd", input)
+    lapack_matrices("svd", input)
     if not compute_uv:
         m, n = input.shape[-2], input.shape[-1]
         batch = tuple(input.shape[:-2])
@@ -179,13 +174,13 @@ def _uplo(op: str, UPLO: str) -> str:
 def eigh(A: Tensor, UPLO: str = "L"):
     """(eigenvalues ascending, orthonormal eigenvectors as columns) of symmetric A, from the
     triangle UPLO names."""
-    float_matrices("linalg.eigh", A, square=True)
+    lapack_matrices("linalg.eigh", A, square=True)
     return eigh_result(*_Eigh.apply(A, _uplo("linalg.eigh", UPLO)))
 
 
 def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
     """The eigenvalues of symmetric A, ascending."""
-    float_matrices("linalg.eigvalsh", A, square=True)
+    lapack_matrices("linalg.eigvalsh", A, square=True)
     return eigh(A, UPLO).eigenvalues
 
 
@@ -238,7 +233,7 @@ def qr(A: Tensor, mode: str = "reduced"):
     if mode not in _QR_MODES:
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
                            f"or 'complete' (shape {tuple(A.shape)})")
-    float_matrices("linalg.qr", A)
+    lapack_matrices("linalg.qr", A)
     return qr_result(*_QR.apply(A, mode))
 
 

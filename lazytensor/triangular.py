@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .creation import arange, eye
 from .elementwise import broadcast_shapes, where
+from .elimination import float_matrices
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -22,14 +23,11 @@ triangular_solve_result = namedtuple("triangular_solve", ["solution", "cloned_co
 
 
 def _matrices(op: str, A: Tensor, B: Tensor, what: str = "A") -> None:
-    """A square float A and a float matrix B of A's dtype (both batched)."""
-    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"{op}: {what} must be batches of square matrices, got shape {tuple(A.shape)} "
-                           f"({A.dtype.name})")
-    if B.ndim < 2:
-        raise RuntimeError(f"{op}: The input tensor B must have at least 2 dimensions, got shape {tuple(B.shape)}")
-    if not A.dtype.is_floating_point or A.dtype != B.dtype:
-        raise RuntimeError(f"{op}: Expected {what} and B to be float tensors of the same dtype, got {A.dtype.name} "
+    """A square float A and a matrix B of A's dtype (both batched)."""
+    float_matrices(op, A, square=True, what=what)
+    float_matrices(op, B, what="B")
+    if A.dtype != B.dtype:
+        raise RuntimeError(f"{op}: Expected {what} and B to have the same dtype, but got {A.dtype.name} "
                            f"{tuple(A.shape)} and {B.dtype.name} {tuple(B.shape)}")
 
 
