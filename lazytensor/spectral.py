@@ -100,7 +100,7 @@ def _svd_backward(gU, gS, gVh, U: Tensor, S: Tensor, Vh: Tensor) -> Tensor:
     """PyTorch's svd_backward for real matrices."""
     m, n = U.shape[-2], Vh.shape[-1]
     if gU is None and gVh is None:
-        return (U * (S.new_zeros(()) if gS is None else gS).unsqueeze(-2)) @ Vh
+        return None if gS is None else (U * gS.unsqueeze(-2)) @ Vh
     inner = 0
     if gU is not None:
         inner = _skew(U.mT @ gU) * S.unsqueeze(-2)
@@ -243,12 +243,14 @@ def qr_old(input: Tensor, some: bool = True):
 
 
 def eig(A: Tensor, *args, **kwargs):
+    """Refused: a general matrix's eigen decomposition is complex."""
     raise NotImplementedError(f"linalg.eig: the eigenvalues and eigenvectors of a general matrix are complex, and "
                               f"lazytensor has no complex dtype (input shape {tuple(A.shape)}, {A.dtype.name}); "
                               f"for a symmetric matrix use linalg.eigh")
 
 
 def eigvals(A: Tensor, *args, **kwargs):
+    """Refused: a general matrix's eigenvalues are complex."""
     raise NotImplementedError(f"linalg.eigvals: the eigenvalues of a general matrix are complex, and lazytensor has "
                               f"no complex dtype (input shape {tuple(A.shape)}, {A.dtype.name}); for a symmetric "
                               f"matrix use linalg.eigvalsh")
