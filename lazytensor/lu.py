@@ -63,7 +63,8 @@ def lu_factor(A: Tensor, *, pivot: bool = True):
     LU, pivots, zero = _factor("linalg.lu_factor", A, pivot)
     ask("linalg.lu_factor", zero, "torch.linalg.lu_factor: U[{index},{index}] is zero and using it on lu_solve "
                                   "would result in a division by zero. If you still want to perform the "
-                                  "factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
+                                  "factorization, consider calling linalg.lu(A, pivot) or "
+                                  "linalg.lu_factor_ex(A, pivot)")
     return lu_factor_result(LU, pivots)
 
 
@@ -84,7 +85,8 @@ def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True, unpa
     m, n = LU_data.shape[-2], LU_data.shape[-1]
     k = min(m, n)
     if tuple(LU_pivots.shape) != tuple(LU_data.shape[:-2]) + (k,) or LU_pivots.dtype.is_floating_point:
-        raise RuntimeError(f"lu_unpack: LU_pivots must be an integer tensor of shape {tuple(LU_data.shape[:-2]) + (k,)} "
+        raise RuntimeError(f"lu_unpack: LU_pivots must be an integer tensor of shape "
+                           f"{tuple(LU_data.shape[:-2]) + (k,)} "
                            f"for LU_data of shape {tuple(LU_data.shape)}, got {LU_pivots.dtype.name} "
                            f"{tuple(LU_pivots.shape)}")
     empty = LU_data.new_zeros((0,))

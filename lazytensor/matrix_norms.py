@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 from .reduce import float_input, vector_norm
+from .reduce import norm as vector_norms
 from .spectral import svdvals
 
 if TYPE_CHECKING:
@@ -24,6 +25,10 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
     if A.ndim < 2:
         raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 dimensions, got shape "
                            f"{tuple(A.shape)}")
+    dim = (dim,) if isinstance(dim, int) else tuple(dim)
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))} (input shape "
+                           f"{tuple(A.shape)})")
     rows, cols = (A._dim(d, "matrix_norm") for d in dim)
     if ord == "fro":
         return vector_norm(A, 2, (rows, cols), keepdim)
@@ -57,6 +62,15 @@ def _spectral_norm(A: Tensor, ord, rows: int, cols: int, keepdim: bool) -> Tenso
         for d in sorted((rows, cols)):
             out = out.unsqueeze(d)
     return out
+
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """torch.norm: the vector norm of order p over `dim` (reduce.norm), or the nuclear norm
+    (p 'nuc') over the two dims `dim` (all of input's, when None)."""
+    if p != "nuc":
+        return vector_norms(input, p, dim, keepdim, dtype)
+    dims = tuple(range(input.ndim)) if dim is None else dim
+    return matrix_norm(input, "nuc", dims, keepdim, dtype=dtype)
 
 
 def nuclear_norm(input: Tensor, dim=(-2, -1), keepdim: bool = False) -> Tensor:

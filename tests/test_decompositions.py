@@ -73,6 +73,8 @@ CASES = {
     "matrix_norm_minus_2": (lambda m, a: m.linalg.matrix_norm(a, -2), TALL),
     "norm_nuc": (lambda m, a: m.linalg.norm(a, "nuc"), WIDE),
     "nuclear_norm": (lambda m, a: m.nuclear_norm(a), WIDE),
+    "torch_norm_nuc": (lambda m, a: m.norm(a, "nuc", dim=(0, 2), keepdim=True), TALL),
+    "norm_method_nuc": (lambda m, a: a.norm("nuc"), WIDE),
 }
 
 
@@ -195,6 +197,7 @@ def test_qr_backward_refuses_what_torch_refuses():
      r"lstsq: Expected input and other to have the same dtype.*float32.*float64"),
     (lambda: lt.linalg.cond(lt.ones(2, 3), "fro"), RuntimeError, r"linalg.cond\(ord=fro\): A must be batches of sq"),
     (lambda: lt.linalg.matrix_norm(lt.eye(2), 3), RuntimeError, r"linalg.matrix_norm: Order 3 not supported"),
+    (lambda: lt.norm(lt.ones(2, 3, 4), "nuc"), RuntimeError, r"linalg.matrix_norm: dim must be a 2-tuple. Got 0 1 2"),
     (lambda: lt.linalg.eig(lt.eye(2)), NotImplementedError, r"linalg.eig: .*complex.*use linalg.eigh"),
     (lambda: lt.linalg.eigvals(lt.eye(2)), NotImplementedError, r"linalg.eigvals: .*complex"),
 ])
