@@ -1,5 +1,6 @@
 """Linear systems by elimination, as lazy tensor ops: Gauss-Jordan elimination with partial
-pivoting (solve, inv, det, slogdet) and the Cholesky factorisation.
+pivoting (solve, inv, det, slogdet) and the Cholesky factorisation. A singular or indefinite
+matrix raises LinAlgError when a value is next read; the _ex forms return LAPACK's info.
 
 Each of the n steps of an n x n matrix is a few fused elementwise kernels and a reduction
 (the pivot search), the same code at every step (the step number is a kernel argument),
