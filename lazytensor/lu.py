@@ -49,22 +49,24 @@ def _factor(op: str, A: Tensor, pivot: bool) -> tuple[Tensor, Tensor, Tensor]:
     return M, ipiv.to(dtypes.int32), cat([empty] + pivots, -1) == 0
 
 
+def _ask_invertible(op: str, zero: Tensor) -> None:
+    ask(op, zero, f"torch.{op}: U[{{index}},{{index}}] is zero and using it on lu_solve would result in a division "
+                  f"by zero. If you still want to perform the factorization, consider calling linalg.lu(A, pivot) "
+                  f"or linalg.lu_factor_ex(A, pivot)")
+
+
 def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
     """(LU, pivots, info): info is the first zero on U's diagonal, from 1 (0 for none)."""
     LU, pivots, zero = _factor("linalg.lu_factor_ex", A, pivot)
     if check_errors:
-        ask("linalg.lu_factor_ex", zero, "linalg.lu_factor_ex: The factorization could not be completed because "
-                                         "U[{index},{index}] is zero (the input matrix is singular)")
+        _ask_invertible("linalg.lu_factor_ex", zero)
     return lu_factor_ex_result(LU, pivots, first_failure(zero))
 
 
 def lu_factor(A: Tensor, *, pivot: bool = True):
     """(LU, pivots) of A = P L U; a zero on U's diagonal raises, as torch's does."""
     LU, pivots, zero = _factor("linalg.lu_factor", A, pivot)
-    ask("linalg.lu_factor", zero, "torch.linalg.lu_factor: U[{index},{index}] is zero and using it on lu_solve "
-                                  "would result in a division by zero. If you still want to perform the "
-                                  "factorization, consider calling linalg.lu(A, pivot) or "
-                                  "linalg.lu_factor_ex(A, pivot)")
+    _ask_invertible("linalg.lu_factor", zero)
     return lu_factor_result(LU, pivots)
 
 

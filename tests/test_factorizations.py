@@ -143,6 +143,8 @@ def test_empty_and_batched_shapes():
      r"linalg.cholesky_ex: .*not positive-definite"),
     (lambda: lt.linalg.lu_factor(lt.zeros(2, 2)).LU.numpy(), lt.linalg.LinAlgError,
      r"torch.linalg.lu_factor: U\[1,1\] is zero"),
+    (lambda: lt.linalg.lu_factor_ex(lt.zeros(2, 2), check_errors=True).LU.numpy(), lt.linalg.LinAlgError,
+     r"torch.linalg.lu_factor_ex: U\[1,1\] is zero"),
     (lambda: lt.linalg.lu_factor(lt.eye(2), pivot=False), RuntimeError, r"LU without pivoting is not implemented"),
     (lambda: lt.linalg.lu_factor(lt.ones(3)), RuntimeError, r"linalg.lu_factor: The input tensor A must have at least"),
     (lambda: lt.linalg.lu_solve(*lt.linalg.lu_factor(lt.eye(2)), lt.ones(2)), RuntimeError,
