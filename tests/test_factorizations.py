@@ -15,7 +15,7 @@ B = RNG.standard_normal((2, 3, 2))
 SPD = A @ A.transpose(0, 2, 1) + np.eye(3)
 TALL = RNG.standard_normal((2, 4, 3))
 TAU = RNG.standard_normal((2, 2))
-SIX = RNG.standard_normal((6, 6)) + 3 * np.eye(6)  # reshaped into tensors for tensorinv, tensorsolve
+FOUR = RNG.standard_normal((4, 4)) + 3 * np.eye(4)  # reshaped into tensors for tensorinv, tensorsolve
 WEIGHTS = RNG.standard_normal(64)
 
 
@@ -48,9 +48,10 @@ CASES = {
     "matrix_exp": (lambda m, a: m.linalg.matrix_exp(a), A),
     "matrix_exp_of_a_large_norm": (lambda m, a: (a * 3).matrix_exp(), A),
     "matrix_exp_top_level": (lambda m, a: m.matrix_exp(a[0] / 4), A),
-    "tensorinv": (lambda m, a: m.linalg.tensorinv(a.reshape(6, 2, 3), ind=1), SIX),
-    "tensorsolve": (lambda m, a, b: m.linalg.tensorsolve(a.reshape(2, 3, 6), b), SIX, B[:, :, 0]),
-    "tensorsolve_dims": (lambda m, a, b: m.linalg.tensorsolve(a.reshape(6, 2, 3), b, dims=(0,)), SIX, B[:, :, 0]),
+    "tensorinv": (lambda m, a: m.linalg.tensorinv(a.reshape(4, 2, 2), ind=1), FOUR),
+    "tensorsolve": (lambda m, a, b: m.linalg.tensorsolve(a.reshape(2, 2, 4), b), FOUR, B[:, :2, 0]),
+    "tensorsolve_dims": (lambda m, a, b: m.linalg.tensorsolve(a.reshape(4, 2, 2), b, dims=(0,)), FOUR,
+                         B[:, :2, 0]),
     "householder_product": (lambda m, a, t: m.linalg.householder_product(a, t), TALL, TAU),
 }
 
