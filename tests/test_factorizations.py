@@ -138,6 +138,8 @@ def test_empty_and_batched_shapes():
 
 @pytest.mark.parametrize("call, error, message", [
     (lambda: lt.linalg.inv(lt.zeros(2, 2)).numpy(), lt.linalg.LinAlgError, r"linalg.inv: The diagonal element 1"),
+    (lambda: lt.linalg.solve(lt.zeros(2, 2), lt.ones(2)).numpy(), lt.linalg.LinAlgError, r"linalg.solve: .*singular"),
+    (lambda: lt.linalg.cholesky(-lt.eye(2)).numpy(), lt.linalg.LinAlgError, r"linalg.cholesky: .*not positive-def"),
     (lambda: lt.linalg.inv_ex(lt.zeros(2, 2), check_errors=True).inverse.numpy(), lt.linalg.LinAlgError,
      r"linalg.inv_ex: The diagonal element 1 is zero"),
     (lambda: lt.linalg.cholesky_ex(-lt.eye(2), check_errors=True).L.numpy(), lt.linalg.LinAlgError,
