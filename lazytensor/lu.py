@@ -32,8 +32,8 @@ def _factor(op: str, A: Tensor, pivot: bool) -> tuple[Tensor, Tensor, Tensor]:
     if not pivot:
         raise RuntimeError(f"{op}: LU without pivoting is not implemented on the CPU")
     m, n = A.shape[-2], A.shape[-1]
-    rows, columns = arange(m, device=A.device), arange(n, device=A.device)
-    below, right = rows.unsqueeze(-1), columns
+    rows, right = arange(m, device=A.device), arange(n, device=A.device)
+    below = rows.unsqueeze(-1)
     M, swaps, pivots = A, [], []
     for k in range(min(m, n)):
         M, p = pivot_row(M, k, rows)
