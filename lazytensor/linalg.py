@@ -1,7 +1,8 @@
-"""`lazytensor.linalg`: torch.linalg's namespace. The products and norms are here (built on
-lazytensor/products.py and reductions, so they fuse and have gradients like any other op);
-the solvers are lazytensor/elimination.py's, triangular.py's and lu.py's, the decompositions
-that LAPACK computes on the host spectral.py's, and what singular values give
+"""`lazytensor.linalg`: torch.linalg's namespace. The products, vector norms and tensor
+solvers are here (built on lazytensor/products.py, reductions and the solvers, so they fuse and
+have gradients like any other op); the solvers are lazytensor/elimination.py's, triangular.py's
+and lu.py's, the matrix norms matrix_norms.py's, the exponential matrix_exp.py's, the
+decompositions that LAPACK computes on the host spectral.py's, and what singular values give
 pseudo_inverse.py's."""
 from __future__ import annotations
 
