@@ -43,7 +43,7 @@ from .movement import (  # noqa: F401
     dstack, column_stack, diff, repeat_interleave, fliplr, flipud, rot90, narrow_copy, movedim as moveaxis,
 )
 from .reduce import (  # noqa: F401
-    sum, prod, mean, amax, amin, argmax, argmin, max, min, var, std, var_mean, std_mean, norm, logsumexp,
+    sum, prod, mean, amax, amin, argmax, argmin, max, min, var, std, var_mean, std_mean, logsumexp,
     softmax, log_softmax, cumsum, cumprod, nansum, nanmean, count_nonzero, aminmax, trapezoid,
     cumulative_trapezoid, cov, corrcoef, trapezoid as trapz, cummax, cummin, logcumsumexp, histc,
     all_ as all, any_ as any,
@@ -67,7 +67,12 @@ from .special_functions import digamma, erfinv, i0, lgamma, polygamma, sinc  # n
 from . import special  # noqa: F401
 from . import distributions  # noqa: F401
 from .elimination import cholesky, det, inv as inverse, logdet, slogdet  # noqa: F401
-from .linalg import matrix_power  # noqa: F401
+from .linalg import matrix_power, matrix_exp, nuclear_norm  # noqa: F401
+from .matrix_norms import norm  # noqa: F401
+from .lu import lu_unpack  # noqa: F401
+from .pseudo_inverse import pinverse  # noqa: F401
+from .spectral import qr_old as qr, svd_old as svd  # noqa: F401
+from .triangular import cholesky_inverse, cholesky_solve, triangular_solve  # noqa: F401
 from .conversion import (  # noqa: F401
     clone,
 )

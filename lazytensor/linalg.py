@@ -1,48 +1,32 @@
-"""`lazytensor.linalg`: the torch.linalg names that are products and norms (built on
-lazytensor/products.py and reductions, so they fuse and have gradients like any other op).
-The solvers (inv, det, slogdet, solve, cholesky) are lazytensor/elimination.py's; svd, qr and
-eigh are not there."""
+"""`lazytensor.linalg`: torch.linalg's namespace. The products, vector norms and tensor
+solvers are here (built on lazytensor/products.py, reductions and the solvers, so they fuse and
+have gradients like any other op); the solvers are lazytensor/elimination.py's, triangular.py's
+and lu.py's, the matrix norms matrix_norms.py's, the exponential matrix_exp.py's, the
+decompositions that LAPACK computes on the host spectral.py's, and what singular values give
+pseudo_inverse.py's."""
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING, Sequence
 
 from . import products
-from .elimination import cholesky, det, inv, slogdet, solve  # noqa: F401
-from .creation import eye
-from .reduce import _dims, float_input, vector_norm
+from .elimination import (  # noqa: F401
+    LinAlgError, cholesky, cholesky_ex, det, inv, inv_ex, slogdet, solve, solve_ex,
+)
+from .creation import arange, eye
+from .elementwise import where
+from .lu import lu, lu_factor, lu_factor_ex, lu_solve  # noqa: F401
+from .matrix_exp import matrix_exp  # noqa: F401
+from .pseudo_inverse import cond, lstsq, matrix_rank, pinv  # noqa: F401
+from .matrix_norms import matrix_norm, nuclear_norm  # noqa: F401
+from .reduce import _dims, vector_norm
+from .spectral import eig, eigh, eigvals, eigvalsh, qr, svd, svdvals  # noqa: F401
+from .triangular import solve_triangular  # noqa: F401
 
 if TYPE_CHECKING:
     from .tensor import Tensor
 
 matmul = products.matmul
-
-
-# ord -> (the reduction of absolute sums, the axis summed first, as an offset into `dim`)
-_MATRIX_ORDS = {math.inf: ("amax", 1), -math.inf: ("amin", 1), 1: ("amax", 0), -1: ("amin", 0)}
-
-
-def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> Tensor:
-    """The Frobenius norm, or the largest (smallest) absolute row sum (inf, -inf) or column sum
-    (1, -1), of the matrices over the two dims `dim`."""
-    A = float_input("matrix_norm", A, dtype)
-    if A.ndim < 2:
-        raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 dimensions, got shape "
-                           f"{tuple(A.shape)}")
-    rows, cols = (A._dim(d, "matrix_norm") for d in dim)
-    if ord == "fro":
-        return vector_norm(A, 2, (rows, cols), keepdim)
-    if ord not in _MATRIX_ORDS:
-        raise RuntimeError(f"linalg.matrix_norm: ord {ord!r} is not supported (supported: 'fro', inf, -inf, 1, -1; "
-                           f"'nuc', 2 and -2 need singular values), input shape {tuple(A.shape)}")
-    peak, first = _MATRIX_ORDS[ord]
-    summed, other = (cols, rows) if first else (rows, cols)
-    sums = A.abs().sum(summed, keepdim=True)
-    if sums.shape[other] == 0 and peak == "amax":  # the largest of no sums of magnitudes: 0, as torch
-        out = sums.sum(other, keepdim=True)
-    else:
-        out = getattr(sums, peak)(other, keepdim=True)
-    return out if keepdim else out.squeeze(max(rows, cols)).squeeze(min(rows, cols))
 
 
 def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -112,3 +96,48 @@ def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> T
 def vander(x: Tensor, *, N: int | None = None) -> Tensor:
     """Increasing powers of x along a new last dim: x ** 0, x ** 1, ..., x ** (N - 1)."""
     return products.vander(x, N, increasing=True)
+
+
+def tensorinv(A: Tensor, ind: int = 2) -> Tensor:
+    """The inverse of A seen as a matrix from its first `ind` dims to the rest: the result, of
+    shape A.shape[ind:] + A.shape[:ind], contracted with A gives the identity."""
+    if ind <= 0:
+        raise RuntimeError(f"linalg.tensorinv: Expected a strictly positive integer for 'ind', but got {ind}")
+    rows, cols = tuple(A.shape[:ind]), tuple(A.shape[ind:])
+    if math.prod(rows) != math.prod(cols):
+        raise RuntimeError(f"linalg.tensorinv: Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {math.prod(cols)} != {math.prod(rows)} (shape "
+                           f"{tuple(A.shape)}, ind {ind})")
+    return inv(A.reshape(math.prod(rows), math.prod(cols))).reshape(cols + rows)
+
+
+def tensorsolve(A: Tensor, B: Tensor, dims=None) -> Tensor:
+    """X with tensordot(A, X, X.ndim) = B; `dims` are A's dims moved to its end first."""
+    if dims is not None:
+        moved = [A._dim(d, "linalg.tensorsolve") for d in dims]
+        A = A.movedim(moved, list(range(A.ndim - len(moved), A.ndim)))
+    solution = tuple(A.shape[B.ndim:])
+    if tuple(A.shape[:B.ndim]) != tuple(B.shape) or math.prod(solution) != B.numel():
+        raise RuntimeError(f"linalg.tensorsolve: Expected self to satisfy the requirement prod(result.shape) == "
+                           f"prod(other.shape) with A's leading dims equal to other's shape, got shapes "
+                           f"{tuple(A.shape)} and {tuple(B.shape)}")
+    return solve(A.reshape(B.numel(), math.prod(solution)), B.reshape(-1)).reshape(solution)
+
+
+def householder_product(A: Tensor, tau: Tensor) -> Tensor:
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T, v_i being column i of
+    A below the diagonal with a 1 on it (LAPACK's orgqr: Q from geqrf's packed reflectors)."""
+    m, n = (A.shape[-2], A.shape[-1]) if A.ndim >= 2 else (0, 0)
+    k = tau.shape[-1] if tau.ndim else 0
+    if A.ndim < 2 or m < n or n < k or tuple(tau.shape[:-1]) != tuple(A.shape[:-2]):
+        raise RuntimeError(f"torch.linalg.householder_product: expected A (..., m, n) with m >= n and tau (..., k) "
+                           f"with k <= n and A's batch dims, got shapes {tuple(A.shape)} and {tuple(tau.shape)}")
+    if A.dtype != tau.dtype or not A.dtype.is_floating_point:
+        raise RuntimeError(f"torch.linalg.householder_product: tau dtype {tau.dtype.name} does not match input "
+                           f"dtype {A.dtype.name} (both must be floating point)")
+    rows = arange(m, device=A.device).unsqueeze(-1)
+    Q = eye(m, n, dtype=A.dtype, device=A.device).expand(tuple(A.shape))
+    for i in reversed(range(k)):
+        v = where(rows == i, 1.0, where(rows > i, A[..., :, i:i + 1], 0.0))
+        Q = Q - tau[..., i:i + 1].unsqueeze(-1) * v @ (v.mT @ Q)
+    return Q

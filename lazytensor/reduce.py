@@ -186,10 +186,8 @@ def std_mean(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, co
 
 
 def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
-    """torch.norm: the vector norm of order p over `dim` ("fro" is 2); integers count as floats."""
-    if p == "nuc":
-        raise RuntimeError(f"norm: the nuclear norm needs singular values, which lazytensor does not compute "
-                           f"(shape {tuple(self.shape)})")
+    """torch.norm's vector norms: of order p over `dim` ("fro" is 2); integers count as floats.
+    (matrix_norms.norm adds the nuclear norm.)"""
     x = self if self.dtype.is_floating_point else self.float()
     return vector_norm(x, 2 if p == "fro" else float(p) if p == "inf" else p, dim, keepdim, dtype=dtype)
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import (conversion, creation, data_dependent, elementwise, elimination, indexing, linalg, movement, order,
-               products, random, reduce, sorting, special_functions)
+from . import (conversion, creation, data_dependent, elementwise, elimination, indexing, linalg, matrix_norms,
+               movement, order, products, pseudo_inverse, random, reduce, sorting, special_functions, spectral,
+               triangular)
 from .autograd.api import backward as _backward
 from .creation import node_from_data
 from .tensor_base import RemovableHandle, Size, Storage, TensorBase, device, set_result_type
@@ -318,7 +319,7 @@ class Tensor(TensorBase):
     var = reduce.var
     std = reduce.std
     var_mean = reduce.var_mean
-    norm = reduce.norm
+    norm = matrix_norms.norm
     logsumexp = reduce.logsumexp
     softmax = reduce.softmax
     log_softmax = reduce.log_softmax
@@ -396,6 +397,13 @@ class Tensor(TensorBase):
     det = elimination.det
     logdet = elimination.logdet
     slogdet = elimination.slogdet
+    svd = spectral.svd_old
+    qr = spectral.qr_old
+    pinverse = pseudo_inverse.pinverse
+    matrix_exp = linalg.matrix_exp
+    cholesky_solve = triangular.cholesky_solve
+    cholesky_inverse = triangular.cholesky_inverse
+    triangular_solve = triangular.triangular_solve
 
     # ---- dtype, device, copies, in-place fills (lazytensor/conversion.py) ------------------
     to = conversion.to

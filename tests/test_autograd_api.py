@@ -887,3 +887,20 @@ def test_gradgradcheck(numpy_float64):
         inputs = tuple(_f64(s, seed) for seed, s in enumerate(shapes))
         assert lt.autograd.gradgradcheck(fn, inputs) is True
     check_cases(GRADGRADCHECK, body)
+
+
+def test_a_custom_function_that_reads_its_input_on_the_host_passes_gradients_to_a_non_leaf():
+    """The forward's output holds nothing of the input's graph (it was made from host values):
+    the gradient still reaches the leaf behind the input."""
+    class Doubled(lt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return lt.tensor(x.numpy() * 2)
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2
+
+    leaf = lt.ones(2, 3, requires_grad=True)
+    Doubled.apply((leaf * 3).mT).sum().backward()
+    assert leaf.grad.tolist() == [[6.0] * 3] * 2

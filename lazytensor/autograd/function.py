@@ -42,10 +42,14 @@ class FunctionCtx:
 
 
 class _CustomBackward(GradNode):
-    def __init__(self, fn_cls, ctx: FunctionCtx, inputs: list, outputs: list[tuple], input_shapes: list):
+    def __init__(self, fn_cls, ctx: FunctionCtx, arguments: tuple, inputs: list, outputs: list[tuple],
+                 input_shapes: list):
         super().__init__()
         self.fn_cls, self.ctx = fn_cls, ctx
         self.inputs = inputs  # per forward argument: its GradNode, or None
+        # the arguments' values: their GradNodes hold them weakly, and a forward that read them
+        # on the host (numpy) leaves nothing else holding them until backward
+        self.input_values = [a.node if gn is not None else None for a, gn in zip(arguments, inputs)]
         self.input_shapes = input_shapes  # per forward argument: its shape, if a tensor
         self.outputs = outputs  # (dtype, shape, device) per output: never the outputs' own nodes
 
@@ -86,7 +90,7 @@ class _CustomBackward(GradNode):
         return B.reshape(B.reduce(g.node, "sum", axes), shape)
 
     def release(self) -> None:
-        self.ctx = None
+        self.ctx, self.input_values = None, []
 
 
 def _shape_of(node: Node) -> tuple:
@@ -115,8 +119,8 @@ class Function:
         outs = out if isinstance(out, tuple) else (out,)
         inputs = [a._grad_node() if isinstance(a, TensorBase) and a.requires_grad else None for a in args]
         shapes = [tuple(a.shape) if isinstance(a, TensorBase) else None for a in args]
-        node = _CustomBackward(cls, ctx, inputs, [_shape_of(o.node) for o in outs if isinstance(o, TensorBase)],
-                               shapes)
+        outputs = [_shape_of(o.node) for o in outs if isinstance(o, TensorBase)]
+        node = _CustomBackward(cls, ctx, args, inputs, outputs, shapes)
         wrapped, slot = [], 0
         for o in outs:
             if isinstance(o, TensorBase) and o.dtype.is_floating_point:
