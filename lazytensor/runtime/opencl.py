@@ -181,7 +181,8 @@ def _save(path: Path, binary: bytes) -> None:
 
 def _any_binary(folder: Path) -> bool:
     try:
-        return any(entry.name.endswith(".bin") for entry in os.scandir(folder))
+        with os.scandir(folder) as entries:  # closed when any() stops early
+            return any(entry.name.endswith(".bin") for entry in entries)
     except OSError:
         return False
 
