@@ -54,7 +54,9 @@ class _CustomBackward(GradNode):
         self.outputs = outputs  # (dtype, shape, device) per output: never the outputs' own nodes
 
     def name(self) -> str:
-        return f"{self.fn_cls.__name__}Backward"
+        """A user's Function F gives FBackward, as in PyTorch; one of lazytensor's own names the
+        op as PyTorch's grad_fn does (`grad_fn_name`, e.g. ConvolutionBackward0)."""
+        return getattr(self.fn_cls, "grad_fn_name", None) or f"{self.fn_cls.__name__}Backward"
 
     def next_nodes(self) -> list[GradNode]:
         return [gn for gn in self.inputs if gn is not None]

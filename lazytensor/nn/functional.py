@@ -581,6 +581,8 @@ class Convolution(Function):
     copies back (two kernels, the second all index arithmetic); a transposed convolution reads
     the gradient once, as the forward reads the input (the matmul path, one kernel)."""
 
+    grad_fn_name = "ConvolutionBackward0"
+
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, geo: _ConvGeometry) -> Tensor:
         ctx.save_for_backward(x, weight)
