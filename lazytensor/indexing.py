@@ -517,3 +517,66 @@ def _accumulated(self: Tensor, indices: tuple, values) -> Tensor:
     return target.scatter_add(0, flat.reshape(rows, 1).expand(rows, width), source).reshape(tuple(self.shape))
 
 
+
+
+def index_put(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    """self with self[indices] = values (or += with `accumulate`), self unchanged."""
+    return index_put_(self.clone(), indices, values, accumulate)
+
+
+def put(self: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    """self with source's elements written (or added) at the flat positions `index` names,
+    counting self as if contiguous and 1-D (a negative index from the end)."""
+    _check_index_tensor("put", self, index)
+    if index.numel() != source.numel():
+        raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
+                         f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
+    if source.dtype != self.dtype:
+        raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got self.dtype = "
+                           f"{self.dtype.name} and source.dtype = {source.dtype.name}")
+    flat = index_put(self.reshape(-1), (index.reshape(-1),), source.reshape(-1), accumulate)
+    return flat.reshape(tuple(self.shape))
+
+
+_INDEX_REDUCTIONS = ("prod", "mean", "amax", "amin")
+
+
+def index_reduce(self: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str,
+                 *, include_self: bool = True) -> Tensor:
+    """scatter_reduce of source[..., k, ...] onto index[k] along dim."""
+    if reduce not in _INDEX_REDUCTIONS:
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    if not isinstance(source, TensorBase) or source.dtype != self.dtype:
+        got = source.dtype.name if isinstance(source, TensorBase) else type(source).__name__
+        raise RuntimeError(f"index_reduce_(): self ({self.dtype.name}) and source ({got}) must have the same "
+                           f"scalar type")
+    d, shape = _index_shape(self, dim, index, "index_reduce")
+    if tuple(source.shape) != shape:
+        raise RuntimeError(f"index_reduce(): source {tuple(source.shape)} does not match self {tuple(self.shape)} "
+                           f"with {index.numel()} indices along dim {d} (expected {shape})")
+    view = [1] * len(shape)
+    view[d] = index.numel()
+    return scatter_reduce(self, d, index.reshape(view).expand(shape), source, reduce, include_self=include_self)
+
+
+def masked_scatter(self: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """self with the positions where mask holds taken, in row-major order, from source's
+    leading elements."""
+    if mask.dtype != D.bool_:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype {mask.dtype.name}")
+    if source.dtype != self.dtype:
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
+                           f"{self.dtype.name} and {source.dtype.name}")
+    shape = broadcast_shapes("masked_scatter", tuple(self.shape), tuple(mask.shape))
+    x, m = self.expand(shape), mask.expand(shape)
+    flat = source.reshape(-1)
+    if flat.numel() == 0:  # nothing to take: any position the mask holds has no source element
+        if m.any().item():
+            raise RuntimeError("masked_scatter: Number of elements of source < number of ones in mask "
+                               f"(source shape {tuple(source.shape)}, mask shape {tuple(mask.shape)})")
+        return x.clone()
+    # the k-th position the mask holds takes source's k-th element (an index past source's end
+    # raises as gather's do); positions the mask does not hold read element 0, unused
+    taken = m.reshape(-1).long().cumsum(0) - 1
+    picked = flat.gather(0, where(m.reshape(-1), taken, 0))
+    return where(m, picked.reshape(shape), x)

@@ -10,7 +10,7 @@ from .ir import dtype as D
 from .ir.node import const
 from .creation import tensor
 from .elementwise import broadcast_shapes, common_device, result_dtype
-from .tensor_base import TensorBase, wrap
+from .tensor_base import Size, TensorBase, wrap
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -373,6 +373,12 @@ def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
     return tuple(t.expand(shape) for t in tensors)
 
 
+def broadcast_shapes_fn(*shapes) -> tuple[int, ...]:
+    """torch.broadcast_shapes: the shape that tensors of these shapes (an int is a 1-D shape)
+    broadcast to."""
+    return Size(broadcast_shapes("broadcast_shapes", *((s,) if isinstance(s, int) else tuple(s) for s in shapes)))
+
+
 def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
     """Coordinate grids of 0- or 1-D tensors: 'ij' (matrix order) or 'xy' (the first two axes
     swapped, as NumPy's default); views, no copies."""
@@ -399,6 +405,10 @@ def ravel(self: Tensor) -> Tensor:
 
 def view_as(self: Tensor, other: Tensor) -> Tensor:
     return self.view(tuple(other.shape))
+
+
+def reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    return self.reshape(tuple(other.shape))
 
 
 def tile(self: Tensor, dims) -> Tensor:

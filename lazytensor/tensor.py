@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import (conversion, creation, data_dependent, elementwise, elimination, indexing, linalg, movement, order,
-               products, random, reduce, sorting, special_functions)
+from . import (conversion, creation, data_dependent, elementwise, elimination, float_parts, histograms, indexing,
+               integer_math, linalg, movement, order, products, queries, random, reduce, sorting, special_functions,
+               splitting)
 from .autograd.api import backward as _backward
 from .creation import node_from_data
 from .tensor_base import RemovableHandle, Size, Storage, TensorBase, device, set_result_type
@@ -240,6 +241,26 @@ class Tensor(TensorBase):
     erfinv_ = elementwise.inplace("erfinv", special_functions.erfinv)
     sinc_ = elementwise.inplace("sinc", special_functions.sinc)
     i0_ = elementwise.inplace("i0", special_functions.i0)
+    mvlgamma = special_functions.mvlgamma
+    mvlgamma_ = elementwise.inplace("mvlgamma", special_functions.mvlgamma)
+    ldexp = float_parts.ldexp
+    ldexp_ = elementwise.inplace("ldexp", float_parts.ldexp)
+    frexp = float_parts.frexp
+    gcd = integer_math.gcd
+    gcd_ = elementwise.inplace("gcd", integer_math.gcd)
+    lcm = integer_math.lcm
+    lcm_ = elementwise.inplace("lcm", integer_math.lcm)
+    positive = elementwise.positive
+    # the `name_` forms of the ops above that need nothing of their own: each computes out of
+    # place and writes into self's storage (elementwise.inplace). The class body's namespace is
+    # written directly so that the methods stand on the class like the ones listed by hand.
+    _namespace = vars()
+    for _name in ("absolute arccos arccosh arcsin arcsinh arctan arctan2 arctanh bitwise_not deg2rad divide eq "
+                  "erfc exp2 expm1 fix fmod ge greater greater_equal gt hypot le less less_equal log10 log1p "
+                  "log2 logical_and logical_or logical_xor logit lt multiply ne negative not_equal polygamma "
+                  "rad2deg sgn subtract tan true_divide xlogy").split():
+        _namespace[_name + "_"] = elementwise.inplace(_name, _namespace[_name])
+    del _namespace, _name
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
@@ -268,6 +289,7 @@ class Tensor(TensorBase):
     broadcast_to = movement.broadcast_to
     ravel = movement.ravel
     view_as = movement.view_as
+    reshape_as = movement.reshape_as
     tile = movement.tile
     diff = movement.diff
     repeat_interleave = movement.repeat_interleave
@@ -283,6 +305,14 @@ class Tensor(TensorBase):
     split = movement.split
     chunk = movement.chunk
     unbind = movement.unbind
+    tensor_split = splitting.tensor_split
+    hsplit = splitting.hsplit
+    vsplit = splitting.vsplit
+    dsplit = splitting.dsplit
+    split_with_sizes = splitting.split_with_sizes
+    unsafe_split = splitting.unsafe_split
+    unsafe_chunk = splitting.unsafe_chunk
+    unsafe_split_with_sizes = splitting.unsafe_split_with_sizes
     flip = movement.flip
     fliplr = movement.fliplr
     flipud = movement.flipud
@@ -335,6 +365,9 @@ class Tensor(TensorBase):
     cummin = reduce.cummin
     logcumsumexp = reduce.logcumsumexp
     histc = reduce.histc
+    histogram = histograms.histogram
+    renorm = reduce.renorm
+    renorm_ = elementwise.inplace("renorm", reduce.renorm)
 
     # ---- indexing, gather and scatter (lazytensor/indexing.py) -----------------------------
     __getitem__ = indexing.getitem
@@ -366,6 +399,14 @@ class Tensor(TensorBase):
     slice_scatter = indexing.slice_scatter
     diagonal_scatter = indexing.diagonal_scatter
     bincount = data_dependent.bincount
+    argwhere = data_dependent.argwhere
+    index_put = indexing.index_put
+    put = indexing.put
+    put_ = elementwise.inplace("put", indexing.put)
+    index_reduce = indexing.index_reduce
+    index_reduce_ = elementwise.inplace("index_reduce", indexing.index_reduce)
+    masked_scatter = indexing.masked_scatter
+    masked_scatter_ = elementwise.inplace("masked_scatter", indexing.masked_scatter)
 
     # ---- matrix products (lazytensor/products.py) --------------------------------------------
     matmul = products.matmul
@@ -378,6 +419,8 @@ class Tensor(TensorBase):
     ger = products.outer
     diagonal = products.diagonal
     diag = products.diag
+    diag_embed = products.diag_embed
+    diagflat = products.diagflat
     trace = products.trace
     mv = products.mv
     addmm = products.addmm
@@ -407,6 +450,8 @@ class Tensor(TensorBase):
     long = conversion.long
     bool = conversion.bool_
     byte = conversion.byte
+    short = conversion.short
+    char = conversion.char
     type_as = conversion.type_as
     type = conversion.type_
     cpu = conversion.cpu
@@ -422,6 +467,21 @@ class Tensor(TensorBase):
     transpose_ = conversion.transpose_
     unsqueeze_ = conversion.unsqueeze_
     squeeze_ = conversion.squeeze_
+    swapaxes_ = swapdims_ = conversion.swapaxes_
+
+    # ---- questions about the tensor; complex-number ops of a real tensor (lazytensor/queries.py)
+    is_signed = queries.is_signed
+    is_complex = is_conj = is_neg = queries.is_false
+    is_nonzero = queries.is_nonzero
+    is_same_size = queries.is_same_size
+    equal = queries.equal
+    isreal = queries.isreal
+    conj = resolve_conj = resolve_neg = conj_physical = queries.itself
+    real = property(queries.itself)
+    imag = property(queries.imag)
+    is_cpu = property(queries.is_cpu)
+    get_device = queries.get_device
+    ndimension = TensorBase.dim
 
     # ---- new tensors like this one (lazytensor/creation.py) --------------------------------
     tensor = creation.tensor
@@ -430,6 +490,8 @@ class Tensor(TensorBase):
     new_empty = creation.new_empty
     new_full = creation.new_full
     new_tensor = creation.new_tensor
+    new = creation.new
+    new_empty_strided = creation.new_empty_strided
 
     # ---- random fills (lazytensor/random.py) -----------------------------------------------
     uniform_ = random.uniform_

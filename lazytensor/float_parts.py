@@ -1,0 +1,41 @@
+"""A float as mantissa and power of two: frexp splits it, ldexp joins the parts."""
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import TYPE_CHECKING
+
+from .ir import dtype as D
+from .elementwise import exp2, floor, isfinite, log2, pow, where
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+frexp_result = namedtuple("frexp", ["mantissa", "exponent"])
+
+
+def ldexp(input: Tensor, other: Tensor) -> Tensor:
+    """input * 2 ** other."""
+    return input * pow(2.0, other)
+
+
+def _times_power_of_two(x: Tensor, exponent: Tensor) -> Tensor:
+    """x * 2 ** exponent in two halves, so that neither factor overflows or goes subnormal
+    where the product does not (a subnormal x has an exponent near -150)."""
+    half = floor(exponent / 2)
+    return x * exp2(half) * exp2(exponent - half)
+
+
+def frexp(input: Tensor) -> frexp_result:
+    """(mantissa, exponent) with input = mantissa * 2 ** exponent, 0.5 <= |mantissa| < 1; zeros,
+    infinities and NaN are their own mantissa with exponent 0."""
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"torch.frexp() only supports floating-point dtypes (got {input.dtype.name}, shape "
+                           f"{tuple(input.shape)})")
+    regular = isfinite(input) & (input != 0)
+    exponent = floor(log2(where(regular, input.abs(), 1.0))) + 1
+    mantissa = _times_power_of_two(input, -exponent)
+    # log2 rounds: a value next to a power of two can land one binade off
+    high, low = mantissa.abs() >= 1, mantissa.abs() < 0.5
+    mantissa = where(high, mantissa / 2, where(low, mantissa * 2, mantissa))
+    exponent = exponent + high.to(exponent.dtype) - low.to(exponent.dtype)
+    return frexp_result(where(regular, mantissa, input), where(regular, exponent, 0.0).to(D.int32))
