@@ -18,7 +18,7 @@ from .jit import jit
 from . import viz  # noqa: F401
 from .creation import (  # noqa: F401
     tensor, from_numpy, as_tensor, zeros, ones, empty, full, zeros_like, ones_like, empty_like,
-    full_like, arange, linspace, eye, tril_indices, triu_indices, asarray, logspace, empty_strided,
+    full_like, arange, linspace, eye, tril_indices, triu_indices, asarray, logspace, empty_strided, scalar_tensor,
 )
 from .windows import bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window  # noqa: F401
 from .elementwise import (  # noqa: F401
@@ -33,7 +33,7 @@ from .elementwise import (  # noqa: F401
     addcmul, addcdiv, frac, deg2rad, rad2deg, logit, logaddexp, logaddexp2, hypot, xlogy, fmax, fmin,
     clamp_min, clamp_max, isposinf, isneginf, copysign, signbit, heaviside, float_power, sign as sgn, isclose, allclose,
     asin as arcsin, acos as arccos, atan as arctan, atan2 as arctan2, asinh as arcsinh, acosh as arccosh,
-    atanh as arctanh,
+    atanh as arctanh, positive, rsub,
 )
 from .movement import (  # noqa: F401
     transpose, t, squeeze, unsqueeze, flatten, unflatten, movedim, narrow, select, split, chunk,
@@ -42,7 +42,11 @@ from .movement import (  # noqa: F401
     reshape_fn as reshape, permute_fn as permute,
     broadcast_to, broadcast_tensors, meshgrid, ravel, tile, atleast_1d, atleast_2d, atleast_3d, hstack, vstack,
     dstack, column_stack, diff, repeat_interleave, fliplr, flipud, rot90, narrow_copy, movedim as moveaxis,
-    broadcast_shapes_fn as broadcast_shapes,
+    broadcast_shapes_fn as broadcast_shapes, vstack as row_stack, adjoint, as_strided,
+)
+from .copies import (  # noqa: F401
+    alias_copy, detach_copy, diagonal_copy, expand_copy, permute_copy, select_copy, slice_copy, split_copy,
+    split_with_sizes_copy, squeeze_copy, t_copy, transpose_copy, unbind_copy, unfold_copy, unsqueeze_copy, view_copy,
 )
 from .splitting import (  # noqa: F401
     tensor_split, hsplit, vsplit, dsplit, split_with_sizes, unsafe_split, unsafe_chunk, unsafe_split_with_sizes,
@@ -57,7 +61,7 @@ from .histograms import histogram  # noqa: F401
 from .indexing import (  # noqa: F401
     gather, take_along_dim, index_select, masked_fill, masked_select, scatter, scatter_add,
     take, index_add, index_copy, index_fill, scatter_reduce, select_scatter, slice_scatter, diagonal_scatter,
-    index_put, index_reduce, masked_scatter, put,
+    index_put, index_reduce, masked_scatter, put, unravel_index, nonzero_static,
 )
 from .data_dependent import (  # noqa: F401
     nonzero, unique, unique_consecutive,
@@ -70,8 +74,8 @@ from .products import (  # noqa: F401
 )
 from . import linalg  # noqa: F401
 from .special_functions import digamma, erfinv, i0, lgamma, mvlgamma, polygamma, sinc  # noqa: F401
-from .float_parts import frexp, ldexp  # noqa: F401
-from .integer_math import gcd, lcm  # noqa: F401
+from .float_parts import frexp, ldexp, nextafter  # noqa: F401
+from .integer_math import bitwise_left_shift, bitwise_right_shift, gcd, lcm  # noqa: F401
 from .queries import (  # noqa: F401
     is_floating_point, is_signed, is_false as is_complex, is_false as is_conj, is_false as is_neg, is_nonzero,
     is_same_size, isreal, itself as conj, itself as resolve_conj, itself as resolve_neg, itself as conj_physical,

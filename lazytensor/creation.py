@@ -289,6 +289,11 @@ def new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad=False)
     return tensor(data, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
+def scalar_tensor(s, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding the number s (float32 unless dtype says otherwise)."""
+    return tensor(s, dtype=resolve_dtype(dtype), device=device, requires_grad=requires_grad)
+
+
 def new(self: Tensor, *args, device=None) -> Tensor:
     """The legacy constructor: sizes give an uninitialised tensor (zeros here), a list or tuple
     gives data, a tensor of self's dtype is returned as an alias; always self's dtype."""

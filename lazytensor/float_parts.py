@@ -5,7 +5,9 @@ from collections import namedtuple
 from typing import TYPE_CHECKING
 
 from .ir import dtype as D
-from .elementwise import exp2, floor, isfinite, log2, pow, where
+from .elementwise import describe, exp2, floor, isfinite, isinf, isnan, log2, pow, result_dtype, where
+from .tensor_base import TensorBase
+from .type_info import finfo
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -39,3 +41,25 @@ def frexp(input: Tensor) -> frexp_result:
     mantissa = where(high, mantissa / 2, where(low, mantissa * 2, mantissa))
     exponent = exponent + high.to(exponent.dtype) - low.to(exponent.dtype)
     return frexp_result(where(regular, mantissa, input), where(regular, exponent, 0.0).to(D.int32))
+
+
+# each float dtype's significand digits and the exponent of its smallest subnormal
+_DIGITS = {D.float16: (11, -24), D.bfloat16: (8, -133), D.float32: (24, -149), D.float64: (53, -1074)}
+
+
+def nextafter(input: Tensor, other: Tensor) -> Tensor:
+    """The next float after input in the direction of other (other itself where they are equal)."""
+    if not input.dtype.is_floating_point or not isinstance(other, TensorBase) or not other.dtype.is_floating_point:
+        raise RuntimeError(f"nextafter: expected floating-point tensors, got {describe(input, other)}")
+    dt = result_dtype(input, other)
+    x, y = input.to(dt), other.to(dt)
+    digits, smallest = _DIGITS[dt]
+    mantissa, exponent = frexp(x)
+    spacing = where(x == 0, smallest, (exponent - digits).clamp(min=smallest)).to(dt)
+    toward = (y - x).sign()
+    # a step toward zero from a power of two lands in the binade below, whose spacing is half
+    halved = (toward * x < 0) & (mantissa.abs() == 0.5) & (spacing > smallest)
+    step = _times_power_of_two(toward, spacing - halved.to(dt))
+    largest = finfo(dt).max
+    out = where(isinf(x), x.sign() * largest, x + step)  # infinity steps back to the largest float
+    return where(x == y, y, where(isnan(x) | isnan(y), x + y, out)).detach()

@@ -15,7 +15,7 @@ from .ir.ops import reduce_identity
 from .creation import arange, tensor
 from .data_dependent import nonzero
 from .elementwise import broadcast_shapes, common_device, where
-from .movement import cat
+from .movement import cat, stack
 from .tensor_base import TensorBase, wrap
 
 if TYPE_CHECKING:
@@ -580,3 +580,35 @@ def masked_scatter(self: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     taken = m.reshape(-1).long().cumsum(0) - 1
     picked = flat.gather(0, where(m.reshape(-1), taken, 0))
     return where(m, picked.reshape(shape), x)
+
+
+def unravel_index(indices: Tensor, shape) -> tuple[Tensor, ...]:
+    """The coordinates in `shape` of flat (row-major) indices; an index past either end wraps
+    around, as in PyTorch."""
+    if not isinstance(indices, TensorBase) or indices.dtype.is_floating_point or indices.dtype == D.bool_:
+        got = indices.dtype.name if isinstance(indices, TensorBase) else type(indices).__name__
+        raise TypeError(f"unravel_index: expected 'indices' to be integer dtype, but got {got}")
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"unravel_index: 'shape' cannot have negative values, but got {shape}")
+    coordinates, rest = [], indices.long()
+    for size in reversed(shape):
+        coordinates.append(rest.remainder(max(size, 1)))
+        rest = rest.div(max(size, 1), rounding_mode="floor")
+    return tuple(reversed(coordinates))
+
+
+def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
+    """nonzero's first `size` rows, padded with fill_value: a fixed shape, so computed lazily."""
+    if size < 0:
+        raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, got {size}")
+    held = (input != 0).reshape(-1)
+    rank = held.long().cumsum(0) - 1 if held.numel() else held.long()
+    keys = where(held, rank, -1)  # the k-th nonzero element goes to row k
+    flat = arange(held.numel(), device=input.device)
+    found = arange(size, device=input.device) < held.sum()  # rows past the count are padding
+    columns = [where(found, wrap(B.select_by_key(keys.node, coordinate.node, size)), fill_value)
+               for coordinate in unravel_index(flat, tuple(input.shape))]
+    if not columns:
+        return tensor(np.full((size, 0), fill_value, np.int64), device=input.device)
+    return stack(columns, 1)

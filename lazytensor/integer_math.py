@@ -53,3 +53,35 @@ def lcm(input: Tensor, other: Tensor) -> Tensor:
     zero = B.full_like_node(g, 0)
     divisor = B.elementwise("where", B.elementwise("eq", g, zero), B.full_like_node(g, 1), g)
     return wrap(B.elementwise("abs", B.elementwise("mul", B.elementwise("idiv", a, divisor), b)))
+
+
+def _shift(op: str, ir_op: str, a, b) -> Tensor:
+    """a shifted by b bits, as PyTorch shifts: a shift by a negative amount or by the width or
+    more gives 0 (a negative number shifted right gives -1)."""
+    _require(op, lambda d: not d.is_floating_point, "integer", a, b)
+    (x, amount), dt = prepare(op, a, b)
+    if dt.name == "bool":
+        raise TypeError(f"{op}: expected integer tensors, got two bool operands")
+    bits = 8 * dt.itemsize
+
+    def c(value) -> Node:
+        return B.full_like_node(amount, value)
+    # the IR shifts by the amount's low 5 bits (C's shift by the width or more is undefined):
+    # a 64-bit shift by 32 or more takes the 32 as two shifts by 16
+    out = B.elementwise(ir_op, x, B.elementwise("and", amount, c(31)))
+    if bits > 32:
+        by_32 = B.elementwise(ir_op, B.elementwise(ir_op, out, c(16)), c(16))
+        out = B.elementwise("where", B.elementwise("ne", B.elementwise("and", amount, c(32)), c(0)), by_32, out)
+    beyond = B.elementwise("or", B.elementwise("lt", amount, c(0)), B.elementwise("le", c(bits), amount))
+    fill = B.full_like_node(x, 0)
+    if ir_op == "shr" and dt.is_signed:
+        fill = B.elementwise("where", B.elementwise("lt", x, fill), B.full_like_node(x, -1), fill)
+    return wrap(B.elementwise("where", beyond, fill, out))
+
+
+def bitwise_left_shift(input, other) -> Tensor:
+    return _shift("bitwise_left_shift", "shl", input, other)
+
+
+def bitwise_right_shift(input, other) -> Tensor:
+    return _shift("bitwise_right_shift", "shr", input, other)

@@ -110,6 +110,22 @@ def matrix_transpose(self: Tensor) -> Tensor:
     return self.transpose(-2, -1)
 
 
+def as_strided(self: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
+    """Refused: lazytensor's views are shape operations over a storage, not strides into it."""
+    raise NotImplementedError(
+        f"as_strided: lazytensor describes views by shape operations, not by strides (size {tuple(size)}, stride "
+        f"{tuple(stride)} asked of a tensor of shape {tuple(self.shape)}); use view, permute, expand, narrow, "
+        f"diagonal or unfold (sliding windows)")
+
+
+def adjoint(self: Tensor) -> Tensor:
+    """The conjugate transpose of a (batch of) matrices: for real tensors, mT."""
+    if self.ndim < 2:
+        raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. Got "
+                           f"{self.ndim}-D tensor.")
+    return self.transpose(-2, -1)
+
+
 def expand(self: Tensor, *sizes) -> Tensor:
     sizes = _sizes(sizes, "expand")
     if len(sizes) < self.ndim:

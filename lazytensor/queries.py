@@ -24,6 +24,11 @@ def is_false(self: Tensor) -> bool:
     return False
 
 
+def itself_in_host_memory(self: Tensor, *args, **kwargs) -> Tensor:
+    """pin_memory, share_memory_: accepted for loaders that call them; the memory is the device's."""
+    return self
+
+
 def is_same_size(self: Tensor, other: Tensor) -> bool:
     return tuple(self.shape) == tuple(other.shape)
 

@@ -246,10 +246,18 @@ class Tensor(TensorBase):
     ldexp = float_parts.ldexp
     ldexp_ = elementwise.inplace("ldexp", float_parts.ldexp)
     frexp = float_parts.frexp
+    nextafter = float_parts.nextafter
+    nextafter_ = elementwise.inplace("nextafter", float_parts.nextafter)
     gcd = integer_math.gcd
     gcd_ = elementwise.inplace("gcd", integer_math.gcd)
     lcm = integer_math.lcm
     lcm_ = elementwise.inplace("lcm", integer_math.lcm)
+    bitwise_left_shift = __lshift__ = integer_math.bitwise_left_shift
+    bitwise_right_shift = __rshift__ = integer_math.bitwise_right_shift
+    __rlshift__ = elementwise.reflected(integer_math.bitwise_left_shift)
+    __rrshift__ = elementwise.reflected(integer_math.bitwise_right_shift)
+    bitwise_left_shift_ = __ilshift__ = elementwise.inplace("bitwise_left_shift", integer_math.bitwise_left_shift)
+    bitwise_right_shift_ = __irshift__ = elementwise.inplace("bitwise_right_shift", integer_math.bitwise_right_shift)
     positive = elementwise.positive
     # the `name_` forms of the ops above that need nothing of their own: each computes out of
     # place and writes into self's storage (elementwise.inplace). The class body's namespace is
@@ -283,6 +291,8 @@ class Tensor(TensorBase):
     T = property(movement.reversed_axes)
     mT = property(movement.matrix_transpose)
     mH = property(movement.matrix_transpose)
+    adjoint = movement.adjoint
+    as_strided = movement.as_strided
     H = property(movement.t)
     expand = movement.expand
     expand_as = movement.expand_as
@@ -400,6 +410,7 @@ class Tensor(TensorBase):
     diagonal_scatter = indexing.diagonal_scatter
     bincount = data_dependent.bincount
     argwhere = data_dependent.argwhere
+    nonzero_static = indexing.nonzero_static
     index_put = indexing.index_put
     put = indexing.put
     put_ = elementwise.inplace("put", indexing.put)
@@ -471,7 +482,9 @@ class Tensor(TensorBase):
 
     # ---- questions about the tensor; complex-number ops of a real tensor (lazytensor/queries.py)
     is_signed = queries.is_signed
-    is_complex = is_conj = is_neg = queries.is_false
+    is_complex = is_conj = is_neg = is_pinned = is_shared = is_inference = queries.is_false
+    is_sparse = is_sparse_csr = is_quantized = is_meta = is_nested = property(queries.is_false)
+    pin_memory = share_memory_ = queries.itself_in_host_memory
     is_nonzero = queries.is_nonzero
     is_same_size = queries.is_same_size
     equal = queries.equal

@@ -161,6 +161,19 @@ MATRICES = {
     "reshape_as": lambda m, x: x.t().reshape_as(x.reshape(2, 6)),
     "renorm_dim1": lambda m, x: x.renorm(1, 1, 2.0),
     "renorm_inf": lambda m, x: m.renorm(x, float("inf"), 0, 1.0),
+    "adjoint": lambda m, x: m.adjoint(x.reshape(2, 3, 2)),
+    "row_stack": lambda m, x: m.row_stack((x, x[0])),
+    "rsub": lambda m, x: m.rsub(x, x[0], alpha=2),
+    "rsub_number": lambda m, x: m.rsub(x, 3),
+    "positive": lambda m, x: m.positive(x),
+    "view_copy": lambda m, x: m.view_copy(x, (6, 2)),
+    "t_copy": lambda m, x: m.t_copy(x),
+    "diagonal_copy": lambda m, x: m.diagonal_copy(x, 1),
+    "slice_copy": lambda m, x: m.slice_copy(x, 1, 1, None, 2),
+    "select_copy": lambda m, x: m.select_copy(x, 0, -1),
+    "unbind_copy": lambda m, x: m.unbind_copy(x, 1),
+    "split_with_sizes_copy": lambda m, x: m.split_with_sizes_copy(x, [3, 1], 1),
+    "expand_copy": lambda m, x: m.expand_copy(x[:1], (2, 3, 4)),
 }
 
 
@@ -199,6 +212,33 @@ def test_masked_scatter_put_and_index_reduce_match_torch_with_gradients(env):
     not_eager_on_cl(env)
     source = values((3, 4), seed=37)
     check_cases(SCATTERS, lambda fn: grad_compare(fn, X, source))
+
+
+def test_copies_share_no_memory():
+    x = lt.zeros(2, 3)
+    for copy in (lt.view_copy(x, (6,)), lt.t_copy(x), lt.alias_copy(x), lt.unbind_copy(x)[0]):
+        copy.fill_(1.0)
+    check(x, torch.zeros(2, 3))
+
+
+UNRAVEL = {
+    "vector": lambda m: m.unravel_index(m.tensor([5, -1, 7, 0]), (2, 3)),
+    "0d": lambda m: m.unravel_index(m.tensor(4), (2, 3)),
+    "int_shape": lambda m: m.unravel_index(m.tensor([[3, 4]]), 4),
+    "int32_indices": lambda m: m.unravel_index(m.tensor([9, 2], dtype=m.int32), (2, 2, 3)),
+}
+NONZERO_STATIC = {
+    "padded": lambda m: m.nonzero_static(m.tensor([[0, 1], [2, 0]]), size=3),
+    "truncated": lambda m: m.nonzero_static(m.tensor([[0.0, 1.5], [2.0, 3.0]]), size=1, fill_value=9),
+    "bool_3d": lambda m: m.tensor(MASK).reshape(2, 3, 2).nonzero_static(size=5),
+    "none": lambda m: m.nonzero_static(m.zeros(3), size=2),
+    "0d": lambda m: m.nonzero_static(m.tensor(1.0), size=2),
+    "size_0": lambda m: m.nonzero_static(m.ones(3), size=0),
+}
+
+
+def test_unravel_index_and_nonzero_static_match_torch():
+    check_cases({**UNRAVEL, **NONZERO_STATIC}, lambda fn: check(fn(lt), fn(torch)))
 
 
 def test_masked_scatter_of_too_short_a_source_raises():
@@ -245,6 +285,41 @@ def test_ldexp_to_negative_powers_and_of_integers_matches_torch():
     """(PyTorch's gradient is 0 for a negative integer power: README, known differences.)"""
     compare(lambda m, x, e: m.ldexp(x, e), X, INTS)
     compare(lambda m, x, e: x.ldexp(e), INTS, INTS)
+
+
+SHIFTS = {
+    "int64": (np.array([1, -8, 5, 3, -1, 7, 2 ** 40, -2 ** 40, 9]), np.array([3, 1, 0, 63, 70, -1, 33, 35, 64])),
+    "int32": (np.array([1, -8, 5, 3, -1, 7], np.int32), np.array([3, 1, 0, 31, 40, -1], np.int32)),
+    "uint8": (np.array([200, 3, 255], np.uint8), np.array([1, 9, 7], np.uint8)),
+}
+
+
+def test_bitwise_shifts_match_torch_at_every_amount():
+    """Amounts past the width or below 0 give 0 (-1 for a negative number shifted right)."""
+    def body(case):
+        compare(lambda m, a, b: (a << b, m.bitwise_right_shift(a, b), a.bitwise_left_shift(3), 1 << b), *case)
+    check_cases(SHIFTS, body)
+
+
+def test_inplace_shifts_write_into_self():
+    compare(_on_copy("bitwise_left_shift_", 2), INTS)
+    x, tx = lt.tensor(INTS), torch.from_numpy(INTS.copy())
+    for t in (x, tx):
+        t >>= 1
+        t <<= 3
+    check(x, tx)
+
+
+NEXTAFTER = np.array([[0.0, 1.0, 1.0, -1.0, 2.0, 1e-45, np.inf, 3.4028235e38, np.nan, 5.0, 0.5, -0.0, 1.5e-40],
+                      [1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.inf, 1.0, 5.0, 0.0, 0.0, 1.0]], np.float32)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_nextafter_steps_one_float_as_torch(dtype):
+    """Toward zero from a power of two, into and out of subnormals, from infinity, at equality."""
+    x, y = NEXTAFTER.astype(dtype)
+    compare(lambda m, a, b: m.nextafter(a, b), x, y, rtol=0, atol=0)
+    compare(lambda m, a, b: a.clone().nextafter_(b), x, y, rtol=0, atol=0)
 
 
 def test_gcd_and_lcm_match_torch():
@@ -359,6 +434,8 @@ def test_real_tensors_are_their_own_conjugate_and_real_part():
     with pytest.raises(RuntimeError, match="imag is not implemented for tensors with non-complex dtypes"):
         x.imag
     assert x.positive() is x
+    assert not x.is_sparse and not x.is_pinned() and not x.is_inference() and not x.is_quantized
+    assert x.pin_memory() is x and x.share_memory_() is x
 
 
 BAD = {
@@ -409,6 +486,17 @@ BAD = {
     "char": (lambda: lt.ones(2).char(), NotImplementedError, "char\\(\\): lazytensor has no int8 dtype"),
     "new_from_another_dtype": (lambda: lt.ones(2).new(lt.ones(2, dtype=lt.int64)), TypeError,
                                "new\\(\\): expected a tensor of dtype float32, got int64"),
+    "positive_of_bool": (lambda: lt.positive(lt.ones(2) > 0), RuntimeError, "on a bool tensor is not supported"),
+    "adjoint_of_a_vector": (lambda: lt.ones(3).adjoint(), RuntimeError, "only supported on matrices"),
+    "as_strided": (lambda: lt.ones(4).as_strided((2, 2), (1, 1)), NotImplementedError,
+                   "as_strided: lazytensor describes views by shape operations"),
+    "unravel_float_indices": (lambda: lt.unravel_index(lt.ones(2), (2, 2)), TypeError,
+                              "expected 'indices' to be integer dtype"),
+    "nonzero_static_negative_size": (lambda: lt.nonzero_static(lt.ones(2), size=-1), RuntimeError,
+                                     "'size' must be an non-negative integer"),
+    "shift_of_floats": (lambda: lt.ones(2) << 1, TypeError, "bitwise_left_shift: expected integer tensors"),
+    "nextafter_of_ints": (lambda: lt.nextafter(lt.ones(2, dtype=lt.int64), lt.ones(2)), RuntimeError,
+                          "nextafter: expected floating-point tensors"),
     "broadcast_shapes_mismatch": (lambda: lt.broadcast_shapes((2, 3), (3, 2)), RuntimeError, "cannot be broadcast"),
 }
 
