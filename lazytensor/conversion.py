@@ -124,6 +124,9 @@ def zero_(self: Tensor) -> Tensor:
 
 
 def fill_(self: Tensor, value) -> Tensor:
+    if isinstance(value, TensorBase) and value.ndim:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions "
+                           f"(shape {tuple(value.shape)}).")
     value = value.item() if isinstance(value, TensorBase) else value
     return self._assign(B.full_like_node(self.node, value, self.dtype))
 

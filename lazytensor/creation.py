@@ -317,7 +317,8 @@ def empty_strided(size, stride, dtype=None, device=None, requires_grad=False) ->
     order = sorted(range(len(size)), key=lambda d: -stride[d])
     dense = zeros(tuple(size[d] for d in order), dtype=dtype, device=device)
     out = dense.permute([order.index(d) for d in range(len(size))])
-    if out.numel() > 1 and out.stride() != stride:
+    # a dim of size 1 is never stepped along: any stride does for it
+    if any(n > 1 and got != want for n, got, want in zip(size, out.stride(), stride)):
         raise NotImplementedError(f"empty_strided: lazytensor makes only dense layouts (a permutation of a "
                                   f"contiguous one); size {size} with stride {stride} is not one")
     out.requires_grad = requires_grad

@@ -16,8 +16,10 @@ frexp_result = namedtuple("frexp", ["mantissa", "exponent"])
 
 
 def ldexp(input: Tensor, other: Tensor) -> Tensor:
-    """input * 2 ** other."""
-    return input * pow(2.0, other)
+    """input * 2 ** other, in the operands' float type (float32 for two integer tensors)."""
+    dt = result_dtype(input, other)
+    dt = dt if dt.is_floating_point else D.float32
+    return input.to(dt) * pow(2.0, other).to(dt)
 
 
 def _times_power_of_two(x: Tensor, exponent: Tensor) -> Tensor:

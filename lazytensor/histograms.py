@@ -2,11 +2,15 @@
 and range, or by their edges, with the edges it used."""
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 from typing import TYPE_CHECKING
 
+from . import checks
 from .creation import arange
 from .elementwise import where
+from .movement import stack
+from .type_info import finfo
 from .ir import build as B
 from .tensor_base import TensorBase, wrap
 
@@ -23,11 +27,15 @@ def _even_edges(x: Tensor, bins: int, range) -> Tensor:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     if range is not None:
         low, high = (x.new_tensor(float(v)) for v in range)
+        if not all(map(math.isfinite, range)):
+            raise RuntimeError(f"torch.histogramdd: dimension 0's range [{range[0]}, {range[1]}] is not finite")
         if range[0] > range[1]:
             raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min {range[0]} max "
                                f"{range[1]} for dimension 0")
     elif x.numel():
         low, high = x.amin(), x.amax()
+        top = finfo(x.dtype).max  # an infinite or NaN range raises when read, as histc's does
+        checks.within("histogram", stack([low, high]).node, -top, top, "the data's range [min, max]")
     else:
         low, high = x.new_tensor(0.0), x.new_tensor(1.0)
     same = low == high
@@ -54,7 +62,10 @@ def histogram(input: Tensor, bins, *, range=None, weight: Tensor | None = None,
         if bins.ndim != 1 or bins.numel() < 1:
             raise RuntimeError(f"torch.histogram(): bins tensor should have one dimension and at least 1 element, "
                                f"got shape {tuple(bins.shape)}")
-        edges = bins.detach().to(x.dtype)
+        if bins.dtype != x.dtype:
+            raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have the same dtype, but got "
+                               f"input with dtype {x.dtype.name} and bins with dtype {bins.dtype.name}")
+        edges = bins.detach()
     else:
         edges = _even_edges(x, int(bins), range)
     n = edges.numel() - 1

@@ -551,7 +551,7 @@ def index_reduce(self: Tensor, dim: int, index: Tensor, source: Tensor, reduce: 
         raise RuntimeError(f"index_reduce_(): self ({self.dtype.name}) and source ({got}) must have the same "
                            f"scalar type")
     d, shape = _index_shape(self, dim, index, "index_reduce")
-    if tuple(source.shape) != shape:
+    if tuple(source.shape) != shape or (self.ndim == 0 and source.ndim != 0):
         raise RuntimeError(f"index_reduce(): source {tuple(source.shape)} does not match self {tuple(self.shape)} "
                            f"with {index.numel()} indices along dim {d} (expected {shape})")
     view = [1] * len(shape)
@@ -591,9 +591,11 @@ def unravel_index(indices: Tensor, shape) -> tuple[Tensor, ...]:
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     if any(s < 0 for s in shape):
         raise ValueError(f"unravel_index: 'shape' cannot have negative values, but got {shape}")
+    if 0 in shape and indices.numel():
+        raise RuntimeError(f"unravel_index: no index lies in the empty shape {shape} (ZeroDivisionError)")
     coordinates, rest = [], indices.long()
     for size in reversed(shape):
-        coordinates.append(rest.remainder(max(size, 1)))
+        coordinates.append(rest.remainder(max(size, 1)))  # (an empty shape has no indices to divide)
         rest = rest.div(max(size, 1), rounding_mode="floor")
     return tuple(reversed(coordinates))
 

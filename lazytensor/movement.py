@@ -392,7 +392,11 @@ def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
 def broadcast_shapes_fn(*shapes) -> tuple[int, ...]:
     """torch.broadcast_shapes: the shape that tensors of these shapes (an int is a 1-D shape)
     broadcast to."""
-    return Size(broadcast_shapes("broadcast_shapes", *((s,) if isinstance(s, int) else tuple(s) for s in shapes)))
+    shapes = tuple((s,) if isinstance(s, int) else tuple(s) for s in shapes)
+    if any(n < 0 for s in shapes for n in s):
+        raise ValueError(f"broadcast_shapes: Attempting to broadcast a dimension with negative length! (shapes "
+                         f"{', '.join(map(str, shapes))})")
+    return Size(broadcast_shapes("broadcast_shapes", *shapes))
 
 
 def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:

@@ -262,6 +262,7 @@ ELEMENTWISE = {
     "frexp": (_frexp, X), "frexp_special_values": (_frexp, SPECIAL_VALUES),
     "frexp_float64": (_frexp, X.astype(np.float64) * 1e100),
     "ldexp": (lambda m, x: m.ldexp(x, m.tensor(np.abs(INTS))), X),
+    "ldexp_keeps_float16": (lambda m, x: m.ldexp(x.half(), m.tensor(np.abs(INTS))), X),
     "mvlgamma": (lambda m, x: m.mvlgamma(x, 3), POS + 1),
     "mvlgamma_p1": (lambda m, x: x.mvlgamma(1), POS),
     "multigammaln": (lambda m, x: m.special.multigammaln(x, 2), POS + 1),
@@ -379,6 +380,7 @@ def test_creation_functions_match_torch():
 def test_empty_strided_keeps_the_strides_of_a_dense_layout():
     assert lt.empty_strided((2, 3, 4), (1, 8, 2)).stride() == torch.empty_strided((2, 3, 4), (1, 8, 2)).stride()
     assert lt.ones(3).new_empty_strided((4, 2), (1, 4)).stride() == (1, 4)
+    assert lt.empty_strided((2, 1, 3), (3, 99, 1)).shape == (2, 1, 3)  # a size-1 dim takes any stride
     with pytest.raises(NotImplementedError, match="empty_strided: lazytensor makes only dense layouts"):
         lt.empty_strided((2, 2), (0, 1))
 
@@ -497,6 +499,19 @@ BAD = {
     "shift_of_floats": (lambda: lt.ones(2) << 1, TypeError, "bitwise_left_shift: expected integer tensors"),
     "nextafter_of_ints": (lambda: lt.nextafter(lt.ones(2, dtype=lt.int64), lt.ones(2)), RuntimeError,
                           "nextafter: expected floating-point tensors"),
+    "broadcast_shapes_negative": (lambda: lt.broadcast_shapes((2, -1)), ValueError, "negative length"),
+    "fill_with_a_vector": (lambda: lt.fill(lt.ones(2), lt.ones(1)), RuntimeError,
+                           "fill_ only supports 0-dimension value tensor"),
+    "unravel_into_an_empty_shape": (lambda: lt.unravel_index(lt.tensor([1]), (2, 0)), RuntimeError,
+                                    "no index lies in the empty shape"),
+    "histogram_edges_of_another_dtype": (lambda: lt.histogram(lt.ones(2), lt.tensor([0.0, 1.0]).double()),
+                                         RuntimeError, "input tensor and bins tensors should have the same dtype"),
+    "histogram_infinite_range": (lambda: lt.histogram(lt.ones(2), 2, range=(0.0, float("inf"))), RuntimeError,
+                                 "range \\[0.0, inf\\] is not finite"),
+    "histogram_infinite_data": (lambda: lt.histogram(lt.tensor([1.0, float("inf")]), 2)[0].numpy(), RuntimeError,
+                                "histogram: all elements of the data's range"),
+    "index_reduce_into_a_0d_tensor": (lambda: lt.tensor(2.0).index_reduce(0, lt.tensor([0, 0]), lt.ones(2), "prod"),
+                                      RuntimeError, "does not match self"),
     "broadcast_shapes_mismatch": (lambda: lt.broadcast_shapes((2, 3), (3, 2)), RuntimeError, "cannot be broadcast"),
 }
 
