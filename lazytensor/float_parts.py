@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import TYPE_CHECKING
 
+from .autograd.function import Function
 from .ir import dtype as D
 from .elementwise import describe, exp2, floor, isfinite, isinf, isnan, log2, pow, result_dtype, where
 from .tensor_base import TensorBase
@@ -64,4 +65,17 @@ def nextafter(input: Tensor, other: Tensor) -> Tensor:
     step = _times_power_of_two(toward, spacing - halved.to(dt))
     largest = finfo(dt).max
     out = where(isinf(x), x.sign() * largest, x + step)  # infinity steps back to the largest float
-    return where(x == y, y, where(isnan(x) | isnan(y), x + y, out)).detach()
+    value = where(x == y, y, where(isnan(x) | isnan(y), x + y, out)).detach()
+    return _StepOfInput.apply(x, y, value) if x.requires_grad or y.requires_grad else value
+
+
+class _StepOfInput(Function):
+    """nextafter's gradient as PyTorch's: the input's passes through, the direction's is 0."""
+
+    @staticmethod
+    def forward(ctx, input, other, value):
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad * 0, None

@@ -68,14 +68,22 @@ def test_inplace_comparisons_and_forms_without_gradients_match_torch():
     check_cases(LOGICAL_INPLACE, lambda fn: compare(fn, np.abs(UNIT) + 1))
 
 
+THROUGH_VIEWS = {  # method -> its arguments, given the view written through and the module
+    "exp2_": lambda m, v: (), "eq_": lambda m, v: (v * 0.5,), "logical_or_": lambda m, v: (v * 0.5,),
+    "renorm_": lambda m, v: (2, 1, 0.5), "put_": lambda m, v: (m.tensor([3, 0]), m.tensor([7.0, 8.0])),
+    "masked_scatter_": lambda m, v: (v > 0, v * 10), "nextafter_": lambda m, v: (v * 0,),
+    "index_reduce_": lambda m, v: (1, m.tensor([1, 1]), v * 3, "amax"),
+}
+
+
 def test_inplace_forms_return_self_and_write_through_views():
-    for name in ("exp2_", "eq_", "logical_or_"):
+    def body(name):
         x, tx = lt.tensor(X), torch.from_numpy(X.copy())
-        for t in (x, tx):
+        for m, t in ((lt, x), (torch, tx)):
             view = t[1:, ::2]
-            args = (view * 0.5,) if name != "exp2_" else ()
-            assert getattr(view, name)(*args) is view
+            assert getattr(view, name)(*THROUGH_VIEWS[name](m, view)) is view
         check(x, tx)
+    check_cases(list(THROUGH_VIEWS), body)
 
 
 def test_an_inplace_form_on_a_leaf_that_requires_grad_raises():
@@ -265,6 +273,7 @@ ELEMENTWISE = {
     "ldexp_keeps_float16": (lambda m, x: m.ldexp(x.half(), m.tensor(np.abs(INTS))), X),
     "mvlgamma": (lambda m, x: m.mvlgamma(x, 3), POS + 1),
     "mvlgamma_p1": (lambda m, x: x.mvlgamma(1), POS),
+    "nextafter_passes_the_inputs_gradient": (lambda m, x: m.nextafter(x, m.tensor(POS)), X),
     "multigammaln": (lambda m, x: m.special.multigammaln(x, 2), POS + 1),
 }
 
