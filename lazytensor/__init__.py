@@ -77,7 +77,7 @@ from .special_functions import digamma, erfinv, i0, lgamma, mvlgamma, polygamma,
 from .float_parts import frexp, ldexp, nextafter  # noqa: F401
 from .integer_math import bitwise_left_shift, bitwise_right_shift, gcd, lcm  # noqa: F401
 from .queries import (  # noqa: F401
-    is_floating_point, is_signed, is_false as is_complex, is_false as is_conj, is_false as is_neg, is_nonzero,
+    is_signed, is_false as is_complex, is_false as is_conj, is_false as is_neg, is_nonzero,
     is_same_size, isreal, itself as conj, itself as resolve_conj, itself as resolve_neg, itself as conj_physical,
     itself as real, imag, equal,
 )
@@ -156,6 +156,9 @@ def result_type(a, b) -> dtype:
 
 def promote_types(a: dtype, b: dtype) -> dtype:
     return promote(a, b)
+
+
+is_floating_point = Tensor.is_floating_point
 
 
 def can_cast(from_: dtype, to: dtype) -> bool:

@@ -321,6 +321,9 @@ def empty_strided(size, stride, dtype=None, device=None, requires_grad=False) ->
     if any(n > 1 and got != want for n, got, want in zip(size, out.stride(), stride)):
         raise NotImplementedError(f"empty_strided: lazytensor makes only dense layouts (a permutation of a "
                                   f"contiguous one); size {size} with stride {stride} is not one")
+    if requires_grad and out is not dense and out.numel() > 1:
+        raise NotImplementedError(f"empty_strided: a permuted layout (size {size}, stride {stride}) is a view, and "
+                                  f"lazytensor's views cannot be leaves that require grad; use a contiguous stride")
     out.requires_grad = requires_grad
     return out
 

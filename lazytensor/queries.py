@@ -11,16 +11,13 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 
-def is_floating_point(self: Tensor) -> bool:
-    return self.dtype.is_floating_point
-
-
 def is_signed(self: Tensor) -> bool:
     return self.dtype.is_signed
 
 
 def is_false(self: Tensor) -> bool:
-    """is_complex, is_conj, is_neg: no lazytensor dtype is complex."""
+    """What a lazytensor tensor never is: complex (or a conjugated or negated view of one),
+    sparse, quantized, nested, meta, pinned, shared or an inference tensor."""
     return False
 
 

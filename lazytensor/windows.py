@@ -24,7 +24,8 @@ def _window(op: str, window_length: int, periodic: bool, dtype, device, requires
     if length <= 1:
         out = ones(length, dtype=dt, device=device)
     else:
-        out = formula(arange(length, dtype=dt, device=device), length)[:window_length]
+        # a tensor of its own, not a view of the longer periodic window: requires_grad makes it a leaf
+        out = formula(arange(length, dtype=dt, device=device), length)[:window_length].clone()
     out.requires_grad = requires_grad
     return out
 

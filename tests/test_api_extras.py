@@ -368,6 +368,13 @@ def test_window_functions_match_torch(env):
     check(lt.kaiser_window(6, True, 5.0), torch.kaiser_window(6, True, 5.0), atol=2e-6)
 
 
+def test_a_window_that_requires_grad_is_a_leaf():
+    w = lt.hann_window(5, requires_grad=True)
+    (w * 2).sum().backward()
+    assert w.is_leaf
+    check(w.grad, torch.full((5,), 2.0))
+
+
 def test_creation_functions_match_torch():
     cases = {
         "logspace": lambda m: m.logspace(-1, 2, 7),
@@ -521,6 +528,8 @@ BAD = {
                                 "histogram: all elements of the data's range"),
     "index_reduce_into_a_0d_tensor": (lambda: lt.tensor(2.0).index_reduce(0, lt.tensor([0, 0]), lt.ones(2), "prod"),
                                       RuntimeError, "does not match self"),
+    "empty_strided_permuted_leaf": (lambda: lt.empty_strided((2, 3), (1, 2), requires_grad=True),
+                                    NotImplementedError, "views cannot be leaves that require grad"),
     "broadcast_shapes_mismatch": (lambda: lt.broadcast_shapes((2, 3), (3, 2)), RuntimeError, "cannot be broadcast"),
 }
 
