@@ -122,6 +122,7 @@ from .legacy import (  # noqa: F401
     set_default_dtype,
 )
 from .serialization import load, save  # noqa: F401
+from .printing import set_printoptions  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled, inference_mode  # noqa: F401
 from .elementwise import result_dtype
 from .runtime.devices import default_device, get_device, set_default_device

@@ -572,3 +572,24 @@ def test_top_level_dropout_takes_train_positionally():
     assert lt.dropout(x, 0.5, False) is x or np.array_equal(lt.dropout(x, 0.5, False).numpy(), x.numpy())
     kept = lt.dropout(x, 0.5, True).numpy()
     assert set(np.unique(kept)) <= {0.0, 2.0} and 0 < (kept == 0).sum() < 16
+
+
+PRINTED = {
+    "whole_numbers_over_a_wide_range": lambda m: m.tensor([1.0, 2000.0]),
+    "summarised_vector": lambda m: m.arange(2000.0),
+    "summarised_rows": lambda m: m.arange(2000.0).reshape(2, 1000) / 7,
+}
+PRINT_OPTIONS = [dict(precision=2), dict(sci_mode=False), dict(sci_mode=True, precision=3), dict(profile="short"),
+                 dict(threshold=5, edgeitems=1), dict(linewidth=30), dict(profile="full")]
+
+
+def test_repr_and_set_printoptions_print_as_torch():
+    try:
+        for options in [{}] + PRINT_OPTIONS:
+            lt.set_printoptions(**options)
+            torch.set_printoptions(**options)
+            for name, make in PRINTED.items():
+                assert repr(make(lt)) == repr(make(torch)), (options, name)
+    finally:
+        lt.set_printoptions(profile="default", sci_mode=None)
+        torch.set_printoptions(profile="default", sci_mode=None)
