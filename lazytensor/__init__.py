@@ -123,6 +123,10 @@ from .legacy import (  # noqa: F401
 )
 from .serialization import load, save  # noqa: F401
 from .printing import set_printoptions  # noqa: F401
+from .switches import (  # noqa: F401
+    are_deterministic_algorithms_enabled, get_float32_matmul_precision, is_deterministic_algorithms_warn_only_enabled,
+    set_float32_matmul_precision, use_deterministic_algorithms,
+)
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled, inference_mode  # noqa: F401
 from .elementwise import result_dtype
 from .runtime.devices import default_device, get_device, set_default_device

@@ -593,3 +593,17 @@ def test_repr_and_set_printoptions_print_as_torch():
     finally:
         lt.set_printoptions(profile="default", sci_mode=None)
         torch.set_printoptions(profile="default", sci_mode=None)
+
+
+def test_process_switches_are_recorded_and_answered_as_torch():
+    try:
+        lt.use_deterministic_algorithms(True, warn_only=True)
+        assert lt.are_deterministic_algorithms_enabled() and lt.is_deterministic_algorithms_warn_only_enabled()
+        lt.set_float32_matmul_precision("high")
+        with pytest.warns(UserWarning, match="low is not one of 'highest', 'high', or 'medium'"):
+            lt.set_float32_matmul_precision("low")
+        assert lt.get_float32_matmul_precision() == "high"
+    finally:
+        lt.use_deterministic_algorithms(False)
+        lt.set_float32_matmul_precision("highest")
+    assert not lt.are_deterministic_algorithms_enabled()
