@@ -105,7 +105,8 @@ from .functional_aliases import (  # noqa: F401
     adaptive_avg_pool1d, avg_pool1d, batch_norm, bilinear, celu, channel_shuffle, conv1d, conv2d, conv3d,
     conv_transpose1d, conv_transpose2d, conv_transpose3d, cosine_similarity, dropout, embedding, group_norm,
     hardshrink, instance_norm, layer_norm, max_pool1d, max_pool2d, pairwise_distance, pixel_shuffle,
-    pixel_unshuffle, prelu, rms_norm, selu, threshold, threshold_,
+    pixel_unshuffle, prelu, rms_norm, selu, threshold, threshold_, kl_div, margin_ranking_loss, hinge_embedding_loss,
+    triplet_margin_loss, cosine_embedding_loss, poisson_nll_loss, binary_cross_entropy_with_logits,
 )
 
 # torch's top-level in-place functions (torch.exp_(x)) are the Tensor methods

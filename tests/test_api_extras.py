@@ -530,6 +530,8 @@ BAD = {
                                       RuntimeError, "does not match self"),
     "empty_strided_permuted_leaf": (lambda: lt.empty_strided((2, 3), (1, 2), requires_grad=True),
                                     NotImplementedError, "views cannot be leaves that require grad"),
+    "loss_reduction_out_of_range": (lambda: lt.kl_div(lt.ones(2), lt.ones(2), 3), ValueError,
+                                    "kl_div: reduction must be 0 \\(none\\), 1 \\(mean\\) or 2 \\(sum\\), got 3"),
     "broadcast_shapes_mismatch": (lambda: lt.broadcast_shapes((2, 3), (3, 2)), RuntimeError, "cannot be broadcast"),
 }
 
@@ -559,6 +561,18 @@ FUNCTIONAL = {
     "pixel_shuffle": (lambda m, x, w: m.pixel_shuffle(x.reshape(1, 4, 3, 2)[:, :, :2], 2), (2, 3, 4)),
     "prelu": (lambda m, x, w: m.prelu(x, w[0, :, 0]), (2, 3, 5)),
     "hardshrink": (lambda m, x, w: m.hardshrink(x, 0.7), (2, 3, 5)),
+    "kl_div_sum": (lambda m, x, w: m.kl_div(x, w[:2].softmax(-1), 2), (2, 3, 5)),
+    "kl_div_log_target": (lambda m, x, w: m.kl_div(x, w[:2], 0, log_target=True), (2, 3, 5)),
+    "margin_ranking_loss": (lambda m, x, w: m.margin_ranking_loss(x, w[:2], w[:2].sign(), 0.1), (2, 3, 5)),
+    "hinge_embedding_loss": (lambda m, x, w: m.hinge_embedding_loss(x, w[:2].sign(), 0.5, 2), (2, 3, 5)),
+    "triplet_margin_loss": (lambda m, x, w: m.triplet_margin_loss(x[0], w[0], w[1], 1.0, 2, 1e-6, True, 0), (2, 3, 5)),
+    "cosine_embedding_loss": (lambda m, x, w: m.cosine_embedding_loss(x[0], w[0], w[1, :, 0].sign()), (2, 3, 5)),
+    "poisson_nll_loss": (lambda m, x, w: m.poisson_nll_loss(x, w[:2].abs(), True, True, 1e-8, 1), (2, 3, 5)),
+    "bce_with_logits_pos_weight": (lambda m, x, w: m.binary_cross_entropy_with_logits(
+        x, w[:2].sigmoid(), None, w[2, 0].abs().detach(), 2), (2, 3, 5)),
+    "losses_default_to_no_reduction": (lambda m, x, w: (m.kl_div(x, w[:2]), m.margin_ranking_loss(x, w[:2], x.sign()),
+                                                        m.binary_cross_entropy_with_logits(x, w[:2].sigmoid())),
+                                       (2, 3, 5)),
 }
 
 
