@@ -79,7 +79,7 @@ from .integer_math import bitwise_left_shift, bitwise_right_shift, gcd, lcm  # n
 from .queries import (  # noqa: F401
     is_signed, is_false as is_complex, is_false as is_conj, is_false as is_neg, is_nonzero,
     is_same_size, isreal, itself as conj, itself as resolve_conj, itself as resolve_neg, itself as conj_physical,
-    itself as real, imag, equal,
+    itself as real, imag, equal, angle,
 )
 from . import special  # noqa: F401
 from . import distributions  # noqa: F401

@@ -2,8 +2,10 @@
 which lazytensor's real dtypes answer as PyTorch answers them for real tensors."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
+from .elementwise import isnan, where
 from .ir import dtype as D
 from .runtime.devices import get_device as _runtime_device
 
@@ -51,6 +53,12 @@ def isreal(self: Tensor) -> Tensor:
 def itself(self: Tensor) -> Tensor:
     """conj, resolve_conj, resolve_neg, conj_physical and .real of a real tensor: the tensor."""
     return self
+
+
+def angle(self: Tensor) -> Tensor:
+    """The argument of a real number: pi below 0, else 0 (NaN stays NaN); its gradient is 0."""
+    x = self if self.dtype.is_floating_point else self.float()
+    return where(x < 0, math.pi, where(isnan(x), x, 0.0) * 0)
 
 
 def imag(self: Tensor) -> Tensor:

@@ -489,6 +489,7 @@ class Tensor(TensorBase):
     is_same_size = queries.is_same_size
     equal = queries.equal
     isreal = queries.isreal
+    angle = queries.angle
     conj = resolve_conj = resolve_neg = conj_physical = queries.itself
     real = property(queries.itself)
     imag = property(queries.imag)

@@ -174,6 +174,7 @@ MATRICES = {
     "rsub": lambda m, x: m.rsub(x, x[0], alpha=2),
     "rsub_number": lambda m, x: m.rsub(x, 3),
     "positive": lambda m, x: m.positive(x),
+    "angle": lambda m, x: m.angle(x * m.tensor([[1.0], [-1.0], [float("nan")]])),
     "view_copy": lambda m, x: m.view_copy(x, (6, 2)),
     "t_copy": lambda m, x: m.t_copy(x),
     "diagonal_copy": lambda m, x: m.diagonal_copy(x, 1),
