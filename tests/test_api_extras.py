@@ -12,7 +12,8 @@ import lazytensor as lt
 from helpers import check, check_cases, compare, not_eager_on_cl, values
 from test_autograd_ops import grad_compare
 
-pytestmark = pytest.mark.usefixtures("env")
+# the tests of values take `env` (each device and LAZY mode); those of the API's surface (what is
+# refused, what is answered, what is a view) run once
 
 X = values((3, 4), seed=31)
 UNIT = values((3, 4), domain="unit", seed=32)  # inside (-1, 1): arcsin, arctanh, logit's (0, 1) after abs
@@ -64,7 +65,7 @@ LOGICAL_INPLACE["gcd_"] = lambda m, x: m.tensor(INTS).gcd_(m.tensor(INTS * 3 + 1
 LOGICAL_INPLACE["lcm_"] = lambda m, x: m.tensor(INTS).lcm_(m.tensor(INTS + 2))
 
 
-def test_inplace_comparisons_and_forms_without_gradients_match_torch():
+def test_inplace_comparisons_and_forms_without_gradients_match_torch(env):
     check_cases(LOGICAL_INPLACE, lambda fn: compare(fn, np.abs(UNIT) + 1))
 
 
@@ -76,7 +77,7 @@ THROUGH_VIEWS = {  # method -> its arguments, given the view written through and
 }
 
 
-def test_inplace_forms_return_self_and_write_through_views():
+def test_inplace_forms_return_self_and_write_through_views(env):
     def body(name):
         x, tx = lt.tensor(X), torch.from_numpy(X.copy())
         for m, t in ((lt, x), (torch, tx)):
@@ -93,7 +94,7 @@ def test_an_inplace_form_on_a_leaf_that_requires_grad_raises():
             getattr(x, name)(*args)
 
 
-def test_an_inplace_form_on_a_saved_tensor_fails_backward():
+def test_an_inplace_form_on_a_saved_tensor_fails_backward(env):
     x = lt.tensor(X, requires_grad=True)
     y = x * 2
     z = y.sin()  # saves y
@@ -109,7 +110,7 @@ def test_an_inplace_form_whose_result_does_not_fit_selfs_dtype_raises():
         lt.tensor(INTS).divide_(2)
 
 
-def test_top_level_inplace_functions_are_the_methods():
+def test_top_level_inplace_functions_are_the_methods(env):
     x, tx = lt.tensor(X), torch.from_numpy(X.copy())
     for m, t in ((lt, x), (torch, tx)):
         m.exp2_(m.abs_(t))
@@ -139,7 +140,7 @@ SPLITS = {
 }
 
 
-def test_splits_match_torch_with_gradients():
+def test_splits_match_torch_with_gradients(env):
     check_cases(SPLITS, lambda fn: grad_compare(fn, X))
 
 
@@ -246,11 +247,11 @@ NONZERO_STATIC = {
 }
 
 
-def test_unravel_index_and_nonzero_static_match_torch():
+def test_unravel_index_and_nonzero_static_match_torch(env):
     check_cases({**UNRAVEL, **NONZERO_STATIC}, lambda fn: check(fn(lt), fn(torch)))
 
 
-def test_masked_scatter_of_too_short_a_source_raises():
+def test_masked_scatter_of_too_short_a_source_raises(env):
     x = lt.zeros(3, 4)
     with pytest.raises(IndexError):
         x.masked_scatter(lt.ones(3, 4, dtype=lt.bool), lt.ones(5)).numpy()
@@ -292,7 +293,7 @@ GCD = {
 }
 
 
-def test_ldexp_to_negative_powers_and_of_integers_matches_torch():
+def test_ldexp_to_negative_powers_and_of_integers_matches_torch(env):
     """(PyTorch's gradient is 0 for a negative integer power: README, known differences.)"""
     compare(lambda m, x, e: m.ldexp(x, e), X, INTS)
     compare(lambda m, x, e: x.ldexp(e), INTS, INTS)
@@ -305,14 +306,14 @@ SHIFTS = {
 }
 
 
-def test_bitwise_shifts_match_torch_at_every_amount():
+def test_bitwise_shifts_match_torch_at_every_amount(env):
     """Amounts past the width or below 0 give 0 (-1 for a negative number shifted right)."""
     def body(case):
         compare(lambda m, a, b: (a << b, m.bitwise_right_shift(a, b), a.bitwise_left_shift(3), 1 << b), *case)
     check_cases(SHIFTS, body)
 
 
-def test_inplace_shifts_write_into_self():
+def test_inplace_shifts_write_into_self(env):
     compare(_on_copy("bitwise_left_shift_", 2), INTS)
     x, tx = lt.tensor(INTS), torch.from_numpy(INTS.copy())
     for t in (x, tx):
@@ -326,14 +327,14 @@ NEXTAFTER = np.array([[0.0, 1.0, 1.0, -1.0, 2.0, 1e-45, np.inf, 3.4028235e38, np
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
-def test_nextafter_steps_one_float_as_torch(dtype):
+def test_nextafter_steps_one_float_as_torch(env, dtype):
     """Toward zero from a power of two, into and out of subnormals, from infinity, at equality."""
     x, y = NEXTAFTER.astype(dtype)
     compare(lambda m, a, b: m.nextafter(a, b), x, y, rtol=0, atol=0)
     compare(lambda m, a, b: a.clone().nextafter_(b), x, y, rtol=0, atol=0)
 
 
-def test_gcd_and_lcm_match_torch():
+def test_gcd_and_lcm_match_torch(env):
     check_cases(GCD, lambda c: (compare(lambda m, a, b: m.gcd(a, b), *c), compare(lambda m, a, b: a.lcm(b), *c)))
     compare(lambda m, a, b: m.gcd(a, b), GCD["int64"][0].reshape(3, 3), np.array([6, -4, 0]))  # broadcast
 
@@ -376,7 +377,7 @@ def test_a_window_that_requires_grad_is_a_leaf():
     check(w.grad, torch.full((5,), 2.0))
 
 
-def test_creation_functions_match_torch():
+def test_creation_functions_match_torch(env):
     cases = {
         "logspace": lambda m: m.logspace(-1, 2, 7),
         "logspace_base2_float64": lambda m: m.logspace(0, 5, 6, base=2.0, dtype=m.float64),
@@ -412,7 +413,7 @@ def test_asarray_shares_what_it_can():
     assert lt.asarray([1.0], requires_grad=True).requires_grad
 
 
-def test_the_random_state_round_trips():
+def test_the_random_state_round_trips(env):
     lt.manual_seed(3)
     lt.rand(2)
     state = lt.get_rng_state()
