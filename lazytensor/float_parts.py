@@ -52,9 +52,11 @@ _DIGITS = {D.float16: (11, -24), D.bfloat16: (8, -133), D.float32: (24, -149), D
 
 def nextafter(input: Tensor, other: Tensor) -> Tensor:
     """The next float after input in the direction of other (other itself where they are equal)."""
-    if not input.dtype.is_floating_point or not isinstance(other, TensorBase) or not other.dtype.is_floating_point:
-        raise RuntimeError(f"nextafter: expected floating-point tensors, got {describe(input, other)}")
+    if not isinstance(other, TensorBase):
+        raise TypeError(f"nextafter(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
     dt = result_dtype(input, other)
+    if not dt.is_floating_point:
+        raise RuntimeError(f"nextafter: expected floating-point operands, got {describe(input, other)}")
     x, y = input.to(dt), other.to(dt)
     digits, smallest = _DIGITS[dt]
     mantissa, exponent = frexp(x)

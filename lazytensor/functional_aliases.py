@@ -9,7 +9,8 @@ from .tensor import Tensor
 # the same arguments in the same order as nn.functional's
 conv1d, conv2d, conv3d = F.conv1d, F.conv2d, F.conv3d
 conv_transpose1d, conv_transpose2d, conv_transpose3d = F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d
-max_pool1d, max_pool2d, avg_pool1d, adaptive_avg_pool1d = F.max_pool1d, F.max_pool2d, F.avg_pool1d, F.adaptive_avg_pool1d
+max_pool1d, max_pool2d, avg_pool1d = F.max_pool1d, F.max_pool2d, F.avg_pool1d
+adaptive_avg_pool1d = F.adaptive_avg_pool1d
 pairwise_distance, cosine_similarity, bilinear = F.pairwise_distance, F.cosine_similarity, F.bilinear
 pixel_shuffle, pixel_unshuffle, channel_shuffle = F.pixel_shuffle, F.pixel_unshuffle, F.channel_shuffle
 prelu, hardshrink, selu, celu, threshold, threshold_ = F.prelu, F.hardshrink, F.selu, F.celu, F.threshold, F.threshold_

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from .elementwise import _require, prepare
+from .elementwise import _require, describe, prepare
 from .ir import build as B
 from .ir.node import Node
 from .tensor_base import TensorBase, wrap
@@ -33,11 +33,14 @@ def _gcd_node(a: Node, b: Node) -> Node:
 
 
 def _integer_operands(op: str, a, b) -> list[Node]:
+    """The operands promoted to their integer type (a bool beside an integer is one)."""
     for position, (name, x) in enumerate((("input", a), ("other", b)), 1):
         if not isinstance(x, TensorBase):
             raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, not {type(x).__name__}")
-    _require(op, lambda d: not d.is_floating_point and d.name != "bool", "integer", a, b)
-    nodes, _ = prepare(op, a, b)
+    _require(op, lambda d: not d.is_floating_point, "integer", a, b)
+    nodes, dt = prepare(op, a, b)
+    if dt.name == "bool":
+        raise TypeError(f"{op}: expected integer tensors, got two bool operands ({describe(a, b)})")
     return nodes
 
 

@@ -332,11 +332,13 @@ def test_nextafter_steps_one_float_as_torch(env, dtype):
     x, y = NEXTAFTER.astype(dtype)
     compare(lambda m, a, b: m.nextafter(a, b), x, y, rtol=0, atol=0)
     compare(lambda m, a, b: a.clone().nextafter_(b), x, y, rtol=0, atol=0)
+    compare(lambda m, a, b: m.nextafter(a, b), np.array([1, -3]), y[:2], rtol=0, atol=0)  # an integer input promotes
 
 
 def test_gcd_and_lcm_match_torch(env):
     check_cases(GCD, lambda c: (compare(lambda m, a, b: m.gcd(a, b), *c), compare(lambda m, a, b: a.lcm(b), *c)))
     compare(lambda m, a, b: m.gcd(a, b), GCD["int64"][0].reshape(3, 3), np.array([6, -4, 0]))  # broadcast
+    compare(lambda m, a, b: m.lcm(a, b), np.array([True, False]), np.array([4, 6]))  # a bool promotes
 
 
 HISTOGRAMS = {
@@ -515,8 +517,11 @@ BAD = {
     "nonzero_static_negative_size": (lambda: lt.nonzero_static(lt.ones(2), size=-1), RuntimeError,
                                      "'size' must be an non-negative integer"),
     "shift_of_floats": (lambda: lt.ones(2) << 1, TypeError, "bitwise_left_shift: expected integer tensors"),
-    "nextafter_of_ints": (lambda: lt.nextafter(lt.ones(2, dtype=lt.int64), lt.ones(2)), RuntimeError,
-                          "nextafter: expected floating-point tensors"),
+    "gcd_of_bools": (lambda: lt.gcd(lt.ones(2) > 0, lt.ones(2) > 0), TypeError, "got two bool operands"),
+    "nextafter_of_a_number": (lambda: lt.nextafter(lt.ones(2), 1.0), TypeError,
+                              "argument 'other' \\(position 2\\) must be Tensor, not float"),
+    "nextafter_of_ints": (lambda: lt.nextafter(lt.ones(2, dtype=lt.int64), lt.ones(2, dtype=lt.int64)), RuntimeError,
+                          "nextafter: expected floating-point operands"),
     "broadcast_shapes_negative": (lambda: lt.broadcast_shapes((2, -1)), ValueError, "negative length"),
     "fill_with_a_vector": (lambda: lt.fill(lt.ones(2), lt.ones(1)), RuntimeError,
                            "fill_ only supports 0-dimension value tensor"),
