@@ -66,6 +66,13 @@ def imag(self: Tensor) -> Tensor:
                        f"(dtype {self.dtype.name}, shape {tuple(self.shape)}).")
 
 
+def data_ptr(self: Tensor) -> int:
+    """An address-like number, for comparing: equal for tensors whose first elements are the
+    same element of the same memory (views and detached readings of a tensor), as PyTorch's
+    pointers are. Not an address to read."""
+    return id(self._storage) + self.storage_offset() * self.element_size()
+
+
 def is_cpu(self: Tensor) -> bool:
     """Whether the tensor's device computes on the host CPU (numpy, or OpenCL through PoCL)."""
     name = self.device.name

@@ -495,6 +495,7 @@ class Tensor(TensorBase):
     imag = property(queries.imag)
     is_cpu = property(queries.is_cpu)
     get_device = queries.get_device
+    data_ptr = queries.data_ptr
     ndimension = TensorBase.dim
 
     # ---- new tensors like this one (lazytensor/creation.py) --------------------------------

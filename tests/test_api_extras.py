@@ -449,6 +449,14 @@ def test_questions_about_a_tensor_answer_as_torch():
     check_cases(QUESTIONS, lambda fn: np.testing.assert_equal(fn(lt), fn(torch)))
 
 
+def test_data_ptr_tells_shared_memory_apart():
+    for m in (lt, torch):
+        x = m.arange(6.0).reshape(2, 3)
+        assert x.data_ptr() == x.t().data_ptr() == x.detach().data_ptr() == x[0].data_ptr(), m.__name__
+        assert x[1].data_ptr() == x.data_ptr() + 3 * x.element_size(), m.__name__
+        assert x.clone().data_ptr() != x.data_ptr(), m.__name__
+
+
 def test_real_tensors_are_their_own_conjugate_and_real_part():
     x = lt.arange(3.0)
     for same in (x.conj(), x.resolve_conj(), x.resolve_neg(), x.real, lt.conj(x), lt.conj_physical(x)):
