@@ -517,8 +517,6 @@ def _accumulated(self: Tensor, indices: tuple, values) -> Tensor:
     return target.scatter_add(0, flat.reshape(rows, 1).expand(rows, width), source).reshape(tuple(self.shape))
 
 
-
-
 def index_put(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
     """self with self[indices] = values (or += with `accumulate`), self unchanged."""
     return index_put_(self.clone(), indices, values, accumulate)
