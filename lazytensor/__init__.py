@@ -182,6 +182,18 @@ def set_num_threads(n: int) -> None:
     """Accepted for scripts that call it; the OpenCL runtime sizes its own thread pool."""
 
 
+# one pool serves both kinds of parallelism PyTorch tells apart
+get_num_interop_threads, set_num_interop_threads = get_num_threads, set_num_threads
+
+
+def typename(obj) -> str:
+    """A tensor's legacy type name ('lazytensor.FloatTensor'), else the object's qualified class name."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    cls = type(obj)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
 def compile(model=None, **options):
     """torch.compile: a function is wrapped by lt.jit (replayed kernels); a Module is returned
     as it is (its ops fuse anyway); the options are accepted and ignored."""

@@ -624,6 +624,13 @@ def test_repr_and_set_printoptions_print_as_torch():
         torch.set_printoptions(profile="default", sci_mode=None)
 
 
+def test_typename_and_thread_counts():
+    assert lt.typename(lt.ones(2, dtype=lt.int64)) == "lazytensor.LongTensor"
+    assert lt.typename(3) == "int" and lt.typename(lt.nn.Linear(1, 1)) == "lazytensor.nn.linear.Linear"
+    assert lt.get_num_interop_threads() == lt.get_num_threads() >= 1
+    lt.set_num_interop_threads(2)
+
+
 def test_process_switches_are_recorded_and_answered_as_torch():
     try:
         lt.use_deterministic_algorithms(True, warn_only=True)
