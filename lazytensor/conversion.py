@@ -55,6 +55,18 @@ int_, long, bool_ = _caster("int", D.int32), _caster("long", D.int64), _caster("
 byte = _caster("byte", D.uint8)
 
 
+def _missing_caster(name: str, dtype_name: str):
+    """A cast to a dtype lazytensor does not have: it raises rather than give another dtype."""
+    def fn(self: Tensor, memory_format=None) -> Tensor:
+        raise NotImplementedError(f"{name}(): lazytensor has no {dtype_name} dtype (tensor of shape "
+                                  f"{tuple(self.shape)}, dtype {self.dtype.name}); use int() or long()")
+    fn.__name__ = name
+    return fn
+
+
+short, char = _missing_caster("short", "int16"), _missing_caster("char", "int8")
+
+
 def type_as(self: Tensor, other: Tensor) -> Tensor:
     return self.to(other.dtype)
 
@@ -112,8 +124,16 @@ def zero_(self: Tensor) -> Tensor:
 
 
 def fill_(self: Tensor, value) -> Tensor:
+    if isinstance(value, TensorBase) and value.ndim:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions "
+                           f"(shape {tuple(value.shape)}).")
     value = value.item() if isinstance(value, TensorBase) else value
     return self._assign(B.full_like_node(self.node, value, self.dtype))
+
+
+def fill(self: Tensor, value) -> Tensor:
+    """A copy of self with every element `value`."""
+    return fill_(self.clone(), value)
 
 
 def _reshape_inplace(name: str, build):
@@ -129,4 +149,5 @@ t_ = _reshape_inplace("t_", lambda self: self.t())
 transpose_ = _reshape_inplace("transpose_", lambda self, a, b: self.transpose(a, b))
 unsqueeze_ = _reshape_inplace("unsqueeze_", lambda self, d: self.unsqueeze(d))
 squeeze_ = _reshape_inplace("squeeze_", lambda self, d=None: self.squeeze(d))
+swapaxes_ = _reshape_inplace("swapaxes_", lambda self, a, b: self.transpose(a, b))
 

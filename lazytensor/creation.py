@@ -287,3 +287,76 @@ def new_full(self: Tensor, size, fill_value, dtype=None, device=None, requires_g
 def new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad=False) -> Tensor:
     dt, dev = _like(self, dtype, device)
     return tensor(data, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def scalar_tensor(s, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding the number s (float32 unless dtype says otherwise)."""
+    return tensor(s, dtype=resolve_dtype(dtype), device=device, requires_grad=requires_grad)
+
+
+def new(self: Tensor, *args, device=None) -> Tensor:
+    """The legacy constructor: sizes give an uninitialised tensor (zeros here), a list or tuple
+    gives data, a tensor of self's dtype is returned as an alias; always self's dtype."""
+    if len(args) == 1 and isinstance(args[0], TensorBase):
+        if args[0].dtype != self.dtype:
+            raise TypeError(f"new(): expected a tensor of dtype {self.dtype.name}, got {args[0].dtype.name} "
+                            f"(shape {tuple(args[0].shape)})")
+        return args[0].view_as(args[0])
+    if len(args) == 1 and isinstance(args[0], (list, tuple)) and not hasattr(args[0], "numel"):
+        return self.new_tensor(args[0], device=device)
+    return self.new_empty(args[0] if len(args) == 1 else args, device=device) if args else \
+        self.new_empty(0, device=device)
+
+
+def empty_strided(size, stride, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """An uninitialised tensor (zeros here) with the given strides: any dense layout, as a
+    permutation of a contiguous tensor; an overlapping or gapped layout raises."""
+    size, stride = tuple(size), tuple(stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"empty_strided: mismatch in length of strides and shape ({size} and {stride})")
+    order = sorted(range(len(size)), key=lambda d: -stride[d])
+    dense = zeros(tuple(size[d] for d in order), dtype=dtype, device=device)
+    out = dense.permute([order.index(d) for d in range(len(size))])
+    # a dim of size 1 is never stepped along: any stride does for it
+    if any(n > 1 and got != want for n, got, want in zip(size, out.stride(), stride)):
+        raise NotImplementedError(f"empty_strided: lazytensor makes only dense layouts (a permutation of a "
+                                  f"contiguous one); size {size} with stride {stride} is not one")
+    if requires_grad and out is not dense and out.numel() > 1:
+        raise NotImplementedError(f"empty_strided: a permuted layout (size {size}, stride {stride}) is a view, and "
+                                  f"lazytensor's views cannot be leaves that require grad; use a contiguous stride")
+    out.requires_grad = requires_grad
+    return out
+
+
+def new_empty_strided(self: Tensor, size, stride, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dt, dev = _like(self, dtype, device)
+    return empty_strided(size, stride, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def asarray(obj: Any, *, dtype=None, device=None, copy: bool | None = None, requires_grad: bool = False) -> Tensor:
+    """A tensor sharing `obj`'s memory where it can (a tensor, a NumPy array on the numpy
+    device), a copy where `copy` asks for one or the dtype or device differs."""
+    if copy:
+        out = tensor(obj, dtype=dtype, device=device)
+    elif isinstance(obj, np.ndarray) and dtype is None and device is None:
+        out = from_numpy(obj)
+    else:
+        out = as_tensor(obj, dtype=dtype, device=device)
+    if copy is False and isinstance(obj, TensorBase) and out is not obj:
+        raise ValueError(f"asarray: can't alias a tensor of dtype {obj.dtype.name} on {obj.device} into "
+                         f"dtype {out.dtype.name} on {out.device} (copy=False)")
+    if requires_grad:
+        out.requires_grad_()
+    return out
+
+
+def logspace(start, end, steps: int, base: float = 10.0, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """base ** linspace(start, end, steps); for an integer dtype the ends are truncated first,
+    as PyTorch's are."""
+    dt = resolve_dtype(dtype)
+    if not dt.is_floating_point:
+        start, end = math.trunc(start), math.trunc(end)
+    exponents = linspace(start, end, steps, dtype=D.float64 if dt == D.float64 else D.float32, device=device)
+    out = (base ** exponents).to(dt)
+    out.requires_grad = requires_grad
+    return out

@@ -20,10 +20,17 @@ if TYPE_CHECKING:
 def nonzero(x: Tensor, as_tuple: bool = False):
     """Indices of the non-zero elements."""
     refuse_host_read("nonzero() (its result's shape depends on the data)")
-    found = np.nonzero(x.numpy())
+    # a 0-d tensor is one element: as a vector for the tuple form, no columns for the matrix
+    found = np.nonzero(np.atleast_1d(x.numpy()))
     if as_tuple:
         return tuple(tensor(i.astype(np.int64), device=x.device) for i in found)
-    return tensor(np.stack(found, axis=1).astype(np.int64).reshape(-1, x.ndim), device=x.device)
+    count = len(found[0])
+    return tensor(np.stack(found, axis=1).astype(np.int64)[:, :x.ndim].reshape(count, x.ndim), device=x.device)
+
+
+def argwhere(input: Tensor) -> Tensor:
+    """nonzero's (count, ndim) index matrix."""
+    return nonzero(input)
 
 
 class _Unique(Function):

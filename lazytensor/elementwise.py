@@ -765,7 +765,14 @@ def reflected(fn: Callable) -> Callable:
 
 
 def positive(self: Tensor) -> Tensor:
+    if self.dtype == D.bool_:
+        raise RuntimeError(f"The `+` operator, on a bool tensor is not supported (shape {tuple(self.shape)}).")
     return self
+
+
+def rsub(input: Tensor, other, alpha=1) -> Tensor:
+    """other - alpha * input."""
+    return sub(other, input, alpha=alpha)
 
 
 def check_inplace_dtype(op: str, self: Tensor, result: Tensor) -> None:

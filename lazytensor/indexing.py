@@ -15,7 +15,7 @@ from .ir.ops import reduce_identity
 from .creation import arange, tensor
 from .data_dependent import nonzero
 from .elementwise import broadcast_shapes, common_device, where
-from .movement import cat
+from .movement import cat, stack
 from .tensor_base import TensorBase, wrap
 
 if TYPE_CHECKING:
@@ -517,3 +517,98 @@ def _accumulated(self: Tensor, indices: tuple, values) -> Tensor:
     return target.scatter_add(0, flat.reshape(rows, 1).expand(rows, width), source).reshape(tuple(self.shape))
 
 
+def index_put(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    """self with self[indices] = values (or += with `accumulate`), self unchanged."""
+    return index_put_(self.clone(), indices, values, accumulate)
+
+
+def put(self: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    """self with source's elements written (or added) at the flat positions `index` names,
+    counting self as if contiguous and 1-D (a negative index from the end)."""
+    _check_index_tensor("put", self, index)
+    if index.numel() != source.numel():
+        raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
+                         f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
+    if source.dtype != self.dtype:
+        raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got self.dtype = "
+                           f"{self.dtype.name} and source.dtype = {source.dtype.name}")
+    flat = index_put(self.reshape(-1), (index.reshape(-1),), source.reshape(-1), accumulate)
+    return flat.reshape(tuple(self.shape))
+
+
+_INDEX_REDUCTIONS = ("prod", "mean", "amax", "amin")
+
+
+def index_reduce(self: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str,
+                 *, include_self: bool = True) -> Tensor:
+    """scatter_reduce of source[..., k, ...] onto index[k] along dim."""
+    if reduce not in _INDEX_REDUCTIONS:
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    if not isinstance(source, TensorBase) or source.dtype != self.dtype:
+        got = source.dtype.name if isinstance(source, TensorBase) else type(source).__name__
+        raise RuntimeError(f"index_reduce_(): self ({self.dtype.name}) and source ({got}) must have the same "
+                           f"scalar type")
+    d, shape = _index_shape(self, dim, index, "index_reduce")
+    if tuple(source.shape) != shape or (self.ndim == 0 and source.ndim != 0):
+        raise RuntimeError(f"index_reduce(): source {tuple(source.shape)} does not match self {tuple(self.shape)} "
+                           f"with {index.numel()} indices along dim {d} (expected {shape})")
+    view = [1] * len(shape)
+    view[d] = index.numel()
+    return scatter_reduce(self, d, index.reshape(view).expand(shape), source, reduce, include_self=include_self)
+
+
+def masked_scatter(self: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """self with the positions where mask holds taken, in row-major order, from source's
+    leading elements."""
+    if mask.dtype != D.bool_:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype {mask.dtype.name}")
+    if source.dtype != self.dtype:
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
+                           f"{self.dtype.name} and {source.dtype.name}")
+    shape = broadcast_shapes("masked_scatter", tuple(self.shape), tuple(mask.shape))
+    x, m = self.expand(shape), mask.expand(shape)
+    flat = source.reshape(-1)
+    if flat.numel() == 0:  # nothing to take: any position the mask holds has no source element
+        if m.any().item():
+            raise RuntimeError("masked_scatter: Number of elements of source < number of ones in mask "
+                               f"(source shape {tuple(source.shape)}, mask shape {tuple(mask.shape)})")
+        return x.clone()
+    # the k-th position the mask holds takes source's k-th element (an index past source's end
+    # raises as gather's do); positions the mask does not hold read element 0, unused
+    taken = m.reshape(-1).long().cumsum(0) - 1
+    picked = flat.gather(0, where(m.reshape(-1), taken, 0))
+    return where(m, picked.reshape(shape), x)
+
+
+def unravel_index(indices: Tensor, shape) -> tuple[Tensor, ...]:
+    """The coordinates in `shape` of flat (row-major) indices; an index past either end wraps
+    around, as in PyTorch."""
+    if not isinstance(indices, TensorBase) or indices.dtype.is_floating_point or indices.dtype == D.bool_:
+        got = indices.dtype.name if isinstance(indices, TensorBase) else type(indices).__name__
+        raise TypeError(f"unravel_index: expected 'indices' to be integer dtype, but got {got}")
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"unravel_index: 'shape' cannot have negative values, but got {shape}")
+    if 0 in shape and indices.numel():
+        raise RuntimeError(f"unravel_index: no index lies in the empty shape {shape} (ZeroDivisionError)")
+    coordinates, rest = [], indices.long()
+    for size in reversed(shape):
+        coordinates.append(rest.remainder(max(size, 1)))  # (an empty shape has no indices to divide)
+        rest = rest.div(max(size, 1), rounding_mode="floor")
+    return tuple(reversed(coordinates))
+
+
+def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
+    """nonzero's first `size` rows, padded with fill_value: a fixed shape, so computed lazily."""
+    if size < 0:
+        raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, got {size}")
+    held = (input != 0).reshape(-1)
+    rank = held.long().cumsum(0) - 1 if held.numel() else held.long()
+    keys = where(held, rank, -1)  # the k-th nonzero element goes to row k
+    flat = arange(held.numel(), device=input.device)
+    found = arange(size, device=input.device) < held.sum()  # rows past the count are padding
+    columns = [where(found, wrap(B.select_by_key(keys.node, coordinate.node, size)), fill_value)
+               for coordinate in unravel_index(flat, tuple(input.shape))]
+    if not columns:
+        return tensor(np.full((size, 0), fill_value, np.int64), device=input.device)
+    return stack(columns, 1)

@@ -10,7 +10,7 @@ from .ir import dtype as D
 from .ir.node import const
 from .creation import tensor
 from .elementwise import broadcast_shapes, common_device, result_dtype
-from .tensor_base import TensorBase, wrap
+from .tensor_base import Size, TensorBase, wrap
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -107,6 +107,22 @@ def reversed_axes(self: Tensor) -> Tensor:
 
 def matrix_transpose(self: Tensor) -> Tensor:
     """x.mT (and x.mH, real tensors being their own conjugate): the last two axes swapped."""
+    return self.transpose(-2, -1)
+
+
+def as_strided(self: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
+    """Refused: lazytensor's views are shape operations over a storage, not strides into it."""
+    raise NotImplementedError(
+        f"as_strided: lazytensor describes views by shape operations, not by strides (size {tuple(size)}, stride "
+        f"{tuple(stride)} asked of a tensor of shape {tuple(self.shape)}); use view, permute, expand, narrow, "
+        f"diagonal or unfold (sliding windows)")
+
+
+def adjoint(self: Tensor) -> Tensor:
+    """The conjugate transpose of a (batch of) matrices: for real tensors, mT."""
+    if self.ndim < 2:
+        raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. Got "
+                           f"{self.ndim}-D tensor.")
     return self.transpose(-2, -1)
 
 
@@ -373,6 +389,16 @@ def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
     return tuple(t.expand(shape) for t in tensors)
 
 
+def broadcast_shapes_fn(*shapes) -> tuple[int, ...]:
+    """torch.broadcast_shapes: the shape that tensors of these shapes (an int is a 1-D shape)
+    broadcast to."""
+    shapes = tuple((s,) if isinstance(s, int) else tuple(s) for s in shapes)
+    if any(n < 0 for s in shapes for n in s):
+        raise ValueError(f"broadcast_shapes: Attempting to broadcast a dimension with negative length! (shapes "
+                         f"{', '.join(map(str, shapes))})")
+    return Size(broadcast_shapes("broadcast_shapes", *shapes))
+
+
 def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
     """Coordinate grids of 0- or 1-D tensors: 'ij' (matrix order) or 'xy' (the first two axes
     swapped, as NumPy's default); views, no copies."""
@@ -399,6 +425,10 @@ def ravel(self: Tensor) -> Tensor:
 
 def view_as(self: Tensor, other: Tensor) -> Tensor:
     return self.view(tuple(other.shape))
+
+
+def reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    return self.reshape(tuple(other.shape))
 
 
 def tile(self: Tensor, dims) -> Tensor:

@@ -1,6 +1,8 @@
 """Matrix products, contractions (tensordot, kron, einsum) and distances, as broadcast multiply + sum: fused reduction kernels."""
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from typing import TYPE_CHECKING
 
@@ -9,6 +11,7 @@ from .indexing import _stride_dim
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import Node, const
+from .creation import tensor
 from .movement import cat, stack
 from .reduce import vector_norm
 from .tensor_base import TensorBase, wrap
@@ -138,6 +141,25 @@ def diag(self: Tensor, diagonal: int = 0) -> Tensor:
     along = (size, 1) if diagonal >= 0 else (1, size)
     spread = B.expand(B.reshape(padded, along), square)
     return wrap(B.elementwise("where", on, spread, const(0, self.dtype, square, dev)))
+
+
+def diagflat(self: Tensor, offset: int = 0) -> Tensor:
+    """The flattened input on the `offset`-th diagonal of a square matrix."""
+    return diag(self.flatten(), offset)
+
+
+def diag_embed(self: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Each vector along the last dim on the `offset`-th diagonal of dims (dim1, dim2) of a
+    tensor with one more dim, zero elsewhere."""
+    ndim = self.ndim + 1
+    d1, d2 = self._dim(dim1, "diag_embed", ndim), self._dim(dim2, "diag_embed", ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diag_embed: diagonal dimensions cannot be identical {dim1}, {dim2} "
+                           f"(input shape {tuple(self.shape)})")
+    n = self.shape[-1] + abs(offset)  # a 0-d input has no two distinct dims: refused above
+    batch = iter(self.shape[:-1])
+    shape = tuple(n if d in (d1, d2) else next(batch) for d in range(ndim))
+    return self.new_zeros(shape).diagonal_scatter(self, offset, d1, d2)
 
 
 def trace(self: Tensor) -> Tensor:
@@ -393,3 +415,28 @@ def cartesian_prod(*tensors: Tensor) -> Tensor:
     if len(tensors) == 1:
         return tensors[0]
     return stack([g.reshape(-1) for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """The length-r combinations of a vector's elements, as rows, in itertools' order."""
+    if input.ndim != 1:
+        raise RuntimeError(f"combinations: Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"combinations: Expect a non-negative number, but got {r}")
+    if r == 0:
+        return input.new_empty(0)
+    choose = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    picks = list(choose(range(input.shape[0]), r))
+    index = tensor(picks, dtype=D.int64, device=input.device).reshape(-1)
+    return input.index_select(0, index).reshape(len(picks), r)
+
+
+def chain_matmul(*matrices: Tensor) -> Tensor:
+    """The product of a chain of matrices, left to right."""
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    for m in matrices:
+        if m.ndim != 2:
+            raise RuntimeError(f"chain_matmul: Tensor dimension is {m.ndim}, expected 2 instead (shape "
+                               f"{tuple(m.shape)})")
+    return functools.reduce(mm, matrices[1:], matrices[0].clone())

@@ -17,7 +17,7 @@ from .ir import build as B
 from .ir import dtype as D
 from .ir.node import Node, const
 from .ir.schedule import keep
-from .creation import parse_size, resolve_device, resolve_dtype
+from .creation import parse_size, resolve_device, resolve_dtype, tensor
 from .tensor_base import TensorBase, wrap
 
 if TYPE_CHECKING:
@@ -83,6 +83,32 @@ class Generator:
 
 def initial_seed() -> int:
     return _state["seed"]
+
+
+def seed() -> int:
+    """Seed the global generator from the operating system's entropy; return the seed."""
+    return manual_seed(int(np.random.SeedSequence().entropy))
+
+
+_STATE_FIELDS = ("seed", "offset", "host_draws")
+
+
+def get_rng_state() -> Tensor:
+    """The global generator's state as a uint8 tensor (its seed, stream offset and count of
+    host draws), for set_rng_state; not PyTorch's byte layout."""
+    words = np.array([_state.get(k, 0) for k in _STATE_FIELDS], dtype="<u8")
+    return tensor(words.view(np.uint8))
+
+
+def set_rng_state(new_state: Tensor) -> None:
+    """Restore a state that get_rng_state returned: the numbers drawn next are the same again."""
+    size = 8 * len(_STATE_FIELDS)
+    if not isinstance(new_state, TensorBase) or new_state.dtype != D.uint8 or tuple(new_state.shape) != (size,):
+        got = (f"dtype {new_state.dtype.name}, shape {tuple(new_state.shape)}" if isinstance(new_state, TensorBase)
+               else type(new_state).__name__)
+        raise RuntimeError(f"set_rng_state: expected a uint8 tensor of shape ({size},) from get_rng_state, got {got}")
+    words = np.ascontiguousarray(new_state.numpy()).view("<u8")
+    _state.update({k: int(v) for k, v in zip(_STATE_FIELDS, words)})
 
 
 def _pcg(x: Node) -> Node:

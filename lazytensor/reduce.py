@@ -185,6 +185,23 @@ def std_mean(self: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, co
     return _root(variance, 0.5), mean
 
 
+def renorm(self: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
+    """Each slice along `dim` whose p-norm exceeds maxnorm scaled down to norm maxnorm."""
+    if self.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {self.ndim} dimensions")
+    if not self.dtype.is_floating_point:
+        raise RuntimeError(f"renorm: expected a floating point tensor as input, got {self.dtype.name} "
+                           f"(shape {tuple(self.shape)})")
+    if p <= 0:
+        raise RuntimeError(f"renorm: non-positive-norm not supported (p = {p})")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    d = self._dim(dim, "renorm")
+    norms = vector_norm(self, p, tuple(i for i in range(self.ndim) if i != d), keepdim=True)
+    # PyTorch's constant: a slice just over maxnorm lands just under it
+    return self * where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+
+
 def norm(self: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """torch.norm's vector norms: of order p over `dim` ("fro" is 2); integers count as floats.
     (matrix_norms.norm adds the nuclear norm.)"""

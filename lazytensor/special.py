@@ -7,5 +7,6 @@ from .elementwise import (  # noqa: F401
 )
 from .reduce import log_softmax, logsumexp, softmax  # noqa: F401
 from .special_functions import (  # noqa: F401
-    digamma, digamma as psi, entr, erfinv, i0, i1, lgamma as gammaln, log_ndtr, ndtr, ndtri, polygamma, sinc,
+    digamma, digamma as psi, entr, erfinv, i0, i1, lgamma as gammaln, log_ndtr, mvlgamma as multigammaln, ndtr, ndtri,
+    polygamma, sinc,
 )

@@ -316,3 +316,15 @@ def entr(input: Tensor) -> Tensor:
     """-x log x elementwise: 0 at 0, -inf below 0."""
     x = _float_input("entr", input)
     return where(x < 0, -math.inf, where(x == 0, 0.0, -x * log(where(x == 0, 1.0, x))))
+
+
+def mvlgamma(input: Tensor, p: int) -> Tensor:
+    """The log of the multivariate gamma function of dimension p:
+    sum_i<p lgamma(x - i / 2) + p (p - 1) / 4 log(pi)."""
+    if p < 1:
+        raise RuntimeError(f"mvlgamma: p has to be greater than or equal to 1 (got p = {p})")
+    x = _float_input("mvlgamma", input)
+    total = lgamma(x)
+    for i in range(1, p):
+        total = total + lgamma(x - i / 2)
+    return total + p * (p - 1) / 4 * math.log(math.pi)

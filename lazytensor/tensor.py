@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import (conversion, creation, data_dependent, elementwise, elimination, indexing, linalg, matrix_norms,
-               movement, order, products, pseudo_inverse, random, reduce, sorting, special_functions, spectral,
-               triangular)
+from . import (conversion, creation, data_dependent, elementwise, elimination, float_parts, histograms, indexing,
+               integer_math, linalg, matrix_norms, movement, order, products, pseudo_inverse, queries, random,
+               reduce, sorting, special_functions, spectral, splitting, triangular)
 from .autograd.api import backward as _backward
 from .creation import node_from_data
 from .tensor_base import RemovableHandle, Size, Storage, TensorBase, device, set_result_type
@@ -241,6 +241,34 @@ class Tensor(TensorBase):
     erfinv_ = elementwise.inplace("erfinv", special_functions.erfinv)
     sinc_ = elementwise.inplace("sinc", special_functions.sinc)
     i0_ = elementwise.inplace("i0", special_functions.i0)
+    mvlgamma = special_functions.mvlgamma
+    mvlgamma_ = elementwise.inplace("mvlgamma", special_functions.mvlgamma)
+    ldexp = float_parts.ldexp
+    ldexp_ = elementwise.inplace("ldexp", float_parts.ldexp)
+    frexp = float_parts.frexp
+    nextafter = float_parts.nextafter
+    nextafter_ = elementwise.inplace("nextafter", float_parts.nextafter)
+    gcd = integer_math.gcd
+    gcd_ = elementwise.inplace("gcd", integer_math.gcd)
+    lcm = integer_math.lcm
+    lcm_ = elementwise.inplace("lcm", integer_math.lcm)
+    bitwise_left_shift = __lshift__ = integer_math.bitwise_left_shift
+    bitwise_right_shift = __rshift__ = integer_math.bitwise_right_shift
+    __rlshift__ = elementwise.reflected(integer_math.bitwise_left_shift)
+    __rrshift__ = elementwise.reflected(integer_math.bitwise_right_shift)
+    bitwise_left_shift_ = __ilshift__ = elementwise.inplace("bitwise_left_shift", integer_math.bitwise_left_shift)
+    bitwise_right_shift_ = __irshift__ = elementwise.inplace("bitwise_right_shift", integer_math.bitwise_right_shift)
+    positive = elementwise.positive
+    # the `name_` forms of the ops above that need nothing of their own: each computes out of
+    # place and writes into self's storage (elementwise.inplace). The class body's namespace is
+    # written directly so that the methods stand on the class like the ones listed by hand.
+    _namespace = vars()
+    for _name in ("absolute arccos arccosh arcsin arcsinh arctan arctan2 arctanh bitwise_not deg2rad divide eq "
+                  "erfc exp2 expm1 fix fmod ge greater greater_equal gt hypot le less less_equal log10 log1p "
+                  "log2 logical_and logical_or logical_xor logit lt multiply ne negative not_equal polygamma "
+                  "rad2deg sgn subtract tan true_divide xlogy").split():
+        _namespace[_name + "_"] = elementwise.inplace(_name, _namespace[_name])
+    del _namespace, _name
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
@@ -263,12 +291,15 @@ class Tensor(TensorBase):
     T = property(movement.reversed_axes)
     mT = property(movement.matrix_transpose)
     mH = property(movement.matrix_transpose)
+    adjoint = movement.adjoint
+    as_strided = movement.as_strided
     H = property(movement.t)
     expand = movement.expand
     expand_as = movement.expand_as
     broadcast_to = movement.broadcast_to
     ravel = movement.ravel
     view_as = movement.view_as
+    reshape_as = movement.reshape_as
     tile = movement.tile
     diff = movement.diff
     repeat_interleave = movement.repeat_interleave
@@ -284,6 +315,14 @@ class Tensor(TensorBase):
     split = movement.split
     chunk = movement.chunk
     unbind = movement.unbind
+    tensor_split = splitting.tensor_split
+    hsplit = splitting.hsplit
+    vsplit = splitting.vsplit
+    dsplit = splitting.dsplit
+    split_with_sizes = splitting.split_with_sizes
+    unsafe_split = splitting.unsafe_split
+    unsafe_chunk = splitting.unsafe_chunk
+    unsafe_split_with_sizes = splitting.unsafe_split_with_sizes
     flip = movement.flip
     fliplr = movement.fliplr
     flipud = movement.flipud
@@ -336,6 +375,9 @@ class Tensor(TensorBase):
     cummin = reduce.cummin
     logcumsumexp = reduce.logcumsumexp
     histc = reduce.histc
+    histogram = histograms.histogram
+    renorm = reduce.renorm
+    renorm_ = elementwise.inplace("renorm", reduce.renorm)
 
     # ---- indexing, gather and scatter (lazytensor/indexing.py) -----------------------------
     __getitem__ = indexing.getitem
@@ -367,6 +409,15 @@ class Tensor(TensorBase):
     slice_scatter = indexing.slice_scatter
     diagonal_scatter = indexing.diagonal_scatter
     bincount = data_dependent.bincount
+    argwhere = data_dependent.argwhere
+    nonzero_static = indexing.nonzero_static
+    index_put = indexing.index_put
+    put = indexing.put
+    put_ = elementwise.inplace("put", indexing.put)
+    index_reduce = indexing.index_reduce
+    index_reduce_ = elementwise.inplace("index_reduce", indexing.index_reduce)
+    masked_scatter = indexing.masked_scatter
+    masked_scatter_ = elementwise.inplace("masked_scatter", indexing.masked_scatter)
 
     # ---- matrix products (lazytensor/products.py) --------------------------------------------
     matmul = products.matmul
@@ -379,6 +430,8 @@ class Tensor(TensorBase):
     ger = products.outer
     diagonal = products.diagonal
     diag = products.diag
+    diag_embed = products.diag_embed
+    diagflat = products.diagflat
     trace = products.trace
     mv = products.mv
     addmm = products.addmm
@@ -415,6 +468,8 @@ class Tensor(TensorBase):
     long = conversion.long
     bool = conversion.bool_
     byte = conversion.byte
+    short = conversion.short
+    char = conversion.char
     type_as = conversion.type_as
     type = conversion.type_
     cpu = conversion.cpu
@@ -430,6 +485,25 @@ class Tensor(TensorBase):
     transpose_ = conversion.transpose_
     unsqueeze_ = conversion.unsqueeze_
     squeeze_ = conversion.squeeze_
+    swapaxes_ = swapdims_ = conversion.swapaxes_
+
+    # ---- questions about the tensor; complex-number ops of a real tensor (lazytensor/queries.py)
+    is_signed = queries.is_signed
+    is_complex = is_conj = is_neg = is_pinned = is_shared = is_inference = queries.is_false
+    is_sparse = is_sparse_csr = is_quantized = is_meta = is_nested = property(queries.is_false)
+    pin_memory = share_memory_ = queries.itself_in_host_memory
+    is_nonzero = queries.is_nonzero
+    is_same_size = queries.is_same_size
+    equal = queries.equal
+    isreal = queries.isreal
+    angle = queries.angle
+    conj = resolve_conj = resolve_neg = conj_physical = queries.itself
+    real = property(queries.itself)
+    imag = property(queries.imag)
+    is_cpu = property(queries.is_cpu)
+    get_device = queries.get_device
+    data_ptr = queries.data_ptr
+    ndimension = TensorBase.dim
 
     # ---- new tensors like this one (lazytensor/creation.py) --------------------------------
     tensor = creation.tensor
@@ -438,6 +512,8 @@ class Tensor(TensorBase):
     new_empty = creation.new_empty
     new_full = creation.new_full
     new_tensor = creation.new_tensor
+    new = creation.new
+    new_empty_strided = creation.new_empty_strided
 
     # ---- random fills (lazytensor/random.py) -----------------------------------------------
     uniform_ = random.uniform_
