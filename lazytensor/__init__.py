@@ -97,6 +97,7 @@ from .legacy import (  # noqa: F401
 )
 from .serialization import load, save  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled, inference_mode  # noqa: F401
+from .autograd import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: F401
 from .elementwise import result_dtype
 from .runtime.devices import default_device, get_device, set_default_device
 from .runtime.stats import reset_stats, stats
