@@ -89,7 +89,7 @@ from .order import (  # noqa: F401
 )
 from . import autograd, nn, optim  # noqa: F401
 from .nn.functional import celu_, relu_, selu_  # noqa: F401
-from . import accelerator, amp, backends, cuda, utils  # noqa: F401
+from . import accelerator, amp, backends, cuda, func, utils  # noqa: F401
 from .amp import autocast  # noqa: F401
 from .legacy import (  # noqa: F401
     BFloat16Tensor, BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, get_default_dtype,
