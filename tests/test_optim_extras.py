@@ -26,6 +26,8 @@ OPTIMIZERS = {
     "adagrad": ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
     "rprop": ("Rprop", dict(lr=0.05, etas=(0.4, 1.5), step_sizes=(1e-3, 0.08))),
     "asgd": ("ASGD", dict(lr=0.05, lambd=0.01, t0=2, weight_decay=0.1)),  # t0=2: averaging starts
+    "adafactor": ("Adafactor", dict(lr=0.05, weight_decay=0.1)),
+    "adafactor_eps_clip_maximize": ("Adafactor", dict(eps=(1e-3, 1e-2), d=1.5, beta2_decay=-0.5, maximize=True)),
 }
 
 
@@ -112,7 +114,9 @@ def test_a_step_is_a_few_fused_kernels_per_parameter_and_a_new_lr_compiles_nothi
         assert all(n_params <= launched <= 2 * n_params for launched, _ in counts), counts
         assert all(compiled == 0 for _, compiled in counts[2:]), counts
     with using("numpy", True):
-        check_cases([n for n in OPTIMIZERS if n != "radam_decoupled"], case)  # its branch changes at step 3
+        # RAdam's branch changes at step 3; Adafactor reduces the parameter's and the update's
+        # norms (and a matrix's rows and columns) before its update, a few kernels more
+        check_cases([n for n in OPTIMIZERS if n != "radam_decoupled" and not n.startswith("adafactor")], case)
 
 
 BAD_ARGUMENTS = {
@@ -124,6 +128,9 @@ BAD_ARGUMENTS = {
     "Rprop etas": ("Rprop", dict(etas=(1.2, 0.5)), "Rprop: Invalid eta values: 1.2, 0.5"),
     "Rprop step sizes": ("Rprop", dict(step_sizes=(1.0, 0.1)), "Rprop: Invalid step sizes: 1.0, 0.1"),
     "ASGD weight decay": ("ASGD", dict(weight_decay=-0.5), "ASGD: Invalid weight_decay value: -0.5"),
+    "Adafactor d": ("Adafactor", dict(d=0.5), "Adafactor: Clipping threshold d should be >= 1 but is: 0.5"),
+    "Adafactor beta2_decay": ("Adafactor", dict(beta2_decay=0.1), "Adafactor: beta2_decay should be <= 0 but is: 0.1"),
+    "LBFGS line search": ("LBFGS", dict(line_search_fn="wolfe"), "LBFGS: only 'strong_wolfe' is supported"),
 }
 
 
