@@ -29,7 +29,7 @@ def _lbfgs_steps(m, model, x, y, steps, **kw):
         loss = ((model(x) - y) ** 2).mean()
         loss.backward()
         return loss
-    losses = [float(opt.step(closure)) for _ in range(steps)]
+    losses = [float(opt.step(closure).detach()) for _ in range(steps)]
     return opt, losses, closure
 
 

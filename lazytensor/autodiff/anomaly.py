@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from typing import Callable
 
-_STATE = {"enabled": False, "check_nan": True}
+# module globals, read as `anomaly.ENABLED` where every recorded op asks (graph.GradFn)
+ENABLED = False
+CHECK_NAN = True
 
 
 def is_anomaly_enabled() -> bool:
-    return _STATE["enabled"]
+    return ENABLED
 
 
 def is_anomaly_check_nan_enabled() -> bool:
-    return _STATE["enabled"] and _STATE["check_nan"]
+    return ENABLED and CHECK_NAN
 
 
 def set_anomaly(enabled: bool, check_nan: bool = True) -> tuple[bool, bool]:
     """Set the mode; returns the previous (enabled, check_nan)."""
-    previous = (_STATE["enabled"], _STATE["check_nan"])
-    _STATE["enabled"], _STATE["check_nan"] = bool(enabled), bool(check_nan)
+    global ENABLED, CHECK_NAN
+    previous = (ENABLED, CHECK_NAN)
+    ENABLED, CHECK_NAN = bool(enabled), bool(check_nan)
     return previous
 
 

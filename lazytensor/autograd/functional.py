@@ -46,13 +46,25 @@ def _finish(values: tuple, create_graph: bool) -> tuple:
     return values if create_graph else tuple(v.detach() for v in values)
 
 
+# PyTorch's strict-mode message for a value (of each kind) that does not depend on the inputs
+_INDEPENDENT = {
+    "outputs": "Output {i} of the user-provided function does not require gradients. The outputs must be computed "
+               "in a differentiable manner from the input when running in strict mode.",
+    "grad_inputs": "The gradient with respect to input {i} is independent of the inputs of the user-provided "
+                   "function. This is not allowed in strict mode.",
+    "jacobian": "While computing the hessian, found that the jacobian of the user-provided function with respect "
+                "to input {i} is independent of the input. This is not allowed in strict mode. You should ensure "
+                "that your function is twice differentiable and that the jacobian depends on the inputs (this "
+                "would be violated by a linear function for example).",
+}
+
+
 def _check_requires_grad(values: tuple, what: str, strict: bool) -> None:
     if not strict:
         return
     for i, v in enumerate(values):
         if v is None or not v.requires_grad:
-            raise RuntimeError(f"The {what} with index {i} does not require gradients, so it is independent of "
-                               "the inputs. This is not allowed in strict mode.")
+            raise RuntimeError(_INDEPENDENT[what].format(i=i))
 
 
 def _validate_v(v: tuple, other: tuple, op: str) -> None:

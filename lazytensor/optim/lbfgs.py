@@ -11,6 +11,7 @@ from typing import Callable
 from ..autodiff.grad_mode import enable_grad, no_grad
 from ..creation import zeros
 from ..movement import cat
+from ..nn.parameter import keep_leaf_inplace
 from ..tensor import Tensor
 from ..tensor_base import realize
 from .optimizer import Optimizer
@@ -133,14 +134,8 @@ class LBFGS(Optimizer):
         offset = 0
         for p in self._params:
             n = p.numel()
-            p.add_(update[offset:offset + n].reshape(p.shape) * step_size)
+            keep_leaf_inplace(p, lambda t, u=update[offset:offset + n]: t.add_(u.reshape(t.shape) * step_size))
             offset += n
-        self._keep_leaves()
-
-    def _keep_leaves(self) -> None:
-        for p in self._params:  # the core drops leaf-ness on a no_grad in-place write
-            if not p.requires_grad:
-                p.requires_grad = True
 
     def _directional_evaluate(self, closure: Callable, x: list[Tensor], t: float, d: Tensor):
         """The loss and gradient at x + t d, the parameters put back to x after."""
@@ -148,8 +143,7 @@ class LBFGS(Optimizer):
         loss = float(closure())
         flat_grad = self._gather_flat_grad()
         for p, value in zip(self._params, x):
-            p.copy_(value)
-        self._keep_leaves()
+            keep_leaf_inplace(p, lambda t, v=value: t.copy_(v))
         return loss, flat_grad
 
     def step(self, closure: Callable):

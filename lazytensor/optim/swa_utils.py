@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 import math
 from copy import deepcopy
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from ..autodiff.grad_mode import no_grad
 from ..creation import tensor
 from ..ir import dtype as D
 from ..nn.module import Module
+from ..nn.parameter import keep_leaf_inplace
 from ..tensor import Tensor
 from .lr_scheduler import LRScheduler
 from .optimizer import Optimizer
@@ -108,7 +109,7 @@ class AveragedModel(Module):
         with no_grad():
             if self._count == 0:
                 for a, c in zip(averaged, current):
-                    _keep_flag(a, lambda t, c=c: t.copy_(c))
+                    keep_leaf_inplace(a, lambda t, c=c: t.copy_(c))
             elif self.multi_avg_fn is not None:
                 flags = [a.requires_grad for a in averaged]
                 self.multi_avg_fn(averaged, current, self.n_averaged)
@@ -116,7 +117,7 @@ class AveragedModel(Module):
             else:  # one tensor at a time, as PyTorch on a CPU (its default divides by n + 1)
                 avg_fn = self.avg_fn or get_swa_avg_fn()
                 for a, c in zip(averaged, current):
-                    _keep_flag(a, lambda t, c=c: t.copy_(avg_fn(t.detach(), c, self.n_averaged.to(t.device))))
+                    keep_leaf_inplace(a, lambda t, c=c: t.copy_(avg_fn(t.detach(), c, self.n_averaged.to(t.device))))
             if not self.use_buffers:  # buffers follow the model's as they are
                 for b_avg, b_model in zip(self.module.buffers(), model.buffers()):
                     b_avg.copy_(b_model.detach().to(b_avg.device))
@@ -126,13 +127,6 @@ class AveragedModel(Module):
     def _load_from_state_dict(self, state_dict, prefix, *args) -> None:
         super()._load_from_state_dict(state_dict, prefix, *args)
         self._count = int(self.n_averaged.item())
-
-
-def _keep_flag(t: Tensor, update: Callable[[Tensor], Any]) -> None:
-    """An in-place no_grad update that leaves a parameter requiring grad, as it was."""
-    flag = t.requires_grad
-    update(t)
-    _restore_flags([t], [flag])
 
 
 def _restore_flags(tensors: list[Tensor], flags: list[bool]) -> None:
