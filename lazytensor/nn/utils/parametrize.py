@@ -44,17 +44,15 @@ def _register(module: Module, name: str, value: Tensor) -> None:
         module.register_buffer(name, value)
 
 
-def _check_same(what: str, dtype_of: str, got: Tensor, want_shape, want_dtype) -> None:
-    """PyTorch's refusal of a parametrization that changes the dtype or shape (unless unsafe)."""
+def _check_same(got_name: str, want_name: str, got: Tensor, want: Tensor) -> None:
+    """PyTorch's refusal of a parametrization that changes the dtype or shape (unless unsafe);
+    the names say which tensors the message compares."""
     if not isinstance(got, Tensor):
         raise ValueError(f"A parametrization must return a tensor. Got {type(got).__name__}.")
-    if got.dtype != want_dtype:
-        raise ValueError(f"Registering a parametrization may not change the dtype of the tensor, unless `unsafe` "
-                         f"flag is enabled.\n{dtype_of} dtype: {want_dtype}\n{what} dtype: {got.dtype}")
-    if tuple(got.shape) != tuple(want_shape):
-        raise ValueError(f"Registering a parametrization may not change the shape of the tensor, unless `unsafe` "
-                         f"flag is enabled.\n{dtype_of} shape: {tuple(want_shape)}\n{what} shape: "
-                         f"{tuple(got.shape)}")
+    for what, g, w in (("dtype", got.dtype, want.dtype), ("shape", tuple(got.shape), tuple(want.shape))):
+        if g != w:
+            raise ValueError(f"Registering a parametrization may not change the {what} of the tensor, unless "
+                             f"`unsafe` flag is enabled.\n{want_name} {what}: {w}\n{got_name} {what}: {g}")
 
 
 class ParametrizationList(ModuleList):
@@ -95,7 +93,7 @@ class ParametrizationList(ModuleList):
                     value = Parameter(value, original.requires_grad)
                 _register(self, f"original{i}", value)
         if not unsafe:
-            _check_same("parametrized", "unparametrized", self(), original.shape, original.dtype)
+            _check_same("parametrized", "unparametrized", self(), original)
 
     def right_inverse(self, value: Tensor) -> None:
         """Store `value` as the original(s), through each parametrization's right_inverse in
@@ -166,7 +164,7 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
         if not unsafe:
             current = getattr(module, tensor_name)
             _check_same(f"parametrization(module.{tensor_name})", f"module.{tensor_name}",
-                        parametrization(current), current.shape, current.dtype)
+                        parametrization(current), current)
         plist = module.parametrizations[tensor_name]
         plist.append(parametrization)
         plist.unsafe |= unsafe
