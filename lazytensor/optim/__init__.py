@@ -9,3 +9,4 @@ from .sgd import SGD  # noqa: F401
 from .lbfgs import LBFGS  # noqa: F401
 from . import swa_utils  # noqa: F401
 from .adafactor import Adafactor  # noqa: F401
+from .muon import Muon  # noqa: F401

@@ -59,6 +59,12 @@ def prepared_grad(p: Tensor, grad: Tensor, group: dict, decays: bool = True) -> 
     return grad + p.detach() * wd
 
 
+def lerp_from_nearer_end(start: Tensor, end: Tensor, weight: float) -> Tensor:
+    """PyTorch's lerp formula, from the end nearer the result (its rounding, where the plain
+    start + weight * (end - start) can differ in the last bit)."""
+    return start + (end - start) * weight if weight < 0.5 else end - (end - start) * (1 - weight)
+
+
 def count_python_step(state: dict, reason: str) -> float:
     """The new step count as a Python number: scalars derived from it reach kernels as
     arguments (nothing recompiles), but a captured step cannot replay it (`reason` says so)."""

@@ -14,7 +14,7 @@ from ..nn.module import Module
 from ..nn.parameter import keep_leaf_inplace
 from ..tensor import Tensor
 from .lr_scheduler import LRScheduler
-from .optimizer import Optimizer
+from .optimizer import Optimizer, lerp_from_nearer_end
 
 __all__ = ["AveragedModel", "SWALR", "update_bn", "get_ema_avg_fn", "get_ema_multi_avg_fn", "get_swa_avg_fn",
            "get_swa_multi_avg_fn"]
@@ -43,18 +43,13 @@ def get_swa_avg_fn() -> Callable:
     return swa_update
 
 
-def _lerp(a: Tensor, c: Tensor, weight: float) -> Tensor:
-    """torch.lerp's formula (from the nearer end, for accuracy)."""
-    return a + (c - a) * weight if weight < 0.5 else c - (c - a) * (1 - weight)
-
-
 def _update_all(averaged: list[Tensor], current: list[Tensor], weight: float,
                 integral: Callable[[Tensor, Tensor], Tensor]) -> None:
     """averaged moves to current by `weight`, in place; integer tensors (a BatchNorm's batch
     count) take `integral`'s float value, truncated, as PyTorch's copy does."""
     with no_grad():
         for a, c in zip(averaged, current):
-            a.copy_(_lerp(a, c, weight) if a.dtype.is_floating_point else integral(a, c))
+            a.copy_(lerp_from_nearer_end(a, c, weight) if a.dtype.is_floating_point else integral(a, c))
 
 
 def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
