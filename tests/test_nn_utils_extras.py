@@ -250,6 +250,18 @@ def test_functional_call_ties_weights_and_refuses_bad_keys():
     assert any(issubclass(w.category, FutureWarning) for w in caught)
 
 
+def test_functional_call_through_a_parametrization(env):
+    tm, lm = _linear_pair(3, 2)
+    for m, mod in ((torch, tm), (lt, lm)):
+        m.nn.utils.parametrize.register_parametrization(mod, "weight", _scaled(m))
+    w = data((2, 3), seed=9)
+    x = data((1, 3), seed=10)
+    key = "parametrizations.weight.original"
+    assert_close(lt.func.functional_call(lm, {key: to_lt(w)}, to_lt(x)), torch.func.functional_call(tm, {key: w}, x))
+    with pytest.raises(NotImplementedError, match="parametrizations.weight.original"):
+        lt.func.functional_call(lm, {"weight": to_lt(w)}, to_lt(x))
+
+
 def test_skip_init_and_the_deprecated_clip_grad_norm():
     lin = lt.nn.utils.skip_init(lt.nn.Linear, 3, 2)
     assert isinstance(lin, lt.nn.Linear) and lin.weight.shape == (2, 3)

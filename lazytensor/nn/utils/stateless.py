@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 from ...tensor import Tensor
 from ..module import Module
+from .parametrize import is_parametrized
 
 _MISSING = object()
 
@@ -45,6 +46,10 @@ def _swap(module: Module, name: str, value: Any) -> Any:
     """Put `value` in place of the tensor called `name`; returns what was there (or _MISSING)."""
     path, _, attr = name.rpartition(".")
     owner = module.get_submodule(path)
+    if is_parametrized(owner, attr):
+        raise NotImplementedError(f"functional_call: replacing the parametrized tensor {name!r} (which bypasses its "
+                                  f"parametrization in PyTorch) is not supported; pass a value for "
+                                  f"'{path + '.' if path else ''}parametrizations.{attr}.original' instead")
     store = _store_of(owner, attr)
     if store is not None:
         old, store[attr] = store[attr], value
