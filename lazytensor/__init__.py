@@ -121,7 +121,7 @@ for _name in ("abs_ acos_ acosh_ addmv_ arccos_ arccosh_ arcsin_ arcsinh_ arctan
               "nan_to_num_ neg_ negative_ rad2deg_ reciprocal_ round_ rsqrt_ sigmoid_ sin_ sinc_ sinh_ sqrt_ "
               "square_ tan_ tanh_ trunc_ xlogy_ zero_").split():
     globals()[_name] = getattr(Tensor, _name)
-from . import accelerator, amp, backends, cuda, utils  # noqa: F401
+from . import accelerator, amp, backends, cuda, func, utils  # noqa: F401
 from .amp import autocast  # noqa: F401
 from .legacy import (  # noqa: F401
     BFloat16Tensor, BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, get_default_dtype,
@@ -134,6 +134,7 @@ from .switches import (  # noqa: F401
     set_float32_matmul_precision, use_deterministic_algorithms,
 )
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled, inference_mode  # noqa: F401
+from .autograd import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: F401
 from .elementwise import result_dtype
 from .runtime.devices import default_device, get_device, set_default_device
 from .runtime.stats import reset_stats, stats

@@ -14,6 +14,7 @@ from ..ir import build as B
 from ..ir.node import Node
 from ..ir.traverse import postorder
 from ..sites import phase
+from .anomaly import check_gradients, is_anomaly_check_nan_enabled
 from .grad_mode import set_grad_enabled
 from .graph import AccumulateGrad, GradFn, GradNode
 
@@ -92,7 +93,10 @@ def _propagate(roots: list[tuple[GradNode, Node]], retain_graph: bool, create_gr
                 if targets is None:
                     leaf_updates.append((gn, slots[0]))
                 continue
-            for nxt, slot, g in gn.apply(slots):
+            results = gn.apply(slots)
+            if is_anomaly_check_nan_enabled():
+                check_gradients(gn.name(), getattr(gn, "site", None), [g for _, _, g in results], wrap)
+            for nxt, slot, g in results:
                 into = pending.setdefault(id(nxt), {})
                 into[slot] = _add(into.get(slot), g)
         for gn, g in leaf_updates:

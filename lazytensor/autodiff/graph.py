@@ -19,6 +19,8 @@ from ..ir.node import Node, unique
 from ..ir.traverse import postorder
 from ..ir.node_table import NodeSet, NodeTable
 from ..ir.schedule import keep, ties_compared_later
+from ..sites import user_site
+from . import anomaly
 
 # What autograd knows of IR values, kept here so the IR stays the same in every grad mode:
 # the values it follows (on a path from a tensor that requires grad), and for the values
@@ -107,6 +109,7 @@ class GradFn(GradNode):
         self.version = storage.version if storage is not None else 0
         self.saves_inputs = any(n.op not in LINEAR for n, _ in order if id(n) not in stops)
         self.freed = False
+        self.site = user_site() if anomaly.ENABLED else None  # anomaly mode names the forward line
 
     @property
     def out(self) -> Node:

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..tensor import Tensor
 from .parameter import keep_leaf_inplace
-from ..random import rand
-from ..creation import eye
+from ..random import host_rng, rand, randn
+from ..creation import eye, tensor as from_host
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -126,7 +128,66 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinea
     return normal_(tensor, 0.0, std, generator)
 
 
+def _host_copy(t: Tensor, values: np.ndarray) -> None:
+    """Write host values (an initialiser computed once, not differentiable) into t."""
+    t.copy_(from_host(values.reshape(tuple(t.shape)), dtype=t.dtype, device=t.device))
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """A (semi-)orthogonal matrix over the flattened trailing dims: the Q of a normal matrix's
+    QR, its columns' signs fixed by R's diagonal so that Q is uniform (PyTorch's method)."""
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
+                         f"got shape {tuple(tensor.shape)}")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+
+    def fill(t: Tensor) -> None:
+        flat = randn(rows, cols, dtype=t.dtype, device=t.device, generator=generator).numpy().astype(np.float64)
+        tall = flat if rows >= cols else flat.T
+        q, r = np.linalg.qr(tall)
+        q = q * np.sign(np.diag(r))
+        _host_copy(t, (q if rows >= cols else q.T) * gain)
+    return keep_leaf_inplace(tensor, fill)
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """The identity convolution: each output channel (per group) passes its input channel's centre."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only tensors with 3, 4, or 5 dimensions are supported, "
+                         f"got shape {tuple(tensor.shape)}")
+    if tensor.shape[0] % groups != 0:
+        raise ValueError(f"dirac_: dim 0 ({tensor.shape[0]}) must be divisible by groups ({groups})")
+    per_group = tensor.shape[0] // groups
+    centre = tuple(s // 2 for s in tensor.shape[2:])
+    values = np.zeros(tuple(tensor.shape))
+    for g in range(groups):
+        for d in range(min(per_group, tensor.shape[1])):
+            values[(g * per_group + d, d) + centre] = 1.0
+    return keep_leaf_inplace(tensor, lambda t: _host_copy(t, values))
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
+    """Normal values with a fraction `sparsity` of each column's rows (chosen at random) zero."""
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: only tensors with 2 dimensions are supported, got shape {tuple(tensor.shape)}")
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(sparsity * rows)
+    rng = generator.host_rng() if generator is not None else host_rng()
+    keep = np.ones((rows, cols))
+    for col in range(cols):
+        keep[rng.permutation(rows)[:num_zeros], col] = 0.0
+
+    def fill(t: Tensor) -> None:
+        t.normal_(0.0, std, generator=generator)
+        t.mul_(from_host(keep, dtype=t.dtype, device=t.device))
+    return keep_leaf_inplace(tensor, fill)
+
+
 # PyTorch's deprecated names
 uniform, normal, constant = uniform_, normal_, constant_
 xavier_uniform, xavier_normal = xavier_uniform_, xavier_normal_
 kaiming_uniform, kaiming_normal = kaiming_uniform_, kaiming_normal_
+orthogonal, dirac, sparse = orthogonal_, dirac_, sparse_

@@ -59,6 +59,12 @@ def prepared_grad(p: Tensor, grad: Tensor, group: dict, decays: bool = True) -> 
     return grad + p.detach() * wd
 
 
+def lerp_from_nearer_end(start: Tensor, end: Tensor, weight: float) -> Tensor:
+    """PyTorch's lerp formula, from the end nearer the result (its rounding, where the plain
+    start + weight * (end - start) can differ in the last bit)."""
+    return start + (end - start) * weight if weight < 0.5 else end - (end - start) * (1 - weight)
+
+
 def count_python_step(state: dict, reason: str) -> float:
     """The new step count as a Python number: scalars derived from it reach kernels as
     arguments (nothing recompiles), but a captured step cannot replay it (`reason` says so)."""
@@ -184,6 +190,16 @@ class Optimizer:
         state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
         return {"state": state, "param_groups": groups}
 
+    def _restored(self, name: str, v: Any, p: Tensor) -> Any:
+        """A loaded state value as this optimizer keeps it: tensors as p's own copies (a number
+        for a scalar entry), lists of them (LBFGS's history) as new lists."""
+        if isinstance(v, (list, tuple)):
+            return type(v)(self._restored(name, item, p) for item in v)
+        if isinstance(v, Tensor) or hasattr(v, "__array__") and not isinstance(v, (int, float)):
+            v = as_lt_tensor(v, like=p)
+            return float(v.item()) if name in self._scalar_state else v.to(p.dtype).clone()
+        return v
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state_dict = dict(state_dict)
         groups = state_dict["param_groups"]
@@ -203,16 +219,7 @@ class Optimizer:
             if key not in by_index:
                 continue
             p = by_index[key]
-            restored = {}
-            for name, v in value.items():
-                if isinstance(v, Tensor) or hasattr(v, "__array__") and not isinstance(v, (int, float)):
-                    v = as_lt_tensor(v, like=p)
-                    if name not in self._scalar_state:
-                        v = v.to(p.dtype).clone()
-                    else:
-                        v = float(v.item())
-                restored[name] = v
-            self.state[p] = restored
+            self.state[p] = {name: self._restored(name, v, p) for name, v in value.items()}
         for mine, theirs in zip(self.param_groups, groups):
             for k, v in theirs.items():
                 if k != "params":

@@ -33,6 +33,9 @@ class IterableDataset(Dataset):
     def __iter__(self):
         raise NotImplementedError
 
+    def __add__(self, other: "Dataset") -> "ChainDataset":
+        return ChainDataset([self, other])
+
 
 class TensorDataset(Dataset):
     """Row i of every tensor, as a tuple."""
@@ -76,6 +79,50 @@ class ConcatDataset(Dataset):
         which = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
         start = 0 if which == 0 else int(self.cumulative_sizes[which - 1])
         return self.datasets[which][index - start]
+
+
+class StackDataset(Dataset):
+    """Row i of every dataset, as a tuple (positional datasets) or a dict (keyword datasets)."""
+
+    def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
+        if args and kwargs:
+            raise ValueError("StackDataset: supported either tuple-like (via args) or dict-like (via kwargs) "
+                             "input/output, but both types are given")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: at least one dataset should be passed")
+        self.datasets: tuple | dict = args or kwargs
+        lengths = [len(d) for d in (args or kwargs.values())]
+        if any(n != lengths[0] for n in lengths):
+            raise ValueError(f"StackDataset: size mismatch between datasets: {lengths}")
+        self._length = lengths[0]
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self) -> int:
+        return self._length
+
+
+class ChainDataset(IterableDataset):
+    """The items of several iterable datasets, one after another."""
+
+    def __init__(self, datasets) -> None:
+        self.datasets = datasets
+
+    def _checked(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+            yield d
+
+    def __iter__(self):
+        for d in self._checked():
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self._checked())
 
 
 class Subset(Dataset):
@@ -148,6 +195,63 @@ class RandomSampler(Sampler):
         return self.num_samples
 
 
+class SubsetRandomSampler(Sampler):
+    """The given indices in a new random order every epoch."""
+
+    def __init__(self, indices: Sequence[int], generator: Generator | None = None) -> None:
+        self.indices, self.generator = indices, generator
+
+    def __iter__(self) -> Iterator[int]:
+        for i in _rng(self.generator).permutation(len(self.indices)).tolist():
+            yield self.indices[i]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """`num_samples` indices drawn with probabilities proportional to `weights`."""
+
+    def __init__(self, weights, num_samples: int, replacement: bool = True,
+                 generator: Generator | None = None) -> None:
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
+        host = weights.numpy() if isinstance(weights, TensorBase) else weights
+        self.weights = np.asarray(host, dtype=np.float64)
+        if self.weights.ndim != 1:
+            raise ValueError(f"weights should be a 1d sequence but given weights have shape {self.weights.shape}")
+        self.num_samples, self.replacement, self.generator = num_samples, replacement, generator
+
+    def _checked_weights(self) -> np.ndarray:
+        """The weights, refused as torch.multinomial refuses them."""
+        w = self.weights
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise RuntimeError("WeightedRandomSampler: probability tensor contains either `inf`, `nan` or "
+                               "element < 0")
+        if w.sum() <= 0:
+            raise RuntimeError("WeightedRandomSampler: invalid multinomial distribution (sum of probabilities <= 0)")
+        if not self.replacement and self.num_samples > len(w):
+            raise RuntimeError(f"WeightedRandomSampler: cannot sample n_sample ({self.num_samples}) > "
+                               f"prob_dist.size(-1) ({len(w)}) samples without replacement")
+        return w
+
+    def __iter__(self) -> Iterator[int]:
+        w, rng = self._checked_weights(), _rng(self.generator)
+        if self.replacement:
+            yield from rng.choice(len(w), self.num_samples, p=w / w.sum()).tolist()
+            return
+        # without replacement: weighted keys (Efraimidis-Spirakis); zero weights come last, in
+        # random order, as torch.multinomial draws them once the others are used up
+        with np.errstate(divide="ignore"):
+            keys = -np.log(rng.random(len(w))) / w
+        yield from np.lexsort((rng.random(len(w)), keys))[:self.num_samples].tolist()
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 class BatchSampler(Sampler):
     def __init__(self, sampler, batch_size: int, drop_last: bool):
         if not isinstance(batch_size, int) or batch_size <= 0:
@@ -194,6 +298,28 @@ def default_collate(batch: list) -> Any:
                     f"found {type(first).__name__}")
 
 
+def default_convert(data: Any) -> Any:
+    """NumPy arrays and scalars become tensors, inside sequences and mappings too; anything
+    else is left as it is (a DataLoader's collate_fn when it does not batch)."""
+    from ...creation import as_tensor
+    if isinstance(data, TensorBase):
+        return data
+    if isinstance(data, (np.ndarray, np.number, np.bool_)):
+        return data if data.dtype.kind in "OSU" else as_tensor(data)
+    if isinstance(data, dict):
+        return type(data)({k: default_convert(v) for k, v in data.items()})
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(default_convert(d) for d in data))
+    if isinstance(data, (tuple, list)):  # a tuple becomes a list, as in PyTorch
+        return [default_convert(d) for d in data]
+    return data
+
+
+def get_worker_info() -> None:
+    """Loading runs in the calling process, which has no worker info (PyTorch's None)."""
+    return None
+
+
 class DataLoader:
     """Batches of a dataset, as torch.utils.data.DataLoader (loading in this process)."""
 
@@ -204,7 +330,8 @@ class DataLoader:
                  persistent_workers: bool = False, pin_memory_device: str = "") -> None:
         self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
         self.num_workers, self.generator = num_workers, generator
-        self.collate_fn = collate_fn or default_collate
+        batches = batch_size is not None or batch_sampler is not None
+        self.collate_fn = collate_fn or (default_collate if batches else default_convert)
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:
             if shuffle or sampler is not None or batch_sampler is not None:
@@ -225,9 +352,9 @@ class DataLoader:
         if self._iterable:
             yield from self._iterate_stream()
             return
-        if self.batch_sampler is None:  # batch_size=None: single items, collated as they are
+        if self.batch_sampler is None:  # batch_size=None: single items, converted one by one
             for i in self.sampler:
-                yield self.dataset[i]
+                yield self.collate_fn(self.dataset[i])
             return
         gathers = (self.collate_fn is default_collate and isinstance(self.dataset, TensorDataset)
                    and self.dataset.gathers_rows())
@@ -236,7 +363,7 @@ class DataLoader:
 
     def _iterate_stream(self) -> Iterator:
         if self.batch_size is None:
-            yield from self.dataset
+            yield from map(self.collate_fn, self.dataset)
             return
         batch = []
         for item in self.dataset:
@@ -256,6 +383,7 @@ class DataLoader:
 from . import distributed  # noqa: E402  (torch.utils.data.distributed)
 from .distributed import DistributedSampler  # noqa: E402
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "Subset", "random_split", "Sampler",
-           "SequentialSampler", "RandomSampler", "BatchSampler", "DataLoader", "default_collate",
-           "DistributedSampler"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "StackDataset", "ChainDataset", "Subset",
+           "random_split", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+           "WeightedRandomSampler", "BatchSampler", "DataLoader", "default_collate", "default_convert",
+           "get_worker_info", "DistributedSampler"]
