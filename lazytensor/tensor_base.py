@@ -396,7 +396,7 @@ class TensorBase:
                                "var_no_grad = var.detach().")
         if not self.dtype.is_floating_point:
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients (got {self.dtype.name})")
-        if flag and self._reads_detached():  # x.detach().requires_grad_(): a new leaf; x stays as it was
+        if flag and self._chain:  # x.detach().requires_grad_(), x.t().requires_grad_(): a new leaf; x stays as it was
             self._storage, self._chain, self._view = Storage(self.node), (), None
         s = self._storage
         touch(s)
@@ -409,16 +409,13 @@ class TensorBase:
             own(s.node, s.grad_node)
         self._view = None
 
-    def _reads_detached(self) -> bool:
-        """A detached reading (x.detach(), x.data) of a storage. Its autograd identity is the
-        storage's, so it cannot become a leaf of its own in place (x would require grad, and
-        the detached reading would not): PyTorch's tensors share memory and keep their own
-        identity, lazytensor's share both."""
-        return any(op == "detach" for op, _ in self._chain)
-
     def _detached_alias(self) -> bool:
-        """A detached reading of a storage that autograd follows."""
-        return self._reads_detached() and followed(self._storage.node)
+        """A detached reading (x.detach(), x.data) of a storage that autograd follows. A view's
+        autograd identity is its storage's, so no view becomes a leaf of its own in place (x
+        would require grad, and the view would not): PyTorch's tensors share memory and keep
+        their own identity, lazytensor's share both, and requires_grad_ gives such a view a
+        storage of its own."""
+        return any(op == "detach" for op, _ in self._chain) and followed(self._storage.node)
 
     @property
     def is_leaf(self) -> bool:

@@ -89,12 +89,13 @@ class TestFlags:
         check(w.grad, 2 * torch.ones(X.shape), **TOL)
         check(copy.grad, 3 * torch.ones(X.shape), **TOL)
 
-    @pytest.mark.parametrize("reading", ["detach", "data", "sliced_detach"])
-    def test_a_detached_reading_of_a_plain_tensor_made_a_leaf_leaves_the_tensor_as_it_was(self, reading):
-        """x.detach().requires_grad_(), the usual way to ask for an input's gradient: the
-        reading requires grad, x does not."""
+    @pytest.mark.parametrize("reading", ["detach", "data", "sliced_detach", "transpose", "slice"])
+    def test_a_reading_of_a_plain_tensor_made_a_leaf_leaves_the_tensor_as_it_was(self, reading):
+        """x.detach().requires_grad_(), the usual way to ask for an input's gradient, or a view's
+        requires_grad_(): the reading requires grad, x does not."""
         read = {"detach": lambda t: t.detach(), "data": lambda t: t.data,
-                "sliced_detach": lambda t: t[1:].detach()}[reading]
+                "sliced_detach": lambda t: t[1:].detach(), "transpose": lambda t: t.t(),
+                "slice": lambda t: t[1:]}[reading]
         for m in (torch, lt):  # torch first: the assertions hold there, and `v` is lazytensor's after
             x = m.tensor(X)
             v = read(x).requires_grad_()
@@ -102,6 +103,17 @@ class TestFlags:
             (v * 3).sum().backward()
             assert x.grad is None
         check(v.grad, 3 * torch.ones(tuple(v.shape)), **TOL)
+
+    def test_a_parameter_of_a_computed_tensor_is_a_leaf_of_its_own(self):
+        """nn.Parameter(w * 2): the parameter gets the gradient, w none (PyTorch detaches)."""
+        results = []
+        for m in (torch, lt):
+            w = m.tensor(X, requires_grad=True)
+            p = m.nn.Parameter(w * 2)
+            (p * 3).sum().backward()
+            assert p.is_leaf and w.grad is None
+            results.append(p.grad)
+        check(results[1], results[0], **TOL)
 
     def test_requires_grad_on_non_leaf_raises(self):
         y = leaf(lt) * 2

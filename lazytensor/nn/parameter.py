@@ -22,6 +22,8 @@ def _alias(cls, data: Tensor):
     the view chain are dropped so the alias can carry its own autograd flag, unless autograd
     follows the storage: Parameter(w.detach()) is a leaf of its own, not w (requires_grad
     then gives it a storage of its own)."""
+    if data.requires_grad:  # Parameter(w * 2) is a leaf of its own, as PyTorch's (w gets no gradient)
+        data = data.detach()
     obj = Tensor.__new__(cls)
     chain = data._chain if data._detached_alias() else tuple(step for step in data._chain if step[0] != "detach")
     obj._setup(data._storage, chain)
