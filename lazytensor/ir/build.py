@@ -117,10 +117,11 @@ def gather(src: Node, index: Node, axis: int) -> Node:
 
 
 def select_by_key(keys: Node, values: Node, size: int, combine: str = "sum", fill=0) -> Node:
-    """out[..., p] = `combine` over j of values[..., j] where keys[..., j] == p (`fill` where no
-    key is p), for p < size: a scatter written as a comparison grid [..., p, j] and one
-    reduction over j, which fuses into a single kernel (scatter_add, sort's placement, the
-    gradient of gather)."""
+    """out[..., p] = `combine` over j of values[..., j] where keys[..., j] == p, for p < size: a
+    scatter written as a comparison grid [..., p, j] and one reduction over j, which fuses into
+    a single kernel (scatter_add, sort's placement, the gradient of gather). `fill` stands in for
+    every value whose key is not p, so it must leave the combination as it is: the identity of
+    `combine`, or for max and min any value, which is then the result where no key is p."""
     lead, m = keys.shape[:-1], keys.shape[-1]
     grid = lead + (size, m)
     spread_keys = expand(reshape(keys, lead + (1, m)), grid)
