@@ -691,19 +691,33 @@ def _pool_prepare(input: Tensor, nd: int, kernel_size, stride, padding, dilation
     return x, kernel, stride, pad_, dilation, widths
 
 
-def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
-               return_indices: bool = False) -> Tensor:
-    return _max_poolnd(input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool2d")
-
-
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False) -> Tensor:
-    return _max_poolnd(input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool1d")
+    return _max_poolnd(input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def _max_poolnd(input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices, name):
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor:
+    return _max_poolnd(input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor:
+    return _max_poolnd(input, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _pool_input(input: Tensor, nd: int, name: str) -> None:
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}: Expected {nd + 1}D or {nd + 2}D input, but got {input.dtype.name} input of "
+                           f"size {list(input.shape)}")
+
+
+def _max_poolnd(input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    name = f"max_pool{nd}d"
+    _pool_input(input, nd, name)
     if return_indices:
-        raise NotImplementedError(f"{name}: return_indices=True is not supported")
+        return _max_pooling.max_poolnd_with_indices(input, nd, kernel_size, stride, padding, dilation,
+                                                    ceil_mode, name)
     x, kernel, stride, _, dilation, _ = _pool_prepare(input, nd, kernel_size, stride, padding, dilation,
                                                       ceil_mode, -math.inf, name)
     win = _windows(x, kernel, stride, dilation)
@@ -713,18 +727,24 @@ def _max_poolnd(input, nd, kernel_size, stride, padding, dilation, ceil_mode, re
     return flat.max(-1).values
 
 
-def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
-    return _avg_poolnd(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
-                       "avg_pool2d")
-
-
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
-    return _avg_poolnd(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None, "avg_pool1d")
+    return _avg_poolnd(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
-def _avg_poolnd(input, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, name):
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    return _avg_poolnd(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    return _avg_poolnd(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def _avg_poolnd(input, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    name = f"avg_pool{nd}d"
+    _pool_input(input, nd, name)
     x, kernel, stride, pad_, dilation, widths = _pool_prepare(input, nd, kernel_size, stride, padding, 1,
                                                               ceil_mode, 0.0, name)
     win = _windows(x, kernel, stride, dilation)
@@ -748,52 +768,53 @@ def _avg_poolnd(input, nd, kernel_size, stride, padding, ceil_mode, count_includ
     return total / counts
 
 
-def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+def _lp_poolnd(input: Tensor, nd: int, norm_type: float, kernel_size, stride, ceil_mode: bool) -> Tensor:
+    """(sum of x^p over each window)^(1/p), as PyTorch computes it: an average times the window's
+    size, its negative sums clamped to 0 through sign * relu(abs)."""
+    kernel = _tuple(kernel_size, nd, "kernel_size")
+    out = _avg_poolnd(input.pow(norm_type), nd, kernel, stride, 0, ceil_mode, True, None)
+    return (out.sign() * relu(out.abs())).mul(math.prod(kernel)).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    return _lp_poolnd(input, 1, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    return _lp_poolnd(input, 2, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    return _lp_poolnd(input, 3, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _adaptive_avg_poolnd(input: Tensor, output_size, nd: int) -> Tensor:
     """Output cell o of an axis of n averages inputs floor(o n / m) to ceil((o + 1) n / m), as
     PyTorch's windows (they overlap where m does not divide n): a window of its own size where
-    it does, else a product with each axis' 0/1 window matrix, divided by the windows' sizes."""
-    out = _adaptive_output(input, output_size, "adaptive_avg_pool2d")
-    h, w = input.shape[-2], input.shape[-1]
-    if h % out[0] == 0 and w % out[1] == 0:
-        return avg_pool2d(input, (h // out[0], w // out[1]))
-    rows, row_sizes = _adaptive_windows(h, out[0], input)
-    cols, col_sizes = _adaptive_windows(w, out[1], input)
-    sums = rows @ (input @ cols.t())
-    return sums / (row_sizes.reshape(-1, 1) * col_sizes.reshape(1, -1))
-
-
-def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
-    """The largest value of each of adaptive_avg_pool2d's windows. The windows (of different
-    sizes where the output size does not divide the input) are gathered padded to the largest
-    one with -inf, and their flattened maximum taken with max, not amax: a tie's gradient goes
-    to its first element in row-major order, as PyTorch's gives it."""
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool2d: return_indices=True is not supported")
-    out = _adaptive_output(input, output_size, "adaptive_max_pool2d")
-    h, w = input.shape[-2], input.shape[-1]
-    rows, row_valid = _adaptive_positions(h, out[0], input)
-    cols, col_valid = _adaptive_positions(w, out[1], input)
-    kh, kw = rows.shape[1], cols.shape[1]
-    gathered = input[..., rows.reshape(out[0], kh, 1, 1), cols.reshape(1, 1, out[1], kw)]  # (.., oh, kh, ow, kw)
-    valid = row_valid.reshape(out[0], kh, 1, 1) & col_valid.reshape(1, 1, out[1], kw)
-    windows = where(valid, gathered, -math.inf).movedim(-3, -2)  # (.., oh, ow, kh, kw)
-    return windows.flatten(-2).max(-1).values
+    it does, else, axis by axis, a product with the axis' 0/1 window matrix divided by the
+    windows' sizes (an average over a box is the average over each of its axes in turn)."""
+    out = _adaptive_output(input, output_size, f"adaptive_avg_pool{nd}d", nd)
+    sizes = tuple(input.shape[-nd:])
+    if all(n % m == 0 for n, m in zip(sizes, out)):
+        return _avg_poolnd(input, nd, tuple(n // m for n, m in zip(sizes, out)), None, 0, False, True, None)
+    x = input
+    for axis, (n, m) in zip(range(input.ndim - nd, input.ndim), zip(sizes, out)):
+        if n != m:
+            windows, counts = _adaptive_windows(n, m, input)
+            x = ((x.movedim(axis, -1) @ windows.t()) / counts).movedim(-1, axis)
+    return x
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
-    return _adaptive_pool1d(adaptive_avg_pool2d, input, output_size, "adaptive_avg_pool1d")
+    return _adaptive_avg_poolnd(input, output_size, 1)
 
 
-def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool1d: return_indices=True is not supported")
-    return _adaptive_pool1d(adaptive_max_pool2d, input, output_size, "adaptive_max_pool1d")
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    return _adaptive_avg_poolnd(input, output_size, 2)
 
 
-def _adaptive_pool1d(pool2d, input: Tensor, output_size, name: str) -> Tensor:
-    """A 1-D adaptive pooling as the 2-D one over a height of 1."""
-    out = _adaptive_output(input, output_size, name, 1)
-    return pool2d(input.unsqueeze(-2), (1,) + out).squeeze(-2)
+def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
+    return _adaptive_avg_poolnd(input, output_size, 3)
 
 
 def _adaptive_output(input: Tensor, output_size, name: str, nd: int = 2) -> tuple[int, ...]:
@@ -1185,5 +1206,10 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     return _reduce(loss.reshape(target.shape), reduction)
 
 
+from . import max_pooling as _max_pooling  # noqa: E402  (nn/max_pooling.py)
+from .max_pooling import (adaptive_max_pool1d, adaptive_max_pool1d_with_indices,  # noqa: E402,F401
+                          adaptive_max_pool2d, adaptive_max_pool2d_with_indices, adaptive_max_pool3d,
+                          adaptive_max_pool3d_with_indices, max_pool1d_with_indices, max_pool2d_with_indices,
+                          max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d)
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle,  # noqa: E402,F401
                          upsample)  # (nn/resampling.py)
