@@ -10,7 +10,8 @@ from typing import Sequence
 
 from .. import checks
 from ..autodiff.grad_mode import no_grad
-from ..creation import arange, full_like, ones
+from ..creation import arange, full_like, ones, tensor
+from ..ir import dtype as D
 from .. import elementwise
 from ..elementwise import gelu, inplace, sigmoid, softplus, tanh, where  # noqa: F401
 from ..indexing import index_select
@@ -97,6 +98,32 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 @_inplace_option
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     return where(input > 0, input, input * negative_slope)
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """x where x > 0, else x times a slope: drawn uniformly from [lower, upper) for each element
+    in training, (lower + upper) / 2 in eval."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    slope = rand(*input.shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
+    out = where(input > 0, input, input * slope)
+    if inplace:
+        input.copy_(out)
+        return input
+    return out
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """softmax((logits + Gumbel noise) / tau); with hard, the one-hot of its argmax in the forward
+    pass and the soft sample's gradient (the straight-through estimator)."""
+    noise = -(-(1.0 - rand(*logits.shape, dtype=logits.dtype, device=logits.device)).log()).log()
+    soft = ((logits + noise) / tau).softmax(dim)
+    if not hard:
+        return soft
+    hard_sample = full_like(soft, 0.0).scatter(dim, soft.max(dim, keepdim=True).indices, 1.0)
+    return hard_sample - soft.detach() + soft
 
 
 @_inplace_option
@@ -296,6 +323,37 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     return _channel_dropout(input, p, training, inplace, input.ndim == 5, "dropout3d", (4, 5))
 
 
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Dropout for SELU networks: dropped values become SELU's negative saturation, and an affine
+    map keeps the mean and variance of a standardised input."""
+    return _alpha_dropout(input, p, training, inplace, tuple(input.shape))
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """alpha_dropout of whole channels: one draw per (sample, channel)."""
+    lead = min(2, input.ndim)
+    return _alpha_dropout(input, p, training, inplace, tuple(input.shape[:lead]) + (1,) * (input.ndim - lead))
+
+
+def _alpha_dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple[int, ...]) -> Tensor:
+    """PyTorch's: kept a x + alpha a p, dropped -alpha a + alpha a p, a = ((alpha^2 p + 1)(1 - p))^-1/2."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        out = input * 0.0
+    else:
+        alpha = SELU_ALPHA * SELU_SCALE
+        a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+        keep = (rand(*mask_shape, device=input.device) >= p).to(input.dtype)
+        out = input * (keep * a) + ((keep - 1) * (alpha * a) + alpha * a * p)
+    if inplace:
+        input.copy_(out)
+        return input
+    return out
+
+
 # ---- normalisation -----------------------------------------------------------------------
 def _standardize(input: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
     """input less its mean over `dims`, over the root of their biased variance plus eps; and
@@ -400,6 +458,21 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
 
 
 # ---- padding -------------------------------------------------------------------------------
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """input / (k + alpha * mean of the squares over `size` neighbouring channels)^beta, the
+    channels zero-padded by size // 2 before and (size - 1) // 2 after, as PyTorch's."""
+    if input.ndim < 3:
+        raise ValueError(f"local_response_norm: Expected 3D or higher dimensionality input (got {input.ndim} "
+                         f"dimensions, shape {tuple(input.shape)})")
+    if input.numel() == 0:
+        return input
+    n, c = input.shape[0], input.shape[1]
+    squares = (input * input).reshape(n, 1, c, -1, 1)
+    squares = _pad(squares, [0, 0, 0, 0, size // 2, (size - 1) // 2])
+    div = avg_pool3d(squares, (size, 1, 1), stride=1).reshape(tuple(input.shape))
+    return input / (div * alpha + k) ** beta
+
+
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
     """Constant padding as the core's pad; 'reflect', 'replicate' and 'circular' built from slices."""
     if mode == "constant":
@@ -1063,6 +1136,26 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     return (x1 - x2 + eps).norm(p, -1, keepdim)
 
 
+def pdist(input: Tensor, p: float = 2.0) -> Tensor:
+    """The p-norm distance between every pair of rows i < j of an (N, M) input, in row-major
+    order of the pairs; a distance of 0 passes no gradient, as PyTorch's."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D (shape {tuple(input.shape)})")
+    if p < 0:
+        raise RuntimeError(f"pdist only supports non-negative p values, got {p}")
+    n = input.shape[0]
+    rows, cols = zip(*((i, j) for i in range(n) for j in range(i + 1, n))) if n > 1 else ((), ())
+    pick = lambda at: index_select(input, 0, tensor(list(at), dtype=D.int64, device=input.device))  # noqa: E731
+    gap = (pick(rows) - pick(cols)).abs()
+    if p == 0:
+        return (gap != 0).to(input.dtype).sum(-1)
+    if math.isinf(p):
+        return gap.amax(-1) if gap.shape[-1] else gap.sum(-1)
+    total = (gap ** p).sum(-1)
+    positive = total > 0
+    return where(positive, where(positive, total, 1.0) ** (1.0 / p), 0.0)
+
+
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None,
                         reduce=None, reduction: str = "mean") -> Tensor:
     """max(0, margin - target (input1 - input2)): target 1 asks input1 to rank higher, -1 lower."""
@@ -1101,18 +1194,55 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
                         eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
                         reduction: str = "mean") -> Tensor:
-    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the pairwise p-distance; with
-    swap, the negative's distance is the smaller of its distances to the anchor and the positive."""
-    reduction = _reduction(reduction, size_average, reduce)
+    """triplet_margin_with_distance_loss with d the pairwise p-distance."""
+    return _triplet(anchor, positive, negative, lambda a, b: pairwise_distance(a, b, p, eps), margin, swap,
+                    _reduction(reduction, size_average, reduce), "triplet_margin_loss")
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function=None, margin: float = 1.0, swap: bool = False,
+                                      reduction: str = "mean") -> Tensor:
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the distance_function
+    (pairwise_distance by default)."""
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: margin must be greater than 0, got {margin}")
+    return _triplet(anchor, positive, negative, distance_function or pairwise_distance, margin, swap,
+                    _reduction(reduction), "triplet_margin_with_distance_loss")
+
+
+def _triplet(anchor: Tensor, positive: Tensor, negative: Tensor, distance, margin: float, swap: bool,
+             reduction: str, name: str) -> Tensor:
+    """With swap, the negative's distance is the smaller of its distances to the anchor and the positive."""
     if not anchor.ndim == positive.ndim == negative.ndim:
-        raise RuntimeError(f"triplet_margin_loss: The anchor, positive, and negative tensors are expected to have "
+        raise RuntimeError(f"{name}: The anchor, positive, and negative tensors are expected to have "
                            f"the same number of dimensions, but got: anchor {anchor.ndim}D, positive "
                            f"{positive.ndim}D, and negative {negative.ndim}D inputs")
-    d_pos = pairwise_distance(anchor, positive, p, eps)
-    d_neg = pairwise_distance(anchor, negative, p, eps)
+    d_pos = distance(anchor, positive)
+    d_neg = distance(anchor, negative)
     if swap:
-        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
+        d_neg = d_neg.minimum(distance(positive, negative))
     return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """sum over target classes j and other classes i of max(0, 1 - (x[j] - x[i])), over the
+    number of classes; a sample's target classes are its target's entries before the first -1."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if input.ndim > 2 or tuple(target.shape) != tuple(input.shape) or target.dtype.is_floating_point:
+        raise RuntimeError(f"multilabel_margin_loss: expected a 0D, 1D or 2D input and an integer target of its "
+                           f"shape, got input {input.dtype.name}{list(input.shape)} and target "
+                           f"{target.dtype.name}{list(target.shape)}")
+    c = input.shape[-1] if input.ndim else 1
+    x, t = input.reshape(-1, c), target.reshape(-1, c).long()
+    listed = (t == -1).long().cumsum(1) == 0  # the entries before the first -1
+    checks.bounds("multilabel_margin_loss", where(listed, t, -1).node, c, 1, allowed=-1, negative=False)
+    classes = arange(c, device=x.device)
+    is_target = ((t.unsqueeze(-1) == classes) & listed.unsqueeze(-1)).any(1)  # (N, C)
+    gaps = 1 - x.gather(1, t.clamp(min=0)).unsqueeze(-1) + x.unsqueeze(1)  # (N, j, i)
+    counted = listed.unsqueeze(-1) & ~is_target.unsqueeze(1)
+    loss = where(counted, gaps.clamp(min=0), 0.0).sum((1, 2)) / float(c)
+    return _reduce(loss.reshape(tuple(input.shape[:-1])), reduction)
 
 
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None,
@@ -1211,5 +1341,6 @@ from .max_pooling import (adaptive_max_pool1d, adaptive_max_pool1d_with_indices,
                           adaptive_max_pool2d, adaptive_max_pool2d_with_indices, adaptive_max_pool3d,
                           adaptive_max_pool3d_with_indices, max_pool1d_with_indices, max_pool2d_with_indices,
                           max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d)
+from .embedding_bag import embedding_bag  # noqa: E402,F401  (nn/embedding_bag.py)
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle,  # noqa: E402,F401
                          upsample)  # (nn/resampling.py)
