@@ -120,7 +120,7 @@ PACKED_RNN = {  # (module, its options), lengths, enforce_sorted, initial state 
                                                False, True, True),
     "LSTM_ties_sorted_hx": (("LSTM", {}), [3, 3, 1], True, True, False),
 }
-CHEAP_ON_CL = ("RNN_sorted", "GRU_bidirectional_unsorted_hx")  # an unrolled LSTM compiles for minutes on PoCL
+CHEAP_ON_CL = ("RNN_sorted",)  # an unrolled GRU or LSTM takes a minute or more to compile on PoCL
 
 
 def _packed_run(m, module, case):
@@ -195,6 +195,10 @@ LAYERS = {  # fn(m, *tensors), arrays (float ones require grad)
                                   [WEIGHT, _ints(1, 2, 3, 0, 5, 5, 4), _ints(0, 2, 2, 4, 6)]),
     "embedding_bag_max_ties": (lambda m, w, i: m.nn.functional.embedding_bag(i, w, mode="max"),
                                [np.ones((4, 2), np.float32), _ints([1, 2, 3], [0, 0, 2])]),
+    "affine_grid_2d": (lambda m, t: m.nn.functional.affine_grid(t, (2, 1, 3, 4), align_corners=False),
+                       [values((2, 2, 3))]),
+    "affine_grid_3d_align_corners_unit_depth": (
+        lambda m, t: m.nn.functional.affine_grid(t, (2, 1, 1, 2, 3), align_corners=True), [values((2, 3, 4))]),
     "EmbeddingBag_mean_padding_last_offset": (
         lambda m, w, i, o: m.nn.EmbeddingBag.from_pretrained(w.detach(), freeze=False, padding_idx=5,
                                                              include_last_offset=True)(i, o),
@@ -256,6 +260,7 @@ def test_feature_alpha_dropout_drops_whole_channels(env):
 
 
 def test_gumbel_softmax_samples_the_softmax_and_hard_passes_the_soft_gradient(env):
+    not_eager_on_cl(env)
     logits = np.log(np.array([0.2, 0.5, 0.3], np.float32))
     lt.manual_seed(3)
     soft = lt.nn.functional.gumbel_softmax(lt.tensor(np.tile(logits, (3000, 1))), tau=0.5).numpy()
@@ -294,6 +299,8 @@ def test_layers_and_losses_reject_bad_input():
         "triplet_dims": raises(RuntimeError, r"anchor 2D, positive 1D, and negative 2D",
                                lambda: lt.nn.functional.triplet_margin_with_distance_loss(
                                    lt.ones(2, 3), lt.ones(3), lt.ones(2, 3))),
+        "affine_grid_theta_shape": raises(ValueError, r"affine_grid: .*size \[2, 1, 3, 4\] and theta of shape \(2, 3, 4\)",
+                                          lambda: lt.nn.functional.affine_grid(lt.ones(2, 3, 4), (2, 1, 3, 4), False)),
         "bag_2d_with_offsets": raises(ValueError, r"if input is 2D, then offsets has to be None",
                                       lambda: lt.nn.functional.embedding_bag(lt.zeros(2, 2).long(), lt.ones(3, 2),
                                                                              lt.zeros(2).long())),
@@ -321,9 +328,10 @@ LAZY_MODULES = {  # name, constructor arguments, input shape
 }
 
 
-def test_lazy_modules_infer_their_sizes_at_the_first_call_and_become_the_regular_module():
+def test_lazy_modules_infer_their_sizes_at_the_first_call_and_become_the_regular_module(env):
     """Before the call: placeholders in the state_dict, without a shape; after it: torch's class,
     shapes and (with torch's weights loaded) values; a fresh lazy module loads a state_dict."""
+    not_eager_on_cl(env)
     def case(case):
         name, args, shape = case
         reference, module = getattr(torch.nn, name)(*args), getattr(lt.nn, name)(*args)

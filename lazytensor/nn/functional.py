@@ -796,8 +796,7 @@ def _max_poolnd(input, nd, kernel_size, stride, padding, dilation, ceil_mode, re
     win = _windows(x, kernel, stride, dilation)
     # max over the flattened window, not amax: a tie's gradient goes to its first element,
     # as PyTorch's pooling gives it (amax would share it)
-    flat = win.reshape(tuple(win.shape[:win.ndim - nd]) + (-1,))
-    return flat.max(-1).values
+    return win.flatten(-nd).max(-1).values
 
 
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -1342,5 +1341,6 @@ from .max_pooling import (adaptive_max_pool1d, adaptive_max_pool1d_with_indices,
                           adaptive_max_pool3d_with_indices, max_pool1d_with_indices, max_pool2d_with_indices,
                           max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d)
 from .embedding_bag import embedding_bag  # noqa: E402,F401  (nn/embedding_bag.py)
+from .spatial import affine_grid  # noqa: E402,F401  (nn/spatial.py)
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle,  # noqa: E402,F401
                          upsample)  # (nn/resampling.py)
