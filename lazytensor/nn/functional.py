@@ -100,18 +100,15 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     return where(input > 0, input, input * negative_slope)
 
 
+@_inplace_option
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
           inplace: bool = False) -> Tensor:
     """x where x > 0, else x times a slope: drawn uniformly from [lower, upper) for each element
     in training, (lower + upper) / 2 in eval."""
     if not training:
-        return leaky_relu(input, (lower + upper) / 2, inplace)
+        return leaky_relu(input, (lower + upper) / 2)
     slope = rand(*input.shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
-    out = where(input > 0, input, input * slope)
-    if inplace:
-        input.copy_(out)
-        return input
-    return out
+    return where(input > 0, input, input * slope)
 
 
 def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
@@ -272,8 +269,12 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
 
 
 # ---- dropout ----------------------------------------------------------------------------
-def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple[int, ...]) -> Tensor:
-    """Inverted dropout with one draw per cell of `mask_shape` (broadcast over the input)."""
+def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple[int, ...],
+             alpha: bool = False) -> Tensor:
+    """Inverted dropout with one draw per cell of `mask_shape` (broadcast over the input); with
+    `alpha`, PyTorch's alpha dropout for SELU networks: kept values a x + alpha a p, dropped ones
+    -alpha a + alpha a p (SELU's negative saturation, moved), a = ((alpha^2 p + 1)(1 - p))^-1/2,
+    which keeps the mean and variance of a standardised input."""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
@@ -281,8 +282,13 @@ def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_shape:
     if p == 1.0:
         out = input * 0.0
     else:
-        keep = rand(*mask_shape, device=input.device) >= p
-        out = input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+        keep = (rand(*mask_shape, device=input.device) >= p).to(input.dtype)
+        if alpha:
+            saturation = SELU_ALPHA * SELU_SCALE
+            a = 1.0 / math.sqrt((saturation * saturation * p + 1) * (1 - p))
+            out = input * (keep * a) + ((keep - 1) * (saturation * a) + saturation * a * p)
+        else:
+            out = input * keep * (1.0 / (1.0 - p))
     if inplace:
         input.copy_(out)
         return input
@@ -324,34 +330,13 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
 
 def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
-    """Dropout for SELU networks: dropped values become SELU's negative saturation, and an affine
-    map keeps the mean and variance of a standardised input."""
-    return _alpha_dropout(input, p, training, inplace, tuple(input.shape))
+    return _dropout(input, p, training, inplace, tuple(input.shape), alpha=True)
 
 
 def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
     """alpha_dropout of whole channels: one draw per (sample, channel)."""
     lead = min(2, input.ndim)
-    return _alpha_dropout(input, p, training, inplace, tuple(input.shape[:lead]) + (1,) * (input.ndim - lead))
-
-
-def _alpha_dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple[int, ...]) -> Tensor:
-    """PyTorch's: kept a x + alpha a p, dropped -alpha a + alpha a p, a = ((alpha^2 p + 1)(1 - p))^-1/2."""
-    if p < 0.0 or p > 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
-        return input
-    if p == 1.0:
-        out = input * 0.0
-    else:
-        alpha = SELU_ALPHA * SELU_SCALE
-        a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
-        keep = (rand(*mask_shape, device=input.device) >= p).to(input.dtype)
-        out = input * (keep * a) + ((keep - 1) * (alpha * a) + alpha * a * p)
-    if inplace:
-        input.copy_(out)
-        return input
-    return out
+    return _dropout(input, p, training, inplace, tuple(input.shape[:lead]) + (1,) * (input.ndim - lead), alpha=True)
 
 
 # ---- normalisation -----------------------------------------------------------------------

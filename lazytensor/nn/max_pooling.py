@@ -83,9 +83,8 @@ def adaptive_max_poolnd(input: Tensor, output_size, nd: int, name: str) -> tuple
     index = tuple(spread(p, j) for j, (p, _) in enumerate(axes))
     inside = functools.reduce(operator.and_, (spread(v, j) for j, (_, v) in enumerate(axes)))
     flat = sum(p * math.prod(sizes[j + 1:]) for j, p in enumerate(index))
-    windows = input[(Ellipsis,) + index]
-    collapse = lambda t: t.flatten(-nd) if t.ndim >= nd else t  # noqa: E731
-    return _pick(collapse(windows), collapse(flat), collapse(inside))
+    windows = input[(Ellipsis,) + index]  # (..., *out, *kernel)
+    return _pick(windows.flatten(-nd), flat.flatten(-nd), inside.flatten(-nd))
 
 
 def _adaptive_max(nd: int):

@@ -98,10 +98,8 @@ class RNNBase(Module):
                              f"got {tuple(input.shape)}")
         unbatched = input.dim() == 2
         x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
-        steps, batch = x.shape[0], x.shape[1]
-        h0, c0 = self._initial_state(batch, x, hx, unbatched)
-        data, h_n, c_n = self._layers(x.reshape(steps * batch, x.shape[2]), [batch] * steps, h0, c0)
-        out = data.reshape(steps, batch, data.shape[-1])
+        h0, c0 = self._initial_state(x.shape[1], x, hx, unbatched)
+        out, h_n, c_n = self._layers(x, None, h0, c0)
         out = out.squeeze(1) if unbatched else (out.transpose(0, 1) if self.batch_first else out)
         if unbatched:
             h_n, c_n = h_n.squeeze(1), None if c_n is None else c_n.squeeze(1)
@@ -116,19 +114,19 @@ class RNNBase(Module):
             raise ValueError(f"{type(self).__name__}: expected a PackedSequence of data (N, {self.input_size}), got "
                              f"{tuple(data.shape)}")
         sizes = [int(b) for b in batch_sizes.tolist()]
-        if sorted_indices is not None and hx is not None:
-            hx = tuple(s.index_select(1, sorted_indices) for s in hx) if self.mode == "LSTM" else \
-                hx.index_select(1, sorted_indices)
         h0, c0 = self._initial_state(sizes[0], data, hx, False)
+        if sorted_indices is not None and hx is not None:
+            h0, c0 = h0.index_select(1, sorted_indices), None if c0 is None else c0.index_select(1, sorted_indices)
         out, h_n, c_n = self._layers(data, sizes, h0, c0)
         if unsorted_indices is not None:
             h_n, c_n = h_n.index_select(1, unsorted_indices), None if c_n is None else c_n.index_select(1, unsorted_indices)
         packed = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
         return (packed, h_n) if self.mode != "LSTM" else (packed, (h_n, c_n))
 
-    def _layers(self, data: Tensor, sizes: list[int], h0: Tensor, c0) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Every layer and direction over time-major rows (step t is the next sizes[t] rows):
-        the last layer's rows, and the final states stacked as h_n (and c_n)."""
+    def _layers(self, data: Tensor, sizes: list[int] | None, h0: Tensor, c0) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Every layer and direction over a padded (L, N, H) input (sizes None) or packed rows
+        (step t is the next sizes[t] rows): the last layer's output, and the final states stacked
+        as h_n (and c_n)."""
         step = _MODES[self.mode][1]
         finals_h, finals_c = [], []
         directions = ["", "_reverse"] if self.bidirectional else [""]
@@ -167,20 +165,29 @@ class RNNBase(Module):
         return fixed[0], fixed[1]
 
     @staticmethod
-    def _run(x: Tensor, sizes: list[int], step: Callable, weights: tuple, h: Tensor, c, reverse: bool) -> tuple:
-        """One layer and direction: step t reads rows starts[t]:starts[t] + sizes[t] of x and
-        moves the first sizes[t] states (the sequences still going; the rest keep theirs)."""
+    def _run(x: Tensor, sizes: list[int] | None, step: Callable, weights: tuple, h: Tensor, c,
+             reverse: bool) -> tuple:
+        """One layer and direction over x[t] for each t (padded), or (packed) over rows starts[t]:
+        starts[t] + sizes[t] of x, moving the first sizes[t] states (the sequences still going;
+        the rest keep theirs)."""
         w_ih, w_hh, b_ih, b_hh = weights
         projected = F.linear(x, w_ih, b_ih)  # every step's input projection in one matmul
-        starts = [0, *itertools.accumulate(sizes)]
-        outputs = [None] * len(sizes)
-        for t in (reversed(range(len(sizes))) if reverse else range(len(sizes))):
-            b = sizes[t]
-            h_b, c_b = step(projected[starts[t]:starts[t] + b], h[:b], w_hh, b_hh, None if c is None else c[:b])
-            h = h_b if b == h.shape[0] else cat([h_b, h[b:]])
-            c = c_b if c is None or b == c.shape[0] else cat([c_b, c[b:]])
+        if sizes is None:
+            inputs = [projected[t] for t in range(x.shape[0])]
+        else:
+            starts = [0, *itertools.accumulate(sizes)]
+            inputs = [projected[starts[t]:starts[t] + b] for t, b in enumerate(sizes)]
+        outputs = [None] * len(inputs)
+        for t in (reversed(range(len(inputs))) if reverse else range(len(inputs))):
+            if inputs[t].shape[0] == h.shape[0]:  # every sequence still going
+                h, c = step(inputs[t], h, w_hh, b_hh, c)
+                outputs[t] = h
+                continue
+            b = inputs[t].shape[0]
+            h_b, c_b = step(inputs[t], h[:b], w_hh, b_hh, None if c is None else c[:b])
+            h, c = cat([h_b, h[b:]]), None if c is None else cat([c_b, c[b:]])
             outputs[t] = h_b
-        return cat(outputs), h, c
+        return (stack(outputs) if sizes is None else cat(outputs)), h, c
 
     def extra_repr(self) -> str:
         extra = "".join(f", {k}={getattr(self, k)}" for k, default in
