@@ -162,6 +162,7 @@ def _ints(*rows):
 
 WEIGHT = values((6, 3), seed=4)  # an embedding table of 6 rows
 LABELS = _ints([3, 0, -1, 1], [0, 1, 2, 3], [-1, 2, 1, 0])  # each row's classes, up to its first -1
+GRID = np.random.default_rng(5).uniform(-1.6, 1.6, (2, 3, 4, 2)).astype(np.float32)  # reaches past the edges
 LAYERS = {  # fn(m, *tensors), arrays (float ones require grad)
     "local_response_norm_3d": (lambda m, x: m.nn.functional.local_response_norm(x, 3), [values(SEQ)]),
     "LocalResponseNorm_4d": (lambda m, x: m.nn.LocalResponseNorm(2, 1e-2, 0.5, 2.0)(x), [values(IMG)]),
@@ -199,6 +200,14 @@ LAYERS = {  # fn(m, *tensors), arrays (float ones require grad)
                        [values((2, 2, 3))]),
     "affine_grid_3d_align_corners_unit_depth": (
         lambda m, t: m.nn.functional.affine_grid(t, (2, 1, 1, 2, 3), align_corners=True), [values((2, 3, 4))]),
+    "grid_sample_bilinear_zeros": (lambda m, x, g: m.nn.functional.grid_sample(x, g, align_corners=False),
+                                   [values(IMG), GRID]),
+    "grid_sample_bilinear_border_align_corners": (
+        lambda m, x, g: m.nn.functional.grid_sample(x, g, "bilinear", "border", True), [values(IMG), GRID]),
+    "grid_sample_bilinear_reflection": (
+        lambda m, x, g: m.nn.functional.grid_sample(x, g, "bilinear", "reflection", False), [values(IMG), GRID]),
+    "grid_sample_nearest_reflection_align_corners": (
+        lambda m, x, g: m.nn.functional.grid_sample(x, g.detach(), "nearest", "reflection", True), [values(IMG), GRID]),
     "EmbeddingBag_mean_padding_last_offset": (
         lambda m, w, i, o: m.nn.EmbeddingBag.from_pretrained(w.detach(), freeze=False, padding_idx=5,
                                                              include_last_offset=True)(i, o),
@@ -301,6 +310,11 @@ def test_layers_and_losses_reject_bad_input():
                                    lt.ones(2, 3), lt.ones(3), lt.ones(2, 3))),
         "affine_grid_theta_shape": raises(ValueError, r"affine_grid: .*size \[2, 1, 3, 4\] and theta of shape \(2, 3, 4\)",
                                           lambda: lt.nn.functional.affine_grid(lt.ones(2, 3, 4), (2, 1, 3, 4), False)),
+        "grid_sample_padding_mode": raises(ValueError, r"padding_mode to be 'zeros', 'border', or 'reflection', but "
+                                                       r"got: 'wrap'", lambda: lt.nn.functional.grid_sample(
+                                                           lt.ones(*IMG), lt.ones(2, 3, 4, 2), padding_mode="wrap")),
+        "grid_sample_grid_shape": raises(RuntimeError, r"grid of shape \[2, 3, 4, 3\]", lambda: lt.nn.functional.grid_sample(
+            lt.ones(*IMG), lt.ones(2, 3, 4, 3), align_corners=False)),
         "bag_2d_with_offsets": raises(ValueError, r"if input is 2D, then offsets has to be None",
                                       lambda: lt.nn.functional.embedding_bag(lt.zeros(2, 2).long(), lt.ones(3, 2),
                                                                              lt.zeros(2).long())),

@@ -1326,6 +1326,6 @@ from .max_pooling import (adaptive_max_pool1d, adaptive_max_pool1d_with_indices,
                           adaptive_max_pool3d_with_indices, max_pool1d_with_indices, max_pool2d_with_indices,
                           max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d)
 from .embedding_bag import embedding_bag  # noqa: E402,F401  (nn/embedding_bag.py)
-from .spatial import affine_grid  # noqa: E402,F401  (nn/spatial.py)
+from .spatial import affine_grid, grid_sample  # noqa: E402,F401  (nn/spatial.py)
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle,  # noqa: E402,F401
                          upsample)  # (nn/resampling.py)
