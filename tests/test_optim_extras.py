@@ -293,8 +293,9 @@ BAD_PACKING = {
                      "'middle'"),
     "trailing dims": (lambda rnn: rnn.pad_sequence([lt.zeros(2, 3), lt.zeros(2, 4)]), RuntimeError,
                       r"trailing dims.*\(2, 4\)"),
-    "an LSTM given a PackedSequence": (lambda rnn: lt.nn.LSTM(2, 3)(rnn.pack_sequence(_sequences(lt), False)),
-                                       NotImplementedError, "LSTM: a PackedSequence input is not supported"),
+    "an LSTM given a PackedSequence of other features": (
+        lambda rnn: lt.nn.LSTM(5, 3)(rnn.pack_sequence(_sequences(lt), False)), ValueError,
+        r"LSTM: expected a PackedSequence of data \(N, 5\), got \(9, 2\)"),
 }
 
 

@@ -1,5 +1,5 @@
-"""Dropout and the channel-wise Dropout1d/2d/3d (inverted: kept values scaled by 1/(1-p) in training,
-identity in eval)."""
+"""Dropout, the channel-wise Dropout1d/2d/3d (inverted: kept values scaled by 1/(1-p) in training,
+identity in eval), and AlphaDropout / FeatureAlphaDropout for SELU networks."""
 from __future__ import annotations
 
 from ..tensor import Tensor
@@ -33,3 +33,11 @@ class Dropout2d(Dropout):
 
 class Dropout3d(Dropout):
     FUNCTION = staticmethod(F.dropout3d)
+
+
+class AlphaDropout(Dropout):
+    FUNCTION = staticmethod(F.alpha_dropout)
+
+
+class FeatureAlphaDropout(Dropout):
+    FUNCTION = staticmethod(F.feature_alpha_dropout)

@@ -13,7 +13,8 @@ from typing import Sequence
 from .. import checks
 from ..autodiff.grad_mode import no_grad
 from ..autograd.function import Function
-from ..creation import arange, full_like, ones
+from ..creation import arange, full_like, ones, tensor
+from ..ir import dtype as D
 from .. import elementwise
 from ..elementwise import gelu, inplace, sigmoid, softplus, tanh, where  # noqa: F401
 from ..indexing import index_select
@@ -100,6 +101,29 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 @_inplace_option
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     return where(input > 0, input, input * negative_slope)
+
+
+@_inplace_option
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """x where x > 0, else x times a slope: drawn uniformly from [lower, upper) for each element
+    in training, (lower + upper) / 2 in eval."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2)
+    slope = rand(*input.shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
+    return where(input > 0, input, input * slope)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """softmax((logits + Gumbel noise) / tau); with hard, the one-hot of its argmax in the forward
+    pass and the soft sample's gradient (the straight-through estimator)."""
+    noise = -(-(1.0 - rand(*logits.shape, dtype=logits.dtype, device=logits.device)).log()).log()
+    soft = ((logits + noise) / tau).softmax(dim)
+    if not hard:
+        return soft
+    hard_sample = full_like(soft, 0.0).scatter(dim, soft.max(dim, keepdim=True).indices, 1.0)
+    return hard_sample - soft.detach() + soft
 
 
 @_inplace_option
@@ -248,8 +272,12 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
 
 
 # ---- dropout ----------------------------------------------------------------------------
-def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple[int, ...]) -> Tensor:
-    """Inverted dropout with one draw per cell of `mask_shape` (broadcast over the input)."""
+def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple[int, ...],
+             alpha: bool = False) -> Tensor:
+    """Inverted dropout with one draw per cell of `mask_shape` (broadcast over the input); with
+    `alpha`, PyTorch's alpha dropout for SELU networks: kept values a x + alpha a p, dropped ones
+    -alpha a + alpha a p (SELU's negative saturation, moved), a = ((alpha^2 p + 1)(1 - p))^-1/2,
+    which keeps the mean and variance of a standardised input."""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
@@ -257,8 +285,13 @@ def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_shape:
     if p == 1.0:
         out = input * 0.0
     else:
-        keep = rand(*mask_shape, device=input.device) >= p
-        out = input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+        keep = (rand(*mask_shape, device=input.device) >= p).to(input.dtype)
+        if alpha:
+            saturation = SELU_ALPHA * SELU_SCALE
+            a = 1.0 / math.sqrt((saturation * saturation * p + 1) * (1 - p))
+            out = input * (keep * a) + ((keep - 1) * (saturation * a) + saturation * a * p)
+        else:
+            out = input * keep * (1.0 / (1.0 - p))
     if inplace:
         input.copy_(out)
         return input
@@ -297,6 +330,16 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of an (N, C, D, H, W) or (C, D, H, W) input."""
     return _channel_dropout(input, p, training, inplace, input.ndim == 5, "dropout3d", (4, 5))
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    return _dropout(input, p, training, inplace, tuple(input.shape), alpha=True)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """alpha_dropout of whole channels: one draw per (sample, channel)."""
+    lead = min(2, input.ndim)
+    return _dropout(input, p, training, inplace, tuple(input.shape[:lead]) + (1,) * (input.ndim - lead), alpha=True)
 
 
 # ---- normalisation -----------------------------------------------------------------------
@@ -403,6 +446,21 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
 
 
 # ---- padding -------------------------------------------------------------------------------
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """input / (k + alpha * mean of the squares over `size` neighbouring channels)^beta, the
+    channels zero-padded by size // 2 before and (size - 1) // 2 after, as PyTorch's."""
+    if input.ndim < 3:
+        raise ValueError(f"local_response_norm: Expected 3D or higher dimensionality input (got {input.ndim} "
+                         f"dimensions, shape {tuple(input.shape)})")
+    if input.numel() == 0:
+        return input
+    n, c = input.shape[0], input.shape[1]
+    squares = (input * input).reshape(n, 1, c, -1, 1)
+    squares = _pad(squares, [0, 0, 0, 0, size // 2, (size - 1) // 2])
+    div = avg_pool3d(squares, (size, 1, 1), stride=1).reshape(tuple(input.shape))
+    return input / (div * alpha + k) ** beta
+
+
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
     """Constant padding as the core's pad; 'reflect', 'replicate' and 'circular' built from slices."""
     if mode == "constant":
@@ -761,40 +819,59 @@ def _pool_prepare(input: Tensor, nd: int, kernel_size, stride, padding, dilation
     return x, kernel, stride, pad_, dilation, widths
 
 
-def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
-               return_indices: bool = False) -> Tensor:
-    return _max_poolnd(input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool2d")
-
-
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False) -> Tensor:
-    return _max_poolnd(input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool1d")
+    return _max_poolnd(input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def _max_poolnd(input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices, name):
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor:
+    return _max_poolnd(input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor:
+    return _max_poolnd(input, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _pool_input(input: Tensor, nd: int, name: str) -> None:
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}: Expected {nd + 1}D or {nd + 2}D input, but got {input.dtype.name} input of "
+                           f"size {list(input.shape)}")
+
+
+def _max_poolnd(input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    name = f"max_pool{nd}d"
+    _pool_input(input, nd, name)
     if return_indices:
-        raise NotImplementedError(f"{name}: return_indices=True is not supported")
+        return _max_pooling.max_poolnd_with_indices(input, nd, kernel_size, stride, padding, dilation,
+                                                    ceil_mode, name)
     x, kernel, stride, _, dilation, _ = _pool_prepare(input, nd, kernel_size, stride, padding, dilation,
                                                       ceil_mode, -math.inf, name)
     win = _windows(x, kernel, stride, dilation)
     # max over the flattened window, not amax: a tie's gradient goes to its first element,
     # as PyTorch's pooling gives it (amax would share it)
-    flat = win.reshape(tuple(win.shape[:win.ndim - nd]) + (-1,))
-    return flat.max(-1).values
-
-
-def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
-    return _avg_poolnd(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
-                       "avg_pool2d")
+    return win.flatten(-nd).max(-1).values
 
 
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
-    return _avg_poolnd(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None, "avg_pool1d")
+    return _avg_poolnd(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
-def _avg_poolnd(input, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, name):
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    return _avg_poolnd(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    return _avg_poolnd(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def _avg_poolnd(input, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    name = f"avg_pool{nd}d"
+    _pool_input(input, nd, name)
     x, kernel, stride, pad_, dilation, widths = _pool_prepare(input, nd, kernel_size, stride, padding, 1,
                                                               ceil_mode, 0.0, name)
     win = _windows(x, kernel, stride, dilation)
@@ -818,52 +895,53 @@ def _avg_poolnd(input, nd, kernel_size, stride, padding, ceil_mode, count_includ
     return total / counts
 
 
-def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+def _lp_poolnd(input: Tensor, nd: int, norm_type: float, kernel_size, stride, ceil_mode: bool) -> Tensor:
+    """(sum of x^p over each window)^(1/p), as PyTorch computes it: an average times the window's
+    size, its negative sums clamped to 0 through sign * relu(abs)."""
+    kernel = _tuple(kernel_size, nd, "kernel_size")
+    out = _avg_poolnd(input.pow(norm_type), nd, kernel, stride, 0, ceil_mode, True, None)
+    return (out.sign() * relu(out.abs())).mul(math.prod(kernel)).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    return _lp_poolnd(input, 1, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    return _lp_poolnd(input, 2, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    return _lp_poolnd(input, 3, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _adaptive_avg_poolnd(input: Tensor, output_size, nd: int) -> Tensor:
     """Output cell o of an axis of n averages inputs floor(o n / m) to ceil((o + 1) n / m), as
     PyTorch's windows (they overlap where m does not divide n): a window of its own size where
-    it does, else a product with each axis' 0/1 window matrix, divided by the windows' sizes."""
-    out = _adaptive_output(input, output_size, "adaptive_avg_pool2d")
-    h, w = input.shape[-2], input.shape[-1]
-    if h % out[0] == 0 and w % out[1] == 0:
-        return avg_pool2d(input, (h // out[0], w // out[1]))
-    rows, row_sizes = _adaptive_windows(h, out[0], input)
-    cols, col_sizes = _adaptive_windows(w, out[1], input)
-    sums = rows @ (input @ cols.t())
-    return sums / (row_sizes.reshape(-1, 1) * col_sizes.reshape(1, -1))
-
-
-def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
-    """The largest value of each of adaptive_avg_pool2d's windows. The windows (of different
-    sizes where the output size does not divide the input) are gathered padded to the largest
-    one with -inf, and their flattened maximum taken with max, not amax: a tie's gradient goes
-    to its first element in row-major order, as PyTorch's gives it."""
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool2d: return_indices=True is not supported")
-    out = _adaptive_output(input, output_size, "adaptive_max_pool2d")
-    h, w = input.shape[-2], input.shape[-1]
-    rows, row_valid = _adaptive_positions(h, out[0], input)
-    cols, col_valid = _adaptive_positions(w, out[1], input)
-    kh, kw = rows.shape[1], cols.shape[1]
-    gathered = input[..., rows.reshape(out[0], kh, 1, 1), cols.reshape(1, 1, out[1], kw)]  # (.., oh, kh, ow, kw)
-    valid = row_valid.reshape(out[0], kh, 1, 1) & col_valid.reshape(1, 1, out[1], kw)
-    windows = where(valid, gathered, -math.inf).movedim(-3, -2)  # (.., oh, ow, kh, kw)
-    return windows.flatten(-2).max(-1).values
+    it does, else, axis by axis, a product with the axis' 0/1 window matrix divided by the
+    windows' sizes (an average over a box is the average over each of its axes in turn)."""
+    out = _adaptive_output(input, output_size, f"adaptive_avg_pool{nd}d", nd)
+    sizes = tuple(input.shape[-nd:])
+    if all(n % m == 0 for n, m in zip(sizes, out)):
+        return _avg_poolnd(input, nd, tuple(n // m for n, m in zip(sizes, out)), None, 0, False, True, None)
+    x = input
+    for axis, (n, m) in zip(range(input.ndim - nd, input.ndim), zip(sizes, out)):
+        if n != m:
+            windows, counts = _adaptive_windows(n, m, input)
+            x = ((x.movedim(axis, -1) @ windows.t()) / counts).movedim(-1, axis)
+    return x
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
-    return _adaptive_pool1d(adaptive_avg_pool2d, input, output_size, "adaptive_avg_pool1d")
+    return _adaptive_avg_poolnd(input, output_size, 1)
 
 
-def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool1d: return_indices=True is not supported")
-    return _adaptive_pool1d(adaptive_max_pool2d, input, output_size, "adaptive_max_pool1d")
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    return _adaptive_avg_poolnd(input, output_size, 2)
 
 
-def _adaptive_pool1d(pool2d, input: Tensor, output_size, name: str) -> Tensor:
-    """A 1-D adaptive pooling as the 2-D one over a height of 1."""
-    out = _adaptive_output(input, output_size, name, 1)
-    return pool2d(input.unsqueeze(-2), (1,) + out).squeeze(-2)
+def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
+    return _adaptive_avg_poolnd(input, output_size, 3)
 
 
 def _adaptive_output(input: Tensor, output_size, name: str, nd: int = 2) -> tuple[int, ...]:
@@ -1112,6 +1190,26 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     return (x1 - x2 + eps).norm(p, -1, keepdim)
 
 
+def pdist(input: Tensor, p: float = 2.0) -> Tensor:
+    """The p-norm distance between every pair of rows i < j of an (N, M) input, in row-major
+    order of the pairs; a distance of 0 passes no gradient, as PyTorch's."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D (shape {tuple(input.shape)})")
+    if p < 0:
+        raise RuntimeError(f"pdist only supports non-negative p values, got {p}")
+    n = input.shape[0]
+    rows, cols = zip(*((i, j) for i in range(n) for j in range(i + 1, n))) if n > 1 else ((), ())
+    pick = lambda at: index_select(input, 0, tensor(list(at), dtype=D.int64, device=input.device))  # noqa: E731
+    gap = (pick(rows) - pick(cols)).abs()
+    if p == 0:
+        return (gap != 0).to(input.dtype).sum(-1)
+    if math.isinf(p):
+        return gap.amax(-1) if gap.shape[-1] else gap.sum(-1)
+    total = (gap ** p).sum(-1)
+    positive = total > 0
+    return where(positive, where(positive, total, 1.0) ** (1.0 / p), 0.0)
+
+
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None,
                         reduce=None, reduction: str = "mean") -> Tensor:
     """max(0, margin - target (input1 - input2)): target 1 asks input1 to rank higher, -1 lower."""
@@ -1150,18 +1248,55 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
                         eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
                         reduction: str = "mean") -> Tensor:
-    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the pairwise p-distance; with
-    swap, the negative's distance is the smaller of its distances to the anchor and the positive."""
-    reduction = _reduction(reduction, size_average, reduce)
+    """triplet_margin_with_distance_loss with d the pairwise p-distance."""
+    return _triplet(anchor, positive, negative, lambda a, b: pairwise_distance(a, b, p, eps), margin, swap,
+                    _reduction(reduction, size_average, reduce), "triplet_margin_loss")
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function=None, margin: float = 1.0, swap: bool = False,
+                                      reduction: str = "mean") -> Tensor:
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the distance_function
+    (pairwise_distance by default)."""
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: margin must be greater than 0, got {margin}")
+    return _triplet(anchor, positive, negative, distance_function or pairwise_distance, margin, swap,
+                    _reduction(reduction), "triplet_margin_with_distance_loss")
+
+
+def _triplet(anchor: Tensor, positive: Tensor, negative: Tensor, distance, margin: float, swap: bool,
+             reduction: str, name: str) -> Tensor:
+    """With swap, the negative's distance is the smaller of its distances to the anchor and the positive."""
     if not anchor.ndim == positive.ndim == negative.ndim:
-        raise RuntimeError(f"triplet_margin_loss: The anchor, positive, and negative tensors are expected to have "
+        raise RuntimeError(f"{name}: The anchor, positive, and negative tensors are expected to have "
                            f"the same number of dimensions, but got: anchor {anchor.ndim}D, positive "
                            f"{positive.ndim}D, and negative {negative.ndim}D inputs")
-    d_pos = pairwise_distance(anchor, positive, p, eps)
-    d_neg = pairwise_distance(anchor, negative, p, eps)
+    d_pos = distance(anchor, positive)
+    d_neg = distance(anchor, negative)
     if swap:
-        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
+        d_neg = d_neg.minimum(distance(positive, negative))
     return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """sum over target classes j and other classes i of max(0, 1 - (x[j] - x[i])), over the
+    number of classes; a sample's target classes are its target's entries before the first -1."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if input.ndim > 2 or tuple(target.shape) != tuple(input.shape) or target.dtype.is_floating_point:
+        raise RuntimeError(f"multilabel_margin_loss: expected a 0D, 1D or 2D input and an integer target of its "
+                           f"shape, got input {input.dtype.name}{list(input.shape)} and target "
+                           f"{target.dtype.name}{list(target.shape)}")
+    c = input.shape[-1] if input.ndim else 1
+    x, t = input.reshape(-1, c), target.reshape(-1, c).long()
+    listed = (t == -1).long().cumsum(1) == 0  # the entries before the first -1
+    checks.bounds("multilabel_margin_loss", where(listed, t, -1).node, c, 1, allowed=-1, negative=False)
+    classes = arange(c, device=x.device)
+    is_target = ((t.unsqueeze(-1) == classes) & listed.unsqueeze(-1)).any(1)  # (N, C)
+    gaps = 1 - x.gather(1, t.clamp(min=0)).unsqueeze(-1) + x.unsqueeze(1)  # (N, j, i)
+    counted = listed.unsqueeze(-1) & ~is_target.unsqueeze(1)
+    loss = where(counted, gaps.clamp(min=0), 0.0).sum((1, 2)) / float(c)
+    return _reduce(loss.reshape(tuple(input.shape[:-1])), reduction)
 
 
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None,
@@ -1255,5 +1390,12 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     return _reduce(loss.reshape(target.shape), reduction)
 
 
+from . import max_pooling as _max_pooling  # noqa: E402  (nn/max_pooling.py)
+from .max_pooling import (adaptive_max_pool1d, adaptive_max_pool1d_with_indices,  # noqa: E402,F401
+                          adaptive_max_pool2d, adaptive_max_pool2d_with_indices, adaptive_max_pool3d,
+                          adaptive_max_pool3d_with_indices, max_pool1d_with_indices, max_pool2d_with_indices,
+                          max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d)
+from .embedding_bag import embedding_bag  # noqa: E402,F401  (nn/embedding_bag.py)
+from .spatial import affine_grid, grid_sample  # noqa: E402,F401  (nn/spatial.py)
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle,  # noqa: E402,F401
                          upsample)  # (nn/resampling.py)

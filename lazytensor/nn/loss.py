@@ -139,3 +139,18 @@ GaussianNLLLoss = _loss("GaussianNLLLoss", F.gaussian_nll_loss, ("full", False),
                         ("reduction", "mean"), positional=0)
 MultiMarginLoss = _loss("MultiMarginLoss", F.multi_margin_loss, ("p", 1), ("margin", 1.0), ("weight", None),
                         *_LEGACY)
+MultiLabelMarginLoss = _loss("MultiLabelMarginLoss", F.multilabel_margin_loss, *_LEGACY)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} "
+                             "instead")
+        self.distance_function, self.margin, self.swap = distance_function, margin, swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return F.triplet_margin_with_distance_loss(anchor, positive, negative, distance_function=self.distance_function,
+                                                   margin=self.margin, swap=self.swap, reduction=self.reduction)

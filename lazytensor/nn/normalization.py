@@ -1,5 +1,5 @@
 """BatchNorm1d/2d/3d (running statistics as buffers, train/eval), InstanceNorm1d/2d/3d, LayerNorm,
-RMSNorm, GroupNorm."""
+RMSNorm, GroupNorm, LocalResponseNorm."""
 from __future__ import annotations
 
 import warnings
@@ -205,3 +205,15 @@ class GroupNorm(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+
+class LocalResponseNorm(Module):
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -1,4 +1,5 @@
-"""MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d."""
+"""The pooling modules: MaxPool1-3d, AvgPool1-3d, LPPool1-3d, AdaptiveAvgPool1-3d,
+AdaptiveMaxPool1-3d and MaxUnpool1-3d, each a thin holder of its functional form's arguments."""
 from __future__ import annotations
 
 from ..tensor import Tensor
@@ -7,6 +8,8 @@ from .module import Module
 
 
 class MaxPool2d(Module):
+    FUNCTION = staticmethod(F.max_pool2d)
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False) -> None:
         super().__init__()
@@ -15,8 +18,8 @@ class MaxPool2d(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
+        return type(self).FUNCTION(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                                   self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -24,9 +27,11 @@ class MaxPool2d(Module):
 
 
 class MaxPool1d(MaxPool2d):
-    def forward(self, input: Tensor) -> Tensor:
-        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
+    FUNCTION = staticmethod(F.max_pool1d)
+
+
+class MaxPool3d(MaxPool2d):
+    FUNCTION = staticmethod(F.max_pool3d)
 
 
 class AvgPool2d(Module):
@@ -51,32 +56,97 @@ class AvgPool1d(AvgPool2d):
                             self.count_include_pad)
 
 
+class AvgPool3d(AvgPool2d):
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+
+class LPPool2d(Module):
+    FUNCTION = staticmethod(F.lp_pool2d)
+
+    def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self).FUNCTION(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(LPPool2d):
+    FUNCTION = staticmethod(F.lp_pool1d)
+
+
+class LPPool3d(LPPool2d):
+    FUNCTION = staticmethod(F.lp_pool3d)
+
+
 class AdaptiveAvgPool2d(Module):
+    FUNCTION = staticmethod(F.adaptive_avg_pool2d)
+
     def __init__(self, output_size) -> None:
         super().__init__()
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.adaptive_avg_pool2d(input, self.output_size)
+        return type(self).FUNCTION(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
 class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
-    def forward(self, input: Tensor) -> Tensor:
-        return F.adaptive_avg_pool1d(input, self.output_size)
+    FUNCTION = staticmethod(F.adaptive_avg_pool1d)
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    FUNCTION = staticmethod(F.adaptive_avg_pool3d)
 
 
 class AdaptiveMaxPool2d(Module):
+    FUNCTION = staticmethod(F.adaptive_max_pool2d)
+
     def __init__(self, output_size, return_indices: bool = False) -> None:
         super().__init__()
         self.output_size, self.return_indices = output_size, return_indices
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+        return type(self).FUNCTION(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
 
 class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
-    def forward(self, input: Tensor) -> Tensor:
-        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+    FUNCTION = staticmethod(F.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    FUNCTION = staticmethod(F.adaptive_max_pool3d)
+
+
+class MaxUnpool2d(Module):
+    FUNCTION = staticmethod(F.max_unpool2d)
+
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding = padding
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return type(self).FUNCTION(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(MaxUnpool2d):
+    FUNCTION = staticmethod(F.max_unpool1d)
+
+
+class MaxUnpool3d(MaxUnpool2d):
+    FUNCTION = staticmethod(F.max_unpool3d)

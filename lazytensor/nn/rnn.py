@@ -5,6 +5,7 @@ A sequence unrolls into one lazy graph: the input projections of every step are 
 per layer and direction, and each step adds only the hidden projection and the gates."""
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Callable
 
@@ -85,46 +86,69 @@ class RNNBase(Module):
         get = lambda kind: getattr(self, f"{kind}_l{layer}{suffix}") if self.bias or kind.startswith("w") else None  # noqa: E731
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
-    def forward(self, input: Tensor, hx=None):
-        """input (L, N, H_in) ((N, L, H_in) with batch_first, or (L, H_in) unbatched):
-        the last layer's outputs and the final state (h_n, or (h_n, c_n) for an LSTM)."""
-        name = type(self).__name__
+    def forward(self, input: Tensor | PackedSequence, hx=None):
+        """input (L, N, H_in) ((N, L, H_in) with batch_first, (L, H_in) unbatched, or a
+        PackedSequence): the last layer's outputs (of the input's kind) and the final state (h_n, or
+        (h_n, c_n) for an LSTM; with a PackedSequence, each sequence's state after its last step)."""
         if isinstance(input, PackedSequence):
-            raise NotImplementedError(f"{name}: a PackedSequence input is not supported; pass the padded batch "
-                                      "(nn.utils.rnn.pad_packed_sequence) and pick each sequence's last step")
+            return self._forward_packed(input, hx)
+        name = type(self).__name__
         if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected input of shape (L, N, {self.input_size}) or (L, {self.input_size}), "
                              f"got {tuple(input.shape)}")
         unbatched = input.dim() == 2
         x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
-        h0, c0 = self._initial_state(x, hx, unbatched)
+        h0, c0 = self._initial_state(x.shape[1], x, hx, unbatched)
+        out, h_n, c_n = self._layers(x, None, h0, c0)
+        out = out.squeeze(1) if unbatched else (out.transpose(0, 1) if self.batch_first else out)
+        if unbatched:
+            h_n, c_n = h_n.squeeze(1), None if c_n is None else c_n.squeeze(1)
+        return (out, h_n) if self.mode != "LSTM" else (out, (h_n, c_n))
+
+    def _forward_packed(self, input: PackedSequence, hx):
+        """A PackedSequence runs step by step over the sequences still going at each step (the
+        first batch_sizes[t] of them, longest first); a state given or returned is in the
+        sequences' own order, permuted through sorted_indices / unsorted_indices as PyTorch's."""
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        if data.dim() != 2 or data.shape[-1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: expected a PackedSequence of data (N, {self.input_size}), got "
+                             f"{tuple(data.shape)}")
+        sizes = [int(b) for b in batch_sizes.tolist()]
+        h0, c0 = self._initial_state(sizes[0], data, hx, False)
+        if sorted_indices is not None and hx is not None:
+            h0, c0 = h0.index_select(1, sorted_indices), None if c0 is None else c0.index_select(1, sorted_indices)
+        out, h_n, c_n = self._layers(data, sizes, h0, c0)
+        if unsorted_indices is not None:
+            h_n, c_n = h_n.index_select(1, unsorted_indices), None if c_n is None else c_n.index_select(1, unsorted_indices)
+        packed = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
+        return (packed, h_n) if self.mode != "LSTM" else (packed, (h_n, c_n))
+
+    def _layers(self, data: Tensor, sizes: list[int] | None, h0: Tensor, c0) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Every layer and direction over a padded (L, N, H) input (sizes None) or packed rows
+        (step t is the next sizes[t] rows): the last layer's output, and the final states stacked
+        as h_n (and c_n)."""
         step = _MODES[self.mode][1]
         finals_h, finals_c = [], []
         directions = ["", "_reverse"] if self.bidirectional else [""]
+        x = data
         for layer in range(self.num_layers):
             outs = []
             for d, suffix in enumerate(directions):
                 k = layer * len(directions) + d
-                seq, h, c = self._run(x, step, self._weights(layer, suffix), h0[k], None if c0 is None else c0[k],
-                                      reverse=d == 1)
+                seq, h, c = self._run(x, sizes, step, self._weights(layer, suffix), h0[k],
+                                      None if c0 is None else c0[k], reverse=d == 1)
                 outs.append(seq)
                 finals_h.append(h)
                 finals_c.append(c)
             x = outs[0] if len(outs) == 1 else cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
-        out = x.squeeze(1) if unbatched else (x.transpose(0, 1) if self.batch_first else x)
-        h_n = stack(finals_h)
-        h_n = h_n.squeeze(1) if unbatched else h_n
-        if self.mode != "LSTM":
-            return out, h_n
-        c_n = stack(finals_c)
-        return out, (h_n, c_n.squeeze(1) if unbatched else c_n)
+        return x, stack(finals_h), (stack(finals_c) if self.mode == "LSTM" else None)
 
-    def _initial_state(self, x: Tensor, hx, unbatched: bool) -> tuple:
-        shape = ((2 if self.bidirectional else 1) * self.num_layers, x.shape[1], self.hidden_size)
+    def _initial_state(self, batch: int, like: Tensor, hx, unbatched: bool) -> tuple:
+        shape = ((2 if self.bidirectional else 1) * self.num_layers, batch, self.hidden_size)
         if hx is None:
-            zero = zeros(shape, dtype=x.dtype, device=x.device)
+            zero = zeros(shape, dtype=like.dtype, device=like.device)
             return zero, (zero if self.mode == "LSTM" else None)
         states = hx if self.mode == "LSTM" else (hx, None)
         if self.mode == "LSTM" and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
@@ -141,14 +165,29 @@ class RNNBase(Module):
         return fixed[0], fixed[1]
 
     @staticmethod
-    def _run(x: Tensor, step: Callable, weights: tuple, h: Tensor, c, reverse: bool) -> tuple:
+    def _run(x: Tensor, sizes: list[int] | None, step: Callable, weights: tuple, h: Tensor, c,
+             reverse: bool) -> tuple:
+        """One layer and direction over x[t] for each t (padded), or (packed) over rows starts[t]:
+        starts[t] + sizes[t] of x, moving the first sizes[t] states (the sequences still going;
+        the rest keep theirs)."""
         w_ih, w_hh, b_ih, b_hh = weights
         projected = F.linear(x, w_ih, b_ih)  # every step's input projection in one matmul
-        outputs = [None] * x.shape[0]
-        for t in (reversed(range(x.shape[0])) if reverse else range(x.shape[0])):
-            h, c = step(projected[t], h, w_hh, b_hh, c)
-            outputs[t] = h
-        return stack(outputs), h, c
+        if sizes is None:
+            inputs = [projected[t] for t in range(x.shape[0])]
+        else:
+            starts = [0, *itertools.accumulate(sizes)]
+            inputs = [projected[starts[t]:starts[t] + b] for t, b in enumerate(sizes)]
+        outputs = [None] * len(inputs)
+        for t in (reversed(range(len(inputs))) if reverse else range(len(inputs))):
+            if inputs[t].shape[0] == h.shape[0]:  # every sequence still going
+                h, c = step(inputs[t], h, w_hh, b_hh, c)
+                outputs[t] = h
+                continue
+            b = inputs[t].shape[0]
+            h_b, c_b = step(inputs[t], h[:b], w_hh, b_hh, None if c is None else c[:b])
+            h, c = cat([h_b, h[b:]]), None if c is None else cat([c_b, c[b:]])
+            outputs[t] = h_b
+        return (stack(outputs) if sizes is None else cat(outputs)), h, c
 
     def extra_repr(self) -> str:
         extra = "".join(f", {k}={getattr(self, k)}" for k, default in
