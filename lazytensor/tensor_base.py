@@ -98,12 +98,15 @@ def set_grad(s: Storage, value: "TensorBase | None") -> None:
 
 
 class TensorBase:
-    __slots__ = ("_storage", "_chain", "_view", "_retained_grad", "__weakref__")
+    # _grad_mode: whether grad was on when the tensor was made; a view decides by it whether
+    # autograd follows it, whenever its node is built (first read, or again after an in-place
+    # write to its storage), not by the mode of that moment
+    __slots__ = ("_storage", "_chain", "_view", "_retained_grad", "_grad_mode", "__weakref__")
     __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
 
     def _setup(self, storage: Storage, chain: Chain) -> None:
         self._storage, self._chain, self._view = storage, chain, None
-        self._retained_grad = None
+        self._retained_grad, self._grad_mode = None, config.GRAD_ENABLED
 
     # ---- building --------------------------------------------------------------------------
     @classmethod
@@ -119,7 +122,7 @@ class TensorBase:
         else:
             storage = Storage(node)
         # _setup's fields, set here: a method call is a tenth of a microsecond, and every op makes a tensor
-        t._storage, t._chain, t._view, t._retained_grad = storage, (), None, None
+        t._storage, t._chain, t._view, t._retained_grad, t._grad_mode = storage, (), None, None, config.GRAD_ENABLED
         if not config.LAZY or config.NANCHECK:
             if _TOGETHER:
                 _TOGETHER[-1].append((t, node))
@@ -135,8 +138,6 @@ class TensorBase:
         t._setup(self._storage, self._chain + ((op, arg),))
         if not config.LAZY:
             t.realize()
-        elif _FOLLOWED_IDS and config.GRAD_ENABLED and followed(self._storage.node):
-            t.node  # autograd follows it or not by the grad mode it is made in, not the one it is first read in
         return t
 
     def _chain_view(self, steps: list[tuple[str, Any]]) -> "Tensor":
@@ -155,9 +156,11 @@ class TensorBase:
         if self._view is None or self._view[0] != self._storage.version or self._view[1] is not self._storage.node:
             node = apply_chain(self._value(), self._chain)
             grad_node = None
-            if follows_new(node):
+            if follows_new(node, self._grad_mode):
                 follow(node)
                 grad_node = record(node)  # a snapshot now: realising the view would forget its sources
+            elif _FOLLOWED_IDS and not self._grad_mode and node.srcs and followed(self._storage.node):
+                node = B.detach(node)  # made under no_grad: no gradient flows back through it, read when it may
             self._view = (self._storage.version, self._storage.node, node, grad_node)
         return self._view[2]
 

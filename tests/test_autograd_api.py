@@ -319,6 +319,30 @@ class TestGradModes:
         assert flag == torch_flag
         check(grad, torch_grad, **TOL)
 
+    def test_a_view_made_under_no_grad_passes_no_gradient_when_read_with_grad_on(self):
+        """A regression target taken as a view of the prediction under no_grad."""
+        def run(m):
+            x = leaf(m)
+            y = x * 2
+            with m.no_grad():
+                target = y[:, 0]
+            ((y[:, 1] - target) ** 2).sum().backward()
+            return x.grad
+        check(run(lt), run(torch), **TOL)
+
+    def test_a_view_keeps_requiring_grad_after_its_base_changes_in_place_under_no_grad(self):
+        """An optimizer-style update of w, then a logging read of w[0] under no_grad."""
+        def run(m):
+            w = leaf(m)
+            v = w[0]
+            with m.no_grad():
+                w.mul_(2)
+                v.tolist()
+            assert v.requires_grad
+            (v * 3).sum().backward()
+            return w.grad
+        check(run(lt), run(torch), **TOL)
+
     def test_set_grad_enabled(self):
         x = leaf(lt)
         with lt.set_grad_enabled(False):

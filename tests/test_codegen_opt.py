@@ -472,6 +472,15 @@ def test_a_matmul_whose_columns_fill_one_vector_still_tiles_its_rows():
     np.testing.assert_allclose(run(kernel, opts), expected.numpy(), rtol=1e-4, atol=1e-4)
 
 
+def test_a_matmul_whose_rows_are_all_unrolled_still_unrolls_its_columns():
+    """4 rows, unrolled whole (the axis is used up), then the 32 columns in two vectors of 16."""
+    a, b = rand(4, 9), rand(9, 32, seed=1)
+    kernel, _ = one_kernel(lambda x, y: x @ y, a, b)
+    opts = choose_opts(kernel, CPU)
+    assert sum(o.kind == OptKind.UNROLL for o in opts) == 2
+    np.testing.assert_allclose(run(kernel, opts), a @ b, rtol=1e-5, atol=1e-5)
+
+
 def test_a_padded_read_through_a_reshape_keeps_no_division():
     """A pad over a reshaped value (a pooling's (n, c, h, w, 1) result read by a padded
     convolution) reads each dim by its own index: an index that leaves its range at the

@@ -251,3 +251,17 @@ def test_conv_grad_fn_is_named_as_torch():
     names = [fn.conv2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 3, 3, requires_grad=True)).grad_fn.name()
              for m, fn in ((torch, TF), (lt, F))]
     assert names[0] == names[1]
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("kernel", [3, 4])
+def test_conv_same_padding_pads_by_the_module_padding_mode(mode, kernel, device):
+    x = data((1, 2, 5, 6), seed=1)
+    outs = []
+    with using(device, True):
+        for m in (torch, lt):
+            conv = m.nn.Conv2d(2, 3, kernel, padding="same", padding_mode=mode, bias=False)
+            with m.no_grad():
+                conv.weight.copy_(m.tensor(data((3, 2, kernel, kernel), seed=2).numpy()))
+            outs.append(conv(to_lt(x) if m is lt else x))
+    assert_close(outs[1], outs[0], what=f"Conv2d same {mode} on {device}")

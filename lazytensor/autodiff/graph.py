@@ -190,11 +190,12 @@ def follow(node: Node) -> None:
     _FOLLOWED.add(node)
 
 
-def follows_new(node: Node) -> bool:
-    """Would autograd follow `node` as an op's result now: grad mode is on, the value is a
-    float, and the op's nodes reach a followed value (they are then followed too, so that
-    backward finds its way through them)."""
-    if not (_FOLLOWED_IDS and config.GRAD_ENABLED and node.dtype.is_floating_point):
+def follows_new(node: Node, grad_enabled: bool | None = None) -> bool:
+    """Would autograd follow `node` as an op's result now: grad mode is on (or `grad_enabled`,
+    the mode a view was made in), the value is a float, and the op's nodes reach a followed
+    value (they are then followed too, so that backward finds its way through them)."""
+    enabled = config.GRAD_ENABLED if grad_enabled is None else grad_enabled
+    if not (_FOLLOWED_IDS and enabled and node.dtype.is_floating_point):
         return False
     if id(node) in _FOLLOWED_IDS:  # a detach node is followed only as a leaf's lazy value (leaf_value)
         return True

@@ -183,15 +183,18 @@ def _matmul_opts(b: _Builder, caps: DeviceCaps, found) -> bool:
         return False
     if len(b.plan.axes) < axes_before and n_axis < m_axis:  # lanes used up axis n: the later axes renumber
         m_axis -= 1
+    axes_before = len(b.plan.axes)
     if m_copies > 1:
         b.try_add(Opt(OptKind.UNROLL, m_axis, m_copies))
+    if len(b.plan.axes) < axes_before:  # the unroll used up axis m: no rows left to order
+        n_axis, m_axis = (n_axis - 1 if m_axis < n_axis else n_axis), None
     axes_before = len(b.plan.axes)
     if n_copies > 1:  # last: it may use up axis n (later axes would renumber)
         b.try_add(Opt(OptKind.UNROLL, n_axis, n_copies))
-    if len(b.plan.axes) < axes_before and n_axis < m_axis:
+    if m_axis is not None and len(b.plan.axes) < axes_before and n_axis < m_axis:
         m_axis -= 1
-    # a work-group of rows shares one panel of the vector operand (hot in cache)
-    b.try_add(Opt(OptKind.GLOBAL_ORDER, m_axis, 1))
+    if m_axis is not None:  # a work-group of rows shares one panel of the vector operand (hot in cache)
+        b.try_add(Opt(OptKind.GLOBAL_ORDER, m_axis, 1))
     return True
 
 

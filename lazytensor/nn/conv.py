@@ -54,8 +54,8 @@ class _ConvNd(Module):
     def forward(self, input: Tensor) -> Tensor:
         fn = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[self._nd]
         padding = self.padding
-        if self.padding_mode != "zeros" and not isinstance(padding, str):
-            widths = [v for p in reversed(padding) for v in (p, p)]
+        if self.padding_mode != "zeros":  # padded by the mode first ('same' too), then read unpadded
+            widths = F._conv_padding(padding, self._nd, self.kernel_size, self.dilation, self.stride)
             input = F.pad(input, widths, mode=self.padding_mode)
             padding = 0
         return fn(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
