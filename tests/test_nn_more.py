@@ -325,7 +325,7 @@ def test_layers_and_losses_reject_bad_input():
                                                                               per_sample_weights=lt.ones(2, 2))),
         "bag_mode": raises(ValueError, r"mode has to be one of sum, mean or max, got 'min'",
                            lambda: lt.nn.EmbeddingBag(3, 2, mode="min")),
-        "bag_index_range": raises(IndexError, r"embedding: index 3 is out of bounds",
+        "bag_index_range": raises(IndexError, r"embedding_bag: index 3 is out of bounds",
                                   lambda: lt.nn.functional.embedding_bag(lt.tensor([[0, 3]]), lt.ones(3, 2))),
     }, run)
 

@@ -1,4 +1,4 @@
-"""embedding_bag and EmbeddingBag: the sum, mean or max of the embeddings of each bag of indices,
+"""embedding_bag (nn.EmbeddingBag's, in nn/sparse.py): the sum, mean or max of the embeddings of each bag of indices,
 a bag being a row of a 2-D input or a run of a 1-D input between offsets. Built as a product
 with the (bags x indices) membership matrix, so it fuses and has its gradient from autograd."""
 from __future__ import annotations
@@ -7,11 +7,10 @@ import math
 
 from ..creation import arange
 from ..elementwise import where
+from ..indexing import index_select
 from ..tensor import Tensor
-from . import functional as F
-from .sparse import Embedding
 
-_MODES = ("sum", "mean", "max")
+MODES = ("sum", "mean", "max")
 
 
 def _bags(input: Tensor, offsets: Tensor | None, include_last_offset: bool) -> tuple[Tensor, Tensor, int]:
@@ -42,7 +41,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
                   include_last_offset: bool = False, padding_idx: int | None = None) -> Tensor:
     """(bags, embedding_dim): each bag's embeddings reduced by `mode`; an index equal to
     padding_idx is left out of its bag, and an empty bag gives zeros."""
-    if mode not in _MODES:
+    if mode not in MODES:
         raise ValueError(f"embedding_bag: mode has to be one of sum, mean or max, got {mode!r}")
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding_bag: max_norm, scale_grad_by_freq and sparse are not supported")
@@ -56,7 +55,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
             raise ValueError(f"embedding_bag: per_sample_weights of shape {tuple(per_sample_weights.shape)} "
                              f"does not match input of shape {tuple(input.shape)}")
     flat, bag, bags = _bags(input, offsets, include_last_offset)
-    rows = F.embedding(flat, weight)  # (n, dim)
+    rows = index_select(weight, 0, flat, op="embedding_bag")  # (n, dim)
     member = bag.unsqueeze(0) == arange(bags, device=input.device).unsqueeze(1)  # (bags, n)
     if padding_idx is not None:
         member = member & (flat != padding_idx % weight.shape[0]).unsqueeze(0)
@@ -70,32 +69,3 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     total = share @ rows
     return total / member.sum(1, keepdim=True).clamp(min=1).to(weight.dtype) if mode == "mean" else total
 
-
-class EmbeddingBag(Embedding):
-    def __init__(self, num_embeddings: int, embedding_dim: int, max_norm=None, norm_type: float = 2.0,
-                 scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
-                 _weight: Tensor | None = None, include_last_offset: bool = False, padding_idx: int | None = None,
-                 device=None, dtype=None) -> None:
-        if mode not in _MODES:
-            raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
-        super().__init__(num_embeddings, embedding_dim, padding_idx, max_norm, norm_type, scale_grad_by_freq,
-                         sparse, _weight, device=device, dtype=dtype)
-        self.mode, self.include_last_offset = mode, include_last_offset
-
-    def forward(self, input: Tensor, offsets: Tensor | None = None,
-                per_sample_weights: Tensor | None = None) -> Tensor:
-        return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
-                             self.mode, self.sparse, per_sample_weights, self.include_last_offset, self.padding_idx)
-
-    @classmethod
-    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, max_norm=None, norm_type: float = 2.0,
-                        scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
-                        include_last_offset: bool = False, padding_idx: int | None = None) -> "EmbeddingBag":
-        rows, cols = embeddings.shape
-        bag = cls(rows, cols, max_norm, norm_type, scale_grad_by_freq, mode, sparse, embeddings,
-                  include_last_offset, padding_idx)
-        bag.weight.requires_grad_(not freeze)
-        return bag
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", mode={self.mode!r}"

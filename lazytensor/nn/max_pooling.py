@@ -19,37 +19,37 @@ from ..ir import dtype as D
 from ..elementwise import where
 from ..movement import pad
 from ..tensor import Tensor
-from . import functional as F
+from .windows import adaptive_output, adaptive_positions, as_tuple, pool_prepare, windows
 
 
-def _pick(windows: Tensor, positions: Tensor, inside: Tensor) -> tuple[Tensor, Tensor]:
+def _pick(cells: Tensor, positions: Tensor, inside: Tensor) -> tuple[Tensor, Tensor]:
     """The maximum of each window (last dim) and its position: `positions` and `inside` (whether
-    a cell lies in the input, not in padding) broadcast against `windows`."""
-    k = windows.shape[-1]
-    candidates = where(inside, windows, -math.inf)
+    a cell lies in the input, not in padding) broadcast against `cells`."""
+    k = cells.shape[-1]
+    candidates = where(inside, cells, -math.inf)
     best = candidates.amax(-1, keepdim=True)
-    nan = windows != windows
-    hit = inside & ((windows == best) | nan)
-    order = arange(k, device=windows.device)
+    nan = cells != cells
+    hit = inside & ((cells == best) | nan)
+    order = arange(k, device=cells.device)
     first = where(hit, order, k).amin(-1, keepdim=True)
     last = where(hit, order, -1).amax(-1, keepdim=True)
     at = where(best != best, last, first).clamp(0, max(k - 1, 0))
-    values = windows.gather(-1, at).squeeze(-1)
-    indices = positions.expand(tuple(windows.shape)).gather(-1, at).squeeze(-1)
+    values = cells.gather(-1, at).squeeze(-1)
+    indices = positions.expand(tuple(cells.shape)).gather(-1, at).squeeze(-1)
     return values, indices
 
 
 def max_poolnd_with_indices(input: Tensor, nd: int, kernel_size, stride, padding, dilation, ceil_mode: bool,
                             name: str) -> tuple[Tensor, Tensor]:
     """max_pool{nd}d's values and, for each, its index into the input's flattened spatial dims."""
-    x, kernel, stride, _, dilation, widths = F._pool_prepare(input, nd, kernel_size, stride, padding, dilation,
+    x, kernel, stride, _, dilation, widths = pool_prepare(input, nd, kernel_size, stride, padding, dilation,
                                                              ceil_mode, -math.inf, name)
     sizes = tuple(input.shape[-nd:])
     # the flat position of every input cell, -1 in the padding, cut into the same windows
     cells = pad(arange(math.prod(sizes), device=input.device).reshape(sizes), widths, value=-1)
-    positions = F._windows(cells, kernel, stride, dilation).flatten(-nd)
-    windows = F._windows(x, kernel, stride, dilation).flatten(-nd)
-    return _pick(windows, positions, positions >= 0)
+    positions = windows(cells, kernel, stride, dilation).flatten(-nd)
+    values = windows(x, kernel, stride, dilation).flatten(-nd)
+    return _pick(values, positions, positions >= 0)
 
 
 def _max_pool_with_indices(nd: int):
@@ -71,9 +71,9 @@ def adaptive_max_poolnd(input: Tensor, output_size, nd: int, name: str) -> tuple
     """The largest value of each adaptive window (as adaptive_avg_pool's, overlapping where the
     output size does not divide the input) and its flat spatial index. The windows of an axis
     are gathered padded to the largest one; the padding is outside every window."""
-    out = F._adaptive_output(input, output_size, name, nd)
+    out = adaptive_output(input, output_size, name, nd)
     sizes = tuple(input.shape[-nd:])
-    axes = [F._adaptive_positions(n, m, input) for n, m in zip(sizes, out)]
+    axes = [adaptive_positions(n, m, input) for n, m in zip(sizes, out)]
     kernel = tuple(p.shape[1] for p, _ in axes)
 
     def spread(t: Tensor, j: int) -> Tensor:  # axis j's (m, k) table as dims (m_0, .., m_nd, k_0, .., k_nd)
@@ -143,9 +143,9 @@ def max_unpoolnd(input: Tensor, indices: Tensor, nd: int, kernel_size, stride, p
     if tuple(indices.shape) != tuple(input.shape) or indices.dtype != D.int64:
         raise RuntimeError(f"{name}: Expected int64 indices of the input's shape {list(input.shape)}, got "
                            f"{indices.dtype.name} indices of shape {list(indices.shape)}")
-    kernel = F._tuple(kernel_size, nd, "kernel_size")
-    stride = kernel if stride is None else F._tuple(stride, nd, "stride")
-    padding = F._tuple(padding, nd, "padding")
+    kernel = as_tuple(kernel_size, nd, "kernel_size")
+    stride = kernel if stride is None else as_tuple(stride, nd, "stride")
+    padding = as_tuple(padding, nd, "padding")
     out = _unpool_size(input, nd, kernel, stride, padding, output_size, name)
     lead = tuple(input.shape[:-nd])
     size, at = math.prod(out), indices.flatten(-nd)
