@@ -215,3 +215,24 @@ def not_eager_on_cl(env):
     import pytest
     if env.device == "cl" and not env.lazy:
         pytest.skip("value-and-gradient tables: eager on numpy, lazy on OpenCL")
+
+
+
+def check_dtype_table(env, dtype: str, tol: float, cases: dict, few, run) -> None:
+    """A value-and-gradient table against torch in one dtype: `run(m, fn, arrays, dtype)` gives
+    a case's outputs and gradients. float64 covers every case on numpy (LAZY=0 included) and
+    float32 lazily the kernels of its own dtype; OpenCL runs the cases named in `few` (float32
+    runs the same code as float64)."""
+    import pytest
+    not_eager_on_cl(env)
+    if dtype == "float32" and not env.lazy or dtype == "float64" and env.device == "cl":
+        pytest.skip("float64 covers the eager path, float32 lazily the kernels of its own dtype")
+
+    def case(spec):
+        fn, *arrays = spec
+        want = run(torch, fn, arrays, getattr(torch, dtype))
+        got = run(lt, fn, arrays, getattr(lt, dtype))
+        for w, g in zip(want, got):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+    check_cases({k: v for k, v in cases.items() if env.device != "cl" and dtype == "float64" or k in few}, case)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import lazytensor as lt
-from helpers import check_cases, not_eager_on_cl, using
+from helpers import check_cases, check_dtype_table, not_eager_on_cl, using
 
 RNG = np.random.default_rng(7)
 TALL = RNG.standard_normal((2, 4, 3))  # batched
@@ -101,18 +101,7 @@ def _numpy_by_default():
 
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-9), ("float32", 2e-4)])
 def test_values_and_gradients_match_torch(env, dtype, tol):
-    not_eager_on_cl(env)
-    if dtype == "float32" and not env.lazy or dtype == "float64" and env.device == "cl":
-        pytest.skip("float64 covers the eager path, float32 lazily the kernels of its own dtype")
-
-    def case(spec):
-        fn, *arrays = spec
-        want = _run(torch, fn, arrays, getattr(torch, dtype))
-        got = _run(lt, fn, arrays, getattr(lt, dtype))
-        for w, g in zip(want, got):
-            assert g.dtype == w.dtype and g.shape == w.shape
-            np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
-    check_cases({k: v for k, v in CASES.items() if env.device != "cl" and dtype == "float64" or k in FEW}, case)
+    check_dtype_table(env, dtype, tol, CASES, FEW, _run)
 
 
 @pytest.mark.parametrize("ord", [None, 2, -2, "fro", "nuc", 1, -1, float("inf"), float("-inf")])
