@@ -247,8 +247,10 @@ def test_conv2d_input_gradient_is_one_kernel():
     assert lt.stats().kernels_launched == 1
 
 
-def test_conv_grad_fn_is_named_as_torch():
-    names = [fn.conv2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 3, 3, requires_grad=True)).grad_fn.name()
+@pytest.mark.parametrize("bias", [False, True])
+def test_conv_grad_fn_is_named_as_torch(bias):
+    names = [fn.conv2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 3, 3, requires_grad=True),
+                       m.ones(1, requires_grad=True) if bias else None).grad_fn.name()
              for m, fn in ((torch, TF), (lt, F))]
     assert names[0] == names[1]
 

@@ -594,19 +594,21 @@ class Convolution(Function):
     grad_fn_name = "ConvolutionBackward0"
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, geo: _ConvGeometry) -> Tensor:
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, geo: _ConvGeometry) -> Tensor:
         ctx.save_for_backward(x, weight)
         ctx.geometry = geo
-        return _correlate(x, weight, geo)
+        out = _correlate(x, weight, geo)
+        return out if bias is None else out + bias.reshape((1, weight.shape[0]) + (1,) * len(geo.stride))
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         x, weight = ctx.saved_tensors
         geo = ctx.geometry
-        wants_x, wants_weight = ctx.needs_input_grad[:2]
+        wants_x, wants_weight, wants_bias = ctx.needs_input_grad[:3]
         dx = _input_gradient(grad, weight, geo, tuple(x.shape[2:])) if wants_x else None
         dw = _weight_gradient(x, grad, geo, tuple(weight.shape[2:])) if wants_weight else None
-        return dx, dw, None
+        db = grad.sum((0,) + tuple(range(2, grad.ndim))) if wants_bias else None
+        return dx, dw, db, None
 
 
 def _convnd(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups: int, nd: int,
@@ -620,9 +622,7 @@ def _convnd(input: Tensor, weight: Tensor, bias, stride, padding, dilation, grou
         raise RuntimeError(f"{name}: Given groups={groups}, weight of size {list(weight.shape)}, expected input"
                            f"{list(input.shape)} to have {cg * groups} channels, but got {c} channels instead")
     widths = tuple(_conv_padding(padding, nd, kernel, dilation, stride))
-    out = Convolution.apply(input, weight, _ConvGeometry(widths, stride, dilation, groups))
-    if bias is not None:
-        out = out + bias.reshape((1, o) + (1,) * nd)
+    out = Convolution.apply(input, weight, bias, _ConvGeometry(widths, stride, dilation, groups))
     return out.squeeze(0) if unbatched else out
 
 
