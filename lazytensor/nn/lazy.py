@@ -171,9 +171,15 @@ class _LazyConvNd(LazyModuleMixin):
                            "bias": (self.out_channels,)})
 
 
+def _lazy(name: str, mixin: type, regular: type, inferred: str) -> type:
+    """The lazy form of module class `regular`: `mixin` infers `inferred` at the first call, and
+    the module then becomes a `regular`."""
+    return type(name, (mixin, regular), {"cls_to_become": regular,
+                                         "__doc__": f"A {regular.__name__} whose {inferred} is inferred."})
+
+
 def _lazy_conv(name: str, regular: type) -> type:
-    return type(name, (_LazyConvNd, regular), {"cls_to_become": regular,
-                                               "__doc__": f"A {regular.__name__} whose in_channels is inferred."})
+    return _lazy(name, _LazyConvNd, regular, "in_channels")
 
 
 LazyConv1d = _lazy_conv("LazyConv1d", Conv1d)
@@ -205,8 +211,7 @@ class _LazyBatchNorm(LazyModuleMixin):
 
 
 def _lazy_norm(name: str, regular: type) -> type:
-    return type(name, (_LazyBatchNorm, regular), {"cls_to_become": regular,
-                                                  "__doc__": f"A {regular.__name__} whose num_features is inferred."})
+    return _lazy(name, _LazyBatchNorm, regular, "num_features")
 
 
 LazyBatchNorm1d = _lazy_norm("LazyBatchNorm1d", BatchNorm1d)
