@@ -3,7 +3,13 @@ otherwise the other ranks would wait in their next collective for ever."""
 from __future__ import annotations
 
 import sys
+import time
 import traceback
+
+# MPI_Abort tears the job down at once, and the process manager may drop what a rank wrote
+# just before it (mpich's hydra forwards each rank's stderr asynchronously): the rank waits
+# this long after flushing so that its message reaches the user.
+FORWARD_GRACE_S = 1.0
 
 _PREVIOUS = None  # sys.excepthook before ours
 
@@ -18,10 +24,7 @@ def install_abort_hook(MPI, rank: int, size: int) -> None:
         lines = "".join(traceback.format_exception(exc_type, exc, tb)).splitlines()
         head = f"[rank {rank}] lazytensor.distributed: rank {rank} of {size} failed with " \
                f"{exc_type.__name__}: {exc}; aborting the job\n"
-        sys.stderr.write(head + "".join(f"[rank {rank}] {line}\n" for line in lines))
-        sys.stderr.flush()
-        sys.stdout.flush()
-        MPI.COMM_WORLD.Abort(1)
+        _say_then_abort(MPI, head + "".join(f"[rank {rank}] {line}\n" for line in lines))
 
     sys.excepthook = hook
 
@@ -34,6 +37,12 @@ def remove_abort_hook() -> None:
 
 def abort(MPI, rank: int, message: str) -> None:
     """Print `message` naming the rank and end the whole job."""
-    sys.stderr.write(f"[rank {rank}] lazytensor.distributed: {message}; aborting the job\n")
+    _say_then_abort(MPI, f"[rank {rank}] lazytensor.distributed: {message}; aborting the job\n")
+
+
+def _say_then_abort(MPI, text: str) -> None:
+    sys.stderr.write(text)
     sys.stderr.flush()
+    sys.stdout.flush()
+    time.sleep(FORWARD_GRACE_S)
     MPI.COMM_WORLD.Abort(1)
