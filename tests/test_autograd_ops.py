@@ -121,6 +121,7 @@ BINARY = {
     "remainder": (lambda m, x, y: x % y, X, POS),
     "fmod": (lambda m, x, y: m.fmod(x, y), X, POS),
     "atan2": (lambda m, y, x: m.atan2(y, x), X, Y),
+    "atan2_at_origin_is_zero": (lambda m, y, x: m.atan2(y * (y > 0), x * (x > 0)), X, Y),
     "addcmul": (lambda m, x, y: m.addcmul(x, y, x, value=0.5), X, Y),
     "addcdiv": (lambda m, x, y: x.addcdiv(x, y, value=2), X, NZ),
     "logaddexp": (lambda m, x, y: m.logaddexp(x, y), X, Y),

@@ -58,8 +58,10 @@ def _pow(n: Node, s, g: Node) -> Grads:
 
 def _atan2(n: Node, s, g: Node) -> Grads:
     y, x = s
-    scaled = _e("div", g, _e("add", _e("mul", x, x), _e("mul", y, y)))
-    return _e("mul", scaled, x), _e("neg", _e("mul", scaled, y))
+    # PyTorch's form: (g * x) / (x^2 + y^2), with 0 where x = y = 0 (not 0 / 0)
+    squares = _e("add", _e("mul", y, y), _e("mul", x, x))
+    recip = _e("where", _e("eq", squares, _c(squares, 0)), _c(squares, 0), _e("recip", squares))
+    return _e("mul", _e("mul", g, x), recip), _e("mul", _e("mul", g, _e("neg", y)), recip)
 
 
 def _copysign(n: Node, s, g: Node) -> Grads:
