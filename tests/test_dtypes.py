@@ -20,7 +20,7 @@ def test_dtype_round_trip():
         t = lt.tensor(values((3, 4), name))
         assert t.dtype == lt_dtype(name)
         assert t.numpy().dtype == np.dtype(name)
-    check_cases(["float16", "float32", "float64", "int32", "int64", "bool", "uint8"], body)
+    check_cases(["float16", "float32", "float64", "int8", "int16", "int32", "int64", "bool", "uint8"], body)
 
 
 @pytest.mark.parametrize("op", [operator.add, operator.mul], ids=["add", "mul"])
@@ -36,7 +36,7 @@ def test_promotion_tensor_tensor(op):
 SCALAR_CASES = [
     ("int32", 2), ("int32", 2.5), ("int64", 3), ("int64", -1.5), ("float32", 2),
     ("float32", 0.5), ("float16", 2.5), ("bool", 1), ("bool", 1.5), ("bool", True),
-    ("uint8", 2), ("float64", 3),
+    ("uint8", 2), ("float64", 3), ("int8", 2), ("int8", 2.5), ("int16", -3), ("int16", True),
 ]
 
 
@@ -53,6 +53,7 @@ def test_promotion_python_scalar_both_sides():
 ZERO_DIM_CASES = [
     ("int32", "int64"), ("int32", "float64"), ("float16", "float32"), ("float32", "float64"),
     ("uint8", "int64"), ("bool", "int32"), ("int64", "bool"), ("float32", "int64"),
+    ("int8", "int64"), ("uint8", "int8"), ("int8", "int16"), ("int16", "float16"),
 ]
 
 
@@ -77,7 +78,7 @@ CONVERSION_DATA = np.array([[1.7, -2.3, 0.0, 3.5], [-0.5, 9.9, -7.1, 2.0], [0.2,
 @pytest.mark.parametrize("src", ["float32", "int64"])
 def test_conversion_methods(src):
     a, ta = pair(CONVERSION_DATA.astype(src))
-    check_cases(["float", "half", "double", "int", "long", "bool"], lambda meth: check(
+    check_cases(["float", "half", "double", "char", "short", "int", "long", "bool"], lambda meth: check(
         getattr(a, meth)(), getattr(ta, meth)(), **_tol("float16" if meth == "half" else "")))
 
 
@@ -87,7 +88,7 @@ def test_to_dtype():
     def body(target):
         check(a.to(lt_dtype(target)), ta.to(torch_dtype(target)), **_tol(target))
         check(a.to(dtype=lt_dtype(target)), ta.to(dtype=torch_dtype(target)), **_tol(target))
-    check_cases(["float32", "float64", "int32", "int64", "bool", "uint8", "float16"], body)
+    check_cases(["float32", "float64", "int8", "int16", "int32", "int64", "bool", "uint8", "float16"], body)
 
 
 def test_to_same_dtype_and_bool_to_float():
@@ -126,3 +127,60 @@ def test_a_dtype_is_one_object_through_pickle_and_copy():
         assert pickle.loads(pickle.dumps(dt)) is dt
         assert copy.deepcopy(dt) is dt
         assert copy.copy(dt) is dt
+
+
+# each narrow integer's extremes and values whose sums, products and shifts leave its range
+NARROW_INTS = {"int8": ([127, -128, 100, -7, 5, -1], [1, 3, -2, 7, -128, 2]),
+               "int16": ([32767, -32768, 20000, -7, 300, -1], [1, 3, -2, 7, -32768, 2])}
+
+NARROW_INT_PROGRAMS = {
+    "add_wraps": lambda x, y: x + 1,
+    "sub_wraps": lambda x, y: x - y,
+    "mul_wraps": lambda x, y: x * y,
+    "neg_abs": lambda x, y: (-x, x.abs()),
+    "floor_divide": lambda x, y: x // y,
+    "remainder": lambda x, y: (x % y, x.fmod(y), x % -3),
+    "shifts": lambda x, y: (x << 3, x >> 2, x << y.abs(), x >> 9),
+    "bitwise": lambda x, y: (x & y, x | 5, x ^ y, ~x),
+    "compare": lambda x, y: (x < y, x == 127, x.maximum(y), x.clamp(-5, 5)),
+    "true_divide": lambda x, y: x / y,
+    "reductions": lambda x, y: (x.sum(), x.prod(), x.cumsum(0), x.max(), x.min(), x.argmax()),
+    "fused_chain": lambda x, y: (x * 2 + y).sum(),
+    "from_int64": lambda x, y: (x.long() * 3 + 200).to(x.dtype),
+}
+
+
+@pytest.mark.parametrize("name", NARROW_INTS)
+def test_narrow_integers_wrap_and_divide_as_torch(name):
+    """int8 and int16 arithmetic wraps at the type's width, divisions and shifts follow
+    PyTorch, and reductions that widen (sum, prod, cumsum) give int64."""
+    (x, tx), (y, ty) = (pair(np.array(v, name)) for v in NARROW_INTS[name])
+    check_cases(NARROW_INT_PROGRAMS, lambda fn: check(fn(x, y), fn(tx, ty)))
+
+
+def test_narrow_integer_values_through_indexing():
+    (x, tx) = pair(np.array([[5, -128, 127], [1, 2, -3]], np.int8))
+    (i, ti) = pair(np.array([[2, 0, 1], [1, 1, 0]], np.int64))
+    programs = {
+        "getitem": lambda m, x, i: (x[:, i[0]], x[i[1]], x[x > 1]),
+        "gather": lambda m, x, i: x.gather(1, i),
+        "scatter": lambda m, x, i: x.scatter(1, i[:, :1], m.tensor([[7], [-9]], dtype=m.int8)),
+        "index_select": lambda m, x, i: x.index_select(1, i[0]),
+        "masked_fill": lambda m, x, i: x.masked_fill(x < 0, 100),
+        "setitem": lambda m, x, i: x.clone().index_put_((i[1, :2],), m.tensor(-1, dtype=m.int8)),
+        "where_cat": lambda m, x, i: m.cat([m.where(x > 0, x, -x), x.short()]),
+    }
+    check_cases(programs, lambda fn: check(fn(lt, x, i), fn(torch, tx, ti)))
+
+
+def test_narrow_integer_names_and_limits():
+    assert (lt.short, lt.int8.itemsize, lt.int16.itemsize) == (lt.int16, 1, 2)
+    for name in ("int8", "int16"):
+        ours, theirs = lt.iinfo(getattr(lt, name)), torch.iinfo(getattr(torch, name))
+        assert (ours.min, ours.max, ours.bits) == (theirs.min, theirs.max, theirs.bits)
+        t = lt.tensor([1, -2], dtype=getattr(lt, name))
+        assert repr(t) == repr(torch.tensor([1, -2], dtype=getattr(torch, name))).replace("torch", "lazytensor")
+        assert t.type() == torch.tensor(1, dtype=getattr(torch, name)).type().replace("torch", "lazytensor")
+        assert t.is_signed() and t.to("torch." + name).dtype is t.dtype
+    assert isinstance(lt.CharTensor([1]), lt.CharTensor) and lt.ShortTensor(2).dtype == lt.int16
+    assert lt.tensor([1, 2]).to(lt.short).dtype == lt.int16
