@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from .ir import build as B
 from .ir import dtype as D
 from .ir.dtype import DType
-from .creation import check_dtype_on_device, resolve_device, upload
+from .creation import check_dtype_on_device, check_scalar_fits, resolve_device, upload
 from .elementwise import broadcast_shapes
 from .tensor_base import TensorBase, wrap
 
@@ -116,6 +116,7 @@ def fill_(self: Tensor, value) -> Tensor:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions "
                            f"(shape {tuple(value.shape)}).")
     value = value.item() if isinstance(value, TensorBase) else value
+    check_scalar_fits("fill_", value, self.dtype, self.shape)
     return self._assign(B.full_like_node(self.node, value, self.dtype))
 
 

@@ -12,7 +12,7 @@ from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
 from .ir.ops import reduce_identity
-from .creation import arange, tensor
+from .creation import arange, check_scalar_fits, tensor
 from .data_dependent import nonzero
 from .elementwise import broadcast_shapes, common_device, where
 from .movement import cat, stack
@@ -290,6 +290,7 @@ def masked_fill(self: Tensor, mask: Tensor, value) -> Tensor:
     if mask.dtype != D.bool_:
         raise RuntimeError(f"masked_fill: expected a bool mask, got {mask.dtype.name} (shape {tuple(mask.shape)})")
     value = value.item() if isinstance(value, TensorBase) and value.ndim == 0 else value
+    check_scalar_fits("masked_fill", value, self.dtype, self.shape)
     return where(mask, value, self).to(self.dtype)
 
 

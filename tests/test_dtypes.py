@@ -33,6 +33,31 @@ def test_promotion_tensor_tensor(op):
                  for l in ALL_DTYPES for r in ALL_DTYPES}, body)
 
 
+EVERY_DTYPE = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64")
+
+
+def test_result_type_of_every_pair_matches_torch():
+    """The promotion table alone (no kernel runs): every ordered pair of dtypes as tensors with
+    dims and 0-d, each dtype with Python scalars, promote_types and can_cast."""
+    def name(dtype):
+        return str(dtype).split(".")[-1]
+
+    def ones(shape, dtype):  # on numpy, where an eager tensor costs no kernel: the table is every device's
+        return lt.ones(shape, dtype=dtype, device="numpy")
+
+    def body(names):
+        (a, ta), (b, tb) = ((getattr(lt, n), getattr(torch, n)) for n in names)
+        for sa, sb in (((2,), (2,)), ((2,), ()), ((), ())):
+            assert name(lt.result_type(ones(sa, a), ones(sb, b))) == \
+                name(torch.result_type(torch.ones(sa, dtype=ta), torch.ones(sb, dtype=tb))), (sa, sb)
+        for scalar in (True, 2, 2.5):
+            assert name(lt.result_type(ones(2, a), scalar)) == \
+                name(torch.result_type(torch.ones(2, dtype=ta), scalar)), scalar
+        assert name(lt.promote_types(a, b)) == name(torch.promote_types(ta, tb))
+        assert lt.can_cast(a, b) == torch.can_cast(ta, tb)
+    check_cases({f"{l},{r}": (l, r) for l in EVERY_DTYPE for r in EVERY_DTYPE}, body)
+
+
 SCALAR_CASES = [
     ("int32", 2), ("int32", 2.5), ("int64", 3), ("int64", -1.5), ("float32", 2),
     ("float32", 0.5), ("float16", 2.5), ("bool", 1), ("bool", 1.5), ("bool", True),
@@ -184,3 +209,32 @@ def test_narrow_integer_names_and_limits():
         assert t.is_signed() and t.to("torch." + name).dtype is t.dtype
     assert isinstance(lt.CharTensor([1]), lt.CharTensor) and lt.ShortTensor(2).dtype == lt.int16
     assert lt.tensor([1, 2]).to(lt.short).dtype == lt.int16
+
+
+# a Python scalar past each integer dtype's range (2**40 wraps to 0 in int32)
+OUTSIDE = {"int8": 300, "int16": 70000, "uint8": 300, "int32": 2 ** 40 + 5}
+WRAPPING_OPERANDS = {
+    "add": lambda m, x, s: (x + s, s - x), "mul": lambda m, x, s: x * s,
+    "compare": lambda m, x, s: (x == s, x < s, x != s), "bitwise": lambda m, x, s: (x & s, x ^ s),
+}
+REFUSED_VALUES = {
+    "full": lambda m, x, s: m.full((2,), s, dtype=x.dtype), "fill_": lambda m, x, s: x.clone().fill_(s),
+    "masked_fill": lambda m, x, s: x.masked_fill(x > 0, s), "where": lambda m, x, s: m.where(x > 0, x, s),
+    "clamp": lambda m, x, s: x.clamp(max=s), "pow": lambda m, x, s: x ** s,
+}
+
+
+@pytest.mark.parametrize("name", OUTSIDE)
+def test_a_python_scalar_outside_an_integer_dtype(name):
+    """An operand of arithmetic or a comparison wraps into the dtype, as PyTorch converts it; a
+    value written into the tensor (full, fill_, masked_fill, where, clamp, pow) is refused."""
+    x, tx = pair(np.array([44, 5, 0, 100], name))
+    s = OUTSIDE[name]
+    check_cases(WRAPPING_OPERANDS, lambda fn: check(fn(lt, x, s), fn(torch, tx, s)))
+
+    def refused(fn):
+        with pytest.raises(RuntimeError, match="cannot be converted to"):
+            fn(torch, tx, s)
+        with pytest.raises(RuntimeError, match=f"cannot be converted to {name} without overflow"):
+            fn(lt, x, s)
+    check_cases(REFUSED_VALUES, refused)

@@ -122,6 +122,31 @@ def value_range(dtype: DType) -> tuple[bool | int | float, bool | int | float]:
     return int(info.min), int(info.max)
 
 
+# Integer dtypes narrower than a Python int's int64: a scalar outside the range wraps into it,
+# as PyTorch converts a scalar operand (int8's x + 300 adds 44, x == 300 asks x == 44)
+_WRAPPED_RANGES = {d: value_range(d) for d in (uint8, int8, int16, uint32, int32)}
+
+
+def wrap_integer(value: int, dtype: DType) -> int:
+    """`value` as `dtype` holds it: taken modulo 2**bits into its range where it is outside."""
+    bounds = _WRAPPED_RANGES.get(dtype)
+    if bounds is None or bounds[0] <= value <= bounds[1]:
+        return value
+    low, high = bounds
+    return (value - low) % (high - low + 1) + low
+
+
+def holds(value, dtype: DType) -> bool:
+    """Whether an integer `dtype` holds the Python scalar `value` as it is (a float's fraction cut
+    off): what PyTorch checks of a value written into a tensor (fill_, full, masked_fill, where,
+    clamp's bounds), where an operand of arithmetic wraps instead."""
+    if dtype.category != 1 or isinstance(value, (bool, np.bool_)) or \
+            not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+        return True
+    low, high = value_range(dtype)
+    return low <= math.trunc(value) <= high
+
+
 def from_numpy(npdtype) -> DType:
     """The DType for a NumPy dtype; raises TypeError for unsupported ones."""
     dt = np.dtype(npdtype)
