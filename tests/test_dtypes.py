@@ -238,3 +238,11 @@ def test_a_python_scalar_outside_an_integer_dtype(name):
         with pytest.raises(RuntimeError, match=f"cannot be converted to {name} without overflow"):
             fn(lt, x, s)
     check_cases(REFUSED_VALUES, refused)
+
+
+def test_a_jit_function_of_int8_tensors_replays_with_new_data():
+    step = lt.jit(lambda x, y: (x * 3 + y, (x.long() * y).sum()))
+    for start in range(3):
+        data = (np.arange(start, start + 6) * 40).astype(np.int8), np.full(6, -2, np.int8)
+        (x, tx), (y, ty) = pair(data[0]), pair(data[1])
+        check(step(x, y), (tx * 3 + ty, (tx.long() * ty).sum()))
