@@ -21,7 +21,7 @@ SHAPE = (3, 4)
 SHAPE3 = (2, 3, 4)
 
 FLOAT_DTYPES = ("float16", "float32", "float64")
-ALL_DTYPES = ("float32", "float64", "int8", "int16", "int32", "int64", "bool", "uint8")
+ALL_DTYPES = ("float32", "float64", "int32", "int64", "bool", "uint8")
 
 
 # --------------------------------------------------------------------------
