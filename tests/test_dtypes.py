@@ -174,6 +174,7 @@ NARROW_INT_PROGRAMS = {
     "bitwise": lambda x, y: (x & y, x | 5, x ^ y, ~x),
     "compare": lambda x, y: (x < y, x == 127, x.maximum(y), x.clamp(-5, 5)),
     "true_divide": lambda x, y: x / y,
+    "pow_wraps": lambda x, y: (x ** 2, x.abs() ** 3),
     "reductions": lambda x, y: (x.sum(), x.prod(), x.cumsum(0), x.max(), x.min(), x.argmax()),
     "fused_chain": lambda x, y: (x * 2 + y).sum(),
     "from_int64": lambda x, y: (x.long() * 3 + 200).to(x.dtype),
