@@ -10,7 +10,7 @@ from . import config
 from .config import debug
 from .ir.dtype import DType as dtype
 from .ir.dtype import bool_ as bool
-from .ir.dtype import bfloat16, float16, float32, float64, int32, int64, promote, uint8
+from .ir.dtype import bfloat16, float16, float32, float64, int8, int16, int32, int64, promote, uint8
 from .type_info import finfo, iinfo
 from .tensor import Size, Tensor, device
 from .tensor_base import realize
@@ -124,7 +124,8 @@ for _name in ("abs_ acos_ acosh_ addmv_ arccos_ arccosh_ arcsin_ arcsinh_ arctan
 from . import accelerator, amp, backends, cuda, func, utils  # noqa: F401
 from .amp import autocast  # noqa: F401
 from .legacy import (  # noqa: F401
-    BFloat16Tensor, BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, get_default_dtype,
+    BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor,
+    ShortTensor, get_default_dtype,
     set_default_dtype,
 )
 from .serialization import load, save  # noqa: F401
@@ -140,7 +141,7 @@ from .runtime.devices import default_device, get_device, set_default_device
 from .runtime.stats import reset_stats, stats
 
 half, float, double = float16, float32, float64
-int, long = int32, int64
+short, int, long = int16, int32, int64
 
 
 def get_default_device() -> device:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from .ir import build as B
 from .ir import dtype as D
 from .ir.dtype import DType
-from .creation import check_dtype_on_device, resolve_device, upload
+from .creation import check_dtype_on_device, check_scalar_fits, resolve_device, upload
 from .elementwise import broadcast_shapes
 from .tensor_base import TensorBase, wrap
 
@@ -52,19 +52,7 @@ def _caster(name: str, dtype: DType):
 float_, half, double = _caster("float", D.float32), _caster("half", D.float16), _caster("double", D.float64)
 bfloat16 = _caster("bfloat16", D.bfloat16)
 int_, long, bool_ = _caster("int", D.int32), _caster("long", D.int64), _caster("bool", D.bool_)
-byte = _caster("byte", D.uint8)
-
-
-def _missing_caster(name: str, dtype_name: str):
-    """A cast to a dtype lazytensor does not have: it raises rather than give another dtype."""
-    def fn(self: Tensor, memory_format=None) -> Tensor:
-        raise NotImplementedError(f"{name}(): lazytensor has no {dtype_name} dtype (tensor of shape "
-                                  f"{tuple(self.shape)}, dtype {self.dtype.name}); use int() or long()")
-    fn.__name__ = name
-    return fn
-
-
-short, char = _missing_caster("short", "int16"), _missing_caster("char", "int8")
+byte, char, short = _caster("byte", D.uint8), _caster("char", D.int8), _caster("short", D.int16)
 
 
 def type_as(self: Tensor, other: Tensor) -> Tensor:
@@ -128,6 +116,7 @@ def fill_(self: Tensor, value) -> Tensor:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions "
                            f"(shape {tuple(value.shape)}).")
     value = value.item() if isinstance(value, TensorBase) else value
+    check_scalar_fits("fill_", value, self.dtype, self.shape)
     return self._assign(B.full_like_node(self.node, value, self.dtype))
 
 

@@ -36,6 +36,14 @@ def check_dtype_on_device(dtype: D.DType, device: str, op: str) -> None:
                            f"(the OpenCL device has no cl_khr_fp64); use device='numpy' or float32")
 
 
+def check_scalar_fits(op: str, value, dtype: D.DType, shape) -> None:
+    """A scalar written into an integer tensor must be one of its values, as PyTorch requires
+    (an arithmetic operand wraps instead: see ir/dtype.wrap_integer)."""
+    if not D.holds(value, dtype):
+        raise RuntimeError(f"{op}: value {value!r} cannot be converted to {dtype.name} without overflow "
+                           f"(tensor of shape {tuple(shape)})")
+
+
 def _infer_dtype(data: Any) -> D.DType:
     if isinstance(data, np.ndarray):
         return D.from_numpy(data.dtype)
@@ -146,8 +154,10 @@ def _filled(op: str, value, size, dtype, device, requires_grad=False) -> Tensor:
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, D.scalar_dtype(value) if op == "full" else D.float32)
     check_dtype_on_device(dt, dev, op)
+    shape = parse_size(size, op)
+    check_scalar_fits(op, value, dt, shape)
     # a filled tensor holds values of its dtype (a Python scalar operand of an op does not)
-    t = wrap(const(D.round_to(value, dt), dt, parse_size(size, op), dev))
+    t = wrap(const(D.round_to(value, dt), dt, shape, dev))
     t.requires_grad = requires_grad
     return t
 

@@ -11,7 +11,7 @@ from . import checks
 from .ir import build as B
 from .ir import dtype as D
 from .ir.node import Node, const
-from .creation import resolve_device
+from .creation import check_scalar_fits, resolve_device
 from .data_dependent import nonzero
 from .tensor_base import TensorBase, wrap
 from .type_info import finfo
@@ -294,6 +294,8 @@ def pow(a, b) -> Tensor:
             raise RuntimeError(f"pow: Integers to negative integer powers are not allowed (a {a.dtype.name} tensor "
                                f"of shape {tuple(a.shape)} to the power {b})")
     (na, nb), dt = prepare("pow", a, b)
+    for value in (a, b):  # an exponent is not wrapped into the dtype, as PyTorch refuses to
+        check_scalar_fits("pow", value, dt, na.shape)
     return wrap(B.elementwise("pow", na, nb))
 
 
@@ -547,6 +549,8 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
     dt = result_dtype(x, *(v for v in (min, max) if v is not None))
+    for bound in (min, max):
+        check_scalar_fits("clamp", bound, dt, x.shape)
     out = x.to(dt)
     # where, not maximum/minimum: at a bound the gradient passes to x (as PyTorch), NaN stays NaN
     if min is not None:
@@ -580,6 +584,8 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
                            f"{condition.dtype.name} (shape {tuple(condition.shape)})")
     dt = result_dtype(input, other)
     device, shape = _placed("where", (condition, input, other))
+    for value in (input, other):
+        check_scalar_fits("where", value, dt, shape)
     cond = as_node(condition, D.bool_, shape, device)  # straight to bool, not via dt
     return wrap(B.elementwise("where", cond, as_node(input, dt, shape, device), as_node(other, dt, shape, device)))
 

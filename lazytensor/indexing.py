@@ -12,7 +12,7 @@ from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
 from .ir.ops import reduce_identity
-from .creation import arange, tensor
+from .creation import arange, check_scalar_fits, tensor
 from .data_dependent import nonzero
 from .elementwise import broadcast_shapes, common_device, where
 from .movement import cat, stack
@@ -31,9 +31,15 @@ def _as_index_tensor(value, device: str) -> Tensor:
             raise RuntimeError(f"indices should be either on numpy or on the same device as the indexed tensor "
                                f"({device}), got indices on {t.device.name} (shape {tuple(t.shape)})")
         t = t.to(device)
-    if t.dtype.is_floating_point:
+    if t.dtype not in _INDEXING_DTYPES:
         raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {t.dtype.name}")
     return t
+
+
+# the index tensors PyTorch takes: x[i] also a uint8 or bool mask; gather, index_select and the
+# scatters only positions
+_INDEXING_DTYPES = (D.int64, D.int32, D.uint8, D.bool_)
+_POSITION_DTYPES = (D.int64, D.int32)
 
 
 def _expand_index(x: Tensor, index, known: dict[int, np.ndarray]) -> list:
@@ -215,8 +221,8 @@ def _write(view: Tensor, value) -> None:
 def _check_index_tensor(op: str, self: Tensor, index: Tensor) -> None:
     """An index tensor of an integer dtype, on self's device."""
     common_device(op, self, index)
-    if index.dtype.is_floating_point or index.dtype == D.bool_:
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype.name} "
+    if index.dtype not in _POSITION_DTYPES:
+        raise RuntimeError(f"{op}(): Expected dtype int32 or int64 for index, got {index.dtype.name} "
                            f"(index shape {tuple(index.shape)})")
 
 
@@ -290,6 +296,7 @@ def masked_fill(self: Tensor, mask: Tensor, value) -> Tensor:
     if mask.dtype != D.bool_:
         raise RuntimeError(f"masked_fill: expected a bool mask, got {mask.dtype.name} (shape {tuple(mask.shape)})")
     value = value.item() if isinstance(value, TensorBase) and value.ndim == 0 else value
+    check_scalar_fits("masked_fill", value, self.dtype, self.shape)
     return where(mask, value, self).to(self.dtype)
 
 

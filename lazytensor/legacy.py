@@ -25,8 +25,8 @@ def _typed(name: str, dtype: D.DType) -> type:
 _CLASSES = {name: _typed(name, dtype) for name, dtype in D.BY_LEGACY_NAME.items()}
 FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor = (_CLASSES[n] for n in (
     "FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor"))
-LongTensor, IntTensor, BoolTensor, ByteTensor = (_CLASSES[n] for n in ("LongTensor", "IntTensor", "BoolTensor",
-                                                                        "ByteTensor"))
+LongTensor, IntTensor, ShortTensor, CharTensor, ByteTensor, BoolTensor = (_CLASSES[n] for n in (
+    "LongTensor", "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor"))
 
 
 def get_default_dtype() -> D.DType:

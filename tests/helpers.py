@@ -84,7 +84,7 @@ def values(shape, dtype="float32", domain="any", seed=0):
         return r.random(shape) < 0.5
     if dtype == "uint8":
         return r.integers(1, 6, shape).astype(np.uint8)
-    if dtype in ("int32", "int64"):
+    if dtype in ("int8", "int16", "int32", "int64"):
         if domain in ("pos", "nonzero"):
             v = r.integers(1, 7, shape)
             if domain == "nonzero":

@@ -512,8 +512,6 @@ BAD = {
     "window_negative_length": (lambda: lt.bartlett_window(-1), RuntimeError, "non-negative window_length"),
     "is_nonzero_of_two": (lambda: lt.ones(2).is_nonzero(), RuntimeError, "with more than one value is ambiguous"),
     "is_nonzero_of_none": (lambda: lt.ones(0).is_nonzero(), RuntimeError, "with no values is ambiguous"),
-    "short": (lambda: lt.ones(2).short(), NotImplementedError, "short\\(\\): lazytensor has no int16 dtype"),
-    "char": (lambda: lt.ones(2).char(), NotImplementedError, "char\\(\\): lazytensor has no int8 dtype"),
     "new_from_another_dtype": (lambda: lt.ones(2).new(lt.ones(2, dtype=lt.int64)), TypeError,
                                "new\\(\\): expected a tensor of dtype float32, got int64"),
     "positive_of_bool": (lambda: lt.positive(lt.ones(2) > 0), RuntimeError, "on a bool tensor is not supported"),

@@ -28,7 +28,7 @@ def test_tensor_from_python():
 
 
 def test_tensor_from_numpy_keeps_dtype():
-    dtypes = ["float16", "float32", "float64", "int32", "int64", "bool", "uint8"]
+    dtypes = ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "bool", "uint8"]
     check_cases(dtypes, lambda dt: check(lt.tensor(values((3, 4), dt)), torch.tensor(values((3, 4), dt))))
 
 
@@ -52,7 +52,7 @@ def test_tensor_from_numpy_0d_and_zero_size():
 
 def test_tensor_dtype_argument():
     data = [[0, 1, 2], [3, 5, 0]]
-    check_cases(["float32", "int32", "int64", "bool", "float64", "uint8"],
+    check_cases(["float32", "int8", "int16", "int32", "int64", "bool", "float64", "uint8"],
                 lambda dt: check(lt.tensor(data, dtype=lt_dtype(dt)), torch.tensor(data, dtype=getattr(torch, dt))))
 
 
@@ -78,12 +78,15 @@ FACTORIES = {
         "ones": lambda m: m.ones(2, 3, 4),
         "ones_int32": lambda m: m.ones(3, 4, dtype=m.int32),
         "ones_bool": lambda m: m.ones((3, 4), dtype=m.bool),
+        "zeros_int8": lambda m: m.zeros(3, dtype=m.int8),
+        "ones_int16": lambda m: m.ones(2, 3, dtype=m.int16),
     },
     "full": {
         "full_float": lambda m: m.full((3, 4), 1.5),
         "full_int_infers_int64": lambda m: m.full((3, 4), 7),
         "full_bool_infers_bool": lambda m: m.full((3, 4), True),
         "full_dtype": lambda m: m.full((2, 3), 2, dtype=m.float32),
+        "full_int8": lambda m: m.full((2, 3), -100, dtype=m.int8),
         "full_0d": lambda m: m.full((), -1.0),
     },
     "arange": {
@@ -94,6 +97,8 @@ FACTORIES = {
         "negative_step_float": lambda m: m.arange(1.0, -1.0, -0.5),
         "empty": lambda m: m.arange(3, 3),
         "dtype": lambda m: m.arange(4, dtype=m.float32),
+        "int8": lambda m: m.arange(-5, 120, 7, dtype=m.int8),
+        "int16": lambda m: m.arange(3.0, dtype=m.int16),
     },
     "linspace": {
         "unit": lambda m: m.linspace(0, 1, 5),

@@ -474,11 +474,11 @@ def test_bitwise(op):
         a, b = values((3, 4), dtype, seed=1), values((3, 4), dtype, seed=2)
         compare(lambda m, x, y: f(x, y), a, b)
         compare(lambda m, x: f(x, True if dtype == "bool" else 5), a)
-    check_cases(["bool", "int64", "int32", "uint8"], body)
+    check_cases(["bool", "int64", "int32", "int16", "int8", "uint8"], body)
 
 
 def test_invert():
-    check_cases(["bool", "int64", "int32", "uint8"],
+    check_cases(["bool", "int64", "int32", "int16", "int8", "uint8"],
                 lambda dt: compare(lambda m, x: ~x, values((3, 4), dt)))
 
 

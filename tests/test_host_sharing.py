@@ -13,15 +13,18 @@ def on_numpy(request):
         yield
 
 
-def test_a_write_to_the_array_shows_in_the_tensor(on_numpy):
-    a = np.zeros(3, np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.int16])
+def test_a_write_to_the_array_shows_in_the_tensor(on_numpy, dtype):
+    a = np.zeros(3, dtype)
     t = lt.from_numpy(a)
     a[1] = 5
     np.testing.assert_array_equal(t.numpy(), [0, 5, 0])
+    assert t.dtype.name == np.dtype(dtype).name
 
 
-def test_an_in_place_op_shows_in_the_array_when_it_returns(on_numpy):
-    a = np.arange(4, dtype=np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.int8])
+def test_an_in_place_op_shows_in_the_array_when_it_returns(on_numpy, dtype):
+    a = np.arange(4, dtype=dtype)
     t = lt.from_numpy(a)
     t.mul_(2).add_(1)
     np.testing.assert_array_equal(a, [1, 3, 5, 7])
@@ -79,7 +82,7 @@ def test_negative_strides_and_other_inputs_are_refused_as_torch():
 
 
 @pytest.mark.parametrize("make", [
-    lambda: np.arange(3, dtype=np.int8),  # held widened, as int32
+    lambda: np.arange(3, dtype=np.uint16),  # held widened, as int64
     lambda: np.frombuffer(np.arange(3, dtype=np.float32).tobytes(), np.float32),  # read-only
 ], ids=["widened_dtype", "read_only"])
 def test_an_array_that_cannot_be_shared_is_copied(on_numpy, make):

@@ -105,6 +105,8 @@ def test_randint_and_randperm(device):
         assert a.min() == -3 and a.max() == 4
         counts = np.bincount(a + 3, minlength=8) / a.size
         np.testing.assert_allclose(counts, 1 / 8, atol=0.02)
+        small = lt.randint(-3, 5, (1000,), dtype=lt.int8).numpy()
+        assert small.dtype == np.int8 and small.min() == -3 and small.max() == 4
         p = lt.randperm(50)
         assert p.dtype == lt.int64
         assert sorted(p.numpy().tolist()) == list(range(50))

@@ -49,7 +49,7 @@ def test_integer_sum_promotes_to_int64():
         compare(lambda m, x: x.sum(), a)
         compare(lambda m, x: x.sum(dim=0), a)
         compare(lambda m, x: x.prod(dim=1), a)
-    check_cases(["int32", "int64", "bool", "uint8"], body)
+    check_cases(["int8", "int16", "int32", "int64", "bool", "uint8"], body)
 
 
 def test_reduce_layouts():

@@ -58,6 +58,20 @@ def test_bfloat16_checkpoint_loads_as_bfloat16(tmp_path):
     np.testing.assert_array_equal(got.float().numpy(), w.float().numpy())
 
 
+def test_quantized_int8_and_int16_checkpoints_keep_their_dtypes(tmp_path):
+    """A quantized checkpoint's int8 and int16 tensors load as such, from torch's safetensors
+    and through lt.save and lt.load."""
+    want = {"q": torch.tensor([[-128, 5], [127, -1]], dtype=torch.int8),
+            "scale": torch.tensor([-32768, 300], dtype=torch.int16)}
+    torch_save_file(want, str(tmp_path / "q.safetensors"))
+    got = lt.load(tmp_path / "q.safetensors")
+    lt.save(got, tmp_path / "again.safetensors")
+    for back in (got, lt.load(tmp_path / "again.safetensors")):
+        for k, v in want.items():
+            assert str(back[k].dtype) == str(v.dtype).replace("torch", "lazytensor")
+            np.testing.assert_array_equal(back[k].numpy(), v.numpy())
+
+
 def test_nested_objects_round_trip(tmp_path):
     obj = {"state": {0: {"step": 3.0, "exp_avg": lt.ones(2)}}, "param_groups": [{"lr": 0.1, "params": [0]}]}
     path = tmp_path / "opt.safetensors"

@@ -77,9 +77,9 @@ def test_views_of_one_storage_keep_their_offsets_and_strides(tmp_path, device):
     _same(lt.load(tmp_path / "views.pt", device=device), want)
 
 
-# lazytensor widens int8/int16 to int32 and uint16 to int64, as it does for NumPy arrays
+# lazytensor widens uint16 to int64, as it does for NumPy arrays
 _DTYPES = {"float64": "float64", "float32": "float32", "float16": "float16", "int64": "int64",
-           "int32": "int32", "int16": "int32", "int8": "int32", "uint8": "uint8", "bool": "bool",
+           "int32": "int32", "int16": "int16", "int8": "int8", "uint8": "uint8", "bool": "bool",
            "uint16": "int64"}
 
 
@@ -153,7 +153,7 @@ def test_storages_are_aligned_so_torch_can_mmap_them(tmp_path):
     assert got["a"].tolist() == [1.0] * 3 and got["b"].tolist() == list(range(5))
 
 
-@pytest.mark.parametrize("name", ["float64", "float32", "float16", "int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("name", ["float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"])
 def test_each_lazytensor_dtype_torch_loads_exactly(tmp_path, name):
     values = (np.arange(-3, 3) * 37).reshape(2, 3).astype(name)
     lt.save({"x": lt.tensor(values), "zero_d": lt.tensor(values[0, 1])}, tmp_path / "x.pt")

@@ -46,7 +46,8 @@ FP64_PRAGMA = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
 # The C type that holds each element type in a buffer: bool as uchar, float16 as half (which
 # OpenCL C reads and writes only through vload_half and vstore_half), bfloat16 as the top
 # half of a float's bits.
-STORAGE_TYPES = {"bool": "uchar", "uint8": "uchar", "int32": "int", "uint32": "uint", "int64": "long",
+STORAGE_TYPES = {"bool": "uchar", "uint8": "uchar", "int8": "char", "int16": "short", "int32": "int", "uint32": "uint",
+                 "int64": "long",
                  "float16": "half", "bfloat16": "ushort", "float32": "float", "float64": "double"}
 
 # How one element is read from ({b}[{i}]) and written to a buffer, where a plain subscript
@@ -122,7 +123,8 @@ check_op_table("OpenCL renderer (codegen/render_opencl.py)", OPS, (name for name
 
 # How C spells each type's lowest and highest values (ir/dtype.value_range), where the
 # accumulators of max and min start.
-_C_EXTREMES = {"bool": ("0", "1"), "uint8": ("0", "UCHAR_MAX"), "int32": ("INT_MIN", "INT_MAX"),
+_C_EXTREMES = {"bool": ("0", "1"), "uint8": ("0", "UCHAR_MAX"), "int8": ("CHAR_MIN", "CHAR_MAX"),
+               "int16": ("SHRT_MIN", "SHRT_MAX"), "int32": ("INT_MIN", "INT_MAX"),
                "uint32": ("0", "UINT_MAX"), "int64": ("LONG_MIN", "LONG_MAX"),
                **dict.fromkeys(("float16", "bfloat16", "float32", "float64"), ("-INFINITY", "INFINITY"))}
 _check_covers_dtypes("_C_EXTREMES", _C_EXTREMES)

@@ -43,17 +43,20 @@ class DType:
 
 
 bool_ = DType("bool", np.bool_, 0, 0)
+# uint8 and int8 share a rank: neither holds the other, so together they promote to int16
 uint8 = DType("uint8", np.uint8, 1, 0)
-int32 = DType("int32", np.int32, 1, 2)
-uint32 = DType("uint32", np.uint32, 1, 1)  # internal: random bit generation
-int64 = DType("int64", np.int64, 1, 3)
+int8 = DType("int8", np.int8, 1, 0)
+int16 = DType("int16", np.int16, 1, 1)
+uint32 = DType("uint32", np.uint32, 1, 2)  # internal: random bit generation
+int32 = DType("int32", np.int32, 1, 3)
+int64 = DType("int64", np.int64, 1, 4)
 float16 = DType("float16", np.float16, 2, 0)
 # NumPy has no bfloat16: its buffers hold the top 16 bits of each float32 (see `to_storage`)
 bfloat16 = DType("bfloat16", np.uint16, 2, 0)
 float32 = DType("float32", np.float32, 2, 1)
 float64 = DType("float64", np.float64, 2, 2)
 
-ALL = (bool_, uint8, int32, uint32, int64, float16, bfloat16, float32, float64)
+ALL = (bool_, uint8, int8, int16, int32, uint32, int64, float16, bfloat16, float32, float64)
 BY_NAME = {d.name: d for d in ALL}
 # the NumPy type a dtype's values have on the host, where it differs from its storage type
 HOST_TYPES = {bfloat16: np.float32}
@@ -63,10 +66,11 @@ def _by_name(name: str) -> DType:
     return BY_NAME[name]
 
 BY_NUMPY = {np.dtype(d.np): d for d in ALL if d not in HOST_TYPES}
-ALIASES = {"float": float32, "half": float16, "double": float64, "int": int32, "long": int64}
+ALIASES = {"float": float32, "half": float16, "double": float64, "short": int16, "int": int32, "long": int64}
 # PyTorch's legacy tensor type names (FloatTensor, ...): Tensor.type() answers with them
 LEGACY_NAMES = {float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor", bfloat16: "BFloat16Tensor",
-                int64: "LongTensor", int32: "IntTensor", bool_: "BoolTensor", uint8: "ByteTensor"}
+                int64: "LongTensor", int32: "IntTensor", int16: "ShortTensor", int8: "CharTensor", bool_: "BoolTensor",
+                uint8: "ByteTensor"}
 BY_LEGACY_NAME = {name: d for d, name in LEGACY_NAMES.items()}
 
 
@@ -118,13 +122,36 @@ def value_range(dtype: DType) -> tuple[bool | int | float, bool | int | float]:
     return int(info.min), int(info.max)
 
 
+# Integer dtypes narrower than a Python int's int64: a scalar outside the range wraps into it,
+# as PyTorch converts a scalar operand (int8's x + 300 adds 44, x == 300 asks x == 44)
+_WRAPPED_RANGES = {d: value_range(d) for d in (uint8, int8, int16, uint32, int32)}
+
+
+def wrap_integer(value: int, dtype: DType) -> int:
+    """`value` as `dtype` holds it: taken modulo 2**bits into its range where it is outside."""
+    bounds = _WRAPPED_RANGES.get(dtype)
+    if bounds is None or bounds[0] <= value <= bounds[1]:
+        return value
+    low, high = bounds
+    return (value - low) % (high - low + 1) + low
+
+
+def holds(value, dtype: DType) -> bool:
+    """Whether an integer `dtype` holds the Python scalar `value` as it is (a float's fraction cut
+    off): what PyTorch checks of a value written into a tensor (fill_, full, masked_fill, where,
+    clamp's bounds), where an operand of arithmetic wraps instead."""
+    if dtype.category != 1 or isinstance(value, (bool, np.bool_)) or \
+            not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+        return True
+    low, high = value_range(dtype)
+    return low <= math.trunc(value) <= high
+
+
 def from_numpy(npdtype) -> DType:
     """The DType for a NumPy dtype; raises TypeError for unsupported ones."""
     dt = np.dtype(npdtype)
     if dt in BY_NUMPY:
         return BY_NUMPY[dt]
-    if dt.kind == "i" and dt.itemsize < 4:
-        return int32
     if dt.kind == "u":
         return int64
     raise TypeError(f"lazytensor: unsupported NumPy dtype {dt}")
@@ -154,11 +181,15 @@ def to_dtype(d) -> DType:
     return from_numpy(d)
 
 
+# Two dtypes of one rank where neither holds the other's values: the narrowest that holds both
+_TIES = {frozenset((float16, bfloat16)): float32, frozenset((uint8, int8)): int16}
+
+
 def _promote_pair(a: DType, b: DType) -> DType:
     if a == b:
         return a
-    if a.category == b.category == 2 and a.rank == b.rank:  # float16 with bfloat16, as PyTorch
-        return float32
+    if a.category == b.category and a.rank == b.rank:
+        return _TIES[frozenset((a, b))]
     return max(a, b, key=lambda d: (d.category, d.rank))
 
 

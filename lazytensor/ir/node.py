@@ -11,7 +11,7 @@ import weakref
 from typing import Any
 
 from . import ops as O
-from .dtype import DType, bool_
+from .dtype import DType, bool_, wrap_integer
 from .rewrite import simplify
 
 Shape = tuple[int, ...]
@@ -160,7 +160,8 @@ _CONSTS_KEPT = 4096
 
 
 def const(value, dtype: DType, shape: Shape, device: str) -> Node:
-    value = bool(value) if dtype == bool_ else (float(value) if dtype.is_floating_point else int(value))
+    value = bool(value) if dtype == bool_ else (float(value) if dtype.is_floating_point else
+                                                wrap_integer(int(value), dtype))
     key = (value, dtype, shape, device) if type(shape) is tuple else None
     ref = _CONSTS.get(key) if key is not None else None
     found = ref() if ref is not None else None

@@ -10,7 +10,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..codegen.render_numpy import op_name
 from ..ir.semantics import ELEMENTWISE
-from ..ir.dtype import bfloat16, from_storage, to_storage
+from ..ir.dtype import ALL as ALL_DTYPES, bfloat16, from_storage, to_storage
 
 
 def iota(start: int, stop: int, axis: int, rank: int) -> np.ndarray:
@@ -126,6 +126,5 @@ NAMESPACE = {
     "iota": iota, "strided": strided, "masked_strided": masked_strided, "padded_strided": padded_strided, "gather": gather, "cast": cast, "where_into": where_into,
     "matmul": matmul, "store": store, "bfloat16_values": bfloat16_values, "store_bfloat16": store_bfloat16,
     **{op_name(op): fn for op, fn in ELEMENTWISE.items()},
-    **{t.__name__: t for t in (np.float16, np.float32, np.float64, np.int32, np.int64,
-                                np.uint8, np.uint32, np.bool_)},
+    **{d.np.__name__: d.np for d in ALL_DTYPES},  # the scalar types literals are written in
 }
