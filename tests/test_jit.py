@@ -77,10 +77,13 @@ def test_a_jitted_training_step_matches_the_plain_one(device, optimizer):
 
 
 def _conv_batch_norm(momentum):
+    """Two convolutions, each batch-normalised; the second norm's running statistics are
+    still pending from the last step when the max pool's index check is asked."""
     lt.manual_seed(7)
     nn = lt.nn
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4, momentum=momentum), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 3))
+                          nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4, momentum=momentum),
+                          nn.ReLU(), nn.Flatten(), nn.Linear(4 * 3 * 3, 3))
     return model, lt.optim.Adam(model.parameters(), lr=0.05, capturable=True)
 
 
@@ -107,7 +110,7 @@ def test_a_jitted_conv_batch_norm_step_matches_the_plain_one_across_state_resets
             losses = _train(step, model, opt, x, y, n=3)
             _restart(model, opt, weights)
             losses += _train(step, model, opt, x, y, n=3)
-            model[1].reset_running_stats()
+            model[5].reset_running_stats()
             losses += _train(step, model, opt, x, y, n=2)
             runs.append(([t.item() for t in losses], {k: v.numpy() for k, v in model.state_dict().items()}))
     (plain_losses, plain_state), (jit_losses, jit_state) = runs
@@ -116,7 +119,7 @@ def test_a_jitted_conv_batch_norm_step_matches_the_plain_one_across_state_resets
     np.testing.assert_allclose(jit_losses[3:6], plain_losses[:3], rtol=1e-6)  # the restart is a restart
     for k, v in plain_state.items():
         np.testing.assert_allclose(jit_state[k], v, rtol=1e-5, atol=1e-6, err_msg=k)
-    assert int(jit_state["1.num_batches_tracked"]) == 2
+    assert int(jit_state["1.num_batches_tracked"]) == 5 and int(jit_state["5.num_batches_tracked"]) == 2
 
 
 @pytest.mark.parametrize("device", devices())
@@ -388,6 +391,22 @@ def test_outputs_of_two_calls_are_distinct():
 def test_outputs_are_realised_when_the_call_returns():
     out = lt.jit(lambda x: x.exp() + 1)(lt.zeros(3))
     assert out._storage.node.realized
+
+
+def test_an_index_check_asked_before_a_pending_tensor_is_read_is_replayed():
+    """Reading a tensor whose value is pending from before the call realises it outside the
+    recording; the checks the call asked already are not realised with it, so that their
+    kernels (and the call's work they read) are captured and a replay checks again."""
+    table, state = lt.arange(4.0), lt.zeros(2)
+    fn = lt.jit(lambda i: table[i] * 2 + state)
+    for _ in range(3):
+        state.add_(1.0)  # pending when the call reads it
+        assert fn(lt.tensor([0, 1])).tolist() == [state.tolist()[0], 2 + state.tolist()[1]]
+    state.add_(1.0)
+    out = fn(lt.tensor([1, 7]))
+    assert fn.replays == 2
+    with pytest.raises(IndexError, match="index 7 is out of bounds for dimension 0 with size 4"):
+        out.numpy()
 
 
 def test_a_replayed_gather_with_an_out_of_range_index_raises_when_read():
