@@ -256,10 +256,12 @@ def _char_step(m, x, y, net, opt):
 
 def _cnn(m, channels):
     """A LeNet-like classifier of 28x28 images: two 3x3 convolutions, each with a ReLU and a 2x2
-    max pool, then a linear layer."""
+    max pool, the first batch-normalised, then a linear layer. The first convolution has no
+    bias, as usual before a batch norm: its gradient would be rounding noise (the norm takes
+    out the mean), which Adam turns into steps of the full learning rate."""
     c1, c2 = channels
     nn = m.nn
-    return nn.Sequential(nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    return nn.Sequential(nn.Conv2d(1, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Flatten(), nn.Linear(c2 * 7 * 7, 10))
 

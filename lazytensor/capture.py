@@ -72,6 +72,7 @@ class Recording:
     guards: list[tuple[str, Callable[[], Any], Any]] = field(default_factory=list)
     unreplayable: list[str] = field(default_factory=list)  # why a replay cannot reproduce the call
     checks: list[tuple[Any, Any]] = field(default_factory=list)  # (BufferView, checks.Failure): checks computed
+    modules: dict[int, Any] = field(default_factory=dict)  # id -> module whose training flag is guarded
     paused: int = 0  # > 0 while the core realises a touched storage's earlier pending value
 
     def launch(self, device, runnable, kernel, buffers: list, args: list) -> None:
@@ -110,6 +111,20 @@ def guard(description: str, read: Callable[[], Any]) -> None:
     a later call where it differs captures again instead of replaying."""
     if ACTIVE is not None and not ACTIVE.paused:
         ACTIVE.guards.append((description, read, read()))
+
+
+def guard_training(module) -> None:
+    """`module` runs in the call: its forward may branch on its training flag (batch norm's
+    statistics, dropout), so a later call after train() or eval() changed it captures again
+    instead of replaying the other mode's kernels. Read through a weak reference: the
+    program does not keep the module alive."""
+    rec = ACTIVE
+    if rec is None or rec.paused or id(module) in rec.modules:
+        return
+    rec.modules[id(module)] = module  # held while recording, so that no other module takes its id
+    ref = weakref.ref(module)
+    guard(f"the training flag of a {type(module).__name__} (train() or eval())",
+          lambda: getattr(ref(), "training", None))
 
 
 def unreplayable(reason: str) -> None:

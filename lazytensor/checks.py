@@ -39,6 +39,7 @@ class Failure:
 class IndexCheck:
     value: Node  # int64 scalar: an offending value (an out-of-range index), or NO_OFFENDER
     message: Failure
+    recording: Any = None  # the lt.jit capture it was asked in, if any
 
 
 _PENDING: list[IndexCheck] = []  # not realised yet
@@ -137,12 +138,18 @@ def _ask(bad: Node, value: Node, failure: Failure) -> None:
     or NO_OFFENDER where it holds nowhere."""
     found = B.elementwise("where", bad, value, _int(NO_OFFENDER, value))
     offender = B.reduce(found, "max", tuple(range(len(value.shape))))
-    _PENDING.append(IndexCheck(B.reshape(offender, ()), failure))
+    _PENDING.append(IndexCheck(B.reshape(offender, ()), failure, capture.ACTIVE))
 
 
 def pending_on(device: str) -> list[Node]:
-    """The values of the checks waiting for a realisation on `device` (the engine adds them)."""
-    return [c.value for c in _PENDING if c.value.device == device and not c.value.realized]
+    """The values of the checks waiting for a realisation on `device` (the engine adds them).
+    While a capture realises a value pending from before the call (outside the recording),
+    the checks asked in the call wait for one of its recorded realisations: realised there,
+    their kernels, and the call's work they read, would be missing from the captured program."""
+    rec = capture.ACTIVE
+    held = rec if rec is not None and rec.paused else None
+    return [c.value for c in _PENDING
+            if c.value.device == device and not c.value.realized and (held is None or c.recording is not held)]
 
 
 def realised() -> None:

@@ -11,11 +11,11 @@ buffers, and then the effects (in-place updates, new `.grad`s, new output tensor
 
 Inside `fn` no value may leave the device: `.item()`, `.numpy()`, `print`, `bool(t)` or a
 data-dependent shape raise, naming the call. A replay refuses rather than replays wrong:
-it captures again when an argument's shape or layout, a tensor's autograd state or an
-optimizer's hyper-parameters (a learning rate a scheduler changed) differ from the
-capture, and never replays a call that draws random numbers, makes state that outlives
-it, or returns a tensor with autograd history that a replay cannot give; those calls run
-`fn` every time (DEBUG=1 says why). Outputs of a replay are new tensors without autograd
+it captures again when an argument's shape or layout, a tensor's autograd state, the
+training flag of a module that ran (train() or eval()) or an optimizer's hyper-parameters
+(a learning rate a scheduler changed) differ from the capture, and never replays a call
+that draws random numbers, makes state that outlives it, or returns a tensor with autograd
+history that a replay cannot give; those calls run `fn` every time (DEBUG=1 says why). Outputs of a replay are new tensors without autograd
 history. Python values `fn` reads itself (globals, closures) are fixed at capture, as in
 other tracing JITs: a function that depends on them changing is the caller's to re-jit.
 Debugging modes (LAZY=0, GRAPH, VALIDATE, NANCHECK) run `fn` every call.

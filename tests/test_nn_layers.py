@@ -153,6 +153,22 @@ def test_batchnorm_updates_running_stats_in_training(device):
         assert int(lmod.num_batches_tracked.item()) == 2
 
 
+def test_batchnorm_cumulative_average_counts_the_batches_in_num_batches_tracked(device):
+    """momentum=None averages over num_batches_tracked as it is, also after it is set in place."""
+    with using(device, True):
+        tmod, lmod = torch.nn.BatchNorm2d(3, momentum=None), lt.nn.BatchNorm2d(3, momentum=None)
+        for step, seed in enumerate((1, 2, 3)):
+            if step == 1:
+                tmod.num_batches_tracked.fill_(4)
+                lmod.num_batches_tracked.fill_(4)
+            x = data((2, 3, 4, 4), seed=seed)
+            tmod(x)
+            lmod(to_lt(x))
+        assert_close(lmod.running_mean, tmod.running_mean, what="running_mean")
+        assert_close(lmod.running_var, tmod.running_var, what="running_var")
+        assert int(lmod.num_batches_tracked.item()) == 6
+
+
 def test_batchnorm_eval_uses_running_stats(device):
     with using(device, True):
         tmod, lmod = torch.nn.BatchNorm1d(4), lt.nn.BatchNorm1d(4)

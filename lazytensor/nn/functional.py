@@ -359,8 +359,9 @@ def _per_channel(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Ten
 
 
 def _update_running(running_mean: Tensor, running_var: Tensor, mean: Tensor, unbiased_var: Tensor,
-                    momentum: float) -> None:
-    """Move the running statistics (in place) a `momentum` of the way to a batch's."""
+                    momentum: float | Tensor) -> None:
+    """Move the running statistics (in place) a `momentum` of the way to a batch's (a 0-d tensor
+    where it is computed on the device: BatchNorm's cumulative average)."""
     with no_grad():
         running_mean.mul_(1.0 - momentum).add_(mean.detach().reshape(running_mean.shape) * momentum)
         running_var.mul_(1.0 - momentum).add_(unbiased_var.detach().reshape(running_var.shape) * momentum)
@@ -391,7 +392,7 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps:
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
-               momentum: float | None = 0.1, eps: float = 1e-5) -> Tensor:
+               momentum: float | Tensor | None = 0.1, eps: float = 1e-5) -> Tensor:
     """Normalise over every dim but 1. In training, batch statistics are used and the running
     buffers are updated in place (unbiased variance), as PyTorch."""
     if input.ndim < 2:

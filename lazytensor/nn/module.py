@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from .. import capture
 from ..tensor import Tensor
 from ..autodiff.grad_mode import no_grad
 from .parameter import Buffer, Parameter, keep_leaf_inplace
@@ -58,6 +59,8 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        if capture.ACTIVE is not None:
+            capture.guard_training(self)
         for hook in list(self._forward_pre_hooks.values()):
             res = hook(self, args)
             if res is not None:

@@ -40,7 +40,6 @@ class _BatchNorm(Module):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
-        self._batches = 0  # a Python mirror of num_batches_tracked (no .item() in forward)
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
@@ -48,20 +47,12 @@ class _BatchNorm(Module):
                 self.running_mean.zero_()
                 self.running_var.fill_(1.0)
                 self.num_batches_tracked.zero_()
-            self._batches = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
             init.zeros_(self.bias)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args) -> None:
-        super()._load_from_state_dict(state_dict, prefix, *args)
-        key = prefix + "num_batches_tracked"
-        if key in state_dict:
-            value = state_dict[key]
-            self._batches = int(value.item() if hasattr(value, "item") else value)
 
     def _flush(self) -> None:
         """Realise the running statistics updated by the previous forward, so the graph behind
@@ -80,11 +71,12 @@ class _BatchNorm(Module):
         self._flush()
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self._batches += 1
             with no_grad():
                 self.num_batches_tracked.add_(1)
-            if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / float(self._batches)
+                if self.momentum is None:  # cumulative moving average
+                    # read on the device, not mirrored in Python: a jitted step replays it with the
+                    # count of that call, and a count put back in place (load_state_dict) is the one used
+                    momentum = 1.0 / self.num_batches_tracked
         use_batch = self.training or not self.track_running_stats
         running = not self.training or self.track_running_stats
         return F.batch_norm(input, self.running_mean if running else None, self.running_var if running else None,
