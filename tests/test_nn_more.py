@@ -97,6 +97,22 @@ def test_max_pool_values_and_gradients_at_nans_minus_infs_signed_zeros_and_ties_
         assert np.array_equal(np.signbit(got), np.signbit(want)), f"{name}: {what}'s signs of zero"
 
 
+def test_max_pool_gradient_keeps_its_history_under_create_graph_as_torch():
+    """A gradient penalty differentiates max pooling's gradient: its second derivatives, to the
+    input through the pooled values and to a scale through the routed gradient, are torch's."""
+    array = values((1, 2, 6, 6), domain="ints")
+    weights = values((1, 2, 6, 6), seed=5)
+    found = []
+    for m in (lt, torch):
+        x = m.tensor(array, requires_grad=True)
+        scale = m.tensor(np.float32(1.5), requires_grad=True)
+        y = m.nn.functional.max_pool2d(x * scale, 3, 2, 1)
+        (gx,) = m.autograd.grad((y * y).sum(), x, create_graph=True)
+        (gx * m.tensor(weights)).sum().backward()
+        found.append((gx, x.grad, scale.grad))
+    check(list(found[0]), [t.detach() for t in found[1]])
+
+
 # ---- 3-D, power-average and adaptive pooling -------------------------------------------------------
 POOLING = {
     "max_pool3d": (lambda m, x: m.nn.functional.max_pool3d(x, 2, (1, 2, 2), 1), VOL),

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 
+from ..autodiff.grad_mode import enable_grad, is_grad_enabled
+from ..autograd.api import grad
 from ..autograd.function import Function
-from ..autograd.functional import vjp
 from ..creation import arange, full, ones
 from ..elementwise import where
 from ..ir import build as B
@@ -113,7 +114,7 @@ class MaxPool(Function):
         return choose(cells_of(x, *ctx.geometry), inside_of(x, *ctx.geometry))[0]
 
     @staticmethod
-    def backward(ctx, grad: Tensor):
+    def backward(ctx, upstream: Tensor):
         (x,) = ctx.saved_tensors
         geometry = ctx.geometry
         _, at = choose(cells_of(x, *geometry), inside_of(x, *geometry))
@@ -122,9 +123,18 @@ class MaxPool(Function):
         # each cell's place as an iota of the full shape: a computed arange would be stored, then spread
         place = wrap(B.iota(shape, len(shape) - 1, at.dtype, x.device.name))
         kept = at.unsqueeze(-1).expand(shape) == place
-        spread = where(kept, grad.unsqueeze(-1), 0.0)
-        _, dx = vjp(lambda t: cells_of(t, *geometry), x, spread)
-        return dx, None, None, None, None
+        spread = where(kept, upstream.unsqueeze(-1), 0.0)
+        return _summed_back(x, geometry, spread), None, None, None, None
+
+
+def _summed_back(x: Tensor, geometry: tuple, spread: Tensor) -> Tensor:
+    """The gradient of the window view, (..., *outs, k) back to x's shape: each cell's sum over
+    the windows that read it. Under create_graph it keeps the spread's history (a gradient
+    penalty differentiates it)."""
+    with enable_grad():
+        leaf = x.detach().requires_grad_()
+        cells = cells_of(leaf, *geometry)
+    return grad(cells, leaf, spread, create_graph=is_grad_enabled())[0]
 
 
 # PyTorch's grad_fn names (its max_pool1d is max_pool2d's, then a squeeze)
