@@ -97,6 +97,17 @@ def test_max_pool_values_and_gradients_at_nans_minus_infs_signed_zeros_and_ties_
         assert np.array_equal(np.signbit(got), np.signbit(want)), f"{name}: {what}'s signs of zero"
 
 
+def test_max_pool_of_integers_pads_with_their_least_value_as_torch():
+    """An integer type has no -inf: its padding is the type's least value (it raised)."""
+    array = (np.arange(2 * 3 * 5 * 6).reshape(2, 3, 5, 6) * 7 % 11 - 5).astype(np.int64)
+    cases = {
+        "padded": lambda m: m.nn.functional.max_pool2d(m.tensor(array), 3, 2, 1),
+        "padded_large_windows_indices": lambda m: list(m.nn.functional.max_pool2d(
+            m.tensor(array), (5, 4), 1, 2, return_indices=True)),
+    }
+    check_cases(cases, lambda fn: check(fn(lt), fn(torch)))
+
+
 def test_max_pool_gradient_keeps_its_history_under_create_graph_as_torch():
     """A gradient penalty differentiates max pooling's gradient: its second derivatives, to the
     input through the pooled values and to a scale through the routed gradient, are torch's."""

@@ -22,6 +22,7 @@ from ..ir import dtype as D
 from ..movement import pad
 from ..tensor import Tensor
 from ..tensor_base import wrap
+from ..type_info import iinfo
 from .windows import windows
 
 # windows of up to this many cells are scanned cell by cell: a scan step is a few ops, and
@@ -33,9 +34,15 @@ _NONE = -1  # the place kept before a window's first cell inside the input
 PLACE = D.float32
 
 
-def cells_of(x: Tensor, widths: list[int], kernel, stride, dilation, fill: float = -math.inf) -> Tensor:
-    """Every window of x padded by `fill`, flattened: shape (..., *outs, prod(kernel))."""
-    padded = pad(x, widths, value=fill) if any(widths) else x
+def lowest(dtype: D.DType) -> float:
+    """The padding a max never keeps: -inf, or an integer type's least value."""
+    return -math.inf if dtype.is_floating_point else iinfo(dtype).min
+
+
+def cells_of(x: Tensor, widths: list[int], kernel, stride, dilation, fill: float | None = None) -> Tensor:
+    """Every window of x padded by `fill` (else its lowest value), flattened: shape
+    (..., *outs, prod(kernel))."""
+    padded = pad(x, widths, value=lowest(x.dtype) if fill is None else fill) if any(widths) else x
     return windows(padded, kernel, stride, dilation).flatten(-len(kernel))
 
 
@@ -48,6 +55,11 @@ def inside_of(x: Tensor, widths: list[int], kernel, stride, dilation) -> Tensor 
     return windows(inside, kernel, stride, dilation).flatten(-nd)
 
 
+def _or_nan(taken: Tensor, cells: Tensor) -> Tensor:
+    """`taken`, or where a cell is NaN (a NaN is always taken; integers hold none)."""
+    return taken | (cells != cells) if cells.dtype.is_floating_point else taken
+
+
 def _scan(cells: Tensor, inside: Tensor | None) -> tuple[Tensor, Tensor]:
     """PyTorch's loop over each window (last dim), unrolled: the kept value and its place."""
     k = cells.shape[-1]
@@ -56,11 +68,11 @@ def _scan(cells: Tensor, inside: Tensor | None) -> tuple[Tensor, Tensor]:
     at = full(shape, 0, dtype=PLACE, device=cells.device)
     first = 1
     if inside is not None:  # -inf at no cell yet: the first cell inside is taken whatever it holds
-        best = full(shape, -math.inf, dtype=cells.dtype, device=cells.device)
+        best = full(shape, lowest(cells.dtype), dtype=cells.dtype, device=cells.device)
         at, first = full(shape, _NONE, dtype=PLACE, device=cells.device), 0
     for j in range(first, k):
         cell = cells[..., j]
-        take = (cell > best) | (cell != cell)
+        take = _or_nan(cell > best, cell)
         if inside is not None:
             take = inside[..., j] & (take | (at == _NONE))
         best, at = where(take, cell, best), where(take, j, at)
@@ -74,13 +86,13 @@ def _reduced(cells: Tensor, inside: Tensor | None) -> tuple[Tensor, Tensor]:
     k = cells.shape[-1]
     best = cells.amax(-1)
     peak = best.unsqueeze(-1)
-    hit = (cells == peak) | (cells != cells)
+    hit = _or_nan(cells == peak, cells)
     if inside is not None:
         hit = hit & inside
     order = arange(k, device=cells.device)
-    first = where(hit, order, k).amin(-1)
-    last = where(hit, order, -1).amax(-1)
-    at = where(best != best, last, first)
+    at = where(hit, order, k).amin(-1)
+    if cells.dtype.is_floating_point:  # a NaN window keeps its last NaN
+        at = where(best != best, where(hit, order, -1).amax(-1), at)
     return read_at(cells, at), at
 
 
