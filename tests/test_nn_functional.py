@@ -122,6 +122,21 @@ def test_conv2d_is_one_reduction_kernel():
 
 
 @needs_autograd
+def test_max_pool_is_one_kernel_and_its_gradient_two():
+    """A window's kept value is scanned as elementwise work (no index reduction, no gather and
+    no bounds check of one); the backward finds each kept cell again and routes the gradient."""
+    x = lt.randn(2, 3, 8, 8, requires_grad=True).realize()
+    lt.reset_stats()
+    y = F.max_pool2d(x, 2)
+    y.realize()
+    assert lt.stats().kernels_launched == 1
+    lt.reset_stats()
+    y.backward(lt.ones(2, 3, 4, 4))
+    x.grad.realize()
+    assert lt.stats().kernels_launched == 2
+
+
+@needs_autograd
 @pytest.mark.parametrize("device", ["numpy", "cl"])
 def test_max_pool_gives_a_tied_maximums_gradient_to_its_first_element_as_torch(device):
     from helpers import cl_unavailable_reason

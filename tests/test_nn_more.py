@@ -53,6 +53,77 @@ def test_max_pool_index_picks_the_last_nan_and_the_first_cell_of_an_all_minus_in
     check_cases(cases, lambda case: check(pool(lt, case), pool(torch, case)))
 
 
+def _special_cells(shape: tuple) -> np.ndarray:
+    """Small integers (ties everywhere) with NaNs (several to a window), -infs and -0.0s
+    scattered, and a corner of -inf only (all -inf windows, some beside the padding)."""
+    r = np.random.default_rng(3)
+    a = r.integers(-1, 2, shape).astype(np.float32)
+    for fill in (np.nan, -np.inf, -0.0):
+        a.reshape(-1)[r.integers(0, a.size, a.size // 6)] = fill
+    a[(Ellipsis,) + (slice(0, 3),) * (len(shape) - 2)] = -np.inf
+    return a
+
+
+MAX_POOL_SPECIALS = {  # fn(m, x): a result or (values, indices); input shape
+    "2d_halves": (lambda m, x: m.nn.functional.max_pool2d(x, 2), (2, 3, 6, 8)),
+    "2d_padded_overlapping": (lambda m, x: m.nn.functional.max_pool2d(x, 3, 2, 1), (2, 3, 7, 6)),
+    "2d_dilated_ceil_indices": (lambda m, x: m.nn.functional.max_pool2d(
+        x, (2, 3), (1, 2), 1, (1, 2), True, True), (2, 2, 6, 7)),
+    "1d_padded_indices": (lambda m, x: m.nn.functional.max_pool1d(x, 3, 2, 1, return_indices=True), (2, 3, 9)),
+    "3d_padded": (lambda m, x: m.nn.functional.max_pool3d(x, 2, 1, 1), (1, 2, 4, 3, 5)),
+    "2d_large_windows_indices": (lambda m, x: m.nn.functional.max_pool2d(x, (5, 4), 1, 2, return_indices=True),
+                                 (1, 2, 6, 5)),
+}
+
+
+@pytest.mark.parametrize("name", MAX_POOL_SPECIALS)
+def test_max_pool_values_and_gradients_at_nans_minus_infs_signed_zeros_and_ties_are_torchs(env, name):
+    """Bit for bit: the value a window keeps (the sign of a zero too), its index, and where its
+    gradient goes: PyTorch's loop keeps the first of tied values, the last NaN, and the first
+    cell inside the input of an all -inf window. Integer gradients, so that sums are exact."""
+    not_eager_on_cl(env)
+    fn, shape = MAX_POOL_SPECIALS[name]
+    array = _special_cells(shape)
+    results = []
+    for m in (lt, torch):
+        x = m.tensor(array, requires_grad=True)
+        out = fn(m, x)
+        pooled = out[0] if isinstance(out, tuple) else out
+        weights = np.random.default_rng(4).integers(-3, 4, tuple(pooled.shape)).astype(np.float32)
+        (pooled * m.tensor(weights)).sum().backward()
+        results.append([t.detach().numpy() for t in (out if isinstance(out, tuple) else (out,))] + [x.grad.numpy()])
+    for got, want, what in zip(*results, ("values", "indices", "gradient")[:len(results[0]) - 1] + ("gradient",)):
+        assert np.array_equal(got, want, equal_nan=True), f"{name}: {what}\n{got}\nwant\n{want}"
+        assert np.array_equal(np.signbit(got), np.signbit(want)), f"{name}: {what}'s signs of zero"
+
+
+def test_max_pool_of_integers_pads_with_their_least_value_as_torch():
+    """An integer type has no -inf: its padding is the type's least value (it raised)."""
+    array = (np.arange(2 * 3 * 5 * 6).reshape(2, 3, 5, 6) * 7 % 11 - 5).astype(np.int64)
+    cases = {
+        "padded": lambda m: m.nn.functional.max_pool2d(m.tensor(array), 3, 2, 1),
+        "padded_large_windows_indices": lambda m: list(m.nn.functional.max_pool2d(
+            m.tensor(array), (5, 4), 1, 2, return_indices=True)),
+    }
+    check_cases(cases, lambda fn: check(fn(lt), fn(torch)))
+
+
+def test_max_pool_gradient_keeps_its_history_under_create_graph_as_torch():
+    """A gradient penalty differentiates max pooling's gradient: its second derivatives, to the
+    input through the pooled values and to a scale through the routed gradient, are torch's."""
+    array = values((1, 2, 6, 6), domain="ints")
+    weights = values((1, 2, 6, 6), seed=5)
+    found = []
+    for m in (lt, torch):
+        x = m.tensor(array, requires_grad=True)
+        scale = m.tensor(np.float32(1.5), requires_grad=True)
+        y = m.nn.functional.max_pool2d(x * scale, 3, 2, 1)
+        (gx,) = m.autograd.grad((y * y).sum(), x, create_graph=True)
+        (gx * m.tensor(weights)).sum().backward()
+        found.append((gx, x.grad, scale.grad))
+    check(list(found[0]), [t.detach() for t in found[1]])
+
+
 # ---- 3-D, power-average and adaptive pooling -------------------------------------------------------
 POOLING = {
     "max_pool3d": (lambda m, x: m.nn.functional.max_pool3d(x, 2, (1, 2, 2), 1), VOL),

@@ -26,7 +26,8 @@ from ..reduce import softmax as _softmax
 from ..tensor import Tensor
 from .windows import (  # noqa: F401  (shared with nn/max_pooling.py)
     _adaptive_bounds, adaptive_output as _adaptive_output, adaptive_positions as _adaptive_positions,
-    adaptive_windows as _adaptive_windows, as_tuple as _tuple, pool_prepare as _pool_prepare, windows as _windows,
+    adaptive_windows as _adaptive_windows, as_tuple as _tuple, pool_geometry as _pool_geometry,
+    pool_prepare as _pool_prepare, windows as _windows,
 )
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -773,12 +774,9 @@ def _max_poolnd(input, nd, kernel_size, stride, padding, dilation, ceil_mode, re
     if return_indices:
         return _max_pooling.max_poolnd_with_indices(input, nd, kernel_size, stride, padding, dilation,
                                                     ceil_mode, name)
-    x, kernel, stride, _, dilation, _ = _pool_prepare(input, nd, kernel_size, stride, padding, dilation,
-                                                      ceil_mode, -math.inf, name)
-    win = _windows(x, kernel, stride, dilation)
-    # max over the flattened window, not amax: a tie's gradient goes to its first element,
-    # as PyTorch's pooling gives it (amax would share it)
-    return win.flatten(-nd).max(-1).values
+    kernel, stride, _, dilation, widths = _pool_geometry(input, nd, kernel_size, stride, padding, dilation,
+                                                         ceil_mode, name)
+    return MAX_POOLS[nd].apply(input, widths, kernel, stride, dilation)
 
 
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -1284,6 +1282,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
 
 
 from . import max_pooling as _max_pooling  # noqa: E402  (nn/max_pooling.py)
+from .max_pool_values import MAX_POOLS  # noqa: E402  (nn/max_pool_values.py)
 from .max_pooling import (adaptive_max_pool1d, adaptive_max_pool1d_with_indices,  # noqa: E402,F401
                           adaptive_max_pool2d, adaptive_max_pool2d_with_indices, adaptive_max_pool3d,
                           adaptive_max_pool3d_with_indices, max_pool1d_with_indices, max_pool2d_with_indices,

@@ -17,9 +17,9 @@ from ..autograd.function import Function
 from ..elimination import now_if_eager
 from ..ir import dtype as D
 from ..elementwise import where
-from ..movement import pad
 from ..tensor import Tensor
-from .windows import adaptive_output, adaptive_positions, as_tuple, pool_prepare, windows
+from .max_pool_values import MAX_POOLS, cells_of, choose, inside_of, read_at
+from .windows import adaptive_output, adaptive_positions, as_tuple, pool_geometry
 
 
 def _pick(cells: Tensor, positions: Tensor, inside: Tensor) -> tuple[Tensor, Tensor]:
@@ -42,14 +42,15 @@ def _pick(cells: Tensor, positions: Tensor, inside: Tensor) -> tuple[Tensor, Ten
 def max_poolnd_with_indices(input: Tensor, nd: int, kernel_size, stride, padding, dilation, ceil_mode: bool,
                             name: str) -> tuple[Tensor, Tensor]:
     """max_pool{nd}d's values and, for each, its index into the input's flattened spatial dims."""
-    x, kernel, stride, _, dilation, widths = pool_prepare(input, nd, kernel_size, stride, padding, dilation,
-                                                             ceil_mode, -math.inf, name)
+    kernel, stride, _, dilation, widths = pool_geometry(input, nd, kernel_size, stride, padding, dilation,
+                                                        ceil_mode, name)
+    values = MAX_POOLS[nd].apply(input, widths, kernel, stride, dilation)
+    x = input.detach()
+    _, at = choose(cells_of(x, widths, kernel, stride, dilation), inside_of(x, widths, kernel, stride, dilation))
     sizes = tuple(input.shape[-nd:])
-    # the flat position of every input cell, -1 in the padding, cut into the same windows
-    cells = pad(arange(math.prod(sizes), device=input.device).reshape(sizes), widths, value=-1)
-    positions = windows(cells, kernel, stride, dilation).flatten(-nd)
-    values = windows(x, kernel, stride, dilation).flatten(-nd)
-    return _pick(values, positions, positions >= 0)
+    # the flat position of every input cell, cut into the same windows, read at the kept cell
+    flat = arange(math.prod(sizes), device=input.device).reshape(sizes)
+    return values, read_at(cells_of(flat, widths, kernel, stride, dilation, fill=0), at)
 
 
 def _max_pool_with_indices(nd: int):

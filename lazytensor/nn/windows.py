@@ -63,6 +63,15 @@ def windows(x: Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], dilatio
 
 def pool_prepare(input: Tensor, nd: int, kernel_size, stride, padding, dilation, ceil_mode: bool,
                   fill: float, name: str):
+    kernel, stride, pad_, dilation, widths = pool_geometry(input, nd, kernel_size, stride, padding, dilation,
+                                                           ceil_mode, name)
+    x = pad(input, widths, value=fill) if any(widths) else input
+    return x, kernel, stride, pad_, dilation, widths
+
+
+def pool_geometry(input: Tensor, nd: int, kernel_size, stride, padding, dilation, ceil_mode: bool, name: str):
+    """A pooling's kernel, stride, padding and dilation as tuples, checked, and the pad widths
+    (last dim first, ceil_mode's extra cells on the right) its windows read the input with."""
     kernel = as_tuple(kernel_size, nd, "kernel_size")
     stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
         as_tuple(stride, nd, "stride")
@@ -83,8 +92,7 @@ def pool_prepare(input: Tensor, nd: int, kernel_size, stride, padding, dilation,
                 o -= 1
             extra = max(0, (o - 1) * s + d * (k - 1) + 1 - (i + 2 * p))
         widths += [p, p + extra]
-    x = pad(input, widths, value=fill) if any(widths) else input
-    return x, kernel, stride, pad_, dilation, widths
+    return kernel, stride, pad_, dilation, widths
 
 
 def adaptive_output(input: Tensor, output_size, name: str, nd: int = 2) -> tuple[int, ...]:
