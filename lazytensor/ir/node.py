@@ -22,6 +22,7 @@ Shape = tuple[int, ...]
 # stays until the table grows past twice the entries alive at its last sweep: a callback per
 # node's death cost as much as building the node's key.
 _CACHE: dict[tuple, weakref.ref] = {}
+_ref = weakref.ref
 _SWEEP_FROM = 4096
 _sweep_at = _SWEEP_FROM
 
@@ -57,10 +58,17 @@ class Node:
 
     __slots__ = ("op", "dtype", "shape", "srcs", "arg", "device", "buffer", "key", "born", "seen", "__weakref__")
 
-    def __init__(self, op: str, dtype: DType, shape: Shape, srcs: tuple["Node", ...], arg: Any, device: str):
-        self.op, self.dtype, self.shape, self.srcs, self.arg, self.device = op, dtype, shape, srcs, arg, device
+    def __init__(self, op: str, dtype: DType, shape: Shape, srcs: tuple["Node", ...], arg: Any, device: str,
+                 key: tuple | None = None):
+        # a statement a field: a tuple-unpacking assignment costs a fifth more, and every op builds a node
+        self.op = op
+        self.dtype = dtype
+        self.shape = shape
+        self.srcs = srcs
+        self.arg = arg
+        self.device = device
         self.buffer = None  # a runtime BufferView once realised
-        self.key = None
+        self.key = key  # its entry in the hash-consing table (make's nodes)
         self.born = Epoch.now  # realisations begun before this node was built
         self.seen = -1  # the last realisation that computed it without storing it
 
@@ -115,18 +123,20 @@ def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: 
         if folded is not None:
             return folded
     # one flat tuple (a nested one for the sources is one more object for the garbage
-    # collector to track per node), with the commonest arity spelt out: a third of map()'s cost
-    if len(srcs) == 2:
+    # collector to track per node), with the commonest arities spelt out: a third of map()'s cost
+    arity = len(srcs)
+    if arity == 2:
         key = (op, dtype, shape, arg if arg is None else _arg_key(arg), device, id(srcs[0]), id(srcs[1]))
+    elif arity == 1:
+        key = (op, dtype, shape, arg if arg is None else _arg_key(arg), device, id(srcs[0]))
     else:
         key = (op, dtype, shape, arg if arg is None else _arg_key(arg), device, *map(id, srcs))
     ref = _CACHE.get(key)
     found = ref() if ref is not None else None
     if found is not None and found.srcs == srcs:
         return found
-    node = Node(op, dtype, shape, srcs, arg, device)
-    node.key = key
-    _CACHE[key] = weakref.ref(node)
+    node = Node(op, dtype, shape, srcs, arg, device, key)
+    _CACHE[key] = _ref(node)
     if len(_CACHE) > _sweep_at:
         _sweep()
     return node

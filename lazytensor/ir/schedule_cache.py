@@ -88,6 +88,7 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
     # are the sources of a first frame that places nothing; the pre-order visit is inline, as
     # a call per node was a tenth of the walk
     stack: list[tuple[Node | None, Iterator[Node]]] = [(None, iter(targets))]
+    any_kept = bool(KEPT_IDS)  # most walks meet no kept node: skip asking each node's id
     while stack:
         n, pending = stack[-1]
         for s in pending:
@@ -108,7 +109,10 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
                 for s in srcs:
                     if n.born > earlier.get(s, n.born):
                         recomputed[s] = None
-            at = tuple(map(placed, srcs))
+            # the commonest arities spelt out: tuple(map(...)) was a fifth of the walk
+            arity = len(srcs)
+            at = ((placed(srcs[0]), placed(srcs[1])) if arity == 2 else (placed(srcs[0]),) if arity == 1
+                  else tuple(map(placed, srcs)))
             if None in at:  # realised inputs, placed where first read
                 at = tuple(position[s] if s in position else place_input(s) for s in srcs)
             position[n] = len(nodes)
@@ -118,7 +122,7 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
                 parts.append(special_part(n, at))
             else:  # stored wherever computed if kept
                 arg = n.arg if n.arg is None else _arg_key(n.arg)
-                parts.append((op, n.dtype.name, n.shape, arg, at, "kept") if id(n) in KEPT_IDS
+                parts.append((op, n.dtype.name, n.shape, arg, at, "kept") if any_kept and id(n) in KEPT_IDS
                              else (op, n.dtype.name, n.shape, arg, at))
     parts.append(("targets", tuple(map(position.__getitem__, targets))))
     return Structure(tuple(parts), nodes, list(recomputed))
