@@ -69,7 +69,8 @@ class Storage:
     __slots__ = ("node", "version", "grad_node", "grad", "__weakref__")
 
     def __init__(self, node: Node):
-        self.node, self.version = node, 0
+        self.node = node  # a statement a field: every op makes a storage
+        self.version = 0
         self.grad_node = None
         self.grad = None  # a leaf's accumulated gradient
         if capture.ACTIVE is not None:

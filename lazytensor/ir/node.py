@@ -58,19 +58,7 @@ class Node:
 
     __slots__ = ("op", "dtype", "shape", "srcs", "arg", "device", "buffer", "key", "born", "seen", "__weakref__")
 
-    def __init__(self, op: str, dtype: DType, shape: Shape, srcs: tuple["Node", ...], arg: Any, device: str,
-                 key: tuple | None = None):
-        # a statement a field: a tuple-unpacking assignment costs a fifth more, and every op builds a node
-        self.op = op
-        self.dtype = dtype
-        self.shape = shape
-        self.srcs = srcs
-        self.arg = arg
-        self.device = device
-        self.buffer = None  # a runtime BufferView once realised
-        self.key = key  # its entry in the hash-consing table (make's nodes)
-        self.born = Epoch.now  # realisations begun before this node was built
-        self.seen = -1  # the last realisation that computed it without storing it
+    # made by new_node() alone (make, unique, private, buffer_node): no __init__
 
     @property
     def numel(self) -> int:
@@ -92,6 +80,27 @@ class Node:
     def __repr__(self) -> str:
         state = "realized" if self.realized else f"{len(self.srcs)} srcs"
         return f"<Node {self.op} {self.dtype.name} {self.shape} arg={self.arg!r} {state}>"
+
+
+_new_object = object.__new__
+
+
+def new_node(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...], arg: Any, device: str,
+             key: tuple | None = None) -> Node:
+    """A node of these fields, not realised yet. Allocated, then a statement a field: an
+    __init__ called through the class cost a third more, and every op builds a node."""
+    node = _new_object(Node)
+    node.op = op
+    node.dtype = dtype
+    node.shape = shape
+    node.srcs = srcs
+    node.arg = arg
+    node.device = device
+    node.buffer = None  # a runtime BufferView once realised
+    node.key = key  # its entry in the hash-consing table (make's nodes)
+    node.born = Epoch.now  # realisations begun before this node was built
+    node.seen = -1  # the last realisation that computed it without storing it
+    return node
 
 
 # shape -> the same shape as a tuple of Python ints, one object per distinct shape
@@ -135,7 +144,7 @@ def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: 
     found = ref() if ref is not None else None
     if found is not None and found.srcs == srcs:
         return found
-    node = Node(op, dtype, shape, srcs, arg, device, key)
+    node = new_node(op, dtype, shape, srcs, arg, device, key)
     _CACHE[key] = _ref(node)
     if len(_CACHE) > _sweep_at:
         _sweep()
@@ -147,18 +156,18 @@ def unique(op: str, src: Node) -> Node:
     own, never merged with another (a value that gets its own identity, as a leaf's content
     or a custom Function's output does for autograd)."""
     assert op in ("detach", "reshape"), op
-    return Node(op, src.dtype, src.shape, (src,), src.shape if op == "reshape" else None, src.device)
+    return new_node(op, src.dtype, src.shape, (src,), src.shape if op == "reshape" else None, src.device)
 
 
 def private(node: Node) -> Node:
     """A node of the same value as `node` that hash-consing never returns: a leaf's value must
     not be realised as a view of a value another tensor holds."""
-    return node if node.srcs or node.realized else Node(node.op, node.dtype, node.shape, (), node.arg, node.device)
+    return node if node.srcs or node.realized else new_node(node.op, node.dtype, node.shape, (), node.arg, node.device)
 
 
 def buffer_node(buffer, dtype: DType, shape: Shape, device: str) -> Node:
     """A leaf holding device data (never hash-consed: each buffer is its own value)."""
-    node = Node("buffer", dtype, tuple(shape), (), None, device)
+    node = new_node("buffer", dtype, tuple(shape), (), None, device)
     node.buffer = buffer
     return node
 
@@ -170,7 +179,10 @@ _CONSTS_KEPT = 4096
 
 
 def const(value, dtype: DType, shape: Shape, device: str) -> Node:
-    value = bool(value) if dtype == bool_ else (float(value) if dtype.is_floating_point else int(value))
+    if dtype.is_floating_point:  # the commonest first, without converting a float: every op with a scalar asks
+        value = value if type(value) is float else float(value)
+    else:
+        value = bool(value) if dtype == bool_ else int(value)
     key = (value, dtype, shape, device) if type(shape) is tuple else None
     ref = _CONSTS.get(key) if key is not None else None
     found = ref() if ref is not None else None
