@@ -132,14 +132,17 @@ def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: 
         if folded is not None:
             return folded
     # one flat tuple (a nested one for the sources is one more object for the garbage
-    # collector to track per node), with the commonest arities spelt out: a third of map()'s cost
+    # collector to track per node), with the commonest arities spelt out: a third of map()'s
+    # cost. The dtype is named by its name: a tuple of strings and numbers alone is left alone
+    # by the collector after its first pass, and the table holds a key per node built
     arity = len(srcs)
+    name = dtype.name
     if arity == 2:
-        key = (op, dtype, shape, arg if arg is None else _arg_key(arg), device, id(srcs[0]), id(srcs[1]))
+        key = (op, name, shape, arg if arg is None else _arg_key(arg), device, id(srcs[0]), id(srcs[1]))
     elif arity == 1:
-        key = (op, dtype, shape, arg if arg is None else _arg_key(arg), device, id(srcs[0]))
+        key = (op, name, shape, arg if arg is None else _arg_key(arg), device, id(srcs[0]))
     else:
-        key = (op, dtype, shape, arg if arg is None else _arg_key(arg), device, *map(id, srcs))
+        key = (op, name, shape, arg if arg is None else _arg_key(arg), device, *map(id, srcs))
     ref = _CACHE.get(key)
     found = ref() if ref is not None else None
     if found is not None and found.srcs == srcs:
