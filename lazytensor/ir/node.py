@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import weakref
+from itertools import compress
+from operator import call
 from typing import Any
 
 from . import ops as O
@@ -28,10 +30,12 @@ _sweep_at = _SWEEP_FROM
 
 
 def _sweep() -> None:
-    """Drop the entries of dead nodes, and grow the table size that asks for the next sweep."""
-    global _sweep_at
-    for key in [key for key, ref in _CACHE.items() if ref() is None]:
-        del _CACHE[key]
+    """Keep the entries of live nodes alone, and grow the table size that asks for the next
+    sweep. The table is built again, by C iterators (a dead reference answers None, which
+    compress drops): most entries are dead by now, and a Python loop over them cost a tenth
+    of a microsecond per op recorded."""
+    global _CACHE, _sweep_at
+    _CACHE = dict(compress(_CACHE.items(), map(call, _CACHE.values())))
     _sweep_at = max(_SWEEP_FROM, 2 * len(_CACHE))
 
 
