@@ -3,6 +3,7 @@ per-op Python cost (benchmarks/profile_overheads.py times it; nothing here is ti
 import gc
 
 import numpy as np
+from helpers import using
 
 import lazytensor as lt
 from lazytensor.codegen import horizontal
@@ -22,9 +23,9 @@ def test_an_op_keeps_four_collector_tracked_objects_alive(device):
     """A recorded op leaves its node, the node's weak reference and key in the hash-consing
     table, and its sources tuple (the tensor and storage it replaced die): each object the
     collector tracks brings its next young collection nearer."""
-    x = lt.tensor(np.ones((4, 4), np.float32), device=device)
     ops = 200
-    with lt.no_grad():
+    with using(device, True), lt.no_grad():
+        x = lt.tensor(np.ones((4, 4), np.float32))
         y = _chain(x, 10)
         was_enabled = gc.isenabled()
         gc.disable()
@@ -55,9 +56,10 @@ def test_an_op_with_a_scalar_that_is_not_neutral_skips_the_identity_test(monkeyp
     asked = []
     original = rewrite._algebraic_identity
     monkeypatch.setattr(rewrite, "_algebraic_identity", lambda *a: asked.append(a[0]) or original(*a))
-    x = lt.tensor(np.arange(4, dtype=np.float32))
-    assert (x + 2.0).node.op == "add" and asked == []
-    assert (x + -0.0).node is x.node and asked == ["add"]
+    with using("numpy", True):
+        x = lt.tensor(np.arange(4, dtype=np.float32))
+        assert (x + 2.0).node.op == "add" and asked == []
+        assert (x + -0.0).node is x.node and asked == ["add"]
 
 
 def test_a_kernels_source_is_scanned_once_for_a_shared_launch(monkeypatch):
@@ -93,8 +95,8 @@ def test_a_known_graph_looks_each_kernels_program_up_once(device, monkeypatch):
     """Realising a graph of a known structure finds each kernel's program with one lookup: a
     long kernel's key takes microseconds to hash."""
     ops = 120
-    x = lt.tensor(np.ones((4, 4), np.float32), device=device)
-    with lt.no_grad():
+    with using(device, True), lt.no_grad():
+        x = lt.tensor(np.ones((4, 4), np.float32))
         _chain(x, ops).numpy()  # its schedule and programs, made once
         counting = _CountingLookups(engine._RENDERED)
         monkeypatch.setattr(engine, "_RENDERED", counting)
