@@ -92,8 +92,10 @@ def simplify(op: str, dtype: DType, shape, srcs, arg, device, make: Callable):
                     neutrals += 1
         if srcs and consts == len(srcs):
             return _fold_elementwise(op, dtype, shape, srcs, arg, device, make)
-        if op != "cast" and not neutrals:  # the common cases, asked per node built: a scalar operand
-            return None                    # is rarely the op's neutral one
+        # the common cases, asked per node built: no constant operand, or one that is not the
+        # op's neutral one (x + 1.0), which leaves nothing for the identities to find
+        if op != "cast" and not neutrals:
+            return None
         return _algebraic_identity(op, dtype, shape, srcs)
     if op in O.MOVEMENT:
         return _fold_movement(op, dtype, shape, srcs, arg, device, make)
