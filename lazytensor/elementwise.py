@@ -102,33 +102,6 @@ def as_node(x: Any, dtype: D.DType, shape: tuple[int, ...], device: str) -> Node
 _PYTHON_NUMBERS = (int, float)
 
 
-def _same_kind_pair(a: Any, b: Any) -> tuple[list[Node], D.DType] | None:
-    """The operands of the commonest binary ops, when nothing needs promoting: a float tensor
-    with a Python number, or two tensors of one dtype and device, broadcast to one shape
-    (recording an op is per-op Python work; this skips the general path)."""
-    if type(b) in _PYTHON_NUMBERS:
-        if isinstance(a, TensorBase):
-            n = a.node
-            if n.dtype.is_floating_point:
-                return [n, const(b, n.dtype, n.shape, n.device)], n.dtype
-        return None
-    if type(a) in _PYTHON_NUMBERS:
-        if isinstance(b, TensorBase):
-            n = b.node
-            if n.dtype.is_floating_point:
-                return [const(a, n.dtype, n.shape, n.device), n], n.dtype
-        return None
-    if isinstance(a, TensorBase) and isinstance(b, TensorBase):
-        na, nb = a.node, b.node
-        if na.dtype == nb.dtype and na.device == nb.device:
-            if na.shape == nb.shape:
-                return [na, nb], na.dtype
-            shape = _broadcast_pair(na.shape, nb.shape)  # two tensors of one dtype: nothing to promote
-            if shape is not None:
-                return [B.broadcast_to(na, shape), B.broadcast_to(nb, shape)], na.dtype
-    return None
-
-
 def prepare(op: str, *xs: Any, dtype: D.DType | None = None) -> tuple[list[Node], D.DType]:
     """Check devices and shapes, promote dtypes, broadcast: the operand nodes and their dtype."""
     if dtype is None and len(xs) == 2:
@@ -138,9 +111,29 @@ def prepare(op: str, *xs: Any, dtype: D.DType | None = None) -> tuple[list[Node]
 
 def prepare_pair(op: str, a: Any, b: Any) -> tuple[list[Node], D.DType]:
     """`prepare` for two operands and the dtype they promote to: what the commonest ops ask,
-    called directly (each call on an op's path is a tenth of a microsecond)."""
-    fast = _same_kind_pair(a, b)
-    return fast if fast is not None else _promoted(op, (a, b), None)
+    called directly. The commonest operands need nothing promoted: a float tensor with a
+    Python number, or two tensors of one dtype and device, broadcast to one shape; those are
+    answered here (each call on an op's path is a tenth of a microsecond), the rest by the
+    general path."""
+    if type(b) in _PYTHON_NUMBERS:
+        if isinstance(a, TensorBase):
+            n = a.node
+            if n.dtype.is_floating_point:
+                return [n, const(b, n.dtype, n.shape, n.device)], n.dtype
+    elif type(a) in _PYTHON_NUMBERS:
+        if isinstance(b, TensorBase):
+            n = b.node
+            if n.dtype.is_floating_point:
+                return [const(a, n.dtype, n.shape, n.device), n], n.dtype
+    elif isinstance(a, TensorBase) and isinstance(b, TensorBase):
+        na, nb = a.node, b.node
+        if na.dtype == nb.dtype and na.device == nb.device:
+            if na.shape == nb.shape:
+                return [na, nb], na.dtype
+            shape = _broadcast_pair(na.shape, nb.shape)  # two tensors of one dtype: nothing to promote
+            if shape is not None:
+                return [B.broadcast_to(na, shape), B.broadcast_to(nb, shape)], na.dtype
+    return _promoted(op, (a, b), None)
 
 
 def _promoted(op: str, xs: tuple, dtype: D.DType | None) -> tuple[list[Node], D.DType]:
@@ -177,7 +170,7 @@ def _require(op: str, ok: Callable[[D.DType], bool], what: str, *xs) -> None:
 
 def binary(op: str, a, b, ir_op: str | None = None) -> Tensor:
     (na, nb), dt = prepare_pair(op, a, b)
-    return wrap(B.elementwise(ir_op or op, na, nb))
+    return wrap(B.binary(ir_op or op, na, nb))
 
 
 def add(a, b, alpha=1) -> Tensor:
@@ -188,14 +181,14 @@ def sub(a, b, alpha=1) -> Tensor:
     (na, nb), dt = prepare("sub", a, b)
     if dt == D.bool_:
         raise TypeError("sub: subtraction with two bool tensors is not supported; use logical_xor or ^")
-    return wrap(B.elementwise("sub", na, nb)) if alpha == 1 else add(a, b, alpha=-alpha)
+    return wrap(B.binary("sub", na, nb)) if alpha == 1 else add(a, b, alpha=-alpha)
 
 
 def mul(a, b) -> Tensor:
     (na, nb), dt = prepare("mul", a, b)
     if dt == D.bool_:
         return wrap(B.elementwise("and", na, nb))
-    return wrap(B.elementwise("mul", na, nb))
+    return wrap(B.binary("mul", na, nb))
 
 
 def div(a, b, rounding_mode: str | None = None) -> Tensor:
@@ -211,11 +204,10 @@ def div(a, b, rounding_mode: str | None = None) -> Tensor:
         _check_integer_divisor("div", b)
         # exact in integers (a float quotient rounds past 2^24): a less its C remainder is a multiple of b
         return wrap(_e("idiv", _e("sub", na, _e("fmod", na, nb)), nb))
-    fast = _same_kind_pair(a, b)  # floats already (a model's scales and norms): nothing to promote
-    if fast is None or not fast[1].is_floating_point:
-        fast = prepare("div", a, b, dtype=_float_type(result_dtype(a, b)))
-    (na, nb), _ = fast
-    return wrap(B.elementwise("div", na, nb))
+    (na, nb), dt = prepare_pair("div", a, b)  # floats already, mostly (a model's scales and norms)
+    if not dt.is_floating_point:
+        (na, nb), _ = prepare("div", a, b, dtype=_float_type(dt))
+    return wrap(B.binary("div", na, nb))
 
 
 def floor_divide(a, b) -> Tensor:

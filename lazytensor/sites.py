@@ -15,7 +15,7 @@ from .ir.node_table import NodeTable
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _STDLIB = os.path.dirname(os.path.abspath(os.__file__))  # contextlib, functools: never the user's line
 _SITES: NodeTable[tuple[str, str]] = NodeTable()  # node -> (file:line, "forward" | "backward")
-_RECORDING: list[bool] = []
+RECORDING: list[bool] = []  # record_sites() blocks open: never rebound (tensor_base.wrap reads it inline)
 _PHASE: list[str] = ["forward"]
 
 
@@ -32,16 +32,16 @@ def _not_users(path: str) -> bool:
 
 
 def recording() -> bool:
-    return bool(_RECORDING) or config.GRAPH is not None or config.VALIDATE
+    return bool(RECORDING) or config.GRAPH is not None or config.VALIDATE
 
 
 @contextmanager
 def record_sites() -> Iterator[None]:
-    _RECORDING.append(True)
+    RECORDING.append(True)
     try:
         yield
     finally:
-        _RECORDING.pop()
+        RECORDING.pop()
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from . import capture, checks, host_sharing
 from .capture import Touched, refuse_host_read
 from .sites import note as note_site
 from .sites import user_site
-from .sites import recording as recording_sites
+from .sites import RECORDING as SITES_RECORDING
 from .ir import build as B
 from .ir import dtype as D
 from .ir.dtype import DType
@@ -69,7 +69,8 @@ class Storage:
     __slots__ = ("node", "version", "grad_node", "grad", "__weakref__")
 
     def __init__(self, node: Node):
-        self.node, self.version = node, 0
+        self.node = node  # a statement a field: every op makes a storage
+        self.version = 0
         self.grad_node = None
         self.grad = None  # a leaf's accumulated gradient
         if capture.ACTIVE is not None:
@@ -109,29 +110,6 @@ class TensorBase:
         self._retained_grad, self._grad_mode = None, config.GRAD_ENABLED
 
     # ---- building --------------------------------------------------------------------------
-    @classmethod
-    def _from_node(cls, node: Node) -> "Tensor":
-        """A tensor owning a new storage that holds `node` (realised at once when LAZY=0)."""
-        t = cls.__new__(cls)
-        if recording_sites():
-            note_site(node)
-        if _FOLLOWED_IDS and follows_new(node):  # the first test inline: most ops follow nothing
-            node = result_value(node)
-            storage = Storage(node)
-            storage.grad_node = record(node, storage)
-        else:
-            storage = Storage(node)
-        # _setup's fields, set here: a method call is a tenth of a microsecond, and every op makes a tensor
-        t._storage, t._chain, t._view, t._retained_grad, t._grad_mode = storage, (), None, None, config.GRAD_ENABLED
-        if not config.LAZY or config.NANCHECK:
-            if _TOGETHER:
-                _TOGETHER[-1].append((t, node))
-            else:
-                t.realize()
-                if config.NANCHECK:
-                    _check_finite(t, node)
-        return t
-
     def _view_of(self, op: str, arg) -> "Tensor":
         """A view sharing this tensor's storage (no copy; writes go through)."""
         t = _RESULT_TYPE.__new__(_RESULT_TYPE)
@@ -150,6 +128,8 @@ class TensorBase:
     def node(self) -> Node:
         """The IR node for this tensor's current value."""
         if not self._chain:
+            if capture.ACTIVE is None and not _FOLLOWED_IDS:  # _value's commonest answer, inline (asked per op)
+                return self._storage.node
             return self._value()
         if capture.ACTIVE is not None:
             touch(self._storage)
@@ -532,8 +512,27 @@ def realised_together() -> Iterator[None]:
 
 
 def wrap(node: Node) -> TensorBase:
-    """A new tensor holding `node`, as the user's Tensor class."""
-    return _RESULT_TYPE._from_node(node)
+    """A new tensor holding `node`, as the user's Tensor class, owning a new storage (realised
+    at once when LAZY=0). Every op ends here, so the work is inline: a call is a tenth of a
+    microsecond (the site recording test is sites.recording's)."""
+    t = _RESULT_TYPE.__new__(_RESULT_TYPE)
+    if SITES_RECORDING or config.GRAPH is not None or config.VALIDATE:
+        note_site(node)
+    if _FOLLOWED_IDS and follows_new(node):  # the first test inline: most ops follow nothing
+        node = result_value(node)
+        storage = Storage(node)
+        storage.grad_node = record(node, storage)
+    else:
+        storage = Storage(node)
+    t._storage, t._chain, t._view, t._retained_grad, t._grad_mode = storage, (), None, None, config.GRAD_ENABLED
+    if not config.LAZY or config.NANCHECK:
+        if _TOGETHER:
+            _TOGETHER[-1].append((t, node))
+        else:
+            t.realize()
+            if config.NANCHECK:
+                _check_finite(t, node)
+    return t
 
 
 def wrap_storage(storage: Storage, chain: Chain = ()) -> TensorBase:

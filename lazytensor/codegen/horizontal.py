@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from ..ir.bounded import remember
 from .program import RenderedKernel
 
 _WORK_GROUP_FEATURES = ("__local", "barrier(", "get_local_id", "get_group_id", "get_global_id(1)",
@@ -24,7 +25,20 @@ def can_join(kernel: RenderedKernel) -> bool:
     size only: a joined kernel spells out each member's range, which a generic kernel's
     launches vary)?"""
     return (len(kernel.global_size) == 1 and kernel.local_size is None and not kernel.sized_at_launch
-            and not any(f in kernel.source for f in _WORK_GROUP_FEATURES))
+            and _flat(kernel.source))
+
+
+# source -> whether it uses no work-group feature: every launch asks, and scanning a long
+# kernel's source for each feature took tens of microseconds (a string keeps its hash)
+_FLAT: dict[str, bool] = {}
+_FLAT_LIMIT = 4096
+
+
+def _flat(source: str) -> bool:
+    found = _FLAT.get(source)
+    if found is None:
+        found = remember(_FLAT, source, not any(f in source for f in _WORK_GROUP_FEATURES), _FLAT_LIMIT)
+    return found
 
 
 def _as_function(kernel: RenderedKernel, function: str) -> tuple[str, list[str]]:

@@ -20,6 +20,13 @@ def elementwise(op: str, *srcs: Node, dtype: DType | None = None) -> Node:
     return make(op, dtype, shape, tuple(srcs), None, srcs[0].device)
 
 
+def binary(op: str, a: Node, b: Node) -> Node:
+    """elementwise(op, a, b), without its variable arguments and loop: the commonest node,
+    built for most ops recorded."""
+    assert a.shape == b.shape, (op, [a.shape, b.shape])
+    return make(op, bool_ if op in O.COMPARISONS else b.dtype, a.shape, (a, b), None, a.device)
+
+
 def cast(x: Node, dtype: DType) -> Node:
     return make("cast", dtype, x.shape, (x,), None, x.device)
 

@@ -21,18 +21,17 @@ class DType:
     np: type
     category: int  # 0 bool, 1 integer, 2 floating: promotion climbs categories
     rank: int  # order within a category for promotion
-    # a field, not a property: recording an op asks it several times
+    # fields, not properties: recording an op asks is_floating_point several times, and
+    # realising asks itemsize per buffer (NumPy's dtype of the type was built at each ask)
     is_floating_point: bool = field(init=False)
+    itemsize: int = field(init=False)
 
     def __post_init__(self):
         object.__setattr__(self, "is_floating_point", self.category == 2)
+        object.__setattr__(self, "itemsize", np.dtype(self.np).itemsize)
 
     def __reduce__(self):
         return (_by_name, (self.name,))
-
-    @property
-    def itemsize(self) -> int:
-        return np.dtype(self.np).itemsize
 
     @property
     def is_signed(self) -> bool:

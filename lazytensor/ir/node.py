@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import weakref
+from itertools import compress
+from operator import call
 from typing import Any
 
 from . import ops as O
@@ -22,15 +24,18 @@ Shape = tuple[int, ...]
 # stays until the table grows past twice the entries alive at its last sweep: a callback per
 # node's death cost as much as building the node's key.
 _CACHE: dict[tuple, weakref.ref] = {}
+_ref = weakref.ref
 _SWEEP_FROM = 4096
 _sweep_at = _SWEEP_FROM
 
 
 def _sweep() -> None:
-    """Drop the entries of dead nodes, and grow the table size that asks for the next sweep."""
-    global _sweep_at
-    for key in [key for key, ref in _CACHE.items() if ref() is None]:
-        del _CACHE[key]
+    """Keep the entries of live nodes alone, and grow the table size that asks for the next
+    sweep. The table is built again, by C iterators (a dead reference answers None, which
+    compress drops): most entries are dead by now, and a Python loop over them cost a tenth
+    of a microsecond per op recorded."""
+    global _CACHE, _sweep_at
+    _CACHE = dict(compress(_CACHE.items(), map(call, _CACHE.values())))
     _sweep_at = max(_SWEEP_FROM, 2 * len(_CACHE))
 
 
@@ -57,12 +62,7 @@ class Node:
 
     __slots__ = ("op", "dtype", "shape", "srcs", "arg", "device", "buffer", "key", "born", "seen", "__weakref__")
 
-    def __init__(self, op: str, dtype: DType, shape: Shape, srcs: tuple["Node", ...], arg: Any, device: str):
-        self.op, self.dtype, self.shape, self.srcs, self.arg, self.device = op, dtype, shape, srcs, arg, device
-        self.buffer = None  # a runtime BufferView once realised
-        self.key = None
-        self.born = Epoch.now  # realisations begun before this node was built
-        self.seen = -1  # the last realisation that computed it without storing it
+    # made by new_node() alone (make, unique, private, buffer_node): no __init__
 
     @property
     def numel(self) -> int:
@@ -84,6 +84,27 @@ class Node:
     def __repr__(self) -> str:
         state = "realized" if self.realized else f"{len(self.srcs)} srcs"
         return f"<Node {self.op} {self.dtype.name} {self.shape} arg={self.arg!r} {state}>"
+
+
+_new_object = object.__new__
+
+
+def new_node(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...], arg: Any, device: str,
+             key: tuple | None = None) -> Node:
+    """A node of these fields, not realised yet. Allocated, then a statement a field: an
+    __init__ called through the class cost a third more, and every op builds a node."""
+    node = _new_object(Node)
+    node.op = op
+    node.dtype = dtype
+    node.shape = shape
+    node.srcs = srcs
+    node.arg = arg
+    node.device = device
+    node.buffer = None  # a runtime BufferView once realised
+    node.key = key  # its entry in the hash-consing table (make's nodes)
+    node.born = Epoch.now  # realisations begun before this node was built
+    node.seen = -1  # the last realisation that computed it without storing it
+    return node
 
 
 # shape -> the same shape as a tuple of Python ints, one object per distinct shape
@@ -115,18 +136,23 @@ def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: 
         if folded is not None:
             return folded
     # one flat tuple (a nested one for the sources is one more object for the garbage
-    # collector to track per node), with the commonest arity spelt out: a third of map()'s cost
-    if len(srcs) == 2:
-        key = (op, dtype, shape, arg if arg is None else _arg_key(arg), device, id(srcs[0]), id(srcs[1]))
+    # collector to track per node), with the commonest arities spelt out: a third of map()'s
+    # cost. The dtype is named by its name: a tuple of strings and numbers alone is left alone
+    # by the collector after its first pass, and the table holds a key per node built
+    arity = len(srcs)
+    name = dtype.name
+    if arity == 2:
+        key = (op, name, shape, arg if arg is None else _arg_key(arg), device, id(srcs[0]), id(srcs[1]))
+    elif arity == 1:
+        key = (op, name, shape, arg if arg is None else _arg_key(arg), device, id(srcs[0]))
     else:
-        key = (op, dtype, shape, arg if arg is None else _arg_key(arg), device, *map(id, srcs))
+        key = (op, name, shape, arg if arg is None else _arg_key(arg), device, *map(id, srcs))
     ref = _CACHE.get(key)
     found = ref() if ref is not None else None
     if found is not None and found.srcs == srcs:
         return found
-    node = Node(op, dtype, shape, srcs, arg, device)
-    node.key = key
-    _CACHE[key] = weakref.ref(node)
+    node = new_node(op, dtype, shape, srcs, arg, device, key)
+    _CACHE[key] = _ref(node)
     if len(_CACHE) > _sweep_at:
         _sweep()
     return node
@@ -137,18 +163,18 @@ def unique(op: str, src: Node) -> Node:
     own, never merged with another (a value that gets its own identity, as a leaf's content
     or a custom Function's output does for autograd)."""
     assert op in ("detach", "reshape"), op
-    return Node(op, src.dtype, src.shape, (src,), src.shape if op == "reshape" else None, src.device)
+    return new_node(op, src.dtype, src.shape, (src,), src.shape if op == "reshape" else None, src.device)
 
 
 def private(node: Node) -> Node:
     """A node of the same value as `node` that hash-consing never returns: a leaf's value must
     not be realised as a view of a value another tensor holds."""
-    return node if node.srcs or node.realized else Node(node.op, node.dtype, node.shape, (), node.arg, node.device)
+    return node if node.srcs or node.realized else new_node(node.op, node.dtype, node.shape, (), node.arg, node.device)
 
 
 def buffer_node(buffer, dtype: DType, shape: Shape, device: str) -> Node:
     """A leaf holding device data (never hash-consed: each buffer is its own value)."""
-    node = Node("buffer", dtype, tuple(shape), (), None, device)
+    node = new_node("buffer", dtype, tuple(shape), (), None, device)
     node.buffer = buffer
     return node
 
@@ -160,8 +186,10 @@ _CONSTS_KEPT = 4096
 
 
 def const(value, dtype: DType, shape: Shape, device: str) -> Node:
-    value = bool(value) if dtype == bool_ else (float(value) if dtype.is_floating_point else
-                                                wrap_integer(int(value), dtype))
+    if dtype.is_floating_point:  # the commonest first, without converting a float: every op with a scalar asks
+        value = value if type(value) is float else float(value)
+    else:
+        value = bool(value) if dtype == bool_ else wrap_integer(int(value), dtype)
     key = (value, dtype, shape, device) if type(shape) is tuple else None
     ref = _CONSTS.get(key) if key is not None else None
     found = ref() if ref is not None else None

@@ -83,13 +83,18 @@ def _algebraic_identity(op, dtype, shape, srcs):
 
 def simplify(op: str, dtype: DType, shape, srcs, arg, device, make: Callable):
     if op in O.ELEMENTWISE:
-        consts = 0
+        consts = neutrals = 0
+        neutral = _NEUTRAL.get(op)
         for s in srcs:  # a loop, not sum(): this runs for every elementwise node built
             if s.op == "const" and s.buffer is None:
                 consts += 1
+                if neutral is not None and s.arg == neutral:
+                    neutrals += 1
         if srcs and consts == len(srcs):
             return _fold_elementwise(op, dtype, shape, srcs, arg, device, make)
-        if op != "cast" and not consts:  # the common case, asked per node built
+        # the common cases, asked per node built: no constant operand, or one that is not the
+        # op's neutral one (x + 1.0), which leaves nothing for the identities to find
+        if op != "cast" and not neutrals:
             return None
         return _algebraic_identity(op, dtype, shape, srcs)
     if op in O.MOVEMENT:

@@ -82,25 +82,26 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
         # a reduction: whether its ties are compared later changes what is stored
         return (op, n.dtype.name, n.shape, _arg_key(n.arg), at, n in TIES_COMPARED)
 
-    # a recursive walk's order (sources in order, each node at its first visit), with each
-    # open node's iterator over its sources on the stack: a node is pushed once (a node met
-    # again is placed already, as an open one is an ancestor, never a source). The targets
-    # are the sources of a first frame that places nothing; the pre-order visit is inline, as
-    # a call per node was a tenth of the walk
-    stack: list[tuple[Node | None, Iterator[Node]]] = [(None, iter(targets))]
-    while stack:
-        n, pending = stack[-1]
+    # a recursive walk's order (sources in order, each node at its first visit): the open
+    # node and its iterator over its sources are `n` and `pending`, its ancestors' are on the
+    # stack, and a node is opened once (a node met again is placed already, as an open one is
+    # an ancestor, never a source). The targets are the sources of a first frame that places
+    # nothing; the pre-order visit is inline, as a call per node was a tenth of the walk
+    stack: list[tuple[Node | None, Iterator[Node]]] = []
+    n, pending = None, iter(targets)
+    any_kept = bool(KEPT_IDS)  # most walks meet no kept node: skip asking each node's id
+    while True:
         for s in pending:
             if s.buffer is None and s not in position:  # unrealised, not met yet: visit it
                 if s.seen >= 0 and s.srcs:  # computed before (a constant is never worth storing)
                     earlier[s] = s.seen
                 s.seen = epoch
-                stack.append((s, iter(s.srcs)))
+                stack.append((n, pending))
+                n, pending = s, iter(s.srcs)
                 break
         else:
-            stack.pop()
             if n is None:
-                continue
+                break
             # n's sources are placed: place n and its part (inline: a call per node was a
             # tenth of the walk, as the pre-order visit's was)
             srcs = n.srcs
@@ -108,7 +109,10 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
                 for s in srcs:
                     if n.born > earlier.get(s, n.born):
                         recomputed[s] = None
-            at = tuple(map(placed, srcs))
+            # the commonest arities spelt out: tuple(map(...)) was a fifth of the walk
+            arity = len(srcs)
+            at = ((placed(srcs[0]), placed(srcs[1])) if arity == 2 else (placed(srcs[0]),) if arity == 1
+                  else tuple(map(placed, srcs)))
             if None in at:  # realised inputs, placed where first read
                 at = tuple(position[s] if s in position else place_input(s) for s in srcs)
             position[n] = len(nodes)
@@ -118,8 +122,9 @@ def structure(targets: list[Node], flags: tuple = (), epoch: int = -1) -> Struct
                 parts.append(special_part(n, at))
             else:  # stored wherever computed if kept
                 arg = n.arg if n.arg is None else _arg_key(n.arg)
-                parts.append((op, n.dtype.name, n.shape, arg, at, "kept") if id(n) in KEPT_IDS
+                parts.append((op, n.dtype.name, n.shape, arg, at, "kept") if any_kept and id(n) in KEPT_IDS
                              else (op, n.dtype.name, n.shape, arg, at))
+            n, pending = stack.pop()
     parts.append(("targets", tuple(map(position.__getitem__, targets))))
     return Structure(tuple(parts), nodes, list(recomputed))
 

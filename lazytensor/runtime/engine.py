@@ -40,12 +40,13 @@ def _rendered(device, spec: KernelSpec, suffix: int, resized: bool = False) -> R
     """The rendered program for a kernel signature (lowering and rendering only on a miss).
     `resized`: its realisation repeats an earlier one at other sizes (codegen/hoist.py)."""
     cache_key = (device.name, spec.key, suffix)
-    if cache_key not in _RENDERED:
+    program = _RENDERED.get(cache_key)  # one lookup: a long kernel's key takes microseconds to hash
+    if program is None:
         kernel = lower_kernel(spec)
         name = kernel_name(kernel)
         program = device.render(kernel, name if suffix == 0 else f"{name}_{suffix}", spec.key, resized)
         remember(_RENDERED, cache_key, program, _RENDERED_LIMIT)
-    return _RENDERED[cache_key]
+    return program
 
 
 def _attach_empty(spec: KernelSpec, device) -> bool:
@@ -70,8 +71,10 @@ def _render_all(specs: list[KernelSpec], device, resized: bool = False,
             continue
         suffix = 0
         while True:  # a name already taken in this batch by another kernel gets a numbered suffix
-            known = (device.name, spec.key, suffix) in _RENDERED
-            program = _rendered(device, spec, suffix, resized)
+            program = _RENDERED.get((device.name, spec.key, suffix))
+            known = program is not None
+            if not known:
+                program = _rendered(device, spec, suffix, resized)
             if all(sources.get(name, src) == src for name, src in program.sources.items()):
                 break
             suffix += 1
