@@ -339,6 +339,9 @@ LAZY_MODULES = {  # name, constructor arguments, input shape
     "LazyConvTranspose2d": ("LazyConvTranspose2d", (4, 3, 2), (2, 2, 3, 3)),
     "LazyBatchNorm1d": ("LazyBatchNorm1d", (), (4, 3)),
     "LazyBatchNorm2d": ("LazyBatchNorm2d", (), (2, 3, 2, 2)),
+    "LazyInstanceNorm1d": ("LazyInstanceNorm1d", (), (2, 3, 5)),
+    "LazyInstanceNorm2d_momentum": ("LazyInstanceNorm2d", (1e-3, 0.3), (2, 3, 2, 2)),
+    "LazyInstanceNorm3d_without_running_stats": ("LazyInstanceNorm3d", (1e-5, 0.1, True, False), (1, 2, 3, 2, 2)),
 }
 
 
@@ -376,12 +379,23 @@ def test_lazy_parameters_are_materialised_in_place_for_an_optimiser_made_before_
     np.testing.assert_allclose(module.weight.numpy(), before - 0.5, rtol=1e-6)
 
 
+def test_lazy_instance_norm_reads_the_channels_of_an_unbatched_input_from_its_first_dim():
+    module, x = lt.nn.LazyInstanceNorm1d(), values((3, 5))
+    out = module(lt.tensor(x))
+    assert type(module) is lt.nn.InstanceNorm1d and module.num_features == 3
+    assert tuple(module.weight.shape) == tuple(module.running_var.shape) == (3,)
+    check(out, torch.nn.InstanceNorm1d(3, affine=True, track_running_stats=True)(torch.tensor(x)).detach(),
+          rtol=1e-5, atol=1e-5)
+
+
 def test_lazy_modules_reject_bad_input():
     check_cases({
         "conv_input_rank": raises(RuntimeError, r"Expected 3D \(unbatched\) or 4D \(batched\) input to LazyConv2d",
                                   lambda: lt.nn.LazyConv2d(2, 3)(lt.ones(2, 3))),
         "conv_groups": raises(ValueError, r"in_channels \(3\) must be divisible by groups \(2\)",
                               lambda: lt.nn.LazyConv1d(4, 1, groups=2)(lt.ones(1, 3, 5))),
+        "instance_norm_input_rank": raises(ValueError, r"LazyInstanceNorm2d: expected 3D or 4D input \(got 2D",
+                                           lambda: lt.nn.LazyInstanceNorm2d()(lt.ones(2, 3))),
         "placeholder_into_a_regular_module": raises(RuntimeError, r"Can't access the shape",
                                                     lambda: lt.nn.Linear(2, 3).load_state_dict(
                                                         lt.nn.LazyLinear(3).state_dict())),
