@@ -227,6 +227,69 @@ def test_embedding_bag_module_zeroes_its_padding_row_and_keeps_torchs_state_dict
     check(bag(lt.tensor([[4, 4]])), torch.zeros(1, 2))
 
 
+# ---- ctc_loss -----------------------------------------------------------------------------------
+CTC_TARGETS = _ints([1, 2, 2, 0], [3, 3, 0, 0], [4, 1, 2, 3])  # padded (N, S); a repeated label needs a blank
+CTC_CONCATENATED = np.concatenate([CTC_TARGETS[0, :3], CTC_TARGETS[1, :2], CTC_TARGETS[2]])
+CTC_LOGITS = values((6, 3, 5))  # (T, N, C)
+
+
+def _ctc(m, x, targets=CTC_TARGETS, input_lengths=(6, 4, 5), target_lengths=(3, 2, 4), normalise=True, **options):
+    return m.nn.functional.ctc_loss(x.log_softmax(-1) if normalise else x, m.tensor(targets), input_lengths,
+                                    target_lengths, **options)
+
+
+CTC = {  # fn(m, logits (T, N, C)): the loss; its gradient reaches the logits through log_softmax or not
+    "mean_tensor_lengths": lambda m, x: _ctc(m, x, input_lengths=m.tensor([6, 4, 5]),
+                                             target_lengths=m.tensor([3, 2, 4])),
+    "sum_concatenated_blank_4": lambda m, x: _ctc(m, x, np.where(CTC_CONCATENATED == 4, 0, CTC_CONCATENATED),
+                                                  blank=4, reduction="sum"),
+    "none_of_raw_log_probs": lambda m, x: _ctc(m, x, normalise=False, reduction="none"),
+    "zero_infinity_mean": lambda m, x: m.nn.CTCLoss(zero_infinity=True)(
+        x.log_softmax(-1), m.tensor(CTC_TARGETS), (6, 1, 5), (3, 2, 4)),
+    "empty_targets_and_inputs": lambda m, x: _ctc(m, x, input_lengths=(0, 0, 5), target_lengths=(0, 2, 0),
+                                                  reduction="none"),
+    "unbatched": lambda m, x: m.nn.functional.ctc_loss(x[:, 0].log_softmax(-1), m.tensor(CTC_TARGETS[0, :3]),
+                                                       m.tensor(6), m.tensor(3)),
+}
+
+
+def test_ctc_loss_matches_torchs_values_and_gradients(env):
+    """On OpenCL one case: each time step is a kernel or two of its own, some fifty in all to build."""
+    not_eager_on_cl(env)
+    check_cases({k: v for k, v in CTC.items() if env.device != "cl" or k == "mean_tensor_lengths"},
+                lambda fn: compare_with_grads(fn, CTC_LOGITS, rtol=1e-5, atol=1e-5))
+
+
+def test_ctc_loss_backward_is_torchs_node(env):
+    not_eager_on_cl(env)
+    x = lt.tensor(CTC_LOGITS, requires_grad=True)
+    assert _ctc(lt, x, normalise=False, reduction="none").grad_fn.name() == "CtcLossBackward0"
+
+
+def test_ctc_loss_rejects_bad_input(env):
+    not_eager_on_cl(env)
+    x = lt.tensor(CTC_LOGITS).log_softmax(-1)
+    check_cases({
+        "input_length_past_the_input": raises(RuntimeError, r"ctc_loss: input_lengths\[0\] = 7 must lie in \[0, 6\].*"
+                                                            r"log_probs float32\[6, 3, 5\], targets int64\[3, 4\]",
+                                              lambda: _ctc(lt, x, input_lengths=(7, 6, 6), normalise=False)),
+        "negative_target_length": raises(RuntimeError, r"ctc_loss: target_lengths\[1\] = -2 is negative",
+                                         lambda: _ctc(lt, x, target_lengths=(3, -2, 4), normalise=False)),
+        "target_longer_than_the_padded_targets": raises(
+            RuntimeError, r"ctc_loss: padded targets must be of shape \(batch_size 3, at least the largest target "
+                          r"length 5\)", lambda: _ctc(lt, x, target_lengths=(3, 2, 5), normalise=False)),
+        "concatenated_targets_of_another_length": raises(
+            RuntimeError, r"exactly the sum of target_lengths, 10 labels .*targets int64\[9\]",
+            lambda: _ctc(lt, x, CTC_CONCATENATED, target_lengths=(3, 3, 4), normalise=False)),
+        "lengths_for_another_batch": raises(RuntimeError, r"input_lengths must be of size batch_size 3, got 2",
+                                            lambda: _ctc(lt, x, input_lengths=(6, 6), normalise=False)),
+        "blank_out_of_range": raises(RuntimeError, r"blank 5 must be in label range \[0, 5\)",
+                                     lambda: _ctc(lt, x, blank=5, normalise=False)),
+        "float_targets": raises(RuntimeError, r"integer targets",
+                                lambda: _ctc(lt, x, CTC_TARGETS.astype(np.float32), normalise=False)),
+    }, run)
+
+
 # ---- random layers: checked by the laws their draws follow ---------------------------------------------
 def test_rrelu_in_training_scales_each_negative_by_a_uniform_slope_which_is_its_gradient(env):
     lower, upper = 0.1, 0.3

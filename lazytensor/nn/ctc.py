@@ -46,9 +46,9 @@ def _padded_targets(targets: Tensor, target_lengths: list[int], width: int, shap
             raise RuntimeError(f"ctc_loss: padded targets must be of shape (batch_size {batch}, at least the "
                                f"largest target length {width}) ({shapes})")
         return targets[:, :width]
-    if targets.ndim != 1 or targets.shape[0] < sum(target_lengths):
-        raise RuntimeError(f"ctc_loss: concatenated targets must be 1-D and hold the sum of target_lengths "
-                           f"{sum(target_lengths)} labels ({shapes})")
+    if targets.ndim != 1 or targets.shape[0] != sum(target_lengths):
+        raise RuntimeError(f"ctc_loss: concatenated targets must be 1-D and hold exactly the sum of "
+                           f"target_lengths, {sum(target_lengths)} labels ({shapes})")
     if width == 0:
         return targets.new_zeros((batch, 0))
     starts = [sum(target_lengths[:n]) for n in range(batch)]
@@ -112,16 +112,17 @@ class _CTCLoss(Function):
         lengths = tensor(input_lengths, device=ext.device).reshape(batch, 1)
         alpha = _first_alphas(lp[0], ends)
         alphas = [alpha]
-        for t in range(1, max(input_lengths)):
+        for t in range(1, max(max(input_lengths), 1)):
             # no where(t < length, ..., alpha) to hold an ended input's alphas: that would chain
             # every step into the next one's kernel; each input's nll reads its own last step
             alpha = _log_add(alpha, _shift(alpha, 1, _NEG_INF), where(skip, _shift(alpha, 2, _NEG_INF), _NEG_INF))
             alpha = alpha + lp[t]
             alphas.append(alpha)
-        alpha = stack(alphas)[lengths.reshape(batch) - 1, arange(batch, device=ext.device)]  # (N, 2S+1)
+        alpha = stack(alphas)[(lengths.reshape(batch) - 1).clamp(min=0), arange(batch, device=ext.device)]
         last = alpha.gather(1, ends)
         before = where(ends > 0, alpha.gather(1, (ends - 1).clamp(min=0)), _NEG_INF)
-        nll = -_log_add(last, before).reshape(batch)
+        # an empty input has probability 1 of the empty target, 0 of any other
+        nll = where(lengths > 0, -_log_add(last, before), where(ends > 0, math.inf, 0.0)).reshape(batch)
         ctx.save_for_backward(log_probs, ext, lp, nll)
         ctx.alphas, ctx.skip, ctx.lengths, ctx.ends = alphas, skip, lengths, ends
         ctx.zero_infinity = zero_infinity
@@ -195,8 +196,8 @@ def _check(input_lengths: Sequence[int], target_lengths: Sequence[int], steps: i
     if not 0 <= blank < classes:
         raise RuntimeError(f"ctc_loss: blank {blank} must be in label range [0, {classes}) ({shapes})")
     for n, length in enumerate(input_lengths):
-        if not 0 < length <= steps:
-            raise RuntimeError(f"ctc_loss: input_lengths[{n}] = {length} must lie in [1, {steps}], the input's "
+        if not 0 <= length <= steps:
+            raise RuntimeError(f"ctc_loss: input_lengths[{n}] = {length} must lie in [0, {steps}], the input's "
                                f"time steps ({shapes})")
     for n, length in enumerate(target_lengths):
         if length < 0:
