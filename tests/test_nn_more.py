@@ -53,6 +53,59 @@ def test_max_pool_index_picks_the_last_nan_and_the_first_cell_of_an_all_minus_in
     check_cases(cases, lambda case: check(pool(lt, case), pool(torch, case)))
 
 
+# ---- fractional max pooling ----------------------------------------------------------------------
+SAMPLES = {nd: np.random.default_rng(3).random((2, 2, nd)).astype(np.float32) for nd in (2, 3)}  # (N, C, nd)
+FRACTIONAL = {  # fn(m, x) -> (values, indices) for the same _random_samples, input shape, value domain
+    "2d_output_size": (lambda m, x: m.nn.functional.fractional_max_pool2d(
+        x, 2, (3, 2), return_indices=True, _random_samples=m.tensor(SAMPLES[2])), IMG, "ints"),
+    "2d_ratio_module": (lambda m, x: m.nn.FractionalMaxPool2d((2, 1), output_ratio=(0.5, 0.7), return_indices=True,
+                                                              _random_samples=m.tensor(SAMPLES[2]))(x), IMG, "any"),
+    "2d_with_indices_unbatched_one_window": (lambda m, x: m.nn.functional.fractional_max_pool2d_with_indices(
+        x[0], 3, 1, _random_samples=m.tensor(SAMPLES[2][:1])), IMG, "any"),
+    "3d_module": (lambda m, x: m.nn.FractionalMaxPool3d(2, (2, 1, 3), return_indices=True,
+                                                        _random_samples=m.tensor(SAMPLES[3][:1]))(x), VOL, "ints"),
+}
+
+
+def test_fractional_max_pooling_matches_torch_given_its_samples(env):
+    """OpenCL builds the kernels of two cases (the others run the same code at other sizes)."""
+    not_eager_on_cl(env)
+    check_cases({k: v for k, v in FRACTIONAL.items() if env.device != "cl" or k in ("2d_output_size", "3d_module")},
+                lambda case: _compare_pair(case[0], values(case[1], domain=case[2])))
+
+
+def test_fractional_max_pooling_draws_its_samples_from_the_generator(env):
+    not_eager_on_cl(env)
+    x = lt.tensor(values((2, 2, 8, 8)))
+    lt.manual_seed(5)
+    first = lt.nn.FractionalMaxPool2d(2, 4, return_indices=True)(x)
+    lt.manual_seed(5)
+    samples = lt.rand(2, 2, 2)
+    check(first, list(lt.nn.functional.fractional_max_pool2d(x, 2, 4, return_indices=True, _random_samples=samples)))
+
+
+def test_fractional_max_pooling_rejects_bad_input():
+    check_cases({
+        "no_size": raises(ValueError, r"fractional_max_pool2d requires specifying either an output_size or an "
+                                      r"output_ratio", lambda: lt.nn.functional.fractional_max_pool2d(lt.ones(*IMG), 2)),
+        "module_ratio": raises(ValueError, r"output_ratio must be between 0 and 1 \(got 1.5\)",
+                               lambda: lt.nn.FractionalMaxPool3d(2, output_ratio=1.5)),
+        "module_both": raises(ValueError, r"only one of output_size and output_ratio",
+                              lambda: lt.nn.FractionalMaxPool2d(2, 2, 0.5)),
+        "pool_too_large": raises(RuntimeError, r"fractional_max_pool2d: pool height 3 too large relative to input "
+                                               r"height 5 for output size \(4, 2\) \(input shape \(2, 2, 5, 4\)\)",
+                                 lambda: lt.nn.functional.fractional_max_pool2d(lt.ones(*IMG), 3, (4, 2))),
+        "3d_last_window_at_the_end": raises(RuntimeError, r"fractional_max_pool3d: pool time 2 too large relative to "
+                                                          r"input time 4", lambda: lt.nn.functional.fractional_max_pool3d(
+                                                              lt.ones(1, 1, 4, 4, 4), 2, 3)),
+        "samples_shape": raises(RuntimeError, r"_random_samples must be float32 of shape \(2, 2, 3\), got float32 of "
+                                              r"shape \(2, 2, 2\)", lambda: lt.nn.functional.fractional_max_pool3d(
+                                                  lt.ones(2, 2, 4, 4, 4), 2, 2, _random_samples=lt.ones(2, 2, 2))),
+        "input_rank": raises(RuntimeError, r"fractional_max_pool3d: expected a float 4D or 5D input",
+                             lambda: lt.nn.functional.fractional_max_pool3d(lt.ones(2, 3, 4), 1, 1)),
+    }, run)
+
+
 # ---- 3-D, power-average and adaptive pooling -------------------------------------------------------
 POOLING = {
     "max_pool3d": (lambda m, x: m.nn.functional.max_pool3d(x, 2, (1, 2, 2), 1), VOL),
