@@ -282,6 +282,7 @@ ORTHOGONAL = {  # weight shape (out, in), orthogonal_map
     "wide_householder_default": ((3, 5), None),
     "tall_matrix_exp": ((5, 3), "matrix_exp"),
     "cayley_without_trivialization": ((3, 3), "cayley", False),
+    "wide_householder_without_trivialization": ((3, 5), "householder", False),
 }
 
 
@@ -325,6 +326,18 @@ def test_orthogonal_weight_starts_as_the_q_of_the_weight_and_takes_an_assigned_m
         assert_close(lm.parametrizations.weight.original, tm.parametrizations.weight.original, what="original")
 
 
+def test_orthogonal_householder_without_trivialization_starts_from_the_weights_reflectors():
+    """The original is geqrf's packed QR of the weight with its diagonal made +-1 (R above it).
+    On numpy: a column at a time, the reflectors are many small kernels to build on OpenCL."""
+    with using("numpy", True):
+        for n_out, n_in in ((4, 4), (5, 3), (3, 5)):
+            tm, lm = _linear_pair(n_in, n_out)
+            torch.nn.utils.parametrizations.orthogonal(tm, orthogonal_map="householder", use_trivialization=False)
+            lt.nn.utils.parametrizations.orthogonal(lm, orthogonal_map="householder", use_trivialization=False)
+            assert_close(lm.parametrizations.weight.original, tm.parametrizations.weight.original, what="original")
+            assert_close(lm.weight, tm.weight, what="weight")
+
+
 def test_orthogonal_parametrization_refusals():
     with pytest.raises(ValueError, match="Expected a matrix or batch of matrices. Got a tensor of 1 dimensions"):
         lt.nn.utils.parametrizations.orthogonal(lt.nn.Linear(2, 2), "bias")
@@ -334,8 +347,6 @@ def test_orthogonal_parametrization_refusals():
     with pytest.raises(NotImplementedError, match="matrix exponential or the Cayley parametrizations when "
                                                   "use_trivialization=False"):
         without.weight = lt.eye(2)
-    with pytest.raises(NotImplementedError, match="householder map with use_trivialization=False .* no geqrf"):
-        lt.nn.utils.parametrizations.orthogonal(lt.nn.Linear(2, 3), use_trivialization=False)
     module = lt.nn.utils.parametrizations.orthogonal(lt.nn.Linear(2, 3))
     with pytest.raises(ValueError, match=r"shape \(3, 2\). Got a tensor of shape \(2, 3\)"):
         module.weight = lt.ones(2, 3)

@@ -11,12 +11,13 @@ from __future__ import annotations
 from enum import Enum
 
 from ...autodiff.grad_mode import no_grad
-from ...creation import eye, zeros_like
-from ...elementwise import allclose
+from ...creation import arange, eye, zeros_like
+from ...elementwise import allclose, where
 from ...elimination import solve
 from ...linalg import householder_product, matrix_exp, qr
-from ...movement import cat
+from ...movement import cat, stack
 from ...random import randn
+from ...ir import dtype as D
 from ...tensor import Tensor
 from ...type_info import finfo
 from ..module import Module
@@ -60,6 +61,32 @@ def _is_orthogonal(Q: Tensor) -> bool:
     return allclose(Q.mH @ Q, identity, atol=10.0 * n * finfo(Q.dtype).eps)
 
 
+def _reflectors(Q: Tensor) -> tuple[Tensor, Tensor]:
+    """LAPACK's geqrf of each tall matrix, unblocked (dgeqr2 with dlarfg's reflector): R on and
+    above the diagonal, each reflector's vector below it (its leading 1 implied), and tau."""
+    n, k = Q.shape[-2], Q.shape[-1]
+    rows = arange(n, device=Q.device)
+    A, taus = Q, []
+    for j in range(k):
+        column = A[..., :, j]
+        alpha = column[..., j]
+        below = where(rows > j, column, 0.0)
+        rest = below.square().sum(-1).sqrt()
+        beta = -(alpha.square() + rest.square()).sqrt() * where(alpha < 0, -1.0, 1.0)
+        reflect = rest != 0  # else H = I (tau 0) and the column stays
+        tau = where(reflect, (beta - alpha) / beta, 0.0)
+        v = where(rows > j, below / (alpha - beta).unsqueeze(-1), (rows == j).to(Q.dtype))
+        v = where(reflect.unsqueeze(-1), v, (rows == j).to(Q.dtype))
+        later = arange(k, device=Q.device) > j  # H applied to the columns right of j
+        update = tau.unsqueeze(-1).unsqueeze(-1) * v.unsqueeze(-1) * (v.unsqueeze(-1) * A).sum(-2, keepdim=True)
+        A = where(later, A - update, A)
+        packed = where(rows > j, where(reflect.unsqueeze(-1), v, column), where(rows == j, where(
+            reflect, beta, alpha).unsqueeze(-1), column))
+        A = where(arange(k, device=Q.device) == j, packed.unsqueeze(-1), A)
+        taus.append(tau)
+    return A, stack(taus, -1)
+
+
 def _make_orthogonal(A: Tensor) -> Tensor:
     """The Q of A = QR (A tall) with R's diagonal non-negative."""
     Q, R = qr(A)
@@ -98,9 +125,16 @@ class _Orthogonal(Module):
         n, k = Q.shape[-2], Q.shape[-1]
         if n < k:
             Q, n, k = Q.mT, k, n
-        if "base" not in self._buffers:  # (registration catches this and keeps the weight as the original)
-            raise NotImplementedError("It is not possible to assign to the matrix exponential or the Cayley "
-                                      "parametrizations when use_trivialization=False.")
+        if "base" not in self._buffers:
+            if self.orthogonal_map is not _OrthMaps.householder:  # (registration keeps the weight then)
+                raise NotImplementedError("It is not possible to assign to the matrix exponential or the Cayley "
+                                          "parametrizations when use_trivialization=False.")
+            # the reflectors of Q's QR, and the diagonal signs of an R made positive (where a
+            # reflection was skipped, tau 0, the column is not flipped: -1 there)
+            A, tau = _reflectors(Q)
+            signs = A.diagonal(dim1=-2, dim2=-1).sign() * where(tau == 0, -1.0, 1.0)
+            A = where(eye(n, k, dtype=D.bool_, device=A.device), signs.unsqueeze(-2), A)
+            return A.mT if Q_init.shape[-2] < Q_init.shape[-1] else A
         if n == k:
             Q = Q.clone() if _is_orthogonal(Q) else _make_orthogonal(Q)
         else:  # complete Q into an n x n orthogonal matrix
@@ -127,9 +161,6 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None 
     if orthogonal_map not in _OrthMaps.__members__:
         raise ValueError(f'orthogonal_map has to be one of "matrix_exp", "cayley", "householder". Got: '
                          f'{orthogonal_map}')
-    if orthogonal_map == "householder" and not use_trivialization:
-        raise NotImplementedError("orthogonal: the householder map with use_trivialization=False starts from the "
-                                  "weight's geqrf reflectors, and lazytensor has no geqrf")
     orth = _Orthogonal(weight, _OrthMaps[orthogonal_map], use_trivialization=use_trivialization)
     parametrize.register_parametrization(module, name, orth, unsafe=True)
     return module
