@@ -280,7 +280,6 @@ ORTHOGONAL = {  # weight shape (out, in), orthogonal_map
     "square_matrix_exp_default": ((4, 4), None),
     "tall_cayley": ((5, 3), "cayley"),
     "wide_householder_default": ((3, 5), None),
-    "tall_matrix_exp": ((5, 3), "matrix_exp"),
     "cayley_without_trivialization": ((3, 3), "cayley", False),
     "wide_householder_without_trivialization": ((3, 5), "householder", False),
 }
