@@ -124,6 +124,59 @@ def test_max_pool_gradient_keeps_its_history_under_create_graph_as_torch():
     check(list(found[0]), [t.detach() for t in found[1]])
 
 
+# ---- fractional max pooling ----------------------------------------------------------------------
+SAMPLES = {nd: np.random.default_rng(3).random((2, 2, nd)).astype(np.float32) for nd in (2, 3)}  # (N, C, nd)
+FRACTIONAL = {  # fn(m, x) -> (values, indices) for the same _random_samples, input shape, value domain
+    "2d_output_size": (lambda m, x: m.nn.functional.fractional_max_pool2d(
+        x, 2, (3, 2), return_indices=True, _random_samples=m.tensor(SAMPLES[2])), IMG, "ints"),
+    "2d_ratio_module": (lambda m, x: m.nn.FractionalMaxPool2d((2, 1), output_ratio=(0.5, 0.7), return_indices=True,
+                                                              _random_samples=m.tensor(SAMPLES[2]))(x), IMG, "any"),
+    "2d_with_indices_unbatched_one_window": (lambda m, x: m.nn.functional.fractional_max_pool2d_with_indices(
+        x[0], 3, 1, _random_samples=m.tensor(SAMPLES[2][:1])), IMG, "any"),
+    "3d_module": (lambda m, x: m.nn.FractionalMaxPool3d(2, (2, 1, 3), return_indices=True,
+                                                        _random_samples=m.tensor(SAMPLES[3][:1]))(x), VOL, "ints"),
+}
+
+
+def test_fractional_max_pooling_matches_torch_given_its_samples(env):
+    """OpenCL builds the kernels of one case (the others run the same code at other sizes)."""
+    not_eager_on_cl(env)
+    check_cases({k: v for k, v in FRACTIONAL.items() if env.device != "cl" or k == "3d_module"},
+                lambda case: _compare_pair(case[0], values(case[1], domain=case[2])))
+
+
+def test_fractional_max_pooling_draws_its_samples_from_the_generator(env):
+    not_eager_on_cl(env)
+    x = lt.tensor(values((2, 2, 8, 8)))
+    lt.manual_seed(5)
+    first = lt.nn.FractionalMaxPool2d(2, 4, return_indices=True)(x)
+    lt.manual_seed(5)
+    samples = lt.rand(2, 2, 2)
+    check(first, list(lt.nn.functional.fractional_max_pool2d(x, 2, 4, return_indices=True, _random_samples=samples)))
+
+
+def test_fractional_max_pooling_rejects_bad_input():
+    check_cases({
+        "no_size": raises(ValueError, r"fractional_max_pool2d requires specifying either an output_size or an "
+                                      r"output_ratio", lambda: lt.nn.functional.fractional_max_pool2d(lt.ones(*IMG), 2)),
+        "module_ratio": raises(ValueError, r"output_ratio must be between 0 and 1 \(got 1.5\)",
+                               lambda: lt.nn.FractionalMaxPool3d(2, output_ratio=1.5)),
+        "module_both": raises(ValueError, r"only one of output_size and output_ratio",
+                              lambda: lt.nn.FractionalMaxPool2d(2, 2, 0.5)),
+        "pool_too_large": raises(RuntimeError, r"fractional_max_pool2d: pool height 3 too large relative to input "
+                                               r"height 5 for output size \(4, 2\) \(input shape \(2, 2, 5, 4\)\)",
+                                 lambda: lt.nn.functional.fractional_max_pool2d(lt.ones(*IMG), 3, (4, 2))),
+        "3d_last_window_at_the_end": raises(RuntimeError, r"fractional_max_pool3d: pool time 2 too large relative to "
+                                                          r"input time 4", lambda: lt.nn.functional.fractional_max_pool3d(
+                                                              lt.ones(1, 1, 4, 4, 4), 2, 3)),
+        "samples_shape": raises(RuntimeError, r"_random_samples must be float32 of shape \(2, 2, 3\), got float32 of "
+                                              r"shape \(2, 2, 2\)", lambda: lt.nn.functional.fractional_max_pool3d(
+                                                  lt.ones(2, 2, 4, 4, 4), 2, 2, _random_samples=lt.ones(2, 2, 2))),
+        "input_rank": raises(RuntimeError, r"fractional_max_pool3d: expected a float 4D or 5D input",
+                             lambda: lt.nn.functional.fractional_max_pool3d(lt.ones(2, 3, 4), 1, 1)),
+    }, run)
+
+
 # ---- 3-D, power-average and adaptive pooling -------------------------------------------------------
 POOLING = {
     "max_pool3d": (lambda m, x: m.nn.functional.max_pool3d(x, 2, (1, 2, 2), 1), VOL),
@@ -298,6 +351,69 @@ def test_embedding_bag_module_zeroes_its_padding_row_and_keeps_torchs_state_dict
     check(bag(lt.tensor([[4, 4]])), torch.zeros(1, 2))
 
 
+# ---- ctc_loss -----------------------------------------------------------------------------------
+CTC_TARGETS = _ints([1, 2, 2, 0], [3, 3, 0, 0], [4, 1, 2, 3])  # padded (N, S); a repeated label needs a blank
+CTC_CONCATENATED = np.concatenate([CTC_TARGETS[0, :3], CTC_TARGETS[1, :2], CTC_TARGETS[2]])
+CTC_LOGITS = values((5, 3, 5))  # (T, N, C)
+
+
+def _ctc(m, x, targets=CTC_TARGETS, input_lengths=(5, 4, 5), target_lengths=(3, 2, 4), normalise=True, **options):
+    return m.nn.functional.ctc_loss(x.log_softmax(-1) if normalise else x, m.tensor(targets), input_lengths,
+                                    target_lengths, **options)
+
+
+CTC = {  # fn(m, logits (T, N, C)): the loss; its gradient reaches the logits through log_softmax or not
+    "mean_tensor_lengths": lambda m, x: _ctc(m, x, input_lengths=m.tensor([5, 4, 5]),
+                                             target_lengths=m.tensor([3, 2, 4])),
+    "sum_concatenated_blank_4": lambda m, x: _ctc(m, x, np.where(CTC_CONCATENATED == 4, 0, CTC_CONCATENATED),
+                                                  blank=4, reduction="sum"),
+    # an empty input (loss inf, no gradient), an empty target, and PyTorch's gradient of raw log_probs
+    "none_of_raw_log_probs_empty_input_and_target": lambda m, x: _ctc(
+        m, x, normalise=False, input_lengths=(0, 5, 4), target_lengths=(3, 0, 4), reduction="none"),
+    "zero_infinity_mean_of_an_impossible_alignment": lambda m, x: m.nn.CTCLoss(zero_infinity=True)(
+        x.log_softmax(-1), m.tensor(CTC_TARGETS), (5, 1, 5), (3, 2, 4)),
+    "unbatched": lambda m, x: m.nn.functional.ctc_loss(x[:, 0].log_softmax(-1), m.tensor(CTC_TARGETS[0, :3]),
+                                                       m.tensor(5), m.tensor(3)),
+}
+
+
+def test_ctc_loss_matches_torchs_values_and_gradients(env):
+    """On OpenCL one case: each time step is a kernel or two of its own, some fifty in all to build."""
+    not_eager_on_cl(env)
+    check_cases({k: v for k, v in CTC.items() if env.device != "cl" or k == "mean_tensor_lengths"},
+                lambda fn: compare_with_grads(fn, CTC_LOGITS, rtol=1e-5, atol=1e-5))
+
+
+def test_ctc_loss_backward_is_torchs_node(env):
+    not_eager_on_cl(env)
+    x = lt.tensor(CTC_LOGITS, requires_grad=True)
+    assert _ctc(lt, x, normalise=False, reduction="none").grad_fn.name() == "CtcLossBackward0"
+
+
+def test_ctc_loss_rejects_bad_input(env):
+    not_eager_on_cl(env)
+    x = lt.tensor(CTC_LOGITS).log_softmax(-1)
+    check_cases({
+        "input_length_past_the_input": raises(RuntimeError, r"ctc_loss: input_lengths\[0\] = 6 must lie in \[0, 5\].*"
+                                                            r"log_probs float32\[5, 3, 5\], targets int64\[3, 4\]",
+                                              lambda: _ctc(lt, x, input_lengths=(6, 5, 5), normalise=False)),
+        "negative_target_length": raises(RuntimeError, r"ctc_loss: target_lengths\[1\] = -2 is negative",
+                                         lambda: _ctc(lt, x, target_lengths=(3, -2, 4), normalise=False)),
+        "target_longer_than_the_padded_targets": raises(
+            RuntimeError, r"ctc_loss: padded targets must be of shape \(batch_size 3, at least the largest target "
+                          r"length 5\)", lambda: _ctc(lt, x, target_lengths=(3, 2, 5), normalise=False)),
+        "concatenated_targets_of_another_length": raises(
+            RuntimeError, r"exactly the sum of target_lengths, 10 labels .*targets int64\[9\]",
+            lambda: _ctc(lt, x, CTC_CONCATENATED, target_lengths=(3, 3, 4), normalise=False)),
+        "lengths_for_another_batch": raises(RuntimeError, r"input_lengths must be of size batch_size 3, got 2",
+                                            lambda: _ctc(lt, x, input_lengths=(6, 6), normalise=False)),
+        "blank_out_of_range": raises(RuntimeError, r"blank 5 must be in label range \[0, 5\)",
+                                     lambda: _ctc(lt, x, blank=5, normalise=False)),
+        "float_targets": raises(RuntimeError, r"integer targets",
+                                lambda: _ctc(lt, x, CTC_TARGETS.astype(np.float32), normalise=False)),
+    }, run)
+
+
 # ---- random layers: checked by the laws their draws follow ---------------------------------------------
 def test_rrelu_in_training_scales_each_negative_by_a_uniform_slope_which_is_its_gradient(env):
     lower, upper = 0.1, 0.3
@@ -410,6 +526,9 @@ LAZY_MODULES = {  # name, constructor arguments, input shape
     "LazyConvTranspose2d": ("LazyConvTranspose2d", (4, 3, 2), (2, 2, 3, 3)),
     "LazyBatchNorm1d": ("LazyBatchNorm1d", (), (4, 3)),
     "LazyBatchNorm2d": ("LazyBatchNorm2d", (), (2, 3, 2, 2)),
+    "LazyInstanceNorm1d": ("LazyInstanceNorm1d", (), (2, 3, 5)),
+    "LazyInstanceNorm2d_momentum": ("LazyInstanceNorm2d", (1e-3, 0.3), (2, 3, 2, 2)),
+    "LazyInstanceNorm3d_without_running_stats": ("LazyInstanceNorm3d", (1e-5, 0.1, True, False), (1, 2, 3, 2, 2)),
 }
 
 
@@ -447,12 +566,23 @@ def test_lazy_parameters_are_materialised_in_place_for_an_optimiser_made_before_
     np.testing.assert_allclose(module.weight.numpy(), before - 0.5, rtol=1e-6)
 
 
+def test_lazy_instance_norm_reads_the_channels_of_an_unbatched_input_from_its_first_dim():
+    module, x = lt.nn.LazyInstanceNorm1d(), values((3, 5))
+    out = module(lt.tensor(x))
+    assert type(module) is lt.nn.InstanceNorm1d and module.num_features == 3
+    assert tuple(module.weight.shape) == tuple(module.running_var.shape) == (3,)
+    check(out, torch.nn.InstanceNorm1d(3, affine=True, track_running_stats=True)(torch.tensor(x)).detach(),
+          rtol=1e-5, atol=1e-5)
+
+
 def test_lazy_modules_reject_bad_input():
     check_cases({
         "conv_input_rank": raises(RuntimeError, r"Expected 3D \(unbatched\) or 4D \(batched\) input to LazyConv2d",
                                   lambda: lt.nn.LazyConv2d(2, 3)(lt.ones(2, 3))),
         "conv_groups": raises(ValueError, r"in_channels \(3\) must be divisible by groups \(2\)",
                               lambda: lt.nn.LazyConv1d(4, 1, groups=2)(lt.ones(1, 3, 5))),
+        "instance_norm_input_rank": raises(ValueError, r"LazyInstanceNorm2d: expected 3D or 4D input \(got 2D",
+                                           lambda: lt.nn.LazyInstanceNorm2d()(lt.ones(2, 3))),
         "placeholder_into_a_regular_module": raises(RuntimeError, r"Can't access the shape",
                                                     lambda: lt.nn.Linear(2, 3).load_state_dict(
                                                         lt.nn.LazyLinear(3).state_dict())),

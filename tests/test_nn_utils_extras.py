@@ -276,6 +276,76 @@ def test_skip_init_and_the_deprecated_clip_grad_norm():
     assert parameters_to_vector([p]).shape == (4,)
 
 
-def test_orthogonal_parametrization_is_not_there():
-    with pytest.raises(NotImplementedError, match="orthogonal"):
-        lt.nn.utils.parametrizations.orthogonal(lt.nn.Linear(2, 2))
+ORTHOGONAL = {  # weight shape (out, in), orthogonal_map
+    "square_matrix_exp_default": ((4, 4), None),
+    "tall_cayley": ((5, 3), "cayley"),
+    "wide_householder_default": ((3, 5), None),
+    "cayley_without_trivialization": ((3, 3), "cayley", False),
+    "wide_householder_without_trivialization": ((3, 5), "householder", False),
+}
+
+
+def test_orthogonal_parametrization_matches_torch_after_loading_its_state(env):
+    """The original is moved off its initial -I (its diagonal kept for the householder map, whose
+    columns it signs), so every map is exercised; weights, output and the original's gradient
+    match torch's. Without the trivialization the original is the weight itself. OpenCL builds
+    the kernels of one case."""
+    not_eager_on_cl(env)
+
+    def case(case):
+        (n_out, n_in), kind, *trivial = case
+        tm, lm = _linear_pair(n_in, n_out)
+        torch.nn.utils.parametrizations.orthogonal(tm, orthogonal_map=kind, use_trivialization=trivial != [False])
+        lt.nn.utils.parametrizations.orthogonal(lm, orthogonal_map=kind, use_trivialization=trivial != [False])
+        assert list(lm.state_dict()) == list(tm.state_dict())
+        original = tm.parametrizations.weight.original
+        with torch.no_grad():
+            original.add_(data(tuple(original.shape), seed=5, scale=0.3).tril(-1))
+        _load(lm, tm)
+        assert_close(lm.weight, tm.weight, what="weight")
+        _forward_backward(tm, lm, data((2, n_in), seed=3))
+        assert_close(lm.parametrizations.weight.original.grad, tm.parametrizations.weight.original.grad,
+                     what="grad")
+    check_cases({k: v for k, v in ORTHOGONAL.items() if env.device != "cl" or k == "tall_cayley"}, case)
+
+
+def test_orthogonal_weight_starts_as_the_q_of_the_weight_and_takes_an_assigned_matrix():
+    """At registration the weight is its QR's Q (R's diagonal made positive); an orthogonal matrix
+    assigned to it is kept as it is, another one replaced by its Q."""
+    tm, lm = _linear_pair(4, 4)
+    torch.nn.utils.parametrizations.orthogonal(tm)
+    lt.nn.utils.parametrizations.orthogonal(lm)
+    assert_close(lm.weight, tm.weight, what="initial weight")
+    rotation = torch.linalg.qr(data((4, 4), seed=7))[0]
+    for value in (rotation, data((4, 4), seed=8)):
+        with torch.no_grad():
+            tm.weight = value
+        lm.weight = to_lt(value)
+        assert_close(lm.weight, tm.weight, what="assigned weight")
+        assert_close(lm.parametrizations.weight.original, tm.parametrizations.weight.original, what="original")
+
+
+def test_orthogonal_householder_without_trivialization_starts_from_the_weights_reflectors():
+    """The original is geqrf's packed QR of the weight with its diagonal made +-1 (R above it).
+    On numpy: a column at a time, the reflectors are many small kernels to build on OpenCL."""
+    with using("numpy", True):
+        for n_out, n_in in ((4, 4), (5, 3), (3, 5)):
+            tm, lm = _linear_pair(n_in, n_out)
+            torch.nn.utils.parametrizations.orthogonal(tm, orthogonal_map="householder", use_trivialization=False)
+            lt.nn.utils.parametrizations.orthogonal(lm, orthogonal_map="householder", use_trivialization=False)
+            assert_close(lm.parametrizations.weight.original, tm.parametrizations.weight.original, what="original")
+            assert_close(lm.weight, tm.weight, what="weight")
+
+
+def test_orthogonal_parametrization_refusals():
+    with pytest.raises(ValueError, match="Expected a matrix or batch of matrices. Got a tensor of 1 dimensions"):
+        lt.nn.utils.parametrizations.orthogonal(lt.nn.Linear(2, 2), "bias")
+    with pytest.raises(ValueError, match='orthogonal_map has to be one of .* Got: qr'):
+        lt.nn.utils.parametrizations.orthogonal(lt.nn.Linear(2, 2), orthogonal_map="qr")
+    without = lt.nn.utils.parametrizations.orthogonal(lt.nn.Linear(2, 2), use_trivialization=False)
+    with pytest.raises(NotImplementedError, match="matrix exponential or the Cayley parametrizations when "
+                                                  "use_trivialization=False"):
+        without.weight = lt.eye(2)
+    module = lt.nn.utils.parametrizations.orthogonal(lt.nn.Linear(2, 3))
+    with pytest.raises(ValueError, match=r"shape \(3, 2\). Got a tensor of shape \(2, 3\)"):
+        module.weight = lt.ones(2, 3)

@@ -1291,3 +1291,6 @@ from .embedding_bag import embedding_bag  # noqa: E402,F401  (nn/embedding_bag.p
 from .spatial import affine_grid, grid_sample  # noqa: E402,F401  (nn/spatial.py)
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle,  # noqa: E402,F401
                          upsample)  # (nn/resampling.py)
+from .ctc import ctc_loss  # noqa: E402,F401  (nn/ctc.py)
+from .fractional_pooling import (fractional_max_pool2d, fractional_max_pool2d_with_indices,  # noqa: E402,F401
+                                 fractional_max_pool3d, fractional_max_pool3d_with_indices)  # (nn/fractional_pooling.py)

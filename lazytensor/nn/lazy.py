@@ -1,5 +1,5 @@
 """Modules whose sizes are inferred at the first call (LazyLinear, LazyConv1-3d,
-LazyConvTranspose1-3d, LazyBatchNorm1-3d), with UninitializedParameter / UninitializedBuffer: placeholders without a
+LazyConvTranspose1-3d, LazyBatchNorm1-3d, LazyInstanceNorm1-3d), with UninitializedParameter / UninitializedBuffer: placeholders without a
 shape, materialised in place (so an optimiser holding them sees the real values) once the
 first input is seen, or when a state_dict with their shapes is loaded. The module then
 becomes the regular one (cls_to_become), as in PyTorch."""
@@ -11,7 +11,7 @@ from ..tensor import Tensor
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .linear import Linear
 from .module import Module
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .parameter import Parameter
 
 _SHAPELESS = ("Can't access the shape of an uninitialized parameter or buffer. This error usually happens in "
@@ -204,10 +204,25 @@ class _LazyBatchNorm(LazyModuleMixin):
         if input.ndim < 2:
             raise ValueError(f"{type(self).__name__}: expected an input with a channel dim, got shape "
                              f"{tuple(input.shape)}")
-        self.num_features = self.num_features or input.shape[1]
+        self.num_features = self.num_features or input.shape[self._channel_dim(input)]
         if self.has_uninitialized_params():
             self._materialize({name: (self.num_features,)
                                for name in ("weight", "bias", "running_mean", "running_var")})
+
+    def _channel_dim(self, input: Tensor) -> int:
+        return 1
+
+
+class _LazyInstanceNorm(_LazyBatchNorm):
+    """PyTorch's defaults for the lazy form: affine and running statistics on."""
+
+    def _channel_dim(self, input: Tensor) -> int:
+        """The channels of an unbatched input lead (PyTorch reads dim 1 there too, a spatial dim)."""
+        n = self._spatial
+        if input.ndim not in (n + 1, n + 2):
+            raise ValueError(f"{type(self).__name__}: expected {n + 1}D or {n + 2}D input (got {input.ndim}D input "
+                             f"of shape {tuple(input.shape)})")
+        return 0 if input.ndim == n + 1 else 1
 
 
 def _lazy_norm(name: str, regular: type) -> type:
@@ -217,3 +232,6 @@ def _lazy_norm(name: str, regular: type) -> type:
 LazyBatchNorm1d = _lazy_norm("LazyBatchNorm1d", BatchNorm1d)
 LazyBatchNorm2d = _lazy_norm("LazyBatchNorm2d", BatchNorm2d)
 LazyBatchNorm3d = _lazy_norm("LazyBatchNorm3d", BatchNorm3d)
+LazyInstanceNorm1d = _lazy("LazyInstanceNorm1d", _LazyInstanceNorm, InstanceNorm1d, "num_features")
+LazyInstanceNorm2d = _lazy("LazyInstanceNorm2d", _LazyInstanceNorm, InstanceNorm2d, "num_features")
+LazyInstanceNorm3d = _lazy("LazyInstanceNorm3d", _LazyInstanceNorm, InstanceNorm3d, "num_features")

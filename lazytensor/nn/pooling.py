@@ -150,3 +150,41 @@ class MaxUnpool1d(MaxUnpool2d):
 
 class MaxUnpool3d(MaxUnpool2d):
     FUNCTION = staticmethod(F.max_unpool3d)
+
+
+class _FractionalMaxPoolNd(Module):
+    """Checks its options as PyTorch's; `_random_samples`, a buffer, fixes the windows."""
+    _nd = 2
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices: bool = False,
+                 _random_samples: Tensor | None = None) -> None:
+        super().__init__()
+        nd, name = self._nd, type(self).__name__
+        self.kernel_size = kernel_size if isinstance(kernel_size, (list, tuple)) else (kernel_size,) * nd
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = _spread(output_size, nd)
+        self.output_ratio = _spread(output_ratio, nd)
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input: Tensor):
+        function = F.fractional_max_pool2d if self._nd == 2 else F.fractional_max_pool3d
+        return function(input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+                        _random_samples=self._random_samples)
+
+
+def _spread(value, nd: int):
+    return value if value is None or isinstance(value, (list, tuple)) else (value,) * nd
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    _nd = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    _nd = 3

@@ -65,6 +65,11 @@ def _render_all(specs: list[KernelSpec], device, resized: bool = False,
     remembered as shared. `kept`, if given, receives per spec what a plan on disk keeps
     (runtime/plan_cache.py): None for an empty kernel, else its name suffix and program."""
     prepared, sources, new, suffixes = [], {}, [], []
+    # per base name, the suffix after the largest one this batch gave: a kernel whose name is
+    # taken goes straight there, not through every suffix before it (a long unrolled loop has
+    # hundreds of kernels of one name that differ only in an offset; trying each suffix in turn
+    # rendered the k-th of them k times)
+    free: dict[str, int] = {}
     for spec in specs:
         if _attach_empty(spec, device):
             suffixes.append(None)
@@ -77,7 +82,11 @@ def _render_all(specs: list[KernelSpec], device, resized: bool = False,
                 program = _rendered(device, spec, suffix, resized)
             if all(sources.get(name, src) == src for name, src in program.sources.items()):
                 break
-            suffix += 1
+            base = min(program.sources) if suffix == 0 else None
+            suffix = max(suffix + 1, free.get(base, 0)) if base is not None else suffix + 1
+        if suffix:
+            base = min(_rendered(device, spec, 0, resized).sources)
+            free[base] = max(free.get(base, 0), suffix + 1)
         sources.update(program.sources)
         if not known:
             new.append((len(prepared), (device.name, spec.key, suffix)))

@@ -1,5 +1,5 @@
-"""torch.nn.utils.parametrizations: weight_norm and spectral_norm as parametrizations (the
-weight recomputed from `parametrizations.weight.original*` at each read)."""
+"""torch.nn.utils.parametrizations: weight_norm, spectral_norm and orthogonal as
+parametrizations (the weight recomputed from `parametrizations.weight.original*` at each read)."""
 from __future__ import annotations
 
 from ...autodiff.grad_mode import no_grad
@@ -7,6 +7,7 @@ from ...tensor import Tensor
 from ..functional import normalize
 from ..module import Module
 from . import parametrize
+from .orthogonal import orthogonal  # noqa: F401  (nn/utils/orthogonal.py)
 from .weight_norm import _norm_except_dim
 
 __all__ = ["weight_norm", "spectral_norm", "orthogonal"]
@@ -104,9 +105,3 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
         raise ValueError(f"Module '{type(module).__name__}' has no parameter or buffer with name '{name}'")
     dim = _default_dim(module) if dim is None else dim
     return parametrize.register_parametrization(module, name, _SpectralNorm(weight, n_power_iterations, dim, eps))
-
-
-def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None = None, *,
-               use_trivialization: bool = True) -> Module:
-    raise NotImplementedError("parametrizations.orthogonal is not supported: its maps need matrix_exp or "
-                              "householder_product, which lazytensor does not have")
