@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
+from .ir.node import fresh_nodes
+
 _CAPTURING: list[str] = []  # the functions being captured, innermost last
 ACTIVE: Optional["Recording"] = None  # the recording of the capture in progress, if any
 
@@ -138,7 +140,8 @@ def recording(rec: Recording) -> Iterator[Recording]:
     global ACTIVE
     outer, ACTIVE = ACTIVE, rec
     try:
-        yield rec
+        with fresh_nodes():
+            yield rec
     finally:
         ACTIVE = outer
 

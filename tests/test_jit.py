@@ -410,8 +410,6 @@ def test_an_index_check_asked_before_a_pending_tensor_is_read_is_replayed():
         out.numpy()
 
 
-@pytest.mark.xfail(strict=True, reason="known: the call's `w * 2` is hash-consed with the expression pending in "
-                   "`p`, which the capture realises into p's buffer; the replay then reads p for it")
 def test_a_pending_tensor_whose_expression_the_call_also_builds_is_read_apart_from_it():
     """`w * 2` inside the call is the same expression as the one pending in `p` at the capture
     (hash-consing); the replay computes it rather than read `p`, which holds w * k later."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import weakref
+from contextlib import contextmanager
 from itertools import compress
 from operator import call
-from typing import Any
+from typing import Any, Iterator
 
 from . import ops as O
 from .dtype import DType, bool_, wrap_integer
@@ -54,6 +55,23 @@ class Epoch:
     """Counts realisations, so that a node knows which realisations ran before it was built
     (ir/schedule_cache.py: a value that a later realisation computes again is stored)."""
     now = 0
+    # make() finds no node built before this epoch: an lt.jit capture starts one, so that an
+    # expression the call builds is the call's own work, never a value pending from before
+    # the call (which the capture realises outside the recording, into a tensor's memory
+    # that holds another value at the next call)
+    reuse_from = 0
+
+
+@contextmanager
+def fresh_nodes() -> Iterator[None]:
+    """Inside, make() builds every node anew that was built before (a new epoch begins)."""
+    outer = Epoch.reuse_from
+    Epoch.now += 1
+    Epoch.reuse_from = Epoch.now
+    try:
+        yield
+    finally:
+        Epoch.reuse_from = outer
 
 
 class Node:
@@ -149,7 +167,7 @@ def make(op: str, dtype: DType, shape: Shape, srcs: tuple[Node, ...] = (), arg: 
         key = (op, name, shape, arg if arg is None else _arg_key(arg), device, *map(id, srcs))
     ref = _CACHE.get(key)
     found = ref() if ref is not None else None
-    if found is not None and found.srcs == srcs:
+    if found is not None and found.srcs == srcs and found.born >= Epoch.reuse_from:
         return found
     node = new_node(op, dtype, shape, srcs, arg, device, key)
     _CACHE[key] = _ref(node)
