@@ -12,6 +12,7 @@ from .ir import build as B
 from .ir import dtype as D
 from .ir.node import Node, const
 from .creation import resolve_device
+from .autograd.function import differentiable
 from .data_dependent import nonzero
 from .tensor_base import TensorBase, wrap
 from .type_info import finfo
@@ -547,13 +548,38 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
     dt = result_dtype(x, *(v for v in (min, max) if v is not None))
-    out = x.to(dt)
-    # where, not maximum/minimum: at a bound the gradient passes to x (as PyTorch), NaN stays NaN
+    return _clamp(x.to(dt), min, max)
+
+
+def _clamp_value(x: Tensor, min, max) -> Tensor:
+    out = x
     if min is not None:
-        out = where(_or_nan(out < min, min), min, out)
+        out = where(_or_nan(out < min, min), min, out)  # a NaN stays NaN, a NaN bound gives NaN
     if max is not None:
         out = where(_or_nan(out > max, max), max, out)
     return out
+
+
+def _clamp_backward(grad: Tensor, x: Tensor, min, max) -> tuple:
+    """PyTorch's clamp_backward and clamp_backward_min_max: x's passes where min <= x <= max (so
+    not at a NaN, nor anywhere when min > max); a tensor bound's where x is beyond it, min's
+    only where min < max, max's also wherever max < min (the result is max there)."""
+    if min is None:
+        return _routed(grad, x <= max, x), None, _routed(grad, x > max, max)
+    if max is None:
+        return _routed(grad, x >= min, x), _routed(grad, x < min, min), None
+    return (_routed(grad, (x >= min) & (x <= max), x), _routed(grad, (x < min) & (min < max), min),
+            _routed(grad, (x > max) | (max < min), max))
+
+
+def _routed(grad: Tensor, passes: Tensor, to) -> Tensor | None:
+    """grad where `passes`, else 0, in the dtype of `to`; None where `to` is a number."""
+    if not isinstance(to, TensorBase):
+        return None
+    return where(passes, grad, 0.0).to(to.dtype)
+
+
+_clamp = differentiable("Clamp", _clamp_value, _clamp_backward)
 
 
 def _or_nan(beyond: Tensor, bound) -> Tensor:
@@ -638,10 +664,26 @@ def rad2deg(x: Tensor) -> Tensor:
 
 
 def logit(x: Tensor, eps: float | None = None) -> Tensor:
-    x = _float(x)
+    return _logit(_float(x), eps)
+
+
+def _logit_value(x: Tensor, eps: float | None) -> Tensor:
     if eps is not None:
         x = clamp(x, eps, 1.0 - eps)
     return (x / (1.0 - x)).log()
+
+
+def _logit_backward(grad: Tensor, x: Tensor, eps: float | None) -> tuple:
+    """PyTorch's logit_backward: grad / (x (1 - x)), grad * inf at 0 and 1 (signed by grad
+    alone); NaN outside [0, 1], or 0 outside [eps, 1 - eps] where x was clamped (the
+    composite's gradient was finite below 0)."""
+    inner = where((x == 0) | (x == 1), grad * math.inf, grad / (x * (1.0 - x)))
+    if eps is None:
+        return where((x < 0) | (x > 1), math.nan, inner), None
+    return where((x < eps) | (x > 1.0 - eps), 0.0, inner), None
+
+
+_logit = differentiable("Logit", _logit_value, _logit_backward)
 
 
 def logaddexp(a: Tensor, b: Tensor) -> Tensor:
@@ -660,21 +702,70 @@ def logaddexp2(a: Tensor, b: Tensor) -> Tensor:
 
 
 def hypot(a: Tensor, b: Tensor) -> Tensor:
+    """sqrt(a^2 + b^2), whose gradients are PyTorch's grad * a / result and grad * b / result
+    (NaN at the origin, 0 for a finite side beside an infinite one)."""
+    return _hypot(_float(a), _float(b))
+
+
+def _hypot_value(a: Tensor, b: Tensor) -> Tensor:
     """sqrt(a^2 + b^2) scaled by the larger magnitude, so that squares never overflow; an
     infinite side gives inf even beside NaN, as C's hypot."""
-    a, b = abs(_float(a)), abs(_float(b))
+    a, b = abs(a), abs(b)
     big, small = maximum(a, b), minimum(a, b)
     ratio = small / where(big == 0, 1.0, big)
     out = big * (1.0 + ratio * ratio).sqrt()
     return where(isinf(a) | isinf(b), math.inf, out)
 
 
+def _hypot_backward(grad: Tensor, a: Tensor, b: Tensor) -> tuple:
+    out = _hypot_value(a, b)
+    return (grad * a / out).to(a.dtype), (grad * b / out).to(b.dtype)
+
+
+_hypot = differentiable("Hypot", _hypot_value, _hypot_backward)
+
+
 def xlogy(x, y) -> Tensor:
     """x * log(y), 0 where x is 0 (unless y is NaN), as PyTorch; either may be a number."""
-    dt = _float_type(result_dtype(x, y))
-    device, shape = _placed("xlogy", (x, y))
-    x, y = (wrap(as_node(v, dt, shape, device)) for v in (x, y))
-    return where(isnan(y), math.nan, where(x == 0, 0.0, x * y.log()))
+    return _xlogy(x, y)
+
+
+def xlog1py(x, y) -> Tensor:
+    """x * log1p(y), 0 where x is 0 (unless y is NaN), as PyTorch; either may be a number."""
+    return _xlog1py(x, y)
+
+
+def _x_log(name: str, log_of: Callable[[Tensor], Tensor], pole: float):
+    """xlogy (log, pole 0) or xlog1py (log1p, pole -1), with PyTorch's gradients: x's is
+    xlogy(grad, y), but 0 where x is 0 and y is at or below the pole (where y is a number: unless
+    it is above it), as in derivatives.yaml; y's is grad * x / (y - pole)."""
+    def operands(x, y) -> tuple[Tensor, Tensor]:
+        dt = _float_type(result_dtype(x, y))
+        device, shape = _placed(name, (x, y))
+        return tuple(wrap(as_node(v, dt, shape, device)) for v in (x, y))
+
+    def value(x, y) -> Tensor:
+        x, y = operands(x, y)
+        return where(isnan(y), math.nan, where(x == 0, 0.0, x * log_of(y)))
+
+    def backward(grad: Tensor, x, y) -> tuple:
+        tx, ty = operands(x, y)
+        dx = dy = None
+        if isinstance(x, TensorBase):
+            kept = value(grad, y)
+            if isinstance(y, TensorBase):
+                dx = where((tx == 0) & (ty <= pole), 0.0, kept)
+            else:
+                dx = kept if y > pole else where(tx == 0, 0.0, kept)
+            dx = dx.to(x.dtype)
+        if isinstance(y, TensorBase):
+            dy = (grad * tx / (ty - pole)).to(y.dtype)
+        return dx, dy
+    return differentiable(name.capitalize(), value, backward)
+
+
+_xlogy = _x_log("xlogy", log, 0.0)
+_xlog1py = _x_log("xlog1py", log1p, -1.0)
 
 
 def fmax(a: Tensor, b: Tensor) -> Tensor:

@@ -347,9 +347,12 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
         return magnitude.sum(dims, keepdim=keepdim)
     if ord == 2:
         return _root((x * x).sum(dims, keepdim=keepdim), 0.5)
-    powers = (magnitude ** ord).sum(dims, keepdim=keepdim)
+    if ord < 1:  # PyTorch's gradient at a zero entry is 0, where |x| ** (ord - 1) is inf
+        zero = x == 0
+        entries = where(zero, 0.0 if ord > 0 else math.inf, where(zero, 1.0, magnitude) ** ord)
+        return entries.sum(dims, keepdim=keepdim) ** (1.0 / ord)
     # a root of a sum that is 0 has PyTorch's 0 gradient (_root), where ord > 1 would give NaN
-    return _root(powers, 1.0 / ord) if ord > 1 else powers ** (1.0 / ord)
+    return _root((magnitude ** ord).sum(dims, keepdim=keepdim), 1.0 / ord)
 
 
 def _row_peak(x: Tensor, dims) -> Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from .autograd.function import Function
+from .autograd.function import differentiable
 from .elementwise import _float, erf, erfc, erfc_factors, exp, isinf, log, log1p, polynomial, sin, tan, where
 from .tensor_base import TensorBase
 
@@ -35,18 +35,10 @@ def _float_input(op: str, x) -> Tensor:
 
 def _differentiable(name: str, value: Callable[[Tensor], Tensor], derivative: Callable[[Tensor], Tensor]):
     """The op `value` on float tensors, whose gradient is grad * derivative(x)."""
-    def forward(ctx, x: Tensor) -> Tensor:
-        ctx.save_for_backward(x)
-        return value(x)
-
-    def backward(ctx, grad: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return grad * derivative(x)
-
-    fn = type(name.capitalize(), (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+    fn = differentiable(name.capitalize(), value, lambda grad, x: (grad * derivative(x),))
 
     def op(input: Tensor) -> Tensor:
-        return fn.apply(_float_input(name, input))
+        return fn(_float_input(name, input))
     op.__name__ = name
     op.__doc__ = value.__doc__
     return op
@@ -312,10 +304,17 @@ def _i0(x: Tensor) -> Tensor:
 i0 = _differentiable("i0", _i0, i1)
 
 
-def entr(input: Tensor) -> Tensor:
+def _entr(x: Tensor) -> Tensor:
     """-x log x elementwise: 0 at 0, -inf below 0."""
-    x = _float_input("entr", input)
     return where(x < 0, -math.inf, where(x == 0, 0.0, -x * log(where(x == 0, 1.0, x))))
+
+
+def _entr_derivative(x: Tensor) -> Tensor:
+    """PyTorch's -(1 + log x), unguarded: inf at 0 (so NaN for a gradient of 0), NaN below."""
+    return -(1 + log(x))
+
+
+entr = _differentiable("entr", _entr, _entr_derivative)
 
 
 def mvlgamma(input: Tensor, p: int) -> Tensor:

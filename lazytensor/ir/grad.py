@@ -36,14 +36,13 @@ def _pick(winner: Node, grad: Node) -> Node:
 
 
 def _max_min(n: Node, s, g: Node) -> Grads:
+    """PyTorch's maximum / minimum backward: half each at a tie, and all of it to both where
+    either is NaN (neither loses a comparison with a NaN)."""
     a, b = s
-    better = _e("lt", b, a) if n.op == "max" else _e("lt", a, b)
-    worse = _e("lt", a, b) if n.op == "max" else _e("lt", b, a)
-    tie = _e("eq", a, b)
-    half = _e("mul", g, _c(g, 0.5))
-    ga = _e("where", better, g, _pick(tie, half))
-    gb = _e("where", worse, g, _pick(tie, half))
-    return ga, gb
+    a_loses = _e("lt", a, b) if n.op == "max" else _e("lt", b, a)
+    b_loses = _e("lt", b, a) if n.op == "max" else _e("lt", a, b)
+    shared = _e("where", _e("eq", a, b), _e("mul", g, _c(g, 0.5)), g)
+    return _e("where", a_loses, _c(g, 0), shared), _e("where", b_loses, _c(g, 0), shared)
 
 
 def _pow(n: Node, s, g: Node) -> Grads:

@@ -12,14 +12,15 @@ from typing import Sequence
 
 from .. import checks
 from ..autodiff.grad_mode import no_grad
-from ..autograd.function import Function
+from ..autograd.function import Function, differentiable
 from ..creation import arange, full_like, ones, tensor
 from ..ir import dtype as D
 from .. import elementwise
 from ..elementwise import gelu, inplace, sigmoid, softplus, tanh, where  # noqa: F401
 from ..indexing import index_select
 from ..products import einsum
-from ..movement import cat, pad as _pad
+from ..movement import broadcast_tensors, cat, pad as _pad
+from ..reduce import vector_norm
 from ..random import rand
 from ..reduce import log_softmax as _log_softmax
 from ..reduce import softmax as _softmax
@@ -137,7 +138,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     """clamp's values (and dtype), but PyTorch's gradient: 0 at the bounds themselves too, where
     clamp passes it."""
     clamped = input.clamp(min_val, max_val)
-    return where((input <= min_val) | (input >= max_val), clamped.detach(), clamped)
+    return where((input <= min_val) | (input >= max_val), clamped.detach(), input.to(clamped.dtype))  # NaN passes
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -1017,12 +1018,19 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     return _reduce(loss, _reduction(reduction))
 
 
-def _log_at_least_minus_100(p: Tensor) -> Tensor:
-    """log(p) clamped at -100, as torch's binary_cross_entropy takes it; where p is 0 (a
-    saturated sigmoid) the log is of 1 and not taken, so that its gradient is 0, not 1/0 times
-    clamp's 0 (NaN)."""
-    positive = p > 0
-    return where(positive, where(positive, p, 1.0).log(), -100.0).clamp(min=-100.0)
+def _bce_value(x: Tensor, t: Tensor) -> Tensor:
+    """torch's elementwise loss: (t - 1) max(log1p(-x), -100) - t max(log x, -100)."""
+    return (t - 1) * (-x).log1p().clamp(min=-100.0) - t * x.log().clamp(min=-100.0)
+
+
+def _bce_backward(grad: Tensor, x: Tensor, t: Tensor) -> tuple:
+    """torch's binary_cross_entropy_backward, grad (x - t) / max((1 - x) x, 1e-12), and its
+    target backward, -logit(x) grad, unclamped (inf and NaN where x is 0 or 1): autograd
+    through the clamped logs gave 0 there, and a gradient of 1/x below 1e-12."""
+    return grad * (x - t) / ((1 - x) * x).clamp(min=1e-12), -(x / (1 - x)).log() * grad
+
+
+_bce = differentiable("BinaryCrossEntropy", _bce_value, _bce_backward)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -1031,10 +1039,12 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({tuple(target.shape)}) that is different to the input size "
                          f"({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
+    if weight is not None and weight.requires_grad:
+        raise RuntimeError("The function 'binary_cross_entropy' is not differentiable with respect to argument "
+                           f"'weight' (shape {tuple(weight.shape)}). This input cannot have requires_grad True.")
     checks.within("binary_cross_entropy", target.node, 0.0, 1.0, "target")
     checks.within("binary_cross_entropy", input.node, 0.0, 1.0, "input")
-    log_x, log_1mx = _log_at_least_minus_100(input), _log_at_least_minus_100(1 - input)
-    loss = -(target * log_x + (1 - target) * log_1mx)
+    loss = _bce(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -1071,10 +1081,16 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
-    n1 = (x1 * x1).sum(dim).sqrt().clamp(min=eps)
-    n2 = (x2 * x2).sum(dim).sqrt().clamp(min=eps)
-    return (x1 * x2).sum(dim) / (n1 * n2)
+    """torch's form: sum((x1 / |x1|) (x2 / |x2|)) over dim, of x1 and x2 broadcast, whose norms
+    are at least eps in value only (torch clamps them under no_grad): a zero vector's norm
+    passes the norm's own gradient, 0, where the quotient's NaN came through a clamp."""
+    x1, x2 = broadcast_tensors(x1, x2)
+    n1 = _at_least(vector_norm(x1, 2, dim, keepdim=True), eps)
+    n2 = _at_least(vector_norm(x2, 2, dim, keepdim=True), eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
 
+
+_at_least = differentiable("Clone", lambda x, floor: x.clamp(min=floor), lambda grad, x, floor: (grad, None))
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
