@@ -283,7 +283,9 @@ def fmod(a, b) -> Tensor:
 # Exponents PyTorch computes with another op, whose values at the edges are then its own:
 # (-0.0) ** -0.5 is rsqrt's -inf (pow's +inf), (-inf) ** -0.5 is rsqrt's NaN (pow's 0).
 _POW_AS = {2: lambda a: a * a, 1: lambda a: a.clone()}
-_FLOAT_POW_AS = {0.5: lambda a: a.sqrt(), -0.5: lambda a: a.rsqrt(), -1: lambda a: a.reciprocal()}
+# x ** -0.5 keeps pow's gradient, -0.5 x ** -1.5: at -0.0 it is -inf (rsqrt's own is +inf)
+_RSQRT_POWER = differentiable("Pow", lambda a: a.rsqrt(), lambda grad, a: (grad * (-0.5 * a.pow(-1.5)),))
+_FLOAT_POW_AS = {0.5: lambda a: a.sqrt(), -0.5: _RSQRT_POWER, -1: lambda a: a.reciprocal()}
 
 
 def pow(a, b) -> Tensor:
@@ -512,17 +514,34 @@ def _erfc_of_magnitude(x: Tensor) -> Tensor:
 
 
 def erfc(x: Tensor) -> Tensor:
-    x = _float(x)
+    return _erfc(_float(x))
+
+
+def erf(x: Tensor) -> Tensor:
+    return _erf(_float(x))
+
+
+def _erfc_value(x: Tensor) -> Tensor:
     tail = _erfc_of_magnitude(x)
     return where(x < 0, 2.0 - tail, tail)
 
 
-def erf(x: Tensor) -> Tensor:
-    x = _float(x)
+def _erf_value(x: Tensor) -> Tensor:
     tail = _erfc_of_magnitude(x)
     near = x.clamp(-ERF_SERIES_BELOW, ERF_SERIES_BELOW)  # clamped: an infinite x sends no NaN through it
     series = polynomial(near * near, _ERF_SERIES)
     return where(x.abs() < ERF_SERIES_BELOW, near * series, where(x < 0, tail - 1.0, 1.0 - tail))
+
+
+def _erf_slope(sign: float):
+    """PyTorch's erf (erfc) backward, +-2/sqrt(pi) exp(-x^2) grad: autograd through the
+    approximation would differentiate its error too, and gave 0 at NaN."""
+    return lambda grad, x: (sign * TWO_OVER_SQRT_PI * exp(-(x * x)) * grad,)
+
+
+TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_erf = differentiable("Erf", _erf_value, _erf_slope(1.0))
+_erfc = differentiable("Erfc", _erfc_value, _erf_slope(-1.0))
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
@@ -541,7 +560,8 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     the threshold: an overflow there would make the gradient NaN even where x is taken."""
     x = _float(x)
     scaled = x * beta
-    return where(scaled > threshold, x, log1p(exp(scaled.clamp(max=threshold))) / beta)
+    capped = where(scaled > threshold, threshold, scaled)  # not clamp, whose gradient at NaN is 0
+    return where(scaled > threshold, x, log1p(exp(capped)) / beta)
 
 
 def clamp(x: Tensor, min=None, max=None) -> Tensor:
@@ -593,7 +613,25 @@ clip = clamp
 
 
 def lerp(start: Tensor, end: Tensor, weight) -> Tensor:
-    return start + weight * (end - start)
+    return _lerp(start, end, weight)
+
+
+def _lerp_value(start: Tensor, end: Tensor, weight) -> Tensor:
+    """PyTorch's two forms: from start for a weight below 1/2 in magnitude, from end otherwise
+    (exact at weight 1, and what an infinite end gives)."""
+    near_start, near_end = start + weight * (end - start), end - (end - start) * (1 - weight)
+    if not isinstance(weight, TensorBase):
+        return near_start if builtins.abs(weight) < 0.5 else near_end
+    return where(abs(weight) < 0.5, near_start, near_end)
+
+
+def _lerp_backward(grad: Tensor, start: Tensor, end: Tensor, weight) -> tuple:
+    """PyTorch's: grad (1 - weight), grad weight, grad (end - start); finite where the value is NaN."""
+    dw = (grad * (end - start)).to(weight.dtype) if isinstance(weight, TensorBase) else None
+    return (grad * (1 - weight)).to(start.dtype), (grad * weight).to(end.dtype), dw
+
+
+_lerp = differentiable("Lerp", _lerp_value, _lerp_backward)
 
 
 def where(condition: Tensor, input=None, other=None) -> Tensor:
@@ -769,13 +807,15 @@ _xlog1py = _x_log("xlog1py", log1p, -1.0)
 
 
 def fmax(a: Tensor, b: Tensor) -> Tensor:
-    """The larger, where a NaN loses to a number (maximum propagates it)."""
-    return where(isnan(a), b, where(isnan(b), a, maximum(a, b)))
+    """The larger, where a NaN loses to a number (maximum propagates it); a tie's gradient goes
+    to a, as PyTorch's (a's where a >= b or b is NaN, b's elsewhere)."""
+    return where((a >= b) | isnan(b), a, b)
 
 
 def fmin(a: Tensor, b: Tensor) -> Tensor:
-    """The smaller, where a NaN loses to a number (minimum propagates it)."""
-    return where(isnan(a), b, where(isnan(b), a, minimum(a, b)))
+    """The smaller, where a NaN loses to a number (minimum propagates it); a tie's gradient goes
+    to a, as PyTorch's."""
+    return where((a <= b) | isnan(b), a, b)
 
 
 def copysign(input, other) -> Tensor:
@@ -795,7 +835,15 @@ def heaviside(input: Tensor, values) -> Tensor:
     if isinstance(values, TensorBase) and values.dtype != input.dtype:
         raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes: input "
                            f"{input.dtype.name} {tuple(input.shape)}, values {values.dtype.name} {tuple(values.shape)}")
-    return where(input == 0, values, (input > 0).to(input.dtype))
+    return _heaviside(input, values)
+
+
+def _no_heaviside_derivative(grad: Tensor, input: Tensor, values) -> tuple:
+    raise RuntimeError(f"derivative for aten::heaviside is not implemented (input {describe(input, values)})")
+
+
+_heaviside = differentiable("Heaviside", lambda input, values: where(input == 0, values, (input > 0).to(input.dtype)),
+                            _no_heaviside_derivative)
 
 
 def float_power(input, exponent) -> Tensor:

@@ -11,7 +11,7 @@ import math
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from .autograd.function import differentiable
-from .elementwise import _float, erf, erfc, erfc_factors, exp, isinf, log, log1p, polynomial, sin, tan, where
+from .elementwise import TWO_OVER_SQRT_PI, _float, erf, erfc, erfc_factors, exp, isinf, log, log1p, polynomial, sin, tan, where
 from .tensor_base import TensorBase
 
 if TYPE_CHECKING:
@@ -178,7 +178,6 @@ _GILES_TAIL = (2.83297682, 1.00167406, 0.00943887047, -0.0076224613, 0.005739507
                0.00134934322, 0.000100950558, -0.000200214257)
 GILES_TAIL_FROM, GILES_TAIL_TO = 5.0, 17.0  # the tail piece's range: float32's 1 - x reaches 6e-8
 TAIL_NEWTON_STEPS = 3
-TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 
 def _log_erfc(z: Tensor) -> Tensor:

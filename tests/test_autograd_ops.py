@@ -158,6 +158,11 @@ BINARY = {
     "xlog1py_number": (lambda m, x: m.special.xlog1py(x, -1.0), ORIGIN_X),
     "maximum_nan": (lambda m, x, y: m.maximum(x, y), ORIGIN_X, ORIGIN_Y),
     "minimum_nan": (lambda m, x, y: m.minimum(x, y), ORIGIN_X, ORIGIN_Y),
+    "fmax_ties_to_the_first": (lambda m, x, y: m.fmax(x, y), ORIGIN_X, ORIGIN_Y),
+    "fmin_ties_to_the_first": (lambda m, x, y: m.fmin(x, y), ORIGIN_X, ORIGIN_Y),
+    "pow_at_a_zero_base": (lambda m, x, y: m.pow(x, y), ORIGIN_X, ORIGIN_Y),
+    "lerp_at_infinities": (lambda m, x, y: m.lerp(x, y, 0.5) + m.lerp(x, y, 0.25), ORIGIN_X, ORIGIN_Y),
+    "lerp_tensor_weight_at_infinities": (lambda m, x, y: m.lerp(x, y, x * 0 + 0.75), ORIGIN_X, ORIGIN_Y),
 }
 
 SCALAR = {
@@ -598,7 +603,9 @@ def test_two_layer_mlp_with_cross_entropy_like_loss():
 
 # -------------------------------------------- gradients at the points where a formula breaks
 AT_ZERO = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]], np.float32)
-EDGES = np.array([[0.0, -0.0, 1.0, -0.5], [1.5, 0.25, 0.75, NAN]], np.float32)
+EDGES = np.array([[0.0, -0.0, 1.0, -0.5, -1.0], [1.5, 0.25, 0.75, NAN, 2.0]], np.float32)
+KINKS = np.array([[NAN, INF, -INF, 0.0, -0.0], [0.5, -0.5, 3.0, -3.0, 1.0]], np.float32)
+TIES = np.array([[2.0, 2.0, 1.0, -1.0], [1.0, NAN, 2.0, NAN]], np.float32)
 PROB_EDGES = np.array([[0.0, 1.0, 1e-20, 0.5], [1.0, 0.3, 1 - 1e-7, 0.0]], np.float32)
 SUBGRADIENTS = {
     "norm_of_a_zero_row": (lambda m, x: x.norm(dim=1), AT_ZERO),
@@ -617,10 +624,43 @@ SUBGRADIENTS = {
     "entr_at_0_and_below": (lambda m, x: m.special.entr(x), EDGES),
     "logit_outside_0_1": (lambda m, x: m.logit(x), EDGES),
     "logit_eps_outside": (lambda m, x: m.logit(x, eps=0.25), EDGES),
+    "acosh_at_minus_one": (lambda m, x: m.acosh(x), EDGES),
+    "x_to_the_minus_half_at_minus_0": (lambda m, x: x ** -0.5, EDGES),
+    "erf_erfc_at_nan": (lambda m, x: m.erf(x) + m.erfc(x) * 2, EDGES),
+    "pdist_half_of_equal_rows": (lambda m, x: m.nn.functional.pdist(m.cat([x, x[:1]]), 0.5), AT_ZERO[::-1]),
+    "multilabel_margin_at_0": (lambda m, x: m.nn.functional.multilabel_margin_loss(x, m.tensor([[0, -1, 1, 1],
+                                                                                              [1, 2, -1, 0]])),
+                               np.array([[1.0, 1.0, 0.0, 2.0], [0.0, 1.0, 1.0, 0.5]], np.float32)),
+    "max_min_median_of_all_ties_and_nan": (lambda m, x: m.stack([x.max(), x.min(), x.median(), x.nanmedian(),
+                                                                 x[0].max(), x[0].median(), x[0].nanmedian()]), TIES),
+    "inf_norms_beside_nan": (lambda m, x: m.linalg.vector_norm(x, INF, dim=1) + m.linalg.vector_norm(x, -INF, dim=1),
+                             TIES),
     "bce_at_0_and_1": (lambda m, x, t: m.nn.functional.binary_cross_entropy(x, t), PROB_EDGES, PROB_EDGES[::-1]),
     "bce_below_1e-12_sum": (lambda m, x, t: m.nn.functional.binary_cross_entropy(x * 1e-8, t, reduction="sum"),
                             PROB_EDGES, PROB_EDGES[::-1]),
 }
+
+
+NAN_KINKS = {name: (lambda m, x, f=f: f(m.nn.functional, x), KINKS) for name, f in {
+    "elu": lambda F, x: F.elu(x), "selu": lambda F, x: F.selu(x), "celu": lambda F, x: F.celu(x, 2.0),
+    "threshold": lambda F, x: F.threshold(x, 0.5, -1.0), "softshrink": lambda F, x: F.softshrink(x),
+    "hardshrink": lambda F, x: F.hardshrink(x), "hardswish": lambda F, x: F.hardswish(x),
+    "hardsigmoid": lambda F, x: F.hardsigmoid(x), "softplus": lambda F, x: F.softplus(x),
+    "logsigmoid": lambda F, x: F.logsigmoid(x), "hardtanh": lambda F, x: F.hardtanh(x)}.items()}
+
+
+def test_activations_at_nan_and_their_kinks_are_torchs():
+    """torch's activations test x <= 0 (or x inside a range) and take the other branch at NaN:
+    elu's and threshold's NaN passes its gradient, hardsigmoid's gets 0, softplus' and
+    logsigmoid's NaN; threshold and the shrinks keep a NaN (a comparison with NaN is false)."""
+    run_cases(NAN_KINKS)
+
+
+def test_heaviside_has_no_derivative_as_in_torch():
+    x = lt.tensor([0.0, 1.0], requires_grad=True)
+    y = lt.heaviside(x, lt.tensor([0.5, 0.5]))
+    with pytest.raises(RuntimeError, match=r"derivative for aten::heaviside is not implemented"):
+        y.sum().backward()
 
 
 def test_gradients_where_the_formula_breaks_are_torchs_subgradients():
