@@ -12,6 +12,7 @@ from .ir import build as B
 from .ir import dtype as D
 from .ir.node import Node, const
 from .creation import check_scalar_fits, resolve_device
+from .autograd.function import differentiable
 from .data_dependent import nonzero
 from .tensor_base import TensorBase, wrap
 from .type_info import finfo
@@ -274,7 +275,9 @@ def fmod(a, b) -> Tensor:
 # Exponents PyTorch computes with another op, whose values at the edges are then its own:
 # (-0.0) ** -0.5 is rsqrt's -inf (pow's +inf), (-inf) ** -0.5 is rsqrt's NaN (pow's 0).
 _POW_AS = {2: lambda a: a * a, 1: lambda a: a.clone()}
-_FLOAT_POW_AS = {0.5: lambda a: a.sqrt(), -0.5: lambda a: a.rsqrt(), -1: lambda a: a.reciprocal()}
+# x ** -0.5 keeps pow's gradient, -0.5 x ** -1.5: at -0.0 it is -inf (rsqrt's own is +inf)
+_RSQRT_POWER = differentiable("Pow", lambda a: a.rsqrt(), lambda grad, a: (grad * (-0.5 * a.pow(-1.5)),))
+_FLOAT_POW_AS = {0.5: lambda a: a.sqrt(), -0.5: _RSQRT_POWER, -1: lambda a: a.reciprocal()}
 
 
 def pow(a, b) -> Tensor:
@@ -505,17 +508,34 @@ def _erfc_of_magnitude(x: Tensor) -> Tensor:
 
 
 def erfc(x: Tensor) -> Tensor:
-    x = _float(x)
+    return _erfc(_float(x))
+
+
+def erf(x: Tensor) -> Tensor:
+    return _erf(_float(x))
+
+
+def _erfc_value(x: Tensor) -> Tensor:
     tail = _erfc_of_magnitude(x)
     return where(x < 0, 2.0 - tail, tail)
 
 
-def erf(x: Tensor) -> Tensor:
-    x = _float(x)
+def _erf_value(x: Tensor) -> Tensor:
     tail = _erfc_of_magnitude(x)
     near = x.clamp(-ERF_SERIES_BELOW, ERF_SERIES_BELOW)  # clamped: an infinite x sends no NaN through it
     series = polynomial(near * near, _ERF_SERIES)
     return where(x.abs() < ERF_SERIES_BELOW, near * series, where(x < 0, tail - 1.0, 1.0 - tail))
+
+
+def _erf_slope(sign: float):
+    """PyTorch's erf (erfc) backward, +-2/sqrt(pi) exp(-x^2) grad: autograd through the
+    approximation would differentiate its error too, and gave 0 at NaN."""
+    return lambda grad, x: (sign * TWO_OVER_SQRT_PI * exp(-(x * x)) * grad,)
+
+
+TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_erf = differentiable("Erf", _erf_value, _erf_slope(1.0))
+_erfc = differentiable("Erfc", _erfc_value, _erf_slope(-1.0))
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
@@ -534,7 +554,8 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     the threshold: an overflow there would make the gradient NaN even where x is taken."""
     x = _float(x)
     scaled = x * beta
-    return where(scaled > threshold, x, log1p(exp(scaled.clamp(max=threshold))) / beta)
+    capped = where(scaled > threshold, threshold, scaled)  # not clamp, whose gradient at NaN is 0
+    return where(scaled > threshold, x, log1p(exp(capped)) / beta)
 
 
 def clamp(x: Tensor, min=None, max=None) -> Tensor:
@@ -543,13 +564,38 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
     dt = result_dtype(x, *(v for v in (min, max) if v is not None))
     for bound in (min, max):
         check_scalar_fits("clamp", bound, dt, x.shape)
-    out = x.to(dt)
-    # where, not maximum/minimum: at a bound the gradient passes to x (as PyTorch), NaN stays NaN
+    return _clamp(x.to(dt), min, max)
+
+
+def _clamp_value(x: Tensor, min, max) -> Tensor:
+    out = x
     if min is not None:
-        out = where(_or_nan(out < min, min), min, out)
+        out = where(_or_nan(out < min, min), min, out)  # a NaN stays NaN, a NaN bound gives NaN
     if max is not None:
         out = where(_or_nan(out > max, max), max, out)
     return out
+
+
+def _clamp_backward(grad: Tensor, x: Tensor, min, max) -> tuple:
+    """PyTorch's clamp_backward and clamp_backward_min_max: x's passes where min <= x <= max (so
+    not at a NaN, nor anywhere when min > max); a tensor bound's where x is beyond it, min's
+    only where min < max, max's also wherever max < min (the result is max there)."""
+    if min is None:
+        return _routed(grad, x <= max, x), None, _routed(grad, x > max, max)
+    if max is None:
+        return _routed(grad, x >= min, x), _routed(grad, x < min, min), None
+    return (_routed(grad, (x >= min) & (x <= max), x), _routed(grad, (x < min) & (min < max), min),
+            _routed(grad, (x > max) | (max < min), max))
+
+
+def _routed(grad: Tensor, passes: Tensor, to) -> Tensor | None:
+    """grad where `passes`, else 0, in the dtype of `to`; None where `to` is a number."""
+    if not isinstance(to, TensorBase):
+        return None
+    return where(passes, grad, 0.0).to(to.dtype)
+
+
+_clamp = differentiable("Clamp", _clamp_value, _clamp_backward)
 
 
 def _or_nan(beyond: Tensor, bound) -> Tensor:
@@ -563,7 +609,25 @@ clip = clamp
 
 
 def lerp(start: Tensor, end: Tensor, weight) -> Tensor:
-    return start + weight * (end - start)
+    return _lerp(start, end, weight)
+
+
+def _lerp_value(start: Tensor, end: Tensor, weight) -> Tensor:
+    """PyTorch's two forms: from start for a weight below 1/2 in magnitude, from end otherwise
+    (exact at weight 1, and what an infinite end gives)."""
+    near_start, near_end = start + weight * (end - start), end - (end - start) * (1 - weight)
+    if not isinstance(weight, TensorBase):
+        return near_start if builtins.abs(weight) < 0.5 else near_end
+    return where(abs(weight) < 0.5, near_start, near_end)
+
+
+def _lerp_backward(grad: Tensor, start: Tensor, end: Tensor, weight) -> tuple:
+    """PyTorch's: grad (1 - weight), grad weight, grad (end - start); finite where the value is NaN."""
+    dw = (grad * (end - start)).to(weight.dtype) if isinstance(weight, TensorBase) else None
+    return (grad * (1 - weight)).to(start.dtype), (grad * weight).to(end.dtype), dw
+
+
+_lerp = differentiable("Lerp", _lerp_value, _lerp_backward)
 
 
 def where(condition: Tensor, input=None, other=None) -> Tensor:
@@ -636,10 +700,26 @@ def rad2deg(x: Tensor) -> Tensor:
 
 
 def logit(x: Tensor, eps: float | None = None) -> Tensor:
-    x = _float(x)
+    return _logit(_float(x), eps)
+
+
+def _logit_value(x: Tensor, eps: float | None) -> Tensor:
     if eps is not None:
         x = clamp(x, eps, 1.0 - eps)
     return (x / (1.0 - x)).log()
+
+
+def _logit_backward(grad: Tensor, x: Tensor, eps: float | None) -> tuple:
+    """PyTorch's logit_backward: grad / (x (1 - x)), grad * inf at 0 and 1 (signed by grad
+    alone); NaN outside [0, 1], or 0 outside [eps, 1 - eps] where x was clamped (the
+    composite's gradient was finite below 0)."""
+    inner = where((x == 0) | (x == 1), grad * math.inf, grad / (x * (1.0 - x)))
+    if eps is None:
+        return where((x < 0) | (x > 1), math.nan, inner), None
+    return where((x < eps) | (x > 1.0 - eps), 0.0, inner), None
+
+
+_logit = differentiable("Logit", _logit_value, _logit_backward)
 
 
 def logaddexp(a: Tensor, b: Tensor) -> Tensor:
@@ -658,31 +738,82 @@ def logaddexp2(a: Tensor, b: Tensor) -> Tensor:
 
 
 def hypot(a: Tensor, b: Tensor) -> Tensor:
+    """sqrt(a^2 + b^2), whose gradients are PyTorch's grad * a / result and grad * b / result
+    (NaN at the origin, 0 for a finite side beside an infinite one)."""
+    return _hypot(_float(a), _float(b))
+
+
+def _hypot_value(a: Tensor, b: Tensor) -> Tensor:
     """sqrt(a^2 + b^2) scaled by the larger magnitude, so that squares never overflow; an
     infinite side gives inf even beside NaN, as C's hypot."""
-    a, b = abs(_float(a)), abs(_float(b))
+    a, b = abs(a), abs(b)
     big, small = maximum(a, b), minimum(a, b)
     ratio = small / where(big == 0, 1.0, big)
     out = big * (1.0 + ratio * ratio).sqrt()
     return where(isinf(a) | isinf(b), math.inf, out)
 
 
+def _hypot_backward(grad: Tensor, a: Tensor, b: Tensor) -> tuple:
+    out = _hypot_value(a, b)
+    return (grad * a / out).to(a.dtype), (grad * b / out).to(b.dtype)
+
+
+_hypot = differentiable("Hypot", _hypot_value, _hypot_backward)
+
+
 def xlogy(x, y) -> Tensor:
     """x * log(y), 0 where x is 0 (unless y is NaN), as PyTorch; either may be a number."""
-    dt = _float_type(result_dtype(x, y))
-    device, shape = _placed("xlogy", (x, y))
-    x, y = (wrap(as_node(v, dt, shape, device)) for v in (x, y))
-    return where(isnan(y), math.nan, where(x == 0, 0.0, x * y.log()))
+    return _xlogy(x, y)
+
+
+def xlog1py(x, y) -> Tensor:
+    """x * log1p(y), 0 where x is 0 (unless y is NaN), as PyTorch; either may be a number."""
+    return _xlog1py(x, y)
+
+
+def _x_log(name: str, log_of: Callable[[Tensor], Tensor], pole: float):
+    """xlogy (log, pole 0) or xlog1py (log1p, pole -1), with PyTorch's gradients: x's is
+    xlogy(grad, y), but 0 where x is 0 and y is at or below the pole (where y is a number: unless
+    it is above it), as in derivatives.yaml; y's is grad * x / (y - pole)."""
+    def operands(x, y) -> tuple[Tensor, Tensor]:
+        dt = _float_type(result_dtype(x, y))
+        device, shape = _placed(name, (x, y))
+        return tuple(wrap(as_node(v, dt, shape, device)) for v in (x, y))
+
+    def value(x, y) -> Tensor:
+        x, y = operands(x, y)
+        return where(isnan(y), math.nan, where(x == 0, 0.0, x * log_of(y)))
+
+    def backward(grad: Tensor, x, y) -> tuple:
+        tx, ty = operands(x, y)
+        dx = dy = None
+        if isinstance(x, TensorBase):
+            kept = value(grad, y)
+            if isinstance(y, TensorBase):
+                dx = where((tx == 0) & (ty <= pole), 0.0, kept)
+            else:
+                dx = kept if y > pole else where(tx == 0, 0.0, kept)
+            dx = dx.to(x.dtype)
+        if isinstance(y, TensorBase):
+            dy = (grad * tx / (ty - pole)).to(y.dtype)
+        return dx, dy
+    return differentiable(name.capitalize(), value, backward)
+
+
+_xlogy = _x_log("xlogy", log, 0.0)
+_xlog1py = _x_log("xlog1py", log1p, -1.0)
 
 
 def fmax(a: Tensor, b: Tensor) -> Tensor:
-    """The larger, where a NaN loses to a number (maximum propagates it)."""
-    return where(isnan(a), b, where(isnan(b), a, maximum(a, b)))
+    """The larger, where a NaN loses to a number (maximum propagates it); a tie's gradient goes
+    to a, as PyTorch's (a's where a >= b or b is NaN, b's elsewhere)."""
+    return where((a >= b) | isnan(b), a, b)
 
 
 def fmin(a: Tensor, b: Tensor) -> Tensor:
-    """The smaller, where a NaN loses to a number (minimum propagates it)."""
-    return where(isnan(a), b, where(isnan(b), a, minimum(a, b)))
+    """The smaller, where a NaN loses to a number (minimum propagates it); a tie's gradient goes
+    to a, as PyTorch's."""
+    return where((a <= b) | isnan(b), a, b)
 
 
 def copysign(input, other) -> Tensor:
@@ -702,7 +833,15 @@ def heaviside(input: Tensor, values) -> Tensor:
     if isinstance(values, TensorBase) and values.dtype != input.dtype:
         raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes: input "
                            f"{input.dtype.name} {tuple(input.shape)}, values {values.dtype.name} {tuple(values.shape)}")
-    return where(input == 0, values, (input > 0).to(input.dtype))
+    return _heaviside(input, values)
+
+
+def _no_heaviside_derivative(grad: Tensor, input: Tensor, values) -> tuple:
+    raise RuntimeError(f"derivative for aten::heaviside is not implemented (input {describe(input, values)})")
+
+
+_heaviside = differentiable("Heaviside", lambda input, values: where(input == 0, values, (input > 0).to(input.dtype)),
+                            _no_heaviside_derivative)
 
 
 def float_power(input, exponent) -> Tensor:

@@ -13,6 +13,7 @@ from .ir import dtype as D
 from .ir.node import const
 from .ir.ops import reduce_identity
 from .elementwise import where
+from .reduce import evenly_distributed
 from .sorting import sort
 from .tensor_base import TensorBase, wrap
 
@@ -86,9 +87,12 @@ def _median(self: Tensor, dim, keepdim: bool, ignore_nan: bool, op: str, result)
         raise IndexError(f"{op}(): Expected reduction dim to have non-zero size (shape {tuple(self.shape)})")
     count, nan_row, first_nan = _valid(rows, ignore_nan)
     values, indices = _at_ranks(rows, where(nan_row, first_nan, (count - 1) // 2))
-    if dim is None:
-        return _reduced(self, values, None, False)
+    if dim is None:  # ties and NaNs share the gradient, as PyTorch's
+        return _FULL_MEDIAN[op](self, _reduced(self, values, None, False).detach())
     return result(_reduced(self, values, d, keepdim), _reduced(self, indices, d, keepdim))
+
+
+_FULL_MEDIAN = {op: evenly_distributed(op.capitalize()) for op in ("median", "nanmedian")}
 
 
 def median(self: Tensor, dim: int | None = None, keepdim: bool = False):

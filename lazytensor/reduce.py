@@ -11,6 +11,7 @@ from .ir import build as B
 from .ir import dtype as D
 from .ir.node import const
 from .ir.ops import reduce_identity
+from .autograd.function import differentiable
 from .elementwise import maximum, minimum, where
 from .movement import stack
 from .runtime.devices import get_device
@@ -117,8 +118,8 @@ def _extreme(x: Tensor, dim, keepdim, op: str, name: str, other=None):
         other, dim = dim, None
     if other is not None:
         return (maximum if op == "max" else minimum)(x, other)
-    if dim is None:
-        return _reduce(x, op, None, False, name)
+    if dim is None:  # ties and NaNs share the gradient, as PyTorch's
+        return _FULL_EXTREME[op](x, _reduce(x.detach(), op, None, False, name))
     indices = _arg_extreme(x, dim, keepdim, op, name)
     if not x.requires_grad:
         return values_indices(_reduce(x, op, dim, keepdim, name), indices)
@@ -337,19 +338,50 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
     x = float_input("vector_norm", x, dtype)
     dims = _dims(dim)
     magnitude = x.abs()
-    if ord == math.inf:
-        return magnitude.amax(() if dims is None else dims, keepdim=keepdim)
-    if ord == -math.inf:
-        return magnitude.amin(() if dims is None else dims, keepdim=keepdim)
+    if ord in (math.inf, -math.inf):
+        return _extreme_norm(x, "max" if ord > 0 else "min", dims, keepdim)
     if ord == 0:
         return (x != 0).to(x.dtype).sum(dims, keepdim=keepdim)
     if ord == 1:
         return magnitude.sum(dims, keepdim=keepdim)
     if ord == 2:
         return _root((x * x).sum(dims, keepdim=keepdim), 0.5)
-    powers = (magnitude ** ord).sum(dims, keepdim=keepdim)
+    if ord < 1:  # PyTorch's gradient at a zero entry is 0, where |x| ** (ord - 1) is inf
+        zero = x == 0
+        entries = where(zero, 0.0 if ord > 0 else math.inf, where(zero, 1.0, magnitude) ** ord)
+        return entries.sum(dims, keepdim=keepdim) ** (1.0 / ord)
     # a root of a sum that is 0 has PyTorch's 0 gradient (_root), where ord > 1 would give NaN
-    return _root(powers, 1.0 / ord) if ord > 1 else powers ** (1.0 / ord)
+    return _root((magnitude ** ord).sum(dims, keepdim=keepdim), 1.0 / ord)
+
+
+def _extreme_norm_value(x: Tensor, op: str, dims, keepdim: bool) -> Tensor:
+    magnitude = x.abs()
+    return (magnitude.amax if op == "max" else magnitude.amin)(() if dims is None else dims, keepdim=keepdim)
+
+
+def _extreme_norm_backward(grad: Tensor, x: Tensor, op: str, dims, keepdim: bool) -> tuple:
+    """PyTorch's inf-norm backward: sgn(x) grad, shared by the entries whose magnitude is the
+    norm or NaN (whose sgn is 0); amax's rule gave NaN to every entry beside a NaN."""
+    norm = _extreme_norm_value(x, op, dims, True)
+    magnitude = x.abs()
+    hit = ((magnitude == norm) | (magnitude != magnitude)).to(x.dtype)
+    spread = grad if keepdim else grad.reshape(norm.shape)
+    return x.sign() * ((spread / hit.sum(dims, keepdim=True)) * hit), None, None, None
+
+
+_extreme_norm = differentiable("LinalgVectorNorm", _extreme_norm_value, _extreme_norm_backward)
+
+
+def evenly_distributed(name: str):
+    """An op's value (computed apart) whose gradient is PyTorch's evenly_distribute_backward, as
+    a full max, min or median has: shared by the entries equal to it (or NaN, where it is NaN)."""
+    def backward(grad: Tensor, x: Tensor, value: Tensor) -> tuple:
+        hit = where(value != value, x != x, x == value)
+        return where(hit, grad / hit.to(grad.dtype).sum(), 0.0), None
+    return differentiable(name, lambda x, value: value, backward)
+
+
+_FULL_EXTREME = {op: evenly_distributed(op.capitalize()) for op in ("max", "min")}
 
 
 def _row_peak(x: Tensor, dims) -> Tensor:

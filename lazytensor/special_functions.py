@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from .autograd.function import Function
-from .elementwise import _float, erf, erfc, erfc_factors, exp, isinf, log, log1p, polynomial, sin, tan, where
+from .autograd.function import differentiable
+from .elementwise import TWO_OVER_SQRT_PI, _float, erf, erfc, erfc_factors, exp, isinf, log, log1p, polynomial, sin, tan, where
 from .tensor_base import TensorBase
 
 if TYPE_CHECKING:
@@ -35,18 +35,10 @@ def _float_input(op: str, x) -> Tensor:
 
 def _differentiable(name: str, value: Callable[[Tensor], Tensor], derivative: Callable[[Tensor], Tensor]):
     """The op `value` on float tensors, whose gradient is grad * derivative(x)."""
-    def forward(ctx, x: Tensor) -> Tensor:
-        ctx.save_for_backward(x)
-        return value(x)
-
-    def backward(ctx, grad: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return grad * derivative(x)
-
-    fn = type(name.capitalize(), (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+    fn = differentiable(name.capitalize(), value, lambda grad, x: (grad * derivative(x),))
 
     def op(input: Tensor) -> Tensor:
-        return fn.apply(_float_input(name, input))
+        return fn(_float_input(name, input))
     op.__name__ = name
     op.__doc__ = value.__doc__
     return op
@@ -186,7 +178,6 @@ _GILES_TAIL = (2.83297682, 1.00167406, 0.00943887047, -0.0076224613, 0.005739507
                0.00134934322, 0.000100950558, -0.000200214257)
 GILES_TAIL_FROM, GILES_TAIL_TO = 5.0, 17.0  # the tail piece's range: float32's 1 - x reaches 6e-8
 TAIL_NEWTON_STEPS = 3
-TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 
 def _log_erfc(z: Tensor) -> Tensor:
@@ -312,10 +303,17 @@ def _i0(x: Tensor) -> Tensor:
 i0 = _differentiable("i0", _i0, i1)
 
 
-def entr(input: Tensor) -> Tensor:
+def _entr(x: Tensor) -> Tensor:
     """-x log x elementwise: 0 at 0, -inf below 0."""
-    x = _float_input("entr", input)
     return where(x < 0, -math.inf, where(x == 0, 0.0, -x * log(where(x == 0, 1.0, x))))
+
+
+def _entr_derivative(x: Tensor) -> Tensor:
+    """PyTorch's -(1 + log x), unguarded: inf at 0 (so NaN for a gradient of 0), NaN below."""
+    return -(1 + log(x))
+
+
+entr = _differentiable("entr", _entr, _entr_derivative)
 
 
 def mvlgamma(input: Tensor, p: int) -> Tensor:

@@ -109,6 +109,9 @@ def test_unary_zero_gradient():
 
 
 # ---------------------------------------------------------------- binary
+NAN, INF = float("nan"), float("inf")
+ORIGIN_X = np.array([[0.0, 0.0, 0.0, 1.0], [0.0, -0.0, 2.0, NAN], [0.0, 1.0, -1.0, 3.0]], np.float32)
+ORIGIN_Y = np.array([[0.0, 2.0, -1.0, 0.0], [NAN, INF, INF, 1.0], [-0.0, NAN, -0.0, -2.0]], np.float32)
 BINARY = {
     "add": (lambda m, x, y: x + y, X, Y),
     "sub": (lambda m, x, y: x - y, X, Y),
@@ -145,6 +148,21 @@ BINARY = {
     "same_tensor_twice": (lambda m, x: x * x + x, X),
     "self_minus_self": (lambda m, x: x - x.T.T, X),
     "diamond": (lambda m, x, y: (lambda a: a * y + a.exp() - a / 3)(x * y), X, Y),
+    # at the points where a formula breaks, torch's own formula (NaN and inf included)
+    "hypot_at_origin_and_inf": (lambda m, x, y: m.hypot(x, y), ORIGIN_X, ORIGIN_Y),
+    "xlogy_at_zeros": (lambda m, x, y: m.xlogy(x, y), ORIGIN_X, ORIGIN_Y),
+    "xlogy_number_0": (lambda m, x: m.xlogy(x, 0.0), ORIGIN_X),
+    "xlogy_number_nan": (lambda m, x: m.xlogy(x, float("nan")), ORIGIN_X),
+    "xlogy_number_self": (lambda m, y: m.xlogy(0.0, y), ORIGIN_Y),
+    "xlog1py_at_poles": (lambda m, x, y: m.special.xlog1py(x, y - 1), ORIGIN_X, ORIGIN_Y),
+    "xlog1py_number": (lambda m, x: m.special.xlog1py(x, -1.0), ORIGIN_X),
+    "maximum_nan": (lambda m, x, y: m.maximum(x, y), ORIGIN_X, ORIGIN_Y),
+    "minimum_nan": (lambda m, x, y: m.minimum(x, y), ORIGIN_X, ORIGIN_Y),
+    "fmax_ties_to_the_first": (lambda m, x, y: m.fmax(x, y), ORIGIN_X, ORIGIN_Y),
+    "fmin_ties_to_the_first": (lambda m, x, y: m.fmin(x, y), ORIGIN_X, ORIGIN_Y),
+    "pow_at_a_zero_base": (lambda m, x, y: m.pow(x, y), ORIGIN_X, ORIGIN_Y),
+    "lerp_at_infinities": (lambda m, x, y: m.lerp(x, y, 0.5) + m.lerp(x, y, 0.25), ORIGIN_X, ORIGIN_Y),
+    "lerp_tensor_weight_at_infinities": (lambda m, x, y: m.lerp(x, y, x * 0 + 0.75), ORIGIN_X, ORIGIN_Y),
 }
 
 SCALAR = {
@@ -211,6 +229,9 @@ def test_binary_noncontiguous():
 # ---------------------------------------------------------------- clamp / lerp
 LO = Y - 1.0
 HI = Y + 1.0
+BOUNDS = np.array([[[NAN, 1.0, 1.0, NAN], [1.0, 3.0, 0.0, 2.0]],        # x
+                   [[0.0, NAN, 0.0, 2.0], [2.0, 2.0, 1.0, 1.0]],        # min
+                   [[2.0, 2.0, NAN, 1.0], [1.0, 1.0, 1.0, 1.0]]], np.float32)  # max
 
 
 def test_clamp_and_lerp():
@@ -225,6 +246,14 @@ def test_clamp_and_lerp():
         "lerp_scalar_weight": (lambda m, x, y: m.lerp(x, y, 0.25), X, Y),
         "lerp_tensor_weight": (lambda m, x, y, w: x.lerp(y, w), X, Y, w),
         "lerp_broadcast_weight": (lambda m, x, y, w: m.lerp(x, y, w[:1]), X, Y, w),
+        # torch's clamp_backward_min_max: min's only where min < max, max's also where max < min,
+        # x's where min <= x <= max (not at NaN); a NaN anywhere makes the value NaN
+        "clamp_tensor_bounds_equal": (lambda m, x, lo: x.clamp(lo, lo), X, X.round()),
+        "clamp_tensor_bounds_inverted": (lambda m, x, lo, hi: m.clamp(x, lo, hi), X, HI, LO),
+        "clamp_tensor_bounds_nan": (lambda m, x, lo, hi: m.clamp(x, lo, hi), BOUNDS[0], BOUNDS[1], BOUNDS[2]),
+        "clamp_nan_input": (lambda m, x: x.clamp(-1.0, 1.0), BOUNDS[0]),
+        "clamp_inverted_bounds": (lambda m, x: x.clamp(1.0, -1.0), BOUNDS[0]),
+        "hardtanh_nan_input": (lambda m, x: m.nn.functional.hardtanh(x), BOUNDS[0]),
     })
 
 
@@ -574,6 +603,10 @@ def test_two_layer_mlp_with_cross_entropy_like_loss():
 
 # -------------------------------------------- gradients at the points where a formula breaks
 AT_ZERO = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]], np.float32)
+EDGES = np.array([[0.0, -0.0, 1.0, -0.5, -1.0], [1.5, 0.25, 0.75, NAN, 2.0]], np.float32)
+KINKS = np.array([[NAN, INF, -INF, 0.0, -0.0], [0.5, -0.5, 3.0, -3.0, 1.0]], np.float32)
+TIES = np.array([[2.0, 2.0, 1.0, -1.0], [1.0, NAN, 2.0, NAN]], np.float32)
+PROB_EDGES = np.array([[0.0, 1.0, 1e-20, 0.5], [1.0, 0.3, 1 - 1e-7, 0.0]], np.float32)
 SUBGRADIENTS = {
     "norm_of_a_zero_row": (lambda m, x: x.norm(dim=1), AT_ZERO),
     "norm_3_of_a_zero_row": (lambda m, x: x.norm(p=3, dim=1), AT_ZERO),
@@ -583,12 +616,59 @@ SUBGRADIENTS = {
     "abs_x_to_the_x_at_0": (lambda m, x: x.abs() ** x, AT_ZERO),
     "hardtanh_at_its_bounds": (lambda m, x: m.nn.functional.hardtanh(x * 2, -1.0, 1.0), AT_ZERO),
     "relu6_at_its_bounds": (lambda m, x: m.nn.functional.relu6(x * 12), AT_ZERO),
+    "norm_half_of_a_zero_row": (lambda m, x: m.linalg.vector_norm(x, 0.5, dim=1), AT_ZERO),
+    "norm_minus_one_with_a_zero": (lambda m, x: m.linalg.vector_norm(x, -1, dim=1), AT_ZERO),
+    "cosine_similarity_of_a_zero_row": (lambda m, x, y: m.nn.functional.cosine_similarity(x, y), AT_ZERO, AT_ZERO[::-1]),
+    "cosine_similarity_below_eps": (lambda m, x, y: m.nn.functional.cosine_similarity(x * 1e-10, y), AT_ZERO,
+                                    AT_ZERO[::-1] + 1),
+    "entr_at_0_and_below": (lambda m, x: m.special.entr(x), EDGES),
+    "logit_outside_0_1": (lambda m, x: m.logit(x), EDGES),
+    "logit_eps_outside": (lambda m, x: m.logit(x, eps=0.25), EDGES),
+    "acosh_at_minus_one": (lambda m, x: m.acosh(x), EDGES),
+    "x_to_the_minus_half_at_minus_0": (lambda m, x: x ** -0.5, EDGES),
+    "erf_erfc_at_nan": (lambda m, x: m.erf(x) + m.erfc(x) * 2, EDGES),
+    "pdist_half_of_equal_rows": (lambda m, x: m.nn.functional.pdist(m.cat([x, x[:1]]), 0.5), AT_ZERO[::-1]),
+    "multilabel_margin_at_0": (lambda m, x: m.nn.functional.multilabel_margin_loss(x, m.tensor([[0, -1, 1, 1],
+                                                                                              [1, 2, -1, 0]])),
+                               np.array([[1.0, 1.0, 0.0, 2.0], [0.0, 1.0, 1.0, 0.5]], np.float32)),
+    "max_min_median_of_all_ties_and_nan": (lambda m, x: m.stack([x.max(), x.min(), x.median(), x.nanmedian(),
+                                                                 x[0].max(), x[0].median(), x[0].nanmedian()]), TIES),
+    "inf_norms_beside_nan": (lambda m, x: m.linalg.vector_norm(x, INF, dim=1) + m.linalg.vector_norm(x, -INF, dim=1),
+                             TIES),
+    "bce_at_0_and_1": (lambda m, x, t: m.nn.functional.binary_cross_entropy(x, t), PROB_EDGES, PROB_EDGES[::-1]),
+    "bce_below_1e-12_sum": (lambda m, x, t: m.nn.functional.binary_cross_entropy(x * 1e-8, t, reduction="sum"),
+                            PROB_EDGES, PROB_EDGES[::-1]),
 }
+
+
+NAN_KINKS = {name: (lambda m, x, f=f: f(m.nn.functional, x), KINKS) for name, f in {
+    "elu": lambda F, x: F.elu(x), "selu": lambda F, x: F.selu(x), "celu": lambda F, x: F.celu(x, 2.0),
+    "threshold": lambda F, x: F.threshold(x, 0.5, -1.0), "softshrink": lambda F, x: F.softshrink(x),
+    "hardshrink": lambda F, x: F.hardshrink(x), "hardswish": lambda F, x: F.hardswish(x),
+    "hardsigmoid": lambda F, x: F.hardsigmoid(x), "softplus": lambda F, x: F.softplus(x),
+    "logsigmoid": lambda F, x: F.logsigmoid(x), "hardtanh": lambda F, x: F.hardtanh(x)}.items()}
+
+
+def test_activations_at_nan_and_their_kinks_are_torchs():
+    """torch's activations test x <= 0 (or x inside a range) and take the other branch at NaN:
+    elu's and threshold's NaN passes its gradient, hardsigmoid's gets 0, softplus' and
+    logsigmoid's NaN; threshold and the shrinks keep a NaN (a comparison with NaN is false)."""
+    run_cases(NAN_KINKS)
+
+
+def test_heaviside_has_no_derivative_as_in_torch():
+    x = lt.tensor([0.0, 1.0], requires_grad=True)
+    y = lt.heaviside(x, lt.tensor([0.5, 0.5]))
+    with pytest.raises(RuntimeError, match=r"derivative for aten::heaviside is not implemented"):
+        y.sum().backward()
 
 
 def test_gradients_where_the_formula_breaks_are_torchs_subgradients():
     """The norm and deviation of zeros and x ** 0 at 0 have gradient 0 in PyTorch (sqrt's inf
-    times 0 gave NaN), and so have hardtanh and relu6 at their bounds (a clamp passes it)."""
+    times 0 gave NaN), and so have hardtanh and relu6 at their bounds (a clamp passes it), a
+    norm of order below 1 at a zero entry and cosine_similarity at a zero vector. Where torch's
+    formula is unguarded (entr's -(1 + log x) at 0, binary_cross_entropy's target gradient
+    -logit(x) at 0 and 1, logit's NaN outside [0, 1]) so is ours."""
     run_cases(SUBGRADIENTS)
 
 

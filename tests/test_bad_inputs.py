@@ -132,6 +132,22 @@ CASES = {
                                  r"trapezoid: There must be one `x` value for each sample point"),
     "tril_indices: negative size": (lambda a, b, v: lt.tril_indices(-1, 2), RuntimeError,
                                     r"tril_indices: row and col must be non-negative"),
+    # torch takes no gradient for these arguments, and refuses one that asks for it
+    "binary_cross_entropy: weight requires grad": (
+        lambda a, b, v: F.binary_cross_entropy(a.sigmoid(), a * 0, weight=lt.ones(3, requires_grad=True)),
+        RuntimeError, r"'binary_cross_entropy' is not differentiable with respect to argument 'weight' \(shape \(3,\)\)"),
+    "bce_with_logits: pos_weight requires grad": (
+        lambda a, b, v: F.binary_cross_entropy_with_logits(a, a * 0, pos_weight=lt.ones(3, requires_grad=True)),
+        RuntimeError, r"'binary_cross_entropy_with_logits' is not differentiable with respect to argument 'pos_weight'"),
+    "cross_entropy: weight requires grad": (
+        lambda a, b, v: F.cross_entropy(a, lt.tensor([0, 2]), weight=lt.ones(3, requires_grad=True)),
+        RuntimeError, r"'nll_loss_forward' is not differentiable with respect to argument 'weight'"),
+    "multi_margin_loss: weight requires grad": (
+        lambda a, b, v: F.multi_margin_loss(a, lt.tensor([0, 2]), weight=lt.ones(3, requires_grad=True)),
+        RuntimeError, r"'multi_margin_loss' is not differentiable with respect to argument 'weight'"),
+    "soft_margin_loss: target requires grad": (
+        lambda a, b, v: F.soft_margin_loss(a, lt.ones(2, 3, requires_grad=True)),
+        RuntimeError, r"'soft_margin_loss' is not differentiable with respect to argument 'target'"),
 }
 
 

@@ -1,7 +1,7 @@
 """Custom differentiable functions: class F(lt.autograd.Function) with static forward/backward."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .. import config
 from ..autodiff.grad_mode import no_grad
@@ -139,3 +139,22 @@ class Function:
 
 
 
+def differentiable(name: str, value: Callable[..., TensorBase],
+                   backward: Callable[..., tuple]) -> Callable[..., TensorBase]:
+    """An op whose value is value(*args) and whose gradients are backward(grad, *args), one per
+    argument (None for one that takes none): PyTorch's own formula, where autograd through the
+    composite that computes the value would differ at its singular points (0 / 0, inf * 0). The
+    backward is built from public ops, so a second derivative follows from it. Its grad_fn is
+    named as PyTorch's (`name` + "Backward0")."""
+    def forward(ctx: FunctionCtx, *args: Any) -> TensorBase:
+        ctx.save_for_backward(*(a if isinstance(a, TensorBase) else None for a in args))
+        ctx.numbers = tuple(None if isinstance(a, TensorBase) else a for a in args)
+        return value(*args)
+
+    def grads(ctx: FunctionCtx, grad: TensorBase) -> tuple:
+        args = tuple(n if t is None else t for t, n in zip(ctx.saved_tensors, ctx.numbers))
+        return tuple(backward(grad, *args))
+
+    fn = type(name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(grads),
+                                  "grad_fn_name": f"{name}Backward0"})
+    return fn.apply

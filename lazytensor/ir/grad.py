@@ -36,23 +36,24 @@ def _pick(winner: Node, grad: Node) -> Node:
 
 
 def _max_min(n: Node, s, g: Node) -> Grads:
+    """PyTorch's maximum / minimum backward: half each at a tie, and all of it to both where
+    either is NaN (neither loses a comparison with a NaN)."""
     a, b = s
-    better = _e("lt", b, a) if n.op == "max" else _e("lt", a, b)
-    worse = _e("lt", a, b) if n.op == "max" else _e("lt", b, a)
-    tie = _e("eq", a, b)
-    half = _e("mul", g, _c(g, 0.5))
-    ga = _e("where", better, g, _pick(tie, half))
-    gb = _e("where", worse, g, _pick(tie, half))
-    return ga, gb
+    a_loses = _e("lt", a, b) if n.op == "max" else _e("lt", b, a)
+    b_loses = _e("lt", b, a) if n.op == "max" else _e("lt", a, b)
+    shared = _e("where", _e("eq", a, b), _e("mul", g, _c(g, 0.5)), g)
+    return _e("where", a_loses, _c(g, 0), shared), _e("where", b_loses, _c(g, 0), shared)
 
 
 def _pow(n: Node, s, g: Node) -> Grads:
     a, b = s
     # d/da a**b = b * a**(b-1); PyTorch gives 0 where b == 0 (not 0 * inf at a == 0)
     da = _e("where", _e("eq", b, _c(b, 0)), _c(g, 0), _e("mul", g, _e("mul", b, _e("pow", a, _e("sub", b, _c(b, 1))))))
-    # d/db a**b = a**b * log(a); where a == 0 PyTorch gives 0 (not nan) for b > 0
-    log_a = _e("where", _e("eq", a, _c(a, 0)), _c(a, 0), _e("log", a))
-    db = _e("mul", g, _e("mul", n, log_a))
+    # d/db a**b = a**b * log(a), 0 where a == 0 and b >= 0 (PyTorch's mask: not 0 * -inf); a
+    # negative (or NaN) b keeps inf * -inf there
+    scaled_log = _e("mul", n, _e("log", a))
+    masked = _e("where", _e("le", _c(b, 0), b), _c(a, 0), scaled_log)
+    db = _e("mul", g, _e("where", _e("eq", a, _c(a, 0)), masked, scaled_log))
     return da, db
 
 
@@ -101,7 +102,8 @@ ELEMENTWISE_RULES: dict[str, Callable[[Node, tuple, Node], Grads]] = {
     "sigmoid": lambda n, s, g: (_e("mul", g, _e("mul", n, _e("sub", _c(n, 1), n))),),
     "cosh": lambda n, s, g: (_e("mul", g, _e("sinh", s[0])),),
     "asinh": lambda n, s, g: (_e("div", g, _e("sqrt", _e("add", _e("mul", s[0], s[0]), _c(g, 1)))),),
-    "acosh": lambda n, s, g: (_e("div", g, _e("sqrt", _e("mul", _e("sub", s[0], _c(g, 1)), _e("add", s[0], _c(g, 1))))),),
+    # PyTorch's grad * rsqrt(x^2 - 1): +inf at -1 too, where (x - 1)(x + 1) is -0
+    "acosh": lambda n, s, g: (_e("div", g, _e("sqrt", _e("sub", _e("mul", s[0], s[0]), _c(g, 1)))),),
     "atanh": lambda n, s, g: (_e("div", g, _e("sub", _c(g, 1), _e("mul", s[0], s[0]))),),
     "atan2": _atan2,
     "copysign": _copysign,

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .. import checks
-from ..autodiff.grad_mode import no_grad
-from ..autograd.function import Function
+from ..autodiff.grad_mode import is_grad_enabled, no_grad
+from ..autograd.function import Function, differentiable
 from ..creation import arange, full_like, ones, tensor
 from ..ir import dtype as D
 from .. import elementwise
 from ..elementwise import gelu, inplace, sigmoid, softplus, tanh, where  # noqa: F401
 from ..indexing import index_select
 from ..products import einsum
-from ..movement import cat, pad as _pad
+from ..movement import broadcast_tensors, cat, pad as _pad
+from ..reduce import vector_norm
 from ..random import rand
 from ..reduce import log_softmax as _log_softmax
 from ..reduce import softmax as _softmax
@@ -125,7 +126,7 @@ def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: fl
 
 @_inplace_option
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    return where(input > 0, input, input.clamp(max=0).expm1() * alpha)
+    return where(input <= 0, input.clamp(max=0).expm1() * alpha, input)  # torch's test: NaN is not <= 0
 
 
 @_inplace_option
@@ -138,14 +139,14 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     """clamp's values (and dtype), but PyTorch's gradient: 0 at the bounds themselves too, where
     clamp passes it."""
     clamped = input.clamp(min_val, max_val)
-    return where((input <= min_val) | (input >= max_val), clamped.detach(), clamped)
+    return where((input <= min_val) | (input >= max_val), clamped.detach(), input.to(clamped.dtype))  # NaN passes
 
 
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)) with no overflow: x - log1p(exp(x)) below 0, -log1p(exp(-x)) from 0 on
     (whose gradient at 0 is PyTorch's 1/2). Each piece reads x clamped to its own side, so the
     other side's exp never overflows into a NaN gradient."""
-    below, above = input.clamp(max=0), input.clamp(min=0)
+    below, above = where(input > 0, 0.0, input), where(input < 0, 0.0, input)  # not clamp: NaN passes
     return where(input < 0, below - below.exp().log1p(), -(-above).exp().log1p())
 
 
@@ -160,12 +161,14 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     included), 1 from 3 on. The middle piece reads x clamped, so that an infinite x (in the
     other pieces) sends no NaN through it."""
     middle = input.clamp(-3, 3)
-    return where(input <= -3, input * 0.0, where(input >= 3, input, middle * (middle + 3) / 6))
+    return where(input <= -3, input * 0.0, where(input < 3, middle * (middle + 3) / 6, input))  # NaN: x's 1
 
 
 @_inplace_option
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
-    return relu6(input + 3) / 6
+    """relu6(x + 3) / 6, whose gradient is PyTorch's 1/6 strictly inside (-3, 3) only (0 at NaN)."""
+    shifted = input + 3
+    return where((input > -3) & (input < 3), shifted / 6, (shifted.clamp(0, 6) / 6).detach())
 
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -174,12 +177,12 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 @_inplace_option
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
-    return where(input > 0, input * SELU_SCALE, input.clamp(max=0).expm1() * (SELU_ALPHA * SELU_SCALE))
+    return where(input <= 0, input.clamp(max=0).expm1() * (SELU_ALPHA * SELU_SCALE), input * SELU_SCALE)
 
 
 @_inplace_option
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    return where(input > 0, input, (input.clamp(max=0) / alpha).expm1() * alpha)
+    return where(input <= 0, (input.clamp(max=0) / alpha).expm1() * alpha, input)
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -192,15 +195,17 @@ def tanhshrink(input: Tensor) -> Tensor:
 
 @_inplace_option
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    return where(input > threshold, input, value)
+    return where(input <= threshold, value, input)  # torch's test: NaN stays NaN and passes its gradient
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+    """x shrunk by lambd toward 0, 0 within [-lambd, lambd] (torch's x * 0 there); NaN passes."""
+    inside = (input >= -lambd) & (input <= lambd)
+    return where(inside, (input * 0).detach(), where(input > lambd, input - lambd, input + lambd))
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    return where((input > lambd) | (input < -lambd), input, 0.0)
+    return where((input >= -lambd) & (input <= lambd), 0.0, input)  # NaN passes, as torch's
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
@@ -912,6 +917,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     """-input[target] (times weight[target]) for class-index targets; 'mean' divides by the
     summed weights of the targets that are not ignore_index (PyTorch's rule)."""
     reduction = _reduction(reduction, size_average, reduce)
+    _not_differentiable("nll_loss_forward", weight=weight)
     if input.ndim < 1:
         raise ValueError("nll_loss: input tensor should be at least 1D")
     if target.dtype.is_floating_point:
@@ -945,6 +951,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     """log_softmax over the class dim then nll_loss (class-index targets) or the dot with the
     target probabilities, with PyTorch's label smoothing and weighting rules."""
     reduction = _reduction(reduction, size_average, reduce)
+    _not_differentiable("nll_loss_forward", weight=weight)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     class_dim = 0 if input.ndim == 1 else 1
@@ -1016,12 +1023,27 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     return _reduce(loss, _reduction(reduction))
 
 
-def _log_at_least_minus_100(p: Tensor) -> Tensor:
-    """log(p) clamped at -100, as torch's binary_cross_entropy takes it; where p is 0 (a
-    saturated sigmoid) the log is of 1 and not taken, so that its gradient is 0, not 1/0 times
-    clamp's 0 (NaN)."""
-    positive = p > 0
-    return where(positive, where(positive, p, 1.0).log(), -100.0).clamp(min=-100.0)
+def _not_differentiable(op: str, **arguments) -> None:
+    """torch's refusal of a loss argument that it takes no gradient for (a weight, a target)."""
+    for name, t in arguments.items():
+        if isinstance(t, Tensor) and t.requires_grad and is_grad_enabled():
+            raise RuntimeError(f"The function '{op}' is not differentiable with respect to argument '{name}' (shape "
+                               f"{tuple(t.shape)}). This input cannot have requires_grad True.")
+
+
+def _bce_value(x: Tensor, t: Tensor) -> Tensor:
+    """torch's elementwise loss: (t - 1) max(log1p(-x), -100) - t max(log x, -100)."""
+    return (t - 1) * (-x).log1p().clamp(min=-100.0) - t * x.log().clamp(min=-100.0)
+
+
+def _bce_backward(grad: Tensor, x: Tensor, t: Tensor) -> tuple:
+    """torch's binary_cross_entropy_backward, grad (x - t) / max((1 - x) x, 1e-12), and its
+    target backward, -logit(x) grad, unclamped (inf and NaN where x is 0 or 1): autograd
+    through the clamped logs gave 0 there, and a gradient of 1/x below 1e-12."""
+    return grad * (x - t) / ((1 - x) * x).clamp(min=1e-12), -(x / (1 - x)).log() * grad
+
+
+_bce = differentiable("BinaryCrossEntropy", _bce_value, _bce_backward)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -1030,10 +1052,10 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({tuple(target.shape)}) that is different to the input size "
                          f"({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
+    _not_differentiable("binary_cross_entropy", weight=weight)
     checks.within("binary_cross_entropy", target.node, 0.0, 1.0, "target")
     checks.within("binary_cross_entropy", input.node, 0.0, 1.0, "input")
-    log_x, log_1mx = _log_at_least_minus_100(input), _log_at_least_minus_100(1 - input)
-    loss = -(target * log_x + (1 - target) * log_1mx)
+    loss = _bce(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -1043,6 +1065,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
                                      size_average=None, reduce=None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
     reduction = _reduction(reduction, size_average, reduce)
+    _not_differentiable("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({tuple(target.shape)}) must be the same as input size "
                          f"({tuple(input.shape)})")
@@ -1070,10 +1093,16 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
-    n1 = (x1 * x1).sum(dim).sqrt().clamp(min=eps)
-    n2 = (x2 * x2).sum(dim).sqrt().clamp(min=eps)
-    return (x1 * x2).sum(dim) / (n1 * n2)
+    """torch's form: sum((x1 / |x1|) (x2 / |x2|)) over dim, of x1 and x2 broadcast, whose norms
+    are at least eps in value only (torch clamps them under no_grad): a zero vector's norm
+    passes the norm's own gradient, 0, where the quotient's NaN came through a clamp."""
+    x1, x2 = broadcast_tensors(x1, x2)
+    n1 = _at_least(vector_norm(x1, 2, dim, keepdim=True), eps)
+    n2 = _at_least(vector_norm(x2, 2, dim, keepdim=True), eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
 
+
+_at_least = differentiable("Clone", lambda x, floor: x.clamp(min=floor), lambda grad, x, floor: (grad, None))
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
@@ -1096,9 +1125,7 @@ def pdist(input: Tensor, p: float = 2.0) -> Tensor:
         return (gap != 0).to(input.dtype).sum(-1)
     if math.isinf(p):
         return gap.amax(-1) if gap.shape[-1] else gap.sum(-1)
-    total = (gap ** p).sum(-1)
-    positive = total > 0
-    return where(positive, where(positive, total, 1.0) ** (1.0 / p), 0.0)
+    return vector_norm(gap, p, -1)  # its gradient is 0 at a distance of 0, and at a 0 entry for p < 1
 
 
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None,
@@ -1123,6 +1150,7 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
 def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                      reduction: str = "mean") -> Tensor:
     """log(1 + exp(-target input)), for targets of 1 and -1."""
+    _not_differentiable("soft_margin_loss", target=target)
     return _reduce((-input * target).exp().log1p(), _reduction(reduction, size_average, reduce))
 
 
@@ -1186,7 +1214,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     is_target = ((t.unsqueeze(-1) == classes) & listed.unsqueeze(-1)).any(1)  # (N, C)
     gaps = 1 - x.gather(1, t.clamp(min=0)).unsqueeze(-1) + x.unsqueeze(1)  # (N, j, i)
     counted = listed.unsqueeze(-1) & ~is_target.unsqueeze(1)
-    loss = where(counted, gaps.clamp(min=0), 0.0).sum((1, 2)) / float(c)
+    loss = where(counted & (gaps > 0), gaps, 0.0).sum((1, 2)) / float(c)  # torch's z > 0: no gradient at 0
     return _reduce(loss.reshape(tuple(input.shape[:-1])), reduction)
 
 
@@ -1257,6 +1285,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     """For each sample, the mean over the classes i other than its target y of
     max(0, margin - x[y] + x[i])^p, times weight[y]."""
     reduction = _reduction(reduction, size_average, reduce)
+    _not_differentiable("multi_margin_loss", weight=weight)
     if p not in (1, 2):
         raise ValueError("multi_margin_loss: only p == 1 and p == 2 supported")
     if input.ndim > 2 or (input.ndim and input.shape[-1] == 0):  # no classes (an empty batch is fine)
