@@ -154,12 +154,17 @@ class TensorBase:
         if capture.ACTIVE is not None:
             touch(self._storage)
         if self._view is None or self._view[0] != self._storage.version or self._view[1] is not self._storage.node:
-            node = apply_chain(self._value(), self._chain)
+            value = self._value()
+            node = apply_chain(value, self._chain)
             grad_node = None
             if follows_new(node, self._grad_mode):
+                if node is value:  # x.view(x.shape), x[:]: a view of its own, not x (its GradNode is x's)
+                    node = unique("reshape", node)
                 follow(node)
                 grad_node = record(node)  # a snapshot now: realising the view would forget its sources
-            elif _FOLLOWED_IDS and not self._grad_mode and node.srcs and followed(self._storage.node):
+                if node.srcs and node.srcs[0] is value and isinstance(grad_node, GradFn):
+                    grad_node.named_op = self._chain[-1][0]  # named as the view op asked for
+            elif _FOLLOWED_IDS and not self._grad_mode and followed(self._storage.node):
                 node = B.detach(node)  # made under no_grad: no gradient flows back through it, read when it may
             self._view = (self._storage.version, self._storage.node, node, grad_node)
         return self._view[2]

@@ -129,3 +129,85 @@ def test_bernoulli_of_probabilities_requiring_grad_requires_grad_with_a_zero_gra
     assert set(values_.tolist()) <= {0.0, 1.0} and values_[0] == 0 and values_[3] == 1
     draw.sum().backward()
     check(p.grad, torch.zeros(16))
+
+
+# views that move nothing: PyTorch still makes a new tensor, a view with a grad_fn
+IDENTITY_VIEWS = {
+    "view": lambda w: w.view(3, 2), "reshape": lambda w: w.reshape(3, 2), "view_as": lambda w: w.view_as(w),
+    "reshape_minus1": lambda w: w.reshape(-1, 2), "permute": lambda w: w.permute(0, 1),
+    "movedim": lambda w: w.movedim(0, 0), "expand": lambda w: w.expand(3, 2), "broadcast_to": lambda w: w.broadcast_to((3, 2)),
+    "narrow": lambda w: w.narrow(0, 0, 3), "slice": lambda w: w[:], "split": lambda w: w.split(3)[0],
+    "chunk": lambda w: w.chunk(1)[0], "unflatten": lambda w: w.unflatten(1, (2,)),
+}
+# the same views, and others, whose names agree with PyTorch's
+NAMED_VIEWS = ("view", "reshape", "view_as", "permute", "movedim", "expand", "narrow", "slice")
+MORE_VIEWS = {
+    "squeeze": lambda w: w.squeeze(), "transpose": lambda w: w.transpose(1, 1), "ellipsis": lambda w: w[...],
+    "t_1d": lambda w: w[0].t(), "t_0d": lambda w: w[0, 0].t(), "unsqueeze_squeeze": lambda w: w.unsqueeze(0).squeeze(0),
+    "unbind": lambda w: w.unsqueeze(0).unbind(0)[0], "flatten_one_dim": lambda w: w.flatten(1, 1),
+    "contiguous": lambda w: w.contiguous(), "detach": lambda w: w.detach(),
+}
+
+
+def _view_flags(m, view, requires_grad=True):
+    w = m.ones(3, 2, requires_grad=requires_grad)
+    v = view(w)
+    return v is w, v.is_leaf, v.requires_grad, v.grad_fn is None
+
+
+@pytest.mark.parametrize("name", [*IDENTITY_VIEWS, *MORE_VIEWS])
+def test_a_view_of_a_leaf_is_a_leaf_as_in_torch(name):
+    view = {**IDENTITY_VIEWS, **MORE_VIEWS}[name]
+    assert _view_flags(lt, view) == _view_flags(torch, view)
+    assert _view_flags(lt, view, requires_grad=False) == _view_flags(torch, view, requires_grad=False)
+    if name in NAMED_VIEWS:
+        assert view(lt.ones(3, 2, requires_grad=True)).grad_fn.name() == view(torch.ones(3, 2, requires_grad=True)).grad_fn.name()
+
+
+def test_a_view_of_a_view_made_of_nothing_has_its_own_grad_fn():
+    w = lt.ones(3, 2, requires_grad=True)
+    v = w.unsqueeze(0).squeeze(0)  # its node is w's own value
+    assert v.grad_fn.name() == "ViewBackward0"  # not the leaf's AccumulateGrad
+    (v * 2).sum().backward()
+    check(w.grad, torch.full((3, 2), 2.0))
+
+
+def test_gradients_through_identity_views_reach_the_base_as_in_torch():
+    def run(m):
+        w = m.tensor(A * 1, requires_grad=True)
+        v, s, p = w.view(2, 3), w[:], w.permute(0, 1)
+        v.retain_grad()
+        ((v * v).sum() + (s * 3).sum() + p.exp().sum()).backward()
+        assert not v.is_leaf and v.retains_grad and w.is_leaf
+        grads = [w.grad.clone(), v.grad]
+        y = w * 2
+        z = y.view(2, 3)
+        z.mul_(3)  # in place through an identity view of a non-leaf
+        (y.sum() + z.sum()).backward()
+        return grads + [w.grad]
+    for ours, theirs in zip(run(lt), run(torch)):
+        check(ours, theirs, **TOL)
+
+
+def test_an_inplace_op_on_an_identity_view_of_a_leaf_raises_as_in_torch():
+    w = lt.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad is being used in an in-place"):
+        w.view(3).add_(1)
+    with lt.no_grad():
+        w[:].add_(1)
+    check(w, torch.full((3,), 2.0))
+    assert w.is_leaf and w.requires_grad
+
+
+@pytest.mark.parametrize("realised", [False, True])
+def test_views_made_under_no_grad_do_not_require_grad_whether_they_move_anything_or_not(realised):
+    """PyTorch's views made under no_grad still require grad (see the README): lazytensor's do not,
+    all alike, whether the leaf's value was computed or not."""
+    w = lt.ones(3, 2, requires_grad=True)
+    if realised:
+        w.realize()
+    with lt.no_grad():
+        views = [w.view(3, 2), w[:], w.permute(0, 1), w[1:], w.t()]
+    assert [(v.requires_grad, v.is_leaf, v.grad_fn) for v in views] == [(False, True, None)] * len(views)
+    (w * 2).sum().backward()  # w itself is untouched
+    check(w.grad, torch.full((3, 2), 2.0))
