@@ -211,3 +211,29 @@ def test_views_made_under_no_grad_do_not_require_grad_whether_they_move_anything
     assert [(v.requires_grad, v.is_leaf, v.grad_fn) for v in views] == [(False, True, None)] * len(views)
     (w * 2).sum().backward()  # w itself is untouched
     check(w.grad, torch.full((3, 2), 2.0))
+
+
+def test_a_parameter_of_a_plain_tensor_shares_its_memory_and_leaves_it_not_requiring_grad():
+    def run(m):
+        x = m.tensor(A * 1)
+        p = m.nn.Parameter(x)
+        assert p.requires_grad and p.is_leaf and not x.requires_grad and x.is_leaf and x.grad_fn is None
+        assert not (x * 2).requires_grad
+        with m.no_grad():
+            p.add_(1)                     # an update of the parameter shows in x
+        x.mul_(3)                         # and a write to x in the parameter
+        (p * x).sum().backward()          # x is a constant here: the gradient is x's value
+        assert x.grad is None and not x.requires_grad
+        m.optim.SGD([p], lr=0.5).step()
+        return [p.grad, p.detach(), x]
+    for ours, theirs in zip(run(lt), run(torch)):
+        check(ours, theirs, **TOL)
+
+
+def test_a_parameter_that_does_not_require_grad_leaves_its_tensor_as_it_was():
+    x = lt.tensor(A * 1)
+    p = lt.nn.Parameter(x, requires_grad=False)
+    assert not p.requires_grad and not x.requires_grad
+    with lt.no_grad():
+        p.add_(1)
+    check(x, torch.from_numpy(A) + 1, **TOL)
