@@ -13,7 +13,7 @@ import numpy as np
 
 from . import config
 from .autodiff.graph import (_FOLLOWED_IDS, AccumulateGrad, GradFn, anything_followed, disown, follow, followed, follows_new,
-                             leaf_value, own, owned_by, record, result_value)
+                             identity_view, leaf_value, own, owned_by, record, result_value)
 from . import capture, checks, host_sharing
 from .capture import Touched, refuse_host_read
 from .sites import note as note_site
@@ -155,19 +155,31 @@ class TensorBase:
             touch(self._storage)
         if self._view is None or self._view[0] != self._storage.version or self._view[1] is not self._storage.node:
             value = self._value()
-            node = apply_chain(value, self._chain)
+            node = self._chain_node(value)
             grad_node = None
             if follows_new(node, self._grad_mode):
-                if node is value:  # x.view(x.shape), x[:]: a view of its own, not x (its GradNode is x's)
-                    node = unique("reshape", node)
                 follow(node)
                 grad_node = record(node)  # a snapshot now: realising the view would forget its sources
-                if node.srcs and node.srcs[0] is value and isinstance(grad_node, GradFn):
-                    grad_node.named_op = self._chain[-1][0]  # named as the view op asked for
+                if node.op == "reshape" and node.srcs and node.shape == node.srcs[0].shape and isinstance(grad_node, GradFn):
+                    grad_node.named_op = self._chain[-1][0]  # moved nothing: named as the view op asked for
             elif _FOLLOWED_IDS and not self._grad_mode and followed(self._storage.node):
                 node = B.detach(node)  # made under no_grad: no gradient flows back through it, read when it may
             self._view = (self._storage.version, self._storage.node, node, grad_node)
         return self._view[2]
+
+    def _chain_node(self, value: Node) -> Node:
+        """The view chain applied to the storage's value. A step that moves nothing (or moves
+        back to the value) over a value autograd follows gives a node of its own, so that the
+        view is no leaf and has a grad_fn of its own, as in PyTorch (views of it read through
+        that node, so their gradients reach it)."""
+        if not (self._grad_mode and _FOLLOWED_IDS and followed(value)):
+            return apply_chain(value, self._chain)
+        node = value
+        for i, (op, arg) in enumerate(self._chain):
+            moved = B.movement(node, op, arg)
+            identity = op != "detach" and (moved is node or moved is value)
+            node = identity_view(moved, value, self._chain[:i + 1]) if identity else moved
+        return node
 
     def _value(self) -> Node:
         """The storage's value as this tensor's ops read it. Hash-consing ignores grad mode, so

@@ -189,6 +189,37 @@ def test_gradients_through_identity_views_reach_the_base_as_in_torch():
         check(ours, theirs, **TOL)
 
 
+@pytest.mark.parametrize("make", ["view_as", "unsqueeze_squeeze", "slice"])
+def test_a_gradient_with_respect_to_an_identity_view_counts_the_views_of_it(make):
+    """grad(y, v) for v = x.view_as(x), where y reads v and views of v (v[0]): every path
+    from v counts (autograd.functional records on such views under create_graph)."""
+    view = {"view_as": lambda x: x.view_as(x), "unsqueeze_squeeze": lambda x: x.unsqueeze(0).squeeze(0),
+            "slice": lambda x: x[:]}[make]
+    results = []
+    for m in (lt, torch):
+        x = m.tensor(A[0] * 1, requires_grad=True)
+        v = view(x)
+        y = (v ** 3).sum() + v[0] * v[1] + v.unsqueeze(0).squeeze(0)[2]
+        (g,) = m.autograd.grad(y, v, create_graph=True)
+        (h,) = m.autograd.grad(g[0], x)
+        results.append((g, h))
+    check(results[0][0], results[1][0], **TOL)
+    check(results[0][1], results[1][1], **TOL)
+
+
+def test_a_view_of_a_result_equal_to_its_input_reaches_that_result():
+    """y = x * 1 holds x's value as a node of its own; a reshape of y must not be merged into a
+    reshape of x (y's retained gradient and hooks would be skipped)."""
+    grads = []
+    for m in (lt, torch):
+        x = m.tensor(A * 1, requires_grad=True)
+        y = x * 1
+        y.retain_grad()
+        (y.reshape(3, 2) * 2).sum().backward()
+        grads.append(y.grad)
+    check(grads[0], grads[1])
+
+
 def test_an_inplace_op_on_an_identity_view_of_a_leaf_raises_as_in_torch():
     w = lt.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad is being used in an in-place"):
@@ -237,3 +268,71 @@ def test_a_parameter_that_does_not_require_grad_leaves_its_tensor_as_it_was():
     with lt.no_grad():
         p.add_(1)
     check(x, torch.from_numpy(A) + 1, **TOL)
+
+
+SECOND_BACKWARDS = {
+    "backward_of_a_new_sum": lambda m, w, y: y.sum().backward(),
+    "backward_of_a_new_product": lambda m, w, y: (y * w).sum().backward(),
+    "autograd_grad_of_a_new_sum": lambda m, w, y: m.autograd.grad(y.sum(), w),
+    "backward_through_a_view": lambda m, w, y: y[1:].sum().backward(),
+}
+
+
+@pytest.mark.parametrize("second", SECOND_BACKWARDS)
+def test_a_second_backward_through_a_freed_graph_raises_in_both_modes(second):
+    """y's graph was freed by the first backward; a new op on y leads back into it (lazily,
+    y's value was never computed: the new op must not take y's history again)."""
+    for m in (torch, lt):
+        w = m.tensor(A * 1, requires_grad=True)
+        y = (w * w).exp()
+        y.sum().backward()
+        first = w.grad.clone()
+        with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+            SECOND_BACKWARDS[second](m, w, y)
+        assert (y * 2).requires_grad          # an op on y is fine
+    check(w.grad, first)                      # nothing half-updated
+
+
+def test_a_state_carried_over_a_freed_graph_raises_at_the_next_backward():
+    """A recurrent state kept across steps without detach: PyTorch's second step raises."""
+    for m in (torch, lt):
+        w = m.tensor(A * 0.1, requires_grad=True)
+        h = m.zeros(2, 3)
+        h = (h + w).tanh()
+        h.sum().backward()
+        h = (h + w).tanh()
+        with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+            h.sum().backward()
+        h = (h.detach() + w).tanh()           # the usual mend
+        h.sum().backward()
+
+
+REUSED_WITHOUT_SAVED_VALUES = {
+    "sum_of_a_sum": lambda w: (w + 1).sum(),
+    "view": lambda w: w.t(),
+    "slice": lambda w: w[1:],
+    "identity_view": lambda w: w.view(2, 3),
+}
+
+
+@pytest.mark.parametrize("make", REUSED_WITHOUT_SAVED_VALUES)
+def test_a_graph_that_saved_nothing_takes_a_second_backward_as_in_torch(make):
+    """Views, sums and additions save no value for backward: PyTorch frees nothing of them,
+    so a view (or sum) used again after a backward is fine in both LAZY modes."""
+    def run(m):
+        w = m.tensor(A * 1, requires_grad=True)
+        y = REUSED_WITHOUT_SAVED_VALUES[make](w)
+        (y * y).sum().backward()
+        (y * 3).sum().backward()
+        return w.grad
+    check(run(lt), run(torch), **TOL)
+
+
+def test_retain_graph_keeps_a_lazy_graph_for_a_second_backward():
+    def run(m):
+        w = m.tensor(A * 1, requires_grad=True)
+        y = (w * w).exp()
+        y.sum().backward(retain_graph=True)
+        (y * w).sum().backward()
+        return w.grad
+    check(run(lt), run(torch), rtol=1e-4, atol=1e-5)

@@ -93,6 +93,10 @@ def _named_op(out: Node, order: list[tuple[Node, tuple]]) -> str:
     return _op_name(next((n for n, _ in reversed(order) if n.op not in views_and_leaves), out))
 
 
+def _reads_no_value(n: Node) -> bool:
+    return n.op in LINEAR and (n.op != "reduce" or n.arg[0] == "sum")  # max, min and prod read their values
+
+
 class GradFn(GradNode):
     """Recorded ops: a snapshot of the IR from `out` down to the values it read."""
 
@@ -108,6 +112,9 @@ class GradFn(GradNode):
         self._storage = weakref.ref(storage) if storage is not None else None
         self.version = storage.version if storage is not None else 0
         self.saves_inputs = any(n.op not in LINEAR for n, _ in order if id(n) not in stops)
+        # no op reads a forward value (views, sums, additions): backward frees nothing, so a
+        # second backward through it works, as PyTorch's (whose nodes then saved no tensor)
+        self.saves_nothing = all(_reads_no_value(n) for n, _ in order if id(n) not in stops)
         self.freed = False
         self.site = user_site() if anomaly.ENABLED else None  # anomaly mode names the forward line
 
@@ -132,6 +139,8 @@ class GradFn(GradNode):
         return [gn for _, gn, _, _, _ in self.stops.values()]
 
     def release(self) -> None:
+        if self.saves_nothing:
+            return
         self.order, self.out_srcs, self.stops, self.freed = [], (), {}, True
 
     def rebase(self, storage) -> None:
@@ -261,6 +270,13 @@ def _freed_owner(node: Node) -> bool:
     return owner is not None and getattr(owner[0], "freed", False)
 
 
+def _held(node: Node) -> bool:
+    """Is `node` still the value of the tensor whose GradFn made it? (Else a new op that built
+    the same expression got it from hash-consing: a new graph, whose walk goes on through it.)"""
+    storage = getattr(_OWNERS.get(node)[0], "storage", None)
+    return storage is not None and storage.node is node
+
+
 def own(node: Node, gradnode: GradNode, slot: int = 0) -> None:
     """Gradients of `node` flow into `gradnode` (the node keeps its history alive, as in PyTorch)."""
     _FOLLOWED.add(node)
@@ -293,9 +309,10 @@ def record(out: Node, storage=None) -> GradNode:
             stops[id(n)] = (n, gn, slot, weakref.ref(st) if st is not None else None,
                             st.version if st is not None else 0)
             return ()
-        if n.realized and n.op != "buffer" and _freed_owner(n):
-            # computed earlier, and backward has freed how: a backward that reaches it raises
-            # (GradFn.check_versions), as PyTorch's does; an op on it (printing a value) is fine
+        if n.op != "buffer" and _freed_owner(n) and (n.realized or _held(n)):
+            # backward has freed how it was made: a backward that reaches it raises
+            # (GradFn.check_versions), as PyTorch's does; an op on it (printing a value) is fine.
+            # Computed or not: walking on through its sources would take the freed graph again
             gn, slot = _OWNERS.get(n)
             stops[id(n)] = (n, gn, slot, None, 0)
             return ()
@@ -308,6 +325,26 @@ def record(out: Node, storage=None) -> GradNode:
     fn = GradFn(out, order, stops, storage)
     own(out, fn)
     return fn
+
+
+_IDENTITY_VIEWS: NodeTable[dict] = NodeTable()  # value -> {view chain: weakref to its node}
+
+
+def identity_view(node: Node, value: Node, chain: tuple) -> Node:
+    """A view that moves nothing (x.view(x.shape), x[:]), `node`, at the end of `chain` over
+    the followed `value`, as a node of its own, so that the view has a GradFn of its own as
+    PyTorch's. One per chain while it lives: views of that view, which rebuild their chain
+    from the storage's value, read through it, and another such view of `value` does not."""
+    views = _IDENTITY_VIEWS.get(value)
+    if views is None:
+        views = {}
+        _IDENTITY_VIEWS[value] = views
+    found = views.get(chain)
+    view = found() if found is not None else None
+    if view is None:
+        view = unique("reshape", node)
+        views[chain] = weakref.ref(view)
+    return view
 
 
 def leaf_value(value: Node, leaf: GradNode) -> Node:
