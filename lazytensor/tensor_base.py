@@ -13,7 +13,8 @@ import numpy as np
 
 from . import config
 from .autodiff.graph import (_FOLLOWED_IDS, AccumulateGrad, GradFn, anything_followed, disown, follow, followed, follows_new,
-                             identity_view, leaf_value, own, owned_by, record, result_value)
+                             identity_view, leaf_value, own, owned_by, record, result_value,
+                             with_zero_gradient)
 from . import capture, checks, host_sharing
 from .capture import Touched, refuse_host_read
 from .sites import note as note_site
@@ -219,6 +220,8 @@ class TensorBase:
         if value.dtype != self.dtype:
             value = B.cast(value, self.dtype)
         value = B.broadcast_to(value, self.shape)
+        if not (leaf or self._chain) and config.GRAD_ENABLED and followed(s.node) and not follows_new(value):
+            value = with_zero_gradient(value, self._value())  # still requires grad, as PyTorch's
         reading = host_sharing.shared_reading(s.node)  # the caller's NumPy array (from_numpy)
         s.node = writeback(s.node, self._chain, value) if self._chain else value
         s.version += 1

@@ -51,11 +51,9 @@ ELEMENTWISE_TABLE = _table()
 # in eager mode on cl every op compiles a kernel of its own (seconds for the whole table): there
 # the piecewise-constant ops and the comparisons stand for the table (numpy runs all of it eagerly)
 EAGER_CL_SUBSET = ("sign", "floor", "round", "frac", "heaviside", "eq", "isnan", "copysign", "maximum")
-# an in-place comparison or logical op on a float tensor that requires grad: PyTorch's tensor still
-# requires grad (a zero gradient), lazytensor's no longer does (see the README); float_power_
-# of a float32 tensor PyTorch refuses
-INPLACE_SKIPPED = {"eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
-                   "logical_and", "logical_or", "logical_xor", "logical_not", "float_power"}
+# PyTorch's in-place logical ops on a float tensor pass the gradient on as a product would
+# (MulBackward0), not as the logical op's zero gradient; float_power_ of float32 it refuses
+INPLACE_SKIPPED = {"logical_and", "logical_or", "logical_xor", "logical_not", "float_power"}
 
 
 def _names(env) -> list[str]:
@@ -90,6 +88,30 @@ def test_inplace_methods_keep_requires_grad_as_torchs(env):
             ELEMENTWISE_TABLE[name](lambda t, *rest: getattr(t, name + "_")(*rest), y, m.tensor(B))
             flags.append((y.requires_grad, y.grad_fn is not None))
         assert flags[0] == flags[1], name
+
+
+OVERWRITES = {
+    "zero_": lambda m, y: y.zero_(), "fill_": lambda m, y: y.fill_(-0.0), "copy_": lambda m, y: y.copy_(m.ones(4)),
+    "eq_": lambda m, y: y.eq_(1.0), "lt_": lambda m, y: y.lt_(m.zeros(4)), "setitem_all": lambda m, y: y.__setitem__(..., 3.0),
+}
+
+
+@pytest.mark.parametrize("op", OVERWRITES)
+def test_an_inplace_overwrite_keeps_a_tensor_requiring_grad_with_a_zero_gradient(op):
+    """y.zero_() on a non-leaf that requires grad: PyTorch's y still requires grad, and the
+    overwritten values get a zero gradient (not a NaN from an infinite one)."""
+    results = []
+    for m in (lt, torch):
+        x = m.tensor([1.0, -0.0, np.nan, -2.0], requires_grad=True)
+        y = x * 1
+        OVERWRITES[op](m, y)
+        assert y.requires_grad and y.grad_fn is not None and not y.is_leaf
+        (y * m.tensor([np.inf, 1.0, 2.0, 3.0])).sum().backward()
+        results.append((y.detach(), x.grad))
+    (ours, our_grad), (theirs, their_grad) = results
+    check(ours, theirs)
+    assert np.array_equal(np.signbit(ours.numpy()), np.signbit(theirs.numpy()))
+    check(our_grad, their_grad)
 
 
 @pytest.mark.parametrize("op", ["sign", "sgn", "sign_method", "sign_", "heaviside"])

@@ -15,7 +15,7 @@ from .. import config
 from ..ir import build as B
 from ..ir import ops as O
 from ..ir.grad import LINEAR, RULES, SAVES_OUTPUT
-from ..ir.node import Node, unique
+from ..ir.node import Node, const, unique
 from ..ir.traverse import postorder
 from ..ir.node_table import NodeSet, NodeTable
 from ..ir.schedule import keep, ties_compared_later
@@ -345,6 +345,15 @@ def identity_view(node: Node, value: Node, chain: tuple) -> Node:
         view = unique("reshape", node)
         views[chain] = weakref.ref(view)
     return view
+
+
+def with_zero_gradient(value: Node, old: Node) -> Node:
+    """`value` as a result of `old` whose gradient is 0 (sign's, so not even an infinite
+    gradient makes a NaN of it): an in-place write of a value that does not depend on the
+    tensor that requires grad (y.zero_(), y.fill_(1), y.eq_(z)) keeps it requiring grad, as
+    PyTorch's does."""
+    zero = B.elementwise("mul", B.elementwise("abs", B.elementwise("sign", old)), const(0.0, old.dtype, old.shape, old.device))
+    return B.elementwise("sub", value, zero)  # x - (+0.0) is x, -0.0 and NaN included
 
 
 def leaf_value(value: Node, leaf: GradNode) -> Node:
