@@ -112,9 +112,6 @@ class GradFn(GradNode):
         self._storage = weakref.ref(storage) if storage is not None else None
         self.version = storage.version if storage is not None else 0
         self.saves_inputs = any(n.op not in LINEAR for n, _ in order if id(n) not in stops)
-        # no op reads a forward value (views, sums, additions): backward frees nothing, so a
-        # second backward through it works, as PyTorch's (whose nodes then saved no tensor)
-        self.saves_nothing = all(_reads_no_value(n) for n, _ in order if id(n) not in stops)
         self.freed = False
         self.site = user_site() if anomaly.ENABLED else None  # anomaly mode names the forward line
 
@@ -139,9 +136,15 @@ class GradFn(GradNode):
         return [gn for _, gn, _, _, _ in self.stops.values()]
 
     def release(self) -> None:
-        if self.saves_nothing:
+        if self._saves_nothing():
             return
         self.order, self.out_srcs, self.stops, self.freed = [], (), {}, True
+
+    def _saves_nothing(self) -> bool:
+        """No op reads a forward value (views, sums, additions): backward frees nothing, so a
+        second backward through it works, as PyTorch's (whose nodes then saved no tensor)."""
+        out_reads_none = self.out_op in LINEAR or self.out_op == "sum"  # out_op names a reduction by its kind
+        return out_reads_none and all(_reads_no_value(n) for n, _ in self.order if id(n) not in self.stops)
 
     def rebase(self, storage) -> None:
         """This GradFn wrote `storage` in place: the old value it read is its own input."""
@@ -270,10 +273,10 @@ def _freed_owner(node: Node) -> bool:
     return owner is not None and getattr(owner[0], "freed", False)
 
 
-def _held(node: Node) -> bool:
-    """Is `node` still the value of the tensor whose GradFn made it? (Else a new op that built
+def _held(node: Node, gradfn: "GradFn") -> bool:
+    """Is `node` still the value of the tensor whose `gradfn` made it? (Else a new op that built
     the same expression got it from hash-consing: a new graph, whose walk goes on through it.)"""
-    storage = getattr(_OWNERS.get(node)[0], "storage", None)
+    storage = gradfn.storage
     return storage is not None and storage.node is node
 
 
@@ -302,18 +305,21 @@ def record(out: Node, storage=None) -> GradNode:
     stops: dict[int, tuple] = {}
 
     def sources(n: Node):
-        found = owner_of(n) if n is not out else None
-        if found is not None:
-            gn, slot = found
+        owner = _OWNERS.get(n)
+        if owner is None:
+            return [s for s in n.srcs if s in _FOLLOWED]
+        gn, slot = owner
+        if not getattr(gn, "freed", False):
+            if n is out:
+                return [s for s in n.srcs if s in _FOLLOWED]
             st = getattr(gn, "storage", None)
             stops[id(n)] = (n, gn, slot, weakref.ref(st) if st is not None else None,
                             st.version if st is not None else 0)
             return ()
-        if n.op != "buffer" and _freed_owner(n) and (n.realized or _held(n)):
+        if n.op != "buffer" and (n.realized or _held(n, gn)):
             # backward has freed how it was made: a backward that reaches it raises
             # (GradFn.check_versions), as PyTorch's does; an op on it (printing a value) is fine.
             # Computed or not: walking on through its sources would take the freed graph again
-            gn, slot = _OWNERS.get(n)
             stops[id(n)] = (n, gn, slot, None, 0)
             return ()
         return [s for s in n.srcs if s in _FOLLOWED]
