@@ -214,6 +214,8 @@ def div(a, b, rounding_mode: str | None = None) -> Tensor:
 def floor_divide(a, b) -> Tensor:
     (na, nb), dt = prepare("floor_divide", a, b)
     if dt.is_floating_point:
+        if any(isinstance(x, TensorBase) and x.requires_grad for x in (a, b)):
+            return _floor_divide_differentiable(a, b)
         return wrap(_floor_divide_floats(na, nb))
     _check_integer_divisor("floor_divide", b)
     return wrap(B.elementwise("idiv", na, nb))
@@ -435,7 +437,9 @@ def square(x: Tensor) -> Tensor:
 def sign(x: Tensor) -> Tensor:
     if x.dtype == D.bool_:
         return x.clone()
-    return ((x > 0).to(x.dtype) - (x < 0).to(x.dtype))
+    if x.dtype.is_floating_point:  # an op of its own: its result requires grad (a zero gradient), as PyTorch's
+        return wrap(B.elementwise("sign", x.node))
+    return (x > 0).to(x.dtype) - (x < 0).to(x.dtype)
 
 
 def _rounding(name: str, ir_op: str):
@@ -836,12 +840,18 @@ def heaviside(input: Tensor, values) -> Tensor:
     return _heaviside(input, values)
 
 
-def _no_heaviside_derivative(grad: Tensor, input: Tensor, values) -> tuple:
-    raise RuntimeError(f"derivative for aten::heaviside is not implemented (input {describe(input, values)})")
+def _no_derivative(op: str) -> Callable[..., tuple]:
+    """The backward of an op PyTorch gives no derivative (its result requires grad; backward raises)."""
+    def backward(grad: Tensor, *args) -> tuple:
+        raise RuntimeError(f"derivative for aten::{op} is not implemented (input {describe(*args)})")
+    return backward
 
 
 _heaviside = differentiable("Heaviside", lambda input, values: where(input == 0, values, (input > 0).to(input.dtype)),
-                            _no_heaviside_derivative)
+                            _no_derivative("heaviside"))
+_floor_divide_differentiable = differentiable(
+    "FloorDivide", lambda a, b: wrap(_floor_divide_floats(*prepare("floor_divide", a, b)[0])),
+    _no_derivative("floor_divide"))
 
 
 def float_power(input, exponent) -> Tensor:

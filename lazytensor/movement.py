@@ -51,18 +51,14 @@ def _viewable(x: Tensor, shape: tuple[int, ...]) -> bool:
 def reshape(self: Tensor, *shape) -> Tensor:
     """A view when the memory layout allows one, else a copy (as PyTorch)."""
     shape = infer_shape(self, _sizes(shape, "reshape"), "reshape")
-    if shape == tuple(self.shape):
-        return self
-    source = self if _viewable(self, shape) else self.contiguous()
+    source = self if shape == tuple(self.shape) or _viewable(self, shape) else self.contiguous()
     return source._view_of("reshape", shape)
 
 
 def view(self: Tensor, *shape) -> Tensor:
     """Always a view; raises, as PyTorch, when the layout cannot be viewed so."""
     shape = infer_shape(self, _sizes(shape, "view"), "view")
-    if shape == tuple(self.shape):
-        return self
-    if not _viewable(self, shape):
+    if shape != tuple(self.shape) and not _viewable(self, shape):
         raise RuntimeError(f"view size is not compatible with input tensor's size and stride (at least one "
                            f"dimension spans across two contiguous subspaces): shape {tuple(self.shape)} -> "
                            f"{list(shape)}. Use .reshape(...) instead.")
@@ -81,12 +77,12 @@ def permute(self: Tensor, *dims) -> Tensor:
     dims = tuple(self._dim(d, "permute") for d in dims)
     if len(set(dims)) != len(dims):
         raise RuntimeError(f"permute: repeated dim in {list(dims)} for shape {tuple(self.shape)}")
-    return self if dims == tuple(range(self.ndim)) else self._view_of("permute", dims)
+    return self._view_of("permute", dims)  # a new tensor even when nothing moves, as PyTorch's views
 
 
 def transpose(self: Tensor, dim0: int, dim1: int) -> Tensor:
     if self.ndim == 0:
-        return self
+        return self.permute(())
     d0, d1 = self._dim(dim0, "transpose"), self._dim(dim1, "transpose")
     perm = list(range(self.ndim))
     perm[d0], perm[d1] = perm[d1], perm[d0]
@@ -97,7 +93,7 @@ def t(self: Tensor) -> Tensor:
     if self.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D "
                            f"(shape {tuple(self.shape)})")
-    return self.transpose(0, 1) if self.ndim == 2 else self
+    return self.transpose(0, 1) if self.ndim == 2 else self.permute(tuple(range(self.ndim)))
 
 
 def reversed_axes(self: Tensor) -> Tensor:
@@ -145,7 +141,7 @@ def expand(self: Tensor, *sizes) -> Tensor:
                                f"Tensor sizes: {list(self.shape)}")
         target.append(want)
     out = self._view_of("reshape", padded) if lead else self
-    return out if tuple(target) == padded else out._view_of("expand", tuple(target))
+    return out if lead and tuple(target) == padded else out._view_of("expand", tuple(target))
 
 
 def expand_as(self: Tensor, other: Tensor) -> Tensor:
@@ -178,6 +174,8 @@ def flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     s, e = self._dim(start_dim, "flatten"), self._dim(end_dim, "flatten")
     if s > e:
         raise RuntimeError(f"flatten: start_dim ({start_dim}) cannot come after end_dim ({end_dim})")
+    if s == e:  # PyTorch returns the tensor itself here (not a view)
+        return self
     shape = tuple(self.shape)
     return self.reshape(shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
@@ -223,7 +221,7 @@ def narrow(self: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 def _shrink_dim(self: Tensor, d: int, start: int, end: int) -> Tensor:
     bounds = tuple((start, end) if i == d else (0, n) for i, n in enumerate(self.shape))
-    return self if (start, end) == (0, self.shape[d]) else self._view_of("shrink", bounds)
+    return self._view_of("shrink", bounds)
 
 
 

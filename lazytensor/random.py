@@ -238,6 +238,8 @@ def bernoulli_(self: Tensor, p: float = 0.5, generator=None) -> Tensor:
 
 def bernoulli(self: Tensor, generator=None) -> Tensor:
     u = wrap(_uniform(tuple(self.shape), self.device.name, generator))
+    if self.dtype.is_floating_point:  # u < p makes p's sign 1: the draw requires grad (a zero gradient), as PyTorch's
+        return self.sign().where(u < self, 0.0)
     return (u < self).to(self.dtype)
 
 

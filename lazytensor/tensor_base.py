@@ -13,7 +13,8 @@ import numpy as np
 
 from . import config
 from .autodiff.graph import (_FOLLOWED_IDS, AccumulateGrad, GradFn, anything_followed, disown, follow, followed, follows_new,
-                             leaf_value, own, owned_by, record, result_value)
+                             identity_view, leaf_value, own, owned_by, record, result_value,
+                             with_zero_gradient)
 from . import capture, checks, host_sharing
 from .capture import Touched, refuse_host_read
 from .sites import note as note_site
@@ -134,15 +135,32 @@ class TensorBase:
         if capture.ACTIVE is not None:
             touch(self._storage)
         if self._view is None or self._view[0] != self._storage.version or self._view[1] is not self._storage.node:
-            node = apply_chain(self._value(), self._chain)
+            value = self._value()
+            node = self._chain_node(value)
             grad_node = None
             if follows_new(node, self._grad_mode):
                 follow(node)
                 grad_node = record(node)  # a snapshot now: realising the view would forget its sources
-            elif _FOLLOWED_IDS and not self._grad_mode and node.srcs and followed(self._storage.node):
+                if node.op == "reshape" and node.srcs and node.shape == node.srcs[0].shape and isinstance(grad_node, GradFn):
+                    grad_node.named_op = self._chain[-1][0]  # moved nothing: named as the view op asked for
+            elif _FOLLOWED_IDS and not self._grad_mode and followed(self._storage.node):
                 node = B.detach(node)  # made under no_grad: no gradient flows back through it, read when it may
             self._view = (self._storage.version, self._storage.node, node, grad_node)
         return self._view[2]
+
+    def _chain_node(self, value: Node) -> Node:
+        """The view chain applied to the storage's value. A step that moves nothing (or moves
+        back to the value) over a value autograd follows gives a node of its own, so that the
+        view is no leaf and has a grad_fn of its own, as in PyTorch (views of it read through
+        that node, so their gradients reach it)."""
+        if not (self._grad_mode and _FOLLOWED_IDS and followed(value)):
+            return apply_chain(value, self._chain)
+        node = value
+        for i, (op, arg) in enumerate(self._chain):
+            moved = B.movement(node, op, arg)
+            identity = op != "detach" and (moved is node or moved is value)
+            node = identity_view(moved, value, self._chain[:i + 1]) if identity else moved
+        return node
 
     def _value(self) -> Node:
         """The storage's value as this tensor's ops read it. Hash-consing ignores grad mode, so
@@ -182,6 +200,8 @@ class TensorBase:
         if value.dtype != self.dtype:
             value = B.cast(value, self.dtype)
         value = B.broadcast_to(value, self.shape)
+        if not (leaf or self._chain) and config.GRAD_ENABLED and followed(s.node) and not follows_new(value):
+            value = with_zero_gradient(value, self._value())  # still requires grad, as PyTorch's
         reading = host_sharing.shared_reading(s.node)  # the caller's NumPy array (from_numpy)
         s.node = writeback(s.node, self._chain, value) if self._chain else value
         s.version += 1

@@ -656,10 +656,14 @@ def test_activations_at_nan_and_their_kinks_are_torchs():
     run_cases(NAN_KINKS)
 
 
-def test_heaviside_has_no_derivative_as_in_torch():
+@pytest.mark.parametrize("op, call", [("heaviside", lambda x: lt.heaviside(x, lt.tensor([0.5, 0.5]))),
+                                      ("floor_divide", lambda x: x // 0.5)])
+def test_ops_without_a_derivative_raise_in_backward_as_in_torch(op, call):
+    """PyTorch has no derivative for these: the result requires grad, its backward raises."""
     x = lt.tensor([0.0, 1.0], requires_grad=True)
-    y = lt.heaviside(x, lt.tensor([0.5, 0.5]))
-    with pytest.raises(RuntimeError, match=r"derivative for aten::heaviside is not implemented"):
+    y = call(x)
+    assert y.requires_grad
+    with pytest.raises(RuntimeError, match=rf"derivative for aten::{op} is not implemented"):
         y.sum().backward()
 
 

@@ -15,7 +15,7 @@ from .. import config
 from ..ir import build as B
 from ..ir import ops as O
 from ..ir.grad import LINEAR, RULES, SAVES_OUTPUT
-from ..ir.node import Node, unique
+from ..ir.node import Node, const, unique
 from ..ir.traverse import postorder
 from ..ir.node_table import NodeSet, NodeTable
 from ..ir.schedule import keep, ties_compared_later
@@ -93,6 +93,10 @@ def _named_op(out: Node, order: list[tuple[Node, tuple]]) -> str:
     return _op_name(next((n for n, _ in reversed(order) if n.op not in views_and_leaves), out))
 
 
+def _reads_no_value(n: Node) -> bool:
+    return n.op in LINEAR and (n.op != "reduce" or n.arg[0] == "sum")  # max, min and prod read their values
+
+
 class GradFn(GradNode):
     """Recorded ops: a snapshot of the IR from `out` down to the values it read."""
 
@@ -132,7 +136,15 @@ class GradFn(GradNode):
         return [gn for _, gn, _, _, _ in self.stops.values()]
 
     def release(self) -> None:
+        if self._saves_nothing():
+            return
         self.order, self.out_srcs, self.stops, self.freed = [], (), {}, True
+
+    def _saves_nothing(self) -> bool:
+        """No op reads a forward value (views, sums, additions): backward frees nothing, so a
+        second backward through it works, as PyTorch's (whose nodes then saved no tensor)."""
+        out_reads_none = self.out_op in LINEAR or self.out_op == "sum"  # out_op names a reduction by its kind
+        return out_reads_none and all(_reads_no_value(n) for n, _ in self.order if id(n) not in self.stops)
 
     def rebase(self, storage) -> None:
         """This GradFn wrote `storage` in place: the old value it read is its own input."""
@@ -261,6 +273,13 @@ def _freed_owner(node: Node) -> bool:
     return owner is not None and getattr(owner[0], "freed", False)
 
 
+def _held(node: Node, gradfn: "GradFn") -> bool:
+    """Is `node` still the value of the tensor whose `gradfn` made it? (Else a new op that built
+    the same expression got it from hash-consing: a new graph, whose walk goes on through it.)"""
+    storage = gradfn.storage
+    return storage is not None and storage.node is node
+
+
 def own(node: Node, gradnode: GradNode, slot: int = 0) -> None:
     """Gradients of `node` flow into `gradnode` (the node keeps its history alive, as in PyTorch)."""
     _FOLLOWED.add(node)
@@ -286,17 +305,21 @@ def record(out: Node, storage=None) -> GradNode:
     stops: dict[int, tuple] = {}
 
     def sources(n: Node):
-        found = owner_of(n) if n is not out else None
-        if found is not None:
-            gn, slot = found
+        owner = _OWNERS.get(n)
+        if owner is None:
+            return [s for s in n.srcs if s in _FOLLOWED]
+        gn, slot = owner
+        if not getattr(gn, "freed", False):
+            if n is out:
+                return [s for s in n.srcs if s in _FOLLOWED]
             st = getattr(gn, "storage", None)
             stops[id(n)] = (n, gn, slot, weakref.ref(st) if st is not None else None,
                             st.version if st is not None else 0)
             return ()
-        if n.realized and n.op != "buffer" and _freed_owner(n):
-            # computed earlier, and backward has freed how: a backward that reaches it raises
-            # (GradFn.check_versions), as PyTorch's does; an op on it (printing a value) is fine
-            gn, slot = _OWNERS.get(n)
+        if n.op != "buffer" and (n.realized or _held(n, gn)):
+            # backward has freed how it was made: a backward that reaches it raises
+            # (GradFn.check_versions), as PyTorch's does; an op on it (printing a value) is fine.
+            # Computed or not: walking on through its sources would take the freed graph again
             stops[id(n)] = (n, gn, slot, None, 0)
             return ()
         return [s for s in n.srcs if s in _FOLLOWED]
@@ -308,6 +331,35 @@ def record(out: Node, storage=None) -> GradNode:
     fn = GradFn(out, order, stops, storage)
     own(out, fn)
     return fn
+
+
+_IDENTITY_VIEWS: NodeTable[dict] = NodeTable()  # value -> {view chain: weakref to its node}
+
+
+def identity_view(node: Node, value: Node, chain: tuple) -> Node:
+    """A view that moves nothing (x.view(x.shape), x[:]), `node`, at the end of `chain` over
+    the followed `value`, as a node of its own, so that the view has a GradFn of its own as
+    PyTorch's. One per chain while it lives: views of that view, which rebuild their chain
+    from the storage's value, read through it, and another such view of `value` does not."""
+    views = _IDENTITY_VIEWS.get(value)
+    if views is None:
+        views = {}
+        _IDENTITY_VIEWS[value] = views
+    found = views.get(chain)
+    view = found() if found is not None else None
+    if view is None:
+        view = unique("reshape", node)
+        views[chain] = weakref.ref(view)
+    return view
+
+
+def with_zero_gradient(value: Node, old: Node) -> Node:
+    """`value` as a result of `old` whose gradient is 0 (sign's, so not even an infinite
+    gradient makes a NaN of it): an in-place write of a value that does not depend on the
+    tensor that requires grad (y.zero_(), y.fill_(1), y.eq_(z)) keeps it requiring grad, as
+    PyTorch's does."""
+    zero = B.elementwise("mul", B.elementwise("abs", B.elementwise("sign", old)), const(0.0, old.dtype, old.shape, old.device))
+    return B.elementwise("sub", value, zero)  # x - (+0.0) is x, -0.0 and NaN included
 
 
 def leaf_value(value: Node, leaf: GradNode) -> Node:

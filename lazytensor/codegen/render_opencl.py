@@ -86,7 +86,9 @@ OPS = {
     "neg": "(-{0})", "exp": "exp({0})", "log": "log({0})", "sqrt": "sqrt({0})",
     "sin": "sin({0})", "cos": "cos({0})", "tan": "tan({0})",
     "tanh": lambda dt, a: f"tanh({a})" if dt.name == "float64" else f"LT_TANH({a})",
-    "recip": "(1/{0})", "floor": "floor({0})", "ceil": "ceil({0})", "rint": "rint({0})",
+    "recip": "(1/{0})",
+    "sign": "(sign({0}) + 0)",  # + 0: C's sign keeps -0.0, PyTorch's gives +0.0
+    "floor": "floor({0})", "ceil": "ceil({0})", "rint": "rint({0})",
     "trunc": "trunc({0})", "log1p": "log1p({0})", "expm1": "expm1({0})",
     "asin": "asin({0})", "acos": "acos({0})", "atan": "atan({0})", "atan2": "atan2({0}, {1})",
     "copysign": "copysign({0}, {1})",

@@ -107,6 +107,7 @@ ELEMENTWISE_RULES: dict[str, Callable[[Node, tuple, Node], Grads]] = {
     "atanh": lambda n, s, g: (_e("div", g, _e("sub", _c(g, 1), _e("mul", s[0], s[0]))),),
     "atan2": _atan2,
     "copysign": _copysign,
+    "sign": lambda n, s, g: (_c(g, 0),),
     "floor": lambda n, s, g: (_c(g, 0),),
     "ceil": lambda n, s, g: (_c(g, 0),),
     "rint": lambda n, s, g: (_c(g, 0),),
@@ -186,8 +187,9 @@ RULES: dict[str, Callable[[Node, tuple, Node], Grads]] = {
 }
 
 # Ops whose gradient reads no forward value: an in-place change of their input is harmless.
+# The piecewise-constant ones (a zero gradient) are here too, as PyTorch's save nothing.
 LINEAR = frozenset({"add", "sub", "neg", "cast", "reduce", "reshape", "permute", "expand", "pad", "shrink",
-                    "flip", "detach", "const", "iota", "buffer"})
+                    "flip", "detach", "const", "iota", "buffer", "sign", "floor", "ceil", "rint", "trunc"})
 
 
 # Ops whose gradient reads their own output value.

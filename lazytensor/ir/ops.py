@@ -29,7 +29,7 @@ def _family(arity: int, names: str, **flags) -> tuple[ElementwiseOp, ...]:
 
 _NO_GRAD = {"differentiable": False}
 REGISTRY: Mapping[str, ElementwiseOp] = {op.name: op for op in (
-    *_family(1, "neg exp log sqrt sin cos tan tanh recip abs floor ceil rint trunc log1p expm1"),
+    *_family(1, "neg exp log sqrt sin cos tan tanh recip abs sign floor ceil rint trunc log1p expm1"),
     *_family(1, "asin acos atan sinh cosh asinh acosh atanh sigmoid"),
     *_family(1, "not bitnot", **_NO_GRAD),
     *_family(2, "add sub mul div max min pow fmod atan2 copysign"),

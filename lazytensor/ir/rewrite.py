@@ -35,7 +35,7 @@ def _fold_movement(op, dtype, shape, srcs, arg, device, make):
         return make("const", dtype, shape, (), src.arg, device)
     if _is_noop(op, shape, src, arg):
         return src
-    if op == src.op and not src.realized:
+    if op == src.op and not src.realized and src.key is not None:  # a unique() node is never merged into another
         if op in ("reshape", "expand"):
             return make(op, dtype, shape, src.srcs, arg, device)
         if op == "permute":

@@ -43,6 +43,12 @@ def _sigmoid(a):
         return 1 / (1 + np.exp(np.negative(a)))
 
 
+def _sign(a):
+    """-1, 0 or 1, as PyTorch's: +0.0 at -0.0, and 0 at NaN (where np.sign gives NaN)."""
+    a = np.asarray(a)
+    return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
+
+
 TANH_ONE = np.float32(9.010913)  # from here on float32 rounds tanh to +-1
 
 
@@ -70,6 +76,7 @@ ELEMENTWISE = {
     "tanh": _tanh,
     "recip": np.reciprocal,
     "abs": np.abs,
+    "sign": _sign,
     "floor": np.floor,
     "ceil": np.ceil,
     "rint": np.rint,

@@ -30,6 +30,14 @@ def _alias(cls, data: Tensor):
     return obj
 
 
+def _read_detached(t: Tensor) -> None:
+    """`t` shares its storage with a new Parameter (whose autograd identity the storage now
+    is): `t` reads it detached from here on, so that it still does not require grad, as
+    PyTorch's Parameter(t) leaves t (writes either way still show in the other)."""
+    if not any(op == "detach" for op, _ in t._chain):
+        t._chain, t._view = t._chain + (("detach", None),), None
+
+
 class Parameter(Tensor):
     """A tensor that is a module parameter: shares storage with `data`, requires grad by default."""
 
@@ -43,6 +51,8 @@ class Parameter(Tensor):
         obj = _alias(cls, data)
         if requires_grad:
             obj.requires_grad = True
+            if obj._storage is data._storage:
+                _read_detached(data)
         return obj
 
     def __init__(self, data=None, requires_grad: bool = True):  # all the work is in __new__
