@@ -133,6 +133,7 @@ def _drops_whole_channels(case):
     module, shape, spatial = case
     x = values(shape, domain="pos")
     p = 0.4
+    lt.manual_seed(1)  # unseeded, a draw keeping all 6 channels (0.6^6 = 5%) failed now and then
     out = module(p)(lt.tensor(x)).numpy()
     scaled = x / (1 - p)
     zero = np.all(out == 0, axis=spatial)
