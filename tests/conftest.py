@@ -32,6 +32,16 @@ def _plans_of_this_process() -> None:
 _plans_of_this_process()
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state, whichever tests (and xdist worker) ran
+    before it: a test that draws without a seed of its own sees the same numbers every run."""
+    import numpy as np
+    import lazytensor as lt
+    lt.manual_seed(0)
+    np.random.seed(0)
+
+
 @pytest.fixture(params=DEVICES)
 def device(request):
     """The device name a test runs on; "cl" skips without OpenCL."""
