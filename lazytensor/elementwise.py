@@ -717,7 +717,11 @@ def _logit_backward(grad: Tensor, x: Tensor, eps: float | None) -> tuple:
     """PyTorch's logit_backward: grad / (x (1 - x)), grad * inf at 0 and 1 (signed by grad
     alone); NaN outside [0, 1], or 0 outside [eps, 1 - eps] where x was clamped (the
     composite's gradient was finite below 0)."""
-    inner = where((x == 0) | (x == 1), grad * math.inf, grad / (x * (1.0 - x)))
+    # each branch stays finite where the other is taken: a where's unselected branch gets a zero
+    # gradient, and 0 * inf there would make a second derivative NaN everywhere
+    edge = (x == 0) | (x == 1)
+    inside = where(edge, 0.5, x)
+    inner = where(edge, grad * where(edge, math.inf, 0.0), grad / (inside * (1.0 - inside)))
     if eps is None:
         return where((x < 0) | (x > 1), math.nan, inner), None
     return where((x < eps) | (x > 1.0 - eps), 0.0, inner), None

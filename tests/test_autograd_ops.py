@@ -701,3 +701,17 @@ def test_gradients_far_from_zero_are_torchs_not_nan():
     -2/sqrt(pi) and binary_cross_entropy_with_logits' at a logit of 0 is sigmoid(0) - target,
     not abs's and max's 0."""
     run_cases(FAR_OUT_GRADIENTS)
+
+
+@pytest.mark.parametrize("eps", [None, 0.1])
+def test_logit_second_derivative_inside_the_interval_is_torchs(env, eps):
+    """logit's gradient is torch's formula with inf at 0 and 1; its second derivative stays
+    finite inside (0, 1) (a 0 * inf from the edge branch made it NaN everywhere)."""
+    found = []
+    for m in (lt, torch):
+        x = m.tensor(np.array([0.25, 0.6, 0.9], np.float32), requires_grad=True)
+        y = m.logit(x, eps)
+        (gx,) = m.autograd.grad((y * y).sum(), x, create_graph=True)
+        (ggx,) = m.autograd.grad(gx.sum(), x)
+        found.append((gx.detach(), ggx))
+    check(list(found[0]), list(found[1]))
