@@ -193,7 +193,7 @@ class TensorBase:
         if config.GRAD_ENABLED and leaf and self.requires_grad:
             raise RuntimeError(("a view of a " if self._chain else "a ") +
                                "leaf Variable that requires grad is being used in an in-place operation.")
-        if not writable(self._chain):
+        if not writable(s.node.shape, self._chain):
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
                                "refers to a single memory location. Please clone() the tensor before "
                                "performing the operation.")

@@ -46,6 +46,7 @@ UNAPPLY = {
     "shrink": _unshrink,
     "pad": _unpad,
     "flip": lambda value, arg, parent: B.movement(value, "flip", arg),
+    "expand": lambda value, arg, parent: value,  # written through only where it repeats nothing (writable)
 }
 
 
@@ -104,9 +105,15 @@ def layout_of(shape: tuple, chain: Chain) -> tuple[list[int], int] | None:
     return strides, offset
 
 
-def writable(chain: Chain) -> bool:
-    """Writes through an expand would hit one element many times (PyTorch refuses too)."""
-    return all(op != "expand" for op, _ in chain)
+def writable(shape: tuple, chain: Chain) -> bool:
+    """Writes through an expand that repeats elements would hit one element many times
+    (PyTorch refuses too); an expand to the shape it had repeats nothing. `shape` is the
+    storage's: every chain step is a movement op, whose shape B.movement_shape gives."""
+    for op, arg in chain:
+        if op == "expand" and tuple(arg) != tuple(shape):
+            return False
+        shape = B.movement_shape(shape, op, arg)
+    return True
 
 
 def writeback(base: Node, chain: Chain, value: Node) -> Node:

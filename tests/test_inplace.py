@@ -103,6 +103,20 @@ def test_write_through_view_visible_in_base_and_other_views():
     check(w, ref[:, 2])
 
 
+def test_an_expand_that_repeats_nothing_is_written_through_as_in_torch():
+    results = []
+    for m in (lt, torch):
+        x = m.ones(2, 3)
+        x.expand(2, 3)[0].add_(1)
+        x.expand(1, 2, 3)[0, 1].mul_(3)
+        y = x * 1
+        y.expand(2, 3).mul_(2)
+        results.append([x, y])
+    check(*results)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        lt.ones(1, 3).expand(2, 3).add_(1)  # repeats a row: refused, as in PyTorch
+
+
 def test_write_through_noncontiguous_views():
     x, tx = lt.zeros(3, 4), torch.zeros(3, 4)
     for t in (x, tx):
