@@ -291,8 +291,8 @@ def pow(a, b) -> Tensor:
             raise RuntimeError(f"pow: Integers to negative integer powers are not allowed (a {a.dtype.name} tensor "
                                f"of shape {tuple(a.shape)} to the power {b})")
     (na, nb), dt = prepare("pow", a, b)
-    for value in (a, b):  # an exponent is not wrapped into the dtype, as PyTorch refuses to
-        check_scalar_fits("pow", value, dt, na.shape)
+    # an exponent out of the dtype's range is refused, as PyTorch's; a number base wraps
+    check_scalar_fits("pow", b, dt, na.shape)
     return wrap(B.elementwise("pow", na, nb))
 
 

@@ -222,6 +222,7 @@ OUTSIDE = {"int8": 300, "int16": 70000, "uint8": 300, "int32": 2 ** 40 + 5}
 WRAPPING_OPERANDS = {
     "add": lambda m, x, s: (x + s, s - x), "mul": lambda m, x, s: x * s,
     "compare": lambda m, x, s: (x == s, x < s, x != s), "bitwise": lambda m, x, s: (x & s, x ^ s),
+    "pow_base": lambda m, x, s: s ** (x % 2),
 }
 REFUSED_VALUES = {
     "full": lambda m, x, s: m.full((2,), s, dtype=x.dtype), "fill_": lambda m, x, s: x.clone().fill_(s),
@@ -233,7 +234,7 @@ REFUSED_VALUES = {
 @pytest.mark.parametrize("name", OUTSIDE)
 def test_a_python_scalar_outside_an_integer_dtype(name):
     """An operand of arithmetic or a comparison wraps into the dtype, as PyTorch converts it; a
-    value written into the tensor (full, fill_, masked_fill, where, clamp, pow) is refused."""
+    value written into the tensor (full, fill_, masked_fill, where, clamp, pow's exponent) is refused."""
     x, tx = pair(np.array([44, 5, 0, 100], name))
     s = OUTSIDE[name]
     check_cases(WRAPPING_OPERANDS, lambda fn: check(fn(lt, x, s), fn(torch, tx, s)))
