@@ -93,8 +93,25 @@ def _named_op(out: Node, order: list[tuple[Node, tuple]]) -> str:
     return _op_name(next((n for n, _ in reversed(order) if n.op not in views_and_leaves), out))
 
 
-def _reads_no_value(n: Node) -> bool:
-    return n.op in LINEAR and (n.op != "reduce" or n.arg[0] == "sum")  # max, min and prod read their values
+def _reads_no_value(n: Node, srcs: tuple) -> bool:
+    """Does the gradient of `n` (over `srcs`, its sources when recorded) read no forward value?
+    Linear ops read none; a product with a constant (mean's 1 / n) or a quotient by one reads
+    only the constant; a where reads only its condition, which may be made of constants
+    (tril's mask of positions)."""
+    if n.op in LINEAR:
+        return n.op != "reduce" or n.arg[0] == "sum"  # max, min and prod read their values
+    if n.op == "mul":
+        return any(_constant(s) for s in srcs)
+    if n.op == "div":
+        return _constant(srcs[1])
+    return n.op == "where" and _constant(srcs[0])
+
+
+def _constant(n: Node, depth: int = 4) -> bool:
+    """Is `n` computed from constants and positions alone (looked at `depth` ops down)?"""
+    if n.op in ("const", "iota"):
+        return True
+    return depth > 0 and bool(n.srcs) and n.op not in O.LEAVES and all(_constant(s, depth - 1) for s in n.srcs)
 
 
 class GradFn(GradNode):
@@ -143,8 +160,9 @@ class GradFn(GradNode):
     def _saves_nothing(self) -> bool:
         """No op reads a forward value (views, sums, additions): backward frees nothing, so a
         second backward through it works, as PyTorch's (whose nodes then saved no tensor)."""
-        out_reads_none = self.out_op in LINEAR or self.out_op == "sum"  # out_op names a reduction by its kind
-        return out_reads_none and all(_reads_no_value(n) for n, _ in self.order if id(n) not in self.stops)
+        out = self.out
+        out_reads_none = out is not None and _reads_no_value(out, self.out_srcs)
+        return out_reads_none and all(_reads_no_value(n, srcs) for n, srcs in self.order if id(n) not in self.stops)
 
     def rebase(self, storage) -> None:
         """This GradFn wrote `storage` in place: the old value it read is its own input."""
