@@ -119,12 +119,6 @@ class TensorBase:
             t.realize()
         return t
 
-    def _chain_view(self, steps: list[tuple[str, Any]]) -> "Tensor":
-        out = self
-        for op, arg in steps:
-            out = out._view_of(op, arg)
-        return out
-
     @property
     def node(self) -> Node:
         """The IR node for this tensor's current value."""
